@@ -1,0 +1,1 @@
+"""The alert state machine: pure decisions from findings to notification events."""

@@ -1,0 +1,82 @@
+"""Alert states and the events their changes produce. Plain values: stored, compared, sent."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from agent.model import AlertKey, Status
+
+
+class Phase(enum.Enum):
+    """Where an alert stands. RESOLVED is OK after having fired (kept for the record)."""
+
+    OK = "ok"
+    PENDING = "pending"
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+class EventKind(enum.Enum):
+    """What a notification announces."""
+
+    FIRING = "firing"
+    ESCALATED = "escalated"        # WARNING -> CRITICAL (or to UNKNOWN) while firing
+    DEESCALATED = "deescalated"    # CRITICAL -> WARNING while firing
+    REMINDER = "reminder"          # still firing after repeat_interval
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertState:
+    """Everything the machine remembers of one alert key between findings.
+
+    Times are epoch seconds from the injected clock. ``incident`` is the stable id of the
+    current (or last) firing episode, shared by every event of that episode.
+    """
+
+    key: AlertKey
+    phase: Phase = Phase.OK
+    severity: Status = Status.OK
+    #: When the current problem was first seen (start of PENDING).
+    problem_since: float | None = None
+    #: Consecutive problem samples seen (for sample-count ``for``).
+    problem_samples: int = 0
+    #: When FIRING began.
+    fired_at: float | None = None
+    #: When the value first looked recovered while firing (for ``recover_for``).
+    recovering_since: float | None = None
+    recovering_samples: int = 0
+    #: When the last notification for this alert was emitted.
+    last_notified_at: float | None = None
+    #: When the state was last updated by a finding.
+    updated_at: float | None = None
+    incident: str | None = None
+    #: The latest finding's reason, value and threshold (for messages and ``status``).
+    why: str = ""
+    value: float | None = None
+    threshold: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    """One notification-worthy change, appended to the outbox with the new state."""
+
+    kind: EventKind
+    key: AlertKey
+    severity: Status
+    at: float
+    incident: str
+    why: str
+    value: float | None = None
+    threshold: str | None = None
+    #: When the problem began (for "since") and, on RESOLVED, how long it lasted.
+    since: float | None = None
+    duration: float | None = None
+    previous_severity: Status | None = None
+    tags: tuple[str, ...] = field(default=())
+
+    @property
+    def dedup_key(self) -> str:
+        """Stable id of this message: the same across retries and restarts."""
+        return f"{self.incident}:{self.kind.value}:{int(self.at)}"

@@ -1,0 +1,137 @@
+"""Typed configuration. Raw YAML is validated into these models by ``agent.config.loader``."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from agent.model import Status
+from agent.thresholds.rules import ThresholdRule
+from agent.units import parse_duration
+
+
+def _duration(v: Any) -> float:
+    return parse_duration(v)
+
+
+Duration = Annotated[float, BeforeValidator(_duration)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def default_state_dir() -> Path:
+    """``/var/lib/watchkeeper`` for root, ``$XDG_STATE_HOME/watchkeeper`` otherwise."""
+    if os.geteuid() == 0:
+        return Path("/var/lib/watchkeeper")
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "watchkeeper"
+
+
+class AgentSettings(_Strict):
+    """The ``agent:`` section."""
+
+    host: str = Field(default_factory=socket.gethostname, min_length=1)
+    state_dir: Path = Field(default_factory=default_state_dir)
+    interval: Duration = 60.0
+    timeout: Duration = 10.0
+    max_concurrency: int = Field(default=16, ge=1, le=1024)
+    log_level: str = "info"
+    #: ``host:port`` of the local HTTP listener (health, pings, metrics); None = off.
+    listen: str | None = None
+    #: Bearer token the listener requires when bound to anything but loopback.
+    token: str | None = None
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        v = v.lower()
+        if v not in {"debug", "info", "warning", "error"}:
+            raise ValueError("must be one of debug, info, warning, error")
+        return v
+
+    @field_validator("interval", "timeout")
+    @classmethod
+    def _positive(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("must be longer than 0s")
+        return v
+
+
+class AlertPolicy(_Strict):
+    """Notification policy: reminders and resolve notices (``defaults:`` or per check)."""
+
+    repeat_interval: Duration = 4 * 3600.0
+    send_resolved: bool = True
+
+
+class Channel(_Strict):
+    """A named list of Apprise URLs. The URLs carry secrets: never print them unmasked."""
+
+    name: str
+    urls: tuple[str, ...] = Field(min_length=1)
+
+
+class Route(_Strict):
+    """Send events that match every given condition to ``channels``.
+
+    Conditions left out match everything. An event goes to the union of the channels of
+    all matching routes.
+    """
+
+    channels: tuple[str, ...] = Field(min_length=1)
+    severity: tuple[Status, ...] = ()
+    tags: tuple[str, ...] = ()
+    checks: tuple[str, ...] = ()
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _severity(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = [v]
+        if isinstance(v, list | tuple):
+            out = []
+            for s in v:
+                if isinstance(s, str) and s.lower() == "ok":
+                    raise ValueError("severity ok never alerts; use warning, critical, unknown")
+                out.append(s.lower() if isinstance(s, str) else s)
+            return out
+        return v
+
+
+class CheckConfig(_Strict):
+    """One configured check: the common keys plus the kind's own validated options."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    name: str
+    kind: str
+    interval: float
+    timeout: float
+    tags: tuple[str, ...] = ()
+    enabled: bool = True
+    policy: AlertPolicy = AlertPolicy()
+    thresholds: dict[str, ThresholdRule] = Field(default_factory=dict)
+    #: The kind's options model instance (a CheckOptions subclass).
+    options: Any = None
+
+
+class Config(_Strict):
+    """The whole validated configuration."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    source: str
+    agent: AgentSettings
+    defaults: AlertPolicy
+    channels: dict[str, Channel]
+    routes: tuple[Route, ...]
+    checks: tuple[CheckConfig, ...]
+
+    def check(self, name: str) -> CheckConfig | None:
+        return next((c for c in self.checks if c.name == name), None)

@@ -1,0 +1,167 @@
+"""The values that flow from a check to the alerting: status, samples, results, findings."""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+Labels = tuple[tuple[str, str], ...]
+
+
+class Status(enum.Enum):
+    """Outcome of a check or a threshold. OK < WARNING < CRITICAL; UNKNOWN stands apart."""
+
+    OK = "ok"
+    WARNING = "warning"
+    CRITICAL = "critical"
+    UNKNOWN = "unknown"
+
+    @property
+    def exit_code(self) -> int:
+        """The Nagios plugin exit code for this status."""
+        return _EXIT_CODES[self]
+
+    @property
+    def rank(self) -> int:
+        """How bad: OK 0, WARNING 1, UNKNOWN 2, CRITICAL 3 (used to pick the worst)."""
+        return _RANKS[self]
+
+    @property
+    def is_problem(self) -> bool:
+        return self is not Status.OK
+
+    @staticmethod
+    def worst(statuses: list[Status] | tuple[Status, ...]) -> Status:
+        """The worst of several statuses (CRITICAL beats UNKNOWN beats WARNING); OK if none."""
+        return max(statuses, key=lambda s: s.rank, default=Status.OK)
+
+    @classmethod
+    def from_exit_code(cls, code: int) -> Status:
+        """Map a Nagios plugin exit code to a status; anything unexpected is UNKNOWN."""
+        return {0: cls.OK, 1: cls.WARNING, 2: cls.CRITICAL}.get(code, cls.UNKNOWN)
+
+
+_EXIT_CODES = {Status.OK: 0, Status.WARNING: 1, Status.CRITICAL: 2, Status.UNKNOWN: 3}
+_RANKS = {Status.OK: 0, Status.WARNING: 1, Status.UNKNOWN: 2, Status.CRITICAL: 3}
+
+
+def make_labels(labels: Mapping[str, str] | None = None) -> Labels:
+    """Labels as a sorted tuple of pairs, so that equal label sets compare and hash equal."""
+    if not labels:
+        return ()
+    return tuple(sorted((str(k), str(v)) for k, v in labels.items()))
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One measured value of one metric (snake_case name with its unit, e.g. ``used_percent``).
+
+    ``labels`` tell apart several series of the same metric in one check (the mount point of
+    a disk, say).
+    """
+
+    metric: str
+    value: float
+    labels: Labels = ()
+
+    def label_text(self) -> str:
+        """``mount=/var,device=sda1`` or the empty string."""
+        return ",".join(f"{k}={v}" for k, v in self.labels)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """What one run of a check measured. A check only measures; it never alerts.
+
+    ``status`` is the check's own verdict (a refused connection is CRITICAL, a crash is
+    UNKNOWN); thresholds on the samples are judged later, outside the check.
+    """
+
+    status: Status
+    summary: str
+    samples: tuple[Sample, ...] = ()
+    error: str | None = None
+
+    @classmethod
+    def ok(cls, summary: str, metrics: Mapping[str, float] | None = None,
+           samples: tuple[Sample, ...] | list[Sample] = ()) -> CheckResult:
+        """An OK result from a plain ``{metric: value}`` mapping and/or labelled samples."""
+        return cls(Status.OK, summary, _samples(metrics, samples))
+
+    @classmethod
+    def failed(cls, status: Status, summary: str, error: str | None = None,
+               metrics: Mapping[str, float] | None = None,
+               samples: tuple[Sample, ...] | list[Sample] = ()) -> CheckResult:
+        """A result whose own status is a problem (``summary`` says exactly what)."""
+        return cls(status, summary, _samples(metrics, samples), error)
+
+    @classmethod
+    def unknown(cls, summary: str, error: str | None = None) -> CheckResult:
+        """The check could not measure: it raised, overran its timeout or returned nonsense."""
+        return cls(Status.UNKNOWN, summary, (), error if error is not None else summary)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """Unlabelled samples as a ``{metric: value}`` dict (labelled ones are left out)."""
+        return {s.metric: s.value for s in self.samples if not s.labels}
+
+    def problems(self) -> list[str]:
+        """Why this result is malformed (empty when it is sound)."""
+        found: list[str] = []
+        if not isinstance(self.status, Status):
+            found.append(f"status {self.status!r} is not a Status")
+        if not isinstance(self.summary, str):
+            found.append("summary is not text")
+        for s in self.samples:
+            if not isinstance(s, Sample):
+                found.append(f"{s!r} is not a Sample")
+            elif isinstance(s.value, bool) or not isinstance(s.value, int | float):
+                found.append(f"metric {s.metric} has a non-numeric value {s.value!r}")
+            elif not math.isfinite(s.value):
+                found.append(f"metric {s.metric} is {s.value}")
+        return found
+
+
+def _samples(metrics: Mapping[str, float] | None,
+             samples: tuple[Sample, ...] | list[Sample]) -> tuple[Sample, ...]:
+    out = [Sample(k, float(v)) for k, v in (metrics or {}).items()]
+    out.extend(samples)
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertKey:
+    """Identity of one alert: host + check + metric (+ labels). Stable across restarts."""
+
+    host: str
+    check: str
+    metric: str
+    labels: Labels = ()
+
+    def as_text(self) -> str:
+        """``host/check/metric{k=v,...}``: the stored primary key and what users see."""
+        lab = ",".join(f"{k}={v}" for k, v in self.labels)
+        return f"{self.host}/{self.check}/{self.metric}" + (f"{{{lab}}}" if lab else "")
+
+
+#: The pseudo-metric under which a check's own status (refused, timed out, crashed) alerts.
+STATUS_METRIC = "status"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """The verdict on one metric series (or on a check's own status) at one moment.
+
+    ``status`` is what the value says now, before any ``for`` duration is applied; ``why``
+    is a short human reason ("used_percent 93.1 > 90"); ``value`` and ``threshold`` are
+    kept for the message.
+    """
+
+    key: AlertKey
+    status: Status
+    why: str
+    value: float | None = None
+    threshold: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)

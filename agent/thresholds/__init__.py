@@ -1,0 +1,1 @@
+"""Judging measured values: static limits (and, later, learned baselines and forecasts)."""
