@@ -50,7 +50,7 @@ def parse_size(value: str | int | float) -> float:
         raise ValueError(f"expected a size like 500MB or 2GiB, got {value!r}")
     number, prefix, binary, _ = m.groups()
     base = 1024 if binary else 1000
-    return float(number) * base ** _SIZE_POWERS[prefix.lower()]
+    return float(number) * float(base ** _SIZE_POWERS[prefix.lower()])
 
 
 def parse_percent(value: str | int | float) -> float:

@@ -132,6 +132,9 @@ class Config(_Strict):
     channels: dict[str, Channel]
     routes: tuple[Route, ...]
     checks: tuple[CheckConfig, ...]
+    #: Where each dotted path sits in the file (an ``agent.config.yaml_lines.LineMap``),
+    #: for errors found after loading (an Apprise URL that Apprise refuses, say).
+    lines: Any = Field(default=None, exclude=True, repr=False)
 
     def check(self, name: str) -> CheckConfig | None:
         return next((c for c in self.checks if c.name == name), None)

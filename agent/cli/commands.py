@@ -1,0 +1,238 @@
+"""The ``watchkeeper`` subcommands. Each returns the process exit code."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+from agent import logs
+from agent.config import load_config
+from agent.config.models import Config
+from agent.errors import ConfigError, ConfigIssue
+from agent.model import STATUS_METRIC, AlertKey, CheckResult, Status
+from agent.units import format_duration
+
+log = logging.getLogger("watchkeeper.cli")
+
+
+def load(args: argparse.Namespace) -> Config:
+    """Load and validate the config; register its secrets with the log scrubber."""
+    config = load_config(args.config)
+    for ch in config.channels.values():
+        logs.scrubber.add(secret_parts(ch.urls))
+    if not args.log_level:
+        logging.getLogger().setLevel(config.agent.log_level.upper())
+    return config
+
+
+def secret_parts(urls: tuple[str, ...]) -> list[str]:
+    """Each URL and the pieces of it that may be secret, for the log scrubber."""
+    from agent.notify.masking import secret_fragments
+
+    out: list[str] = []
+    for url in urls:
+        out.append(url)
+        out.extend(secret_fragments(url))
+    return out
+
+
+def check_channel_urls(config: Config) -> None:
+    """Ask Apprise whether it accepts every channel URL; raise ConfigError naming the bad."""
+    from agent.notify.masking import mask_url
+    from agent.notify.sender import validate_urls
+
+    flat = [(name, i, url) for name, ch in config.channels.items()
+            for i, url in enumerate(ch.urls)]
+    if not flat:
+        return
+    errors = asyncio.run(validate_urls([u for _, _, u in flat]))
+    issues = [ConfigIssue(config.source, config_line(config, ("channels", name)),
+                          f"channels.{name}.urls[{i}]",
+                          f"Apprise cannot use {mask_url(url)}: {err}")
+              for (name, i, url), err in zip(flat, errors, strict=True) if err]
+    if issues:
+        raise ConfigError(issues)
+
+
+def config_line(config: Config, path: tuple[str | int, ...]) -> int | None:
+    """The line of a path in the config file, when the loader recorded it."""
+    if config.lines is None:
+        return None
+    line: int | None = config.lines.line_of(path)
+    return line
+
+
+def validate(args: argparse.Namespace) -> int:
+    config = load(args)
+    check_channel_urls(config)
+    print(f"{args.config}: OK ({len(config.checks)} checks, {len(config.channels)} channels, "
+          f"{len(config.routes)} routes)")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from agent.runtime import Agent
+
+    config = load(args)
+    check_channel_urls(config)
+
+    async def main() -> None:
+        agent = Agent(config)
+        agent.install_signal_handlers()
+        await agent.run()
+
+    asyncio.run(main())
+    return 0
+
+
+def check(args: argparse.Namespace) -> int:
+    from agent.runtime import build_checks, shared_http_factory
+    from agent.scheduler import Job, execute
+    from agent.thresholds.static import evaluate
+
+    config = load(args)
+    factory = shared_http_factory()
+    live = build_checks(config, clock=_clock(), http_factory=factory)
+    if args.names:
+        unknown = sorted(set(args.names) - {lc.config.name for lc in live})
+        if unknown:
+            print(f"watchkeeper: no enabled check named {', '.join(unknown)}", file=sys.stderr)
+            return 2
+        live = [lc for lc in live if lc.config.name in args.names]
+
+    async def run_all() -> list[CheckResult]:
+        sem = asyncio.Semaphore(config.agent.max_concurrency)
+
+        async def one(lc: Any) -> CheckResult:
+            async with sem:
+                return await execute(Job(lc.config.name, lc.config.interval,
+                                         lc.config.timeout, lambda: lc.check.run(lc.ctx)))
+
+        try:
+            return list(await asyncio.gather(*(one(lc) for lc in live)))
+        finally:
+            for lc in live:
+                await lc.check.close()
+            if factory.holder:  # type: ignore[attr-defined]
+                await factory.holder[0].aclose()  # type: ignore[attr-defined]
+
+    results = asyncio.run(run_all())
+    rows = []
+    for lc, result in zip(live, results, strict=True):
+        host = config.agent.host
+        verdicts = []
+        for s in result.samples:
+            rule = lc.config.thresholds.get(s.metric)
+            if rule is not None and s.metric != STATUS_METRIC:
+                f = evaluate(rule, s, AlertKey(host, lc.config.name, s.metric, s.labels), None)
+                if f.status is not Status.OK:
+                    verdicts.append(f)
+        status = Status.worst([result.status, *(f.status for f in verdicts)])
+        rows.append({
+            "check": lc.config.name, "kind": lc.config.kind, "status": status.value,
+            "summary": result.summary, "problems": [f.why for f in verdicts],
+            "metrics": [{"metric": s.metric, "labels": dict(s.labels), "value": s.value}
+                        for s in result.samples],
+            "error": result.error,
+        })
+    worst = Status.worst([Status(r["status"]) for r in rows])
+    if args.json:
+        print(json.dumps({"status": worst.value, "checks": rows}, indent=2))
+    else:
+        print(render_check_table(rows))
+    return worst.exit_code
+
+
+def _clock() -> Any:
+    from agent.clock import SystemClock
+
+    return SystemClock()
+
+
+def render_check_table(rows: list[dict[str, Any]]) -> str:
+    """A plain-text table: one line per check, its metrics indented below."""
+    if not rows:
+        return "no checks configured"
+    w_name = max(5, *(len(r["check"]) for r in rows))
+    w_kind = max(4, *(len(r["kind"]) for r in rows))
+    out = [f"{'CHECK':<{w_name}}  {'KIND':<{w_kind}}  {'STATUS':<8}  SUMMARY"]
+    for r in rows:
+        out.append(f"{r['check']:<{w_name}}  {r['kind']:<{w_kind}}  "
+                   f"{r['status'].upper():<8}  {r['summary']}")
+        for why in r["problems"]:
+            out.append(f"{'':<{w_name}}  {'':<{w_kind}}  {'':<8}  ! {why}")
+        for m in r["metrics"]:
+            lab = ",".join(f"{k}={v}" for k, v in m["labels"].items())
+            name = m["metric"] + (f"{{{lab}}}" if lab else "")
+            out.append(f"{'':<{w_name}}  {'':<{w_kind}}  {'':<8}    {name} = {m['value']:g}")
+    return "\n".join(out)
+
+
+def status(args: argparse.Namespace) -> int:
+    from agent.store import Store
+
+    config = load(args)
+    db = config.agent.state_dir / "state.db"
+    if not db.exists():
+        print(f"no state yet in {config.agent.state_dir} (has the agent run?)")
+        return 0
+    store = Store.open(config.agent.state_dir)
+    try:
+        alerts = store.open_alerts()
+        pending = store.pending_count()
+    finally:
+        store.close()
+    now = time.time()
+    if args.json:
+        rows = [{"key": a.key.as_text(), "phase": a.phase.value, "severity": a.severity.value,
+                 "since": a.problem_since, "why": a.why} for a in alerts]
+        print(json.dumps({"alerts": rows, "queued_notifications": pending}, indent=2))
+        return 0
+    if not alerts:
+        print("no open alerts")
+    else:
+        w = max(len(a.key.as_text()) for a in alerts)
+        print(f"{'ALERT':<{w}}  {'STATE':<8}  {'SEVERITY':<8}  {'FOR':<8}  WHY")
+        for a in alerts:
+            age = format_duration(now - a.problem_since) if a.problem_since else "-"
+            print(f"{a.key.as_text():<{w}}  {a.phase.value:<8}  {a.severity.value:<8}  "
+                  f"{age:<8}  {a.why}")
+    if pending:
+        print(f"{pending} notification(s) waiting to be delivered")
+    return 0
+
+
+def notify_test(args: argparse.Namespace) -> int:
+    from agent.notify.masking import mask_url
+    from agent.notify.message import test_message
+    from agent.notify.sender import send
+
+    config = load(args)
+    names = args.channel or list(config.channels)
+    missing = [n for n in names if n not in config.channels]
+    if missing:
+        known = ", ".join(config.channels) or "none"
+        print(f"watchkeeper: no channel named {', '.join(missing)} (channels: {known})",
+              file=sys.stderr)
+        return 2
+    if not names:
+        print("no channels configured")
+        return 0
+    message = test_message(config.agent.host)
+    failed = 0
+    for name in names:
+        urls = config.channels[name].urls
+        results = asyncio.run(send(list(urls), message, timeout=30.0))
+        for url, res in zip(urls, results, strict=True):
+            if res.ok:
+                print(f"{name}: sent to {mask_url(url)}")
+            else:
+                failed += 1
+                print(f"{name}: FAILED {mask_url(url)}: {res.error}")
+    return 1 if failed else 0
+

@@ -1,0 +1,50 @@
+""""Did you mean" for misspelt keys, kinds, metrics and channel names."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+def suggest(word: str, candidates: Iterable[str]) -> str | None:
+    """The candidate closest to ``word``, or None when nothing is close enough.
+
+    Case is ignored; a candidate that ``word`` is a clear prefix of (``repeat`` for
+    ``repeat_interval``) counts as close even when difflib's ratio is low.
+    """
+    pool = sorted(set(candidates))
+    if not pool or not word:
+        return None
+    by_lower = {c.lower(): c for c in pool}
+    lowered = word.lower()
+    if lowered in by_lower:
+        return by_lower[lowered]
+    close = difflib.get_close_matches(lowered, list(by_lower), n=1, cutoff=0.6)
+    if close:
+        return by_lower[close[0]]
+    if len(lowered) >= 3:
+        prefixed = [c for c in pool if c.lower().startswith(lowered)]
+        if len(prefixed) == 1:
+            return prefixed[0]
+    return None
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` or the empty string."""
+    best = suggest(word, candidates)
+    return f"; did you mean {best!r}?" if best is not None else ""
+
+
+def unknown_key(key: str, allowed: Iterable[str]) -> str:
+    """``unknown key 'treshold'; did you mean 'thresholds'?``.
+
+    Without a close match the allowed keys are listed instead, so the user still learns
+    what would have been accepted.
+    """
+    pool = sorted(set(allowed))
+    hint = did_you_mean(key, pool)
+    if hint:
+        return f"unknown key {key!r}{hint}"
+    if pool:
+        return f"unknown key {key!r} (allowed: {', '.join(pool)})"
+    return f"unknown key {key!r}"

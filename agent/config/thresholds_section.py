@@ -1,0 +1,191 @@
+"""A check's ``thresholds:`` mapping -> ``ThresholdRule`` per metric, with sanity checks.
+
+``warn`` and ``crit`` default to ``>`` when written as a bare number; a bare ``recover``
+takes the opposite of the rule's operator (``> 80`` recovers at ``<= 75``). The ``status``
+pseudo-metric (the check's own verdict) takes only ``for`` and ``recover_for``.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from agent.config.report import Reporter
+from agent.config.suggest import did_you_mean, unknown_key
+from agent.config.yaml_lines import YamlPath
+from agent.model import STATUS_METRIC
+from agent.thresholds.rules import (
+    Comparison,
+    Op,
+    Persistence,
+    ThresholdRule,
+    parse_comparison,
+    parse_persistence,
+)
+
+RULE_KEYS = ("warn", "crit", "recover", "for", "recover_for")
+STATUS_KEYS = ("for", "recover_for")
+
+_THRESHOLD_HINT = 'expected a threshold like "> 90" or "< 5%"'
+_PERSISTENCE_HINT = "expected a duration like 5m or a sample count like 3"
+
+
+class _Direction(enum.Enum):
+    UP = "up"      # a problem when the value is high
+    DOWN = "down"  # a problem when the value is low
+
+
+_DIRECTIONS = {Op.GT: _Direction.UP, Op.GE: _Direction.UP,
+               Op.LT: _Direction.DOWN, Op.LE: _Direction.DOWN}
+
+
+def parse_thresholds(data: Any, path: YamlPath, metrics: frozenset[str], kind: str,
+                     report: Reporter) -> dict[str, ThresholdRule]:
+    """Parse ``thresholds:`` at ``path``. ``metrics`` empty = any metric name is accepted."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        report.add(path, "expected a mapping of metric names to rules, "
+                         f"got {report.show(path, data)}")
+        return {}
+    rules: dict[str, ThresholdRule] = {}
+    for metric, spec in data.items():
+        mpath = (*path, metric)
+        if metrics and metric != STATUS_METRIC and metric not in metrics:
+            report.add(mpath, _unknown_metric(metric, metrics, kind))
+            continue
+        rule = _parse_rule(metric, spec, mpath, report)
+        if rule is not None:
+            rules[metric] = rule
+    return rules
+
+
+def _unknown_metric(metric: str, metrics: frozenset[str], kind: str) -> str:
+    known = sorted(metrics | {STATUS_METRIC})
+    hint = did_you_mean(metric, known)
+    if hint:
+        return f"unknown metric {metric!r}{hint}"
+    return f"unknown metric {metric!r} (kind {kind} reports: {', '.join(known)})"
+
+
+def _parse_rule(metric: str, spec: Any, path: YamlPath,
+                report: Reporter) -> ThresholdRule | None:
+    is_status = metric == STATUS_METRIC
+    allowed = STATUS_KEYS if is_status else RULE_KEYS
+    if not isinstance(spec, dict):
+        report.add(path, f"expected a mapping with {_listing(allowed)}, "
+                         f"got {report.show(path, spec)}")
+        return None
+    before = report.count()
+    for key in spec:
+        if key in allowed:
+            continue
+        if is_status and key in RULE_KEYS:
+            report.add((*path, key), "the status pseudo-metric takes only for and recover_for")
+        else:
+            report.add((*path, key), unknown_key(key, allowed))
+    fire_after = _persistence(spec, "for", path, report)
+    recover_after = _persistence(spec, "recover_for", path, report)
+    if is_status:
+        if report.count() > before:
+            return None
+        return ThresholdRule(metric, fire_after=fire_after, recover_after=recover_after)
+
+    warn = _comparison(spec, "warn", metric, Op.GT, path=path, report=report)
+    crit = _comparison(spec, "crit", metric, Op.GT, path=path, report=report)
+    if "warn" not in spec and "crit" not in spec:
+        report.add(path, "a threshold needs warn or crit (or both)")
+    firing = warn or crit
+    recover_op = firing.op.opposite if firing is not None else Op.LE
+    recover = _comparison(spec, "recover", metric, recover_op, path=path, report=report)
+    if report.count() > before:
+        return None
+    if not _sane(warn, crit, recover, path, report):
+        return None
+    return ThresholdRule(metric, warn=warn, crit=crit, recover=recover,
+                         fire_after=fire_after, recover_after=recover_after)
+
+
+def _comparison(spec: dict[str, Any], key: str, metric: str, default_op: Op, *,
+                path: YamlPath, report: Reporter) -> Comparison | None:
+    if key not in spec:
+        return None
+    kpath = (*path, key)
+    value = spec[key]
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        report.add(kpath, f"{_THRESHOLD_HINT}, got {report.show(kpath, value)}")
+        return None
+    try:
+        return parse_comparison(value, metric, default_op)
+    except ValueError as e:
+        message = str(e)
+        if not message.startswith(("expected", "cannot read")):
+            # float() said something in Python's words ("could not convert ...").
+            message = f"{_THRESHOLD_HINT}, got {report.show(kpath, value)}"
+        report.add(kpath, message)
+        return None
+
+
+def _persistence(spec: dict[str, Any], key: str, path: YamlPath,
+                 report: Reporter) -> Persistence:
+    if key not in spec:
+        return Persistence()
+    kpath = (*path, key)
+    value = spec[key]
+    if not isinstance(value, str | int | float | None):
+        report.add(kpath, f"{_PERSISTENCE_HINT}, got {report.show(kpath, value)}")
+        return Persistence()
+    try:
+        return parse_persistence(value)
+    except ValueError as e:
+        message = str(e)
+        if message.startswith("expected"):
+            message = f"{_PERSISTENCE_HINT}, got {report.show(kpath, value)}"
+        report.add(kpath, message)
+        return Persistence()
+
+
+def _sane(warn: Comparison | None, crit: Comparison | None, recover: Comparison | None,
+          path: YamlPath, report: Reporter) -> bool:
+    """warn and crit agree in direction and order; recover lies on the healthy side."""
+    def show(key: str, c: Comparison) -> str:
+        kpath = (*path, key)
+        if kpath in report.sources:
+            return report.show(kpath, c.text)
+        text = c.text.strip()
+        return text if text[:1] in "<>=!" else f"{c.op.value} {text}"
+
+    ok = True
+    up = {_Direction.UP: True, _Direction.DOWN: False}
+    if warn is not None and crit is not None:
+        wd, cd = _DIRECTIONS.get(warn.op), _DIRECTIONS.get(crit.op)
+        if wd is not None and cd is not None:
+            if wd is not cd:
+                report.add(path, f"warn ({show('warn', warn)}) and crit ({show('crit', crit)}) "
+                                 "point in opposite directions")
+                ok = False
+            elif (crit.limit < warn.limit) if up[wd] else (crit.limit > warn.limit):
+                side = "above" if up[wd] else "below"
+                report.add((*path, "crit"), f"crit ({show('crit', crit)}) must be at or "
+                                            f"{side} warn ({show('warn', warn)})")
+                ok = False
+    first, first_key = (warn, "warn") if warn is not None else (crit, "crit")
+    if ok and recover is not None and first is not None:
+        fd, rd = _DIRECTIONS.get(first.op), _DIRECTIONS.get(recover.op)
+        if fd is not None and rd is not None:
+            if fd is rd:
+                report.add((*path, "recover"),
+                           f"recover ({show('recover', recover)}) must point the other way "
+                           f"from {first_key} ({show(first_key, first)})")
+                ok = False
+            elif (recover.limit > first.limit) if up[fd] else (recover.limit < first.limit):
+                side = "below" if up[fd] else "above"
+                report.add((*path, "recover"),
+                           f"recover ({show('recover', recover)}) must be at or {side} "
+                           f"{first_key} ({show(first_key, first)})")
+                ok = False
+    return ok
+
+
+def _listing(keys: tuple[str, ...]) -> str:
+    return ", ".join(keys[:-1]) + f" or {keys[-1]}" if len(keys) > 1 else keys[0]

@@ -1,0 +1,205 @@
+"""The words of a notification: a short title (fits an SMS) and a body of plain lines."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from agent.alerting.state import AlertEvent, EventKind
+from agent.model import STATUS_METRIC, AlertKey, Status
+from agent.units import format_duration
+
+#: Longest title: fits one SMS with room for a sender prefix.
+TITLE_MAX = 80
+_ELLIPSIS = "..."  # plain ASCII: a Unicode ellipsis would force UCS-2 SMS encoding
+
+_NOTIFY_TYPES = {Status.CRITICAL: "failure", Status.WARNING: "warning",
+                 Status.UNKNOWN: "warning", Status.OK: "info"}
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One notification's text. ``severity`` is the alert's (for RESOLVED: what it was)."""
+
+    title: str
+    body: str
+    severity: Status
+    kind: EventKind = EventKind.FIRING
+
+    @property
+    def label(self) -> str:
+        """``critical``, ``warning``, ``unknown``, ``resolved`` (or ``info``): the headline."""
+        if self.kind is EventKind.RESOLVED:
+            return "resolved"
+        return "info" if self.severity is Status.OK else self.severity.value
+
+    @property
+    def notify_type(self) -> str:
+        """The Apprise notification type (``success``, ``warning``, ``failure``, ``info``)."""
+        return "success" if self.kind is EventKind.RESOLVED else _NOTIFY_TYPES[self.severity]
+
+    def one_line(self) -> str:
+        """Title and body on a single line (for logs)."""
+        lines = [line.strip() for line in self.body.splitlines() if line.strip()]
+        return " | ".join([self.title, *lines])
+
+
+def effective_severity(event: AlertEvent) -> Status:
+    """The severity the alert had: for RESOLVED events carrying OK, the previous one."""
+    if event.severity is Status.OK and event.previous_severity is not None:
+        return event.previous_severity
+    return event.severity
+
+
+def render(event: AlertEvent) -> Message:
+    """The message announcing ``event``."""
+    severity = effective_severity(event)
+    return Message(_title(event, severity), _body(event, severity), severity, event.kind)
+
+
+def _title(event: AlertEvent, severity: Status) -> str:
+    key = event.key
+    sev = severity.value.upper()
+    subject = f"{key.host} {key.check}"
+    prev = event.previous_severity
+    if event.kind is EventKind.RESOLVED:
+        metric = _metric_text(key)
+        head = f"RESOLVED {subject}" + (": " if metric else "")
+        lasted = _lasted(event)
+        return _fit(head, metric, f" (lasted {format_duration(lasted)})"
+                    if lasted is not None else "")
+    head = f"{'STILL ' if event.kind is EventKind.REMINDER else ''}{sev} {subject}: "
+    tail = ""
+    if event.kind in (EventKind.ESCALATED, EventKind.DEESCALATED) and prev is not None:
+        tail = f" (was {prev.value.upper()})"
+    return _fit(head, _flat(event.why) or _metric_text(key), tail)
+
+
+def _body(event: AlertEvent, severity: Status) -> str:
+    key = event.key
+    prev = event.previous_severity
+    if event.kind is EventKind.RESOLVED:
+        sev_line = f"RESOLVED (was {severity.value.upper()})"
+    else:
+        sev_line = severity.value.upper()
+        if event.kind in (EventKind.ESCALATED, EventKind.DEESCALATED) and prev is not None:
+            sev_line += f" (was {prev.value.upper()})"
+        elif event.kind is EventKind.REMINDER:
+            sev_line += " (still firing)"
+    lines = [
+        f"Severity: {sev_line}",
+        f"Host: {key.host}",
+        f"Check: {key.check}",
+        f"Metric: {_metric_text(key) or STATUS_METRIC}",
+    ]
+    if event.value is not None:
+        value = f"Value: {format_number(event.value)}"
+        if event.threshold:
+            value += f" (threshold {event.threshold})"
+        lines.append(value)
+    elif event.threshold:
+        lines.append(f"Threshold: {event.threshold}")
+    if event.why:
+        lines.append(f"Reason: {_flat(event.why)}")
+    if event.kind is EventKind.RESOLVED:
+        if event.since is not None:
+            lines.append(f"Started: {iso_utc(event.since)}")
+        lines.append(f"Resolved: {iso_utc(event.at)}")
+        lasted = _lasted(event)
+        if lasted is not None:
+            lines.append(f"Lasted: {format_duration(lasted)}")
+    elif event.since is not None:
+        ago = format_duration(event.at - event.since)
+        lines.append(f"Since: {iso_utc(event.since)} ({ago} ago)")
+    if event.tags:
+        lines.append(f"Tags: {', '.join(event.tags)}")
+    lines.append(f"key: {event.dedup_key}")
+    lines.append(f"incident: {event.incident}")
+    return "\n".join(lines)
+
+
+def _lasted(event: AlertEvent) -> float | None:
+    if event.duration is not None:
+        return event.duration
+    if event.since is not None:
+        return event.at - event.since
+    return None
+
+
+def _metric_text(key: AlertKey) -> str:
+    """``used_percent{mount=/var}``; empty for a check's own status."""
+    labels = ",".join(f"{k}={v}" for k, v in key.labels)
+    if key.metric == STATUS_METRIC and not labels:
+        return ""
+    return key.metric + (f"{{{labels}}}" if labels else "")
+
+
+def _flat(text: str) -> str:
+    """Text on one line, runs of whitespace collapsed."""
+    return " ".join(text.split())
+
+
+def _fit(head: str, detail: str, tail: str, limit: int = TITLE_MAX) -> str:
+    """``head + detail + tail``, shortening the detail first, within ``limit`` characters."""
+    full = f"{head}{detail}{tail}"
+    if len(full) <= limit:
+        return full.rstrip(": ")
+    room = limit - len(head) - len(tail)
+    if room >= len(_ELLIPSIS) + 8:
+        return head + truncate(detail, room) + tail
+    return truncate(full, limit)
+
+
+def truncate(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters at a word boundary when one is near, with ``...``."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - len(_ELLIPSIS)]
+    space = cut.rfind(" ")
+    mid_word = not text[len(cut)].isspace()
+    if mid_word and space >= len(cut) * 2 // 3:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-") + _ELLIPSIS
+
+
+def iso_utc(ts: float) -> str:
+    """``2024-05-01T12:00:00Z``."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_number(value: float) -> str:
+    """A measured value for people: ``93.2``, ``1500``, ``0.00123``."""
+    if not math.isfinite(value):
+        return str(value)
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    if abs(value) >= 1000:
+        return f"{value:.0f}"
+    return f"{value:.4g}"
+
+
+def render_test(host: str, now: float) -> Message:
+    """The message ``watchkeeper notify test`` sends to check a channel end to end."""
+    return Message(
+        title=truncate(f"TEST {host}: watchkeeper notifications work", TITLE_MAX),
+        body="\n".join([
+            "Severity: INFO (test)",
+            f"Host: {host}",
+            f"Sent: {iso_utc(now)}",
+            "This is a test notification; nothing is wrong.",
+        ]),
+        severity=Status.OK,
+        kind=EventKind.FIRING,
+    )
+
+
+def test_message(host: str, now: float | None = None) -> Message:
+    """``render_test`` at ``now`` (the current time when not given), for the CLI."""
+    import time
+
+    return render_test(host, time.time() if now is None else now)
+
+
+# Not a test, despite its name: keep pytest from collecting it where it is imported.
+test_message.__test__ = False  # type: ignore[attr-defined]

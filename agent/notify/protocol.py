@@ -1,0 +1,148 @@
+"""What the agent and the Apprise child process say to each other (JSON, no Apprise here).
+
+The request travels on the child's stdin (URLs carry secrets; argv is visible in ``ps``).
+The child answers one JSON object per line on stdout, as soon as each result is known,
+so the results of a child that later hangs or dies are not lost.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from agent.notify.message import Message
+
+
+class Mode(enum.Enum):
+    """What the child is asked to do."""
+
+    SEND = "send"
+    VALIDATE = "validate"
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """The outcome of sending one message to one target. ``error`` is already masked."""
+
+    ok: bool
+    error: str | None = None
+    #: True when trying again cannot help (the URL is invalid, the service is disabled).
+    permanent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WireMessage:
+    """A message as the child needs it."""
+
+    title: str
+    body: str
+    label: str
+    notify_type: str
+
+    @classmethod
+    def of(cls, message: Message) -> WireMessage:
+        return cls(message.title, message.body, message.label, message.notify_type)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A parsed request: send every message to every target, or validate ``targets``."""
+
+    mode: Mode
+    targets: tuple[str, ...]
+    messages: tuple[WireMessage, ...] = ()
+
+
+def encode_send(targets: Sequence[str], messages: Sequence[Message]) -> bytes:
+    """The request to send each message to each target."""
+    return json.dumps({
+        "mode": Mode.SEND.value,
+        "targets": list(targets),
+        "messages": [_wire_dict(WireMessage.of(m)) for m in messages],
+    }).encode()
+
+
+def encode_validate(urls: Sequence[str]) -> bytes:
+    """The request to check each URL."""
+    return json.dumps({"mode": Mode.VALIDATE.value, "targets": list(urls)}).encode()
+
+
+def _wire_dict(m: WireMessage) -> dict[str, str]:
+    return {"title": m.title, "body": m.body, "label": m.label, "notify_type": m.notify_type}
+
+
+def decode_request(data: bytes) -> Request:
+    """Parse a request; raises ValueError saying what is wrong."""
+    try:
+        raw = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"request is not JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ValueError("request is not a JSON object")
+    try:
+        mode = Mode(raw.get("mode"))
+    except ValueError:
+        raise ValueError(f"unknown mode {raw.get('mode')!r}") from None
+    targets = raw.get("targets")
+    if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+        raise ValueError("targets must be a list of strings")
+    messages: list[WireMessage] = []
+    for i, m in enumerate(raw.get("messages") or []):
+        if not isinstance(m, dict) or not all(
+                isinstance(m.get(k), str) for k in ("title", "body", "label", "notify_type")):
+            raise ValueError(f"message {i} must have text title, body, label, notify_type")
+        messages.append(WireMessage(m["title"], m["body"], m["label"], m["notify_type"]))
+    return Request(mode, tuple(targets), tuple(messages))
+
+
+def send_line(message: int, target: int, result: SendResult) -> str:
+    """One answer line of send mode."""
+    return json.dumps({"message": message, "target": target, "ok": result.ok,
+                       "error": result.error, "permanent": result.permanent})
+
+
+def validate_line(index: int, error: str | None) -> str:
+    """One answer line of validate mode (``error`` None means the URL is valid)."""
+    return json.dumps({"index": index, "error": error})
+
+
+def decode_send_line(line: bytes | str) -> tuple[int, int, SendResult] | None:
+    """``(message, target, result)`` from an answer line; None for anything unreadable."""
+    d = _object(line)
+    if d is None:
+        return None
+    m, t, ok, err, perm = (d.get("message"), d.get("target"), d.get("ok"), d.get("error"),
+                           d.get("permanent", False))
+    if not (isinstance(m, int) and isinstance(t, int) and _index(m) and _index(t)
+            and isinstance(ok, bool) and isinstance(perm, bool)
+            and (err is None or isinstance(err, str))):
+        return None
+    return m, t, SendResult(ok, err, perm)
+
+
+def decode_validate_line(line: bytes | str) -> tuple[int, str | None] | None:
+    """``(index, error)`` from an answer line; None for anything unreadable."""
+    d = _object(line)
+    if d is None:
+        return None
+    index, err = d.get("index"), d.get("error")
+    if not isinstance(index, int) or not _index(index):
+        return None
+    if not (err is None or isinstance(err, str)):
+        return None
+    return index, err
+
+
+def _object(line: bytes | str) -> dict[str, Any] | None:
+    try:
+        d = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return d if isinstance(d, dict) else None
+
+
+def _index(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0

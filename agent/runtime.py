@@ -1,0 +1,168 @@
+"""The running agent: wires config, checks, scheduler, judge, store and dispatcher."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from agent.alerting.state import AlertEvent, EventKind
+from agent.check import Check, CheckContext, load_kind
+from agent.clock import Clock, SystemClock
+from agent.config.models import CheckConfig, Config
+from agent.model import CheckResult, Status
+from agent.notify.dispatcher import Dispatcher
+from agent.notify.routing import route
+from agent.pipeline import Judge, Verdict
+from agent.scheduler import Job, Scheduler
+from agent.store import Delivery, Store
+
+log = logging.getLogger("watchkeeper.agent")
+
+
+@dataclass
+class LiveCheck:
+    """A configured check with its instance and context."""
+
+    config: CheckConfig
+    check: Check[Any]
+    ctx: CheckContext
+    saved_memory: str = "{}"
+    runs: int = 0
+
+
+def build_checks(config: Config, clock: Clock,
+                 http_factory: Callable[[], Any] | None = None) -> list[LiveCheck]:
+    """Instantiate every enabled check (importing only the kinds the config names)."""
+    live = []
+    for cc in config.checks:
+        if not cc.enabled:
+            continue
+        cls = load_kind(cc.kind)
+        ctx = CheckContext(check_name=cc.name, host=config.agent.host, timeout=cc.timeout,
+                           clock=clock, logger=logging.getLogger(f"watchkeeper.check.{cc.name}"),
+                           http_client_factory=http_factory)
+        live.append(LiveCheck(cc, cls(cc.name, cc.options), ctx))
+    return live
+
+
+def shared_http_factory() -> Callable[[], Any]:
+    """One lazily created HTTP client for every check that asks for ``ctx.http``."""
+    holder: list[Any] = []
+
+    def factory() -> Any:
+        if not holder:
+            try:
+                from agent.http_client import default_client
+                holder.append(default_client())
+            except ImportError:
+                import httpx
+                holder.append(httpx.AsyncClient())
+        return holder[0]
+
+    factory.holder = holder  # type: ignore[attr-defined]
+    return factory
+
+
+class Agent:
+    """One agent process: runs until ``stop()`` (or SIGTERM/SIGINT when installed)."""
+
+    def __init__(self, config: Config, clock: Clock | None = None) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.store = Store.open(config.agent.state_dir)
+        self.judge = Judge(config.agent.host, self.store.load_states())
+        self._http_factory = shared_http_factory()
+        self.checks = {lc.config.name: lc for lc in build_checks(config, self.clock,
+                                                                 self._http_factory)}
+        for lc in self.checks.values():
+            lc.ctx.memory.update(self.store.load_memory(lc.config.name))
+            lc.saved_memory = json.dumps(lc.ctx.memory, sort_keys=True)
+        self.dispatcher = Dispatcher(self.store, config.channels, self.clock)
+        self.scheduler = Scheduler(
+            [Job(lc.config.name, lc.config.interval, lc.config.timeout, self._runner(lc))
+             for lc in self.checks.values()],
+            self._on_result, config.agent.max_concurrency, wall_clock=self.clock.now)
+        self._first_cycle_left = set(self.checks)
+        self._stopping = asyncio.Event()
+
+    @staticmethod
+    def _runner(lc: LiveCheck) -> Callable[[], Any]:
+        return lambda: lc.check.run(lc.ctx)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.scheduler.stop()
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+
+    async def run(self) -> None:
+        """Run checks and deliver notifications until stopped."""
+        log.info("watchkeeper started on %s: %d checks, %d channels, state in %s",
+                 self.config.agent.host, len(self.checks), len(self.config.channels),
+                 self.config.agent.state_dir)
+        dispatch = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
+        try:
+            await self.scheduler.run()
+        finally:
+            await self.dispatcher.drain(timeout=5.0)
+            dispatch.cancel()
+            await asyncio.gather(dispatch, return_exceptions=True)
+            for lc in self.checks.values():
+                try:
+                    await lc.check.close()
+                except Exception as exc:  # a check's cleanup must not stop the others'
+                    log.warning("closing check %s failed: %s", lc.config.name, exc)
+            if self._http_factory.holder:  # type: ignore[attr-defined]
+                await self._http_factory.holder[0].aclose()  # type: ignore[attr-defined]
+            self.store.close()
+            log.info("watchkeeper stopped")
+
+    async def _on_result(self, job: Job, result: CheckResult, at: float) -> None:
+        lc = self.checks[job.name]
+        lc.runs += 1
+        self._log_result(lc, result)
+        verdict = self.judge.judge(lc.config, result, self.clock.now())
+        self._persist(lc, verdict)
+        if lc.config.name in self._first_cycle_left:
+            self._first_cycle_left.discard(lc.config.name)
+            if not self._first_cycle_left:
+                log.info("first check cycle complete: %d checks ran", len(self.checks))
+
+    def _persist(self, lc: LiveCheck, verdict: Verdict) -> None:
+        deliveries = [Delivery(ev, channel, target)
+                      for ev in verdict.events
+                      for channel in route(ev, lc.config.tags, self.config.routes,
+                                           self.config.channels)
+                      for target in range(len(self.config.channels[channel].urls))]
+        memory = json.dumps(lc.ctx.memory, sort_keys=True, default=str)
+        if verdict.states or deliveries:
+            self.store.commit(verdict.states, deliveries)
+            self.judge.apply(verdict)
+        if memory != lc.saved_memory:
+            self.store.save_memory(lc.config.name, dict(lc.ctx.memory))
+            lc.saved_memory = memory
+        for ev in verdict.events:
+            self._log_event(ev, len(deliveries))
+        if deliveries:
+            self.dispatcher.wake()
+
+    def _log_result(self, lc: LiveCheck, result: CheckResult) -> None:
+        metrics = " ".join(f"{s.metric}{'{' + s.label_text() + '}' if s.labels else ''}"
+                           f"={s.value:g}" for s in result.samples)
+        level = logging.INFO if lc.runs == 1 or result.status is not Status.OK else logging.DEBUG
+        log.log(level, "check %s: %s - %s%s", lc.config.name, result.status.value.upper(),
+                result.summary, f" [{metrics}]" if metrics else "")
+
+    @staticmethod
+    def _log_event(ev: AlertEvent, deliveries: int) -> None:
+        level = logging.INFO if ev.kind is EventKind.RESOLVED else logging.WARNING
+        log.log(level, "alert %s %s: %s (%s; %d deliveries queued)", ev.kind.value.upper(),
+                ev.key.as_text(), ev.why, ev.severity.value, deliveries)

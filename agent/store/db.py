@@ -1,0 +1,286 @@
+"""The durable state store: one SQLite file (``state.db``) in the state directory."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from agent.alerting.state import AlertState, Phase
+from agent.errors import StateError
+from agent.model import AlertKey
+from agent.store.codec import (
+    STATE_COLUMNS,
+    event_from_json,
+    event_to_json,
+    state_from_row,
+    state_to_row,
+)
+from agent.store.records import Delivery, OutboxRow
+from agent.store.schema import migrate
+
+DB_NAME = "state.db"
+
+log = logging.getLogger("watchkeeper.store")
+
+_A = TypeVar("_A")
+_R = TypeVar("_R")
+
+_UPSERT_STATE = (
+    f"INSERT INTO alert_states ({', '.join(STATE_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in STATE_COLUMNS)}) "
+    "ON CONFLICT (key) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in STATE_COLUMNS if c != "key")
+)
+_INSERT_OUTBOX = (
+    "INSERT INTO outbox (event, channel, target, dedup_key, created_at, next_attempt_at) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key, channel, target) DO NOTHING"
+)
+_PENDING = "sent_at IS NULL AND dead = 0"
+
+
+class Store:
+    """Alert states, the notification outbox and checks' memory, in one SQLite file.
+
+    Synchronous and thread-safe (one connection behind a lock): async callers may run
+    calls in a thread. Every write is a transaction of its own; ``commit`` puts new
+    states and their deliveries in one.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+        self.path = path
+
+    # -- opening -----------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, state_dir: Path) -> Store:
+        """Open (creating it and its directory if needed) ``state_dir/state.db``.
+
+        Raises StateError when the directory cannot be created or written, or the file is
+        not a usable watchkeeper database (corrupt, foreign or of a newer schema).
+        """
+        state_dir = Path(state_dir)
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateError(f"cannot create state directory {state_dir}: "
+                             f"{exc.strerror or exc}") from None
+        if not state_dir.is_dir():
+            raise StateError(f"state directory {state_dir} is not a directory")
+        if not os.access(state_dir, os.W_OK | os.X_OK):
+            raise StateError(f"state directory {state_dir} is not writable "
+                             f"by this user (uid {os.geteuid()})")
+        path = state_dir / DB_NAME
+        conn: sqlite3.Connection | None = None
+        try:
+            # Autocommit mode: transactions are opened explicitly, so each is visible.
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                                   timeout=10.0)
+            conn.row_factory = sqlite3.Row
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StateError(f"{path}: cannot switch to WAL journal (got {mode})")
+            # FULL: a commit is fsynced before it returns, so neither kill -9 nor a power
+            # cut loses a queued notification or an alert state (NORMAL may lose the last
+            # commits on power loss). Commits are few, so the cost is small.
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA busy_timeout = 10000")
+            migrate(conn, str(path))
+        except StateError:
+            if conn is not None:
+                conn.close()
+            raise
+        except sqlite3.DatabaseError as exc:
+            if conn is not None:
+                conn.close()
+            raise StateError(_open_error(path, exc)) from None
+        return cls(conn, path)
+
+    def close(self) -> None:
+        """Close the database (idempotent)."""
+        with self._lock, contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; rolled back whole when anything in it fails."""
+        with self._lock:
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StateError(f"state database {self.path}: {exc}") from exc
+                raise
+
+    def _read(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise StateError(f"state database {self.path}: {exc}") from exc
+
+    # -- alert states ------------------------------------------------------------------
+
+    def load_states(self) -> dict[AlertKey, AlertState]:
+        """Every stored alert state, by key."""
+        out: dict[AlertKey, AlertState] = {}
+        for row in self._read(f"SELECT {', '.join(STATE_COLUMNS)} FROM alert_states"):
+            state = _decode(row["key"], state_from_row, row)
+            out[state.key] = state
+        return out
+
+    def open_alerts(self) -> list[AlertState]:
+        """States that are PENDING or FIRING, oldest problem first."""
+        rows = self._read(
+            f"SELECT {', '.join(STATE_COLUMNS)} FROM alert_states WHERE phase IN (?, ?) "
+            "ORDER BY coalesce(problem_since, updated_at), key",
+            (Phase.PENDING.value, Phase.FIRING.value))
+        return [_decode(r["key"], state_from_row, r) for r in rows]
+
+    def commit(self, states: Sequence[AlertState], deliveries: Sequence[Delivery]) -> None:
+        """Upsert ``states`` and queue ``deliveries`` in ONE transaction.
+
+        A delivery is due at once (at its event's time). Queuing the same event to the
+        same target twice is a no-op.
+        """
+        state_rows = [state_to_row(s) for s in states]
+        outbox_rows = [(event_to_json(d.event), d.channel, d.target, d.event.dedup_key,
+                        d.event.at, d.event.at) for d in deliveries]
+        with self._tx() as conn:
+            if state_rows:
+                conn.executemany(_UPSERT_STATE, state_rows)
+            if outbox_rows:
+                conn.executemany(_INSERT_OUTBOX, outbox_rows)
+
+    # -- outbox ------------------------------------------------------------------------
+
+    def due(self, now: float, limit: int = 100) -> list[OutboxRow]:
+        """Unsent, live deliveries whose next attempt is at or before ``now``, oldest first."""
+        rows = self._read(
+            f"SELECT * FROM outbox WHERE {_PENDING} AND next_attempt_at <= ? "
+            "ORDER BY next_attempt_at, id LIMIT ?", (now, limit))
+        out: list[OutboxRow] = []
+        for r in rows:
+            try:
+                out.append(_decode(f"outbox row {r['id']}", _outbox_row, r))
+            except StateError as exc:
+                # One unreadable row must not block every later notification.
+                log.error("%s; it will not be sent", exc)
+                self.mark_failed(int(r["id"]), now, str(exc), None)
+        return out
+
+    def outbox_row(self, row_id: int) -> OutboxRow | None:
+        """One outbox row by id, whatever its state (for status output and tests)."""
+        rows = self._read("SELECT * FROM outbox WHERE id = ?", (row_id,))
+        return _decode(f"outbox row {row_id}", _outbox_row, rows[0]) if rows else None
+
+    def mark_sent(self, row_id: int, now: float) -> None:
+        """Record a successful delivery (it is never sent again)."""
+        with self._tx() as conn:
+            conn.execute("UPDATE outbox SET sent_at = ?, last_attempt_at = ?, "
+                         "attempts = attempts + 1, last_error = NULL WHERE id = ?",
+                         (now, now, row_id))
+
+    def mark_failed(self, row_id: int, now: float, error: str,
+                    retry_at: float | None) -> None:
+        """Record a failed attempt: retry at ``retry_at``, or give up (dead) when None."""
+        with self._tx() as conn:
+            if retry_at is None:
+                conn.execute("UPDATE outbox SET dead = 1, last_attempt_at = ?, "
+                             "attempts = attempts + 1, last_error = ? WHERE id = ?",
+                             (now, error, row_id))
+            else:
+                conn.execute("UPDATE outbox SET next_attempt_at = ?, last_attempt_at = ?, "
+                             "attempts = attempts + 1, last_error = ? WHERE id = ?",
+                             (retry_at, now, error, row_id))
+
+    def pending_count(self) -> int:
+        """How many deliveries are still to be sent (due now or later)."""
+        return int(self._read(f"SELECT count(*) FROM outbox WHERE {_PENDING}")[0][0])
+
+    def dead_count(self) -> int:
+        """How many deliveries were given up on (kept until pruned)."""
+        return int(self._read("SELECT count(*) FROM outbox WHERE dead = 1")[0][0])
+
+    def next_due_at(self) -> float | None:
+        """When the earliest pending delivery is due (None when nothing is pending)."""
+        value = self._read(f"SELECT min(next_attempt_at) FROM outbox WHERE {_PENDING}")[0][0]
+        return None if value is None else float(value)
+
+    def prune_outbox(self, older_than: float) -> int:
+        """Delete sent and dead rows created before ``older_than``; return how many."""
+        with self._tx() as conn:
+            cur = conn.execute("DELETE FROM outbox WHERE NOT (" + _PENDING + ") "
+                               "AND created_at < ?", (older_than,))
+            return cur.rowcount
+
+    # -- check memory ------------------------------------------------------------------
+
+    def load_memory(self, check: str) -> dict[str, Any]:
+        """The check's saved memory (empty when none was saved)."""
+        rows = self._read("SELECT data FROM check_memory WHERE check_name = ?", (check,))
+        if not rows:
+            return {}
+        data = _decode(f"memory of check {check}", json.loads, rows[0]["data"])
+        return data if isinstance(data, dict) else {}
+
+    def save_memory(self, check: str, memory: Mapping[str, Any]) -> None:
+        """Replace the check's saved memory (values that JSON cannot hold become text)."""
+        data = json.dumps(dict(memory), sort_keys=True, default=str)
+        with self._tx() as conn:
+            conn.execute("INSERT INTO check_memory (check_name, data) VALUES (?, ?) "
+                         "ON CONFLICT (check_name) DO UPDATE SET data = excluded.data",
+                         (check, data))
+
+
+def _open_error(path: Path, exc: sqlite3.DatabaseError) -> str:
+    """Words for a failure to open the database, with what to do about it."""
+    name = getattr(exc, "sqlite_errorname", "")
+    if name.startswith(("SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_PERM", "SQLITE_IOERR",
+                        "SQLITE_FULL", "SQLITE_AUTH")):
+        return (f"cannot open or write state database {path}: {exc} (is the directory "
+                f"writable by uid {os.geteuid()}, and the disk not full?)")
+    if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
+        return (f"state database {path} is corrupt: {exc} (move it away to start afresh; "
+                "the alert states and queued notifications in it are lost)")
+    return f"cannot use state database {path}: {exc}"
+
+
+def _outbox_row(r: sqlite3.Row) -> OutboxRow:
+    return OutboxRow(
+        id=int(r["id"]), event=event_from_json(r["event"]), channel=r["channel"],
+        target=int(r["target"]), dedup_key=r["dedup_key"], created_at=float(r["created_at"]),
+        attempts=int(r["attempts"]), next_attempt_at=float(r["next_attempt_at"]),
+        last_attempt_at=r["last_attempt_at"], sent_at=r["sent_at"],
+        last_error=r["last_error"], dead=bool(r["dead"]),
+    )
+
+
+def _decode(what: str, fn: Callable[[_A], _R], arg: _A) -> _R:
+    """Run a decoder, turning a malformed stored value into a StateError naming it."""
+    try:
+        return fn(arg)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StateError(f"state database holds a malformed {what}: {exc}") from None

@@ -1,0 +1,115 @@
+"""The state database's schema, as an ordered list of migrations.
+
+``MIGRATIONS[i]`` takes a database from schema version ``i`` to ``i + 1``. Version 0 is an
+empty file. Append new scripts; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from agent.errors import StateError
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: alert states, the outbox, check memory.
+    """
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE alert_states (
+        key                TEXT PRIMARY KEY,
+        host               TEXT NOT NULL,
+        check_name         TEXT NOT NULL,
+        metric             TEXT NOT NULL,
+        labels             TEXT NOT NULL,
+        phase              TEXT NOT NULL,
+        severity           TEXT NOT NULL,
+        problem_since      REAL,
+        problem_samples    INTEGER NOT NULL,
+        fired_at           REAL,
+        recovering_since   REAL,
+        recovering_samples INTEGER NOT NULL,
+        last_notified_at   REAL,
+        updated_at         REAL,
+        incident           TEXT,
+        why                TEXT NOT NULL,
+        value              REAL,
+        threshold          TEXT
+    );
+    CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        event           TEXT NOT NULL,
+        channel         TEXT NOT NULL,
+        target          INTEGER NOT NULL,
+        dedup_key       TEXT NOT NULL,
+        created_at      REAL NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        last_attempt_at REAL,
+        sent_at         REAL,
+        last_error      TEXT,
+        dead            INTEGER NOT NULL DEFAULT 0,
+        -- the same event to the same target is queued once, however often it is committed
+        UNIQUE (dedup_key, channel, target)
+    );
+    CREATE INDEX outbox_due ON outbox (next_attempt_at, id)
+        WHERE sent_at IS NULL AND dead = 0;
+    CREATE TABLE check_memory (
+        check_name TEXT PRIMARY KEY,
+        data       TEXT NOT NULL
+    );
+    """,
+)
+
+#: The schema version this code writes and understands.
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    """The schema version stored in ``meta`` (0 for an empty database)."""
+    has_meta = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+    if not has_meta:
+        others = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if others:
+            raise StateError("state database has tables but no schema version: "
+                             "it was not written by watchkeeper")
+        return 0
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if row is None:
+        raise StateError("state database has no schema version")
+    try:
+        return int(row[0])
+    except ValueError:
+        raise StateError(f"state database has a malformed schema version {row[0]!r}") from None
+
+
+def migrate(conn: sqlite3.Connection, where: str,
+            migrations: tuple[str, ...] = MIGRATIONS) -> int:
+    """Bring the database up to ``len(migrations)``; return the version it was at.
+
+    Each step runs in its own transaction together with the version bump, so a crash
+    mid-way leaves the database at a whole version. ``conn`` must be in autocommit mode
+    (``isolation_level=None``). A database newer than this code is refused.
+    """
+    version = current_version(conn)
+    target = len(migrations)
+    if version > target:
+        raise StateError(
+            f"{where} has schema version {version}, newer than this watchkeeper "
+            f"understands ({target}); upgrade watchkeeper or move the file away")
+    for step in range(version, target):
+        script = (
+            "BEGIN IMMEDIATE;\n" + migrations[step] + "\n"
+            "INSERT INTO meta (key, value) VALUES ('schema_version', "
+            f"'{step + 1}') ON CONFLICT (key) DO UPDATE SET value = excluded.value;\n"
+            "COMMIT;"
+        )
+        try:
+            conn.executescript(script)
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return version

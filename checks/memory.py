@@ -1,0 +1,48 @@
+"""The ``memory`` check: how much memory and swap is in use."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import ClassVar
+
+import psutil
+
+from agent.check import Check, CheckContext, CheckOptions
+from agent.model import CheckResult
+from checks._hostutil import format_bytes, percent
+
+
+class MemoryOptions(CheckOptions):
+    """The memory check takes no options."""
+
+
+class MemoryCheck(Check[MemoryOptions]):
+    """Memory and swap use.
+
+    Metrics: ``used_percent`` (the share of memory not available to new programs without
+    swapping, i.e. ``total - available``, so page cache counts as free), ``available_bytes``
+    and ``swap_used_percent`` (0 on a host without swap; the summary then says "no swap").
+    """
+
+    kind: ClassVar[str] = "memory"
+    Options: ClassVar[type[CheckOptions]] = MemoryOptions
+    metrics: ClassVar[frozenset[str]] = frozenset(
+        {"used_percent", "available_bytes", "swap_used_percent"})
+
+    async def run(self, ctx: CheckContext) -> CheckResult:
+        """Read memory and swap use once."""
+        mem = await asyncio.to_thread(psutil.virtual_memory)
+        swap = await asyncio.to_thread(psutil.swap_memory)
+        available = float(max(mem.available, 0))
+        used_percent = percent(mem.total - available, mem.total)
+        swap_percent = percent(swap.used, swap.total)
+        swap_text = f"swap {swap_percent:.1f}% used" if swap.total > 0 else "no swap"
+        return CheckResult.ok(
+            f"memory {used_percent:.1f}% used, {format_bytes(available)} available; "
+            f"{swap_text}",
+            metrics={
+                "used_percent": used_percent,
+                "available_bytes": available,
+                "swap_used_percent": swap_percent,
+            },
+        )

@@ -1,0 +1,132 @@
+"""The command line as a user meets it: exit codes and short messages, never a traceback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agent import __version__
+from tests.e2e.agent_process import REPO, cli
+
+pytestmark = pytest.mark.slow
+
+GOOD = """
+agent:
+  state_dir: {state}
+channels:
+  log: [log://]
+checks:
+  - name: mem
+    kind: memory
+    thresholds:
+      used_percent: {warn: "> 101"}
+  - name: root
+    kind: disk
+    path: /
+"""
+
+
+def _write(tmp: Path, text: str) -> Path:
+    path = tmp / "config.yaml"
+    path.write_text(text.replace("{state}", str(tmp / "state")))
+    return path
+
+
+def test_validate_accepts_a_good_config(tmp_path: Path) -> None:
+    out = cli("validate", "-c", str(_write(tmp_path, GOOD)))
+    assert out.returncode == 0, out.stderr
+    assert "OK (2 checks, 1 channels" in out.stdout
+
+
+def test_the_example_config_is_valid() -> None:
+    out = cli("validate", "-c", str(REPO / "config.example.yaml"))
+    assert out.returncode == 0, out.stderr
+
+
+BAD = [
+    pytest.param("checks:\n  - name: a\n    kind: [cpu\n", ["invalid YAML", "line 3"], id="malformed-yaml"),
+    pytest.param("checks:\n  - kind: dsik\n", ["config.yaml:2", "checks[0].kind",
+                                               "did you mean 'disk'"], id="unknown-kind"),
+    pytest.param("agent:\n  interval: soon\n  max_concurrency: many\n",
+                 ["config.yaml:2: agent.interval", "config.yaml:3: agent.max_concurrency"],
+                 id="wrong-types"),
+    pytest.param("channels:\n  ops: ['json://${NO_SUCH_VAR_FOR_TEST}@127.0.0.1/x']\n",
+                 ["config.yaml:2", "NO_SUCH_VAR_FOR_TEST"], id="missing-env-var"),
+    pytest.param("channels:\n  ops: ['nosuchservice://user:hunter2secret@127.0.0.1/']\n",
+                 ["channels.ops", "config.yaml:2"], id="invalid-apprise-url"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), BAD)
+def test_bad_config_exits_2_naming_the_place(tmp_path: Path, text: str,
+                                             expected: list[str]) -> None:
+    out = cli("validate", "-c", str(_write(tmp_path, text)))
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    assert "Traceback" not in out.stderr
+    for piece in expected:
+        assert piece in out.stderr, out.stderr
+    assert "hunter2secret" not in out.stderr + out.stdout
+
+
+def test_run_refuses_a_bad_config_the_same_way(tmp_path: Path) -> None:
+    out = cli("run", "-c", str(_write(tmp_path, "checks:\n  - kind: dsik\n")))
+    assert out.returncode == 2
+    assert "did you mean 'disk'" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_an_unusable_state_directory_exits_2_naming_it(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"agent:\n  state_dir: {blocker / 'state'}\nchecks:\n  - kind: memory\n")
+    out = cli("run", "-c", str(config), timeout=30)
+    assert out.returncode == 2, out.stderr
+    assert str(blocker / "state") in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_a_missing_config_file_exits_2(tmp_path: Path) -> None:
+    out = cli("check", "-c", str(tmp_path / "nope.yaml"))
+    assert out.returncode == 2
+    assert "nope.yaml" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("args", [["frobnicate"], ["check", "--no-such-flag"], []])
+def test_bad_arguments_exit_2_with_one_short_line(args: list[str]) -> None:
+    out = cli(*args)
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    assert out.stderr.strip()
+
+
+def test_version() -> None:
+    out = cli("--version")
+    assert out.returncode == 0
+    assert out.stdout.strip() == f"watchkeeper {__version__}"
+
+
+def test_check_prints_a_table_and_exits_with_the_worst_status(tmp_path: Path) -> None:
+    out = cli("check", "-c", str(_write(tmp_path, GOOD)))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].split() == ["CHECK", "KIND", "STATUS", "SUMMARY"]
+    assert any(line.startswith("mem ") and " OK " in line for line in lines)
+    assert any("used_percent{mount=/} = " in line for line in lines)
+
+    failing = GOOD.replace('"> 101"', '"> 0"')
+    out = cli("check", "-c", str(_write(tmp_path, failing)), "--json")
+    assert out.returncode == 1, out.stderr
+    report = json.loads(out.stdout)
+    assert report["status"] == "warning"
+    mem = next(c for c in report["checks"] if c["check"] == "mem")
+    assert mem["status"] == "warning" and mem["problems"]
+
+
+def test_check_on_the_example_config_runs_every_check() -> None:
+    out = cli("check", "-c", str(REPO / "config.example.yaml"), "--json")
+    assert out.returncode in (0, 1, 2), out.stderr
+    report = json.loads(out.stdout)
+    assert {c["check"] for c in report["checks"]} >= {"cpu", "memory", "load", "disks"}
+    assert all(c["status"] != "unknown" for c in report["checks"]), report

@@ -1,0 +1,102 @@
+"""Sending through the child: one result per target, never an exception, secrets masked."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from agent.model import Status
+from agent.notify import sender
+from agent.notify.message import Message
+from agent.notify.protocol import SendResult
+
+from .conftest import Receiver
+
+MSG = Message("CRITICAL web1 disk: used_percent 93.2 > 90", "Host: web1\nkey: k", Status.CRITICAL)
+
+
+async def test_send_gives_one_result_per_target(receiver: Receiver) -> None:
+    targets = [receiver.url("in", auth="user:S3cretPw@"), "log://",
+               "notaservice://Tok3nTok3nTok3n"]
+    results = await sender.send(targets, MSG, timeout=30)
+    assert [r.ok for r in results] == [True, True, False]
+    assert results[2].permanent
+    assert results[2].error is not None and "Tok3nTok3nTok3n" not in results[2].error
+    assert "notaservice://****" in results[2].error
+    posted = receiver.wait_for(1)
+    assert [p["title"] for p in posted] == [MSG.title]
+    assert posted[0]["message"] == MSG.body
+    assert receiver.paths == ["/in"]
+
+
+async def test_unreachable_target_is_a_retryable_failure() -> None:
+    results = await sender.send(["json://127.0.0.1:9/x?token=SEKRIT"], MSG, timeout=30)
+    assert results == [SendResult(False, results[0].error, False)]
+    assert results[0].error and "SEKRIT" not in results[0].error
+
+
+@pytest.mark.parametrize(("script", "why"), [
+    ("import sys; sys.exit(3)", "exited with code 3"),
+    ("print('garbage'); print('{\"nope\": 1}')", "2 unreadable line(s)"),
+    ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", "exited with code -9"),
+])
+async def test_broken_child_yields_retryable_failures(monkeypatch: pytest.MonkeyPatch,
+                                                      script: str, why: str) -> None:
+    monkeypatch.setattr(sender, "child_command", lambda: [sys.executable, "-c", script])
+    results = await sender.send(["log://", "json://127.0.0.1:9/x"], MSG, timeout=30)
+    assert len(results) == 2
+    for r in results:
+        assert not r.ok and not r.permanent
+        assert r.error is not None and why in r.error
+
+
+async def test_hung_child_is_killed_and_earlier_answers_kept(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    script = ("import sys, time; sys.stdin.read(); "
+              "print('{\"message\": 0, \"target\": 0, \"ok\": true}', flush=True); "
+              "time.sleep(60)  # wk_hung_child_marker")
+    monkeypatch.setattr(sender, "child_command", lambda: [sys.executable, "-c", script])
+    started = time.monotonic()
+    results = await sender.send(["log://", "log://"], MSG, timeout=1.5)
+    assert time.monotonic() - started < 10
+    assert results[0] == SendResult(True)
+    assert not results[1].ok and not results[1].permanent
+    assert results[1].error is not None and "did not finish within 1.5s" in results[1].error
+    # The child is gone, not left behind.
+    ps = subprocess.run(["pgrep", "-f", "wk_hung_child_marker"], capture_output=True,
+                        check=False)
+    assert ps.stdout.strip() == b""
+
+
+async def test_child_that_cannot_start_yields_retryable_failures(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sender, "child_command", lambda: ["/nonexistent/python"])
+    results = await sender.send(["log://"], MSG, timeout=5)
+    assert not results[0].ok and not results[0].permanent
+    assert results[0].error is not None and "could not start" in results[0].error
+
+
+async def test_validate_urls_in_child() -> None:
+    errors = await sender.validate_urls(
+        ["log://", "notaservice://Tok3nTok3nTok3n", "mailto://user:pass@gmail.com",
+         "json://127.0.0.1:8080/x"])
+    assert errors[0] is None and errors[2] is None and errors[3] is None
+    assert errors[1] is not None and "Tok3nTok3nTok3n" not in errors[1]
+    assert "notaservice://****" in errors[1]
+
+
+def test_validate_urls_in_process() -> None:
+    errors = sender.validate_urls_sync(["log://", "tgram://bottoken/chatid"])
+    assert errors[0] is None
+    assert errors[1] is not None and "bottoken" not in errors[1]
+
+
+def test_agent_side_never_imports_apprise() -> None:
+    code = ("import sys, agent.notify.dispatcher, agent.notify.sender, agent.notify.routing, "
+            "agent.store; print('apprise' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert out.stdout.strip() == "False"

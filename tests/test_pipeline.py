@@ -1,0 +1,71 @@
+"""A check's result becomes findings, alert states and events for each metric series."""
+
+from __future__ import annotations
+
+from agent.alerting.state import EventKind, Phase
+from agent.config.models import AlertPolicy, CheckConfig
+from agent.model import CheckResult, Sample, Status, make_labels
+from agent.pipeline import Judge
+from agent.thresholds.rules import ThresholdRule, parse_comparison, parse_persistence
+
+
+def _check(**rules: ThresholdRule) -> CheckConfig:
+    return CheckConfig(name="disks", kind="disk", interval=60, timeout=10, tags=("infra",),
+                       policy=AlertPolicy(), thresholds=dict(rules))
+
+
+def _rule(metric: str, crit: str, for_: str | None = None) -> ThresholdRule:
+    return ThresholdRule(metric, crit=parse_comparison(crit, metric),
+                         fire_after=parse_persistence(for_))
+
+
+def _disks(root: float, var: float) -> CheckResult:
+    return CheckResult.ok("disks", samples=[
+        Sample("used_percent", root, make_labels({"mount": "/"})),
+        Sample("used_percent", var, make_labels({"mount": "/var"}))])
+
+
+def test_each_labelled_series_is_its_own_alert() -> None:
+    judge = Judge("h1")
+    check = _check(used_percent=_rule("used_percent", "> 90"))
+    verdict = judge.judge(check, _disks(50, 95), now=1000)
+    firing = [e for e in verdict.events if e.kind is EventKind.FIRING]
+    assert [e.key.as_text() for e in firing] == ["h1/disks/used_percent{mount=/var}"]
+    assert firing[0].tags == ("infra",)
+    assert firing[0].severity is Status.CRITICAL
+    judge.apply(verdict)
+    again = judge.judge(check, _disks(50, 96), now=1060)
+    assert again.events == []
+
+
+def test_a_failed_check_alerts_on_its_status_and_leaves_metric_alerts_alone() -> None:
+    judge = Judge("h1")
+    check = _check(used_percent=_rule("used_percent", "> 90"))
+    judge.apply(judge.judge(check, _disks(50, 95), now=1000))
+    verdict = judge.judge(check, CheckResult.unknown("timed out after 10 s"), now=1060)
+    assert [(e.kind, e.key.metric, e.why) for e in verdict.events] == [
+        (EventKind.FIRING, "status", "timed out after 10 s")]
+    judge.apply(verdict)
+    var_key = next(k for k in judge.states if k.labels == make_labels({"mount": "/var"}))
+    assert judge.states[var_key].phase is Phase.FIRING
+
+
+def test_unchanged_ok_results_write_no_state() -> None:
+    judge = Judge("h1")
+    check = _check(used_percent=_rule("used_percent", "> 90"))
+    first = judge.judge(check, _disks(50, 60), now=1000)
+    judge.apply(first)
+    second = judge.judge(check, _disks(51, 61), now=1060)
+    assert second.states == [] and second.events == []
+
+
+def test_for_duration_on_the_status_pseudo_metric_delays_the_alert() -> None:
+    judge = Judge("h1")
+    check = _check(status=ThresholdRule("status", fire_after=parse_persistence(3)))
+    kinds = []
+    for t in range(4):
+        v = judge.judge(check, CheckResult.failed(Status.CRITICAL, "connection refused"),
+                        now=1000 + 60 * t)
+        judge.apply(v)
+        kinds.append([e.kind for e in v.events])
+    assert kinds == [[], [], [EventKind.FIRING], []]
