@@ -20,6 +20,7 @@ from agent.notify.routing import route
 from agent.pipeline import Judge, Verdict
 from agent.scheduler import Job, Scheduler
 from agent.store import Delivery, Store
+from agent.thresholds.numbers import format_value
 
 log = logging.getLogger("watchkeeper.agent")
 
@@ -156,7 +157,7 @@ class Agent:
 
     def _log_result(self, lc: LiveCheck, result: CheckResult) -> None:
         metrics = " ".join(f"{s.metric}{'{' + s.label_text() + '}' if s.labels else ''}"
-                           f"={s.value:g}" for s in result.samples)
+                           f"={format_value(s.metric, s.value)}" for s in result.samples)
         level = logging.INFO if lc.runs == 1 or result.status is not Status.OK else logging.DEBUG
         log.log(level, "check %s: %s - %s%s", lc.config.name, result.status.value.upper(),
                 result.summary, f" [{metrics}]" if metrics else "")

@@ -15,6 +15,7 @@ from agent.config import load_config
 from agent.config.models import Config
 from agent.errors import ConfigError, ConfigIssue
 from agent.model import STATUS_METRIC, AlertKey, CheckResult, Status
+from agent.thresholds.numbers import format_value
 from agent.units import format_duration
 
 log = logging.getLogger("watchkeeper.cli")
@@ -169,7 +170,8 @@ def render_check_table(rows: list[dict[str, Any]]) -> str:
         for m in r["metrics"]:
             lab = ",".join(f"{k}={v}" for k, v in m["labels"].items())
             name = m["metric"] + (f"{{{lab}}}" if lab else "")
-            out.append(f"{'':<{w_name}}  {'':<{w_kind}}  {'':<8}    {name} = {m['value']:g}")
+            value = format_value(m["metric"], m["value"])
+            out.append(f"{'':<{w_name}}  {'':<{w_kind}}  {'':<8}    {name} = {value}")
     return "\n".join(out)
 
 

@@ -26,7 +26,10 @@ class _Strict(BaseModel):
 
 
 def default_state_dir() -> Path:
-    """``/var/lib/watchkeeper`` for root, ``$XDG_STATE_HOME/watchkeeper`` otherwise."""
+    """``$WATCHKEEPER_STATE_DIR`` if set; else ``/var/lib/watchkeeper`` for root and
+    ``$XDG_STATE_HOME/watchkeeper`` (``~/.local/state/watchkeeper``) for other users."""
+    if os.environ.get("WATCHKEEPER_STATE_DIR"):
+        return Path(os.environ["WATCHKEEPER_STATE_DIR"])
     if os.geteuid() == 0:
         return Path("/var/lib/watchkeeper")
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")

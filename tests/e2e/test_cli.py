@@ -114,6 +114,7 @@ def test_check_prints_a_table_and_exits_with_the_worst_status(tmp_path: Path) ->
     assert lines[0].split() == ["CHECK", "KIND", "STATUS", "SUMMARY"]
     assert any(line.startswith("mem ") and " OK " in line for line in lines)
     assert any("used_percent{mount=/} = " in line for line in lines)
+    assert any("free_bytes{mount=/} = " in line and "iB" in line for line in lines)
 
     failing = GOOD.replace('"> 101"', '"> 0"')
     out = cli("check", "-c", str(_write(tmp_path, failing)), "--json")
