@@ -61,10 +61,11 @@ def render(event: AlertEvent) -> Message:
 def _title(event: AlertEvent, severity: Status) -> str:
     key = event.key
     sev = severity.value.upper()
-    subject = f"{key.host} {key.check}"
+    # Label values tell apart the series of one check ("disks /var"): keep them in the title.
+    subject = " ".join([key.host, key.check, *(v for _, v in key.labels)])
     prev = event.previous_severity
     if event.kind is EventKind.RESOLVED:
-        metric = _metric_text(key)
+        metric = "" if key.metric == STATUS_METRIC else key.metric
         head = f"RESOLVED {subject}" + (": " if metric else "")
         lasted = _lasted(event)
         return _fit(head, metric, f" (lasted {format_duration(lasted)})"
@@ -73,7 +74,7 @@ def _title(event: AlertEvent, severity: Status) -> str:
     tail = ""
     if event.kind in (EventKind.ESCALATED, EventKind.DEESCALATED) and prev is not None:
         tail = f" (was {prev.value.upper()})"
-    return _fit(head, _flat(event.why) or _metric_text(key), tail)
+    return _fit(head, _flat(event.why) or key.metric, tail)
 
 
 def _body(event: AlertEvent, severity: Status) -> str:
@@ -148,7 +149,8 @@ def _fit(head: str, detail: str, tail: str, limit: int = TITLE_MAX) -> str:
     room = limit - len(head) - len(tail)
     if room >= len(_ELLIPSIS) + 8:
         return head + truncate(detail, room) + tail
-    return truncate(full, limit)
+    # The head alone is too long (long label values): shorten it, keep the tail.
+    return truncate(f"{head}{detail}", limit - len(tail)) + tail
 
 
 def truncate(text: str, limit: int) -> str:

@@ -93,11 +93,13 @@ def test_title_fits_an_sms_and_is_cut_cleanly(event: AlertEvent) -> None:
 
 
 def test_long_title_keeps_the_lasted_suffix() -> None:
-    long_key = AlertKey("web1", "disk", "used_percent",
-                        (("mount", "/var/lib/postgresql/data"), ("device", "nvme0n1p3")))
+    long_key = AlertKey("web1", "disk", "inodes_used_percent",
+                        (("device", "nvme0n1p3"),
+                         ("mount", "/var/lib/postgresql/15/main/pg_wal/archive")))
     title = render(ev(EventKind.RESOLVED, key=long_key, duration=2520.0)).title
-    assert title.startswith("RESOLVED web1 disk: used_percent")
+    assert title.startswith("RESOLVED web1 disk nvme0n1p3 /var/lib/postgresql/15/main/pg_wal")
     assert title.endswith("... (lasted 42m)")
+    assert len(title) <= 80
 
 
 @pytest.mark.parametrize(("text", "limit", "cut"), [
