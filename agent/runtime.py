@@ -16,10 +16,10 @@ from agent.clock import Clock, SystemClock
 from agent.config.models import CheckConfig, Config
 from agent.model import CheckResult, Status
 from agent.notify.dispatcher import Dispatcher
-from agent.notify.routing import route
+from agent.notify.routing import deliveries as route_deliveries
 from agent.pipeline import Judge, Verdict
 from agent.scheduler import Job, Scheduler
-from agent.store import Delivery, Store
+from agent.store import Store
 from agent.thresholds.numbers import format_value
 
 log = logging.getLogger("watchkeeper.agent")
@@ -138,11 +138,9 @@ class Agent:
                 log.info("first check cycle complete: %d checks ran", len(self.checks))
 
     def _persist(self, lc: LiveCheck, verdict: Verdict) -> None:
-        deliveries = [Delivery(ev, channel, target)
-                      for ev in verdict.events
-                      for channel in route(ev, lc.config.tags, self.config.routes,
-                                           self.config.channels)
-                      for target in range(len(self.config.channels[channel].urls))]
+        deliveries = [d for ev in verdict.events
+                      for d in route_deliveries(ev, lc.config.tags, self.config.routes,
+                                                self.config.channels)]
         memory = json.dumps(lc.ctx.memory, sort_keys=True, default=str)
         if verdict.states or deliveries:
             self.store.commit(verdict.states, deliveries)
