@@ -20,6 +20,8 @@ from agent.model import CheckResult
 if TYPE_CHECKING:
     import httpx
 
+    from agent.heartbeats import PingLog
+
 ENTRY_POINT_GROUP = "watchkeeper.checks"
 
 
@@ -47,6 +49,8 @@ class CheckContext:
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("watchkeeper.check"))
     memory: MutableMapping[str, Any] = field(default_factory=dict)
     http_client_factory: Callable[[], httpx.AsyncClient] | None = None
+    #: Pushed heartbeat pings (the agent's store); None where no agent keeps them.
+    heartbeats: PingLog | None = None
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -81,11 +85,11 @@ class Check(Generic[OptionsT]):
         """Measure once."""
         raise NotImplementedError
 
-    async def close(self) -> None:  # noqa: B027 - optional hook, empty by design
+    async def close(self) -> None:
         """Release what the check holds (connections). Called when the agent stops."""
 
 
-class UnknownKind(LookupError):
+class UnknownKind(LookupError):  # noqa: N818 - reads as the condition it names
     """No installed check kind has this name."""
 
     def __init__(self, kind: str, available: list[str]) -> None:

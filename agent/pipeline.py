@@ -6,6 +6,7 @@ and only then calls ``apply``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from agent.alerting.machine import step
@@ -13,6 +14,8 @@ from agent.alerting.policy import Policy
 from agent.alerting.state import AlertEvent, AlertState, Phase
 from agent.config.models import CheckConfig
 from agent.model import STATUS_METRIC, AlertKey, CheckResult, Finding
+from agent.thresholds.rules import ThresholdRule
+from agent.thresholds.series import SeriesJudge
 from agent.thresholds.static import evaluate, status_finding
 
 
@@ -32,12 +35,34 @@ def _material(state: AlertState) -> AlertState:
     return replace(state, updated_at=None, value=None)
 
 
-class Judge:
-    """Holds every alert's current state and judges new results against it."""
+LearnedLoader = Callable[[AlertKey], bytes | None]
 
-    def __init__(self, host: str, states: dict[AlertKey, AlertState] | None = None) -> None:
+
+class Judge:
+    """Holds every alert's current state and judges new results against it.
+
+    Metrics with learned thresholds (adaptive, forecast) get a SeriesJudge per series, the
+    same class the replay tool uses; ``load_learned`` returns what a series had learned
+    before a restart.
+    """
+
+    def __init__(self, host: str, states: dict[AlertKey, AlertState] | None = None,
+                 load_learned: LearnedLoader | None = None) -> None:
         self.host = host
         self.states: dict[AlertKey, AlertState] = dict(states or {})
+        self.series: dict[AlertKey, SeriesJudge] = {}
+        self._load_learned = load_learned
+
+    def _series(self, key: AlertKey, rule: ThresholdRule) -> SeriesJudge:
+        judge = self.series.get(key)
+        if judge is None or judge.rule != rule:
+            judge = SeriesJudge(rule.metric, rule=rule, adaptive=rule.adaptive,
+                                forecast=rule.forecast)
+            data = self._load_learned(key) if self._load_learned else None
+            if data:
+                judge.restore(data)
+            self.series[key] = judge
+        return judge
 
     def judge(self, check: CheckConfig, result: CheckResult, now: float) -> Verdict:
         """Judge one result at time ``now``; the states are not changed until ``apply``."""
@@ -49,7 +74,12 @@ class Judge:
             if rule is None or sample.metric == STATUS_METRIC:
                 continue
             key = AlertKey(self.host, check.name, sample.metric, sample.labels)
-            findings.append((evaluate(rule, sample, key, self.states.get(key)), rule))
+            previous = self.states.get(key)
+            if rule.learns:
+                finding = self._series(key, rule).judge(key, now, sample.value, previous)
+            else:
+                finding = evaluate(rule, sample, key, previous)
+            findings.append((finding, rule))
         for finding, rule in findings:
             verdict.findings.append(finding)
             old = self.states.get(finding.key) or AlertState(key=finding.key)

@@ -69,7 +69,7 @@ def parse_percent(value: str | int | float) -> float:
 
 def format_duration(seconds: float) -> str:
     """A short human duration: ``45s``, ``12m``, ``3h 5m``, ``2d 4h``."""
-    s = int(round(max(seconds, 0)))
+    s = round(max(seconds, 0))
     if s < 60:
         return f"{s}s"
     m, s = divmod(s, 60)

@@ -53,13 +53,16 @@ def build_parser() -> argparse.ArgumentParser:
                             metavar="SUBCOMMAND")
     nt = nsub.add_parser("test", parents=[common], help="send a test message to each channel")
     nt.add_argument("--channel", action="append", help="only this channel (repeatable)")
+    from agent.cli import replay_cmd
+
+    replay_cmd.add_parser(sub)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = build_parser().parse_args(argv)
-    logs.setup(args.log_level or "info")
+    logs.setup(getattr(args, "log_level", None) or "info")
     try:
         return _dispatch(args)
     except ConfigError as exc:
@@ -73,6 +76,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`watchkeeper replay ... | head`): stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -88,6 +96,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.status(args)
     if args.command == "notify":
         return commands.notify_test(args)
+    if args.command == "replay":
+        from agent.cli import replay_cmd
+
+        return replay_cmd.run(args)
     raise AssertionError(args.command)
 
 

@@ -8,12 +8,14 @@ pseudo-metric (the check's own verdict) takes only ``for`` and ``recover_for``.
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Any, TypeVar
 
 from agent.config.report import Reporter
 from agent.config.suggest import did_you_mean, unknown_key
 from agent.config.yaml_lines import YamlPath
 from agent.model import STATUS_METRIC
+from agent.thresholds.adaptive import AdaptiveSettings
+from agent.thresholds.forecast import ForecastSettings
 from agent.thresholds.rules import (
     Comparison,
     Op,
@@ -23,7 +25,7 @@ from agent.thresholds.rules import (
     parse_persistence,
 )
 
-RULE_KEYS = ("warn", "crit", "recover", "for", "recover_for")
+RULE_KEYS = ("warn", "crit", "recover", "for", "recover_for", "adaptive", "forecast")
 STATUS_KEYS = ("for", "recover_for")
 
 _THRESHOLD_HINT = 'expected a threshold like "> 90" or "< 5%"'
@@ -93,8 +95,10 @@ def _parse_rule(metric: str, spec: Any, path: YamlPath,
 
     warn = _comparison(spec, "warn", metric, Op.GT, path=path, report=report)
     crit = _comparison(spec, "crit", metric, Op.GT, path=path, report=report)
-    if "warn" not in spec and "crit" not in spec:
-        report.add(path, "a threshold needs warn or crit (or both)")
+    adaptive = _learned(AdaptiveSettings, spec, "adaptive", path, report)
+    forecast = _learned(ForecastSettings, spec, "forecast", path, report)
+    if not {"warn", "crit", "adaptive", "forecast"} & set(spec):
+        report.add(path, "a threshold needs warn, crit, adaptive or forecast")
     firing = warn or crit
     recover_op = firing.op.opposite if firing is not None else Op.LE
     recover = _comparison(spec, "recover", metric, recover_op, path=path, report=report)
@@ -103,7 +107,20 @@ def _parse_rule(metric: str, spec: Any, path: YamlPath,
     if not _sane(warn, crit, recover, path, report):
         return None
     return ThresholdRule(metric, warn=warn, crit=crit, recover=recover,
-                         fire_after=fire_after, recover_after=recover_after)
+                         fire_after=fire_after, recover_after=recover_after,
+                         adaptive=adaptive, forecast=forecast)
+
+
+_LearnedT = TypeVar("_LearnedT", AdaptiveSettings, ForecastSettings)
+
+
+def _learned(model: type[_LearnedT], spec: dict[str, Any], key: str, path: YamlPath,
+             report: Reporter) -> _LearnedT | None:
+    """The ``adaptive:`` / ``forecast:`` block; ``adaptive: true`` means all defaults."""
+    if key not in spec or spec[key] is False:
+        return None
+    value = {} if spec[key] is True or spec[key] is None else spec[key]
+    return report.validate(model, value, (*path, key))
 
 
 def _comparison(spec: dict[str, Any], key: str, metric: str, default_op: Op, *,

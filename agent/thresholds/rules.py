@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from agent.thresholds.adaptive import AdaptiveSettings
+from agent.thresholds.forecast import ForecastSettings
 from agent.units import parse_duration, parse_size
 
 
@@ -133,7 +135,8 @@ class ThresholdRule:
     ``warn``/``crit`` say when the value is a problem. ``recover`` is the level the value
     must reach before a firing alert may resolve (hysteresis); without it the alert
     resolves as soon as neither ``warn`` nor ``crit`` holds. ``fire_after`` and
-    ``recover_after`` are the ``for`` and ``recover_for`` persistences.
+    ``recover_after`` are the ``for`` and ``recover_for`` persistences. ``adaptive`` adds a
+    learned normal range and ``forecast`` a time-to-limit verdict beside the static limits.
     """
 
     metric: str
@@ -142,3 +145,10 @@ class ThresholdRule:
     recover: Comparison | None = None
     fire_after: Persistence = Persistence()
     recover_after: Persistence = Persistence()
+    adaptive: AdaptiveSettings | None = None
+    forecast: ForecastSettings | None = None
+
+    @property
+    def learns(self) -> bool:
+        """True when the rule keeps learned state (a baseline or a trend)."""
+        return self.adaptive is not None or self.forecast is not None

@@ -46,7 +46,8 @@ def test_the_example_config_is_valid() -> None:
 
 
 BAD = [
-    pytest.param("checks:\n  - name: a\n    kind: [cpu\n", ["invalid YAML", "line 3"], id="malformed-yaml"),
+    pytest.param("checks:\n  - name: a\n    kind: [cpu\n", ["invalid YAML", "line 3"],
+                 id="malformed-yaml"),
     pytest.param("checks:\n  - kind: dsik\n", ["config.yaml:2", "checks[0].kind",
                                                "did you mean 'disk'"], id="unknown-kind"),
     pytest.param("agent:\n  interval: soon\n  max_concurrency: many\n",

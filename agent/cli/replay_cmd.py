@@ -1,0 +1,84 @@
+"""``watchkeeper replay``: a recorded trace through the real thresholds and alert machine."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from agent.alerting.policy import Policy
+from agent.errors import WatchkeeperError
+from agent.replay import ReplaySettings, replay_csv
+from agent.thresholds.adaptive import AdaptiveSettings
+
+
+def add_parser(sub: Any) -> None:
+    """Register the ``replay`` subcommand."""
+    p = sub.add_parser(
+        "replay", help="replay a timestamp,value CSV through the thresholds; print events",
+        description="Replay a CSV trace (timestamp,value) through the same thresholds and "
+                    "alert code the agent runs, on the trace's own clock. Events go to "
+                    "standard output as JSON lines, the summary to standard error. Without "
+                    "--config the default learned (adaptive) thresholds are used.")
+    p.add_argument("csv", metavar="FILE.csv", help="the trace: header timestamp,value")
+    p.add_argument("--metric", help="metric name (default: value, or the check's only "
+                                    "thresholded metric)")
+    p.add_argument("-c", "--config", help="take the thresholds from this config file ...")
+    p.add_argument("--check", help="... from this check's thresholds for --metric")
+    p.add_argument("--sensitivity", choices=["low", "medium", "high"],
+                   help="without --config: the adaptive sensitivity (default medium)")
+    p.add_argument("--direction", choices=["above", "below", "both"],
+                   help="without --config: which deviations alert (default both)")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+
+
+def run(args: argparse.Namespace) -> int:
+    """Replay and print; 0 on success, 2 on bad input."""
+    metric, settings = _settings(args)
+    rep = replay_csv(args.csv, settings, metric)
+    out = sys.stdout
+    for ev in rep:
+        out.write(json.dumps({"at": ev.at, "event": ev.event.value,
+                              "severity": ev.severity.value, "why": ev.why,
+                              "value": ev.value}) + "\n")
+    out.flush()
+    print(rep.summary.as_text(), file=sys.stderr)
+    return 0
+
+
+def _settings(args: argparse.Namespace) -> tuple[str, ReplaySettings]:
+    if args.config is None:
+        if args.check:
+            raise WatchkeeperError("--check needs --config")
+        overrides = {k: v for k, v in (("sensitivity", args.sensitivity),
+                                       ("direction", args.direction)) if v}
+        return args.metric or "value", ReplaySettings(adaptive=AdaptiveSettings(**overrides))
+    if args.sensitivity or args.direction:
+        raise WatchkeeperError("--sensitivity and --direction apply only without --config "
+                               "(the config's adaptive settings are used)")
+    from pathlib import Path
+
+    from agent.config import load_config
+
+    config = load_config(Path(args.config))
+    if not args.check:
+        raise WatchkeeperError("--config needs --check NAME (the check whose thresholds apply)")
+    check = config.check(args.check)
+    if check is None:
+        names = ", ".join(c.name for c in config.checks) or "none"
+        raise WatchkeeperError(f"no check named {args.check!r} in {args.config} "
+                               f"(checks: {names})")
+    rules = {m: r for m, r in check.thresholds.items() if m != "status"}
+    metric = args.metric
+    if metric is None:
+        if len(rules) != 1:
+            raise WatchkeeperError(f"check {check.name} has thresholds for "
+                                   f"{', '.join(rules) or 'no metric'}; choose one with --metric")
+        metric = next(iter(rules))
+    rule = rules.get(metric)
+    if rule is None:
+        raise WatchkeeperError(f"check {check.name} has no thresholds for {metric!r} "
+                               f"(it has: {', '.join(rules) or 'none'})")
+    return metric, ReplaySettings(adaptive=rule.adaptive, rule=rule, forecast=rule.forecast,
+                                  policy=Policy.build(rule, check.policy))

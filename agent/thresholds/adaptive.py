@@ -1,0 +1,380 @@
+"""Learned (adaptive) thresholds: is this value unusual for this metric at this hour?
+
+Configured per metric beside the static limits (which always apply as well)::
+
+    thresholds:
+      response_ms:
+        crit: "> 2000"
+        adaptive: {sensitivity: medium, direction: both, min_deviation: 10%, warmup: 1d}
+
+Algorithm (O(1) per sample; about 17 KB of memory per metric however long it runs, 1 to
+12 KB when stored; see ``baseline``):
+
+1. Each clock hour is summarised by its lowest and highest value; three weeks of hours are
+   kept. The *normal range* for the coming hour is the union of
+   - the range reached in at least 5 % of the hours of the last 7 days (9 of 168 hours:
+     a spike, or a handful, cannot widen it; a lasting level shift does, after 9 hours),
+   - the range reached at this hour of the day (+-1 h) on most of the last 7 days (from
+     the second day on: all of one known day, both of two, two of three...), and
+   - the range reached at this hour of the week (+-1 h) on most of the last 3 weeks (once
+     2 weeks are known).
+2. A value is *unusual* when it leaves that range by more than a margin:
+   ``margin = max(k x (high - low), min_deviation)``, where ``k`` is 0.5 / 0.25 / 0.125
+   for sensitivity low / medium / high and ``min_deviation`` is either a share of the
+   range's level (``10%``, the default, so a flat metric does not alert on noise) or an
+   absolute amount in the metric's unit (``min_deviation: 50``).
+3. No verdict during ``warmup`` (default 1d) after the first sample (or after a gap in
+   the data longer than the 7-day window).
+4. Once unusual, the verdict stays a problem until values have been normal again for
+   ``cooldown`` (default 1h): one anomaly is one alert, however ragged its end.
+
+Defaults: sensitivity medium, direction both, min_deviation 10%, warmup 1d, cooldown 1h,
+severity warning. The verdict's ``why`` says what is normal, e.g. ``response_ms 840 is far
+above normal for Tue 14:00 (usually 120-180)``.
+
+``judge(state, t, value)`` is the per-sample entry point; ``AdaptiveState.to_bytes`` /
+``from_bytes`` persist the learned state (restoring it gives identical later verdicts).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import struct
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
+
+from agent.model import AlertKey, Finding, Status
+from agent.thresholds.baseline import RECENT_SLOTS, SLOT_SECONDS, Baseline
+from agent.thresholds.numbers import format_value
+from agent.units import format_duration, parse_duration
+
+_isfinite = math.isfinite
+
+#: Share of the hours of the recent window whose range counts as normal.
+RANK_FRACTION = 0.05
+
+
+class Sensitivity(enum.Enum):
+    """How far outside the normal range a value must be: low alerts least."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+    @property
+    def margin_factor(self) -> float:
+        """The margin beyond the normal range, as a share of the range's width."""
+        return _FACTORS[self]
+
+
+_FACTORS = {Sensitivity.LOW: 0.5, Sensitivity.MEDIUM: 0.25, Sensitivity.HIGH: 0.125}
+
+
+class Direction(enum.Enum):
+    """Which side of normal is a problem."""
+
+    ABOVE = "above"
+    BELOW = "below"
+    BOTH = "both"
+
+
+@dataclass(frozen=True, slots=True)
+class Deviation:
+    """The least deviation that counts: a share of the level (relative) or an amount."""
+
+    amount: float
+    relative: bool
+
+    def of(self, level: float) -> float:
+        return self.amount * abs(level) if self.relative else self.amount
+
+    def __str__(self) -> str:
+        return f"{self.amount * 100:g}%" if self.relative else f"{self.amount:g}"
+
+
+def _deviation(v: Any) -> Any:
+    if isinstance(v, Deviation):
+        return v
+    if isinstance(v, bool):
+        raise ValueError(f"expected a share like 10% or an amount like 5, got {v!r}")
+    if isinstance(v, int | float):
+        if v < 0 or not math.isfinite(v):
+            raise ValueError(f"min_deviation must be a positive number, got {v}")
+        return Deviation(float(v), relative=False)
+    text = str(v).strip()
+    try:
+        if text.endswith("%"):
+            share = float(text[:-1]) / 100
+            if share < 0 or not math.isfinite(share):
+                raise ValueError
+            return Deviation(share, relative=True)
+        return _deviation(float(text))
+    except ValueError:
+        raise ValueError(f"expected a share like 10% or an amount like 5, got {v!r}") from None
+
+
+def _duration(v: Any) -> float:
+    return parse_duration(v)
+
+
+class AdaptiveSettings(BaseModel):
+    """The ``adaptive:`` block of a metric's thresholds. Unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    sensitivity: Sensitivity = Sensitivity.MEDIUM
+    direction: Direction = Direction.BOTH
+    min_deviation: Annotated[Deviation, BeforeValidator(_deviation)] = Deviation(0.10, True)
+    warmup: Annotated[float, BeforeValidator(_duration)] = 86400.0
+    cooldown: Annotated[float, BeforeValidator(_duration)] = 3600.0
+    severity: Status = Status.WARNING
+
+    @field_validator("sensitivity", "direction", "severity", mode="before")
+    @classmethod
+    def _lower(cls, v: Any) -> Any:
+        return v.strip().lower() if isinstance(v, str) else v
+
+    @field_validator("severity")
+    @classmethod
+    def _problem(cls, v: Status) -> Status:
+        if v not in (Status.WARNING, Status.CRITICAL):
+            raise ValueError("must be warning or critical")
+        return v
+
+
+class Code(enum.IntEnum):
+    """What ``AdaptiveState.observe`` says of a sample."""
+
+    NORMAL = 0    # within the normal range (or beyond it by less than the margin)
+    ABOVE = 1     # far above normal
+    BELOW = 2     # far below normal
+    HELD = 3      # normal again, but within the cooldown of an anomaly
+    LEARNING = 4  # still warming up: no verdict
+    IGNORED = 5   # not a finite number: not learned, no verdict
+
+
+NORMAL, ABOVE, BELOW, HELD, LEARNING, IGNORED = (
+    Code.NORMAL, Code.ABOVE, Code.BELOW, Code.HELD, Code.LEARNING, Code.IGNORED)
+#: The codes that are a problem (with the settings' severity).
+PROBLEM_CODES = (ABOVE, BELOW, HELD)
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_STATE = struct.Struct("<Bdddddddb?")
+_STATE_FORMAT = 1
+
+
+class AdaptiveState:
+    """Everything learned about one metric, plus the current anomaly episode.
+
+    Mutable and updated in place (it is judged once per sample, so copying would cost more
+    than the judging); ``to_bytes``/``from_bytes`` give a compact persistent form.
+    ``utc_offset`` (seconds east of UTC) fixes the time zone of hours and weekdays; None
+    follows the host's local time zone, daylight saving included.
+    """
+
+    __slots__ = ("_offset", "_offset_until", "baseline", "episode", "factor", "first_t",
+                 "last_bad_t", "last_t", "lower", "metric", "peak", "ready", "settings",
+                 "upper", "utc_offset")
+
+    def __init__(self, settings: AdaptiveSettings | None = None, metric: str = "value",
+                 utc_offset: float | None = None) -> None:
+        self.settings = settings or AdaptiveSettings()
+        self.metric = metric
+        self.utc_offset = utc_offset
+        self.factor = self.settings.sensitivity.margin_factor
+        self.baseline = Baseline(RANK_FRACTION)
+        self.first_t = math.nan   # start of the current stretch of data (for warm-up)
+        self.last_t = math.nan
+        self.last_bad_t = math.nan
+        self.episode = NORMAL     # ABOVE / BELOW while an anomaly (or its cooldown) lasts
+        self.peak = math.nan      # the most extreme value of the episode
+        self.ready = False        # warmed up, with a band for the current hour
+        self.upper = math.inf     # problem above this ...
+        self.lower = -math.inf    # ... or below this (for the current hour)
+        self._offset = 0.0 if utc_offset is None else utc_offset
+        self._offset_until = -math.inf if utc_offset is None else math.inf
+
+    # -- the per-sample path -------------------------------------------------------------
+
+    def observe(self, t: float, value: float) -> Code:
+        """Learn ``value`` at epoch time ``t`` and say what it is: a verdict code.
+
+        NORMAL, ABOVE / BELOW (unusual now), HELD (normal again but within the cooldown
+        of an anomaly), LEARNING (warm-up) or IGNORED (not a finite number).
+        """
+        if not _isfinite(value):
+            return HELD if self.episode else IGNORED
+        if not t >= self.last_t:
+            self._time_moved(t)
+        self.last_t = t
+        if t >= self._offset_until:
+            self._refresh_offset(t)
+        base = self.baseline
+        hour = int((t + self._offset) // SLOT_SECONDS)
+        if hour != base.cur_hour:
+            if hour - base.cur_hour > RECENT_SLOTS:
+                self.first_t = t  # the first sample, or the first after a long gap: warm up
+            base.add(hour, value)
+            self._thresholds(t)
+        else:
+            # Inline comparisons, not min()/max(): this is the per-sample hot path.
+            if value < base.cur_lo:  # noqa: PLR1730
+                base.cur_lo = value
+            if value > base.cur_hi:  # noqa: PLR1730
+                base.cur_hi = value
+            base.cur_n += 1
+        if value > self.upper:
+            code = ABOVE
+        elif value < self.lower:
+            code = BELOW
+        else:
+            if not self.episode:
+                return NORMAL if self.ready else LEARNING
+            if t - self.last_bad_t < self.settings.cooldown:
+                return HELD
+            self.episode = NORMAL
+            self.peak = math.nan
+            return NORMAL if self.ready else LEARNING
+        self.last_bad_t = t
+        if self.episode != code:
+            self.episode = code
+            self.peak = value
+        elif (value > self.peak) if code == ABOVE else (value < self.peak):
+            self.peak = value
+        return code
+
+    def _thresholds(self, t: float) -> None:
+        """Recompute the problem thresholds for the hour that just began."""
+        band = self.baseline.band
+        self.ready = band is not None and t - self.first_t >= self.settings.warmup
+        if band is None or not self.ready:
+            self.upper, self.lower = math.inf, -math.inf
+            return
+        margin = max(self.factor * (band.hi - band.lo),
+                     self.settings.min_deviation.of(max(abs(band.hi), abs(band.lo))))
+        direction = self.settings.direction
+        self.upper = band.hi + margin if direction is not Direction.BELOW else math.inf
+        self.lower = band.lo - margin if direction is not Direction.ABOVE else -math.inf
+
+    def _time_moved(self, t: float) -> None:
+        """The clock went back: move the episode's times with it (no time has passed)."""
+        if self.last_t == self.last_t:
+            shift = t - self.last_t
+            self.first_t += shift
+            self.last_bad_t += shift
+
+    def _refresh_offset(self, t: float) -> None:
+        self._offset = float(time.localtime(t).tm_gmtoff)
+        self._offset_until = (t // SLOT_SECONDS + 1) * SLOT_SECONDS
+
+    # -- words ---------------------------------------------------------------------------
+
+    def when(self, t: float) -> str:
+        """``Tue 14:00``: the hour of the week that ``t`` falls in (this state's zone)."""
+        local = time.gmtime(t + self._offset)
+        return f"{_DAYS[local.tm_wday]} {local.tm_hour:02d}:00"
+
+    def usual(self) -> str:
+        """``120-180``: the normal range of the current hour (empty while learning)."""
+        band = self.baseline.band
+        if band is None:
+            return ""
+        return f"{format_value(self.metric, band.lo)}-{format_value(self.metric, band.hi)}"
+
+    def explain(self, code: Code, t: float, value: float) -> str:
+        """The ``why`` of a verdict code, in words."""
+        m, shown = self.metric, format_value(self.metric, value)
+        band = self.baseline.band
+        if code == IGNORED:
+            return f"{m} is not a number ({value}); not judged"
+        if code == LEARNING or band is None or not self.ready:
+            learned = 0.0 if self.first_t != self.first_t else max(0.0, t - self.first_t)
+            return (f"{m} {shown}: learning what is normal "
+                    f"({format_duration(learned)} of {format_duration(self.settings.warmup)})")
+        where = f" for {self.when(t)}" if band.seasonal else ""
+        usual = f"(usually {self.usual()})"
+        if code in (ABOVE, BELOW):
+            side = "above" if code == ABOVE else "below"
+            return f"{m} {shown} is far {side} normal{where} {usual}"
+        if code == HELD:
+            side = "above" if self.episode == ABOVE else "below"
+            ago = format_duration(t - self.last_bad_t)
+            peak = format_value(m, self.peak)
+            return (f"{m} {shown} is back within normal{where} {usual}, but was far {side} "
+                    f"it {ago} ago (peak {peak})")
+        return f"{m} {shown} is within normal{where} {usual}"
+
+    def finding(self, key: AlertKey, code: Code, t: float, value: float) -> Finding:
+        """The Finding of verdict ``code`` (from ``observe``) for alert ``key``."""
+        status = self.settings.severity if code in PROBLEM_CODES else Status.OK
+        usual = self.usual()
+        return Finding(key, status, self.explain(code, t, value), value,
+                       f"usual {usual}" if usual else None)
+
+    # -- persistence ---------------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        """The learned state and the current episode as compact bytes (settings excluded)."""
+        head = _STATE.pack(_STATE_FORMAT, self.first_t, self.last_t, self.last_bad_t,
+                           self.peak, self.upper, self.lower, self._offset, self.episode,
+                           self.ready)
+        return head + self.baseline.to_bytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, settings: AdaptiveSettings | None = None,
+                   metric: str = "value", utc_offset: float | None = None) -> AdaptiveState:
+        """Restore ``to_bytes`` output. ValueError when the bytes are not such a state.
+
+        Settings are configuration, not learned state: pass the current ones. Thresholds
+        follow new settings from the next hour on.
+        """
+        if len(data) < _STATE.size or data[0] != _STATE_FORMAT:
+            raise ValueError("stored adaptive state has an unknown format")
+        (_, first_t, last_t, last_bad_t, peak, upper, lower, offset, episode,
+         ready) = _STATE.unpack_from(data)
+        self = cls(settings, metric, utc_offset)
+        self.baseline = Baseline.from_bytes(data[_STATE.size:])
+        self.first_t, self.last_t, self.last_bad_t = first_t, last_t, last_bad_t
+        self.peak, self.upper, self.lower = peak, upper, lower
+        self.episode = Code(episode) if episode in (ABOVE, BELOW) else NORMAL
+        self.ready = ready
+        if utc_offset is None:
+            self._offset = offset  # refreshed at the next hour
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class AdaptiveVerdict:
+    """What the learned threshold says of one sample. ``status`` OK also while learning."""
+
+    status: Status
+    why: str
+    value: float
+    code: Code
+    #: The normal range of the hour (``120-180``), empty while learning.
+    usual: str
+
+    @property
+    def is_problem(self) -> bool:
+        return self.status.is_problem
+
+    def finding(self, key: AlertKey) -> Finding:
+        """This verdict as the Finding of alert ``key``."""
+        return Finding(key, self.status, self.why, self.value,
+                       f"usual {self.usual}" if self.usual else None)
+
+
+def judge(state: AdaptiveState, t: float, value: float) -> tuple[AdaptiveState, AdaptiveVerdict]:
+    """Judge one sample at epoch time ``t``: learn it, and say whether it is unusual.
+
+    The state is updated in place and returned. A problem verdict (ABOVE, BELOW, or HELD
+    during the cooldown) has the settings' severity; NaN and infinities are not learned
+    and do not change the verdict of an ongoing anomaly.
+    """
+    code = state.observe(t, value)
+    status = state.settings.severity if code in PROBLEM_CODES else Status.OK
+    return state, AdaptiveVerdict(status, state.explain(code, t, value), value, code,
+                                  state.usual())
