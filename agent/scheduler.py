@@ -108,6 +108,19 @@ class Scheduler:
     def stop(self) -> None:
         self._stop.set()
 
+    def summary(self) -> dict[str, float]:
+        """Totals over every job: runs, skipped, timeouts, crashes, lag p50/p99 in ms."""
+        lags = sorted(lag for st in self.stats.values() for lag in st.lags)
+
+        def pct(q: float) -> float:
+            return round(1000 * lags[min(len(lags) - 1, int(q * len(lags)))], 1) if lags else 0.0
+
+        return {"runs": sum(st.runs for st in self.stats.values()),
+                "skipped": sum(st.skipped for st in self.stats.values()),
+                "timeouts": sum(st.timeouts for st in self.stats.values()),
+                "crashes": sum(st.crashes for st in self.stats.values()),
+                "lag_p50_ms": pct(0.50), "lag_p99_ms": pct(0.99)}
+
     async def run(self) -> None:
         """Run every job on its schedule until stopped; then wait for runs in flight."""
         loop_tasks = [asyncio.create_task(self._loop(job), name=f"schedule:{job.name}")

@@ -155,3 +155,15 @@ async def test_a_failing_result_handler_does_not_stop_the_schedule() -> None:
     sched.stop()
     await task
     assert calls >= 4
+
+
+async def test_the_summary_counts_runs_skips_and_lag_percentiles() -> None:
+    async def slow() -> CheckResult:
+        await asyncio.sleep(0.12)
+        return CheckResult.ok("slow")
+
+    sched, results = await _drive([_job("fast", _ok), _job("slow", slow, interval=0.05)], 0.5)
+    summary = sched.summary()
+    assert summary["runs"] == len(results["fast"]) + len(results["slow"])
+    assert summary["skipped"] == sched.stats["slow"].skipped > 0
+    assert 0 <= summary["lag_p50_ms"] <= summary["lag_p99_ms"] < 100

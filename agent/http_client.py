@@ -1,0 +1,141 @@
+"""The agent's shared HTTP clients: one ``httpx.AsyncClient`` per distinct connection setting.
+
+Every check with the same TLS verification, CA file, proxy and IP family shares one client
+(connection limits, keep-alive), so a thousand http checks use a handful of clients. The
+agent creates one ``HttpClientPool``, passes it as ``CheckContext.http_client_factory``
+(calling the pool gives the default client, which is what ``ctx.http`` returns) and closes
+it with ``await pool.aclose()`` when it stops. A check that needs other settings asks
+``pool_from(ctx)`` and then ``pool.client(settings)``.
+
+The clients ignore the environment (no ``HTTP_PROXY``, no ``.netrc``: a monitoring probe
+must measure what its config says) and keep no cookies, so no check sees another's.
+"""
+
+from __future__ import annotations
+
+import enum
+import http.cookiejar
+import ssl
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import certifi
+import httpx
+
+from agent import __version__
+
+if TYPE_CHECKING:
+    from agent.check import CheckContext
+
+USER_AGENT = f"watchkeeper/{__version__}"
+
+#: Total connections per client, idle ones kept for reuse, and how long an idle one lives.
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=50,
+                              keepalive_expiry=30.0)
+
+
+class IpFamily(enum.Enum):
+    """Which address family to connect over."""
+
+    ANY = "any"
+    IPV4 = "ipv4"
+    IPV6 = "ipv6"
+
+    @property
+    def local_address(self) -> str | None:
+        """The wildcard local address that pins the family (None: let the resolver pick)."""
+        return {IpFamily.ANY: None, IpFamily.IPV4: "0.0.0.0", IpFamily.IPV6: "::"}[self]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSettings:
+    """The connection settings that need a client of their own (the pool's cache key)."""
+
+    verify_tls: bool = True
+    #: Extra PEM file of trusted CAs, added to the system's and certifi's.
+    ca_file: str | None = None
+    #: Proxy URL; it may carry a password, so it is kept out of ``repr``.
+    proxy: str | None = None
+    ip_family: IpFamily = IpFamily.ANY
+
+    def __repr__(self) -> str:
+        proxy = "set" if self.proxy else None
+        return (f"ClientSettings(verify_tls={self.verify_tls}, ca_file={self.ca_file!r}, "
+                f"proxy={proxy}, ip_family={self.ip_family.value})")
+
+
+def ssl_context(settings: ClientSettings) -> ssl.SSLContext:
+    """The TLS context for ``settings``: system and certifi CAs (plus ``ca_file``), or no
+    verification at all when ``verify_tls`` is off."""
+    if not settings.verify_tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+    ctx = ssl.create_default_context()
+    ctx.load_verify_locations(certifi.where())
+    if settings.ca_file:
+        ctx.load_verify_locations(settings.ca_file)
+    return ctx
+
+
+def _no_cookies() -> http.cookiejar.CookieJar:
+    return http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+
+
+def build_client(settings: ClientSettings | None = None, *,
+                 limits: httpx.Limits = DEFAULT_LIMITS,
+                 user_agent: str = USER_AGENT) -> httpx.AsyncClient:
+    """A new client for ``settings``. Prefer ``HttpClientPool.client``, which shares them."""
+    settings = settings or ClientSettings()
+    transport = httpx.AsyncHTTPTransport(
+        verify=ssl_context(settings), limits=limits, proxy=settings.proxy,
+        local_address=settings.ip_family.local_address, retries=0)
+    return httpx.AsyncClient(transport=transport, trust_env=False, cookies=_no_cookies(),
+                             headers={"User-Agent": user_agent}, follow_redirects=False,
+                             timeout=httpx.Timeout(10.0))
+
+
+def default_client() -> httpx.AsyncClient:
+    """A client with the default settings (for callers that want just one)."""
+    return build_client(ClientSettings())
+
+
+class HttpClientPool:
+    """Clients cached per ``ClientSettings``, created on first use in the running loop.
+
+    Calling the pool returns the default client, so the pool itself can be a
+    ``CheckContext.http_client_factory``.
+    """
+
+    def __init__(self, limits: httpx.Limits = DEFAULT_LIMITS,
+                 user_agent: str = USER_AGENT) -> None:
+        self.limits = limits
+        self.user_agent = user_agent
+        self._clients: dict[ClientSettings, httpx.AsyncClient] = {}
+
+    def __call__(self) -> httpx.AsyncClient:
+        return self.client(ClientSettings())
+
+    def client(self, settings: ClientSettings) -> httpx.AsyncClient:
+        """The one client for ``settings``."""
+        found = self._clients.get(settings)
+        if found is None:
+            found = build_client(settings, limits=self.limits, user_agent=self.user_agent)
+            self._clients[settings] = found
+        return found
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    async def aclose(self) -> None:
+        """Close every client (their idle connections too)."""
+        clients, self._clients = list(self._clients.values()), {}
+        for c in clients:
+            await c.aclose()
+
+
+def pool_from(ctx: CheckContext) -> HttpClientPool | None:
+    """The pool behind ``ctx``, or None when the agent gave the check no pool."""
+    factory: Any = ctx.http_client_factory
+    return factory if isinstance(factory, HttpClientPool) else None

@@ -1,0 +1,213 @@
+"""The ``tcp`` check: connect to ``host:port``, optionally send a line and expect a banner.
+
+::
+
+    - name: smtp
+      kind: tcp
+      host: mail.example
+      port: 25
+      expect: "220 "            # a substring of what the server says first
+    - name: redis
+      kind: tcp
+      host: 127.0.0.1
+      port: 6379
+      send: "PING\\r\\n"
+      expect_regex: "^\\\\+PONG"
+
+Reports ``up`` (1/0), ``connect_ms`` and, when something is expected, ``response_ms`` (from
+the start of the connect to the match). At most ``max_read`` bytes are read, within the
+check's timeout. Failures are CRITICAL: "connection refused", "connect timeout after 10 s",
+"'220 ' not received within 10 s (got 'HTTP/1.1 400...')".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import socket
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BeforeValidator, Field, field_validator, model_validator
+
+from agent.check import Check, CheckContext, CheckOptions
+from agent.http_client import IpFamily
+from agent.model import CheckResult, Status
+from agent.units import parse_size
+from checks.netcommon import (
+    describe_os_error,
+    ms_text,
+    parse_ip_family,
+    quoted,
+    run_budget,
+    seconds,
+    size_text,
+)
+
+_FAMILIES = {IpFamily.ANY: socket.AF_UNSPEC, IpFamily.IPV4: socket.AF_INET,
+             IpFamily.IPV6: socket.AF_INET6}
+_READ_CHUNK = 4096
+
+
+def _size(value: Any) -> int:
+    return int(parse_size(value))
+
+
+
+class TcpOptions(CheckOptions):
+    """Where to connect and what to expect."""
+
+    host: str
+    port: int
+    #: Sent right after connecting (YAML escapes like ``\\r\\n`` work in double quotes).
+    send: str | None = None
+    #: A substring the server must send.
+    expect: str | None = None
+    #: A regular expression the server's text must match (``re.search``).
+    expect_regex: re.Pattern[str] | None = None
+    #: Read at most this much while looking for the expectation.
+    max_read: Annotated[int, BeforeValidator(_size)] = Field(default=65_536, ge=1)
+    ip_family: Annotated[IpFamily, BeforeValidator(parse_ip_family)] = IpFamily.ANY
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, v: str) -> str:
+        v = v.strip()
+        if v.startswith("[") and v.endswith("]"):
+            v = v[1:-1]
+        if not v or any(ch.isspace() for ch in v) or "/" in v:
+            raise ValueError(f"expected a host name or IP address, got {v!r}")
+        if v.count(":") == 1:
+            raise ValueError(f"give the port in 'port:', not in the host ({v!r})")
+        return v
+
+    @field_validator("port", mode="before")
+    @classmethod
+    def _port(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            raise ValueError(f"port must be a number from 1 to 65535, got {v!r}")
+        try:
+            number = int(v)
+        except (TypeError, ValueError):
+            raise ValueError(f"port must be a number from 1 to 65535, got {v!r}") from None
+        if not 1 <= number <= 65535:
+            raise ValueError(f"port must be from 1 to 65535, got {number}")
+        return number
+
+    @field_validator("expect_regex", mode="before")
+    @classmethod
+    def _regex(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            try:
+                return re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"bad regular expression {v!r}: {exc}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _one_expectation(self) -> TcpOptions:
+        if self.expect is not None and self.expect_regex is not None:
+            raise ValueError("give expect or expect_regex, not both")
+        if self.expect == "":
+            raise ValueError("expect cannot be empty")
+        return self
+
+    def expectation(self) -> str | None:
+        """The expectation in words (``'220 '`` or ``a match for /^\\+PONG/``)."""
+        if self.expect is not None:
+            return quoted(self.expect)
+        if self.expect_regex is not None:
+            return f"a match for /{self.expect_regex.pattern}/"
+        return None
+
+    def matches(self, text: str) -> bool:
+        if self.expect is not None:
+            return self.expect in text
+        return self.expect_regex is not None and self.expect_regex.search(text) is not None
+
+
+class TcpCheck(Check[TcpOptions]):
+    """Connect, optionally send and expect."""
+
+    kind: ClassVar[str] = "tcp"
+    Options: ClassVar[type[TcpOptions]] = TcpOptions
+    metrics: ClassVar[frozenset[str]] = frozenset({"up", "connect_ms", "response_ms"})
+
+    async def run(self, ctx: CheckContext) -> CheckResult:
+        opts = self.options
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        t = seconds(ctx.timeout)
+        step = "connect"
+        received = bytearray()
+        metrics: dict[str, float] = {"up": 0}
+        writer: asyncio.StreamWriter | None = None
+        try:
+            async with asyncio.timeout(run_budget(ctx.timeout)):
+                reader, writer = await asyncio.open_connection(
+                    opts.host, opts.port, family=_FAMILIES[opts.ip_family])
+                metrics["connect_ms"] = _ms(loop.time() - started)
+                if opts.send:
+                    step = "send"
+                    writer.write(opts.send.encode())
+                    await writer.drain()
+                if opts.expectation() is not None:
+                    step = "read"
+                    problem = await self._read(reader, received)
+                    if problem:
+                        return self._failed(problem, received, metrics)
+                    metrics["response_ms"] = _ms(loop.time() - started)
+        except TimeoutError:
+            words = {"connect": f"connect timeout after {t}",
+                     "send": f"timeout after {t} while sending",
+                     "read": f"{opts.expectation()} not received within {t}"}
+            return self._failed(words[step], received, metrics)
+        except OSError as exc:
+            cause = describe_os_error(exc, opts.host) or f"connect failed: {exc}"
+            if step != "connect":
+                cause = f"{cause} while {'sending' if step == 'send' else 'reading'}"
+            return self._failed(cause, received, metrics, error=f"{type(exc).__name__}: {exc}")
+        finally:
+            if writer is not None:
+                await _close(writer)
+        metrics["up"] = 1
+        summary = f"connected in {ms_text(metrics['connect_ms'])}"
+        if received:
+            summary += f", got {_excerpt(received)}"
+        return CheckResult.ok(summary, metrics)
+
+    async def _read(self, reader: asyncio.StreamReader, received: bytearray) -> str | None:
+        """Read until the expectation matches; what went wrong otherwise (None: matched)."""
+        cap = self.options.max_read
+        while len(received) < cap:
+            chunk = await reader.read(min(_READ_CHUNK, cap - len(received)))
+            if not chunk:
+                return (f"connection closed after {len(received)} bytes without "
+                        f"{self.options.expectation()}")
+            received += chunk
+            if self.options.matches(received.decode("utf-8", errors="replace")):
+                return None
+        return f"{self.options.expectation()} not found in the first {size_text(cap)}"
+
+    @staticmethod
+    def _failed(problem: str, received: bytearray, metrics: dict[str, float],
+                error: str | None = None) -> CheckResult:
+        if received and "got " not in problem:
+            problem += f" (got {_excerpt(received)})"
+        return CheckResult.failed(Status.CRITICAL, problem, error=error, metrics=metrics)
+
+
+def _ms(secs: float) -> float:
+    return round(secs * 1000, 1)
+
+
+def _excerpt(data: bytearray) -> str:
+    text = data.decode("utf-8", errors="replace")
+    return quoted(text.replace("\r", "\\r").replace("\n", "\\n"))
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    """Close without waiting long on a peer that does not answer."""
+    writer.close()
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(writer.wait_closed(), 1.0)
