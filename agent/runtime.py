@@ -14,6 +14,8 @@ from agent.alerting.state import AlertEvent, EventKind
 from agent.check import Check, CheckContext, load_kind
 from agent.clock import Clock, SystemClock
 from agent.config.models import CheckConfig, Config
+from agent.heartbeats import PingLog
+from agent.http_api import Listener, serve_agent
 from agent.model import CheckResult, Status
 from agent.notify.dispatcher import Dispatcher
 from agent.notify.routing import deliveries as route_deliveries
@@ -37,8 +39,12 @@ class LiveCheck:
 
 
 def build_checks(config: Config, clock: Clock,
-                 http_factory: Callable[[], Any] | None = None) -> list[LiveCheck]:
-    """Instantiate every enabled check (importing only the kinds the config names)."""
+                 http_factory: Callable[[], Any] | None = None,
+                 heartbeats: PingLog | None = None) -> list[LiveCheck]:
+    """Instantiate every enabled check (importing only the kinds the config names).
+
+    ``heartbeats`` is where heartbeat checks read their pings (the agent's store).
+    """
     live = []
     for cc in config.checks:
         if not cc.enabled:
@@ -46,27 +52,43 @@ def build_checks(config: Config, clock: Clock,
         cls = load_kind(cc.kind)
         ctx = CheckContext(check_name=cc.name, host=config.agent.host, timeout=cc.timeout,
                            clock=clock, logger=logging.getLogger(f"watchkeeper.check.{cc.name}"),
-                           http_client_factory=http_factory)
+                           http_client_factory=http_factory, heartbeats=heartbeats)
         live.append(LiveCheck(cc, cls(cc.name, cc.options), ctx))
     return live
 
 
-def shared_http_factory() -> Callable[[], Any]:
-    """One lazily created HTTP client for every check that asks for ``ctx.http``."""
-    holder: list[Any] = []
+class HttpClients:
+    """The agent's shared HTTP clients, created only when something asks for one.
 
-    def factory() -> Any:
-        if not holder:
-            try:
-                from agent.http_client import default_client
-                holder.append(default_client())
-            except ImportError:
-                import httpx
-                holder.append(httpx.AsyncClient())
-        return holder[0]
+    With http checks configured this is the pool of clients per TLS/proxy/IP setting
+    (``agent.http_client``); otherwise a single client is made on first use, so an agent
+    without HTTP checks never imports httpx.
+    """
 
-    factory.holder = holder  # type: ignore[attr-defined]
-    return factory
+    def __init__(self, config: Config) -> None:
+        self.factory: Callable[[], Any]
+        self._pool: Any = None
+        self._client: Any = None
+        if any(c.kind == "http" and c.enabled for c in config.checks):
+            from agent.http_client import HttpClientPool
+
+            self._pool = HttpClientPool()
+            self.factory = self._pool
+        else:
+            self.factory = self._single
+
+    def _single(self) -> Any:
+        if self._client is None:
+            from agent.http_client import default_client
+
+            self._client = default_client()
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
+        if self._client is not None:
+            await self._client.aclose()
 
 
 class Agent:
@@ -77,9 +99,9 @@ class Agent:
         self.clock = clock or SystemClock()
         self.store = Store.open(config.agent.state_dir)
         self.judge = Judge(config.agent.host, self.store.load_states())
-        self._http_factory = shared_http_factory()
-        self.checks = {lc.config.name: lc for lc in build_checks(config, self.clock,
-                                                                 self._http_factory)}
+        self.http = HttpClients(config)
+        self.checks = {lc.config.name: lc for lc in build_checks(
+            config, self.clock, self.http.factory, heartbeats=self.store)}
         for lc in self.checks.values():
             lc.ctx.memory.update(self.store.load_memory(lc.config.name))
             lc.saved_memory = json.dumps(lc.ctx.memory, sort_keys=True)
@@ -103,6 +125,11 @@ class Agent:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
+        loop.add_signal_handler(signal.SIGUSR1, self.log_stats)
+
+    def log_stats(self) -> None:
+        """One line of scheduler totals (at shutdown, and on SIGUSR1)."""
+        log.info("scheduler stats: %s", json.dumps(self.scheduler.summary()))
 
     async def run(self) -> None:
         """Run checks and deliver notifications until stopped."""
@@ -110,9 +137,14 @@ class Agent:
                  self.config.agent.host, len(self.checks), len(self.config.channels),
                  self.config.agent.state_dir)
         dispatch = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
+        listener: Listener | None = None
         try:
+            if self.config.agent.listen:
+                listener = await serve_agent(self.config, self.store, self.clock)
             await self.scheduler.run()
         finally:
+            if listener is not None:
+                await listener.close()
             await self.dispatcher.drain(timeout=5.0)
             dispatch.cancel()
             await asyncio.gather(dispatch, return_exceptions=True)
@@ -121,8 +153,7 @@ class Agent:
                     await lc.check.close()
                 except Exception as exc:  # a check's cleanup must not stop the others'
                     log.warning("closing check %s failed: %s", lc.config.name, exc)
-            if self._http_factory.holder:  # type: ignore[attr-defined]
-                await self._http_factory.holder[0].aclose()  # type: ignore[attr-defined]
+            await self.http.aclose()
             self.store.close()
             log.info("watchkeeper stopped")
 

@@ -92,13 +92,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def check(args: argparse.Namespace) -> int:
-    from agent.runtime import build_checks, shared_http_factory
+    from agent.runtime import HttpClients, build_checks
     from agent.scheduler import Job, execute
     from agent.thresholds.static import evaluate
 
     config = load(args)
-    factory = shared_http_factory()
-    live = build_checks(config, clock=_clock(), http_factory=factory)
+    http = HttpClients(config)
+    live = build_checks(config, clock=_clock(), http_factory=http.factory)
     if args.names:
         unknown = sorted(set(args.names) - {lc.config.name for lc in live})
         if unknown:
@@ -119,8 +119,7 @@ def check(args: argparse.Namespace) -> int:
         finally:
             for lc in live:
                 await lc.check.close()
-            if factory.holder:  # type: ignore[attr-defined]
-                await factory.holder[0].aclose()  # type: ignore[attr-defined]
+            await http.aclose()
 
     results = asyncio.run(run_all())
     rows = []

@@ -56,12 +56,20 @@ def build_parser() -> argparse.ArgumentParser:
     from agent.cli import replay_cmd
 
     replay_cmd.add_parser(sub)
+    from agent.cli import ping
+
+    ping.add_parser(sub, common)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
+    from agent.cli.ping import split_command
+
+    # "ping NAME -- CMD ARGS": the command after "--" is kept away from argparse.
+    argv, wrapped = split_command(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.wrapped = wrapped
     logs.setup(getattr(args, "log_level", None) or "info")
     try:
         return _dispatch(args)
@@ -100,6 +108,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from agent.cli import replay_cmd
 
         return replay_cmd.run(args)
+    if args.command == "ping":
+        from agent.cli import ping
+
+        return ping.run(args)
     raise AssertionError(args.command)
 
 

@@ -7,7 +7,14 @@ import socket
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from agent.model import Status
 from agent.thresholds.rules import ThresholdRule
@@ -48,7 +55,7 @@ class AgentSettings(_Strict):
     #: ``host:port`` of the local HTTP listener (health, pings, metrics); None = off.
     listen: str | None = None
     #: Bearer token the listener requires when bound to anything but loopback.
-    token: str | None = None
+    token: str | None = Field(default=None, repr=False)
 
     @field_validator("log_level")
     @classmethod
@@ -64,6 +71,33 @@ class AgentSettings(_Strict):
         if v <= 0:
             raise ValueError("must be longer than 0s")
         return v
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str | None) -> str | None:
+        if v is not None:
+            from agent.http_api import parse_listen
+
+            parse_listen(v)
+        return v
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError("must not be empty")
+        return v
+
+    @model_validator(mode="after")
+    def _token_off_loopback(self) -> AgentSettings:
+        from agent.http_api import parse_listen
+
+        if self.listen is not None and self.token is None and \
+                not parse_listen(self.listen).loopback:
+            raise ValueError(f"listen {self.listen} is reachable from other hosts: set token "
+                             "(like token: ${file:/etc/watchkeeper/token}) or listen on "
+                             "127.0.0.1")
+        return self
 
 
 class AlertPolicy(_Strict):

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from agent.alerting.state import AlertState, Phase
 from agent.errors import StateError
+from agent.heartbeats import PINGS_KEPT, Ping, PingKind
 from agent.model import AlertKey
 from agent.store.codec import (
     STATE_COLUMNS,
@@ -46,7 +47,8 @@ _PENDING = "sent_at IS NULL AND dead = 0"
 
 
 class Store:
-    """Alert states, the notification outbox and checks' memory, in one SQLite file.
+    """Alert states, the notification outbox, checks' memory and heartbeat pings, in one
+    SQLite file.
 
     Synchronous and thread-safe (one connection behind a lock): async callers may run
     calls in a thread. Every write is a transaction of its own; ``commit`` puts new
@@ -254,6 +256,23 @@ class Store:
                          "ON CONFLICT (check_name) DO UPDATE SET data = excluded.data",
                          (check, data))
 
+    # -- heartbeat pings ---------------------------------------------------------------
+
+    def record_ping(self, name: str, ping: Ping, keep: int = PINGS_KEPT) -> None:
+        """Append a ping of heartbeat ``name``; only its newest ``keep`` pings are kept."""
+        with self._tx() as conn:
+            conn.execute("INSERT INTO heartbeats (name, kind, at, exit_code) "
+                         "VALUES (?, ?, ?, ?)", (name, ping.kind.value, ping.at, ping.exit_code))
+            conn.execute("DELETE FROM heartbeats WHERE name = ? AND id <= (SELECT id FROM "
+                         "heartbeats WHERE name = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                         (name, name, keep))
+
+    def heartbeat_pings(self, name: str, limit: int = PINGS_KEPT) -> list[Ping]:
+        """The newest ``limit`` pings of heartbeat ``name``, oldest first (arrival order)."""
+        rows = self._read("SELECT kind, at, exit_code FROM heartbeats WHERE name = ? "
+                          "ORDER BY id DESC LIMIT ?", (name, limit))
+        return [_decode(f"ping of heartbeat {name}", _ping, r) for r in reversed(rows)]
+
 
 def _open_error(path: Path, exc: sqlite3.DatabaseError) -> str:
     """Words for a failure to open the database, with what to do about it."""
@@ -276,6 +295,11 @@ def _outbox_row(r: sqlite3.Row) -> OutboxRow:
         last_attempt_at=r["last_attempt_at"], sent_at=r["sent_at"],
         last_error=r["last_error"], dead=bool(r["dead"]),
     )
+
+
+def _ping(r: sqlite3.Row) -> Ping:
+    code = r["exit_code"]
+    return Ping(PingKind(r["kind"]), float(r["at"]), None if code is None else int(code))
 
 
 def _decode(what: str, fn: Callable[[_A], _R], arg: _A) -> _R:

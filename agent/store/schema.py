@@ -60,6 +60,17 @@ MIGRATIONS: tuple[str, ...] = (
         data       TEXT NOT NULL
     );
     """,
+    # 2: pings pushed to heartbeat checks, in arrival order (id).
+    """
+    CREATE TABLE heartbeats (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        name      TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        at        REAL NOT NULL,
+        exit_code INTEGER
+    );
+    CREATE INDEX heartbeats_by_name ON heartbeats (name, id);
+    """,
 )
 
 #: The schema version this code writes and understands.

@@ -1,0 +1,211 @@
+"""``watchkeeper ping NAME``: tell the running agent that a job started, succeeded or failed.
+
+For crontab lines: ``backup.sh && watchkeeper ping backup`` or, wrapping the job,
+``watchkeeper ping backup -- backup.sh ARGS`` (pings start, runs it, pings its exit code,
+and exits with it). The ping goes to the agent's HTTP listener (``agent.listen``, with
+``agent.token`` when set) found in the config. Exit 0 when the agent took the ping, 1 with
+a short message when it did not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+from urllib.parse import quote
+
+from agent import __version__
+
+DEFAULT_TIMEOUT = 10.0
+
+
+def split_command(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``ping NAME [options] -- CMD ARGS``: (what argparse reads, the command to wrap).
+
+    Everything after the first ``--`` of a ``ping`` command line is the command, options
+    included, so argparse never sees it.
+    """
+    args = list(argv)
+    if args and args[0] == "ping" and "--" in args:
+        i = args.index("--")
+        return args[:i], args[i + 1:]
+    return args, []
+
+
+def _name(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("the heartbeat name is empty")
+    return value
+
+
+def _exit_code(value: str) -> int:
+    if not value.isdigit() or int(value) > 255:
+        raise argparse.ArgumentTypeError(f"expected an exit code 0-255, got {value!r}")
+    return int(value)
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}")
+    return seconds
+
+
+def add_parser(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentParser) -> None:
+    """Add the ``ping`` subcommand to the ``watchkeeper`` parser."""
+    p = sub.add_parser(
+        "ping", parents=[common], help="report a heartbeat to the running agent",
+        usage="watchkeeper ping [options] NAME [--start | --fail | --exit-code N]\n"
+              "       watchkeeper ping [options] NAME -- COMMAND [ARGS...]",
+        description="Tell the running agent that the job of heartbeat check NAME succeeded "
+                    "(or started, or failed). With '-- COMMAND', run COMMAND, pinging "
+                    "start before and its exit code after, and exit with its exit code.")
+    p.add_argument("name", type=_name, metavar="NAME", help="the heartbeat check's name")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--start", action="store_true", help="the job is starting")
+    what.add_argument("--fail", action="store_true", help="the job failed")
+    what.add_argument("--exit-code", type=_exit_code, metavar="N",
+                      help="the job ended with exit code N (0 is a success)")
+    p.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help=f"give up after this long (default {DEFAULT_TIMEOUT:g})")
+
+
+class PingError(Exception):
+    """The agent did not take the ping; the message says why, in a few words."""
+
+
+@dataclass(frozen=True, slots=True)
+class PingTarget:
+    """The agent's listener as a client reaches it. ``token`` never appears in messages."""
+
+    host: str
+    port: int
+    token: str | None = field(default=None, repr=False)
+    timeout: float = DEFAULT_TIMEOUT
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def send_ping(target: PingTarget, name: str, action: str = "") -> None:
+    """POST ``/ping/NAME[/action]``; raises PingError unless the agent answers 200."""
+    import http.client
+
+    conn = http.client.HTTPConnection(target.host, target.port, timeout=target.timeout)
+    headers = {"Content-Length": "0", "User-Agent": f"watchkeeper/{__version__}"}
+    if target.token:
+        headers["Authorization"] = f"Bearer {target.token}"
+    path = f"/ping/{quote(name, safe='')}" + (f"/{action}" if action else "")
+    try:
+        conn.request("POST", path, headers=headers)
+        response = conn.getresponse()
+        body = response.read(4096).decode("utf-8", errors="replace")
+    except ConnectionRefusedError:
+        raise PingError(f"cannot reach the agent at {target}: connection refused") from None
+    except TimeoutError:
+        raise PingError(f"cannot reach the agent at {target}: no answer within "
+                        f"{target.timeout:g}s") from None
+    except OSError as exc:
+        why = (exc.strerror or str(exc)).lower()
+        raise PingError(f"cannot reach the agent at {target}: {why}") from None
+    except http.client.HTTPException as exc:
+        raise PingError(f"the agent at {target} gave no proper answer "
+                        f"({type(exc).__name__})") from None
+    finally:
+        conn.close()
+    if response.status == 200:
+        return
+    if response.status == 404 and "no heartbeat check named" in body:
+        raise PingError(f"the agent at {target} has no heartbeat check named {name!r}")
+    if response.status == 401:
+        raise PingError(f"the agent at {target} refused the request: agent.token in the "
+                        "config does not match the running agent's")
+    line = body.strip().splitlines()[0] if body.strip() else response.reason
+    raise PingError(f"the agent at {target} answered {response.status}: {line}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """The ``ping`` subcommand."""
+    from agent import logs
+    from agent.cli.commands import load
+    from agent.http_api import parse_listen
+
+    config = load(args)
+    if not config.agent.listen:
+        print(f"watchkeeper: the agent's HTTP listener is off; set agent.listen "
+              f"(like 127.0.0.1:9110) in {args.config} and restart the agent", file=sys.stderr)
+        return 1
+    if config.agent.token:
+        logs.scrubber.add([config.agent.token])
+    address = parse_listen(config.agent.listen)
+    target = PingTarget(address.connect_host, address.port, config.agent.token, args.timeout)
+    command: list[str] = getattr(args, "wrapped", None) or []
+    if command:
+        if args.start or args.fail or args.exit_code is not None:
+            print("watchkeeper: --start, --fail and --exit-code do not go with a command to "
+                  "run (its exit code is sent)", file=sys.stderr)
+            return 2
+        return run_wrapped(target, args.name, command)
+    action = ("start" if args.start else "fail" if args.fail
+              else str(args.exit_code) if args.exit_code is not None else "")
+    try:
+        send_ping(target, args.name, action)
+    except PingError as exc:
+        print(f"watchkeeper: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_wrapped(target: PingTarget, name: str, command: Sequence[str]) -> int:
+    """Ping start, run ``command``, ping its exit code; return that exit code.
+
+    The command runs even when the start ping fails. When it succeeded but the final ping
+    could not be sent, the result is 1, so that cron reports the problem.
+    """
+    try:
+        send_ping(target, name, "start")
+    except PingError as exc:
+        print(f"watchkeeper: {exc}", file=sys.stderr)
+    code = _call(command)
+    try:
+        send_ping(target, name, str(min(code, 255)))
+    except PingError as exc:
+        print(f"watchkeeper: {exc}", file=sys.stderr)
+        return code or 1
+    return code
+
+
+def _call(command: Sequence[str]) -> int:
+    """Run the command with our stdio; its exit code (128 + N when killed by signal N).
+
+    Ctrl-C reaches the command through the terminal; SIGTERM and SIGHUP sent to us are
+    passed on, so its exit code is still reported.
+    """
+    try:
+        proc = subprocess.Popen(list(command))
+    except FileNotFoundError:
+        print(f"watchkeeper: command not found: {command[0]}", file=sys.stderr)
+        return 127
+    except OSError as exc:
+        print(f"watchkeeper: cannot run {command[0]}: {exc.strerror or exc}", file=sys.stderr)
+        return 126
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        proc.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig, handler in (
+        (signal.SIGINT, signal.SIG_IGN), (signal.SIGTERM, forward), (signal.SIGHUP, forward))}
+    try:
+        code = proc.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return code if code >= 0 else 128 - code

@@ -1,0 +1,297 @@
+"""The agent's small local HTTP listener: ``/healthz`` and the heartbeat pings.
+
+``GET|POST /ping/NAME`` (success), ``/ping/NAME/start``, ``/ping/NAME/fail`` and
+``/ping/NAME/<exit code>`` store a ping of heartbeat check NAME (200 "OK"; 404 for a name
+no heartbeat check has). ``GET /healthz`` answers a small JSON document without secrets.
+
+A minimal HTTP/1.1 server on ``asyncio.start_server`` (the wire format is in
+``agent.http_wire``): every read under a timeout, a bounded number of connections;
+garbage gets a 400, not a traceback. When ``agent.token`` is set every request needs
+``Authorization: Bearer <token>`` (the config requires one whenever the address is not
+loopback).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import ipaddress
+import logging
+import os
+import re
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import unquote
+
+from agent.clock import Clock
+from agent.errors import WatchkeeperError
+from agent.heartbeats import Ping, PingKind
+from agent.http_wire import (
+    LINGER,
+    MAX_HEADER_BYTES,
+    HttpError,
+    Request,
+    Response,
+    close_connection,
+    read_request,
+)
+
+if TYPE_CHECKING:
+    from agent.config.models import Config
+    from agent.store import Store
+
+log = logging.getLogger("watchkeeper.http")
+
+REQUEST_TIMEOUT = 10.0
+MAX_CONNECTIONS = 64
+
+_HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
+
+
+# -- the address ------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class ListenAddress:
+    """Where the listener binds: ``127.0.0.1:9110``, ``[::1]:9110``, ``0.0.0.0:9110``."""
+
+    host: str
+    port: int
+
+    @property
+    def loopback(self) -> bool:
+        """Whether only this machine can connect."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    @property
+    def connect_host(self) -> str:
+        """The address a local client connects to (loopback for a wildcard bind)."""
+        return {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def parse_listen(text: str) -> ListenAddress:
+    """``host:port`` (``[v6]:port``), or a bare port meaning ``127.0.0.1:port``.
+
+    Raises ValueError with a message fit for a user.
+    """
+    t = str(text).strip()
+    hint = f"expected host:port like 127.0.0.1:9110, got {text!r}"
+    if t.isdigit():
+        host, port_text = "127.0.0.1", t
+    elif t.startswith("["):
+        m = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d+)", t)
+        if m is None:
+            raise ValueError(hint)
+        host, port_text = m.groups()
+    else:
+        host, sep, port_text = t.rpartition(":")
+        if not sep or not host or ":" in host or not port_text.isdigit():
+            raise ValueError(hint)
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not _HOSTNAME.fullmatch(host):
+            raise ValueError(hint) from None
+    port = int(port_text)
+    if not 1 <= port <= 65535:
+        raise ValueError(f"port must be 1-65535, got {port}")
+    return ListenAddress(host, port)
+
+
+# -- the handlers --------------------------------------------------------------------------
+
+class PingSink(Protocol):
+    """Where pings are stored (the agent's store)."""
+
+    def record_ping(self, name: str, ping: Ping) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """What ``/healthz`` tells: no names, no URLs, no secrets."""
+
+    status: str
+    checks: int
+    open_alerts: int
+    queued_notifications: int
+
+
+_ACTIONS = {"start": PingKind.START, "fail": PingKind.FAIL}
+
+
+class HttpApi:
+    """Routes requests; ``serve`` is the connection handler for ``asyncio.start_server``."""
+
+    def __init__(self, *, heartbeats: Collection[str], sink: PingSink,
+                 health: Callable[[], Health], clock: Clock, token: str | None = None,
+                 timeout: float = REQUEST_TIMEOUT) -> None:
+        self.heartbeats = frozenset(heartbeats)
+        self.sink = sink
+        self.health = health
+        self.clock = clock
+        self._token = token.encode() if token else None
+        self.timeout = timeout
+        self._active = 0
+
+    async def respond(self, request: Request) -> Response:
+        """The answer to one request."""
+        if self._token is not None and not self._authorized(request):
+            return Response.text(HTTPStatus.UNAUTHORIZED, "a bearer token is required\n",
+                                 ("WWW-Authenticate", "Bearer"))
+        path = request.path
+        if path == "/healthz":
+            if request.method not in ("GET", "HEAD"):
+                return _not_allowed("GET, HEAD")
+            health = await asyncio.to_thread(self.health)
+            return Response.json(HTTPStatus.OK, {
+                "status": health.status, "checks": health.checks,
+                "open_alerts": health.open_alerts,
+                "queued_notifications": health.queued_notifications})
+        if path == "/ping" or path.startswith("/ping/"):
+            if request.method not in ("GET", "POST"):
+                return _not_allowed("GET, POST")
+            return await self._ping(path.removeprefix("/ping").strip("/"))
+        return Response.text(HTTPStatus.NOT_FOUND, "not found\n")
+
+    def _authorized(self, request: Request) -> bool:
+        assert self._token is not None
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            return False
+        return hmac.compare_digest(given.strip().encode("latin-1"), self._token)
+
+    async def _ping(self, rest: str) -> Response:
+        try:
+            parts = [unquote(p, errors="strict") for p in rest.split("/")] if rest else []
+        except UnicodeDecodeError:
+            return Response.text(HTTPStatus.BAD_REQUEST, "the name is not UTF-8\n")
+        if not parts or len(parts) > 2 or not parts[0]:
+            return Response.text(HTTPStatus.NOT_FOUND, "use /ping/NAME, /ping/NAME/start, "
+                                                       "/ping/NAME/fail or /ping/NAME/<code>\n")
+        name, now = parts[0], self.clock.now()
+        if len(parts) == 1:
+            ping = Ping(PingKind.SUCCESS, now)
+        elif parts[1] in _ACTIONS:
+            ping = Ping(_ACTIONS[parts[1]], now)
+        elif parts[1].isdigit() and len(parts[1]) <= 3 and int(parts[1]) <= 255:
+            ping = Ping.from_exit_code(int(parts[1]), now)
+        else:
+            return Response.text(HTTPStatus.NOT_FOUND, "after the name: start, fail or an "
+                                                       "exit code 0-255\n")
+        if name not in self.heartbeats:
+            log.info("ping for unknown heartbeat %r", name)
+            return Response.text(HTTPStatus.NOT_FOUND, f"no heartbeat check named {name!r}\n")
+        try:
+            await asyncio.to_thread(self.sink.record_ping, name, ping)
+        except WatchkeeperError as exc:
+            log.error("cannot store a ping of %s: %s", name, exc)
+            return Response.text(HTTPStatus.INTERNAL_SERVER_ERROR, "cannot store the ping\n")
+        code = f" (exit code {ping.exit_code})" if ping.exit_code is not None else ""
+        level = logging.INFO if ping.kind is PingKind.FAIL else logging.DEBUG
+        log.log(level, "heartbeat %s: %s%s", name, ping.kind.value, code)
+        return Response.text(HTTPStatus.OK, "OK")
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Handle one connection: read one request, answer it, close."""
+        if self._active >= MAX_CONNECTIONS:
+            writer.write(Response.text(HTTPStatus.SERVICE_UNAVAILABLE, "busy\n").encode())
+            await close_connection(writer, reader, linger=False)
+            return
+        self._active += 1
+        try:
+            head = False
+            try:
+                async with asyncio.timeout(self.timeout):
+                    request = await read_request(reader, writer)
+                if request is None:
+                    return
+                head = request.method == "HEAD"
+                response = await self.respond(request)
+            except HttpError as exc:
+                response = exc.response
+            except TimeoutError:
+                response = Response.text(HTTPStatus.REQUEST_TIMEOUT, "request timed out\n")
+            except ConnectionError:
+                return
+            except Exception:  # one bad request must never take the listener down
+                log.exception("HTTP request handling failed")
+                response = Response.text(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error\n")
+            writer.write(response.encode(head=head))
+            async with asyncio.timeout(self.timeout):
+                await writer.drain()
+        except (ConnectionError, TimeoutError):
+            pass
+        finally:
+            self._active -= 1
+            await close_connection(writer, reader)
+
+
+def _not_allowed(allow: str) -> Response:
+    return Response.text(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed\n",
+                         ("Allow", allow))
+
+
+# -- the server ----------------------------------------------------------------------------
+
+class Listener:
+    """A running listener; ``port`` is the one bound (useful when asked for port 0)."""
+
+    def __init__(self, server: asyncio.Server, address: ListenAddress) -> None:
+        self._server = server
+        self.address = address
+
+    @property
+    def port(self) -> int:
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        """Stop accepting connections."""
+        self._server.close()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(LINGER + 1):
+                await self._server.wait_closed()
+
+
+async def start_listener(address: ListenAddress, api: HttpApi) -> Listener:
+    """Bind and start serving; raises WatchkeeperError when the address cannot be used."""
+    try:
+        server = await asyncio.start_server(api.serve, address.host, address.port,
+                                            limit=MAX_HEADER_BYTES, reuse_address=True)
+    except OSError as exc:
+        # asyncio wraps the bind error in a long text; the errno says it in a few words.
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise WatchkeeperError(f"cannot listen on {address}: {why.lower()}") from None
+    return Listener(server, address)
+
+
+async def serve_agent(config: Config, store: Store, clock: Clock) -> Listener:
+    """Start the listener of a running agent on ``config.agent.listen``.
+
+    Pings are taken for every configured heartbeat check, enabled or not, so a job's
+    ping does not fail while its check is switched off.
+    """
+    settings = config.agent
+    address = parse_listen(settings.listen or "")
+    if not address.loopback and not settings.token:
+        raise WatchkeeperError(f"refusing to listen on {address} without agent.token")
+    enabled = sum(1 for c in config.checks if c.enabled)
+
+    def health() -> Health:
+        return Health("ok", enabled, len(store.open_alerts()), store.pending_count())
+
+    api = HttpApi(heartbeats=[c.name for c in config.checks if c.kind == "heartbeat"],
+                  sink=store, health=health, clock=clock, token=settings.token)
+    listener = await start_listener(address, api)
+    needs = "; requests need the bearer token" if settings.token else ""
+    log.info("listening on %s%s", address, needs)
+    return listener

@@ -1,0 +1,119 @@
+"""Heartbeats as a user meets them: ``watchkeeper run`` with a listener, ``watchkeeper ping``
+from a crontab line, and the notification a reported failure leads to."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.agent_process import AgentProcess, cli
+from tests.e2e.receiver import Receiver
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "e2e-ping-token-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_config(tmp: Path, port: int, url: str = "log://") -> Path:
+    (tmp / "token").write_text(TOKEN + "\n")
+    path = tmp / "config.yaml"
+    path.write_text(f"""
+agent:
+  host: e2e-host
+  state_dir: {tmp / 'state'}
+  interval: 1s
+  timeout: 5s
+  listen: 127.0.0.1:{port}
+  token: ${{file:token}}
+channels:
+  hook: ["{url}"]
+checks:
+  - name: nightly
+    kind: heartbeat
+    period: 1d
+    grace: 1h
+""")
+    return path
+
+
+def pings(tmp: Path) -> list[tuple[str, int | None]]:
+    conn = sqlite3.connect(tmp / "state" / "state.db", timeout=10)
+    try:
+        return [(r[0], r[1]) for r in conn.execute(
+            "SELECT kind, exit_code FROM heartbeats WHERE name = 'nightly' ORDER BY id")]
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    r.start()
+    yield r
+    r.stop()
+
+
+def test_pings_reach_the_agent_and_a_failure_is_notified(tmp_path: Path,
+                                                         receiver: Receiver) -> None:
+    port = free_port()
+    config = write_config(tmp_path, port, receiver.url)
+    agent = AgentProcess(config, tmp_path / "agent.log")
+    try:
+        agent.wait_for_log(f"listening on 127.0.0.1:{port}; requests need the bearer token")
+        ok = cli("ping", "nightly", "-c", str(config))
+        assert (ok.returncode, ok.stdout, ok.stderr) == (0, "", "")
+
+        unknown = cli("ping", "nosuch", "-c", str(config))
+        assert unknown.returncode == 1
+        assert f"the agent at 127.0.0.1:{port} has no heartbeat check named 'nosuch'" \
+            in unknown.stderr
+
+        assert cli("ping", "nightly", "--fail", "-c", str(config)).returncode == 0
+        (firing,) = receiver.wait_for(1)
+        assert "CRITICAL" in str(firing["title"])
+        assert "job reported failure" in str(firing["message"])
+
+        wrapped = cli("ping", "nightly", "-c", str(config), "--", "sh", "-c",
+                      "echo from the job; exit 3")
+        assert wrapped.returncode == 3
+        assert wrapped.stdout == "from the job\n"
+
+        assert cli("ping", "nightly", "--exit-code", "0", "-c", str(config)).returncode == 0
+        msgs = receiver.wait_for(2)
+        assert "RESOLVED" in str(msgs[1]["title"])
+    finally:
+        assert agent.stop() == 0
+    assert pings(tmp_path) == [("success", None), ("fail", None), ("start", None),
+                               ("fail", 3), ("success", 0)]
+    assert TOKEN not in agent.log()
+
+
+def test_ping_without_a_running_agent_fails_with_a_short_message(tmp_path: Path) -> None:
+    port = free_port()
+    config = write_config(tmp_path, port)
+    out = cli("ping", "nightly", "-c", str(config))
+    assert out.returncode == 1
+    assert out.stderr == (f"watchkeeper: cannot reach the agent at 127.0.0.1:{port}: "
+                          "connection refused\n")
+    # A wrapped job still runs, and its exit code is kept.
+    wrapped = cli("ping", "nightly", "-c", str(config), "--", "sh", "-c", "exit 5")
+    assert wrapped.returncode == 5
+    assert wrapped.stderr.count("connection refused") == 2
+
+
+def test_ping_when_the_listener_is_off(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"agent:\n  state_dir: {tmp_path / 'state'}\n")
+    out = cli("ping", "nightly", "-c", str(config))
+    assert out.returncode == 1
+    assert "the agent's HTTP listener is off; set agent.listen" in out.stderr
