@@ -134,8 +134,12 @@ class HttpApi:
 
     def __init__(self, *, heartbeats: Collection[str], sink: PingSink,
                  health: Callable[[], Health], clock: Clock, token: str | None = None,
-                 timeout: float = REQUEST_TIMEOUT) -> None:
+                 timeout: float = REQUEST_TIMEOUT,
+                 on_ping: Callable[[str], object] | None = None) -> None:
         self.heartbeats = frozenset(heartbeats)
+        #: Called with the heartbeat's name after a ping is stored (the agent re-runs
+        #: that check at once, so a failure is announced without waiting for its turn).
+        self.on_ping = on_ping
         self.sink = sink
         self.health = health
         self.clock = clock
@@ -196,6 +200,8 @@ class HttpApi:
         except WatchkeeperError as exc:
             log.error("cannot store a ping of %s: %s", name, exc)
             return Response.text(HTTPStatus.INTERNAL_SERVER_ERROR, "cannot store the ping\n")
+        if self.on_ping is not None:
+            self.on_ping(name)
         code = f" (exit code {ping.exit_code})" if ping.exit_code is not None else ""
         level = logging.INFO if ping.kind is PingKind.FAIL else logging.DEBUG
         log.log(level, "heartbeat %s: %s%s", name, ping.kind.value, code)
@@ -274,7 +280,8 @@ async def start_listener(address: ListenAddress, api: HttpApi) -> Listener:
     return Listener(server, address)
 
 
-async def serve_agent(config: Config, store: Store, clock: Clock) -> Listener:
+async def serve_agent(config: Config, store: Store, clock: Clock,
+                      on_ping: Callable[[str], object] | None = None) -> Listener:
     """Start the listener of a running agent on ``config.agent.listen``.
 
     Pings are taken for every configured heartbeat check, enabled or not, so a job's
@@ -290,7 +297,8 @@ async def serve_agent(config: Config, store: Store, clock: Clock) -> Listener:
         return Health("ok", enabled, len(store.open_alerts()), store.pending_count())
 
     api = HttpApi(heartbeats=[c.name for c in config.checks if c.kind == "heartbeat"],
-                  sink=store, health=health, clock=clock, token=settings.token)
+                  sink=store, health=health, clock=clock, token=settings.token,
+                  on_ping=on_ping)
     listener = await start_listener(address, api)
     needs = "; requests need the bearer token" if settings.token else ""
     log.info("listening on %s%s", address, needs)

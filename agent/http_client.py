@@ -13,7 +13,6 @@ must measure what its config says) and keep no cookies, so no check sees another
 
 from __future__ import annotations
 
-import enum
 import http.cookiejar
 import ssl
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import certifi
 import httpx
 
 from agent import __version__
+from agent.ipfamily import IpFamily
 
 if TYPE_CHECKING:
     from agent.check import CheckContext
@@ -32,19 +32,6 @@ USER_AGENT = f"watchkeeper/{__version__}"
 #: Total connections per client, idle ones kept for reuse, and how long an idle one lives.
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=50,
                               keepalive_expiry=30.0)
-
-
-class IpFamily(enum.Enum):
-    """Which address family to connect over."""
-
-    ANY = "any"
-    IPV4 = "ipv4"
-    IPV6 = "ipv6"
-
-    @property
-    def local_address(self) -> str | None:
-        """The wildcard local address that pins the family (None: let the resolver pick)."""
-        return {IpFamily.ANY: None, IpFamily.IPV4: "0.0.0.0", IpFamily.IPV6: "::"}[self]
 
 
 @dataclass(frozen=True, slots=True)

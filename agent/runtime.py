@@ -140,7 +140,8 @@ class Agent:
         listener: Listener | None = None
         try:
             if self.config.agent.listen:
-                listener = await serve_agent(self.config, self.store, self.clock)
+                listener = await serve_agent(self.config, self.store, self.clock,
+                                             on_ping=self.scheduler.run_now)
             await self.scheduler.run()
         finally:
             if listener is not None:

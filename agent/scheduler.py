@@ -108,6 +108,21 @@ class Scheduler:
     def stop(self) -> None:
         self._stop.set()
 
+    def run_now(self, name: str) -> bool:
+        """Run a job at once, out of turn (a heartbeat ping arrived, say).
+
+        Does nothing (and says False) when the job is unknown or already running; the
+        regular schedule is not shifted.
+        """
+        job = next((j for j in self.jobs if j.name == name), None)
+        running = self._running.get(name)
+        if job is None or (running is not None and not running.done()):
+            return False
+        due = asyncio.get_running_loop().time()
+        self._running[name] = asyncio.create_task(self._run_once(job, due, self._wall()),
+                                                  name=f"run:{name}")
+        return True
+
     def summary(self) -> dict[str, float]:
         """Totals over every job: runs, skipped, timeouts, crashes, lag p50/p99 in ms."""
         lags = sorted(lag for st in self.stats.values() for lag in st.lags)

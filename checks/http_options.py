@@ -37,7 +37,8 @@ from pydantic import (
 )
 
 from agent.check import CheckOptions
-from agent.http_client import ClientSettings, IpFamily
+from agent.http_client import ClientSettings
+from agent.ipfamily import IpFamily
 from agent.units import parse_size
 from checks.http_jsonpath import JsonPath
 from checks.netcommon import parse_ip_family

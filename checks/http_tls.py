@@ -16,7 +16,7 @@ import ssl
 import time
 from typing import Any
 
-from agent.http_client import IpFamily
+from agent.ipfamily import IpFamily
 from checks.x509_der import CertInfo, parse_certificate
 
 # OpenSSL X509_V_ERR_* codes (SSLCertVerificationError.verify_code).

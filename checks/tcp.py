@@ -31,7 +31,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from agent.check import Check, CheckContext, CheckOptions
-from agent.http_client import IpFamily
+from agent.ipfamily import IpFamily
 from agent.model import CheckResult, Status
 from agent.units import parse_size
 from checks.netcommon import (

@@ -167,3 +167,34 @@ async def test_the_summary_counts_runs_skips_and_lag_percentiles() -> None:
     assert summary["runs"] == len(results["fast"]) + len(results["slow"])
     assert summary["skipped"] == sched.stats["slow"].skipped > 0
     assert 0 <= summary["lag_p50_ms"] <= summary["lag_p99_ms"] < 100
+
+
+async def test_run_now_runs_a_job_out_of_turn_but_never_twice_at_once() -> None:
+    started = 0
+    release = asyncio.Event()
+
+    async def job() -> CheckResult:
+        nonlocal started
+        started += 1
+        await release.wait()
+        return CheckResult.ok("ran")
+
+    results: list[CheckResult] = []
+
+    async def on_result(j: Job, result: CheckResult, at: float) -> None:
+        results.append(result)
+
+    sched = Scheduler([_job("hb", job, interval=3600, timeout=5)], on_result, 2,
+                      wall_clock=time.time, first_run_spread=3600)
+    task = asyncio.create_task(sched.run())
+    await asyncio.sleep(0.05)
+    assert started == 0
+    assert sched.run_now("hb") is True
+    assert sched.run_now("hb") is False      # still running
+    assert sched.run_now("nosuch") is False
+    await asyncio.sleep(0.05)
+    release.set()
+    await asyncio.sleep(0.05)
+    assert started == 1 and len(results) == 1
+    sched.stop()
+    await task

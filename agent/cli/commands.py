@@ -98,7 +98,9 @@ def check(args: argparse.Namespace) -> int:
 
     config = load(args)
     http = HttpClients(config)
-    live = build_checks(config, clock=_clock(), http_factory=http.factory)
+    store = _existing_store(config) if any(c.kind == "heartbeat" for c in config.checks) \
+        else None
+    live = build_checks(config, clock=_clock(), http_factory=http.factory, heartbeats=store)
     if args.names:
         unknown = sorted(set(args.names) - {lc.config.name for lc in live})
         if unknown:
@@ -120,6 +122,8 @@ def check(args: argparse.Namespace) -> int:
             for lc in live:
                 await lc.check.close()
             await http.aclose()
+            if store is not None:
+                store.close()
 
     results = asyncio.run(run_all())
     rows = []
@@ -146,6 +150,20 @@ def check(args: argparse.Namespace) -> int:
     else:
         print(render_check_table(rows))
     return worst.exit_code
+
+
+def _existing_store(config: Config) -> Any:
+    """The agent's store, for the pings heartbeat checks read; None before the first run."""
+    from agent.errors import StateError
+    from agent.store import Store
+
+    if not (config.agent.state_dir / "state.db").exists():
+        return None
+    try:
+        return Store.open(config.agent.state_dir)
+    except StateError as exc:
+        log.warning("heartbeat checks cannot read pings: %s", exc)
+        return None
 
 
 def _clock() -> Any:

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from agent.http_client import ClientSettings, IpFamily
+from agent.http_client import ClientSettings
+from agent.ipfamily import IpFamily
 from checks.http_options import (
     HttpMethod,
     HttpOptions,

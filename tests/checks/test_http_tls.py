@@ -158,7 +158,7 @@ def test_other_handshake_failures_name_the_reason() -> None:
 
 
 async def test_fetching_a_certificate_from_nothing_gives_none() -> None:
-    from agent.http_client import IpFamily
+    from agent.ipfamily import IpFamily
     from tests.servers.sockets import refused_port
 
     with refused_port() as port:

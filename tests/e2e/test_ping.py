@@ -3,6 +3,7 @@ from a crontab line, and the notification a reported failure leads to."""
 
 from __future__ import annotations
 
+import json
 import socket
 import sqlite3
 from collections.abc import Iterator
@@ -117,3 +118,35 @@ def test_ping_when_the_listener_is_off(tmp_path: Path) -> None:
     out = cli("ping", "nightly", "-c", str(config))
     assert out.returncode == 1
     assert "the agent's HTTP listener is off; set agent.listen" in out.stderr
+
+
+def test_check_command_judges_heartbeats_from_the_stored_pings(tmp_path: Path) -> None:
+    port = free_port()
+    config = write_config(tmp_path, port)
+    agent = AgentProcess(config, tmp_path / "agent.log")
+    try:
+        agent.wait_for_log(f"listening on 127.0.0.1:{port}")
+        assert cli("ping", "nightly", "--fail", "-c", str(config)).returncode == 0
+    finally:
+        agent.stop()
+    out = cli("check", "-c", str(config), "--json")
+    (row,) = json.loads(out.stdout)["checks"]
+    assert row["status"] == "critical", row
+    assert "job reported failure" in row["summary"]
+    assert out.returncode == 2
+
+
+def test_a_failure_ping_is_judged_at_once_not_at_the_next_turn(tmp_path: Path,
+                                                               receiver: Receiver) -> None:
+    port = free_port()
+    config = write_config(tmp_path, port, receiver.url)
+    text = config.read_text().replace("    grace: 1h\n", "    grace: 1h\n    interval: 1h\n")
+    config.write_text(text)
+    agent = AgentProcess(config, tmp_path / "agent.log")
+    try:
+        agent.wait_for_log("first check cycle complete")
+        assert cli("ping", "nightly", "--fail", "-c", str(config)).returncode == 0
+        (firing,) = receiver.wait_for(1, timeout=10)
+        assert "job reported failure" in str(firing["message"])
+    finally:
+        agent.stop()
