@@ -18,7 +18,6 @@ import ssl
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import certifi
 import httpx
 
 from agent import __version__
@@ -52,15 +51,21 @@ class ClientSettings:
 
 
 def ssl_context(settings: ClientSettings) -> ssl.SSLContext:
-    """The TLS context for ``settings``: system and certifi CAs (plus ``ca_file``), or no
-    verification at all when ``verify_tls`` is off."""
+    """The TLS context for ``settings``: the system's CAs (certifi's where the system has
+    none) plus ``ca_file``, or no verification at all when ``verify_tls`` is off."""
     if not settings.verify_tls:
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         return ctx
     ctx = ssl.create_default_context()
-    ctx.load_verify_locations(certifi.where())
+    if not ctx.cert_store_stats().get("x509_ca"):
+        # No system CA bundle (a minimal image): use certifi's. Where the system has one,
+        # it alone is used: it holds the host's private CAs, and loading both would cost
+        # some 2.5 MB of RSS for a second copy of the same public roots.
+        import certifi
+
+        ctx.load_verify_locations(certifi.where())
     if settings.ca_file:
         ctx.load_verify_locations(settings.ca_file)
     return ctx

@@ -6,7 +6,7 @@ and only then calls ``apply``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from agent.alerting.machine import step
@@ -36,6 +36,9 @@ def _material(state: AlertState) -> AlertState:
 
 
 LearnedLoader = Callable[[AlertKey], bytes | None]
+#: Learned state is saved at most once per this many seconds of wall clock per series
+#: (the clock hour: a baseline changes when an hour closes).
+LEARNED_SAVE_PERIOD = 3600
 
 
 class Judge:
@@ -43,7 +46,8 @@ class Judge:
 
     Metrics with learned thresholds (adaptive, forecast) get a SeriesJudge per series, the
     same class the replay tool uses; ``load_learned`` returns what a series had learned
-    before a restart.
+    before a restart. ``learned_due`` says what to save now, and ``learned_saved`` is told
+    once it is saved (the same persist-then-apply order as ``judge``/``apply``).
     """
 
     def __init__(self, host: str, states: dict[AlertKey, AlertState] | None = None,
@@ -52,17 +56,56 @@ class Judge:
         self.states: dict[AlertKey, AlertState] = dict(states or {})
         self.series: dict[AlertKey, SeriesJudge] = {}
         self._load_learned = load_learned
+        #: Series that learned something since they were last saved.
+        self._unsaved: set[AlertKey] = set()
+        #: Series judged since the last ``learned_due`` (the only ones that can be due).
+        self._touched: set[AlertKey] = set()
+        #: The save period (clock hour) each series was last saved in.
+        self._saved_period: dict[AlertKey, int] = {}
 
     def _series(self, key: AlertKey, rule: ThresholdRule) -> SeriesJudge:
         judge = self.series.get(key)
         if judge is None or judge.rule != rule:
+            old = judge
             judge = SeriesJudge(rule.metric, rule=rule, adaptive=rule.adaptive,
                                 forecast=rule.forecast)
-            data = self._load_learned(key) if self._load_learned else None
+            # A rule changed in place: carry over what is learned in memory (newer than the
+            # store); restore() drops what no longer fits the new rule.
+            if old is not None:
+                data: bytes | None = old.to_bytes()
+            else:
+                data = self._load_learned(key) if self._load_learned else None
             if data:
                 judge.restore(data)
             self.series[key] = judge
+        self._unsaved.add(key)
+        self._touched.add(key)
         return judge
+
+    def learned_due(self, now: float, everything: bool = False) -> list[tuple[AlertKey, bytes]]:
+        """The learned state to save now, as ``(key, bytes)``.
+
+        Each series judged since the last call that was not yet saved in this clock hour;
+        with ``everything``, each series that learned anything since it was last saved (at
+        shutdown). Call ``learned_saved`` once the items are stored; a series whose save
+        failed is due again when it is next judged.
+        """
+        if everything:
+            keys = sorted(self._unsaved, key=AlertKey.as_text)
+        else:
+            period = int(now // LEARNED_SAVE_PERIOD)
+            keys = sorted((k for k in self._touched
+                           if k in self._unsaved and self._saved_period.get(k) != period),
+                          key=AlertKey.as_text)
+            self._touched.clear()
+        return [(k, self.series[k].to_bytes()) for k in keys]
+
+    def learned_saved(self, keys: Iterable[AlertKey], now: float) -> None:
+        """Record that the learned state of ``keys`` was stored at ``now``."""
+        period = int(now // LEARNED_SAVE_PERIOD)
+        for k in keys:
+            self._saved_period[k] = period
+            self._unsaved.discard(k)
 
     def judge(self, check: CheckConfig, result: CheckResult, now: float) -> Verdict:
         """Judge one result at time ``now``; the states are not changed until ``apply``."""

@@ -14,6 +14,7 @@ from agent.alerting.state import AlertEvent, EventKind
 from agent.check import Check, CheckContext, load_kind
 from agent.clock import Clock, SystemClock
 from agent.config.models import CheckConfig, Config
+from agent.errors import StateError
 from agent.heartbeats import PingLog
 from agent.http_api import Listener, serve_agent
 from agent.model import CheckResult, Status
@@ -98,7 +99,8 @@ class Agent:
         self.config = config
         self.clock = clock or SystemClock()
         self.store = Store.open(config.agent.state_dir)
-        self.judge = Judge(config.agent.host, self.store.load_states())
+        self.judge = Judge(config.agent.host, self.store.load_states(),
+                           load_learned=self.store.load_learned)
         self.http = HttpClients(config)
         self.checks = {lc.config.name: lc for lc in build_checks(
             config, self.clock, self.http.factory, heartbeats=self.store)}
@@ -155,6 +157,7 @@ class Agent:
                 except Exception as exc:  # a check's cleanup must not stop the others'
                     log.warning("closing check %s failed: %s", lc.config.name, exc)
             await self.http.aclose()
+            self._save_learned(self.clock.now(), everything=True)
             self.store.close()
             log.info("watchkeeper stopped")
 
@@ -162,8 +165,10 @@ class Agent:
         lc = self.checks[job.name]
         lc.runs += 1
         self._log_result(lc, result)
-        verdict = self.judge.judge(lc.config, result, self.clock.now())
+        now = self.clock.now()
+        verdict = self.judge.judge(lc.config, result, now)
         self._persist(lc, verdict)
+        self._save_learned(now)
         if lc.config.name in self._first_cycle_left:
             self._first_cycle_left.discard(lc.config.name)
             if not self._first_cycle_left:
@@ -184,6 +189,22 @@ class Agent:
             self._log_event(ev, len(deliveries))
         if deliveries:
             self.dispatcher.wake()
+
+    def _save_learned(self, now: float, everything: bool = False) -> None:
+        """Store what learned thresholds learned: hourly per series, and all at shutdown.
+
+        A failure costs at most what was learned since the last save, so it is logged
+        rather than raised.
+        """
+        due = self.judge.learned_due(now, everything)
+        if not due:
+            return
+        try:
+            self.store.save_learned(due, now)
+        except StateError as exc:
+            log.warning("saving learned thresholds failed (%d series): %s", len(due), exc)
+            return
+        self.judge.learned_saved([key for key, _ in due], now)
 
     def _log_result(self, lc: LiveCheck, result: CheckResult) -> None:
         metrics = " ".join(f"{s.metric}{'{' + s.label_text() + '}' if s.labels else ''}"

@@ -164,7 +164,7 @@ class DnsCheck(Check[DnsOptions]):
         super().__init__(name, options)
         self._qname = options.query_name()
         self.question = Question(
-            label=options.name.rstrip(".") or ".", rtype=options.type, rcode=options.rcode,
+            label=options.query.rstrip(".") or ".", rtype=options.type, rcode=options.rcode,
             expected=options.expected_answers(), match=options.match,
             consistent=options.consistent)
 

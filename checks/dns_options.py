@@ -70,8 +70,9 @@ def parse_resolver(text: str) -> Resolver:
 class DnsOptions(CheckOptions):
     """Options of the ``dns`` check."""
 
-    #: The name to ask for; for PTR an IP address (the reverse name is built from it).
-    name: str = Field(min_length=1)
+    #: The name to look up (`query: www.example.com`); for PTR an IP address (the reverse
+    #: name is built from it). Not `name`: that key is the check's own name.
+    query: str = Field(min_length=1)
     type: RecordType = RecordType.A
     #: Servers asked directly, each ``IP`` or ``IP:port``; empty: those of resolv.conf.
     resolvers: tuple[Resolver, ...] = ()
@@ -85,12 +86,12 @@ class DnsOptions(CheckOptions):
     #: Time allowed to each resolver, TCP retry included (default: most of the check's).
     query_timeout: float | None = None
 
-    @field_validator("name")
+    @field_validator("query")
     @classmethod
     def _name(cls, v: str) -> str:
         v = v.strip()
         if not v:
-            raise ValueError("name must not be empty")
+            raise ValueError("query must not be empty")
         return v
 
     @field_validator("type", mode="before")
@@ -174,13 +175,13 @@ class DnsOptions(CheckOptions):
         """The absolute name to ask for (the reverse name of an IP for PTR)."""
         if self.type is RecordType.PTR:
             try:
-                return dns.reversename.from_address(self.name.strip("[]"))
+                return dns.reversename.from_address(self.query.strip("[]"))
             except (ValueError, dns.exception.SyntaxError):
-                if self.name.lower().rstrip(".").endswith(_REVERSE_ZONES):
-                    return _from_text(self.name)
-                raise ValueError(f"PTR needs an IP address as name (or a name under "
-                                 f"in-addr.arpa or ip6.arpa), got {self.name!r}") from None
-        return _from_text(self.name)
+                if self.query.lower().rstrip(".").endswith(_REVERSE_ZONES):
+                    return _from_text(self.query)
+                raise ValueError(f"PTR needs an IP address as query (or a name under "
+                                 f"in-addr.arpa or ip6.arpa), got {self.query!r}") from None
+        return _from_text(self.query)
 
     def expected_answers(self) -> frozenset[str]:
         """The expected answers in canonical form."""

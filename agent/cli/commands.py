@@ -99,7 +99,7 @@ def check(args: argparse.Namespace) -> int:
     config = load(args)
     http = HttpClients(config)
     store = _existing_store(config) if any(c.kind == "heartbeat" for c in config.checks) \
-        else None
+        or config.agent.listen else None
     live = build_checks(config, clock=_clock(), http_factory=http.factory, heartbeats=store)
     if args.names:
         unknown = sorted(set(args.names) - {lc.config.name for lc in live})
@@ -110,6 +110,7 @@ def check(args: argparse.Namespace) -> int:
 
     async def run_all() -> list[CheckResult]:
         sem = asyncio.Semaphore(config.agent.max_concurrency)
+        listener = await _stand_in_listener(config, store)
 
         async def one(lc: Any) -> CheckResult:
             async with sem:
@@ -122,6 +123,8 @@ def check(args: argparse.Namespace) -> int:
             for lc in live:
                 await lc.check.close()
             await http.aclose()
+            if listener is not None:
+                await listener.close()
             if store is not None:
                 store.close()
 
@@ -150,6 +153,42 @@ def check(args: argparse.Namespace) -> int:
     else:
         print(render_check_table(rows))
     return worst.exit_code
+
+
+async def _stand_in_listener(config: Config, store: Any) -> Any:
+    """While ``check`` runs, answer on ``agent.listen`` as the agent would, when the agent
+    itself is not running: checks of the agent's own /healthz then say what they will say
+    under the agent, instead of "connection refused"."""
+    from agent.errors import WatchkeeperError
+    from agent.http_api import Health, HttpApi, parse_listen, start_listener
+
+    if not config.agent.listen:
+        return None
+    address = parse_listen(config.agent.listen)
+    try:
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(address.connect_host, address.port), 1.0)
+        writer.close()
+        return None  # the agent (or something) already answers there
+    except (OSError, TimeoutError):
+        pass
+    enabled = sum(1 for c in config.checks if c.enabled)
+    api = HttpApi(heartbeats=[c.name for c in config.checks if c.kind == "heartbeat"],
+                  sink=store if store is not None else _NoPings(),
+                  health=lambda: Health("ok", enabled, 0, 0), clock=_clock(),
+                  token=config.agent.token)
+    try:
+        return await start_listener(address, api)
+    except WatchkeeperError as exc:
+        log.debug("no stand-in listener: %s", exc)
+        return None
+
+
+class _NoPings:
+    def record_ping(self, name: str, ping: Any) -> None:
+        from agent.errors import WatchkeeperError
+
+        raise WatchkeeperError("the agent has not run yet: no state to record pings in")
 
 
 def _existing_store(config: Config) -> Any:

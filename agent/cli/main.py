@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     from agent.cli import ping
 
     ping.add_parser(sub, common)
+    from agent.cli import baseline_cmd
+
+    baseline_cmd.add_parser(sub, common)
     return p
 
 
@@ -112,6 +115,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from agent.cli import ping
 
         return ping.run(args)
+    if args.command == "baseline":
+        from agent.cli import baseline_cmd
+
+        return baseline_cmd.run(args)
     raise AssertionError(args.command)
 
 

@@ -16,6 +16,7 @@ from agent.alerting.state import AlertState, Phase
 from agent.errors import StateError
 from agent.heartbeats import PINGS_KEPT, Ping, PingKind
 from agent.model import AlertKey
+from agent.store import learned as _learned
 from agent.store.codec import (
     STATE_COLUMNS,
     event_from_json,
@@ -47,8 +48,8 @@ _PENDING = "sent_at IS NULL AND dead = 0"
 
 
 class Store:
-    """Alert states, the notification outbox, checks' memory and heartbeat pings, in one
-    SQLite file.
+    """Alert states, the notification outbox, checks' memory, heartbeat pings and learned
+    thresholds' state, in one SQLite file.
 
     Synchronous and thread-safe (one connection behind a lock): async callers may run
     calls in a thread. Every write is a transaction of its own; ``commit`` puts new
@@ -272,6 +273,30 @@ class Store:
         rows = self._read("SELECT kind, at, exit_code FROM heartbeats WHERE name = ? "
                           "ORDER BY id DESC LIMIT ?", (name, limit))
         return [_decode(f"ping of heartbeat {name}", _ping, r) for r in reversed(rows)]
+
+    # -- learned thresholds ------------------------------------------------------------
+
+    def save_learned(self, items: Sequence[tuple[AlertKey, bytes]], now: float) -> None:
+        """Store what series learned (``SeriesJudge.to_bytes``), all in ONE transaction."""
+        rows = [_learned.to_row(key, data, now) for key, data in items]
+        if not rows:
+            return
+        with self._tx() as conn:
+            conn.executemany(_learned.UPSERT, rows)
+
+    def load_learned(self, key: AlertKey) -> bytes | None:
+        """What series ``key`` had learned when last saved; None when nothing was."""
+        rows = self._read(_learned.SELECT_DATA, (key.as_text(),))
+        return bytes(rows[0]["data"]) if rows else None
+
+    def learned_keys(self, check: str | None = None) -> list[AlertKey]:
+        """The series with learned state (only those of ``check`` when given), by key text."""
+        if check is None:
+            rows = self._read(_learned.SELECT_KEYS + " ORDER BY key")
+        else:
+            rows = self._read(_learned.SELECT_KEYS + " WHERE check_name = ? ORDER BY key",
+                              (check,))
+        return [_decode(f"learned row {r['key']}", _learned.key_from_row, r) for r in rows]
 
 
 def _open_error(path: Path, exc: sqlite3.DatabaseError) -> str:

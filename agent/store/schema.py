@@ -71,6 +71,18 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX heartbeats_by_name ON heartbeats (name, id);
     """,
+    # 3: what learned thresholds learned (baselines, trends), one row per metric series.
+    """
+    CREATE TABLE learned (
+        key        TEXT PRIMARY KEY,
+        check_name TEXT NOT NULL,
+        metric     TEXT NOT NULL,
+        labels     TEXT NOT NULL,
+        data       BLOB NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX learned_by_check ON learned (check_name, metric);
+    """,
 )
 
 #: The schema version this code writes and understands.

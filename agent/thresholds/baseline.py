@@ -184,6 +184,21 @@ class Baseline:
 
     # -- the band ------------------------------------------------------------------------
 
+    @property
+    def started(self) -> bool:
+        """True once any value was learned."""
+        return self.cur_hour != _EMPTY
+
+    def band_at(self, hour: int) -> Band | None:
+        """The band hour ``hour`` gets from what is known now; read-only.
+
+        ``band_at(cur_hour)`` is ``band``; for an hour ahead it is the band that hour would
+        get if nothing more were learned before it (the recent window as of now).
+        """
+        if self.cur_hour == _EMPTY:
+            return None
+        return self._compute_band(hour)
+
     def _compute_band(self, hour: int) -> Band | None:
         n = len(self._rec_hi)
         if n < MIN_SLOTS:

@@ -67,62 +67,62 @@ class Case:
 
 
 CASES = [
-    Case("a-exact", {"name": "www.example.test", "expect": ["192.0.2.2", "192.0.2.1"]},
+    Case("a-exact", {"query": "www.example.test", "expect": ["192.0.2.2", "192.0.2.1"]},
          Status.OK, "www.example.test A: 192.0.2.1, 192.0.2.2 in ", {"answers": 2}),
-    Case("a-exact-differs", {"name": "www.example.test", "expect": "192.0.2.1"},
+    Case("a-exact-differs", {"query": "www.example.test", "expect": "192.0.2.1"},
          Status.CRITICAL, "expected 192.0.2.1, got 192.0.2.1, 192.0.2.2"),
-    Case("a-contains", {"name": "www.example.test", "expect": ["192.0.2.1"],
+    Case("a-contains", {"query": "www.example.test", "expect": ["192.0.2.1"],
                         "match": "contains"}, Status.OK, "www.example.test A: "),
-    Case("a-contains-missing", {"name": "www.example.test", "expect": ["192.0.2.3"],
+    Case("a-contains-missing", {"query": "www.example.test", "expect": ["192.0.2.3"],
                                 "match": "contains"}, Status.CRITICAL,
          "expected 192.0.2.3 among the answers, got 192.0.2.1, 192.0.2.2"),
-    Case("aaaa-written-long", {"name": "www.example.test", "type": "aaaa",
+    Case("aaaa-written-long", {"query": "www.example.test", "type": "aaaa",
                                "expect": ["2001:DB8:0:0::1"]}, Status.OK,
          "www.example.test AAAA: 2001:db8::1 in "),
-    Case("cname", {"name": "alias.example.test", "type": "CNAME",
+    Case("cname", {"query": "alias.example.test", "type": "CNAME",
                    "expect": ["www.EXAMPLE.test"]}, Status.OK, "alias.example.test CNAME: "),
-    Case("a-through-cname", {"name": "alias.example.test",
+    Case("a-through-cname", {"query": "alias.example.test",
                              "expect": ["192.0.2.1", "192.0.2.2"]}, Status.OK,
          "alias.example.test A: 192.0.2.1, 192.0.2.2"),
-    Case("mx", {"name": "example.test", "type": "MX",
+    Case("mx", {"query": "example.test", "type": "MX",
                 "expect": ["10 MAIL.example.test.", "20 backup.example.test"]}, Status.OK,
          "example.test MX: 10 mail.example.test, 20 backup.example.test"),
-    Case("txt-bare", {"name": "example.test", "type": "TXT", "match": "contains",
+    Case("txt-bare", {"query": "example.test", "type": "TXT", "match": "contains",
                       "expect": ["v=spf1 ip4:192.0.2.0/24 -all"]}, Status.OK,
          'example.test TXT: "part one part two", "v=spf1 ip4:192.0.2.0/24 -all"'),
-    Case("txt-quoted-strings", {"name": "example.test", "type": "TXT", "match": "contains",
+    Case("txt-quoted-strings", {"query": "example.test", "type": "TXT", "match": "contains",
                                 "expect": ['"part one " "part two"']}, Status.OK,
          "example.test TXT: "),
-    Case("txt-case-matters", {"name": "example.test", "type": "TXT", "match": "contains",
+    Case("txt-case-matters", {"query": "example.test", "type": "TXT", "match": "contains",
                               "expect": ["V=SPF1 ip4:192.0.2.0/24 -all"]}, Status.CRITICAL,
          'expected "V=SPF1 ip4:192.0.2.0/24 -all" among the answers'),
-    Case("ns", {"name": "example.test.", "type": "NS",
+    Case("ns", {"query": "example.test.", "type": "NS",
                 "expect": ["ns2.example.test", "NS1.example.test."]}, Status.OK,
          "example.test NS: ns1.example.test, ns2.example.test"),
-    Case("caa", {"name": "example.test", "type": "CAA",
+    Case("caa", {"query": "example.test", "type": "CAA",
                  "expect": ['0 ISSUE "LetsEncrypt.org"']}, Status.OK,
          'example.test CAA: 0 issue "letsencrypt.org"'),
-    Case("srv", {"name": "_sip._tcp.example.test", "type": "SRV",
+    Case("srv", {"query": "_sip._tcp.example.test", "type": "SRV",
                  "expect": ["10 5 5060 sip.example.test"]}, Status.OK,
          "_sip._tcp.example.test SRV: 10 5 5060 sip.example.test"),
-    Case("ptr-from-ip", {"name": "127.0.0.1", "type": "PTR", "expect": "host.example.test"},
+    Case("ptr-from-ip", {"query": "127.0.0.1", "type": "PTR", "expect": "host.example.test"},
          Status.OK, "127.0.0.1 PTR: host.example.test in "),
-    Case("soa-serial", {"name": "example.test", "type": "SOA"}, Status.OK,
+    Case("soa-serial", {"query": "example.test", "type": "SOA"}, Status.OK,
          "example.test SOA: ns1.example.test serial 2024010101 in ",
          {"soa_serial": 2024010101, "answers": 1}),
-    Case("nxdomain", {"name": "missing.example.test"}, Status.CRITICAL,
+    Case("nxdomain", {"query": "missing.example.test"}, Status.CRITICAL,
          "NXDOMAIN for missing.example.test A", {"answers": 0}),
-    Case("nxdomain-wanted", {"name": "missing.example.test", "rcode": "nxdomain"}, Status.OK,
+    Case("nxdomain-wanted", {"query": "missing.example.test", "rcode": "nxdomain"}, Status.OK,
          "missing.example.test A: NXDOMAIN as expected in "),
-    Case("nxdomain-wanted-but-exists", {"name": "www.example.test", "rcode": "NXDOMAIN"},
+    Case("nxdomain-wanted-but-exists", {"query": "www.example.test", "rcode": "NXDOMAIN"},
          Status.CRITICAL, "expected NXDOMAIN for www.example.test A, got NOERROR"),
-    Case("no-record-of-the-type", {"name": "www.example.test", "type": "MX"},
+    Case("no-record-of-the-type", {"query": "www.example.test", "type": "MX"},
          Status.CRITICAL, "no MX record for www.example.test"),
-    Case("servfail", {"name": "broken.example.test"}, Status.CRITICAL,
+    Case("servfail", {"query": "broken.example.test"}, Status.CRITICAL,
          "SERVFAIL from {server}"),
-    Case("timeout", {"name": "slow.example.test", "query_timeout": "300ms"},
+    Case("timeout", {"query": "slow.example.test", "query_timeout": "300ms"},
          Status.CRITICAL, "timeout after 0.3 s from {server}"),
-    Case("truncated-retries-over-tcp", {"name": "big.example.test"}, Status.OK,
+    Case("truncated-retries-over-tcp", {"query": "big.example.test"}, Status.OK,
          "big.example.test A: 192.0.2.1, 192.0.2.10, 192.0.2.11, 192.0.2.12, 192.0.2.13 "
          "and 35 more in ", {"answers": 40}),
 ]
@@ -141,17 +141,17 @@ async def test_answers_from_a_real_server(server: DnsServer, case: Case) -> None
 
 
 async def test_truncated_udp_answer_is_asked_again_over_tcp(server: DnsServer) -> None:
-    result = await run_check(resolvers=[server.address], name="big.example.test")
+    result = await run_check(resolvers=[server.address], query="big.example.test")
     assert result.summary.endswith(f"from {server.address} over TCP after a truncated "
                                    "UDP answer")
     assert [h.transport for h in server.heard] == ["udp", "tcp"]
 
 
 async def test_exact_failure_summaries_name_the_server(server: DnsServer) -> None:
-    failing = await run_check(resolvers=[server.address], name="broken.example.test")
+    failing = await run_check(resolvers=[server.address], query="broken.example.test")
     assert failing.summary == f"SERVFAIL from {server.address}"
     assert failing.metrics["answers"] == 0
-    late = await run_check(resolvers=[server.address], name="slow.example.test",
+    late = await run_check(resolvers=[server.address], query="slow.example.test",
                            query_timeout=0.3)
     assert late.summary == f"timeout after 0.3 s from {server.address}"
     assert late.samples == ()
@@ -159,7 +159,7 @@ async def test_exact_failure_summaries_name_the_server(server: DnsServer) -> Non
 
 async def test_query_timeout_never_outlasts_the_check_timeout(server: DnsServer) -> None:
     result = await run_check(timeout=0.5, resolvers=[server.address],
-                             name="slow.example.test", query_timeout="10s")
+                             query="slow.example.test", query_timeout="10s")
     assert result.summary == f"timeout after 0.4 s from {server.address}"
 
 
@@ -171,7 +171,7 @@ def zone(serial: int, address: str = "192.0.2.1") -> dict[tuple[str, str], list[
 
 async def test_consistent_resolvers_report_per_resolver_metrics() -> None:
     async with DnsServer(zone(7)) as a, DnsServer(zone(7)) as b:
-        result = await run_check(name="example.test", type="SOA", consistent=True,
+        result = await run_check(query="example.test", type="SOA", consistent=True,
                                  resolvers=[a.address, b.address])
     assert result.status is Status.OK
     assert result.summary.startswith("example.test SOA: ns1.example.test serial 7 from 2 "
@@ -183,7 +183,7 @@ async def test_consistent_resolvers_report_per_resolver_metrics() -> None:
 
 async def test_half_propagated_change_names_the_odd_resolver_out() -> None:
     async with (DnsServer(zone(7)) as a, DnsServer(zone(8)) as b, DnsServer(zone(7)) as c):
-        result = await run_check(name="example.test", type="SOA", consistent=True,
+        result = await run_check(query="example.test", type="SOA", consistent=True,
                                  resolvers=[a.address, b.address, c.address])
     assert result.status is Status.CRITICAL
     assert result.summary == (f"resolvers disagree: {b.address} says ns1.example.test serial 8;"
@@ -192,7 +192,7 @@ async def test_half_propagated_change_names_the_odd_resolver_out() -> None:
 
 async def test_disagreement_is_only_a_problem_when_consistency_is_asked() -> None:
     async with DnsServer(zone(1, "192.0.2.1")) as a, DnsServer(zone(1, "192.0.2.2")) as b:
-        options: dict[str, Any] = {"name": "www.example.test",
+        options: dict[str, Any] = {"query": "www.example.test",
                                    "resolvers": [a.address, b.address]}
         lenient = await run_check(**options)
         strict = await run_check(consistent=True, **options)
@@ -204,7 +204,7 @@ async def test_disagreement_is_only_a_problem_when_consistency_is_asked() -> Non
 
 async def test_problems_from_several_resolvers_say_where_they_come_from() -> None:
     async with DnsServer(zone(1)) as a, DnsServer({}) as b:
-        result = await run_check(name="www.example.test", expect="192.0.2.1",
+        result = await run_check(query="www.example.test", expect="192.0.2.1",
                                  resolvers=[a.address, b.address])
     assert result.summary == f"NXDOMAIN for www.example.test A from {b.address}"
 
@@ -260,34 +260,34 @@ def test_written_and_served_answers_compare_equal(rtype: RecordType, wire_text: 
 # --- options -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"name": "example.com", "type": "AXFR"},
+    ({"query": "example.com", "type": "AXFR"},
      "unknown record type 'AXFR'; use one of A, AAAA, CNAME, MX, TXT, NS, SOA, CAA, SRV, PTR"),
-    ({"name": "example.com", "resolvers": ["127.0.0.1:70000"]},
+    ({"query": "example.com", "resolvers": ["127.0.0.1:70000"]},
      "resolver '127.0.0.1:70000': port must be between 1 and 65535"),
-    ({"name": "example.com", "resolvers": ["127.0.0.1:0"]}, "port must be between 1 and"),
-    ({"name": "example.com", "resolvers": ["dns.example.net"]},
+    ({"query": "example.com", "resolvers": ["127.0.0.1:0"]}, "port must be between 1 and"),
+    ({"query": "example.com", "resolvers": ["dns.example.net"]},
      "resolver 'dns.example.net' must be an IP address or IP:port"),
-    ({"name": "example.com", "resolvers": ["300.1.1.1"]}, "must be an IP address or IP:port"),
-    ({"name": "example.com", "resolvers": ["[::1"]}, "is not 'IP' or 'IP:port'"),
-    ({"name": "example.com", "resolvers": ["127.0.0.1", "127.0.0.1:53"]},
+    ({"query": "example.com", "resolvers": ["300.1.1.1"]}, "must be an IP address or IP:port"),
+    ({"query": "example.com", "resolvers": ["[::1"]}, "is not 'IP' or 'IP:port'"),
+    ({"query": "example.com", "resolvers": ["127.0.0.1", "127.0.0.1:53"]},
      "resolver 127.0.0.1:53 is listed twice"),
-    ({"name": "example.com", "type": "PTR"},
-     "PTR needs an IP address as name (or a name under in-addr.arpa or ip6.arpa), "
+    ({"query": "example.com", "type": "PTR"},
+     "PTR needs an IP address as query (or a name under in-addr.arpa or ip6.arpa), "
      "got 'example.com'"),
-    ({"name": "example.com", "rcode": "NOPE"}, "unknown rcode 'NOPE'; use one of NOERROR"),
-    ({"name": "example.com", "rcode": "NXDOMAIN", "expect": ["192.0.2.1"]},
+    ({"query": "example.com", "rcode": "NOPE"}, "unknown rcode 'NOPE'; use one of NOERROR"),
+    ({"query": "example.com", "rcode": "NXDOMAIN", "expect": ["192.0.2.1"]},
      "expect needs rcode NOERROR"),
-    ({"name": "example.com", "consistent": True, "resolvers": ["127.0.0.1"]},
+    ({"query": "example.com", "consistent": True, "resolvers": ["127.0.0.1"]},
      "consistent: true needs at least two resolvers"),
-    ({"name": "example.com", "type": "MX", "expect": ["mail.example.com"]},
+    ({"query": "example.com", "type": "MX", "expect": ["mail.example.com"]},
      "expect[0]: 'mail.example.com' is not a valid MX answer"),
-    ({"name": "example.com", "expect": ["192.0.2.1", "www.example.com"]},
+    ({"query": "example.com", "expect": ["192.0.2.1", "www.example.com"]},
      "expect[1]: 'www.example.com' is not a valid A answer"),
-    ({"name": "a" * 64 + ".example.com"}, "is not a valid DNS name"),
-    ({"name": "example.com", "query_timeout": "0s"}, "query_timeout must be longer than 0s"),
-    ({"name": "example.com", "query_timeout": "soon"}, "expected a duration"),
-    ({"name": "example.com", "match": "some"}, "'exact' or 'contains'"),
-    ({"name": "example.com", "server": "127.0.0.1"}, "Extra inputs are not permitted"),
+    ({"query": "a" * 64 + ".example.com"}, "is not a valid DNS name"),
+    ({"query": "example.com", "query_timeout": "0s"}, "query_timeout must be longer than 0s"),
+    ({"query": "example.com", "query_timeout": "soon"}, "expected a duration"),
+    ({"query": "example.com", "match": "some"}, "'exact' or 'contains'"),
+    ({"query": "example.com", "server": "127.0.0.1"}, "Extra inputs are not permitted"),
 ])
 def test_bad_options_are_rejected_with_a_clear_message(options: dict[str, Any],
                                                        message: str) -> None:
@@ -303,7 +303,7 @@ def test_bad_options_are_rejected_with_a_clear_message(options: dict[str, Any],
     ("[2001:DB8::53]:5353", Resolver("2001:db8::53", 5353)),
 ])
 def test_resolver_addresses(text: str, resolver: Resolver) -> None:
-    options = DnsOptions.model_validate({"name": "example.com", "resolvers": [text]})
+    options = DnsOptions.model_validate({"query": "example.com", "resolvers": [text]})
     assert options.resolvers == (resolver,)
 
 
@@ -313,7 +313,7 @@ def test_resolver_addresses(text: str, resolver: Resolver) -> None:
     ("7.2.0.192.in-addr.arpa", "7.2.0.192.in-addr.arpa."),
 ])
 def test_ptr_names_become_reverse_names(name: str, qname: str) -> None:
-    options = DnsOptions.model_validate({"name": name, "type": "ptr"})
+    options = DnsOptions.model_validate({"query": name, "type": "ptr"})
     assert options.query_name().to_text() == qname
 
 

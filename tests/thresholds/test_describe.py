@@ -1,0 +1,108 @@
+"""Describing what a series learned: warm-up, normal range now and by hour, trend."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+
+import pytest
+
+from agent.thresholds.adaptive import AdaptiveSettings
+from agent.thresholds.describe import describe, hour_of_week
+from agent.thresholds.forecast import ForecastSettings, Heading
+from agent.thresholds.series import SeriesJudge
+
+MONDAY = dt.datetime(2024, 1, 1, tzinfo=dt.UTC).timestamp()  # a Monday, 00:00 UTC
+STEP = 300.0
+
+
+def _judge(adaptive: bool = True, forecast: bool = False) -> SeriesJudge:
+    return SeriesJudge("used_percent",
+                       adaptive=AdaptiveSettings(warmup="1d") if adaptive else None,  # type: ignore[arg-type]
+                       forecast=ForecastSettings(limit=100) if forecast else None,
+                       utc_offset=0.0)
+
+
+def _feed(judge: SeriesJudge, hours: float, value: object) -> float:
+    t = MONDAY
+    while t < MONDAY + hours * 3600:
+        judge.observe(t, value(t) if callable(value) else float(value))  # type: ignore[arg-type]
+        t += STEP
+    return t - STEP
+
+
+def _daily_with_backup(t: float) -> float:
+    """50-60 over the day, and 95 while the nightly backup runs at 02:00."""
+    hod = (t - MONDAY) % 86400 / 3600
+    return 95.0 if 2 <= hod < 3 else 55 + 5 * math.sin(2 * math.pi * hod / 24)
+
+
+@pytest.mark.parametrize(("when", "expected"), [
+    (dt.datetime(1970, 1, 1, 0, tzinfo=dt.UTC), (3, 0)),
+    (dt.datetime(2024, 1, 1, 0, tzinfo=dt.UTC), (0, 0)),
+    (dt.datetime(2024, 1, 2, 14, 30, tzinfo=dt.UTC), (1, 14)),
+    (dt.datetime(2024, 1, 7, 23, 59, tzinfo=dt.UTC), (6, 23)),
+    (dt.datetime(1969, 12, 31, 23, tzinfo=dt.UTC), (2, 23)),
+])
+def test_hour_of_week_of_epoch_hours(when: dt.datetime, expected: tuple[int, int]) -> None:
+    assert hour_of_week(int(when.timestamp() // 3600)) == expected
+
+
+def test_a_series_that_saw_nothing_is_learning_from_zero() -> None:
+    d = describe(_judge(forecast=True))
+    assert d.last_sample_at is None
+    assert d.learning is not None and (d.learning.hours, d.learning.needed) == (0.0, 24.0)
+    assert not d.learning.ready
+    assert d.normal_now is None and d.by_hour == ()
+    assert d.trend is not None and d.trend.slope_per_hour is None
+    assert d.trend.hours_to_full is None and d.trend.limit == 100
+
+
+def test_half_a_day_is_still_learning_and_knows_only_the_hours_it_saw() -> None:
+    judge = _judge()
+    last = _feed(judge, 14, _daily_with_backup)
+    d = describe(judge)
+    assert d.last_sample_at == last
+    assert d.learning is not None and not d.learning.ready
+    assert 13.9 < d.learning.hours < 14  # 00:00 to 13:55
+    # The coming week's hours within an hour of one seen complete on Monday (00:00 to
+    # 12:59) have a daily profile; the current hour's would be Sunday's, never seen.
+    seen = set(range(13))
+    near = {h for h in range(24) if {(h - 1) % 24, h, (h + 1) % 24} & seen}
+    known = {(r.weekday, r.hour) for r in d.by_hour}
+    assert known == {(day, h) for day in range(7) for h in near} - {(0, 13)}
+
+
+def test_a_warmed_up_series_knows_every_hour_and_its_busy_hour() -> None:
+    judge = _judge()
+    _feed(judge, 8 * 24 + 14.5, _daily_with_backup)  # to Tuesday of week 2, 14:25
+    before = judge.to_bytes()
+    d = describe(judge)
+    assert judge.to_bytes() == before  # only read
+    assert d.learning is not None and d.learning.ready
+    now = d.normal_now
+    assert now is not None and now.at == "Tue 14:00"
+    assert 50 <= now.lo < now.hi <= 60.5  # the backup hour is left out of the normal range
+    assert now.alert_below is not None and now.alert_below < now.lo
+    assert now.alert_above is not None and now.alert_above > now.hi
+    assert len(d.by_hour) == 168
+    assert [(r.weekday, r.hour) for r in d.by_hour[:2]] == [(0, 0), (0, 1)]
+    by = {(r.day, r.hour): r for r in d.by_hour}
+    assert by["Wed", 2].hi == 95 and by["Wed", 14].hi < 61
+    assert (by["Tue", 14].lo, by["Tue", 14].hi) == (now.lo, now.hi)
+    json.dumps(d.as_dict(), allow_nan=False)
+
+
+def test_a_steady_rise_has_its_slope_and_hours_to_full() -> None:
+    judge = _judge(adaptive=False, forecast=True)
+    _feed(judge, 10, lambda t: 40 + 0.5 * (t - MONDAY) / 3600)
+    d = describe(judge)
+    assert d.learning is None and d.normal_now is None and d.by_hour == ()
+    trend = d.trend
+    assert trend is not None and trend.heading is Heading.RISING
+    assert trend.slope_per_hour == pytest.approx(0.5)
+    assert trend.hours_to_full == pytest.approx((100 - trend.level) / 0.5)  # type: ignore[operator]
+    assert 100 < trend.hours_to_full < 112  # type: ignore[operator]
+    assert not trend.firing and trend.horizon_hours == 12
+    json.dumps(d.as_dict(), allow_nan=False)
