@@ -32,6 +32,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if not _listening(port):
             down[module] = f"{name} is not listening on 127.0.0.1:{port}"
     for item in items:
-        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        mod = getattr(item, "module", None)
+        module = mod.__name__.rsplit(".", 1)[-1] if mod is not None else ""
         if module in down:
             item.add_marker(pytest.mark.skip(reason=down[module]))

@@ -11,12 +11,12 @@ from agent.check import CheckContext
 from agent.http_client import (
     ClientSettings,
     HttpClientPool,
-    IpFamily,
     build_client,
     default_client,
     pool_from,
     ssl_context,
 )
+from agent.ipfamily import IpFamily
 from tests.servers.http_server import HttpTestServer, Reply, Route
 
 

@@ -7,10 +7,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
-from config_support import LoadIssues, LoadText, Triple, resolve_fake
 
 from agent.config import Config, load_config
 from agent.errors import ConfigError, ConfigIssue
+from tests.config.config_support import LoadIssues, LoadText, Triple, resolve_fake
 
 
 @pytest.fixture

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from config_support import FakeDiskOptions, LoadIssues, LoadText, resolve_fake
 
 from agent.check import Check, available_kinds, load_kind
 from agent.config import load_config, parse_config
 from agent.errors import ConfigError
 from agent.model import Status
 from agent.thresholds.rules import Op, Persistence
+from tests.config.config_support import FakeDiskOptions, LoadIssues, LoadText, resolve_fake
 
 EXAMPLE = """
 agent:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from config_support import LoadIssues, LoadText
 
 from agent.thresholds.rules import Comparison, Op, Persistence, ThresholdRule
+from tests.config.config_support import LoadIssues, LoadText
 
 
 def _check(thresholds: str, kind: str = "fakedisk", extra: str = "") -> str:

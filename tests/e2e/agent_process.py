@@ -72,6 +72,10 @@ def outbox(state_dir: Path) -> list[dict[str, Any]]:
     conn.row_factory = sqlite3.Row
     try:
         return [dict(r) for r in conn.execute("SELECT * FROM outbox ORDER BY id")]
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):  # the agent is still creating the schema
+            return []
+        raise
     finally:
         conn.close()
 

@@ -91,7 +91,8 @@ def test_every_learned_series_is_shown_in_words(config_file: Path) -> None:
                      r"  normal by hour +00:00 +04:00 +08:00 +12:00 +16:00 +20:00\n"
                      r"  Mon +3", text), text
     assert "  learning: 14 of 24 hours\n" in text
-    assert re.search(r"  trend: \+0\.8 %/h, full in about 7h( \d+m)? \(limit 100\)", text), text
+    assert re.search(r"  trend: \+0\.8 %/h, full in about (6h \d+m|7h( \d+m)?) \(limit 100\)",
+                     text), text
     assert "web1/gone/response_ms (no longer configured)" in text
     assert "Traceback" not in out.stderr
 
