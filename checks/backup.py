@@ -38,6 +38,7 @@ from agent.model import CheckResult, Status
 from agent.units import format_duration
 from checks._hostutil import call_with_deadline, format_bytes
 from checks.command import DEFAULT_PATH
+from checks.subproc import exited, kill_group
 
 PLACEHOLDER = "{file}"
 _MAGIC = frozenset("*?[")
@@ -175,7 +176,7 @@ async def run_verify(argv: tuple[str, ...], file: str, budget: float) -> Verific
     try:
         try:
             async with asyncio.timeout(budget):
-                code = await _exited(proc)
+                code = await exited(proc)
         except TimeoutError:
             return Verification(Status.UNKNOWN, f"verify timed out after "
                                                 f"{format_duration(budget)}: {shown} (killed; "
@@ -184,7 +185,7 @@ async def run_verify(argv: tuple[str, ...], file: str, budget: float) -> Verific
         # Exited: let stderr reach EOF, unless a child still holds it open.
         await asyncio.wait({reader}, timeout=0.5)
     finally:
-        _kill_group(proc)
+        kill_group(proc)
         reader.cancel()
         with contextlib.suppress(asyncio.TimeoutError, ProcessLookupError):
             await asyncio.wait_for(proc.wait(), 1.0)
@@ -210,19 +211,6 @@ async def _read_capped(stream: asyncio.StreamReader | None) -> bytes:
         if len(data) < _STDERR_CAP:
             data.extend(chunk[:_STDERR_CAP - len(data)])
     return bytes(data)
-
-
-async def _exited(proc: asyncio.subprocess.Process) -> int:
-    """The exit code, as soon as the process ends (``proc.wait()`` may also wait for the
-    pipes, which a lingering child can keep open)."""
-    while proc.returncode is None:
-        await asyncio.sleep(0.02)
-    return proc.returncode
-
-
-def _kill_group(proc: asyncio.subprocess.Process) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _first_line(data: bytes) -> str:

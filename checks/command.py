@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shlex
 import signal
 from pathlib import Path
@@ -32,6 +31,7 @@ from agent.check import Check, CheckContext, CheckOptions
 from agent.model import CheckResult, Sample, Status
 from agent.units import parse_size
 from checks.perfdata import PerfDatum, parse_plugin_output
+from checks.subproc import exited, kill_group
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_MAX_OUTPUT = 64 * 1024
@@ -142,20 +142,6 @@ class _Reader:
                 self.data.extend(chunk)
 
 
-async def _exited(proc: asyncio.subprocess.Process) -> int:
-    """The exit code, as soon as the process ends (``proc.wait()`` also waits for its
-    pipes to close, which a lingering child may keep open)."""
-    while proc.returncode is None:
-        await asyncio.sleep(0.02)
-    return proc.returncode
-
-
-def _kill_group(proc: asyncio.subprocess.Process) -> None:
-    """SIGKILL the command's process group (its pid is the group id)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
 def _budget(timeout: float) -> float:
     """Time the command gets: a little under the agent's timeout, so the check reports it."""
     return max(timeout - min(0.5, timeout * 0.1), 0.01)
@@ -261,7 +247,7 @@ class CommandCheck(Check[CommandOptions]):
         try:
             result = await self._collect(proc, opts.max_output, ctx.timeout)
         finally:
-            _kill_group(proc)
+            kill_group(proc)
             with contextlib.suppress(asyncio.TimeoutError, ProcessLookupError):
                 await asyncio.wait_for(proc.wait(), 1.0)
             self._proc = None
@@ -274,7 +260,7 @@ class CommandCheck(Check[CommandOptions]):
         out, err = _Reader(proc.stdout, cap, drain=False), _Reader(proc.stderr, cap, drain=True)
         out_task = asyncio.create_task(out.read())
         err_task = asyncio.create_task(err.read())
-        exit_task = asyncio.create_task(_exited(proc))
+        exit_task = asyncio.create_task(exited(proc))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + _budget(timeout)
         try:
@@ -304,4 +290,4 @@ class CommandCheck(Check[CommandOptions]):
     async def close(self) -> None:
         """Kill the command if a run is still going."""
         if self._proc is not None:
-            _kill_group(self._proc)
+            kill_group(self._proc)

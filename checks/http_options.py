@@ -41,7 +41,7 @@ from agent.http_client import ClientSettings
 from agent.ipfamily import IpFamily
 from agent.units import parse_size
 from checks.http_jsonpath import JsonPath
-from checks.netcommon import parse_ip_family
+from checks.netcommon import compile_regex, parse_ip_family
 
 #: The header-name characters RFC 9110 allows ("token").
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -290,12 +290,7 @@ class HttpOptions(CheckOptions):
     @field_validator("body_regex", mode="before")
     @classmethod
     def _regex(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            try:
-                return re.compile(v)
-            except re.error as exc:
-                raise ValueError(f"bad regular expression {v!r}: {exc}") from None
-        return v
+        return compile_regex(v)
 
     @field_validator("ca_file")
     @classmethod

@@ -9,6 +9,7 @@ Libraries wrap the operating system's error several layers deep (httpx -> httpco
 from __future__ import annotations
 
 import errno
+import re
 import socket
 from collections.abc import Iterator
 from typing import Any, TypeVar
@@ -91,3 +92,13 @@ def parse_ip_family(value: Any) -> Any:
     """Accept ``4``/``6``/``v4``/``v6`` besides ``any``/``ipv4``/``ipv6`` (a before-validator)."""
     aliases = {"4": "ipv4", "6": "ipv6", "v4": "ipv4", "v6": "ipv6"}
     return aliases.get(str(value).lower(), str(value).lower())
+
+
+def compile_regex(value: Any) -> Any:
+    """A pydantic ``before`` validator: a pattern string compiled, or a clear error."""
+    if isinstance(value, str):
+        try:
+            return re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"bad regular expression {value!r}: {exc}") from None
+    return value

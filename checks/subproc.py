@@ -69,7 +69,7 @@ async def run_capped(argv: Sequence[str], *, timeout: float, cap: int,
             if len(chunk) > room:
                 out.extend(chunk[:max(room, 0)])
                 capped = True
-                _kill(proc)  # it would block on a full pipe; stderr then reaches EOF
+                kill_group(proc)  # it would block on a full pipe; stderr then reaches EOF
                 return
             out.extend(chunk)
 
@@ -88,14 +88,22 @@ async def run_capped(argv: Sequence[str], *, timeout: float, cap: int,
         raise TimeoutError(f"{argv[0]} gave no answer within {timeout:g}s") from None
     finally:
         if proc.returncode is None:
-            _kill(proc)
+            kill_group(proc)
             with contextlib.suppress(TimeoutError, ProcessLookupError):
                 await asyncio.wait_for(proc.wait(), 1.0)
     return Output(proc.returncode if proc.returncode is not None else -1,
                   bytes(out), bytes(err), capped)
 
 
-def _kill(proc: asyncio.subprocess.Process) -> None:
-    """SIGKILL the program's process group (its pid is the group id)."""
+def kill_group(proc: asyncio.subprocess.Process) -> None:
+    """SIGKILL a program started in its own session, with everything it started."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
+
+
+async def exited(proc: asyncio.subprocess.Process) -> int:
+    """The exit code, as soon as the process ends (``proc.wait()`` also waits for its
+    pipes to close, which a lingering child may keep open)."""
+    while proc.returncode is None:
+        await asyncio.sleep(0.02)
+    return proc.returncode

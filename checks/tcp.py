@@ -35,6 +35,7 @@ from agent.ipfamily import IpFamily
 from agent.model import CheckResult, Status
 from agent.units import parse_size
 from checks.netcommon import (
+    compile_regex,
     describe_os_error,
     ms_text,
     parse_ip_family,
@@ -97,12 +98,7 @@ class TcpOptions(CheckOptions):
     @field_validator("expect_regex", mode="before")
     @classmethod
     def _regex(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            try:
-                return re.compile(v)
-            except re.error as exc:
-                raise ValueError(f"bad regular expression {v!r}: {exc}") from None
-        return v
+        return compile_regex(v)
 
     @model_validator(mode="after")
     def _one_expectation(self) -> TcpOptions:
