@@ -146,6 +146,7 @@ class Agent:
                                              on_ping=self.scheduler.run_now)
             await self.scheduler.run()
         finally:
+            self.log_stats()
             if listener is not None:
                 await listener.close()
             await self.dispatcher.drain(timeout=5.0)

@@ -149,3 +149,20 @@ def test_status_lists_the_open_alert(tmp_path: Path, receiver: Receiver) -> None
     alerts = json.loads(out.stdout)["alerts"]
     assert [a["key"] for a in alerts] == ["e2e-host/mem/used_percent"]
     assert alerts[0]["severity"] == "critical"
+
+
+def test_the_agent_logs_its_scheduler_totals_on_sigusr1_and_at_exit(
+        tmp_path: Path, receiver: Receiver) -> None:
+    import signal
+
+    agent = AgentProcess(_config(tmp_path, receiver.url, "> 1000"), tmp_path / "agent.log")
+    try:
+        agent.wait_for_log("first check cycle complete")
+        agent.proc.send_signal(signal.SIGUSR1)
+        agent.wait_for_log("scheduler stats: ")
+    finally:
+        assert agent.stop() == 0
+    lines = [ln for ln in agent.log().splitlines() if "scheduler stats: " in ln]
+    assert len(lines) == 2
+    stats = json.loads(lines[-1].split("scheduler stats: ", 1)[1])
+    assert stats["runs"] >= 1 and stats["skipped"] == 0
