@@ -6,14 +6,14 @@ and only then calls ``apply``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
 
 from agent.alerting.machine import step
 from agent.alerting.policy import Policy
 from agent.alerting.state import AlertEvent, AlertState, Phase
-from agent.config.models import CheckConfig
-from agent.model import STATUS_METRIC, AlertKey, CheckResult, Finding
+from agent.config.models import AlertPolicy, CheckConfig
+from agent.model import STATUS_METRIC, AlertKey, CheckResult, Finding, Status
 from agent.thresholds.rules import ThresholdRule
 from agent.thresholds.series import SeriesJudge
 from agent.thresholds.static import evaluate, status_finding
@@ -130,6 +130,28 @@ class Judge:
             verdict.events.extend(events)
             if events or _material(new) != _material(old):
                 verdict.states.append(new)
+        return verdict
+
+    def retire(self, active_checks: Collection[str], now: float,
+               alert_policy: AlertPolicy) -> Verdict:
+        """Close the alerts of checks no longer configured (or of another host name).
+
+        A firing one resolves, with its notice ("no longer configured"), so no incident is
+        left open forever in a pager; a pending one is dropped without a word.
+        """
+        verdict = Verdict()
+        policy = Policy.build(None, alert_policy)
+        for key, state in self.states.items():
+            if state.phase not in (Phase.PENDING, Phase.FIRING):
+                continue
+            if key.host == self.host and key.check in active_checks:
+                continue
+            where = "check" if key.host == self.host else f"host name {key.host}"
+            finding = Finding(key, Status.OK, f"{where} no longer configured")
+            new, events = step(state, finding, now, policy)
+            verdict.findings.append(finding)
+            verdict.states.append(new)
+            verdict.events.extend(events)
         return verdict
 
     def apply(self, verdict: Verdict) -> None:

@@ -141,6 +141,7 @@ class Agent:
         dispatch = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
         listener: Listener | None = None
         try:
+            self._retire_stale_alerts()
             if self.config.agent.listen:
                 listener = await serve_agent(self.config, self.store, self.clock,
                                              on_ping=self.scheduler.run_now)
@@ -176,20 +177,30 @@ class Agent:
                 log.info("first check cycle complete: %d checks ran", len(self.checks))
 
     def _persist(self, lc: LiveCheck, verdict: Verdict) -> None:
-        deliveries = [d for ev in verdict.events
-                      for d in route_deliveries(ev, lc.config.tags, self.config.routes,
-                                                self.config.channels)]
+        self._commit(verdict, lc.config.tags)
         memory = json.dumps(lc.ctx.memory, sort_keys=True, default=str)
-        if verdict.states or deliveries:
-            self.store.commit(verdict.states, deliveries)
-            self.judge.apply(verdict)
         if memory != lc.saved_memory:
             self.store.save_memory(lc.config.name, dict(lc.ctx.memory))
             lc.saved_memory = memory
+
+    def _commit(self, verdict: Verdict, tags: tuple[str, ...]) -> None:
+        """New states and their notifications in one transaction; then wake the sender."""
+        deliveries = [d for ev in verdict.events
+                      for d in route_deliveries(ev, tags, self.config.routes,
+                                                self.config.channels)]
+        if verdict.states or deliveries:
+            self.store.commit(verdict.states, deliveries)
+            self.judge.apply(verdict)
         for ev in verdict.events:
             self._log_event(ev, len(deliveries))
         if deliveries:
             self.dispatcher.wake()
+
+    def _retire_stale_alerts(self) -> None:
+        """Resolve the open alerts of checks removed from the config since the last run."""
+        configured = {lc.config.name for lc in self.checks.values()}
+        self._commit(self.judge.retire(configured, self.clock.now(), self.config.defaults),
+                     ())
 
     def _save_learned(self, now: float, everything: bool = False) -> None:
         """Store what learned thresholds learned: hourly per series, and all at shutdown.

@@ -69,3 +69,30 @@ def test_for_duration_on_the_status_pseudo_metric_delays_the_alert() -> None:
         judge.apply(v)
         kinds.append([e.kind for e in v.events])
     assert kinds == [[], [], [EventKind.FIRING], []]
+
+
+def test_alerts_of_a_removed_check_resolve_and_pending_ones_drop_silently() -> None:
+    from agent.alerting.state import AlertState
+    from agent.model import AlertKey
+
+    firing = AlertState(AlertKey("h1", "gone", "used_percent"), Phase.FIRING, Status.CRITICAL,
+                        problem_since=900, fired_at=900, last_notified_at=900,
+                        incident="abc-900")
+    pending = AlertState(AlertKey("h1", "gone", "status"), Phase.PENDING, Status.WARNING,
+                         problem_since=950, problem_samples=1)
+    kept = AlertState(AlertKey("h1", "disks", "used_percent"), Phase.FIRING, Status.WARNING,
+                      problem_since=900, fired_at=900, incident="def-900")
+    renamed_host = AlertState(AlertKey("old-name", "disks", "used_percent"), Phase.FIRING,
+                              Status.WARNING, problem_since=900, fired_at=900,
+                              incident="ghi-900")
+    judge = Judge("h1", {s.key: s for s in (firing, pending, kept, renamed_host)})
+    verdict = judge.retire({"disks"}, now=1000, alert_policy=AlertPolicy())
+    assert [(e.kind, e.key.as_text(), e.why) for e in verdict.events] == [
+        (EventKind.RESOLVED, "h1/gone/used_percent", "check no longer configured"),
+        (EventKind.RESOLVED, "old-name/disks/used_percent",
+         "host name old-name no longer configured")]
+    judge.apply(verdict)
+    assert {k.as_text(): s.phase for k, s in judge.states.items()} == {
+        "h1/gone/used_percent": Phase.RESOLVED, "h1/gone/status": Phase.OK,
+        "h1/disks/used_percent": Phase.FIRING, "old-name/disks/used_percent": Phase.RESOLVED}
+    assert judge.retire({"disks"}, now=1100, alert_policy=AlertPolicy()).events == []

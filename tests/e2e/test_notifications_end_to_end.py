@@ -166,3 +166,25 @@ def test_the_agent_logs_its_scheduler_totals_on_sigusr1_and_at_exit(
     assert len(lines) == 2
     stats = json.loads(lines[-1].split("scheduler stats: ", 1)[1])
     assert stats["runs"] >= 1 and stats["skipped"] == 0
+
+
+def test_removing_a_checks_config_resolves_its_open_alert(tmp_path: Path,
+                                                          receiver: Receiver) -> None:
+    config = _config(tmp_path, receiver.url, "> 0")
+    agent = AgentProcess(config, tmp_path / "agent.log")
+    try:
+        (firing,) = receiver.wait_for(1)
+    finally:
+        agent.stop()
+    config.write_text(config.read_text().replace("- name: mem", "- name: memory"))
+    config.write_text(config.read_text().replace('{crit: "> 0"}', '{crit: "> 1000"}'))
+    agent = AgentProcess(config, tmp_path / "agent.log")
+    try:
+        msgs = receiver.wait_for(2)
+        time.sleep(2)
+    finally:
+        agent.stop()
+    assert len(receiver.snapshot()) == 2
+    assert "RESOLVED e2e-host mem" in str(msgs[1]["title"])
+    assert "check no longer configured" in str(msgs[1]["message"])
+    assert _incident(msgs[1]) == _incident(firing)
