@@ -1,8 +1,9 @@
-"""The agent's small local HTTP listener: ``/healthz`` and the heartbeat pings.
+"""The agent's small local HTTP listener: ``/healthz``, ``/metrics`` and heartbeat pings.
 
 ``GET|POST /ping/NAME`` (success), ``/ping/NAME/start``, ``/ping/NAME/fail`` and
 ``/ping/NAME/<exit code>`` store a ping of heartbeat check NAME (200 "OK"; 404 for a name
-no heartbeat check has). ``GET /healthz`` answers a small JSON document without secrets.
+no heartbeat check has). ``GET /healthz`` answers a small JSON document without secrets;
+``GET /metrics`` the agent's metrics in the Prometheus text format (``agent.agent_metrics``).
 
 A minimal HTTP/1.1 server on ``asyncio.start_server`` (the wire format is in
 ``agent.http_wire``): every read under a timeout, a bounded number of connections;
@@ -20,7 +21,7 @@ import ipaddress
 import logging
 import os
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Protocol
@@ -38,6 +39,7 @@ from agent.http_wire import (
     close_connection,
     read_request,
 )
+from agent.prometheus import CONTENT_TYPE as METRICS_CONTENT_TYPE
 
 if TYPE_CHECKING:
     from agent.config.models import Config
@@ -128,6 +130,9 @@ class Health:
 
 _ACTIONS = {"start": PingKind.START, "fail": PingKind.FAIL}
 
+#: Renders the ``/metrics`` page (store reads inside it run in a thread).
+MetricsPage = Callable[[], Awaitable[str]]
+
 
 class HttpApi:
     """Routes requests; ``serve`` is the connection handler for ``asyncio.start_server``."""
@@ -135,13 +140,16 @@ class HttpApi:
     def __init__(self, *, heartbeats: Collection[str], sink: PingSink,
                  health: Callable[[], Health], clock: Clock, token: str | None = None,
                  timeout: float = REQUEST_TIMEOUT,
-                 on_ping: Callable[[str], object] | None = None) -> None:
+                 on_ping: Callable[[str], object] | None = None,
+                 metrics: MetricsPage | None = None) -> None:
         self.heartbeats = frozenset(heartbeats)
         #: Called with the heartbeat's name after a ping is stored (the agent re-runs
         #: that check at once, so a failure is announced without waiting for its turn).
         self.on_ping = on_ping
         self.sink = sink
         self.health = health
+        #: Without it ``/metrics`` is 404 (a listener standing in for a stopped agent).
+        self.metrics = metrics
         self.clock = clock
         self._token = token.encode() if token else None
         self.timeout = timeout
@@ -161,6 +169,10 @@ class HttpApi:
                 "status": health.status, "checks": health.checks,
                 "open_alerts": health.open_alerts,
                 "queued_notifications": health.queued_notifications})
+        if path == "/metrics" and self.metrics is not None:
+            if request.method not in ("GET", "HEAD"):
+                return _not_allowed("GET, HEAD")
+            return await self._metrics(self.metrics)
         if path == "/ping" or path.startswith("/ping/"):
             if request.method not in ("GET", "POST"):
                 return _not_allowed("GET, POST")
@@ -173,6 +185,15 @@ class HttpApi:
         if scheme.lower() != "bearer":
             return False
         return hmac.compare_digest(given.strip().encode("latin-1"), self._token)
+
+    @staticmethod
+    async def _metrics(page: MetricsPage) -> Response:
+        try:
+            text = await page()
+        except WatchkeeperError as exc:
+            log.error("cannot serve /metrics: %s", exc)
+            return Response.text(HTTPStatus.INTERNAL_SERVER_ERROR, "cannot read the state\n")
+        return Response(HTTPStatus.OK, text.encode(), METRICS_CONTENT_TYPE)
 
     async def _ping(self, rest: str) -> Response:
         try:
@@ -281,11 +302,13 @@ async def start_listener(address: ListenAddress, api: HttpApi) -> Listener:
 
 
 async def serve_agent(config: Config, store: Store, clock: Clock,
-                      on_ping: Callable[[str], object] | None = None) -> Listener:
+                      on_ping: Callable[[str], object] | None = None,
+                      metrics: MetricsPage | None = None) -> Listener:
     """Start the listener of a running agent on ``config.agent.listen``.
 
     Pings are taken for every configured heartbeat check, enabled or not, so a job's
-    ping does not fail while its check is switched off.
+    ping does not fail while its check is switched off. ``metrics`` renders ``/metrics``
+    (``agent.agent_metrics.AgentMetrics``); without it that path is 404.
     """
     settings = config.agent
     address = parse_listen(settings.listen or "")
@@ -298,7 +321,7 @@ async def serve_agent(config: Config, store: Store, clock: Clock,
 
     api = HttpApi(heartbeats=[c.name for c in config.checks if c.kind == "heartbeat"],
                   sink=store, health=health, clock=clock, token=settings.token,
-                  on_ping=on_ping)
+                  on_ping=on_ping, metrics=metrics)
     listener = await start_listener(address, api)
     needs = "; requests need the bearer token" if settings.token else ""
     log.info("listening on %s%s", address, needs)

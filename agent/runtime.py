@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import signal
@@ -10,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from agent.agent_metrics import AgentMetrics
 from agent.alerting.state import AlertEvent, EventKind
 from agent.check import Check, CheckContext, load_kind
 from agent.clock import Clock, SystemClock
@@ -17,9 +19,11 @@ from agent.config.models import CheckConfig, Config
 from agent.errors import StateError
 from agent.heartbeats import PingLog
 from agent.http_api import Listener, serve_agent
+from agent.latest import LatestRun, LatestRuns
 from agent.model import CheckResult, Status
 from agent.notify.dispatcher import Dispatcher
 from agent.notify.routing import deliveries as route_deliveries
+from agent.notify.sender import send_many
 from agent.pipeline import Judge, Verdict
 from agent.scheduler import Job, Scheduler
 from agent.store import Store
@@ -107,11 +111,16 @@ class Agent:
         for lc in self.checks.values():
             lc.ctx.memory.update(self.store.load_memory(lc.config.name))
             lc.saved_memory = json.dumps(lc.ctx.memory, sort_keys=True)
-        self.dispatcher = Dispatcher(self.store, config.channels, self.clock)
+        # Apprise's own small persistent store (Opsgenie remembers the alerts it opened).
+        apprise_store = str(config.agent.state_dir / "apprise")
+        self.dispatcher = Dispatcher(self.store, config.channels, self.clock,
+                                     sender=functools.partial(send_many, storage=apprise_store))
         self.scheduler = Scheduler(
             [Job(lc.config.name, lc.config.interval, lc.config.timeout, self._runner(lc))
              for lc in self.checks.values()],
             self._on_result, config.agent.max_concurrency, wall_clock=self.clock.now)
+        #: Each check's latest run, for /metrics.
+        self.latest = LatestRuns()
         self._first_cycle_left = set(self.checks)
         self._stopping = asyncio.Event()
 
@@ -143,8 +152,10 @@ class Agent:
         try:
             self._retire_stale_alerts()
             if self.config.agent.listen:
+                metrics = AgentMetrics(self.latest, self.judge.states,
+                                       self.scheduler.stats, self.store)
                 listener = await serve_agent(self.config, self.store, self.clock,
-                                             on_ping=self.scheduler.run_now)
+                                             on_ping=self.scheduler.run_now, metrics=metrics)
             await self.scheduler.run()
         finally:
             self.log_stats()
@@ -168,6 +179,8 @@ class Agent:
         lc.runs += 1
         self._log_result(lc, result)
         now = self.clock.now()
+        self.latest.record(LatestRun(job.name, lc.config.kind, result, now,
+                                     self.scheduler.stats[job.name].last_duration))
         verdict = self.judge.judge(lc.config, result, now)
         self._persist(lc, verdict)
         self._save_learned(now)

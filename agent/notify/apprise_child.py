@@ -70,11 +70,18 @@ def _error_text(lines: list[str], fallback: str, url: str) -> str:
     return scrub("; ".join(seen) or fallback, [url])[:_ERROR_MAX]
 
 
-def load(url: str, capture: _Capture) -> tuple[Any | None, str | None]:
-    """Apprise's plugin for ``url``, or None and why (masked)."""
+def load(url: str, capture: _Capture,
+         storage: str | None = None) -> tuple[Any | None, str | None]:
+    """Apprise's plugin for ``url``, or None and why (masked).
+
+    With ``storage``, the plugin keeps what it must remember between notifications (the
+    Opsgenie alert it opened, to close it on resolve) in that folder.
+    """
     capture.take()
+    asset = (apprise.AppriseAsset(storage_path=storage, storage_mode="flush")
+             if storage else None)
     try:
-        plugin = apprise.Apprise.instantiate(url)
+        plugin = apprise.Apprise.instantiate(url, asset=asset)
     except Exception as exc:  # instantiate should not raise; be sure anyway
         return None, _error_text([str(exc)], "invalid notification URL", url)
     if plugin is None:
@@ -117,7 +124,7 @@ def serve(request: Request, emit: Callable[[str], None]) -> None:
             emit(validate_line(i, load(url, capture)[1]))
         return
     for t, url in enumerate(request.targets):
-        plugin, error = load(url, capture)
+        plugin, error = load(url, capture, request.storage)
         for m, message in enumerate(request.messages):
             if plugin is None:
                 result = SendResult(False, error, permanent=True)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from agent.clock import Clock
 from agent.errors import StateError
 from agent.notify.backoff import RetryPolicy
+from agent.notify.incident_keys import keyed_url
 from agent.notify.masking import mask_url, scrub
 from agent.notify.message import Message, render
 from agent.notify.protocol import SendResult
@@ -132,7 +133,7 @@ class Dispatcher:
         channel = self.channels.get(row.channel)
         if channel is None or not 0 <= row.target < len(channel.urls):
             return None
-        return channel.urls[row.target]
+        return keyed_url(channel.urls[row.target], row.event.incident)
 
     async def _drop(self, row: OutboxRow, now: float) -> None:
         channel = self.channels.get(row.channel)

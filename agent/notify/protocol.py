@@ -54,14 +54,19 @@ class Request:
     mode: Mode
     targets: tuple[str, ...]
     messages: tuple[WireMessage, ...] = ()
+    #: Apprise's persistent store (plugins such as Opsgenie remember the alerts they
+    #: opened there, to close them later); None keeps it in memory only.
+    storage: str | None = None
 
 
-def encode_send(targets: Sequence[str], messages: Sequence[Message]) -> bytes:
+def encode_send(targets: Sequence[str], messages: Sequence[Message],
+                storage: str | None = None) -> bytes:
     """The request to send each message to each target."""
     return json.dumps({
         "mode": Mode.SEND.value,
         "targets": list(targets),
         "messages": [_wire_dict(WireMessage.of(m)) for m in messages],
+        "storage": storage,
     }).encode()
 
 
@@ -95,7 +100,10 @@ def decode_request(data: bytes) -> Request:
                 isinstance(m.get(k), str) for k in ("title", "body", "label", "notify_type")):
             raise ValueError(f"message {i} must have text title, body, label, notify_type")
         messages.append(WireMessage(m["title"], m["body"], m["label"], m["notify_type"]))
-    return Request(mode, tuple(targets), tuple(messages))
+    storage = raw.get("storage")
+    if storage is not None and not isinstance(storage, str):
+        raise ValueError("storage must be a path")
+    return Request(mode, tuple(targets), tuple(messages), storage)
 
 
 def send_line(message: int, target: int, result: SendResult) -> str:

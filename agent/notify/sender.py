@@ -91,8 +91,11 @@ async def run_child(request: bytes, timeout: float,
 
 
 async def send_many(targets: Sequence[str], messages: Sequence[Message],
-                    timeout: float) -> list[list[SendResult]]:
-    """Send every message to every target in one child; ``result[message][target]``."""
+                    timeout: float, storage: str | None = None) -> list[list[SendResult]]:
+    """Send every message to every target in one child; ``result[message][target]``.
+
+    ``storage`` is the folder of Apprise's persistent store (see ``Request.storage``).
+    """
     results: list[list[SendResult | None]] = [[None] * len(targets) for _ in messages]
     if not targets or not messages:
         return [[SendResult(False, "nothing to send") for _ in targets] for _ in messages]
@@ -108,7 +111,7 @@ async def send_many(targets: Sequence[str], messages: Sequence[Message],
                                    if result.error else result.error, result.permanent)
         return True
 
-    problem = await run_child(encode_send(targets, messages), timeout, on_line)
+    problem = await run_child(encode_send(targets, messages, storage), timeout, on_line)
     missing = SendResult(False, problem or "notification sender gave no answer")
     return [[r if r is not None else missing for r in row] for row in results]
 
