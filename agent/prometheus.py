@@ -6,6 +6,7 @@ agent that must stay small. What is kept here:
 - metric names match ``[a-zA-Z_:][a-zA-Z0-9_:]*`` and label names ``[a-zA-Z_][a-zA-Z0-9_]*``
   (anything else becomes ``_``; a leading ``__`` is reserved for Prometheus itself);
 - label values escape backslash, double quote and newline; HELP text backslash and newline;
+  text is UTF-8, so a lone surrogate (an undecodable byte of a path) becomes U+FFFD;
 - values are ``NaN``, ``+Inf``, ``-Inf`` or a number Go's ParseFloat reads;
 - each family has one HELP and one TYPE line, and all its samples follow them together;
 - a series (name and label set) appears once: the first value given is kept.
@@ -30,8 +31,12 @@ _NOT_IN_METRIC_NAME = re.compile(r"[^a-zA-Z0-9_:]")
 _NOT_IN_LABEL_NAME = re.compile(r"[^a-zA-Z0-9_]")
 _LABEL_VALUE_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n"})
 _HELP_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n"})
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 #: Integral values up to this size are written without a fraction ("3", not "3.0").
 _EXACT_INT = 2.0**53
+
+#: A sample's labels, in the order they are written.
+LabelPairs = tuple[tuple[str, str], ...]
 
 
 class MetricType(enum.Enum):
@@ -61,12 +66,12 @@ def label_name(text: str) -> str:
 
 def label_value(text: str) -> str:
     """``text`` escaped for the inside of a label value's double quotes."""
-    return text.translate(_LABEL_VALUE_ESCAPES)
+    return _SURROGATE.sub("\ufffd", text).translate(_LABEL_VALUE_ESCAPES)
 
 
 def help_text(text: str) -> str:
     """``text`` escaped for a HELP line."""
-    return text.translate(_HELP_ESCAPES)
+    return _SURROGATE.sub("\ufffd", text).translate(_HELP_ESCAPES)
 
 
 def sample_value(value: float) -> str:
@@ -81,7 +86,7 @@ def sample_value(value: float) -> str:
     return repr(value)
 
 
-def label_pairs(labels: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+def label_pairs(labels: Iterable[tuple[str, str]]) -> LabelPairs:
     """Labels with valid names, in the order given; a name already taken by an earlier
     label gets ``exported_`` in front (as often as needed), so no value is lost."""
     out: list[tuple[str, str]] = []
@@ -102,8 +107,9 @@ class Family:
     name: str
     help: str
     type: MetricType
-    samples: dict[frozenset[tuple[str, str]], tuple[tuple[tuple[str, str], ...], float]] = \
-        field(default_factory=dict)
+    #: By label set (so the order labels come in does not make a new series).
+    samples: dict[frozenset[tuple[str, str]], tuple[LabelPairs, float]] = field(
+        default_factory=dict)
 
     def add(self, value: float,
             labels: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
@@ -149,7 +155,7 @@ class Exposition:
             held = self._claimed.get(claim)
             if held is not None and (held.name, held.help, held.type) != (name, help, type):
                 raise NameClashError(f"metric family {name} clashes with {held.name} "
-                                f"({held.type.value})")
+                                     f"({held.type.value})")
         existing = self._families.get(name)
         if existing is not None:
             return existing

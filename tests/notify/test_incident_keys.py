@@ -32,10 +32,10 @@ def test_apprise_reads_the_keys_as_meant() -> None:
 
     pd = apprise.Apprise.instantiate(keyed_url("pagerduty://ikey@apikey", "a1b2c3-170"))
     assert pd is not None
-    assert (pd.dedup, pd.action) == ("a1b2c3-170", "map")
+    assert (getattr(pd, "dedup", None), getattr(pd, "action", None)) == ("a1b2c3-170", "map")
     og = apprise.Apprise.instantiate(keyed_url("opsgenie://apikey", "a1b2c3-170"))
     assert og is not None
-    assert (og.alias, og.action) == ("a1b2c3-170", "map")
+    assert (getattr(og, "alias", None), getattr(og, "action", None)) == ("a1b2c3-170", "map")
 
 
 def test_the_send_request_carries_the_store_folder(tmp_path: Path) -> None:
