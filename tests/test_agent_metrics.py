@@ -4,7 +4,6 @@ scheduler totals, the queue and the version; and a running agent serving it."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import sys
 import threading
 import time
@@ -22,6 +21,7 @@ from agent.latest import LatestRun, LatestRuns
 from agent.model import AlertKey, CheckResult, Sample, Status, make_labels
 from agent.runtime import Agent
 from agent.scheduler import JobStats
+from tests.ports import free_port
 
 T0 = 1_700_000_000.0
 EMPTY_QUEUE = OutboxCounts(0, 0)
@@ -195,10 +195,6 @@ async def test_agent_metrics_counts_the_queue_in_a_thread_and_reads_live_sources
 
 # --- a running agent -----------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_a_memory_only_agent_serves_metrics_without_the_prometheus_client(

@@ -28,6 +28,7 @@ from agent.http_api import (
 )
 from agent.http_wire import MAX_BODY_BYTES
 from agent.store import Store
+from tests.ports import free_port
 
 T0 = 1_700_000_000.0
 TOKEN = "s3cret-token-for-tests"
@@ -316,10 +317,6 @@ def test_bad_listen_addresses(text: str, message: str) -> None:
         parse_listen(text)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def agent_config(tmp_path: Path, listen: str, token: str | None = None) -> str:

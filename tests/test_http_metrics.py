@@ -3,7 +3,6 @@ store; the page read back with the official Prometheus parser."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from agent.latest import LatestRun, LatestRuns
 from agent.model import AlertKey, CheckResult, Sample, Status, make_labels
 from agent.scheduler import JobStats
 from agent.store import Store
+from tests.ports import free_port
 
 T0 = 1_700_000_000.0
 TOKEN = "metrics-token-for-tests-0123"
@@ -150,10 +150,6 @@ async def test_a_store_failure_is_a_500_and_the_listener_goes_on(
         await listener.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_serve_agent_passes_the_metrics_source_on(tmp_path: Path, store: Store,

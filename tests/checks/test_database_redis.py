@@ -22,6 +22,7 @@ import redis
 from agent.check import CheckContext
 from agent.model import CheckResult, Status
 from checks.database import DatabaseCheck, DatabaseOptions
+from tests.ports import free_port
 
 PASSWORD = "s3cret-redis-pw"
 
@@ -33,10 +34,6 @@ async def probe(options: dict[str, object], timeout: float = 5.0) -> CheckResult
         await check.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager

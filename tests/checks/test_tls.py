@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from agent.model import CheckResult, Status
 from checks.tls import ChainError, TlsCheck, TlsOptions, judge
 from checks.tls_cert import CertInfo, matches_host
 from checks.tls_probe import StartTls
+from tests.ports import free_port
 
 NOW = dt.datetime.now(dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -144,11 +144,6 @@ def starttls_handler(proto: StartTls, ssl_ctx: ssl.SSLContext, *, offer: bool = 
     return handle
 
 
-def free_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def run_check(clock: FakeClock | None = None, timeout: float = 5.0,

@@ -4,7 +4,6 @@ parser, with values a user can check against the config."""
 from __future__ import annotations
 
 import math
-import socket
 import time
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from agent import __version__
 from tests.e2e.agent_process import AgentProcess, wait_until
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -22,10 +22,6 @@ TOKEN = "e2e-metrics-token-0123456789"
 PASSWORD = "hunter2-e2e-secret"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_config(tmp: Path, port: int, closed_port: int) -> Path:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 
 from tests.e2e.agent_process import AgentProcess, outbox, wait_until
 from tests.e2e.receiver import Receiver
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -36,10 +36,6 @@ checks:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -104,7 +100,7 @@ def test_restart_while_firing_sends_nothing_again(tmp_path: Path, receiver: Rece
 
 def test_a_notification_queued_while_the_receiver_is_down_survives_kill_9(
         tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     receiver = Receiver(port)
     url = f"json://127.0.0.1:{port}/hook"
     config = _config(tmp_path, url, "> 0")

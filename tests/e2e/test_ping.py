@@ -4,7 +4,6 @@ from a crontab line, and the notification a reported failure leads to."""
 from __future__ import annotations
 
 import json
-import socket
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,16 +12,13 @@ import pytest
 
 from tests.e2e.agent_process import AgentProcess, cli
 from tests.e2e.receiver import Receiver
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 
 TOKEN = "e2e-ping-token-0123456789"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_config(tmp: Path, port: int, url: str = "log://") -> Path:
