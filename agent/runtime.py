@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.agent_metrics import AgentMetrics
+from agent.alerting.silences import Decision, Silence, Suppressed, decide, format_until, release
 from agent.alerting.state import AlertEvent, EventKind
 from agent.check import Check, CheckContext, load_kind
 from agent.clock import Clock, SystemClock
@@ -26,10 +27,15 @@ from agent.notify.routing import deliveries as route_deliveries
 from agent.notify.sender import send_many
 from agent.pipeline import Judge, Verdict
 from agent.scheduler import Job, Scheduler
-from agent.store import Store
+from agent.store import Delivery, Store
 from agent.thresholds.numbers import format_value
 
 log = logging.getLogger("watchkeeper.agent")
+
+#: How often suppressed incidents are looked at, to announce those whose silence ended.
+RELEASE_PERIOD = 15.0
+#: How often silences that ended long ago are deleted.
+EXPIRE_PERIOD = 3600.0
 
 
 @dataclass
@@ -96,6 +102,35 @@ class HttpClients:
             await self._client.aclose()
 
 
+class SilenceCache:
+    """The active silences, re-read from the store at most every ``max_age`` seconds
+    (``watchkeeper silence`` writes them from another process)."""
+
+    def __init__(self, store: Store, host: str, clock: Clock, max_age: float = 10.0) -> None:
+        self.store = store
+        self.host = host
+        self.clock = clock
+        self.max_age = max_age
+        self._silences: list[Silence] = []
+        self._read_at: float | None = None
+
+    def active(self, now: float) -> list[Silence]:
+        """The silences holding at ``now``, as last read (re-read when too old)."""
+        if self._read_at is None or self.clock.monotonic() - self._read_at >= self.max_age:
+            return self.refresh(now)
+        return self._silences
+
+    def refresh(self, now: float) -> list[Silence]:
+        """Read the silences holding at ``now`` from the store."""
+        try:
+            self._silences = self.store.silences(active_at=now, host=self.host)
+        except StateError as exc:
+            # The ones read before still hold; the next read may succeed.
+            log.warning("reading silences failed: %s", exc)
+        self._read_at = self.clock.monotonic()
+        return self._silences
+
+
 class Agent:
     """One agent process: runs until ``stop()`` (or SIGTERM/SIGINT when installed)."""
 
@@ -123,6 +158,11 @@ class Agent:
         self.latest = LatestRuns()
         self._first_cycle_left = set(self.checks)
         self._stopping = asyncio.Event()
+        self.silences = SilenceCache(self.store, config.agent.host, self.clock)
+        #: Incidents whose FIRING a silence held back, by incident id.
+        self.suppressed: dict[str, Suppressed] = {
+            s.incident: s for s in self.store.suppressed()}
+        self._expired_at: float | None = None
 
     @staticmethod
     def _runner(lc: LiveCheck) -> Callable[[], Any]:
@@ -148,6 +188,7 @@ class Agent:
                  self.config.agent.host, len(self.checks), len(self.config.channels),
                  self.config.agent.state_dir)
         dispatch = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
+        releaser = asyncio.create_task(self._release_loop(), name="silence release")
         listener: Listener | None = None
         try:
             self._retire_stale_alerts()
@@ -159,11 +200,12 @@ class Agent:
             await self.scheduler.run()
         finally:
             self.log_stats()
+            releaser.cancel()
             if listener is not None:
                 await listener.close()
             await self.dispatcher.drain(timeout=5.0)
             dispatch.cancel()
-            await asyncio.gather(dispatch, return_exceptions=True)
+            await asyncio.gather(dispatch, releaser, return_exceptions=True)
             for lc in self.checks.values():
                 try:
                     await lc.check.close()
@@ -197,15 +239,66 @@ class Agent:
             lc.saved_memory = memory
 
     def _commit(self, verdict: Verdict, tags: tuple[str, ...]) -> None:
-        """New states and their notifications in one transaction; then wake the sender."""
-        deliveries = [d for ev in verdict.events
-                      for d in route_deliveries(ev, tags, self.config.routes,
-                                                self.config.channels)]
-        if verdict.states or deliveries:
-            self.store.commit(verdict.states, deliveries)
+        """New states and their notifications in one transaction; then wake the sender.
+
+        Events a silence holds back are logged, not routed; their states commit all the same.
+        """
+        now = self.clock.now()
+        silences = self.silences.active(now) if verdict.events else []
+        decision = decide(verdict.events, silences, self.suppressed, now)
+        deliveries = self._route(decision.deliver, tags)
+        if verdict.states or deliveries or decision.changes_suppressed:
+            self.store.commit(verdict.states, deliveries, decision.suppress, decision.forget)
             self.judge.apply(verdict)
-        for ev in verdict.events:
-            self._log_event(ev, len(deliveries))
+            self._remember(decision)
+        self._log_decision(decision, len(deliveries), now)
+        if deliveries:
+            self.dispatcher.wake()
+
+    def _route(self, events: list[AlertEvent], tags: tuple[str, ...] | None) -> list[Delivery]:
+        """The deliveries of ``events``: tagged ``tags``, or their check's tags when None."""
+        out: list[Delivery] = []
+        for ev in events:
+            ev_tags = tags
+            if ev_tags is None:
+                lc = self.checks.get(ev.key.check)
+                ev_tags = lc.config.tags if lc is not None else ev.tags
+            out.extend(route_deliveries(ev, ev_tags, self.config.routes, self.config.channels))
+        return out
+
+    def _remember(self, decision: Decision) -> None:
+        """Take the decision's suppressed incidents as current (after they were stored)."""
+        for incident in decision.forget:
+            self.suppressed.pop(incident, None)
+        self.suppressed.update((s.incident, s) for s in decision.suppress)
+
+    async def _release_loop(self) -> None:
+        while True:
+            await asyncio.sleep(RELEASE_PERIOD)
+            try:
+                self.release_silenced()
+            except Exception:  # a bug here must not hold back notifications for good
+                log.exception("announcing alerts whose silence ended failed")
+
+    def release_silenced(self) -> None:
+        """Announce the suppressed incidents whose silence ended and that still fire.
+
+        Also deletes, hourly, the silences that ended long ago.
+        """
+        now = self.clock.now()
+        mono = self.clock.monotonic()
+        if self._expired_at is None or mono - self._expired_at >= EXPIRE_PERIOD:
+            self._expired_at = mono
+            self.store.expire_silences(now)
+        if not self.suppressed:
+            return
+        decision = release(list(self.suppressed.values()), self.judge.states,
+                           self.silences.refresh(now), now)
+        deliveries = self._route(decision.deliver, None)
+        if deliveries or decision.changes_suppressed:
+            self.store.commit([], deliveries, (), decision.forget)
+            self._remember(decision)
+        self._log_decision(decision, len(deliveries), now)
         if deliveries:
             self.dispatcher.wake()
 
@@ -238,8 +331,20 @@ class Agent:
         log.log(level, "check %s: %s - %s%s", lc.config.name, result.status.value.upper(),
                 result.summary, f" [{metrics}]" if metrics else "")
 
+    def _log_decision(self, decision: Decision, deliveries: int, now: float) -> None:
+        released = {id(ev) for ev in decision.released}
+        for ev in decision.deliver:
+            self._log_event(ev, deliveries, "; its silence ended" if id(ev) in released else "")
+        for ev, s in decision.silenced:
+            log.info("alert %s %s: %s (%s) silenced by #%d until %s%s", ev.kind.value.upper(),
+                     ev.key.as_text(), ev.why, ev.severity.value, s.id,
+                     format_until(s.ends_at, now), f" ({s.reason})" if s.reason else "")
+        for ev in decision.dropped:
+            log.info("alert RESOLVED %s: %s (not sent: a silence held back its FIRING)",
+                     ev.key.as_text(), ev.why)
+
     @staticmethod
-    def _log_event(ev: AlertEvent, deliveries: int) -> None:
+    def _log_event(ev: AlertEvent, deliveries: int, note: str = "") -> None:
         level = logging.INFO if ev.kind is EventKind.RESOLVED else logging.WARNING
-        log.log(level, "alert %s %s: %s (%s; %d deliveries queued)", ev.kind.value.upper(),
-                ev.key.as_text(), ev.why, ev.severity.value, deliveries)
+        log.log(level, "alert %s %s: %s (%s; %d deliveries queued%s)", ev.kind.value.upper(),
+                ev.key.as_text(), ev.why, ev.severity.value, deliveries, note)

@@ -239,17 +239,22 @@ def status(args: argparse.Namespace) -> int:
     if not db.exists():
         print(f"no state yet in {config.agent.state_dir} (has the agent run?)")
         return 0
+    from agent.cli.silence_cmd import silence_json, status_lines
+
+    now = time.time()
     store = Store.open(config.agent.state_dir)
     try:
         alerts = store.open_alerts()
         pending = store.pending_count()
+        silences = store.silences(active_at=now, host=config.agent.host)
     finally:
         store.close()
-    now = time.time()
     if args.json:
         rows = [{"key": a.key.as_text(), "phase": a.phase.value, "severity": a.severity.value,
                  "since": a.problem_since, "why": a.why} for a in alerts]
-        print(json.dumps({"alerts": rows, "queued_notifications": pending}, indent=2))
+        print(json.dumps({"alerts": rows, "queued_notifications": pending,
+                          "silences": [silence_json(s, alerts, now) for s in silences]},
+                         indent=2))
         return 0
     if not alerts:
         print("no open alerts")
@@ -260,6 +265,8 @@ def status(args: argparse.Namespace) -> int:
             age = format_duration(now - a.problem_since) if a.problem_since else "-"
             print(f"{a.key.as_text():<{w}}  {a.phase.value:<8}  {a.severity.value:<8}  "
                   f"{age:<8}  {a.why}")
+    for line in status_lines(silences, alerts, now):
+        print(line)
     if pending:
         print(f"{pending} notification(s) waiting to be delivered")
     return 0

@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     from agent.cli import baseline_cmd
 
     baseline_cmd.add_parser(sub, common)
+    from agent.cli import silence_cmd
+
+    silence_cmd.add_parser(sub, common)
     return p
 
 
@@ -119,6 +122,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from agent.cli import baseline_cmd
 
         return baseline_cmd.run(args)
+    if args.command == "silence":
+        from agent.cli import silence_cmd
+
+        return silence_cmd.run(args)
     raise AssertionError(args.command)
 
 

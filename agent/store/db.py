@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -12,11 +13,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from agent.alerting.silences import SILENCE_KEPT, Silence, Suppressed
 from agent.alerting.state import AlertState, Phase
 from agent.errors import StateError
 from agent.heartbeats import PINGS_KEPT, Ping, PingKind
 from agent.model import AlertKey
 from agent.store import learned as _learned
+from agent.store import silences as _silences
 from agent.store.codec import (
     STATE_COLUMNS,
     event_from_json,
@@ -48,8 +51,8 @@ _PENDING = "sent_at IS NULL AND dead = 0"
 
 
 class Store:
-    """Alert states, the notification outbox, checks' memory, heartbeat pings and learned
-    thresholds' state, in one SQLite file.
+    """Alert states, the notification outbox, checks' memory, heartbeat pings, learned
+    thresholds' state and silences, in one SQLite file.
 
     Synchronous and thread-safe (one connection behind a lock): async callers may run
     calls in a thread. Every write is a transaction of its own; ``commit`` puts new
@@ -162,8 +165,10 @@ class Store:
             (Phase.PENDING.value, Phase.FIRING.value))
         return [_decode(r["key"], state_from_row, r) for r in rows]
 
-    def commit(self, states: Sequence[AlertState], deliveries: Sequence[Delivery]) -> None:
-        """Upsert ``states`` and queue ``deliveries`` in ONE transaction.
+    def commit(self, states: Sequence[AlertState], deliveries: Sequence[Delivery],
+               suppress: Sequence[Suppressed] = (), forget: Sequence[str] = ()) -> None:
+        """Upsert ``states`` and queue ``deliveries`` in ONE transaction, with the incidents
+        a silence held back (``suppress``) or no longer holds (``forget``).
 
         A delivery is due at once (at its event's time). Queuing the same event to the
         same target twice is a no-op.
@@ -176,6 +181,7 @@ class Store:
                 conn.executemany(_UPSERT_STATE, state_rows)
             if outbox_rows:
                 conn.executemany(_INSERT_OUTBOX, outbox_rows)
+            _silences.write_suppressed(conn, suppress, forget)
 
     # -- outbox ------------------------------------------------------------------------
 
@@ -297,6 +303,58 @@ class Store:
             rows = self._read(_learned.SELECT_KEYS + " WHERE check_name = ? ORDER BY key",
                               (check,))
         return [_decode(f"learned row {r['key']}", _learned.key_from_row, r) for r in rows]
+
+    # -- silences ----------------------------------------------------------------------
+
+    def add_silence(self, check_glob: str, metric: str | None, starts_at: float,
+                    ends_at: float, *, reason: str = "", created_at: float | None = None
+                    ) -> int:
+        """Store a silence (created at ``starts_at`` unless told); return its id, never
+        reused."""
+        created = starts_at if created_at is None else created_at
+        with self._tx() as conn:
+            cur = conn.execute(_silences.INSERT_SILENCE,
+                               (check_glob, metric, starts_at, ends_at, reason, created))
+            return int(cur.lastrowid or 0)
+
+    def silences(self, active_at: float | None = None, *, host: str) -> list[Silence]:
+        """The stored silences (only those holding at ``active_at`` when given), by id.
+
+        ``host`` is the agent's host name, which the silences apply to.
+        """
+        if active_at is None:
+            rows = self._read(_silences.SELECT_SILENCES + _silences.ORDER)
+        else:
+            rows = self._read(_silences.SELECT_SILENCES + _silences.ACTIVE_AT
+                              + _silences.ORDER, (active_at, active_at))
+        decode = functools.partial(_silences.silence_from_row, host=host)
+        return [_decode(f"silence #{r['id']}", decode, r) for r in rows]
+
+    def remove_silence(self, silence_id: int) -> bool:
+        """Delete a silence; False when there is none with that id."""
+        with self._tx() as conn:
+            return conn.execute(_silences.DELETE_SILENCE, (silence_id,)).rowcount > 0
+
+    def expire_silences(self, now: float, kept: float = SILENCE_KEPT) -> int:
+        """Delete the silences that ended more than ``kept`` seconds ago; return how many."""
+        with self._tx() as conn:
+            return conn.execute(_silences.EXPIRE_SILENCES, (now - kept,)).rowcount
+
+    def suppressed(self) -> list[Suppressed]:
+        """The incidents whose FIRING a silence held back, oldest first."""
+        return [_decode(f"suppressed incident {r['incident']}",
+                        _silences.suppressed_from_row, r)
+                for r in self._read(_silences.SELECT_SUPPRESSED)]
+
+    def record_suppressed(self, items: Sequence[Suppressed]) -> None:
+        """Remember held-back incidents (one already remembered is kept as it was)."""
+        with self._tx() as conn:
+            _silences.write_suppressed(conn, items, ())
+
+    def forget_suppressed(self, incidents: Sequence[str]) -> None:
+        """Forget held-back incidents (unknown ids are ignored)."""
+        with self._tx() as conn:
+            _silences.write_suppressed(conn, (), incidents)
 
 
 def _open_error(path: Path, exc: sqlite3.DatabaseError) -> str:

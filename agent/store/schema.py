@@ -83,6 +83,25 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX learned_by_check ON learned (check_name, metric);
     """,
+    # 4: silences asked for with `watchkeeper silence add`, and the incidents whose FIRING
+    # one held back (announced when the silence ends, if still firing).
+    """
+    CREATE TABLE silences (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        check_glob TEXT NOT NULL,
+        metric     TEXT NULL,
+        starts_at  REAL NOT NULL,
+        ends_at    REAL NOT NULL,
+        reason     TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE suppressed (
+        incident TEXT PRIMARY KEY,
+        key      TEXT NOT NULL,
+        event    TEXT NOT NULL,
+        at       REAL NOT NULL
+    );
+    """,
 )
 
 #: The schema version this code writes and understands.

@@ -1,0 +1,174 @@
+"""Silences: "don't page me about db-* for 2 h". Which events a silence holds back.
+
+Pure: every function takes ``now``. The rules, per event of a key a silence matches:
+
+- FIRING, ESCALATED, DEESCALATED, REMINDER: not delivered. A held-back FIRING is
+  remembered (its incident is *suppressed*), since nothing was announced for it.
+- RESOLVED: delivered, unless its incident is suppressed: then nothing was ever sent for
+  that incident, so the resolve is dropped too and the incident forgotten. An incident
+  announced before the silence began thus always gets its resolve (no pager incident is
+  left open).
+
+When the silence ends (expired or removed) and a suppressed incident is still firing,
+``release`` announces it with a FIRING of the same incident; an event of a suppressed
+incident that is no longer silenced announces it likewise.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from fnmatch import fnmatchcase
+
+from agent.alerting.state import AlertEvent, AlertState, EventKind, Phase
+from agent.model import AlertKey
+
+#: The longest and shortest silence one may ask for.
+MAX_SILENCE = 30 * 86400.0
+MIN_SILENCE = 60.0
+#: Silences that ended longer ago than this are deleted.
+SILENCE_KEPT = 7 * 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    """Hold back the alerts of this host's checks matching ``check_glob`` (and ``metric``)
+    from ``starts_at`` until ``ends_at`` (epoch seconds).
+
+    ``host`` is the agent's own host name: a state database belongs to one agent, so the
+    store does not keep it, and whoever reads silences says whose they are.
+    """
+
+    id: int
+    check_glob: str
+    metric: str | None
+    starts_at: float
+    ends_at: float
+    reason: str
+    created_at: float
+    host: str
+
+    def active(self, now: float) -> bool:
+        """Whether the silence holds at ``now`` (its end is not included)."""
+        return self.starts_at <= now < self.ends_at
+
+    def matches(self, key: AlertKey, now: float) -> bool:
+        """Whether the silence holds back the alerts of ``key`` at ``now``."""
+        return (self.active(now) and key.host == self.host
+                and fnmatchcase(key.check, self.check_glob)
+                and (self.metric is None or key.metric == self.metric))
+
+    @property
+    def match_text(self) -> str:
+        """``CHECK`` or ``CHECK/METRIC``, as it was given."""
+        return self.check_glob + (f"/{self.metric}" if self.metric is not None else "")
+
+
+@dataclass(frozen=True, slots=True)
+class Suppressed:
+    """A FIRING held back by a silence: its incident was never announced."""
+
+    event: AlertEvent
+    #: When it was held back.
+    at: float
+
+    @property
+    def incident(self) -> str:
+        return self.event.incident
+
+    @property
+    def key(self) -> AlertKey:
+        return self.event.key
+
+
+@dataclass
+class Decision:
+    """What to do with a batch of events (or with the suppressed incidents)."""
+
+    #: Events to route and deliver (released FIRINGs included).
+    deliver: list[AlertEvent] = field(default_factory=list)
+    #: Events held back, each with the silence that held it.
+    silenced: list[tuple[AlertEvent, Silence]] = field(default_factory=list)
+    #: RESOLVEDs dropped because their incident's FIRING was never sent.
+    dropped: list[AlertEvent] = field(default_factory=list)
+    #: Incidents to remember as suppressed.
+    suppress: list[Suppressed] = field(default_factory=list)
+    #: Incidents to forget.
+    forget: list[str] = field(default_factory=list)
+    #: FIRINGs announcing suppressed incidents whose silence ended (also in ``deliver``).
+    released: list[AlertEvent] = field(default_factory=list)
+
+    @property
+    def changes_suppressed(self) -> bool:
+        return bool(self.suppress or self.forget)
+
+
+def silencing(key: AlertKey, silences: Iterable[Silence], now: float) -> Silence | None:
+    """The silence holding back ``key`` at ``now`` (the one ending last), or None."""
+    holding = [s for s in silences if s.matches(key, now)]
+    return max(holding, key=lambda s: (s.ends_at, s.id), default=None)
+
+
+def decide(events: Sequence[AlertEvent], silences: Sequence[Silence],
+           suppressed: Mapping[str, Suppressed], now: float) -> Decision:
+    """Apply the silences at ``now`` to ``events``, given the incidents suppressed so far."""
+    out = Decision()
+    held = dict(suppressed)  # as it stands after the events seen so far in this batch
+    for ev in events:
+        if ev.kind is EventKind.RESOLVED:
+            if ev.incident in held:
+                out.dropped.append(ev)
+                out.forget.append(ev.incident)
+                del held[ev.incident]
+            else:
+                out.deliver.append(ev)
+            continue
+        silence = silencing(ev.key, silences, now)
+        if silence is not None:
+            out.silenced.append((ev, silence))
+            if ev.kind is EventKind.FIRING and ev.incident not in held:
+                held[ev.incident] = Suppressed(ev, now)
+                out.suppress.append(held[ev.incident])
+        elif ev.incident in held:
+            # The silence ended before ``release`` noticed: announce the incident now.
+            firing = replace(ev, kind=EventKind.FIRING, previous_severity=None, duration=None)
+            out.deliver.append(firing)
+            out.released.append(firing)
+            out.forget.append(ev.incident)
+            del held[ev.incident]
+        else:
+            out.deliver.append(ev)
+    return out
+
+
+def release(suppressed: Iterable[Suppressed], states: Mapping[AlertKey, AlertState],
+            silences: Sequence[Silence], now: float) -> Decision:
+    """Announce the suppressed incidents no silence holds any more.
+
+    One still firing (the same incident in ``states``) gets a FIRING at ``now`` with the
+    state's reason, value and severity; one no longer firing is just forgotten.
+    """
+    out = Decision()
+    for s in suppressed:
+        state = states.get(s.key)
+        if state is None or state.phase is not Phase.FIRING or state.incident != s.incident:
+            out.forget.append(s.incident)
+            continue
+        if silencing(s.key, silences, now) is not None:
+            continue
+        firing = AlertEvent(EventKind.FIRING, s.key, state.severity, now, s.incident,
+                            state.why, value=state.value, threshold=state.threshold,
+                            since=state.problem_since, tags=s.event.tags)
+        out.deliver.append(firing)
+        out.released.append(firing)
+        out.forget.append(s.incident)
+    return out
+
+
+def format_until(ends_at: float, now: float) -> str:
+    """``14:00 UTC`` on the same UTC day as ``now``, else ``2024-05-02 14:00 UTC``."""
+    end, today = time.gmtime(ends_at), time.gmtime(now)
+    if end[:3] == today[:3]:
+        return time.strftime("%H:%M UTC", end)
+    return time.strftime("%Y-%m-%d %H:%M UTC", end)

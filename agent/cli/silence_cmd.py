@@ -1,0 +1,235 @@
+"""``watchkeeper silence add|list|remove``: hold back alerts during maintenance.
+
+``silence add db-* --for 2h --reason "reboot"`` stores a silence in the agent's state
+database; the running agent reads it within seconds, holds back the notifications of the
+matching alerts until it ends, then announces those still firing. MATCH is ``CHECK`` or
+``CHECK/METRIC`` where CHECK may be a glob (``*`` is every check of this host).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from fnmatch import fnmatchcase
+from typing import Any
+
+from agent.alerting.silences import MAX_SILENCE, MIN_SILENCE, Silence
+from agent.alerting.state import AlertState
+from agent.config.models import Config
+from agent.units import format_duration, parse_duration
+
+_GLOB_CHARS = "*?["
+
+
+def _duration(value: str) -> float:
+    """``--for``: a duration between one minute and 30 days."""
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds < MIN_SILENCE:
+        raise argparse.ArgumentTypeError(f"{value} is too short: a silence lasts at least "
+                                         "1 minute")
+    if seconds > MAX_SILENCE:
+        raise argparse.ArgumentTypeError(f"{value} is too long: a silence lasts at most "
+                                         "30 days (add another one when it ends)")
+    return seconds
+
+
+def _silence_id(value: str) -> int:
+    text = value.strip().removeprefix("#")
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a silence id like 3, got {value!r}")
+    return int(text)
+
+
+def add_parser(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentParser) -> None:
+    """Add the ``silence`` subcommand (with ``add``, ``list``, ``remove``) to the parser."""
+    p = sub.add_parser(
+        "silence", help="hold back the alerts of some checks for a while",
+        description="Hold back the notifications of matching alerts for a while (during "
+                    "maintenance, say). Alerts still firing when the silence ends are "
+                    "announced then; an alert announced before the silence began still "
+                    "gets its resolve.")
+    ssub = p.add_subparsers(dest="silence_command", required=True, parser_class=type(p),
+                            metavar="SUBCOMMAND")
+    a = ssub.add_parser(
+        "add", parents=[common], help="silence the alerts of matching checks",
+        description="Silence the alerts of MATCH: CHECK or CHECK/METRIC, where CHECK may be "
+                    "a glob (db-*; * is every check of this host) and METRIC is exact.")
+    a.add_argument("match", metavar="MATCH", help="CHECK or CHECK/METRIC (CHECK may be a glob)")
+    a.add_argument("--for", dest="duration", type=_duration, required=True, metavar="DURATION",
+                   help="how long, like 30m, 2h or 1d (1 minute to 30 days)")
+    a.add_argument("--reason", default="", metavar="TEXT", help="why (shown in list and logs)")
+    ls = ssub.add_parser("list", parents=[common], help="show the active silences")
+    ls.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    rm = ssub.add_parser("remove", parents=[common], help="end a silence now")
+    rm.add_argument("id", type=_silence_id, metavar="ID", help="the silence's id (see list)")
+
+
+def parse_match(text: str, check_names: Sequence[str]) -> tuple[str, str | None]:
+    """``CHECK`` or ``CHECK/METRIC`` as (check glob, metric or None); ValueError when
+    neither.
+
+    The metric is what follows the last ``/``, unless the whole text is a check's name.
+    """
+    text = text.strip()
+    if not text:
+        raise ValueError("MATCH is empty: give CHECK or CHECK/METRIC (CHECK may be a glob "
+                       "like db-*)")
+    if text in check_names or "/" not in text:
+        return text, None
+    check, metric = text.rsplit("/", 1)
+    if not check or not metric:
+        raise ValueError(f"expected CHECK or CHECK/METRIC, got {text!r}")
+    if any(c in metric for c in _GLOB_CHARS):
+        raise ValueError(f"METRIC is matched exactly (only CHECK may be a glob), got {metric!r}")
+    if "{" in metric:
+        raise ValueError(f"a silence covers every series of a metric; give METRIC without "
+                       f"labels, got {metric!r}")
+    return check, metric
+
+
+def match_warnings(check: str, metric: str | None, config: Config) -> list[str]:
+    """Why the silence would hold back nothing with the current config (empty when it
+    would)."""
+    matched = [c for c in config.checks if fnmatchcase(c.name, check)]
+    if not matched:
+        known = ", ".join(c.name for c in config.checks) or "none"
+        return [f"no configured check matches {check!r} (checks: {known}); the silence is "
+                "kept for a check added later"]
+    if metric is None or metric == "status":
+        return []
+    metrics = sorted({"status"} | {m for c in matched for m in c.thresholds})
+    if metric not in metrics:
+        return [f"no check matching {check!r} has thresholds for metric {metric!r} (they "
+                f"have: {', '.join(metrics)})"]
+    return []
+
+
+def run(args: argparse.Namespace) -> int:
+    """The ``silence`` subcommand: 0 when done, 2 for bad input."""
+    from agent.cli.commands import load
+
+    config = load(args)
+    if args.silence_command == "add":
+        return _add(args, config)
+    if args.silence_command == "list":
+        return _list(args, config)
+    return _remove(args, config)
+
+
+def _add(args: argparse.Namespace, config: Config) -> int:
+    from agent.store import Store
+
+    try:
+        check, metric = parse_match(args.match, [c.name for c in config.checks])
+    except ValueError as exc:
+        print(f"watchkeeper: {exc}", file=sys.stderr)
+        return 2
+    for warning in match_warnings(check, metric, config):
+        print(f"watchkeeper: warning: {warning}", file=sys.stderr)
+    now = time.time()
+    with Store.open(config.agent.state_dir) as store:
+        silence_id = store.add_silence(check, metric, now, now + args.duration,
+                                       reason=args.reason.strip())
+    match = check + (f"/{metric}" if metric else "")
+    print(f"silence #{silence_id} added: {match} until {until_text(now + args.duration, now)}")
+    return 0
+
+
+def _list(args: argparse.Namespace, config: Config) -> int:
+    silences, alerts = _read(config)
+    now = time.time()
+    if args.json:
+        print(json.dumps({"silences": [silence_json(s, alerts, now) for s in silences]},
+                         indent=2))
+    elif not silences:
+        print("no active silences")
+    else:
+        print("\n".join(table(silences, alerts, now)))
+    return 0
+
+
+def _remove(args: argparse.Namespace, config: Config) -> int:
+    from agent.store import DB_NAME, Store
+
+    removed = False
+    if (config.agent.state_dir / DB_NAME).exists():
+        with Store.open(config.agent.state_dir) as store:
+            removed = store.remove_silence(args.id)
+    if not removed:
+        print(f"watchkeeper: no silence #{args.id} (see 'watchkeeper silence list')",
+              file=sys.stderr)
+        return 2
+    print(f"silence #{args.id} removed; the running agent announces the alerts it held back "
+          "that still fire within 15 seconds")
+    return 0
+
+
+def _read(config: Config) -> tuple[list[Silence], list[AlertState]]:
+    """The active silences and the open alerts (none when the agent never ran)."""
+    from agent.store import DB_NAME, Store
+
+    if not (config.agent.state_dir / DB_NAME).exists():
+        return [], []
+    with Store.open(config.agent.state_dir) as store:
+        return (store.silences(active_at=time.time(), host=config.agent.host),
+                store.open_alerts())
+
+
+# -- output ----------------------------------------------------------------------------
+
+
+def until_text(ends_at: float, now: float) -> str:
+    """``2024-05-02 14:00 UTC (in 2h)``."""
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ends_at))
+    return f"{when} (in {format_duration(ends_at - now)})"
+
+
+def silenced_alerts(s: Silence, alerts: Sequence[AlertState], now: float) -> list[AlertState]:
+    """The open alerts the silence holds back at ``now``."""
+    return [a for a in alerts if s.matches(a.key, now)]
+
+
+def _holding(s: Silence, alerts: Sequence[AlertState], now: float) -> str:
+    n = len(silenced_alerts(s, alerts, now))
+    return f"{n} open alert{'s' if n != 1 else ''}" if n else "no open alerts"
+
+
+def table(silences: Sequence[Silence], alerts: Sequence[AlertState], now: float) -> list[str]:
+    """One line per silence under a header: id, match, until, open alerts held, reason."""
+    rows = [(f"#{s.id}", s.match_text, until_text(s.ends_at, now), _holding(s, alerts, now),
+             s.reason or "-") for s in silences]
+    head = ("ID", "MATCH", "UNTIL", "SILENCING", "REASON")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(r[:4], widths, strict=True)) + "  "
+            + r[4] for r in [head, *rows]]
+
+
+def status_lines(silences: Sequence[Silence], alerts: Sequence[AlertState],
+                 now: float) -> list[str]:
+    """The short section ``watchkeeper status`` shows after the alerts."""
+    if not silences:
+        return []
+    lines = [f"{len(silences)} active silence{'s' if len(silences) != 1 else ''}:"]
+    for s in silences:
+        reason = f" ({s.reason})" if s.reason else ""
+        lines.append(f"  #{s.id} {s.match_text} until {until_text(s.ends_at, now)}, "
+                     f"silencing {_holding(s, alerts, now)}{reason}")
+    return lines
+
+
+def silence_json(s: Silence, alerts: Sequence[AlertState], now: float) -> dict[str, Any]:
+    """A silence as JSON, with the keys of the open alerts it holds back."""
+    return {
+        "id": s.id, "match": s.match_text, "check": s.check_glob, "metric": s.metric,
+        "starts_at": s.starts_at, "ends_at": s.ends_at,
+        "until": datetime.fromtimestamp(s.ends_at, UTC).isoformat(timespec="seconds"),
+        "reason": s.reason, "created_at": s.created_at,
+        "silencing": [a.key.as_text() for a in silenced_alerts(s, alerts, now)],
+    }
