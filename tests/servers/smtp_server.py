@@ -38,7 +38,8 @@ class SmtpTestServer:
 
             def handle(self) -> None:
                 self.reply("220 mail.test ESMTP")
-                sender, rcpts, login = "", [], None
+                sender, login = "", None
+                rcpts: list[str] = []
                 while True:
                     raw = self.rfile.readline(4096)
                     if not raw:
