@@ -36,6 +36,9 @@ def _material(state: AlertState) -> AlertState:
 
 
 LearnedLoader = Callable[[AlertKey], bytes | None]
+
+#: Successful runs without a series before its open alert is resolved as gone.
+VANISHED_AFTER = 3
 #: Learned state is saved at most once per this many seconds of wall clock per series
 #: (the clock hour: a baseline changes when an hour closes).
 LEARNED_SAVE_PERIOD = 3600
@@ -55,6 +58,8 @@ class Judge:
         self.host = host
         self.states: dict[AlertKey, AlertState] = dict(states or {})
         self.series: dict[AlertKey, SeriesJudge] = {}
+        #: Successful runs in a row that did not report an open alert's series.
+        self._absent: dict[AlertKey, int] = {}
         self._load_learned = load_learned
         #: Series that learned something since they were last saved.
         self._unsaved: set[AlertKey] = set()
@@ -123,6 +128,9 @@ class Judge:
             else:
                 finding = evaluate(rule, sample, key, previous)
             findings.append((finding, rule))
+        if result.status is Status.OK:
+            present = {f.key for f, _ in findings}
+            findings.extend((f, None) for f in self._gone(check, present))
         for finding, rule in findings:
             verdict.findings.append(finding)
             old = self.states.get(finding.key) or AlertState(key=finding.key)
@@ -131,6 +139,31 @@ class Judge:
             if events or _material(new) != _material(old):
                 verdict.states.append(new)
         return verdict
+
+    def _gone(self, check: CheckConfig, present: set[AlertKey]) -> list[Finding]:
+        """OK findings for the open alerts of this check that have nothing to judge any more.
+
+        A series the check stopped reporting (a disk unmounted, a resolver removed) resolves
+        after ``VANISHED_AFTER`` successful runs without it; a metric whose thresholds were
+        removed from the config resolves at once. Runs where the check itself failed prove
+        nothing and are not counted.
+        """
+        gone: list[Finding] = []
+        for key, state in self.states.items():
+            if key.check != check.name or key.host != self.host or key.metric == STATUS_METRIC:
+                continue
+            if key in present or state.phase not in (Phase.PENDING, Phase.FIRING):
+                self._absent.pop(key, None)
+                continue
+            name = key.metric + (f"{{{','.join(f'{k}={v}' for k, v in key.labels)}}}"
+                                 if key.labels else "")
+            if key.metric not in check.thresholds:
+                gone.append(Finding(key, Status.OK, f"{name} has no thresholds any more"))
+                continue
+            self._absent[key] = self._absent.get(key, 0) + 1
+            if self._absent[key] >= VANISHED_AFTER:
+                gone.append(Finding(key, Status.OK, f"{name} is no longer reported"))
+        return gone
 
     def retire(self, active_checks: Collection[str], now: float,
                alert_policy: AlertPolicy) -> Verdict:

@@ -96,3 +96,46 @@ def test_alerts_of_a_removed_check_resolve_and_pending_ones_drop_silently() -> N
         "h1/gone/used_percent": Phase.RESOLVED, "h1/gone/status": Phase.OK,
         "h1/disks/used_percent": Phase.FIRING, "old-name/disks/used_percent": Phase.RESOLVED}
     assert judge.retire({"disks"}, now=1100, alert_policy=AlertPolicy()).events == []
+
+
+def test_a_series_the_check_stops_reporting_resolves_after_three_good_runs() -> None:
+    judge = Judge("h1")
+    check = _check(used_percent=_rule("used_percent", "> 90"))
+    judge.apply(judge.judge(check, _disks(50, 95), now=1000))
+    only_root = CheckResult.ok("disks", samples=[
+        Sample("used_percent", 50, make_labels({"mount": "/"}))])
+    kinds = []
+    for i, result in enumerate([only_root, CheckResult.unknown("timed out"), only_root,
+                                only_root]):
+        v = judge.judge(check, result, now=1060 + 60 * i)
+        judge.apply(v)
+        kinds.append([(e.kind, e.key.metric, e.why) for e in v.events])
+    # The failed run (an UNKNOWN status alert) does not count as "not reported".
+    assert kinds[0] == []
+    assert kinds[1] == [(EventKind.FIRING, "status", "timed out")]
+    assert kinds[2] == [(EventKind.RESOLVED, "status", "disks")]
+    assert kinds[3] == [(EventKind.RESOLVED, "used_percent",
+                         "used_percent{mount=/var} is no longer reported")]
+
+
+def test_removing_a_metrics_thresholds_resolves_its_alert_at_once() -> None:
+    judge = Judge("h1")
+    judge.apply(judge.judge(_check(used_percent=_rule("used_percent", "> 90")),
+                            _disks(50, 95), now=1000))
+    v = judge.judge(_check(), _disks(50, 95), now=1060)
+    assert [(e.kind, e.why) for e in v.events] == [
+        (EventKind.RESOLVED, "used_percent{mount=/var} has no thresholds any more")]
+
+
+def test_a_series_that_comes_back_in_time_keeps_its_alert() -> None:
+    judge = Judge("h1")
+    check = _check(used_percent=_rule("used_percent", "> 90"))
+    judge.apply(judge.judge(check, _disks(50, 95), now=1000))
+    only_root = CheckResult.ok("disks", samples=[
+        Sample("used_percent", 50, make_labels({"mount": "/"}))])
+    events = []
+    for i, result in enumerate([only_root, only_root, _disks(50, 96), only_root, only_root]):
+        v = judge.judge(check, result, now=1060 + 60 * i)
+        judge.apply(v)
+        events.extend(v.events)
+    assert events == []
