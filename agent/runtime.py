@@ -157,7 +157,6 @@ class Agent:
         #: Each check's latest run, for /metrics.
         self.latest = LatestRuns()
         self._first_cycle_left = set(self.checks)
-        self._stopping = asyncio.Event()
         self.silences = SilenceCache(self.store, config.agent.host, self.clock)
         #: Incidents whose FIRING a silence held back, by incident id.
         self.suppressed: dict[str, Suppressed] = {
@@ -169,7 +168,6 @@ class Agent:
         return lambda: lc.check.run(lc.ctx)
 
     def stop(self) -> None:
-        self._stopping.set()
         self.scheduler.stop()
 
     def install_signal_handlers(self) -> None:
