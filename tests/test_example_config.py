@@ -33,7 +33,7 @@ def test_every_commented_example_is_valid_when_uncommented(tmp_path: Path) -> No
     text = EXAMPLE.read_text()
     secret = tmp_path / "secret"
     secret.write_text("s3cret\n")
-    channels = re.findall(r"^  # ([a-z]+):\n((?:  #   - .*\n)+)", text, re.M)
+    channels = re.findall(r"^  # ([a-z]+):\n((?:  #   .*\n)+)", text, re.M)
     assert {name for name, _ in channels} >= {"email", "sms", "chat", "pager"}
     channel_yaml = "\n".join(f"  {name}:\n" + re.sub(r"^  #", "", urls, flags=re.M)
                              for name, urls in channels)

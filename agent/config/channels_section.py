@@ -19,6 +19,8 @@ from agent.config.yaml_lines import YamlPath
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S*$")
 _URL_HINT = "expected an Apprise URL like 'scheme://...'"
+#: The keys of a channel in mapping form (the model's fields but ``name``).
+_MAPPING_KEYS = ("urls", "group_wait")
 
 
 @dataclass
@@ -30,7 +32,8 @@ class ParsedChannels:
 
 
 def parse_channels(data: Any, report: Reporter) -> ParsedChannels:
-    """``channels:`` -> Channel per name; each takes a URL list or ``{urls: [...]}``."""
+    """``channels:`` -> Channel per name; each takes a URL list, a single URL or
+    ``{urls: [...], group_wait: 30s}``."""
     out = ParsedChannels()
     path: YamlPath = ("channels",)
     if data is None:
@@ -46,16 +49,21 @@ def parse_channels(data: Any, report: Reporter) -> ParsedChannels:
         if not name.strip():
             report.add((*path, name), "a channel name must not be empty")
         if urls is not None and report.count() == before:
-            out.channels[name] = Channel(name=name, urls=urls)
+            fields: dict[str, Any] = {"name": name, "urls": urls}
+            if isinstance(spec, dict) and "group_wait" in spec:
+                fields["group_wait"] = spec["group_wait"]
+            channel = report.validate(Channel, fields, (*path, name))
+            if channel is not None:
+                out.channels[name] = channel
     return out
 
 
 def _channel_urls(path: YamlPath, spec: Any, report: Reporter) -> tuple[str, ...] | None:
     where = path
     if isinstance(spec, dict):
-        strays = [key for key in spec if key != "urls"]
+        strays = [key for key in spec if key not in _MAPPING_KEYS]
         for key in strays:
-            report.add((*path, key), unknown_key(key, ["urls"]))
+            report.add((*path, key), unknown_key(key, list(_MAPPING_KEYS)))
         if "urls" not in spec and not strays:
             report.add(path, "missing required key 'urls'")
         if "urls" not in spec:

@@ -18,7 +18,7 @@ from pydantic import (
 
 from agent.model import Status
 from agent.thresholds.rules import ThresholdRule
-from agent.units import parse_duration
+from agent.units import format_duration, parse_duration
 
 
 def _duration(v: Any) -> float:
@@ -107,11 +107,30 @@ class AlertPolicy(_Strict):
     send_resolved: bool = True
 
 
+#: Longest ``group_wait``: a longer one would hold the first alert of a storm too long.
+GROUP_WAIT_MAX = 600.0
+
+
 class Channel(_Strict):
-    """A named list of Apprise URLs. The URLs carry secrets: never print them unmasked."""
+    """A named list of Apprise URLs. The URLs carry secrets: never print them unmasked.
+
+    ``group_wait`` (a duration, 0 = off, at most 10m) batches an alert storm: the
+    notifications queued for one URL within ``group_wait`` of the first go out together
+    as ONE message (one text message instead of 15 when a host loses its network).
+    PagerDuty and Opsgenie URLs are never grouped: they keep one incident per alert.
+    """
 
     name: str
     urls: tuple[str, ...] = Field(min_length=1)
+    group_wait: Duration = 0.0
+
+    @field_validator("group_wait")
+    @classmethod
+    def _group_wait(cls, v: float) -> float:
+        if v > GROUP_WAIT_MAX:
+            raise ValueError(f"must be at most 10m, got {format_duration(v)} (it holds "
+                             "back the first alert of a storm)")
+        return v
 
 
 class Route(_Strict):

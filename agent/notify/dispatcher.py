@@ -2,6 +2,9 @@
 
 Delivery is at least once: a row is marked sent only after the service accepted it, so a
 crash in between sends it again, with the same dedup key in the message.
+
+A channel with ``group_wait`` holds each target's due rows for that long after the oldest
+and then sends them as ONE message (see ``agent.notify.grouping``).
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from typing import TYPE_CHECKING
 from agent.clock import Clock
 from agent.errors import StateError
 from agent.notify.backoff import RetryPolicy
+from agent.notify.grouping import groups_target, release_at
 from agent.notify.incident_keys import keyed_url
 from agent.notify.masking import mask_url, scrub
-from agent.notify.message import Message, render
+from agent.notify.message import Message, render, render_group
 from agent.notify.protocol import SendResult
 from agent.notify.sender import send_many
 from agent.store import OutboxRow, Store
@@ -59,6 +63,9 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._pass = asyncio.Lock()
         self._last_prune: float | None = None
+        # The last pass's time, and when the earliest group it held goes out (None: none).
+        self._pass_at = 0.0
+        self._held_until: float | None = None
 
     def wake(self) -> None:
         """New deliveries were committed: look at the outbox now."""
@@ -76,7 +83,7 @@ class Dispatcher:
                 handled = await self.run_once()
                 if handled >= self.batch:
                     continue  # more may be due right now
-                due_at = await asyncio.to_thread(self.store.next_due_at)
+                due_at = await asyncio.to_thread(self._next_wake)
             except StateError as exc:
                 log.error("notification outbox unavailable: %s", exc)
                 due_at = None
@@ -92,11 +99,12 @@ class Dispatcher:
     async def drain(self, timeout: float) -> bool:
         """Send what is due, for at most ``timeout`` seconds (on shutdown).
 
-        True when nothing due is left. What is left stays queued for the next start.
+        Held groups go out at once rather than wait. True when nothing due is left. What
+        is left stays queued for the next start.
         """
         try:
             async with asyncio.timeout(timeout):
-                while await self.run_once():
+                while await self.run_once(hold=False):
                     pass
             return True
         except TimeoutError:
@@ -112,22 +120,52 @@ class Dispatcher:
                         "start", left)
         return left == 0
 
-    async def run_once(self) -> int:
-        """One pass over the rows due now; returns how many were handled."""
+    async def run_once(self, *, hold: bool = True) -> int:
+        """One pass over the rows due now; returns how many were handled.
+
+        Rows a grouped target still holds are not counted; ``hold=False`` sends them now.
+        """
         async with self._pass:
             now = self.clock.now()
             rows = await asyncio.to_thread(self.store.due, now, self.batch)
-            groups: dict[tuple[str, int, str], list[OutboxRow]] = {}
+            targets: dict[tuple[str, int, str], list[OutboxRow]] = {}
             for row in rows:
                 url = self._target_url(row)
                 if url is None:
                     await self._drop(row, now)
                 else:
-                    groups.setdefault((row.channel, row.target, url), []).append(row)
-            await asyncio.gather(*(self._send_group(*key, group)
-                                   for key, group in groups.items()))
+                    targets.setdefault((row.channel, row.target, url), []).append(row)
+            sends: list[Awaitable[None]] = []
+            held_until: float | None = None
+            handled = len(rows)
+            for (channel, target, url), group in targets.items():
+                wait = self._group_wait(channel)
+                if not groups_target(url, wait):
+                    sends.append(self._send_group(channel, target, url, group))
+                    continue
+                release = release_at(group, wait)
+                if hold and release > now:
+                    held_until = release if held_until is None else min(held_until, release)
+                    handled -= len(group)
+                    continue
+                sends.append(self._send_grouped(channel, target, url, group))
+            self._pass_at, self._held_until = now, held_until
+            await asyncio.gather(*sends)
             await self._prune(now)
-            return len(rows)
+            return handled
+
+    def _next_wake(self) -> float | None:
+        """When the next pass is due: the earliest held group's release or the next row
+        due after the last pass (held rows are due already: they must not spin the loop)."""
+        held = self._held_until
+        if held is None:
+            return self.store.next_due_at()
+        later = self.store.next_due_at(after=self._pass_at)
+        return held if later is None else min(held, later)
+
+    def _group_wait(self, channel: str) -> float:
+        found = self.channels.get(channel)
+        return 0.0 if found is None else found.group_wait
 
     def _target_url(self, row: OutboxRow) -> str | None:
         channel = self.channels.get(row.channel)
@@ -161,10 +199,33 @@ class Dispatcher:
                            ] * len(rows)
         now = self.clock.now()
         for row, result in zip(rows, outcome, strict=True):
-            await self._record(row, result, url, where, now)
+            await self._record(row, result, url, where, now, rand=self._rng.random())
+
+    async def _send_grouped(self, channel: str, target: int, url: str,
+                            rows: list[OutboxRow]) -> None:
+        """Send one grouped target's rows as ONE message; every row shares the outcome."""
+        if len(rows) == 1:
+            await self._send_group(channel, target, url, rows)
+            return
+        where = f"channel {channel} #{target} ({mask_url(url)}) in a group of {len(rows)}"
+        message = render_group([r.event for r in rows])
+        async with self._limit:
+            try:
+                results = await self._send([url], [message], self.send_timeout)
+                if len(results) != 1 or len(results[0]) != 1:
+                    raise ValueError(f"sender gave {len(results)} results for 1")
+                outcome = results[0][0]
+            except Exception as exc:  # the sender promises not to raise; stay up if it does
+                outcome = SendResult(False, f"sending failed: {type(exc).__name__}: {exc}")
+        now = self.clock.now()
+        # One jitter draw for the group: its rows failed as one message, so they retry
+        # together and go out as one message again.
+        rand = self._rng.random()
+        for row in rows:
+            await self._record(row, outcome, url, where, now, rand=rand)
 
     async def _record(self, row: OutboxRow, result: SendResult, url: str, where: str,
-                      now: float) -> None:
+                      now: float, *, rand: float) -> None:
         attempt = row.attempts + 1
         if result.ok:
             log.info("sent notification %s to %s (attempt %d)", _what(row), where, attempt)
@@ -172,7 +233,7 @@ class Dispatcher:
             return
         error = scrub(result.error or "unknown error", [url])
         retry_at = None if result.permanent else self.retry.next_attempt(
-            row.created_at, now, attempt, self._rng.random())
+            row.created_at, now, attempt, rand)
         if retry_at is None:
             reason = ("a permanent error" if result.permanent else
                       f"trying for {format_duration(now - row.created_at)}")

@@ -18,10 +18,19 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 _KEY_PARAM = {"pagerduty": "dedup", "opsgenie": "alias"}
 
 
+def _scheme(url: str) -> str:
+    return url.split("://", 1)[0].lower() if "://" in url else ""
+
+
+def opens_incidents(url: str) -> bool:
+    """Whether ``url``'s service opens one incident per alert (so it must never get
+    several alerts folded into one message)."""
+    return _scheme(url) in _KEY_PARAM
+
+
 def keyed_url(url: str, incident: str) -> str:
     """``url`` with the incident key added for services that open incidents."""
-    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-    param = _KEY_PARAM.get(scheme)
+    param = _KEY_PARAM.get(_scheme(url))
     if param is None or not incident:
         return url
     parts = urlsplit(url)

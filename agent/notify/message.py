@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -56,6 +58,38 @@ def render(event: AlertEvent) -> Message:
     """The message announcing ``event``."""
     severity = effective_severity(event)
     return Message(_title(event, severity), _body(event, severity), severity, event.kind)
+
+
+#: Order of the counts in a group's title: worst first, resolved last.
+_GROUP_LABELS = ("CRITICAL", "UNKNOWN", "WARNING", "INFO", "RESOLVED")
+
+
+def render_group(events: Sequence[AlertEvent]) -> Message:
+    """ONE message announcing several events (an alert storm on a grouped channel).
+
+    Title: ``5 alerts on web1: 3 CRITICAL, 1 WARNING, 1 RESOLVED`` (fits an SMS). Body:
+    each event's own title, then each event's ``key:`` line for deduplication. The
+    severity is the worst among the events still firing; all resolved -> RESOLVED.
+    A single event gives its ordinary message.
+    """
+    if not events:
+        raise ValueError("render_group needs at least one event")
+    if len(events) == 1:
+        return render(events[0])
+    singles = [render(e) for e in events]
+    firing = [m.severity for m in singles if m.kind is not EventKind.RESOLVED]
+    if firing:
+        severity, kind = Status.worst(firing), EventKind.FIRING
+    else:
+        severity, kind = Status.worst([m.severity for m in singles]), EventKind.RESOLVED
+    counts = Counter(m.label.upper() for m in singles)
+    tally = ", ".join(f"{counts[label]} {label}" for label in _GROUP_LABELS if counts[label])
+    hosts = sorted({e.key.host for e in events})
+    where = hosts[0] if len(hosts) == 1 else f"{len(hosts)} hosts"
+    title = _fit(f"{len(events)} alerts on ", where, f": {tally}")
+    body = "\n".join([*(m.title for m in singles), "",
+                       *(f"key: {e.dedup_key}" for e in events)])
+    return Message(title, body, severity, kind)
 
 
 def _title(event: AlertEvent, severity: Status) -> str:

@@ -233,9 +233,15 @@ class Store:
         """How many deliveries were given up on (kept until pruned)."""
         return int(self._read("SELECT count(*) FROM outbox WHERE dead = 1")[0][0])
 
-    def next_due_at(self) -> float | None:
-        """When the earliest pending delivery is due (None when nothing is pending)."""
-        value = self._read(f"SELECT min(next_attempt_at) FROM outbox WHERE {_PENDING}")[0][0]
+    def next_due_at(self, after: float | None = None) -> float | None:
+        """When the earliest pending delivery is due (None when nothing is pending);
+        with ``after``, the earliest due later than that."""
+        if after is None:
+            rows = self._read(f"SELECT min(next_attempt_at) FROM outbox WHERE {_PENDING}")
+        else:
+            rows = self._read(f"SELECT min(next_attempt_at) FROM outbox WHERE {_PENDING} "
+                              "AND next_attempt_at > ?", (after,))
+        value = rows[0][0]
         return None if value is None else float(value)
 
     def prune_outbox(self, older_than: float) -> int:
