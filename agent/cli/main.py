@@ -10,10 +10,11 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from agent import __version__, logs
+from agent.cli import baseline_cmd, commands, ping, replay_cmd, silence_cmd
 from agent.errors import ConfigError, WatchkeeperError
 
 DEFAULT_CONFIG = "/etc/watchkeeper/config.yaml"
@@ -53,27 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
                             metavar="SUBCOMMAND")
     nt = nsub.add_parser("test", parents=[common], help="send a test message to each channel")
     nt.add_argument("--channel", action="append", help="only this channel (repeatable)")
-    from agent.cli import replay_cmd
-
     replay_cmd.add_parser(sub)
-    from agent.cli import ping
-
     ping.add_parser(sub, common)
-    from agent.cli import baseline_cmd
-
     baseline_cmd.add_parser(sub, common)
-    from agent.cli import silence_cmd
-
     silence_cmd.add_parser(sub, common)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
-    from agent.cli.ping import split_command
-
     # "ping NAME -- CMD ARGS": the command after "--" is kept away from argparse.
-    argv, wrapped = split_command(sys.argv[1:] if argv is None else argv)
+    argv, wrapped = ping.split_command(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.wrapped = wrapped
     logs.setup(getattr(args, "log_level", None) or "info")
@@ -97,36 +88,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 141
 
 
+_HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "run": commands.run,
+    "check": commands.check,
+    "validate": commands.validate,
+    "status": commands.status,
+    "notify": commands.notify_test,
+    "replay": replay_cmd.run,
+    "ping": ping.run,
+    "baseline": baseline_cmd.run,
+    "silence": silence_cmd.run,
+}
+
+
 def _dispatch(args: argparse.Namespace) -> int:
-    from agent.cli import commands
-
-    if args.command == "run":
-        return commands.run(args)
-    if args.command == "check":
-        return commands.check(args)
-    if args.command == "validate":
-        return commands.validate(args)
-    if args.command == "status":
-        return commands.status(args)
-    if args.command == "notify":
-        return commands.notify_test(args)
-    if args.command == "replay":
-        from agent.cli import replay_cmd
-
-        return replay_cmd.run(args)
-    if args.command == "ping":
-        from agent.cli import ping
-
-        return ping.run(args)
-    if args.command == "baseline":
-        from agent.cli import baseline_cmd
-
-        return baseline_cmd.run(args)
-    if args.command == "silence":
-        from agent.cli import silence_cmd
-
-        return silence_cmd.run(args)
-    raise AssertionError(args.command)
+    return _HANDLERS[args.command](args)
 
 
 if __name__ == "__main__":

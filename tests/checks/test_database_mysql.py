@@ -3,37 +3,18 @@
 from __future__ import annotations
 
 import logging
-import socket
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pymysql
 import pytest
 
-from agent.check import CheckContext
-from agent.model import CheckResult, Status
-from checks.database import DatabaseCheck, DatabaseOptions
+from agent.model import Status
+from tests.checks.db_support import probe
+from tests.servers.sockets import refused_port, silent_port
 
 MYSQL = {"engine": "mysql", "host": "127.0.0.1", "port": 3306, "user": "root",
          "database": "test"}
-
-
-async def probe(options: dict[str, object], timeout: float = 5.0) -> CheckResult:
-    check = DatabaseCheck("db", DatabaseOptions.model_validate(options))
-    try:
-        return await check.run(CheckContext("db", "testhost", timeout))
-    finally:
-        await check.close()
-
-
-@contextmanager
-def refused_port() -> Iterator[int]:
-    """A port bound but not listening: connects are refused while the block runs."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        yield s.getsockname()[1]
 
 
 def processlist_matching(marker: str) -> list[tuple[object, ...]]:
@@ -85,15 +66,9 @@ async def test_wrong_password_is_an_authentication_failure_without_the_password(
 
 
 async def test_unanswered_connect_times_out() -> None:
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)  # accepts at the TCP level, never sends the server greeting
-    port = listener.getsockname()[1]
-    try:
+    with silent_port() as port:  # accepts at the TCP level, never sends the server greeting
         started = time.monotonic()
         result = await probe({**MYSQL, "port": port}, timeout=1.0)
-    finally:
-        listener.close()
     assert time.monotonic() - started < 1.5  # gave up at the timeout (slack for a busy machine)
     assert (result.status, result.summary) == (
         Status.CRITICAL, f"connection to 127.0.0.1:{port} timed out after 1 s")

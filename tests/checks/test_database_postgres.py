@@ -10,38 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import struct
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import psycopg
 import pytest
 
-from agent.check import CheckContext
-from agent.model import CheckResult, Status
-from checks.database import DatabaseCheck, DatabaseOptions
+from agent.model import Status
+from tests.checks.db_support import probe
+from tests.servers.sockets import refused_port, silent_port
 
 PG = {"engine": "postgres", "host": "127.0.0.1", "port": 5432, "database": "test"}
-
-
-async def probe(options: dict[str, object], timeout: float = 5.0) -> CheckResult:
-    check = DatabaseCheck("pg", DatabaseOptions.model_validate(options))
-    try:
-        return await check.run(CheckContext("pg", "testhost", timeout))
-    finally:
-        await check.close()
-
-
-@contextmanager
-def refused_port() -> Iterator[int]:
-    """A port bound but not listening: connects are refused while the block runs."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        yield s.getsockname()[1]
 
 
 def sql(query: str) -> list[tuple[object, ...]]:
@@ -89,15 +71,9 @@ async def test_refused_port_is_critical_and_down() -> None:
 
 
 async def test_unanswered_connect_times_out() -> None:
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)  # accepts at the TCP level, never answers the startup packet
-    port = listener.getsockname()[1]
-    try:
+    with silent_port() as port:  # accepts at the TCP level, never answers the startup packet
         started = time.monotonic()
         result = await probe({**PG, "port": port}, timeout=1.0)
-    finally:
-        listener.close()
     assert time.monotonic() - started < 1.5  # gave up at the timeout (slack for a busy machine)
     assert (result.status, result.summary) == (
         Status.CRITICAL, f"connection to 127.0.0.1:{port} timed out after 1 s")

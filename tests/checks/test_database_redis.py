@@ -8,40 +8,21 @@ server's configuration is never changed) and stop it afterwards.
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import redis
 
-from agent.check import CheckContext
-from agent.model import CheckResult, Status
-from checks.database import DatabaseCheck, DatabaseOptions
+from agent.model import Status
+from tests.checks.db_support import probe
 from tests.ports import free_port
+from tests.servers.sockets import refused_port
 
 PASSWORD = "s3cret-redis-pw"
-
-async def probe(options: dict[str, object], timeout: float = 5.0) -> CheckResult:
-    check = DatabaseCheck("cache", DatabaseOptions.model_validate(options))
-    try:
-        return await check.run(CheckContext("cache", "testhost", timeout))
-    finally:
-        await check.close()
-
-
-
-
-@contextmanager
-def refused_port() -> Iterator[int]:
-    """A port bound but not listening: connects are refused while the block runs."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        yield s.getsockname()[1]
 
 
 @dataclass

@@ -4,6 +4,8 @@
   other test can take the port while the block runs.
 - ``full_backlog_port``: a listener whose accept queue is full and is never drained, so a
   new connect hangs until the client's connect timeout (Linux drops the SYNs).
+- ``silent_port``: a listener that accepts at the TCP level and never says a word, so a
+  client waiting for a server greeting times out.
 """
 
 from __future__ import annotations
@@ -20,6 +22,14 @@ def refused_port(host: str = "127.0.0.1") -> Iterator[int]:
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         yield s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def silent_port(host: str = "127.0.0.1") -> Iterator[int]:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind((host, 0))
+        listener.listen(1)
+        yield listener.getsockname()[1]
 
 
 @contextlib.contextmanager
