@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def check(args: argparse.Namespace) -> int:
-    from agent.runtime import HttpClients, build_checks
+    from agent.live_checks import HttpClients, build_checks
     from agent.scheduler import Job, execute
     from agent.thresholds.static import evaluate
 
