@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from agent.model import CheckResult
+from agent.model import CheckResult, Status
 
 
 @dataclass(frozen=True, slots=True)
 class LatestRun:
-    """One check's latest run: what it measured, when it finished, how long it took."""
+    """One check's latest run: what it measured, its judged status, when it finished and
+    how long it took."""
 
     check: str
     kind: str
@@ -19,6 +20,9 @@ class LatestRun:
     finished_at: float
     #: Seconds the check itself ran (waiting for a free slot not included).
     duration: float
+    #: The judged status: the check's own outcome and its thresholds together (what the
+    #: log line, /metrics, ``status`` and ``check`` all show).
+    status: Status
 
 
 class LatestRuns:

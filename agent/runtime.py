@@ -154,7 +154,8 @@ class Agent:
         self._log_result(lc, result)
         now = self.clock.now()
         self.latest.record(LatestRun(job.name, lc.config.kind, result, now,
-                                     self.scheduler.stats[job.name].last_duration))
+                                     self.scheduler.stats[job.name].last_duration,
+                                     result.status))
         verdict = self.judge.judge(lc.config, result, now)
         self._persist(lc, verdict)
         self._save_learned(now)

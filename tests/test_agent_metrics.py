@@ -29,7 +29,7 @@ EMPTY_QUEUE = OutboxCounts(0, 0)
 
 def run(check: str, kind: str, result: CheckResult, at: float = T0,
         took: float = 0.25) -> LatestRun:
-    return LatestRun(check, kind, result, at, took)
+    return LatestRun(check, kind, result, at, took, result.status)
 
 
 def page(runs: Sequence[LatestRun] = (), alerts: Sequence[AlertState] = (),
