@@ -39,7 +39,8 @@ def agent_metrics(store: OutboxCounter) -> AgentMetrics:
     runs.record(LatestRun("disks", "disk", CheckResult.failed(
         Status.WARNING, "/ 91% used", samples=[
             Sample("used_percent", 91.0, make_labels({"mount": "/"})),
-            Sample("used_percent", 40.0, make_labels({"mount": 'C:\\ "x"'}))]), T0, 0.01, Status.WARNING))
+            Sample("used_percent", 40.0, make_labels({"mount": 'C:\\ "x"'}))]),
+        T0, 0.01, Status.WARNING))
     key = AlertKey("h1", "disks", "used_percent", make_labels({"mount": "/"}))
     states = {key: AlertState(key, Phase.FIRING, Status.WARNING)}
     return AgentMetrics(runs, states, {"disks": JobStats(runs=3)}, store)
