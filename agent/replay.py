@@ -1,9 +1,9 @@
 """Replay a recorded series through the real thresholds and alert machine, on its own clock.
 
 ``replay(rows, settings, metric)`` takes ``(timestamp text, value)`` rows (a CSV trace as
-in the NAB files: ``timestamp,value``), judges every value with the very same static,
-adaptive and forecast code the agent runs, feeds the findings to the alert state machine
-with the row's time as ``now``, and yields every notification it would have sent. The
+in the NAB files: ``timestamp,value``), judges every value through the agent's own
+``Judge`` (the same thresholds, state machine and policy) with the row's time as ``now``,
+and yields every notification it would have sent. The
 returned ``Replay`` is an iterator of ``ReplayEvent``; its ``summary`` is complete once the
 iterator is exhausted.
 
@@ -17,24 +17,25 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import math
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
-from agent.alerting.machine import step
+from agent.alerting.judge import Judge, Verdict
 from agent.alerting.policy import IMMEDIATE, Policy
-from agent.alerting.state import AlertState, EventKind, Phase
+from agent.alerting.state import EventKind
+from agent.config.models import AlertPolicy, CheckConfig
 from agent.errors import WatchkeeperError
-from agent.model import AlertKey, Status
+from agent.model import Sample, Status
 from agent.thresholds.adaptive import AdaptiveSettings
 from agent.thresholds.forecast import ForecastSettings
 from agent.thresholds.rules import ThresholdRule
-from agent.thresholds.series import SeriesJudge
 from agent.units import format_duration
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_QUIET = (Phase.OK, Phase.RESOLVED)
+#: ``(row, timestamp text, value, judged status)`` of every row, for who wants them all.
+SampleHook = Callable[[int, str, float, Status], None]
 _DEFAULT_ADAPTIVE = AdaptiveSettings()
 
 
@@ -59,6 +60,18 @@ class ReplaySettings:
     #: Step the alert machine on every sample. The default skips the samples that find
     #: everything quiet and leave it so, which the machine would not change anything for.
     exact: bool = False
+
+    def as_check(self, metric: str) -> CheckConfig:
+        """The check these settings describe: one metric judged by one rule, the policy's
+        persistences on the rule, its reminders and resolves on the check."""
+        policy = self.effective_policy()
+        base = self.rule or ThresholdRule(metric)
+        rule = replace(base, metric=metric, adaptive=self.adaptive, forecast=self.forecast,
+                       fire_after=policy.fire_after, recover_after=policy.recover_after)
+        alerting = AlertPolicy(repeat_interval=policy.repeat_interval,
+                               send_resolved=policy.send_resolved)
+        return CheckConfig(name="replay", kind="replay", interval=60.0, timeout=10.0,
+                           policy=alerting, thresholds={metric: rule})
 
     def effective_policy(self) -> Policy:
         """The alert policy the replay applies."""
@@ -230,8 +243,10 @@ class Replay(Iterator[ReplayEvent]):
     """The events of one replay, in order; ``summary`` counts them (and the rows)."""
 
     def __init__(self, rows: Iterable[tuple[str, float]], settings: ReplaySettings,
-                 metric: str) -> None:
+                 metric: str, on_sample: SampleHook | None = None) -> None:
         self.settings = settings
+        #: Called with ``(row, timestamp text, value, judged status)`` for every row.
+        self.on_sample = on_sample
         self.metric = metric
         self.summary = ReplaySummary()
         self._rows = rows
@@ -245,33 +260,34 @@ class Replay(Iterator[ReplayEvent]):
         return rows.where() if isinstance(rows, CsvRows) else f"row {row}"
 
     def _run(self) -> Iterator[ReplayEvent]:
-        s, metric, summary = self.settings, self.metric, self.summary
-        key = AlertKey("replay", "replay", metric)
-        policy = s.effective_policy()
-        judge = SeriesJudge(metric, s.rule, s.adaptive, s.forecast, s.utc_offset)
-        observe, exact = judge.observe, s.exact
-        state = AlertState(key=key)
+        s, metric, summary, on_sample = self.settings, self.metric, self.summary, self.on_sample
+        check = s.as_check(metric)
+        judge = Judge("replay", utc_offset=s.utc_offset, exact=s.exact)
+        judge_sample, apply = judge.judge_sample, judge.apply
         parse = TimeParser()
         isfinite = math.isfinite
         first_t = last_t = math.nan
         row = 0
+        text = ""
         for row, (text, value) in enumerate(self._rows, 1):
             try:
                 t = parse(text)
             except ValueError as exc:
                 raise ReplayError(f"{self._where(row)}: {exc}") from None
-            if not isfinite(value):
-                summary.skipped += 1
             if row == 1:
                 first_t = t
                 summary.first_at = text
             last_t = t
-            # The hot path: learn, and skip the machine while all is quiet and stays so
-            # (for such a sample the machine would change nothing that matters).
-            if not observe(t, value) and state.phase in _QUIET and not exact:
-                continue
-            state, events = step(state, judge.finding(key, t, value, state), t, policy)
-            for e in events:
+            if not isfinite(value):
+                # Learned thresholds pass over it; a static limit calls it UNKNOWN.
+                summary.skipped += 1
+            verdict = Verdict()
+            judge_sample(verdict, check, Sample(metric, value), t)
+            if on_sample is not None:
+                on_sample(row, text, value, verdict.status)
+            if verdict.states:
+                apply(verdict)
+            for e in verdict.events:
                 summary.events += 1
                 if e.kind is EventKind.FIRING:
                     summary.alerts += 1
@@ -284,7 +300,7 @@ class Replay(Iterator[ReplayEvent]):
 
 def replay(rows: Iterable[tuple[str, float]],
            settings: ReplaySettings | AdaptiveSettings | None = None,
-           metric: str = "value") -> Replay:
+           metric: str = "value", on_sample: SampleHook | None = None) -> Replay:
     """Replay ``(timestamp, value)`` rows; iterate the result for the events.
 
     ``settings`` may be just the adaptive settings (no static rule, no forecast) or None
@@ -295,10 +311,10 @@ def replay(rows: Iterable[tuple[str, float]],
         settings = ReplaySettings()
     elif isinstance(settings, AdaptiveSettings):
         settings = ReplaySettings(adaptive=settings)
-    return Replay(rows, settings, metric)
+    return Replay(rows, settings, metric, on_sample)
 
 
 def replay_csv(path: str | Path, settings: ReplaySettings | AdaptiveSettings | None = None,
-               metric: str = "value") -> Replay:
+               metric: str = "value", on_sample: SampleHook | None = None) -> Replay:
     """``replay`` over a ``timestamp,value`` CSV file; errors name ``file:line``."""
-    return replay(CsvRows(path), settings, metric)
+    return replay(CsvRows(path), settings, metric, on_sample)

@@ -11,21 +11,20 @@ from collections.abc import Callable
 from typing import Any
 
 from agent.agent_metrics import AgentMetrics
-from agent.alerting.silences import Decision, Silence, Suppressed, decide, format_until, release
-from agent.alerting.state import AlertEvent, EventKind
+from agent.alerting.judge import Judge, Verdict
+from agent.alerting.settle import Commit, Routing, settle, settle_released
+from agent.alerting.silences import Silence, Suppressed
 from agent.clock import Clock, SystemClock
 from agent.config.models import Config
 from agent.errors import StateError
 from agent.http_api import Listener, serve_agent
 from agent.latest import LatestRun, LatestRuns
 from agent.live_checks import HttpClients, LiveCheck, build_checks
-from agent.model import CheckResult, Status
+from agent.model import STATUS_METRIC, CheckResult, Status
 from agent.notify.dispatcher import Dispatcher
-from agent.notify.routing import deliveries as route_deliveries
 from agent.notify.sender import send_many
-from agent.pipeline import Judge, Verdict
 from agent.scheduler import Job, Scheduler
-from agent.store import Delivery, Store
+from agent.store import Store
 from agent.thresholds.numbers import format_value
 
 log = logging.getLogger("watchkeeper.agent")
@@ -96,6 +95,8 @@ class Agent:
         self.suppressed: dict[str, Suppressed] = {
             s.incident: s for s in self.store.suppressed()}
         self._expired_at: float | None = None
+        self.routing = Routing(config.routes, config.channels,
+                               {c.name: c.tags for c in config.checks})
 
     @staticmethod
     def _runner(lc: LiveCheck) -> Callable[[], Any]:
@@ -151,59 +152,52 @@ class Agent:
     async def _on_result(self, job: Job, result: CheckResult, at: float) -> None:
         lc = self.checks[job.name]
         lc.runs += 1
-        self._log_result(lc, result)
         now = self.clock.now()
+        verdict = self.judge.judge(lc.config, result, now)
+        commit = self._settle(verdict, now)
+        # Logged once stored: whoever reads the line finds the state in the store.
+        self._log_result(lc, result, verdict)
+        self._log_notes(commit, now)
         self.latest.record(LatestRun(job.name, lc.config.kind, result, now,
                                      self.scheduler.stats[job.name].last_duration,
-                                     result.status))
-        verdict = self.judge.judge(lc.config, result, now)
-        self._persist(lc, verdict)
+                                     verdict.status))
+        self._save_memory(lc)
         self._save_learned(now)
         if lc.config.name in self._first_cycle_left:
             self._first_cycle_left.discard(lc.config.name)
             if not self._first_cycle_left:
                 log.info("first check cycle complete: %d checks ran", len(self.checks))
 
-    def _persist(self, lc: LiveCheck, verdict: Verdict) -> None:
-        self._commit(verdict, lc.config.tags)
+    def _settle(self, verdict: Verdict, now: float) -> Commit:
+        """Settle a verdict, store what it decided, then take it as current."""
+        silences = self.silences.active(now) if verdict.events else []
+        commit = settle(verdict, silences, self.suppressed, self.routing, now)
+        self._store(commit)
+        if commit.writes:
+            self.judge.apply(verdict)
+        return commit
+
+    def _store(self, commit: Commit) -> None:
+        """Store a commit in one transaction, remember its suppressed incidents and wake
+        the dispatcher for its deliveries."""
+        if commit.writes:
+            self.store.commit(commit.states, commit.deliveries, commit.suppress, commit.forget)
+            for incident in commit.forget:
+                self.suppressed.pop(incident, None)
+            self.suppressed.update((s.incident, s) for s in commit.suppress)
+        if commit.deliveries:
+            self.dispatcher.wake()
+
+    @staticmethod
+    def _log_notes(commit: Commit, now: float) -> None:
+        for note in commit.notes:
+            log.log(note.level, "%s", note.text(now))
+
+    def _save_memory(self, lc: LiveCheck) -> None:
         memory = json.dumps(lc.ctx.memory, sort_keys=True, default=str)
         if memory != lc.saved_memory:
             self.store.save_memory(lc.config.name, dict(lc.ctx.memory))
             lc.saved_memory = memory
-
-    def _commit(self, verdict: Verdict, tags: tuple[str, ...]) -> None:
-        """New states and their notifications in one transaction; then wake the sender.
-
-        Events a silence holds back are logged, not routed; their states commit all the same.
-        """
-        now = self.clock.now()
-        silences = self.silences.active(now) if verdict.events else []
-        decision = decide(verdict.events, silences, self.suppressed, now)
-        deliveries = self._route(decision.deliver, tags)
-        if verdict.states or deliveries or decision.changes_suppressed:
-            self.store.commit(verdict.states, deliveries, decision.suppress, decision.forget)
-            self.judge.apply(verdict)
-            self._remember(decision)
-        self._log_decision(decision, len(deliveries), now)
-        if deliveries:
-            self.dispatcher.wake()
-
-    def _route(self, events: list[AlertEvent], tags: tuple[str, ...] | None) -> list[Delivery]:
-        """The deliveries of ``events``: tagged ``tags``, or their check's tags when None."""
-        out: list[Delivery] = []
-        for ev in events:
-            ev_tags = tags
-            if ev_tags is None:
-                lc = self.checks.get(ev.key.check)
-                ev_tags = lc.config.tags if lc is not None else ev.tags
-            out.extend(route_deliveries(ev, ev_tags, self.config.routes, self.config.channels))
-        return out
-
-    def _remember(self, decision: Decision) -> None:
-        """Take the decision's suppressed incidents as current (after they were stored)."""
-        for incident in decision.forget:
-            self.suppressed.pop(incident, None)
-        self.suppressed.update((s.incident, s) for s in decision.suppress)
 
     async def _release_loop(self) -> None:
         while True:
@@ -225,21 +219,17 @@ class Agent:
             self.store.expire_silences(now)
         if not self.suppressed:
             return
-        decision = release(list(self.suppressed.values()), self.judge.states,
-                           self.silences.refresh(now), now)
-        deliveries = self._route(decision.deliver, None)
-        if deliveries or decision.changes_suppressed:
-            self.store.commit([], deliveries, (), decision.forget)
-            self._remember(decision)
-        self._log_decision(decision, len(deliveries), now)
-        if deliveries:
-            self.dispatcher.wake()
+        commit = settle_released(list(self.suppressed.values()), self.judge.states,
+                                 self.silences.refresh(now), self.routing, now)
+        self._store(commit)
+        self._log_notes(commit, now)
 
     def _retire_stale_alerts(self) -> None:
         """Resolve the open alerts of checks removed from the config since the last run."""
         configured = {lc.config.name for lc in self.checks.values()}
-        self._commit(self.judge.retire(configured, self.clock.now(), self.config.defaults),
-                     ())
+        now = self.clock.now()
+        self._log_notes(self._settle(self.judge.retire(configured, now, self.config.defaults),
+                                     now), now)
 
     def _save_learned(self, now: float, everything: bool = False) -> None:
         """Store what learned thresholds learned: hourly per series, and all at shutdown.
@@ -257,27 +247,13 @@ class Agent:
             return
         self.judge.learned_saved([key for key, _ in due], now)
 
-    def _log_result(self, lc: LiveCheck, result: CheckResult) -> None:
+    def _log_result(self, lc: LiveCheck, result: CheckResult, verdict: Verdict) -> None:
+        """One line per run with the judged status (INFO on the first run and on problems)."""
         metrics = " ".join(f"{s.metric}{'{' + s.label_text() + '}' if s.labels else ''}"
                            f"={format_value(s.metric, s.value)}" for s in result.samples)
-        level = logging.INFO if lc.runs == 1 or result.status is not Status.OK else logging.DEBUG
-        log.log(level, "check %s: %s - %s%s", lc.config.name, result.status.value.upper(),
-                result.summary, f" [{metrics}]" if metrics else "")
-
-    def _log_decision(self, decision: Decision, deliveries: int, now: float) -> None:
-        released = {id(ev) for ev in decision.released}
-        for ev in decision.deliver:
-            self._log_event(ev, deliveries, "; its silence ended" if id(ev) in released else "")
-        for ev, s in decision.silenced:
-            log.info("alert %s %s: %s (%s) silenced by #%d until %s%s", ev.kind.value.upper(),
-                     ev.key.as_text(), ev.why, ev.severity.value, s.id,
-                     format_until(s.ends_at, now), f" ({s.reason})" if s.reason else "")
-        for ev in decision.dropped:
-            log.info("alert RESOLVED %s: %s (not sent: a silence held back its FIRING)",
-                     ev.key.as_text(), ev.why)
-
-    @staticmethod
-    def _log_event(ev: AlertEvent, deliveries: int, note: str = "") -> None:
-        level = logging.INFO if ev.kind is EventKind.RESOLVED else logging.WARNING
-        log.log(level, "alert %s %s: %s (%s; %d deliveries queued%s)", ev.kind.value.upper(),
-                ev.key.as_text(), ev.why, ev.severity.value, deliveries, note)
+        # The thresholds' reasons, when they and not the check itself make it a problem.
+        why = "; ".join(f.why for f in verdict.problems() if f.key.metric != STATUS_METRIC)
+        level = logging.INFO if lc.runs == 1 or verdict.status is not Status.OK \
+            else logging.DEBUG
+        log.log(level, "check %s: %s - %s%s%s", lc.config.name, verdict.status.value.upper(),
+                result.summary, f" ({why})" if why else "", f" [{metrics}]" if metrics else "")

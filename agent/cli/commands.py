@@ -14,7 +14,7 @@ from agent import logs
 from agent.config import load_config
 from agent.config.models import Config
 from agent.errors import ConfigError, ConfigIssue
-from agent.model import STATUS_METRIC, AlertKey, CheckResult, Status
+from agent.model import STATUS_METRIC, CheckResult, Status
 from agent.thresholds.numbers import format_value
 from agent.units import format_duration
 
@@ -92,14 +92,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def check(args: argparse.Namespace) -> int:
+    from agent.alerting.judge import Judge
     from agent.live_checks import HttpClients, build_checks
     from agent.scheduler import Job, execute
-    from agent.thresholds.static import evaluate
 
     config = load(args)
     http = HttpClients(config)
-    store = _existing_store(config) if any(c.kind == "heartbeat" for c in config.checks) \
-        or config.agent.listen else None
+    store = _existing_store(config)
     live = build_checks(config, clock=_clock(), http_factory=http.factory, heartbeats=store)
     if args.names:
         unknown = sorted(set(args.names) - {lc.config.name for lc in live})
@@ -107,6 +106,10 @@ def check(args: argparse.Namespace) -> int:
             print(f"watchkeeper: no enabled check named {', '.join(unknown)}", file=sys.stderr)
             return 2
         live = [lc for lc in live if lc.config.name in args.names]
+    # The agent's own judgement: its alert states and what it learned (read, never
+    # written), so hysteresis and learned thresholds judge as in the running agent.
+    judge = Judge(config.agent.host, store.load_states() if store is not None else None,
+                  load_learned=store.load_learned if store is not None else None)
 
     async def run_all() -> list[CheckResult]:
         sem = asyncio.Semaphore(config.agent.max_concurrency)
@@ -125,24 +128,21 @@ def check(args: argparse.Namespace) -> int:
             await http.aclose()
             if listener is not None:
                 await listener.close()
-            if store is not None:
-                store.close()
 
-    results = asyncio.run(run_all())
+    try:
+        results = asyncio.run(run_all())
+        now = time.time()
+        verdicts = [judge.judge(lc.config, result, now)
+                    for lc, result in zip(live, results, strict=True)]
+    finally:
+        if store is not None:
+            store.close()
     rows = []
-    for lc, result in zip(live, results, strict=True):
-        host = config.agent.host
-        verdicts = []
-        for s in result.samples:
-            rule = lc.config.thresholds.get(s.metric)
-            if rule is not None and s.metric != STATUS_METRIC:
-                f = evaluate(rule, s, AlertKey(host, lc.config.name, s.metric, s.labels), None)
-                if f.status is not Status.OK:
-                    verdicts.append(f)
-        status = Status.worst([result.status, *(f.status for f in verdicts)])
+    for lc, result, verdict in zip(live, results, verdicts, strict=True):
         rows.append({
-            "check": lc.config.name, "kind": lc.config.kind, "status": status.value,
-            "summary": result.summary, "problems": [f.why for f in verdicts],
+            "check": lc.config.name, "kind": lc.config.kind, "status": verdict.status.value,
+            "summary": result.summary,
+            "problems": [f.why for f in verdict.problems() if f.key.metric != STATUS_METRIC],
             "metrics": [{"metric": s.metric, "labels": dict(s.labels), "value": s.value}
                         for s in result.samples],
             "error": result.error,
@@ -192,7 +192,8 @@ class _NoPings:
 
 
 def _existing_store(config: Config) -> Any:
-    """The agent's store, for the pings heartbeat checks read; None before the first run."""
+    """The agent's store (alert states, learned thresholds, pings); None before the first
+    run."""
     from agent.errors import StateError
     from agent.store import Store
 
@@ -201,7 +202,7 @@ def _existing_store(config: Config) -> Any:
     try:
         return Store.open(config.agent.state_dir)
     except StateError as exc:
-        log.warning("heartbeat checks cannot read pings: %s", exc)
+        log.warning("cannot read the agent's state (judging without it): %s", exc)
         return None
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from agent.alerting.policy import Policy
 from agent.errors import WatchkeeperError
+from agent.model import Status
 from agent.replay import ReplaySettings, replay_csv
 from agent.thresholds.adaptive import AdaptiveSettings
 
@@ -30,14 +31,21 @@ def add_parser(sub: Any) -> None:
                    help="without --config: the adaptive sensitivity (default medium)")
     p.add_argument("--direction", choices=["above", "below", "both"],
                    help="without --config: which deviations alert (default both)")
+    p.add_argument("--every-sample", action="store_true",
+                   help="also print each row's judged status (JSON lines with \"status\")")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
 
 
 def run(args: argparse.Namespace) -> int:
     """Replay and print; 0 on success, 2 on bad input."""
     metric, settings = _settings(args)
-    rep = replay_csv(args.csv, settings, metric)
     out = sys.stdout
+
+    def sample(row: int, at: str, value: float, status: Status) -> None:
+        out.write(json.dumps({"at": at, "row": row, "value": value,
+                              "status": status.value}) + "\n")
+
+    rep = replay_csv(args.csv, settings, metric, sample if args.every_sample else None)
     for ev in rep:
         out.write(json.dumps({"at": ev.at, "event": ev.event.value,
                               "severity": ev.severity.value, "why": ev.why,

@@ -56,7 +56,7 @@ class SeriesJudge:
     ``utc_offset`` fixes the zone of learned hours (None: the host's local time).
     """
 
-    __slots__ = ("_code", "adaptive", "forecast", "metric", "rule")
+    __slots__ = ("_code", "_static", "adaptive", "forecast", "metric", "rule")
 
     def __init__(self, metric: str, rule: ThresholdRule | None = None,
                  adaptive: AdaptiveSettings | None = None,
@@ -64,6 +64,8 @@ class SeriesJudge:
                  utc_offset: float | None = None) -> None:
         self.metric = metric
         self.rule = rule
+        # A rule without limits has no static verdict of its own (learned ones only).
+        self._static = rule if rule is not None and (rule.warn or rule.crit) else None
         self.adaptive = (AdaptiveState(adaptive, metric, utc_offset)
                          if adaptive is not None else None)
         self.forecast = Forecaster(forecast) if forecast is not None else None
@@ -78,7 +80,7 @@ class SeriesJudge:
         if self.forecast is not None:
             judge_forecast(self.forecast, t, value)
             problem = problem or self.forecast.firing
-        rule = self.rule
+        rule = self._static
         if rule is not None and not problem:
             problem = (not math.isfinite(value)  # static says UNKNOWN
                        or (rule.crit is not None and rule.crit.holds(value))
@@ -93,8 +95,8 @@ class SeriesJudge:
         firing alert until it is reached).
         """
         found: list[Finding] = []
-        if self.rule is not None:
-            found.append(evaluate(self.rule, Sample(self.metric, value, key.labels), key,
+        if self._static is not None:
+            found.append(evaluate(self._static, Sample(self.metric, value, key.labels), key,
                                   previous))
         if self.forecast is not None:
             found.append(forecast_finding(self.forecast, key, value, self.metric))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
+from agent.alerting.judge import Judge
 from agent.alerting.state import EventKind, Phase
 from agent.config.models import AlertPolicy, CheckConfig
 from agent.model import CheckResult, Sample, Status, make_labels
-from agent.pipeline import Judge
 from agent.thresholds.rules import ThresholdRule, parse_comparison, parse_persistence
 
 
@@ -139,3 +141,39 @@ def test_a_series_that_comes_back_in_time_keeps_its_alert() -> None:
         judge.apply(v)
         events.extend(v.events)
     assert events == []
+
+
+def _hysteresis_rule() -> ThresholdRule:
+    return ThresholdRule("used_percent", warn=parse_comparison("> 75", "used_percent"),
+                         crit=parse_comparison("> 90", "used_percent"),
+                         recover=parse_comparison("< 70", "used_percent"))
+
+
+@pytest.mark.parametrize(("result", "expected"), [
+    (CheckResult.ok("80% used", {"used_percent": 80}), Status.WARNING),
+    (CheckResult.ok("95% used", {"used_percent": 95}), Status.CRITICAL),
+    (CheckResult.ok("50% used", {"used_percent": 50}), Status.OK),
+    (CheckResult.failed(Status.WARNING, "degraded", metrics={"used_percent": 95}),
+     Status.CRITICAL),
+    (CheckResult.failed(Status.CRITICAL, "refused"), Status.CRITICAL),
+    (CheckResult.unknown("timed out after 10 s"), Status.UNKNOWN),
+    (CheckResult.failed(Status.WARNING, "degraded", metrics={"used_percent": 10}),
+     Status.WARNING),
+])
+def test_the_judged_status_is_the_checks_own_and_its_thresholds_together(
+        result: CheckResult, expected: Status) -> None:
+    judge = Judge("h1")
+    verdict = judge.judge(_check(used_percent=_hysteresis_rule()), result, now=1000)
+    assert verdict.status is expected
+
+
+def test_the_judged_status_keeps_a_firing_alert_until_its_recover_level() -> None:
+    judge = Judge("h1")
+    check = _check(used_percent=_hysteresis_rule())
+    judge.apply(judge.judge(check, CheckResult.ok("80%", {"used_percent": 80}), now=1000))
+    held = judge.judge(check, CheckResult.ok("72%", {"used_percent": 72}), now=1060)
+    assert held.status is Status.WARNING
+    assert [f.why for f in held.problems()] and "72" in held.problems()[0].why
+    judge.apply(held)
+    assert judge.judge(check, CheckResult.ok("60%", {"used_percent": 60}),
+                       now=1120).status is Status.OK

@@ -1,19 +1,21 @@
-"""From a check's result to new alert states and events: thresholds, then the state machine.
+"""The one judgement: from a check's result to its judged status, new alert states and
+events (thresholds, then the state machine).
 
-Pure apart from the dict of current states it keeps; the caller persists what it returns
-and only then calls ``apply``.
+The running agent, ``watchkeeper check``, ``replay`` and /metrics all judge through this
+class, so they cannot disagree about a value. Pure apart from the dict of current states
+it keeps; the caller persists what it returns and only then calls ``apply``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from agent.alerting.machine import step
 from agent.alerting.policy import Policy
 from agent.alerting.state import AlertEvent, AlertState, Phase
 from agent.config.models import AlertPolicy, CheckConfig
-from agent.model import STATUS_METRIC, AlertKey, CheckResult, Finding, Status
+from agent.model import STATUS_METRIC, AlertKey, CheckResult, Finding, Sample, Status
 from agent.thresholds.rules import ThresholdRule
 from agent.thresholds.series import SeriesJudge
 from agent.thresholds.static import evaluate, status_finding
@@ -21,18 +23,42 @@ from agent.thresholds.static import evaluate, status_finding
 
 @dataclass
 class Verdict:
-    """What one result changed: states to persist, events to send, and every finding."""
+    """What one result changed: states to persist, events to send, and every finding.
+
+    ``status`` is the judged status: the check's own outcome and its thresholds together,
+    the one status the log line, /metrics, ``status`` and ``check`` show.
+    """
 
     states: list[AlertState] = field(default_factory=list)
     events: list[AlertEvent] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    status: Status = Status.OK
+    #: Series judged normal without a finding (quiet learning series).
+    quiet_keys: set[AlertKey] = field(default_factory=set)
+
+    def problems(self) -> list[Finding]:
+        """The findings that are not OK, worst first (the order of ``findings`` on a tie)."""
+        bad = [f for f in self.findings if f.status is not Status.OK]
+        return sorted(bad, key=lambda f: -f.status.rank)
+
+    def record(self, finding: Finding) -> None:
+        """Add a finding (the judged status follows the worst)."""
+        self.findings.append(finding)
+        if finding.status.rank > self.status.rank:
+            self.status = finding.status
 
 
-def _material(state: AlertState) -> AlertState:
-    """A state with the fields that change on every run blanked, to tell real changes."""
-    if state.phase in (Phase.OK, Phase.RESOLVED):
-        return replace(state, updated_at=None, why="", value=None, threshold=None)
-    return replace(state, updated_at=None, value=None)
+_QUIET = (Phase.OK, Phase.RESOLVED)
+
+
+def _material(state: AlertState) -> tuple[object, ...]:
+    """The fields of a state that matter for storing it: what changes on every run is left
+    out (the time; the reason and value too while all is quiet), to tell real changes."""
+    quiet = state.phase in _QUIET
+    return (state.key, state.phase, state.severity, state.problem_since,
+            state.problem_samples, state.fired_at, state.recovering_since,
+            state.recovering_samples, state.last_notified_at, state.incident,
+            "" if quiet else state.why, None if quiet else state.threshold)
 
 
 LearnedLoader = Callable[[AlertKey], bytes | None]
@@ -54,8 +80,13 @@ class Judge:
     """
 
     def __init__(self, host: str, states: dict[AlertKey, AlertState] | None = None,
-                 load_learned: LearnedLoader | None = None) -> None:
+                 load_learned: LearnedLoader | None = None,
+                 utc_offset: float | None = None, exact: bool = False) -> None:
         self.host = host
+        #: Step the state machine on every sample, quiet ones too (the shortcut's proof).
+        self.exact = exact
+        #: The zone of learned hours (None: the host's local time; replay uses the trace's).
+        self.utc_offset = utc_offset
         self.states: dict[AlertKey, AlertState] = dict(states or {})
         self.series: dict[AlertKey, SeriesJudge] = {}
         #: Successful runs in a row that did not report an open alert's series.
@@ -73,7 +104,7 @@ class Judge:
         if judge is None or judge.rule != rule:
             old = judge
             judge = SeriesJudge(rule.metric, rule=rule, adaptive=rule.adaptive,
-                                forecast=rule.forecast)
+                                forecast=rule.forecast, utc_offset=self.utc_offset)
             # A rule changed in place: carry over what is learned in memory (newer than the
             # store); restore() drops what no longer fits the new rule.
             if old is not None:
@@ -116,29 +147,48 @@ class Judge:
         """Judge one result at time ``now``; the states are not changed until ``apply``."""
         verdict = Verdict()
         status_key = AlertKey(self.host, check.name, STATUS_METRIC)
-        findings = [(status_finding(result, status_key), check.thresholds.get(STATUS_METRIC))]
+        self._decide(verdict, check, status_finding(result, status_key),
+                     check.thresholds.get(STATUS_METRIC), now)
         for sample in result.samples:
-            rule = check.thresholds.get(sample.metric)
-            if rule is None or sample.metric == STATUS_METRIC:
-                continue
-            key = AlertKey(self.host, check.name, sample.metric, sample.labels)
-            previous = self.states.get(key)
-            if rule.learns:
-                finding = self._series(key, rule).judge(key, now, sample.value, previous)
-            else:
-                finding = evaluate(rule, sample, key, previous)
-            findings.append((finding, rule))
+            self.judge_sample(verdict, check, sample, now)
         if result.status is Status.OK:
-            present = {f.key for f, _ in findings}
-            findings.extend((f, None) for f in self._gone(check, present))
-        for finding, rule in findings:
-            verdict.findings.append(finding)
-            old = self.states.get(finding.key) or AlertState(key=finding.key)
-            new, events = step(old, finding, now, Policy.build(rule, check.policy), check.tags)
-            verdict.events.extend(events)
-            if events or _material(new) != _material(old):
-                verdict.states.append(new)
+            present = {f.key for f in verdict.findings} | verdict.quiet_keys
+            for finding in self._gone(check, present):
+                self._decide(verdict, check, finding, None, now)
         return verdict
+
+    def judge_sample(self, verdict: Verdict, check: CheckConfig, sample: Sample,
+                     now: float) -> None:
+        """Judge one sample of ``check`` at ``now`` into ``verdict`` (replay calls this for
+        every row of a trace; ``judge`` for every sample of a result).
+
+        A sample of a learning series that every threshold finds normal, while its alert is
+        quiet, skips the state machine: it would change nothing that is kept.
+        """
+        rule = check.thresholds.get(sample.metric)
+        if rule is None or sample.metric == STATUS_METRIC:
+            return
+        key = AlertKey(self.host, check.name, sample.metric, sample.labels)
+        previous = self.states.get(key)
+        if rule.learns:
+            series = self._series(key, rule)
+            if not series.observe(now, sample.value) and not self.exact and (
+                    previous is None or previous.phase in _QUIET):
+                verdict.quiet_keys.add(key)
+                return
+            finding = series.finding(key, now, sample.value, previous)
+        else:
+            finding = evaluate(rule, sample, key, previous)
+        self._decide(verdict, check, finding, rule, now)
+
+    def _decide(self, verdict: Verdict, check: CheckConfig, finding: Finding,
+                rule: ThresholdRule | None, now: float) -> None:
+        verdict.record(finding)
+        old = self.states.get(finding.key) or AlertState(key=finding.key)
+        new, events = step(old, finding, now, Policy.build(rule, check.policy), check.tags)
+        verdict.events.extend(events)
+        if events or _material(new) != _material(old):
+            verdict.states.append(new)
 
     def _gone(self, check: CheckConfig, present: set[AlertKey]) -> list[Finding]:
         """OK findings for the open alerts of this check that have nothing to judge any more.
@@ -182,7 +232,7 @@ class Judge:
             where = "check" if key.host == self.host else f"host name {key.host}"
             finding = Finding(key, Status.OK, f"{where} no longer configured")
             new, events = step(state, finding, now, policy)
-            verdict.findings.append(finding)
+            verdict.record(finding)
             verdict.states.append(new)
             verdict.events.extend(events)
         return verdict

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from agent.alerting.judge import Judge
 from agent.config.models import AlertPolicy, CheckConfig
 from agent.model import AlertKey, CheckResult, Finding, Sample, make_labels
-from agent.pipeline import Judge
 from agent.store import Store
 from agent.thresholds.adaptive import AdaptiveSettings
 from agent.thresholds.forecast import ForecastSettings

@@ -1,0 +1,139 @@
+"""The settle stage: from a verdict's events to what is stored and sent.
+
+Pure: every function takes ``now`` and the situation (silences, suppressed incidents,
+routes) as values and returns a ``Commit``; the runtime stores it in one transaction, then
+takes it as current (``Judge.apply`` and the suppressed incidents) and logs its notes.
+
+The stages, in order: silences (``agent.alerting.silences``) hold back what planned work
+should keep quiet, then routing turns each event to deliver into one delivery per target
+URL of every channel its routes name.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from agent.alerting.silences import Decision, Silence, Suppressed, decide, format_until, release
+from agent.alerting.state import AlertEvent, AlertState, EventKind
+from agent.model import AlertKey
+from agent.notify.routing import deliveries as route_deliveries
+from agent.store.records import Delivery
+
+if TYPE_CHECKING:
+    from agent.alerting.judge import Verdict
+    from agent.config.models import Channel, Route
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """Where events go: the routes and channels, and each configured check's tags."""
+
+    routes: Sequence[Route] = ()
+    channels: Mapping[str, Channel] = field(default_factory=dict)
+    tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def deliveries(self, event: AlertEvent) -> list[Delivery]:
+        """One delivery per target of every channel ``event`` is routed to.
+
+        The tags are the check's as configured now; a check no longer configured keeps
+        the tags its event carries.
+        """
+        tags = self.tags.get(event.key.check, event.tags)
+        return route_deliveries(event, tags, self.routes, self.channels)
+
+
+class NoteKind(enum.Enum):
+    """What happened to one event, for the log."""
+
+    QUEUED = "queued"
+    #: Queued, announcing an incident whose silence ended.
+    RELEASED = "released"
+    SILENCED = "silenced"
+    #: A RESOLVED not sent because its FIRING was never sent.
+    DROPPED = "dropped"
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """One event's fate, worded for the log by ``text``."""
+
+    kind: NoteKind
+    event: AlertEvent
+    #: Deliveries queued for the event (QUEUED, RELEASED).
+    deliveries: int = 0
+    silence: Silence | None = None
+
+    @property
+    def level(self) -> int:
+        """The log level: problems as warnings, everything else as information."""
+        if self.kind in (NoteKind.QUEUED, NoteKind.RELEASED) and \
+                self.event.kind is not EventKind.RESOLVED:
+            return logging.WARNING
+        return logging.INFO
+
+    def text(self, now: float) -> str:
+        """One log line (``now`` words a silence's end)."""
+        ev = self.event
+        head = f"alert {ev.kind.value.upper()} {ev.key.as_text()}: {ev.why}"
+        if self.kind is NoteKind.SILENCED and self.silence is not None:
+            s = self.silence
+            reason = f" ({s.reason})" if s.reason else ""
+            return (f"{head} ({ev.severity.value}) silenced by #{s.id} until "
+                    f"{format_until(s.ends_at, now)}{reason}")
+        if self.kind is NoteKind.DROPPED:
+            return f"{head} (not sent: a silence held back its FIRING)"
+        note = "; its silence ended" if self.kind is NoteKind.RELEASED else ""
+        return (f"{head} ({ev.severity.value}; {self.deliveries} deliveries queued{note})")
+
+
+@dataclass
+class Commit:
+    """What to store in one transaction, and what to log once it is stored."""
+
+    states: list[AlertState] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
+    #: Incidents a silence now holds back (their FIRING was not sent).
+    suppress: list[Suppressed] = field(default_factory=list)
+    #: Incidents no longer held back.
+    forget: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+
+    @property
+    def writes(self) -> bool:
+        """Whether anything must be stored."""
+        return bool(self.states or self.deliveries or self.suppress or self.forget)
+
+
+def settle(verdict: Verdict, silences: Sequence[Silence],
+           suppressed: Mapping[str, Suppressed], routing: Routing, now: float) -> Commit:
+    """Decide what ``verdict`` stores and sends at ``now``.
+
+    Its states are stored whatever happens to its events: a silence holds back
+    notifications, never the truth of an alert's state.
+    """
+    commit = _commit(decide(verdict.events, silences, suppressed, now), routing)
+    commit.states = list(verdict.states)
+    return commit
+
+
+def settle_released(suppressed: Sequence[Suppressed], states: Mapping[AlertKey, AlertState],
+                    silences: Sequence[Silence], routing: Routing, now: float) -> Commit:
+    """Announce the suppressed incidents whose silence ended and that still fire."""
+    return _commit(release(suppressed, states, silences, now), routing)
+
+
+def _commit(decision: Decision, routing: Routing) -> Commit:
+    commit = Commit(suppress=list(decision.suppress), forget=list(decision.forget))
+    released = {id(ev) for ev in decision.released}
+    for ev in decision.deliver:
+        rows = routing.deliveries(ev)
+        commit.deliveries.extend(rows)
+        kind = NoteKind.RELEASED if id(ev) in released else NoteKind.QUEUED
+        commit.notes.append(Note(kind, ev, len(rows)))
+    commit.notes.extend(Note(NoteKind.SILENCED, ev, silence=s) for ev, s in decision.silenced)
+    commit.notes.extend(Note(NoteKind.DROPPED, ev) for ev in decision.dropped)
+    return commit
