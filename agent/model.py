@@ -139,6 +139,15 @@ class AlertKey:
     check: str
     metric: str
     labels: Labels = ()
+    # Keys are looked up several times per sample: hash once.
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.host, self.check, self.metric,
+                                                self.labels)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def as_text(self) -> str:
         """``host/check/metric{k=v,...}``: the stored primary key and what users see."""

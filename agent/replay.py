@@ -22,12 +22,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
-from agent.alerting.judge import Judge, Verdict
+from agent.alerting.judge import Judge
 from agent.alerting.policy import IMMEDIATE, Policy
 from agent.alerting.state import EventKind
 from agent.config.models import AlertPolicy, CheckConfig
 from agent.errors import WatchkeeperError
-from agent.model import Sample, Status
+from agent.model import AlertKey, Status
 from agent.thresholds.adaptive import AdaptiveSettings
 from agent.thresholds.forecast import ForecastSettings
 from agent.thresholds.rules import ThresholdRule
@@ -262,8 +262,11 @@ class Replay(Iterator[ReplayEvent]):
     def _run(self) -> Iterator[ReplayEvent]:
         s, metric, summary, on_sample = self.settings, self.metric, self.summary, self.on_sample
         check = s.as_check(metric)
+        rule = check.thresholds[metric]
         judge = Judge("replay", utc_offset=s.utc_offset, exact=s.exact)
-        judge_sample, apply = judge.judge_sample, judge.apply
+        key = AlertKey(judge.host, check.name, metric)
+        judge_value, apply = judge.judge_value, judge.apply
+        ok = Status.OK
         parse = TimeParser()
         isfinite = math.isfinite
         first_t = last_t = math.nan
@@ -281,10 +284,11 @@ class Replay(Iterator[ReplayEvent]):
             if not isfinite(value):
                 # Learned thresholds pass over it; a static limit calls it UNKNOWN.
                 summary.skipped += 1
-            verdict = Verdict()
-            judge_sample(verdict, check, Sample(metric, value), t)
+            verdict = judge_value(check, key, rule, value, t)
             if on_sample is not None:
-                on_sample(row, text, value, verdict.status)
+                on_sample(row, text, value, ok if verdict is None else verdict.status)
+            if verdict is None:
+                continue
             if verdict.states:
                 apply(verdict)
             for e in verdict.events:

@@ -101,7 +101,7 @@ class Judge:
 
     def _series(self, key: AlertKey, rule: ThresholdRule) -> SeriesJudge:
         judge = self.series.get(key)
-        if judge is None or judge.rule != rule:
+        if judge is None or (judge.rule is not rule and judge.rule != rule):
             old = judge
             judge = SeriesJudge(rule.metric, rule=rule, adaptive=rule.adaptive,
                                 forecast=rule.forecast, utc_offset=self.utc_offset)
@@ -159,27 +159,42 @@ class Judge:
 
     def judge_sample(self, verdict: Verdict, check: CheckConfig, sample: Sample,
                      now: float) -> None:
-        """Judge one sample of ``check`` at ``now`` into ``verdict`` (replay calls this for
-        every row of a trace; ``judge`` for every sample of a result).
-
-        A sample of a learning series that every threshold finds normal, while its alert is
-        quiet, skips the state machine: it would change nothing that is kept.
-        """
+        """Judge one sample of ``check`` at ``now`` into ``verdict``."""
         rule = check.thresholds.get(sample.metric)
         if rule is None or sample.metric == STATUS_METRIC:
             return
         key = AlertKey(self.host, check.name, sample.metric, sample.labels)
-        previous = self.states.get(key)
-        if rule.learns:
-            series = self._series(key, rule)
-            if not series.observe(now, sample.value) and not self.exact and (
-                    previous is None or previous.phase in _QUIET):
-                verdict.quiet_keys.add(key)
-                return
-            finding = series.finding(key, now, sample.value, previous)
+        finding = self._finding(key, rule, sample.value, now, sample)
+        if finding is None:
+            verdict.quiet_keys.add(key)
         else:
-            finding = evaluate(rule, sample, key, previous)
+            self._decide(verdict, check, finding, rule, now)
+
+    def judge_value(self, check: CheckConfig, key: AlertKey, rule: ThresholdRule,
+                    value: float, now: float) -> Verdict | None:
+        """Judge one value of the series ``key`` (a metric of ``check`` with ``rule``), as
+        ``judge_sample`` would; None when it is quiet and changes nothing (the fast path
+        replay takes for each row of a trace)."""
+        finding = self._finding(key, rule, value, now)
+        if finding is None:
+            return None
+        verdict = Verdict()
         self._decide(verdict, check, finding, rule, now)
+        return verdict
+
+    def _finding(self, key: AlertKey, rule: ThresholdRule, value: float, now: float,
+                 sample: Sample | None = None) -> Finding | None:
+        """The finding on one sample; None for a sample of a learning series that every
+        threshold finds normal while its alert is quiet: the state machine would change
+        nothing that is kept, so it is skipped (unless ``exact``)."""
+        previous = self.states.get(key)
+        if not rule.learns:
+            return evaluate(rule, sample or Sample(key.metric, value, key.labels), key, previous)
+        series = self._series(key, rule)
+        if not series.observe(now, value) and not self.exact and (
+                previous is None or previous.phase in _QUIET):
+            return None
+        return series.finding(key, now, value, previous)
 
     def _decide(self, verdict: Verdict, check: CheckConfig, finding: Finding,
                 rule: ThresholdRule | None, now: float) -> None:
