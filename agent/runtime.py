@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -14,6 +15,7 @@ from agent.agent_metrics import AgentMetrics
 from agent.alerting.judge import Judge, Verdict
 from agent.alerting.settle import Commit, Routing, settle, settle_released
 from agent.alerting.silences import Silence, Suppressed
+from agent.alerting.state import Phase
 from agent.clock import Clock, SystemClock
 from agent.config.models import Config
 from agent.errors import StateError
@@ -24,6 +26,8 @@ from agent.model import STATUS_METRIC, CheckResult, Status
 from agent.notify.dispatcher import Dispatcher
 from agent.notify.sender import send_many
 from agent.scheduler import Job, Scheduler
+from agent.sd_notify import Notifier
+from agent.state_lock import StateLock
 from agent.store import Store
 from agent.thresholds.numbers import format_value
 
@@ -33,6 +37,8 @@ log = logging.getLogger("watchkeeper.agent")
 RELEASE_PERIOD = 15.0
 #: How often silences that ended long ago are deleted.
 EXPIRE_PERIOD = 3600.0
+#: How often systemd's STATUS= line is brought up to date.
+STATUS_PERIOD = 5.0
 
 
 class SilenceCache:
@@ -70,7 +76,17 @@ class Agent:
     def __init__(self, config: Config, clock: Clock | None = None) -> None:
         self.config = config
         self.clock = clock or SystemClock()
-        self.store = Store.open(config.agent.state_dir)
+        # One agent per state: a second one must not send every notification again.
+        self.lock = StateLock.acquire(config.agent.state_dir)
+        try:
+            self.store = Store.open(config.agent.state_dir)
+        except BaseException:
+            self.lock.release()
+            raise
+        self.notifier = Notifier()
+        #: SIGTERMs received: the first drains the outbox, a second exits at once.
+        self._terms = 0
+        self._draining: asyncio.Task[bool] | None = None
         self.judge = Judge(config.agent.host, self.store.load_states(),
                            load_learned=self.store.load_learned)
         self.http = HttpClients(config)
@@ -103,6 +119,12 @@ class Agent:
         return lambda: lc.check.run(lc.ctx)
 
     def stop(self) -> None:
+        """Stop checking and drain the outbox (for at most ``agent.shutdown_drain``); called
+        again while draining, stop at once (what is left stays queued)."""
+        self._terms += 1
+        if self._terms > 1 and self._draining is not None:
+            log.warning("stopping at once: undelivered notifications stay queued")
+            self._draining.cancel()
         self.scheduler.stop()
 
     def install_signal_handlers(self) -> None:
@@ -130,13 +152,24 @@ class Agent:
                                        self.scheduler.stats, self.store)
                 listener = await serve_agent(self.config, self.store, self.clock,
                                              on_ping=self.scheduler.run_now, metrics=metrics)
-            await self.scheduler.run()
+            scheduling = asyncio.create_task(self.scheduler.run(), name="scheduler")
+            await asyncio.sleep(0)  # the scheduler has started every check's loop
+            self.notifier.ready(await self._status_text())
+            reporter = asyncio.create_task(self._status_loop(), name="systemd status")
+            try:
+                await scheduling
+            finally:
+                reporter.cancel()
         finally:
+            self.notifier.stopping()
             self.log_stats()
             releaser.cancel()
             if listener is not None:
                 await listener.close()
-            await self.dispatcher.drain(timeout=5.0)
+            self._draining = asyncio.create_task(self.dispatcher.drain(
+                timeout=self.config.agent.shutdown_drain))
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._draining
             dispatch.cancel()
             await asyncio.gather(dispatch, releaser, return_exceptions=True)
             for lc in self.checks.values():
@@ -146,8 +179,35 @@ class Agent:
                     log.warning("closing check %s failed: %s", lc.config.name, exc)
             await self.http.aclose()
             self._save_learned(self.clock.now(), everything=True)
-            self.store.close()
+            self.close()
             log.info("watchkeeper stopped")
+
+    def close(self) -> None:
+        """Close the store and free the state directory for the next agent (idempotent)."""
+        self.store.close()
+        self.notifier.close()
+        self.lock.release()
+
+    async def _status_text(self) -> str:
+        """``12 checks, 2 alerts open, 0 queued``: systemd's STATUS= line."""
+        alerts = sum(1 for s in self.judge.states.values() if s.phase is Phase.FIRING)
+        try:
+            queued = str(await asyncio.to_thread(self.store.pending_count))
+        except StateError:
+            queued = "?"
+        return (f"{len(self.checks)} checks, {alerts} alert{'s' if alerts != 1 else ''} "
+                f"open, {queued} queued")
+
+    async def _status_loop(self) -> None:
+        if not self.notifier.enabled:
+            return
+        last = ""
+        while True:
+            await asyncio.sleep(STATUS_PERIOD)
+            text = await self._status_text()
+            if text != last:
+                self.notifier.status(text)
+                last = text
 
     async def _on_result(self, job: Job, result: CheckResult, at: float) -> None:
         lc = self.checks[job.name]

@@ -49,7 +49,7 @@ def agent(tmp_path: Path, clock: FakeClock) -> Iterator[Agent]:
     path.write_text(CONFIG.format(state=tmp_path / "state"))
     a = Agent(load_config(path), clock=clock)
     yield a
-    a.store.close()
+    a.close()
 
 
 async def feed(agent: Agent, clock: FakeClock, used: float, after: float = 1.0) -> None:
@@ -128,7 +128,7 @@ async def test_held_incidents_survive_a_restart(tmp_path: Path, agent: Agent,
                                                 clock: FakeClock) -> None:
     sid = agent.store.add_silence("db-*", None, clock.now(), clock.now() + 3600)
     await feed(agent, clock, 95)
-    agent.store.close()
+    agent.close()
     again = Agent(agent.config, clock=clock)
     try:
         assert list(again.suppressed) == [again.judge.states[KEY].incident]
@@ -136,4 +136,4 @@ async def test_held_incidents_survive_a_restart(tmp_path: Path, agent: Agent,
         again.release_silenced()
         assert [k for k, _, _ in queued(again, clock)] == [EventKind.FIRING]
     finally:
-        again.store.close()
+        again.close()

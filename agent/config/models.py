@@ -51,6 +51,8 @@ class AgentSettings(_Strict):
     interval: Duration = 60.0
     timeout: Duration = 10.0
     max_concurrency: int = Field(default=16, ge=1, le=1024)
+    #: On SIGTERM, how long queued notifications may still be sent before the agent exits.
+    shutdown_drain: Duration = 10.0
     log_level: str = "info"
     #: ``host:port`` of the local HTTP listener (health, pings, metrics); None = off.
     listen: str | None = None
