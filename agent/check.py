@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from agent.clock import Clock, SystemClock
+from agent.errors import WatchkeeperError
 from agent.model import CheckResult
 
 if TYPE_CHECKING:
@@ -89,8 +90,8 @@ class Check(Generic[OptionsT]):
         """Release what the check holds (connections). Called when the agent stops."""
 
 
-class UnknownKind(LookupError):  # noqa: N818 - reads as the condition it names
-    """No installed check kind has this name."""
+class UnknownKind(WatchkeeperError):  # noqa: N818 - reads as the condition it names
+    """No installed check kind has this name (the config loader reports it as an issue)."""
 
     def __init__(self, kind: str, available: list[str]) -> None:
         super().__init__(kind)
