@@ -160,7 +160,8 @@ async def _stand_in_listener(config: Config, store: Any) -> Any:
     itself is not running: checks of the agent's own /healthz then say what they will say
     under the agent, instead of "connection refused"."""
     from agent.errors import WatchkeeperError
-    from agent.http_api import Health, HttpApi, parse_listen, start_listener
+    from agent.http_api import Health, HttpApi, start_listener
+    from agent.listen_address import parse_listen
 
     if not config.agent.listen:
         return None
@@ -239,7 +240,7 @@ def status(args: argparse.Namespace) -> int:
     if not db.exists():
         print(f"no state yet in {config.agent.state_dir} (has the agent run?)")
         return 0
-    from agent.cli.silence_cmd import silence_json, status_lines
+    from agent.cli.silence_view import silence_json, status_lines
 
     now = time.time()
     store = Store.open(config.agent.state_dir)

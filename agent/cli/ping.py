@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     """The ``ping`` subcommand."""
     from agent import logs
     from agent.cli.commands import load
-    from agent.http_api import parse_listen
+    from agent.listen_address import parse_listen
 
     config = load(args)
     if not config.agent.listen:
