@@ -25,6 +25,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote
 
+from agent.check import Capability
 from agent.clock import Clock
 from agent.errors import WatchkeeperError
 from agent.heartbeats import Ping, PingKind
@@ -38,6 +39,7 @@ from agent.http_wire import (
     read_request,
 )
 from agent.listen_address import ListenAddress, parse_listen
+from agent.live_checks import checks_needing
 from agent.prometheus import CONTENT_TYPE as METRICS_CONTENT_TYPE
 
 if TYPE_CHECKING:
@@ -245,8 +247,8 @@ async def serve_agent(config: Config, store: Store, clock: Clock,
                       metrics: MetricsPage | None = None) -> Listener:
     """Start the listener of a running agent on ``config.agent.listen``.
 
-    Pings are taken for every configured heartbeat check, enabled or not, so a job's
-    ping does not fail while its check is switched off.
+    Pings are taken for every configured check whose kind needs ``Capability.PINGS``,
+    enabled or not, so a job's ping does not fail while its check is switched off.
     ``metrics`` renders ``/metrics`` (``agent.agent_metrics.AgentMetrics``); without it
     that path is 404.
     """
@@ -259,9 +261,9 @@ async def serve_agent(config: Config, store: Store, clock: Clock,
     def health() -> Health:
         return Health("ok", enabled, len(store.open_alerts()), store.pending_count())
 
-    api = HttpApi(heartbeats=[c.name for c in config.checks if c.kind == "heartbeat"],
-                  sink=store, health=health, clock=clock, token=settings.token,
-                  on_ping=on_ping, metrics=metrics)
+    api = HttpApi(heartbeats=checks_needing(config, Capability.PINGS), sink=store,
+                  health=health, clock=clock, token=settings.token, on_ping=on_ping,
+                  metrics=metrics)
     listener = await start_listener(address, api)
     needs = "; requests need the bearer token" if settings.token else ""
     log.info("listening on %s%s", address, needs)

@@ -92,13 +92,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def check(args: argparse.Namespace) -> int:
-    from agent.live_checks import HttpClients, build_checks
+    from agent.check import Capability
+    from agent.live_checks import HttpClients, build_checks, needs
     from agent.scheduler import Job, execute
     from agent.thresholds.static import evaluate
 
     config = load(args)
     http = HttpClients(config)
-    store = _existing_store(config) if any(c.kind == "heartbeat" for c in config.checks) \
+    store = _existing_store(config) if Capability.PINGS in needs(config) \
         or config.agent.listen else None
     live = build_checks(config, clock=_clock(), http_factory=http.factory, heartbeats=store)
     if args.names:
@@ -159,9 +160,11 @@ async def _stand_in_listener(config: Config, store: Any) -> Any:
     """While ``check`` runs, answer on ``agent.listen`` as the agent would, when the agent
     itself is not running: checks of the agent's own /healthz then say what they will say
     under the agent, instead of "connection refused"."""
+    from agent.check import Capability
     from agent.errors import WatchkeeperError
     from agent.http_api import Health, HttpApi, start_listener
     from agent.listen_address import parse_listen
+    from agent.live_checks import checks_needing
 
     if not config.agent.listen:
         return None
@@ -174,7 +177,7 @@ async def _stand_in_listener(config: Config, store: Any) -> Any:
     except (OSError, TimeoutError):
         pass
     enabled = sum(1 for c in config.checks if c.enabled)
-    api = HttpApi(heartbeats=[c.name for c in config.checks if c.kind == "heartbeat"],
+    api = HttpApi(heartbeats=checks_needing(config, Capability.PINGS),
                   sink=store if store is not None else _NoPings(),
                   health=lambda: Health("ok", enabled, 0, 0), clock=_clock(),
                   token=config.agent.token)
