@@ -87,7 +87,7 @@ class Agent:
         self.scheduler = Scheduler(
             [Job(lc.config.name, lc.config.interval, lc.config.timeout, self._runner(lc))
              for lc in self.checks.values()],
-            self._on_result, config.agent.max_concurrency, wall_clock=self.clock.now)
+            self._on_result, config.agent.max_concurrency, self.clock)
         #: Each check's latest run, for /metrics.
         self.latest = LatestRuns()
         self._first_cycle_left = set(self.checks)

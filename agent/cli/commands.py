@@ -101,7 +101,8 @@ def check(args: argparse.Namespace) -> int:
     http = HttpClients(config)
     store = _existing_store(config) if Capability.PINGS in needs(config) \
         or config.agent.listen else None
-    live = build_checks(config, clock=_clock(), http_factory=http.factory, heartbeats=store)
+    clock = _clock()
+    live = build_checks(config, clock=clock, http_factory=http.factory, heartbeats=store)
     if args.names:
         unknown = sorted(set(args.names) - {lc.config.name for lc in live})
         if unknown:
@@ -115,8 +116,9 @@ def check(args: argparse.Namespace) -> int:
 
         async def one(lc: Any) -> CheckResult:
             async with sem:
-                return await execute(Job(lc.config.name, lc.config.interval,
-                                         lc.config.timeout, lambda: lc.check.run(lc.ctx)))
+                return (await execute(Job(lc.config.name, lc.config.interval,
+                                          lc.config.timeout, lambda: lc.check.run(lc.ctx)),
+                                      clock)).result
 
         try:
             return list(await asyncio.gather(*(one(lc) for lc in live)))
