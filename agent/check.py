@@ -1,11 +1,13 @@
 """The check contract: a kind name, an options model, and ``async run(ctx) -> CheckResult``.
 
 Built-in and third-party checks register the same way, through the entry-point group
-``watchkeeper.checks``; only the kinds a config names are imported.
+``watchkeeper.checks``; only the kinds a config names are imported. What a kind needs
+from the agent (the HTTP pool, pings) it declares on its class (``Check.needs``).
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from agent.clock import Clock, SystemClock
+from agent.errors import WatchkeeperError
 from agent.model import CheckResult
 
 if TYPE_CHECKING:
@@ -34,6 +37,17 @@ class CheckOptions(BaseModel):
 OptionsT = TypeVar("OptionsT", bound=CheckOptions)
 
 
+class Capability(enum.Enum):
+    """Something a check kind needs from the agent, declared in ``Check.needs``."""
+
+    #: The pool of shared HTTP clients, one per TLS/proxy/IP-family setting
+    #: (``agent.http_client.pool_from(ctx)``); without it ``ctx.http`` is one plain client.
+    HTTP_POOL = "http_pool"
+    #: Pings pushed to the agent's listener (``/ping/NAME``, ``watchkeeper ping NAME``),
+    #: read through ``ctx.heartbeats``; the listener takes pings only for such checks.
+    PINGS = "pings"
+
+
 @dataclass
 class CheckContext:
     """What a running check may use: shared HTTP client, clock, logger and its own memory.
@@ -49,7 +63,8 @@ class CheckContext:
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("watchkeeper.check"))
     memory: MutableMapping[str, Any] = field(default_factory=dict)
     http_client_factory: Callable[[], httpx.AsyncClient] | None = None
-    #: Pushed heartbeat pings (the agent's store); None where no agent keeps them.
+    #: Pushed heartbeat pings (the agent's store); None where no agent keeps them, and
+    #: for a kind that does not declare ``Capability.PINGS``.
     heartbeats: PingLog | None = None
 
     @property
@@ -69,6 +84,14 @@ class Check(Generic[OptionsT]):
     Subclasses set ``kind`` and ``Options`` and implement ``run``. The constructor receives
     the check's name and its validated options. ``run`` measures and returns a CheckResult;
     it may raise (the agent turns that into UNKNOWN) and it must not alert or send anything.
+
+    ``needs`` says what the kind wants from the agent beyond the context every check gets
+    (a shared HTTP client, the clock, a logger, its memory)::
+
+        needs: ClassVar[frozenset[Capability]] = frozenset({Capability.HTTP_POOL})
+
+    The agent asks the classes of the configured kinds, never their names, so a
+    third-party kind that declares a capability gets exactly what a built-in one gets.
     """
 
     kind: ClassVar[str]
@@ -76,6 +99,8 @@ class Check(Generic[OptionsT]):
     #: Metric names this kind reports (for "did you mean" on threshold keys); empty when
     #: the names depend on what is measured (perfdata, custom queries).
     metrics: ClassVar[frozenset[str]] = frozenset()
+    #: What the kind needs from the agent (see ``Capability``).
+    needs: ClassVar[frozenset[Capability]] = frozenset()
 
     def __init__(self, name: str, options: OptionsT) -> None:
         self.name = name
@@ -89,8 +114,8 @@ class Check(Generic[OptionsT]):
         """Release what the check holds (connections). Called when the agent stops."""
 
 
-class UnknownKind(LookupError):  # noqa: N818 - reads as the condition it names
-    """No installed check kind has this name."""
+class UnknownKind(WatchkeeperError):  # noqa: N818 - reads as the condition it names
+    """No installed check kind has this name (the config loader reports it as an issue)."""
 
     def __init__(self, kind: str, available: list[str]) -> None:
         super().__init__(kind)

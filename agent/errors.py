@@ -1,4 +1,36 @@
-"""One small error hierarchy. A user sees these as short messages, never as tracebacks."""
+"""One small error tree. A user sees these as short messages, never as tracebacks.
+
+::
+
+    WatchkeeperError        a failure told to a user in words      (cli/main.py prints it)
+    ├── ConfigError         the config is invalid; every issue     permanent
+    │                       at once, each with file:line
+    ├── UnknownKind         no installed check kind has the name   permanent
+    │                       (agent.check; becomes a ConfigIssue)
+    ├── CheckError          a check could not measure; its         retryable
+    │                       message is the UNKNOWN summary
+    ├── StateError          the state directory or database        retryable in the agent,
+    │                       cannot be used                         permanent for a command
+    ├── ReplayError         a trace cannot be replayed; says       permanent
+    │                       file:line (agent.replay)
+    └── PingError           the agent did not take a ping          retryable
+                            (agent.cli.ping)
+
+Permanent: the same input fails the same way until a person changes something (the
+config file, the trace, the installed plugins), so it is reported once and not retried.
+Retryable: the world may change by itself: a check measures again on its next turn; the
+running agent keeps its state in memory and writes again on the next commit, while a
+one-shot command reports the error and exits. Sending a notification never raises: a
+failed send is a ``SendResult`` whose ``permanent`` flag tells the dispatcher whether to
+retry (``agent.notify.protocol``).
+
+Outside the tree, on purpose: programming errors (a plugin registering something that is
+not a Check, a metric family defined twice) raise the built-in exceptions; validators
+that pydantic turns into config issues raise ValueError (``agent.cron.CronError``); and
+signals that never leave their module carry data to the one place that handles them
+(``agent.http_wire.HttpError`` is an HTTP error answer, ``YamlSyntaxError`` becomes a
+ConfigIssue in the loader).
+"""
 
 from __future__ import annotations
 
@@ -32,15 +64,7 @@ class ConfigError(WatchkeeperError):
 
 
 class CheckError(WatchkeeperError):
-    """A check could not measure. Its message becomes the UNKNOWN/CRITICAL summary."""
-
-
-class NotifyError(WatchkeeperError):
-    """Sending a notification failed. ``permanent`` failures are not retried."""
-
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.permanent = permanent
+    """A check could not measure. Its message becomes the UNKNOWN summary."""
 
 
 class StateError(WatchkeeperError):

@@ -17,16 +17,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import ipaddress
 import logging
 import os
-import re
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote
 
+from agent.check import Capability
 from agent.clock import Clock
 from agent.errors import WatchkeeperError
 from agent.heartbeats import Ping, PingKind
@@ -39,6 +38,8 @@ from agent.http_wire import (
     close_connection,
     read_request,
 )
+from agent.listen_address import ListenAddress, parse_listen
+from agent.live_checks import checks_needing
 from agent.prometheus import CONTENT_TYPE as METRICS_CONTENT_TYPE
 
 if TYPE_CHECKING:
@@ -49,66 +50,6 @@ log = logging.getLogger("watchkeeper.http")
 
 REQUEST_TIMEOUT = 10.0
 MAX_CONNECTIONS = 64
-
-_HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
-
-
-# -- the address ------------------------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class ListenAddress:
-    """Where the listener binds: ``127.0.0.1:9110``, ``[::1]:9110``, ``0.0.0.0:9110``."""
-
-    host: str
-    port: int
-
-    @property
-    def loopback(self) -> bool:
-        """Whether only this machine can connect."""
-        if self.host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(self.host).is_loopback
-        except ValueError:
-            return False
-
-    @property
-    def connect_host(self) -> str:
-        """The address a local client connects to (loopback for a wildcard bind)."""
-        return {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
-
-    def __str__(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-
-def parse_listen(text: str) -> ListenAddress:
-    """``host:port`` (``[v6]:port``), or a bare port meaning ``127.0.0.1:port``.
-
-    Raises ValueError with a message fit for a user.
-    """
-    t = str(text).strip()
-    hint = f"expected host:port like 127.0.0.1:9110, got {text!r}"
-    if t.isdigit():
-        host, port_text = "127.0.0.1", t
-    elif t.startswith("["):
-        m = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d+)", t)
-        if m is None:
-            raise ValueError(hint)
-        host, port_text = m.groups()
-    else:
-        host, sep, port_text = t.rpartition(":")
-        if not sep or not host or ":" in host or not port_text.isdigit():
-            raise ValueError(hint)
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        if not _HOSTNAME.fullmatch(host):
-            raise ValueError(hint) from None
-    port = int(port_text)
-    if not 1 <= port <= 65535:
-        raise ValueError(f"port must be 1-65535, got {port}")
-    return ListenAddress(host, port)
-
 
 # -- the handlers --------------------------------------------------------------------------
 
@@ -306,9 +247,10 @@ async def serve_agent(config: Config, store: Store, clock: Clock,
                       metrics: MetricsPage | None = None) -> Listener:
     """Start the listener of a running agent on ``config.agent.listen``.
 
-    Pings are taken for every configured heartbeat check, enabled or not, so a job's
-    ping does not fail while its check is switched off. ``metrics`` renders ``/metrics``
-    (``agent.agent_metrics.AgentMetrics``); without it that path is 404.
+    Pings are taken for every configured check whose kind needs ``Capability.PINGS``,
+    enabled or not, so a job's ping does not fail while its check is switched off.
+    ``metrics`` renders ``/metrics`` (``agent.agent_metrics.AgentMetrics``); without it
+    that path is 404.
     """
     settings = config.agent
     address = parse_listen(settings.listen or "")
@@ -319,9 +261,9 @@ async def serve_agent(config: Config, store: Store, clock: Clock,
     def health() -> Health:
         return Health("ok", enabled, len(store.open_alerts()), store.pending_count())
 
-    api = HttpApi(heartbeats=[c.name for c in config.checks if c.kind == "heartbeat"],
-                  sink=store, health=health, clock=clock, token=settings.token,
-                  on_ping=on_ping, metrics=metrics)
+    api = HttpApi(heartbeats=checks_needing(config, Capability.PINGS), sink=store,
+                  health=health, clock=clock, token=settings.token, on_ping=on_ping,
+                  metrics=metrics)
     listener = await start_listener(address, api)
     needs = "; requests need the bearer token" if settings.token else ""
     log.info("listening on %s%s", address, needs)

@@ -102,7 +102,7 @@ class Agent:
         self.scheduler = Scheduler(
             [Job(lc.config.name, lc.config.interval, lc.config.timeout, self._runner(lc))
              for lc in self.checks.values()],
-            self._on_result, config.agent.max_concurrency, wall_clock=self.clock.now)
+            self._on_result, config.agent.max_concurrency, self.clock)
         #: Each check's latest run, for /metrics.
         self.latest = LatestRuns()
         self._first_cycle_left = set(self.checks)
@@ -203,7 +203,7 @@ class Agent:
             return
         last = ""
         while True:
-            await asyncio.sleep(STATUS_PERIOD)
+            await self.clock.sleep(STATUS_PERIOD)
             text = await self._status_text()
             if text != last:
                 self.notifier.status(text)
@@ -261,7 +261,7 @@ class Agent:
 
     async def _release_loop(self) -> None:
         while True:
-            await asyncio.sleep(RELEASE_PERIOD)
+            await self.clock.sleep(RELEASE_PERIOD)
             try:
                 self.release_silenced()
             except Exception:  # a bug here must not hold back notifications for good

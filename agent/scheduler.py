@@ -1,17 +1,22 @@
 """Runs every check on its own interval: jittered first runs, a hard timeout per run, a
 global concurrency bound, and no overlapping runs of the same check.
 
-The scheduler knows nothing of thresholds or alerts: it hands each CheckResult to a callback.
+The scheduler knows nothing of thresholds or alerts: it hands each CheckResult to a
+callback. It reads time and sleeps through the injected Clock, so tests drive it with a
+FakeClock.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
+from agent.clock import Clock
 from agent.errors import CheckError
 from agent.model import CheckResult
 
@@ -20,6 +25,8 @@ log = logging.getLogger("watchkeeper.scheduler")
 #: First runs are spread over this many seconds at most, so that a fresh agent reports its
 #: first cycle quickly even when intervals are long.
 FIRST_RUN_SPREAD = 10.0
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -30,6 +37,30 @@ class Job:
     interval: float
     timeout: float
     run: Callable[[], Awaitable[CheckResult]]
+
+
+class RunOutcome(enum.Enum):
+    """How one run of a check ended."""
+
+    #: It returned a valid CheckResult (of any status).
+    COMPLETED = "completed"
+    #: It raised CheckError: it could not measure and said why.
+    FAILED = "failed"
+    #: It overran its timeout (and was cancelled), or gave up waiting itself.
+    TIMED_OUT = "timed_out"
+    #: It raised anything else: a bug in the check.
+    CRASHED = "crashed"
+    #: It returned something that is not a valid CheckResult.
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """One run of a job: its result (UNKNOWN with the error kept when the run failed) and
+    how the run ended."""
+
+    result: CheckResult
+    outcome: RunOutcome
 
 
 @dataclass
@@ -50,29 +81,66 @@ class JobStats:
         if len(self.lags) > keep:
             del self.lags[: len(self.lags) - keep]
 
+    def record_outcome(self, outcome: RunOutcome) -> None:
+        """Count one finished run."""
+        self.runs += 1
+        if outcome is RunOutcome.TIMED_OUT:
+            self.timeouts += 1
+        elif outcome is RunOutcome.CRASHED:
+            self.crashes += 1
+
 
 ResultHandler = Callable[[Job, CheckResult, float], Awaitable[None]]
 
 
-async def execute(job: Job) -> CheckResult:
-    """Run a job once, turning every failure into an UNKNOWN result with the error kept."""
+async def within(clock: Clock, seconds: float, work: Awaitable[T]) -> asyncio.Future[T] | None:
+    """Run ``work`` for at most ``seconds`` on ``clock``: its finished task (result or
+    exception inside), or None when the time ran out first (the work is then cancelled,
+    and waited for until it has stopped)."""
+    task = asyncio.ensure_future(work)
+    timer = asyncio.ensure_future(clock.sleep(seconds))
     try:
-        result = await asyncio.wait_for(job.run(), timeout=job.timeout)
-    except TimeoutError:
-        return CheckResult.unknown(f"timed out after {_secs(job.timeout)}")
+        await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        timer.cancel()
+        overran = not task.done()
+        if overran:
+            task.cancel()
+            await asyncio.wait({task})
+    return None if overran else task
+
+
+async def execute(job: Job, clock: Clock) -> Execution:
+    """Run a job once under its timeout; every failure becomes an UNKNOWN result with the
+    error kept, and the outcome says which failure it was."""
+    done = await within(clock, job.timeout, job.run())
+    if done is None:
+        return Execution(CheckResult.unknown(f"timed out after {_secs(job.timeout)}"),
+                         RunOutcome.TIMED_OUT)
+    try:
+        result = done.result()
+    except TimeoutError as exc:
+        # Something the check waited for gave up before the check's own timeout.
+        return Execution(CheckResult.unknown(f"timed out: {exc}" if str(exc) else
+                                             f"timed out after {_secs(job.timeout)}"),
+                         RunOutcome.TIMED_OUT)
     except CheckError as exc:
-        return CheckResult.unknown(str(exc) or type(exc).__name__)
+        return Execution(CheckResult.unknown(str(exc) or type(exc).__name__),
+                         RunOutcome.FAILED)
     except asyncio.CancelledError:
         raise
     except Exception as exc:
         log.debug("check %s crashed", job.name, exc_info=True)
-        return CheckResult.unknown(f"check crashed: {type(exc).__name__}: {exc}")
+        return Execution(CheckResult.unknown(f"check crashed: {type(exc).__name__}: {exc}"),
+                         RunOutcome.CRASHED)
     if not isinstance(result, CheckResult):
-        return CheckResult.unknown(f"check returned {type(result).__name__}, not a CheckResult")
+        return Execution(CheckResult.unknown(
+            f"check returned {type(result).__name__}, not a CheckResult"), RunOutcome.INVALID)
     problems = result.problems()
     if problems:
-        return CheckResult.unknown("check returned nonsense: " + "; ".join(problems))
-    return result
+        return Execution(CheckResult.unknown("check returned nonsense: " + "; ".join(problems)),
+                         RunOutcome.INVALID)
+    return Execution(result, RunOutcome.COMPLETED)
 
 
 def _secs(seconds: float) -> str:
@@ -82,7 +150,7 @@ def _secs(seconds: float) -> str:
 class Scheduler:
     """Drives jobs until ``stop()``; each finished run goes to ``on_result(job, result, t)``.
 
-    ``t`` is the wall-clock time the run was due (from ``wall_clock``).
+    ``t`` is the wall-clock time (``clock.now()``) the run was due.
     """
 
     def __init__(
@@ -90,7 +158,7 @@ class Scheduler:
         jobs: list[Job],
         on_result: ResultHandler,
         max_concurrency: int,
-        wall_clock: Callable[[], float],
+        clock: Clock,
         *,
         rng: random.Random | None = None,
         first_run_spread: float = FIRST_RUN_SPREAD,
@@ -98,8 +166,8 @@ class Scheduler:
         self.jobs = jobs
         self.on_result = on_result
         self.stats: dict[str, JobStats] = {j.name: JobStats() for j in jobs}
+        self.clock = clock
         self._sem = asyncio.Semaphore(max_concurrency)
-        self._wall = wall_clock
         self._rng = rng or random.Random()
         self._spread = first_run_spread
         self._stop = asyncio.Event()
@@ -115,12 +183,9 @@ class Scheduler:
         regular schedule is not shifted.
         """
         job = next((j for j in self.jobs if j.name == name), None)
-        running = self._running.get(name)
-        if job is None or (running is not None and not running.done()):
+        if job is None or self._busy(name):
             return False
-        due = asyncio.get_running_loop().time()
-        self._running[name] = asyncio.create_task(self._run_once(job, due, self._wall()),
-                                                  name=f"run:{name}")
+        self._start(job, self.clock.monotonic())
         return True
 
     def summary(self) -> dict[str, float]:
@@ -137,7 +202,8 @@ class Scheduler:
                 "lag_p50_ms": pct(0.50), "lag_p99_ms": pct(0.99)}
 
     async def run(self) -> None:
-        """Run every job on its schedule until stopped; then wait for runs in flight."""
+        """Run every job on its schedule until stopped; then wait for runs in flight (at
+        most the longest timeout, then they are cancelled)."""
         loop_tasks = [asyncio.create_task(self._loop(job), name=f"schedule:{job.name}")
                       for job in self.jobs]
         try:
@@ -146,53 +212,56 @@ class Scheduler:
             for t in loop_tasks:
                 t.cancel()
             await asyncio.gather(*loop_tasks, return_exceptions=True)
-            inflight = list(self._running.values())
+            inflight = [t for t in self._running.values() if not t.done()]
             if inflight:
-                await asyncio.wait(inflight, timeout=max((j.timeout for j in self.jobs),
-                                                         default=1.0))
+                longest = max((j.timeout for j in self.jobs), default=1.0)
+                await within(self.clock, longest, asyncio.wait(inflight))
                 for t in inflight:
                     t.cancel()
                 await asyncio.gather(*inflight, return_exceptions=True)
 
+    def _busy(self, name: str) -> bool:
+        running = self._running.get(name)
+        return running is not None and not running.done()
+
+    def _start(self, job: Job, due: float) -> None:
+        """Start a run of ``job`` that was due at ``due`` (monotonic)."""
+        wall_due = self.clock.now() - (self.clock.monotonic() - due)
+        self._running[job.name] = asyncio.create_task(self._run_once(job, due, wall_due),
+                                                      name=f"run:{job.name}")
+
     async def _loop(self, job: Job) -> None:
-        loop = asyncio.get_running_loop()
-        due = loop.time() + self._rng.uniform(0, min(job.interval, self._spread))
+        clock = self.clock
+        due = clock.monotonic() + self._rng.uniform(0, min(job.interval, self._spread))
         while True:
-            delay = due - loop.time()
+            delay = due - clock.monotonic()
             if delay > 0:
-                await asyncio.sleep(delay)
+                await clock.sleep(delay)
             stats = self.stats[job.name]
-            previous = self._running.get(job.name)
-            if previous is not None and not previous.done():
+            if self._busy(job.name):
                 stats.skipped += 1
                 log.warning("check %s is still running from its last turn; skipping this one "
                             "(skipped %d so far)", job.name, stats.skipped)
             else:
-                wall_due = self._wall() - (loop.time() - due)
-                self._running[job.name] = asyncio.create_task(
-                    self._run_once(job, due, wall_due), name=f"run:{job.name}")
+                self._start(job, due)
             due += job.interval
-            now = loop.time()
+            now = clock.monotonic()
             if due < now:
                 # Fell behind (suspend, overloaded loop): skip missed turns, keep the phase.
                 missed = int((now - due) // job.interval) + 1
                 due += missed * job.interval
 
     async def _run_once(self, job: Job, due: float, wall_due: float) -> None:
-        loop = asyncio.get_running_loop()
+        clock = self.clock
         stats = self.stats[job.name]
         async with self._sem:
-            started = loop.time()
+            started = clock.monotonic()
             stats.record_lag(max(0.0, started - due))
-            result = await execute(job)
-            stats.last_duration = loop.time() - started
-        stats.runs += 1
-        if result.error and result.summary.startswith("timed out"):
-            stats.timeouts += 1
-        elif result.error and result.summary.startswith("check crashed"):
-            stats.crashes += 1
+            run = await execute(job, clock)
+            stats.last_duration = clock.monotonic() - started
+        stats.record_outcome(run.outcome)
         try:
-            await self.on_result(job, result, wall_due)
+            await self.on_result(job, run.result, wall_due)
         except asyncio.CancelledError:
             raise
         except Exception:

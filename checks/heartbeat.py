@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from agent.check import Check, CheckContext, CheckOptions
+from agent.check import Capability, Check, CheckContext, CheckOptions
 from agent.config.models import Duration
 from agent.cron import CronExpr
 from agent.heartbeats import HeartbeatRules, Schedule, judge
@@ -102,6 +102,7 @@ class HeartbeatCheck(Check[HeartbeatOptions]):
     Options: ClassVar[type[CheckOptions]] = HeartbeatOptions
     metrics: ClassVar[frozenset[str]] = frozenset({"since_last_ping_seconds",
                                                    "duration_seconds"})
+    needs: ClassVar[frozenset[Capability]] = frozenset({Capability.PINGS})
 
     def __init__(self, name: str, options: HeartbeatOptions) -> None:
         super().__init__(name, options)

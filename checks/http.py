@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import httpx
 
-from agent.check import Check, CheckContext
+from agent.check import Capability, Check, CheckContext
 from agent.http_client import ClientSettings, HttpClientPool, pool_from
 from agent.model import CheckResult, Status
 from checks.http_expect import judge
@@ -34,6 +34,7 @@ class HttpCheck(Check[HttpOptions]):
     Options: ClassVar[type[HttpOptions]] = HttpOptions
     metrics: ClassVar[frozenset[str]] = frozenset(
         {"up", "response_ms", "status_code", "body_bytes", "cert_days_left"})
+    needs: ClassVar[frozenset[Capability]] = frozenset({Capability.HTTP_POOL})
 
     def __init__(self, name: str, options: HttpOptions) -> None:
         super().__init__(name, options)

@@ -17,16 +17,9 @@ from agent.clock import FakeClock
 from agent.config.loader import parse_config
 from agent.errors import ConfigError, StateError, WatchkeeperError
 from agent.heartbeats import Ping, PingKind
-from agent.http_api import (
-    Health,
-    HttpApi,
-    ListenAddress,
-    Listener,
-    parse_listen,
-    serve_agent,
-    start_listener,
-)
+from agent.http_api import Health, HttpApi, Listener, serve_agent, start_listener
 from agent.http_wire import MAX_BODY_BYTES
+from agent.listen_address import ListenAddress, parse_listen
 from agent.store import Store
 from tests.ports import free_port
 

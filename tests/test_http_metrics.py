@@ -15,8 +15,9 @@ from agent.alerting.state import AlertState, Phase
 from agent.clock import FakeClock
 from agent.config.loader import parse_config
 from agent.errors import StateError
-from agent.http_api import Health, HttpApi, ListenAddress, Listener, serve_agent, start_listener
+from agent.http_api import Health, HttpApi, Listener, serve_agent, start_listener
 from agent.latest import LatestRun, LatestRuns
+from agent.listen_address import ListenAddress
 from agent.model import AlertKey, CheckResult, Sample, Status, make_labels
 from agent.scheduler import JobStats
 from agent.store import Store

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.alerting.policy import Policy
+from agent.alerting.policy import Persistence, Policy
 from agent.alerting.state import EventKind
 from agent.model import Status
 from agent.replay import (
@@ -22,7 +22,7 @@ from agent.replay import (
 )
 from agent.thresholds.adaptive import AdaptiveSettings
 from agent.thresholds.forecast import ForecastSettings
-from agent.thresholds.rules import Op, Persistence, ThresholdRule, parse_comparison
+from agent.thresholds.rules import Op, ThresholdRule, parse_comparison
 
 START = 1_704_067_200  # 2024-01-01 00:00:00 UTC
 STEP = 300

@@ -1,20 +1,29 @@
-"""The scheduler keeps every check on its schedule whatever one check does."""
+"""The scheduler keeps every check on its schedule whatever one check does.
+
+Driven by a fake clock: time moves only when a test moves it, so every start time below
+is exact and no test waits for real time to pass.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import random
-import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 import pytest
 
+from agent.clock import FakeClock
 from agent.errors import CheckError
 from agent.model import CheckResult, Sample, Status
-from agent.scheduler import Job, Scheduler, execute
+from agent.scheduler import Job, RunOutcome, Scheduler, execute
+
+T0 = FakeClock().now()
 
 
-def _job(name: str, run, interval: float = 0.05, timeout: float = 1.0) -> Job:  # type: ignore[no-untyped-def]
-    return Job(name, interval, timeout, run)
+async def _forever() -> None:
+    await asyncio.Event().wait()
 
 
 async def _ok() -> CheckResult:
@@ -29,8 +38,12 @@ async def _check_error() -> CheckResult:
     raise CheckError("cannot read /proc/foo")
 
 
+async def _gives_up_waiting() -> CheckResult:
+    raise TimeoutError("no answer within 3s")
+
+
 async def _hangs() -> CheckResult:
-    await asyncio.sleep(3600)
+    await _forever()
     raise AssertionError("unreachable")
 
 
@@ -46,102 +59,189 @@ async def _string_status() -> CheckResult:
     return CheckResult("ok", "fine")  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("run", "timeout", "summary_start"), [
-    (_raises, 1.0, "check crashed: RuntimeError: boom"),
-    (_check_error, 1.0, "cannot read /proc/foo"),
-    (_hangs, 0.05, "timed out after 0.05 s"),
-    (_not_a_result, 1.0, "check returned dict, not a CheckResult"),
-    (_nan_metric, 1.0, "check returned nonsense: metric x is nan"),
-    (_string_status, 1.0, "check returned nonsense: status 'ok' is not a Status"),
+async def _says_timed_out() -> CheckResult:
+    return CheckResult.failed(Status.CRITICAL, "timed out talking to the database")
+
+
+async def _says_crashed() -> CheckResult:
+    return CheckResult.failed(Status.CRITICAL, "check crashed: the backup job did")
+
+
+@pytest.mark.parametrize(("run", "summary", "outcome"), [
+    (_ok, "fine", RunOutcome.COMPLETED),
+    (_raises, "check crashed: RuntimeError: boom", RunOutcome.CRASHED),
+    (_check_error, "cannot read /proc/foo", RunOutcome.FAILED),
+    (_hangs, "timed out after 5 s", RunOutcome.TIMED_OUT),
+    (_gives_up_waiting, "timed out: no answer within 3s", RunOutcome.TIMED_OUT),
+    (_not_a_result, "check returned dict, not a CheckResult", RunOutcome.INVALID),
+    (_nan_metric, "check returned nonsense: metric x is nan", RunOutcome.INVALID),
+    (_string_status, "check returned nonsense: status 'ok' is not a Status", RunOutcome.INVALID),
+    # The words of a summary decide nothing: only how the run ended does.
+    (_says_timed_out, "timed out talking to the database", RunOutcome.COMPLETED),
+    (_says_crashed, "check crashed: the backup job did", RunOutcome.COMPLETED),
 ])
-async def test_a_failing_check_becomes_unknown_with_its_error(run, timeout, summary_start):  # type: ignore[no-untyped-def]
-    result = await execute(_job("bad", run, timeout=timeout))
-    assert result.status is Status.UNKNOWN
-    assert result.summary.startswith(summary_start)
-    assert result.error
+async def test_a_run_ends_with_its_outcome_and_a_failure_becomes_unknown(
+        run: Callable[[], Awaitable[CheckResult]], summary: str, outcome: RunOutcome) -> None:
+    clock = FakeClock()
+    task = asyncio.create_task(execute(Job("c", 60, 5, run), clock))
+    await clock.run_for(4.999)
+    assert task.done() is (outcome is not RunOutcome.TIMED_OUT or run is _gives_up_waiting)
+    await clock.run_for(0.001)
+    execution = await task
+    assert (execution.result.summary, execution.outcome) == (summary, outcome)
+    if outcome is not RunOutcome.COMPLETED:
+        assert execution.result.status is Status.UNKNOWN
+        assert execution.result.error
 
 
-async def _drive(jobs: list[Job], seconds: float,  # type: ignore[no-untyped-def]
-                 **kw) -> tuple[Scheduler, dict[str, list[CheckResult]]]:
-    results: dict[str, list[CheckResult]] = {j.name: [] for j in jobs}
+async def test_a_run_that_overruns_is_cancelled_at_its_timeout() -> None:
+    clock = FakeClock()
+    cancelled = asyncio.Event()
 
-    async def on_result(job: Job, result: CheckResult, at: float) -> None:
-        results[job.name].append(result)
+    async def hangs() -> CheckResult:
+        try:
+            await _forever()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        raise AssertionError("unreachable")
 
-    sched = Scheduler(jobs, on_result, kw.pop("max_concurrency", 8), wall_clock=time.time,
-                      rng=random.Random(1), first_run_spread=kw.pop("spread", 0.01), **kw)
+    task = asyncio.create_task(execute(Job("c", 60, 5, hangs), clock))
+    await clock.run_for(5)
+    assert (await task).outcome is RunOutcome.TIMED_OUT
+    assert cancelled.is_set()
+
+
+@dataclass
+class Timeline:
+    """What the checks did and what the scheduler handed on, in fake-clock seconds."""
+
+    clock: FakeClock = field(default_factory=FakeClock)
+    starts: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    results: dict[str, list[CheckResult]] = field(default_factory=lambda: defaultdict(list))
+    due_at: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    running: int = 0
+    most: int = 0
+
+    def job(self, name: str, interval: float, takes: float = 0.0, timeout: float = 30.0,
+            then: Callable[[], Awaitable[CheckResult]] = _ok) -> Job:
+        """A job that runs ``takes`` seconds of the fake clock, then ends as ``then``."""
+        async def run() -> CheckResult:
+            self.starts[name].append(self.clock.monotonic())
+            self.running += 1
+            self.most = max(self.most, self.running)
+            try:
+                if takes:
+                    await self.clock.sleep(takes)
+                return await then()
+            finally:
+                self.running -= 1
+        return Job(name, interval, timeout, run)
+
+    async def on_result(self, job: Job, result: CheckResult, at: float) -> None:
+        self.results[job.name].append(result)
+        self.due_at[job.name].append(at - T0)
+
+    def scheduler(self, jobs: list[Job], *, max_concurrency: int = 8, spread: float = 0.0,
+                  seed: int = 1) -> Scheduler:
+        return Scheduler(jobs, self.on_result, max_concurrency, self.clock,
+                         rng=random.Random(seed), first_run_spread=spread)
+
+
+async def _start(sched: Scheduler, clock: FakeClock) -> asyncio.Task[None]:
     task = asyncio.create_task(sched.run())
-    await asyncio.sleep(seconds)
+    await clock.run_for(0)
+    return task
+
+
+async def _stop(sched: Scheduler, clock: FakeClock, task: asyncio.Task[None]) -> None:
+    """Stop, and let the runs in flight finish."""
     sched.stop()
-    await asyncio.wait_for(task, 5)
-    return sched, results
+    await clock.run_for(max(j.timeout for j in sched.jobs))
+    assert task.done()
+    await task
 
 
-async def test_crashing_and_hanging_checks_do_not_stop_the_others() -> None:
-    jobs = [_job("good", _ok), _job("crash", _raises), _job("hang", _hangs, timeout=0.1)]
-    sched, results = await _drive(jobs, 0.6)
-    assert len(results["good"]) >= 8
-    assert all(r.status is Status.OK for r in results["good"])
-    assert results["crash"] and all(r.status is Status.UNKNOWN for r in results["crash"])
-    assert results["hang"] and all(r.summary.startswith("timed out") for r in results["hang"])
-    assert sched.stats["hang"].timeouts == len(results["hang"])
-    assert sched.stats["crash"].crashes == len(results["crash"])
+async def test_first_runs_are_spread_over_the_spread_or_the_interval_when_shorter() -> None:
+    t = Timeline()
+    intervals = [60.0] * 15 + [2.0] * 5
+    sched = t.scheduler([t.job(f"c{i}", iv) for i, iv in enumerate(intervals)], spread=10)
+    draws = random.Random(1)
+    offsets = [draws.uniform(0, min(iv, 10)) for iv in intervals]
+    task = await _start(sched, t.clock)
+    await t.clock.run_for(1.999)
+    assert {n for n, s in t.starts.items() if s} == {
+        f"c{i}" for i, off in enumerate(offsets) if off <= 1.999}
+    await t.clock.run_for(8)
+    firsts = [t.starts[f"c{i}"][0] for i in range(len(intervals))]
+    assert firsts == pytest.approx(offsets)
+    assert len({round(f, 6) for f in firsts}) == len(firsts)  # not all at once
+    await _stop(sched, t.clock, task)
+
+
+async def test_runs_keep_the_interval_phase_whatever_they_take_or_however_late() -> None:
+    t = Timeline()
+    sched = t.scheduler([t.job("c", 10, takes=3)])
+    task = await _start(sched, t.clock)
+    await t.clock.run_for(35)
+    assert t.starts["c"] == [0, 10, 20, 30]
+    t.clock.advance(27)  # the host slept through two turns: one late run, then on phase
+    await t.clock.run_for(8)
+    assert t.starts["c"] == [0, 10, 20, 30, 62, 70]
+    assert sched.stats["c"].lags == [0, 0, 0, 0, 22, 0]
+    await _stop(sched, t.clock, task)
+    assert t.due_at["c"] == [0, 10, 20, 30, 40, 70]  # a result tells when its run was due
+    assert sched.stats["c"].last_duration == 3
 
 
 async def test_a_check_still_running_is_not_started_again_and_the_skip_is_counted() -> None:
-    running = 0
-    most = 0
-
-    async def slow() -> CheckResult:
-        nonlocal running, most
-        running += 1
-        most = max(most, running)
-        await asyncio.sleep(0.25)
-        running -= 1
-        return CheckResult.ok("slow")
-
-    sched, results = await _drive([_job("slow", slow, interval=0.05, timeout=5)], 0.6)
-    assert most == 1
-    assert sched.stats["slow"].skipped >= 5
-    assert 1 <= len(results["slow"]) <= 3
+    t = Timeline()
+    sched = t.scheduler([t.job("slow", 10, takes=25), t.job("fast", 10)])
+    task = await _start(sched, t.clock)
+    await t.clock.run_for(60)
+    assert t.starts["slow"] == [0, 30, 60]
+    assert t.starts["fast"] == [0, 10, 20, 30, 40, 50, 60]
+    assert sched.stats["slow"].skipped == 4
+    assert sched.summary() == {"runs": 2 + 7, "skipped": 4, "timeouts": 0, "crashes": 0,
+                               "lag_p50_ms": 0.0, "lag_p99_ms": 0.0}
+    await _stop(sched, t.clock, task)
 
 
-async def test_the_concurrency_bound_holds_across_checks() -> None:
-    running = 0
-    most = 0
-
-    async def busy() -> CheckResult:
-        nonlocal running, most
-        running += 1
-        most = max(most, running)
-        await asyncio.sleep(0.05)
-        running -= 1
-        return CheckResult.ok("busy")
-
-    jobs = [_job(f"c{i}", busy, interval=0.05) for i in range(10)]
-    _, results = await _drive(jobs, 0.4, max_concurrency=3)
-    assert most == 3
-    assert sum(len(r) for r in results.values()) >= 10
+async def test_the_concurrency_bound_holds_across_checks_and_waiting_shows_as_lag() -> None:
+    t = Timeline()
+    sched = t.scheduler([t.job(f"c{i}", 10, takes=4) for i in range(10)], max_concurrency=3)
+    task = await _start(sched, t.clock)
+    await t.clock.run_for(12)
+    assert t.most == 3
+    assert sorted(t.starts[f"c{i}"][0] for i in range(10)) == [0, 0, 0, 4, 4, 4, 8, 8, 8, 12]
+    # c9 waited 12 s for a slot; c0 and c1, due again at 10, got theirs at 12.
+    summary = sched.summary()
+    assert (summary["lag_p50_ms"], summary["lag_p99_ms"]) == (4000.0, 12000.0)
+    await _stop(sched, t.clock, task)
 
 
-async def test_first_runs_are_spread_but_all_start_within_the_spread() -> None:
-    starts: dict[str, float] = {}
-    t0 = time.monotonic()
-
-    def make(name: str):  # type: ignore[no-untyped-def]
-        async def run() -> CheckResult:
-            starts.setdefault(name, time.monotonic() - t0)
-            return CheckResult.ok("x")
-        return run
-
-    jobs = [_job(f"c{i}", make(f"c{i}"), interval=60) for i in range(20)]
-    await _drive(jobs, 0.5, spread=0.3)
-    assert len(starts) == 20
-    assert max(starts.values()) < 0.45
-    assert max(starts.values()) - min(starts.values()) > 0.1  # not all at once
+async def test_timeouts_and_crashes_are_counted_by_how_the_run_ended() -> None:
+    t = Timeline()
+    sched = t.scheduler([
+        t.job("hang", 10, timeout=5, then=_hangs),
+        t.job("crash", 10, then=_raises),
+        t.job("fails", 10, then=_check_error),
+        t.job("says", 10, then=_says_timed_out),
+        t.job("good", 10),
+    ])
+    task = await _start(sched, t.clock)
+    await t.clock.run_for(29)
+    assert [len(t.results[n]) for n in ("hang", "crash", "fails", "says", "good")] == [3] * 5
+    assert t.results["hang"][0].summary == "timed out after 5 s"
+    counts = {n: (st.runs, st.timeouts, st.crashes) for n, st in sched.stats.items()}
+    assert counts == {"hang": (3, 3, 0), "crash": (3, 0, 3), "fails": (3, 0, 0),
+                      "says": (3, 0, 0), "good": (3, 0, 0)}
+    assert all(r.status is Status.OK for r in t.results["good"])
+    await _stop(sched, t.clock, task)
 
 
 async def test_a_failing_result_handler_does_not_stop_the_schedule() -> None:
+    clock = FakeClock()
     calls = 0
 
     async def on_result(job: Job, result: CheckResult, at: float) -> None:
@@ -149,52 +249,79 @@ async def test_a_failing_result_handler_does_not_stop_the_schedule() -> None:
         calls += 1
         raise RuntimeError("store is full")
 
-    sched = Scheduler([_job("c", _ok)], on_result, 2, wall_clock=time.time, first_run_spread=0.01)
-    task = asyncio.create_task(sched.run())
-    await asyncio.sleep(0.3)
-    sched.stop()
-    await task
-    assert calls >= 4
+    sched = Scheduler([Job("c", 10, 5, _ok)], on_result, 2, clock, first_run_spread=0)
+    task = await _start(sched, clock)
+    await clock.run_for(30)
+    assert calls == 4
+    await _stop(sched, clock, task)
 
 
-async def test_the_summary_counts_runs_skips_and_lag_percentiles() -> None:
-    async def slow() -> CheckResult:
-        await asyncio.sleep(0.12)
-        return CheckResult.ok("slow")
-
-    sched, results = await _drive([_job("fast", _ok), _job("slow", slow, interval=0.05)], 0.5)
-    summary = sched.summary()
-    assert summary["runs"] == len(results["fast"]) + len(results["slow"])
-    assert summary["skipped"] == sched.stats["slow"].skipped > 0
-    assert 0 <= summary["lag_p50_ms"] <= summary["lag_p99_ms"] < 100
-
-
-async def test_run_now_runs_a_job_out_of_turn_but_never_twice_at_once() -> None:
-    started = 0
+async def test_run_now_runs_a_job_out_of_turn_never_twice_at_once_and_keeps_the_schedule(
+        ) -> None:
+    t = Timeline()
     release = asyncio.Event()
 
-    async def job() -> CheckResult:
-        nonlocal started
-        started += 1
+    async def wait_for_release() -> CheckResult:
         await release.wait()
         return CheckResult.ok("ran")
 
-    results: list[CheckResult] = []
-
-    async def on_result(j: Job, result: CheckResult, at: float) -> None:
-        results.append(result)
-
-    sched = Scheduler([_job("hb", job, interval=3600, timeout=5)], on_result, 2,
-                      wall_clock=time.time, first_run_spread=3600)
-    task = asyncio.create_task(sched.run())
-    await asyncio.sleep(0.05)
-    assert started == 0
+    sched = t.scheduler([t.job("hb", 3600, then=wait_for_release)], spread=3600)
+    first = random.Random(1).uniform(0, 3600)
+    assert first > 100
+    task = await _start(sched, t.clock)
+    await t.clock.run_for(100)
+    assert t.starts["hb"] == []
     assert sched.run_now("hb") is True
-    assert sched.run_now("hb") is False      # still running
+    await t.clock.run_for(0)
+    assert sched.run_now("hb") is False  # still running
     assert sched.run_now("nosuch") is False
-    await asyncio.sleep(0.05)
     release.set()
-    await asyncio.sleep(0.05)
-    assert started == 1 and len(results) == 1
+    await t.clock.run_for(0)
+    assert (t.starts["hb"], t.due_at["hb"]) == ([100], [100])
+    await t.clock.run_for(first - 100)
+    assert t.starts["hb"] == pytest.approx([100, first])
+    await _stop(sched, t.clock, task)
+
+
+async def test_stop_waits_for_runs_in_flight() -> None:
+    t = Timeline()
+    release = asyncio.Event()
+
+    async def wait_for_release() -> CheckResult:
+        await release.wait()
+        return CheckResult.ok("done")
+
+    sched = t.scheduler([t.job("c", 60, then=wait_for_release)])
+    task = await _start(sched, t.clock)
     sched.stop()
+    await t.clock.run_for(1)
+    assert not task.done() and t.results["c"] == []
+    release.set()
+    await t.clock.run_for(0)
+    assert task.done() and [r.summary for r in t.results["c"]] == ["done"]
+    await task
+
+
+async def test_stop_gives_up_on_a_stuck_run_after_the_longest_timeout() -> None:
+    clock = FakeClock()
+    handling = asyncio.Event()
+    cancelled = asyncio.Event()
+
+    async def stuck(job: Job, result: CheckResult, at: float) -> None:
+        handling.set()
+        try:
+            await _forever()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    sched = Scheduler([Job("a", 60, 5, _ok), Job("b", 60, 8, _ok)], stuck, 2, clock,
+                      first_run_spread=0)
+    task = await _start(sched, clock)
+    assert handling.is_set()
+    sched.stop()
+    await clock.run_for(7.999)
+    assert not task.done()
+    await clock.run_for(0.001)
+    assert task.done() and cancelled.is_set()
     await task

@@ -18,10 +18,9 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import replace
 
-from agent.alerting.policy import Policy
+from agent.alerting.policy import Persistence, Policy
 from agent.alerting.state import AlertEvent, AlertState, EventKind, Phase
 from agent.model import AlertKey, Finding, Status
-from agent.thresholds.rules import Persistence
 
 
 def incident_id(key: AlertKey, fired_at: float) -> str:

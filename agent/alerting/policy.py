@@ -1,18 +1,50 @@
-"""The timing rules the alert state machine applies to one alert key."""
+"""The timing rules the alert state machine applies to one alert key.
+
+This module and the state machine depend on nothing but ``agent.model``: thresholds
+(which produce findings) use ``Persistence`` in their rules; the machine (which consumes
+findings) applies it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from agent.thresholds.rules import Persistence
 
-if TYPE_CHECKING:
-    from agent.config.models import AlertPolicy
-    from agent.thresholds.rules import ThresholdRule
+@dataclass(frozen=True, slots=True)
+class Persistence:
+    """How long a condition must hold: a duration in seconds and/or a number of samples."""
+
+    seconds: float = 0.0
+    samples: int = 0
+
+    @property
+    def immediate(self) -> bool:
+        return self.seconds <= 0 and self.samples <= 1
+
 
 #: Holds at once: fire on the first problem finding, resolve on the first OK one.
 IMMEDIATE = Persistence()
+
+
+class Persistences(Protocol):
+    """The ``for`` / ``recover_for`` of a threshold rule (``ThresholdRule`` has them)."""
+
+    @property
+    def fire_after(self) -> Persistence: ...
+
+    @property
+    def recover_after(self) -> Persistence: ...
+
+
+class Notifying(Protocol):
+    """A check's reminder and resolve settings (the config's ``AlertPolicy`` has them)."""
+
+    @property
+    def repeat_interval(self) -> float: ...
+
+    @property
+    def send_resolved(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +66,7 @@ class Policy:
             raise ValueError(f"repeat_interval cannot be negative, got {self.repeat_interval}")
 
     @classmethod
-    def build(cls, rule: ThresholdRule | None, alert: AlertPolicy) -> Policy:
+    def build(cls, rule: Persistences | None, alert: Notifying) -> Policy:
         """The policy for one metric: persistences from its rule, the rest from ``alert``.
 
         ``rule`` is None for a check's own status, which fires and recovers at once.

@@ -99,7 +99,8 @@ def check(args: argparse.Namespace) -> int:
     config = load(args)
     http = HttpClients(config)
     store = _existing_store(config)
-    live = build_checks(config, clock=_clock(), http_factory=http.factory, heartbeats=store)
+    clock = _clock()
+    live = build_checks(config, clock=clock, http_factory=http.factory, heartbeats=store)
     if args.names:
         unknown = sorted(set(args.names) - {lc.config.name for lc in live})
         if unknown:
@@ -117,8 +118,9 @@ def check(args: argparse.Namespace) -> int:
 
         async def one(lc: Any) -> CheckResult:
             async with sem:
-                return await execute(Job(lc.config.name, lc.config.interval,
-                                         lc.config.timeout, lambda: lc.check.run(lc.ctx)))
+                return (await execute(Job(lc.config.name, lc.config.interval,
+                                          lc.config.timeout, lambda: lc.check.run(lc.ctx)),
+                                      clock)).result
 
         try:
             return list(await asyncio.gather(*(one(lc) for lc in live)))
@@ -159,8 +161,11 @@ async def _stand_in_listener(config: Config, store: Any) -> Any:
     """While ``check`` runs, answer on ``agent.listen`` as the agent would, when the agent
     itself is not running: checks of the agent's own /healthz then say what they will say
     under the agent, instead of "connection refused"."""
+    from agent.check import Capability
     from agent.errors import WatchkeeperError
-    from agent.http_api import Health, HttpApi, parse_listen, start_listener
+    from agent.http_api import Health, HttpApi, start_listener
+    from agent.listen_address import parse_listen
+    from agent.live_checks import checks_needing
 
     if not config.agent.listen:
         return None
@@ -173,7 +178,7 @@ async def _stand_in_listener(config: Config, store: Any) -> Any:
     except (OSError, TimeoutError):
         pass
     enabled = sum(1 for c in config.checks if c.enabled)
-    api = HttpApi(heartbeats=[c.name for c in config.checks if c.kind == "heartbeat"],
+    api = HttpApi(heartbeats=checks_needing(config, Capability.PINGS),
                   sink=store if store is not None else _NoPings(),
                   health=lambda: Health("ok", enabled, 0, 0), clock=_clock(),
                   token=config.agent.token)
@@ -240,7 +245,7 @@ def status(args: argparse.Namespace) -> int:
     if not db.exists():
         print(f"no state yet in {config.agent.state_dir} (has the agent run?)")
         return 0
-    from agent.cli.silence_cmd import silence_json, status_lines
+    from agent.cli.silence_view import silence_json, status_lines
 
     now = time.time()
     store = Store.open(config.agent.state_dir)

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from agent import __version__
+from agent.errors import WatchkeeperError
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -78,7 +79,7 @@ def add_parser(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentPa
                    help=f"give up after this long (default {DEFAULT_TIMEOUT:g})")
 
 
-class PingError(Exception):
+class PingError(WatchkeeperError):
     """The agent did not take the ping; the message says why, in a few words."""
 
 
@@ -136,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     """The ``ping`` subcommand."""
     from agent import logs
     from agent.cli.commands import load
-    from agent.http_api import parse_listen
+    from agent.listen_address import parse_listen
 
     config = load(args)
     if not config.agent.listen:

@@ -78,7 +78,7 @@ class AgentSettings(_Strict):
     @classmethod
     def _listen(cls, v: str | None) -> str | None:
         if v is not None:
-            from agent.http_api import parse_listen
+            from agent.listen_address import parse_listen
 
             parse_listen(v)
         return v
@@ -92,7 +92,7 @@ class AgentSettings(_Strict):
 
     @model_validator(mode="after")
     def _token_off_loopback(self) -> AgentSettings:
-        from agent.http_api import parse_listen
+        from agent.listen_address import parse_listen
 
         if self.listen is not None and self.token is None and \
                 not parse_listen(self.listen).loopback:

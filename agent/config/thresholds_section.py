@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from typing import Any, TypeVar
 
+from agent.alerting.policy import Persistence
 from agent.config.report import Reporter
 from agent.config.suggest import did_you_mean, unknown_key
 from agent.config.yaml_lines import YamlPath
@@ -19,7 +20,6 @@ from agent.thresholds.forecast import ForecastSettings
 from agent.thresholds.rules import (
     Comparison,
     Op,
-    Persistence,
     ThresholdRule,
     parse_comparison,
     parse_persistence,

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from agent.alerting.policy import IMMEDIATE, Persistence
 from agent.thresholds.adaptive import AdaptiveSettings
 from agent.thresholds.forecast import ForecastSettings
 from agent.units import parse_duration, parse_size
@@ -98,18 +99,6 @@ def parse_comparison(expr: str | int | float, metric: str,
     return Comparison(op, parse_value(value_text, metric), str(expr).strip())
 
 
-@dataclass(frozen=True, slots=True)
-class Persistence:
-    """How long a condition must hold: a duration in seconds and/or a number of samples."""
-
-    seconds: float = 0.0
-    samples: int = 0
-
-    @property
-    def immediate(self) -> bool:
-        return self.seconds <= 0 and self.samples <= 1
-
-
 def parse_persistence(value: str | int | float | None) -> Persistence:
     """``for: 5m`` (a duration) or ``for: 3`` (a number of consecutive samples)."""
     if value is None:
@@ -143,8 +132,8 @@ class ThresholdRule:
     warn: Comparison | None = None
     crit: Comparison | None = None
     recover: Comparison | None = None
-    fire_after: Persistence = Persistence()
-    recover_after: Persistence = Persistence()
+    fire_after: Persistence = IMMEDIATE
+    recover_after: Persistence = IMMEDIATE
     adaptive: AdaptiveSettings | None = None
     forecast: ForecastSettings | None = None
 

@@ -10,11 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.alerting.machine import incident_id, open_alerts, step
-from agent.alerting.policy import Policy
+from agent.alerting.policy import Persistence, Policy
 from agent.alerting.state import AlertEvent, AlertState, EventKind, Phase
 from agent.config.models import AlertPolicy
 from agent.model import AlertKey, Finding, Status
-from agent.thresholds.rules import Persistence, ThresholdRule
+from agent.thresholds.rules import ThresholdRule
 
 OK, WARN, CRIT, UNKNOWN = Status.OK, Status.WARNING, Status.CRITICAL, Status.UNKNOWN
 FIRING, ESCALATED, DEESCALATED = EventKind.FIRING, EventKind.ESCALATED, EventKind.DEESCALATED

@@ -229,6 +229,7 @@ def print_report(report: dict[str, Any]) -> None:
 
 async def _serve_agent(spec_path: str) -> None:
     from agent.check import CheckContext
+    from agent.clock import SystemClock
     from agent.http_client import HttpClientPool
     from agent.scheduler import Job, Scheduler
     from checks.http import HttpCheck
@@ -247,7 +248,7 @@ async def _serve_agent(spec_path: str) -> None:
     async def on_result(job: Job, result: Any, at: float) -> None:
         statuses[result.status.value] += 1
 
-    scheduler = Scheduler(jobs, on_result, spec["concurrency"], time.time)
+    scheduler = Scheduler(jobs, on_result, spec["concurrency"], SystemClock())
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, scheduler.stop)
     await scheduler.run()

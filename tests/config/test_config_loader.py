@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
+from agent.alerting.policy import Persistence
 from agent.check import Check, available_kinds, load_kind
 from agent.config import load_config, parse_config
 from agent.errors import ConfigError
 from agent.model import Status
-from agent.thresholds.rules import Op, Persistence
+from agent.thresholds.rules import Op
 from tests.config.config_support import FakeDiskOptions, LoadIssues, LoadText, resolve_fake
 
 EXAMPLE = """

@@ -6,7 +6,8 @@ import textwrap
 
 import pytest
 
-from agent.thresholds.rules import Comparison, Op, Persistence, ThresholdRule
+from agent.alerting.policy import Persistence
+from agent.thresholds.rules import Comparison, Op, ThresholdRule
 from tests.config.config_support import LoadIssues, LoadText
 
 
