@@ -67,6 +67,9 @@ class Health:
     checks: int
     open_alerts: int
     queued_notifications: int
+    #: What is wrong with the agent itself (a failed reload, an unwritable store): the
+    #: answer is then 503, so a load balancer or a monitor of the monitor notices.
+    problems: tuple[str, ...] = ()
 
 
 _ACTIONS = {"start": PingKind.START, "fail": PingKind.FAIL}
@@ -106,10 +109,14 @@ class HttpApi:
             if request.method not in ("GET", "HEAD"):
                 return _not_allowed("GET, HEAD")
             health = await asyncio.to_thread(self.health)
-            return Response.json(HTTPStatus.OK, {
+            body: dict[str, object] = {
                 "status": health.status, "checks": health.checks,
                 "open_alerts": health.open_alerts,
-                "queued_notifications": health.queued_notifications})
+                "queued_notifications": health.queued_notifications}
+            if health.problems:
+                body["problems"] = list(health.problems)
+            code = HTTPStatus.SERVICE_UNAVAILABLE if health.problems else HTTPStatus.OK
+            return Response.json(code, body)
         if path == "/metrics" and self.metrics is not None:
             if request.method not in ("GET", "HEAD"):
                 return _not_allowed("GET, HEAD")
@@ -242,15 +249,17 @@ async def start_listener(address: ListenAddress, api: HttpApi) -> Listener:
     return Listener(server, address)
 
 
-async def serve_agent(config: Config, store: Store, clock: Clock,
+async def serve_agent(config: Config, store: Store, clock: Clock, *,
                       on_ping: Callable[[str], object] | None = None,
-                      metrics: MetricsPage | None = None) -> Listener:
+                      metrics: MetricsPage | None = None,
+                      problems: Callable[[], tuple[str, ...]] = tuple) -> Listener:
     """Start the listener of a running agent on ``config.agent.listen``.
 
     Pings are taken for every configured check whose kind needs ``Capability.PINGS``,
     enabled or not, so a job's ping does not fail while its check is switched off.
     ``metrics`` renders ``/metrics`` (``agent.agent_metrics.AgentMetrics``); without it
-    that path is 404.
+    that path is 404. ``problems`` names what is wrong with the agent itself (/healthz is
+    then "degraded", HTTP 503).
     """
     settings = config.agent
     address = parse_listen(settings.listen or "")
@@ -259,7 +268,9 @@ async def serve_agent(config: Config, store: Store, clock: Clock,
     enabled = sum(1 for c in config.checks if c.enabled)
 
     def health() -> Health:
-        return Health("ok", enabled, len(store.open_alerts()), store.pending_count())
+        wrong = problems()
+        return Health("degraded" if wrong else "ok", enabled, len(store.open_alerts()),
+                      store.pending_count(), wrong)
 
     api = HttpApi(heartbeats=checks_needing(config, Capability.PINGS), sink=store,
                   health=health, clock=clock, token=settings.token, on_ping=on_ping,

@@ -8,8 +8,7 @@ import functools
 import json
 import logging
 import signal
-from collections.abc import Callable
-from typing import Any
+from pathlib import Path
 
 from agent.agent_metrics import AgentMetrics
 from agent.alerting.judge import Judge, Verdict
@@ -25,6 +24,7 @@ from agent.live_checks import HttpClients, LiveCheck, build_checks
 from agent.model import STATUS_METRIC, CheckResult, Status
 from agent.notify.dispatcher import Dispatcher
 from agent.notify.sender import send_many
+from agent.reloader import ConfigLoader, Reloader
 from agent.scheduler import Job, Scheduler
 from agent.sd_notify import Notifier
 from agent.state_lock import StateLock
@@ -32,6 +32,13 @@ from agent.store import Store
 from agent.thresholds.numbers import format_value
 
 log = logging.getLogger("watchkeeper.agent")
+
+
+async def _load_file(config: Config) -> Config:
+    """The default reload: the same file again, read off the event loop."""
+    from agent.config import load_config
+
+    return await asyncio.to_thread(load_config, Path(config.source))
 
 #: How often suppressed incidents are looked at, to announce those whose silence ended.
 RELEASE_PERIOD = 15.0
@@ -73,7 +80,8 @@ class SilenceCache:
 class Agent:
     """One agent process: runs until ``stop()`` (or SIGTERM/SIGINT when installed)."""
 
-    def __init__(self, config: Config, clock: Clock | None = None) -> None:
+    def __init__(self, config: Config, clock: Clock | None = None,
+                 loader: ConfigLoader | None = None) -> None:
         self.config = config
         self.clock = clock or SystemClock()
         # One agent per state: a second one must not send every notification again.
@@ -99,10 +107,8 @@ class Agent:
         apprise_store = str(config.agent.state_dir / "apprise")
         self.dispatcher = Dispatcher(self.store, config.channels, self.clock,
                                      sender=functools.partial(send_many, storage=apprise_store))
-        self.scheduler = Scheduler(
-            [Job(lc.config.name, lc.config.interval, lc.config.timeout, self._runner(lc))
-             for lc in self.checks.values()],
-            self._on_result, config.agent.max_concurrency, self.clock)
+        self.scheduler = Scheduler([self.job(lc) for lc in self.checks.values()],
+                                   self._on_result, config.agent.max_concurrency, self.clock)
         #: Each check's latest run, for /metrics.
         self.latest = LatestRuns()
         self._first_cycle_left = set(self.checks)
@@ -113,10 +119,14 @@ class Agent:
         self._expired_at: float | None = None
         self.routing = Routing(config.routes, config.channels,
                                {c.name: c.tags for c in config.checks})
+        self.reloader = Reloader(self, loader or functools.partial(_load_file, config))
+        self.listener: Listener | None = None
 
     @staticmethod
-    def _runner(lc: LiveCheck) -> Callable[[], Any]:
-        return lambda: lc.check.run(lc.ctx)
+    def job(lc: LiveCheck) -> Job:
+        """The scheduler's job for a configured check."""
+        return Job(lc.config.name, lc.config.interval, lc.config.timeout,
+                   lambda: lc.check.run(lc.ctx))
 
     def stop(self) -> None:
         """Stop checking and drain the outbox (for at most ``agent.shutdown_drain``); called
@@ -131,6 +141,8 @@ class Agent:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
+        # SIGHUP is "reload" to every sysadmin; left to its default it would kill the agent.
+        loop.add_signal_handler(signal.SIGHUP, self.reloader.request)
         loop.add_signal_handler(signal.SIGUSR1, self.log_stats)
 
     def log_stats(self) -> None:
@@ -144,28 +156,25 @@ class Agent:
                  self.config.agent.state_dir)
         dispatch = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
         releaser = asyncio.create_task(self._release_loop(), name="silence release")
-        listener: Listener | None = None
         try:
-            self._retire_stale_alerts()
-            if self.config.agent.listen:
-                metrics = AgentMetrics(self.latest, self.judge.states,
-                                       self.scheduler.stats, self.store)
-                listener = await serve_agent(self.config, self.store, self.clock,
-                                             on_ping=self.scheduler.run_now, metrics=metrics)
+            self.retire_stale_alerts()
+            await self.restart_listener()
             scheduling = asyncio.create_task(self.scheduler.run(), name="scheduler")
             await asyncio.sleep(0)  # the scheduler has started every check's loop
-            self.notifier.ready(await self._status_text())
-            reporter = asyncio.create_task(self._status_loop(), name="systemd status")
+            self.notifier.ready(await self.status_text())
+            reporters = [asyncio.create_task(self._status_loop(), name="systemd status"),
+                         asyncio.create_task(self._watchdog_loop(), name="systemd watchdog")]
             try:
                 await scheduling
             finally:
-                reporter.cancel()
+                for task in reporters:
+                    task.cancel()
         finally:
             self.notifier.stopping()
             self.log_stats()
             releaser.cancel()
-            if listener is not None:
-                await listener.close()
+            if self.listener is not None:
+                await self.listener.close()
             self._draining = asyncio.create_task(self.dispatcher.drain(
                 timeout=self.config.agent.shutdown_drain))
             with contextlib.suppress(asyncio.CancelledError):
@@ -188,15 +197,33 @@ class Agent:
         self.notifier.close()
         self.lock.release()
 
-    async def _status_text(self) -> str:
+    async def restart_listener(self) -> None:
+        """(Re)bind the local listener to ``agent.listen`` (at start and on reload)."""
+        if self.listener is not None:
+            await self.listener.close()
+            self.listener = None
+        if self.config.agent.listen:
+            metrics = AgentMetrics(self.latest, self.judge.states,
+                                   self.scheduler.stats, self.store)
+            self.listener = await serve_agent(self.config, self.store, self.clock,
+                                              on_ping=self.scheduler.run_now,
+                                              metrics=metrics, problems=self.problems)
+
+    def problems(self) -> tuple[str, ...]:
+        """What is wrong with the agent itself, for /healthz and STATUS=."""
+        last = self.reloader.last
+        return (last.text(),) if last is not None and last.failed else ()
+
+    async def status_text(self) -> str:
         """``12 checks, 2 alerts open, 0 queued``: systemd's STATUS= line."""
         alerts = sum(1 for s in self.judge.states.values() if s.phase is Phase.FIRING)
         try:
             queued = str(await asyncio.to_thread(self.store.pending_count))
         except StateError:
             queued = "?"
-        return (f"{len(self.checks)} checks, {alerts} alert{'s' if alerts != 1 else ''} "
+        text = (f"{len(self.checks)} checks, {alerts} alert{'s' if alerts != 1 else ''} "
                 f"open, {queued} queued")
+        return "; ".join((text, *self.problems()))
 
     async def _status_loop(self) -> None:
         if not self.notifier.enabled:
@@ -204,7 +231,7 @@ class Agent:
         last = ""
         while True:
             await self.clock.sleep(STATUS_PERIOD)
-            text = await self._status_text()
+            text = await self.status_text()
             if text != last:
                 self.notifier.status(text)
                 last = text
@@ -259,6 +286,21 @@ class Agent:
             self.store.save_memory(lc.config.name, dict(lc.ctx.memory))
             lc.saved_memory = memory
 
+    async def _watchdog_loop(self) -> None:
+        """WATCHDOG=1 while the scheduler takes every turn on time: a stalled loop (or a
+        dead schedule) stops the pings, and systemd restarts the agent."""
+        interval = self.notifier.watchdog_interval
+        if interval is None:
+            return
+        while True:
+            late = self.scheduler.overdue(grace=max(2 * interval, 5.0))
+            if late:
+                log.error("the scheduler is stalled (%s overdue): no watchdog ping",
+                          ", ".join(late[:5]))
+            else:
+                self.notifier.watchdog()
+            await self.clock.sleep(interval)
+
     async def _release_loop(self) -> None:
         while True:
             await self.clock.sleep(RELEASE_PERIOD)
@@ -284,7 +326,7 @@ class Agent:
         self._store(commit)
         self._log_notes(commit, now)
 
-    def _retire_stale_alerts(self) -> None:
+    def retire_stale_alerts(self) -> None:
         """Resolve the open alerts of checks removed from the config since the last run."""
         configured = {lc.config.name for lc in self.checks.values()}
         now = self.clock.now()

@@ -172,6 +172,10 @@ class Scheduler:
         self._spread = first_run_spread
         self._stop = asyncio.Event()
         self._running: dict[str, asyncio.Task[None]] = {}
+        #: Each job's schedule loop, while ``run`` runs.
+        self._loops: dict[str, asyncio.Task[None]] = {}
+        #: Each job's next turn (monotonic), as its loop last set it.
+        self._due: dict[str, float] = {}
 
     def stop(self) -> None:
         self._stop.set()
@@ -204,11 +208,12 @@ class Scheduler:
     async def run(self) -> None:
         """Run every job on its schedule until stopped; then wait for runs in flight (at
         most the longest timeout, then they are cancelled)."""
-        loop_tasks = [asyncio.create_task(self._loop(job), name=f"schedule:{job.name}")
-                      for job in self.jobs]
+        for job in self.jobs:
+            self._spawn(job)
         try:
             await self._stop.wait()
         finally:
+            loop_tasks = list(self._loops.values())
             for t in loop_tasks:
                 t.cancel()
             await asyncio.gather(*loop_tasks, return_exceptions=True)
@@ -219,6 +224,39 @@ class Scheduler:
                 for t in inflight:
                     t.cancel()
                 await asyncio.gather(*inflight, return_exceptions=True)
+
+    def update(self, jobs: list[Job], restart: set[str] | frozenset[str] = frozenset()) -> None:
+        """Take ``jobs`` as the new set (a reload): jobs no longer listed stop, new ones
+        start with a spread first run, jobs named in ``restart`` stop and start again, and
+        every other job keeps its schedule, its stats and any run in flight.
+
+        A stopped job's run in flight is cancelled: its result belongs to a check that is
+        gone.
+        """
+        names = {j.name for j in jobs}
+        for name in [n for n in self._loops if n not in names or n in restart]:
+            self._loops.pop(name).cancel()
+            self._due.pop(name, None)
+            running = self._running.pop(name, None)
+            if running is not None:
+                running.cancel()
+            if name not in names:
+                self.stats.pop(name, None)
+        self.jobs = list(jobs)
+        for job in self.jobs:
+            self.stats.setdefault(job.name, JobStats())
+            if job.name not in self._loops and not self._stop.is_set():
+                self._spawn(job)
+
+    def overdue(self, grace: float) -> list[str]:
+        """Jobs whose turn is more than ``grace`` seconds past without their loop taking
+        it: a stalled scheduler (the watchdog stops vouching for the agent then)."""
+        now = self.clock.monotonic()
+        return sorted(n for n, due in self._due.items() if now - due > grace)
+
+    def _spawn(self, job: Job) -> None:
+        self._loops[job.name] = asyncio.create_task(self._loop(job),
+                                                    name=f"schedule:{job.name}")
 
     def _busy(self, name: str) -> bool:
         running = self._running.get(name)
@@ -234,6 +272,7 @@ class Scheduler:
         clock = self.clock
         due = clock.monotonic() + self._rng.uniform(0, min(job.interval, self._spread))
         while True:
+            self._due[job.name] = due
             delay = due - clock.monotonic()
             if delay > 0:
                 await clock.sleep(delay)

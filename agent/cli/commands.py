@@ -79,11 +79,17 @@ def validate(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     from agent.runtime import Agent
 
-    config = load(args)
-    check_channel_urls(config)
+    def validated() -> Config:
+        config = load(args)
+        check_channel_urls(config)
+        return config
+
+    config = validated()
 
     async def main() -> None:
-        agent = Agent(config)
+        # A reload validates the file as a start does (a thread: the check of the channel
+        # URLs runs its own event loop).
+        agent = Agent(config, loader=lambda: asyncio.to_thread(validated))
         agent.install_signal_handlers()
         await agent.run()
 

@@ -1,0 +1,147 @@
+"""Reloading the configuration of a running agent (SIGHUP, ``systemctl reload``).
+
+The new file is read and validated in full first. An invalid one changes nothing: the
+agent keeps running on the old config and says why (log, /healthz, STATUS=,
+``watchkeeper status``). A valid one applies without a restart (``agent.reload.plan``
+says what changes): checks added start, removed checks stop and their open alerts
+resolve, unchanged checks keep their schedule, state, memory and learned baselines,
+changed checks restart with their alert states kept, and channels and routes are swapped
+at once. Queued notifications stay queued and are delivered through the new channels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from agent.alerting.settle import Routing
+from agent.config.models import Config
+from agent.errors import ConfigError, ConfigIssue, WatchkeeperError
+from agent.live_checks import LiveCheck, build_checks
+from agent.reload import ReloadPlan, plan
+
+if TYPE_CHECKING:
+    from agent.runtime import Agent
+
+log = logging.getLogger("watchkeeper.agent")
+
+#: Reads and validates the config file in full (raises ConfigError).
+ConfigLoader = Callable[[], Awaitable[Config]]
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadOutcome:
+    """The last reload: when, and the problems that refused it (none: it applied)."""
+
+    at: float
+    problems: tuple[ConfigIssue, ...] = ()
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.problems)
+
+    def text(self) -> str:
+        """``config reload failed at 12:01:02 UTC: 3 problems`` or ``reloaded at ...``."""
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.at))
+        if not self.failed:
+            return f"config reloaded at {when}"
+        n = len(self.problems)
+        return f"config reload failed at {when}: {n} problem{'s' if n != 1 else ''}"
+
+
+class Reloader:
+    """Applies reloads to one agent, one at a time (a SIGHUP during a reload runs another
+    reload after it, so the last file written is the one that counts)."""
+
+    def __init__(self, agent: Agent, load: ConfigLoader) -> None:
+        self.agent = agent
+        self.load = load
+        self.last: ReloadOutcome | None = None
+        self._lock = asyncio.Lock()
+        self._pending = 0
+
+    def request(self) -> None:
+        """Schedule a reload (the signal handler's entry)."""
+        self._pending += 1
+        asyncio.get_running_loop().create_task(self._run(), name="reload")
+
+    async def _run(self) -> None:
+        async with self._lock:
+            if self._pending == 0:
+                return  # folded into the reload that just ran
+            self._pending = 0
+            try:
+                await self.reload()
+            except Exception:  # a bug here must not take the agent down
+                log.exception("reloading the configuration failed")
+
+    async def reload(self) -> ReloadOutcome:
+        """Read, validate and apply the config file; never raises for a bad file."""
+        agent = self.agent
+        agent.notifier.reloading()
+        now = agent.clock.now()
+        try:
+            config = await self.load()
+            changes = plan(agent.config, config)
+            if changes.problems:
+                raise ConfigError(list(changes.problems))
+        except ConfigError as exc:
+            self.last = ReloadOutcome(now, tuple(exc.issues))
+            log.error("%s; still running on the previous config:", self.last.text())
+            for issue in exc.issues:
+                log.error("  %s", issue)
+        except WatchkeeperError as exc:
+            self.last = ReloadOutcome(now, (ConfigIssue(str(agent.config.source), None, "",
+                                                        str(exc)),))
+            log.error("%s; still running on the previous config: %s", self.last.text(), exc)
+        else:
+            await self._apply(config, changes)
+            self.last = ReloadOutcome(now)
+            log.info("%s: %s", self.last.text(), changes.summary())
+        agent.notifier.ready(await agent.status_text())
+        return self.last
+
+    async def _apply(self, config: Config, changes: ReloadPlan) -> None:
+        agent = self.agent
+        old_checks = agent.checks
+        fresh = {lc.config.name: lc for lc in build_checks(
+            config, agent.clock, agent.http.factory, heartbeats=agent.store)
+            if lc.config.name in changes.added or lc.config.name in changes.changed}
+        for name in (*changes.removed, *changes.changed):
+            await _close(old_checks[name])
+        checks: dict[str, LiveCheck] = {}
+        for cc in config.checks:
+            if not cc.enabled:
+                continue
+            if cc.name in fresh:
+                lc = fresh[cc.name]
+                memory = (old_checks[cc.name].ctx.memory if cc.name in changes.same_options
+                          else agent.store.load_memory(cc.name) if cc.name in changes.added
+                          else {})
+                lc.ctx.memory.update(memory)
+                checks[cc.name] = lc
+            else:
+                old = old_checks[cc.name]
+                old.config = cc
+                checks[cc.name] = old
+        agent.config = config
+        agent.checks = checks
+        agent.routing = Routing(config.routes, config.channels,
+                                {c.name: c.tags for c in config.checks})
+        agent.dispatcher.update_channels(config.channels)
+        agent.scheduler.update([agent.job(lc) for lc in checks.values()],
+                               restart=set(changes.changed))
+        agent.retire_stale_alerts()
+        if changes.listener:
+            await agent.restart_listener()
+
+
+async def _close(lc: LiveCheck) -> None:
+    try:
+        await lc.check.close()
+    except Exception as exc:  # a check's cleanup must not stop the reload
+        log.warning("closing check %s failed: %s", lc.config.name, exc)
