@@ -62,8 +62,8 @@ def test_changed_options_start_the_check_afresh(tmp_path: Path) -> None:
 
 def test_a_removed_check_and_a_rebound_listener(tmp_path: Path) -> None:
     old = config(tmp_path, "old.yaml", agent_extra="  listen: 127.0.0.1:9110\n")
-    text = (tmp_path / "old.yaml").read_text().replace(
-        "  - name: disk\n    kind: disk\n    path: /\n    interval: 1m\n", "").replace("9110", "9111")
+    disk = "  - name: disk\n    kind: disk\n    path: /\n    interval: 1m\n"
+    text = (tmp_path / "old.yaml").read_text().replace(disk, "").replace("9110", "9111")
     (tmp_path / "new.yaml").write_text(text)
     p = plan(old, load_config(tmp_path / "new.yaml"))
     assert p.removed == ("disk",) and p.listener
