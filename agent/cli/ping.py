@@ -2,9 +2,11 @@
 
 For crontab lines: ``backup.sh && watchkeeper ping backup`` or, wrapping the job,
 ``watchkeeper ping backup -- backup.sh ARGS`` (pings start, runs it, pings its exit code,
-and exits with it). The ping goes to the agent's HTTP listener (``agent.listen``, with
-``agent.token`` when set) found in the config. Exit 0 when the agent took the ping, 1 with
-a short message when it did not.
+and exits with it). The ping goes to the agent's HTTP listener: ``--url`` (with the token
+from ``$WATCHKEEPER_TOKEN`` or ``--token-file`` when the listener wants one), so any local
+user's cron job can ping without reading the agent's config; without ``--url``, the
+``agent.listen`` and ``agent.token`` of the config. Exit 0 when the agent took the ping, 1
+with a short message when it did not.
 """
 
 from __future__ import annotations
@@ -75,6 +77,11 @@ def add_parser(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentPa
     what.add_argument("--fail", action="store_true", help="the job failed")
     what.add_argument("--exit-code", type=_exit_code, metavar="N",
                       help="the job ended with exit code N (0 is a success)")
+    p.add_argument("--url", metavar="URL",
+                   help="the agent's listener, e.g. http://127.0.0.1:9110 (no config needed)")
+    p.add_argument("--token-file", metavar="FILE",
+                   help="with --url: read the listener's token from FILE (default: "
+                        "$WATCHKEEPER_TOKEN)")
     p.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                    help=f"give up after this long (default {DEFAULT_TIMEOUT:g})")
 
@@ -127,27 +134,65 @@ def send_ping(target: PingTarget, name: str, action: str = "") -> None:
     if response.status == 404 and "no heartbeat check named" in body:
         raise PingError(f"the agent at {target} has no heartbeat check named {name!r}")
     if response.status == 401:
-        raise PingError(f"the agent at {target} refused the request: agent.token in the "
-                        "config does not match the running agent's")
+        given = "no token was given" if not target.token else "the token given is not agent.token"
+        raise PingError(f"the agent at {target} refused the request: {given} of the running "
+                        "agent (--token-file, $WATCHKEEPER_TOKEN or the config)")
     line = body.strip().splitlines()[0] if body.strip() else response.reason
     raise PingError(f"the agent at {target} answered {response.status}: {line}")
 
 
-def run(args: argparse.Namespace) -> int:
-    """The ``ping`` subcommand."""
+def target_from_url(url: str, token: str | None, timeout: float) -> PingTarget:
+    """The listener named by ``--url`` (``http://HOST:PORT``, or just ``HOST:PORT``)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme != "http" or not parts.hostname or port is None \
+            or parts.path not in ("", "/"):
+        raise PingError(f"--url: expected the listener as http://HOST:PORT, got {url!r}")
+    return PingTarget(parts.hostname, port, token, timeout)
+
+
+def _target(args: argparse.Namespace) -> PingTarget | str:
+    """Where to ping, or why there is nowhere (a message)."""
+    import os
+
     from agent import logs
-    from agent.cli.commands import load
     from agent.listen_address import parse_listen
+
+    if args.url:
+        token = os.environ.get("WATCHKEEPER_TOKEN") or None
+        if args.token_file:
+            try:
+                with open(args.token_file, encoding="utf-8") as fh:
+                    token = fh.read(4096).strip() or None
+            except OSError as exc:
+                return f"cannot read --token-file {args.token_file}: {exc.strerror or exc}"
+        if token:
+            logs.scrubber.add([token])
+        return target_from_url(args.url, token, args.timeout)
+    from agent.cli.commands import load
 
     config = load(args)
     if not config.agent.listen:
-        print(f"watchkeeper: the agent's HTTP listener is off; set agent.listen "
-              f"(like 127.0.0.1:9110) in {args.config} and restart the agent", file=sys.stderr)
-        return 1
+        return (f"the agent's HTTP listener is off; set agent.listen (like 127.0.0.1:9110) "
+                f"in {args.config} and restart the agent")
     if config.agent.token:
         logs.scrubber.add([config.agent.token])
     address = parse_listen(config.agent.listen)
-    target = PingTarget(address.connect_host, address.port, config.agent.token, args.timeout)
+    return PingTarget(address.connect_host, address.port, config.agent.token, args.timeout)
+
+
+def run(args: argparse.Namespace) -> int:
+    """The ``ping`` subcommand."""
+    found = _target(args)
+    if isinstance(found, str):
+        print(f"watchkeeper: {found}", file=sys.stderr)
+        return 1
+    target = found
     command: list[str] = getattr(args, "wrapped", None) or []
     if command:
         if args.start or args.fail or args.exit_code is not None:

@@ -146,3 +146,30 @@ def test_a_failure_ping_is_judged_at_once_not_at_the_next_turn(tmp_path: Path,
         assert "job reported failure" in str(firing["message"])
     finally:
         agent.stop()
+
+
+def test_ping_by_url_needs_no_config(tmp_path: Path) -> None:
+    """A cron job of any user: the listener's address and the token, not the config."""
+    port = free_port()
+    config = write_config(tmp_path, port)
+    agent = AgentProcess(config, tmp_path / "agent.log")
+    url = f"http://127.0.0.1:{port}"
+    nowhere = str(tmp_path / "unreadable.yaml")
+    try:
+        agent.wait_for_log(f"listening on 127.0.0.1:{port}")
+        by_env = cli("ping", "-c", nowhere, "--url", url, "nightly",
+                     env={"WATCHKEEPER_TOKEN": TOKEN})
+        assert (by_env.returncode, by_env.stderr) == (0, "")
+        by_file = cli("ping", "--url", f"127.0.0.1:{port}", "--token-file",
+                      str(tmp_path / "token"), "nightly", "--", "true")
+        assert (by_file.returncode, by_file.stderr) == (0, "")
+        no_token = cli("ping", "--url", url, "nightly")
+        assert no_token.returncode == 1 and "refused the request" in no_token.stderr
+        bad = cli("ping", "--url", "ftp://127.0.0.1/x", "nightly")
+        assert bad.returncode == 2
+        assert "expected the listener as http://HOST:PORT" in bad.stderr
+        assert "Traceback" not in bad.stderr
+    finally:
+        assert agent.stop() == 0
+    assert pings(tmp_path) == [("success", None), ("start", None), ("success", 0)]
+    assert TOKEN not in agent.log()
