@@ -1,11 +1,15 @@
-"""Suite-wide test setup: local database servers are required in CI, optional elsewhere."""
+"""Suite-wide test setup: local database servers are required in CI, optional elsewhere;
+the notification receiver every test that sends through Apprise posts to."""
 
 from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 
 import pytest
+
+from tests.servers.receiver import Receiver
 
 #: Test modules that talk to a local database server, and the port it listens on.
 SERVICE_MODULES = {
@@ -36,3 +40,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         module = mod.__name__.rsplit(".", 1)[-1] if mod is not None else ""
         if module in down:
             item.add_marker(pytest.mark.skip(reason=down[module]))
+
+
+@pytest.fixture
+def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
+    """A running notification receiver on 127.0.0.1; ``receiver.url()`` is its json:// URL."""
+    # Loopback must never go through a proxy from the environment (children inherit this).
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    with Receiver() as r:
+        yield r

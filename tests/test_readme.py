@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -16,29 +14,17 @@ import pytest
 from agent.check import CheckContext
 from agent.cli.main import build_parser
 from agent.model import Status
+from tests.servers.http_server import Reply
+from tests.servers.receiver import Receiver
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 
 @pytest.fixture
 def queue_api() -> Iterator[str]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            found = self.path == "/queues/mail"
-            body = json.dumps({"depth": 7}).encode() if found else b"{}"
-            self.send_response(200 if found else 404)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    depth = Reply(200, json.dumps({"depth": 7}).encode(), content_type="application/json")
+    with Receiver(routes={"/queues/mail": depth}, default=Reply(404, b"{}")) as server:
+        yield server.url("", scheme="http")
 
 
 def test_the_example_check_in_the_readme_works(queue_api: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -10,6 +11,9 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from tests.ports import free_port
+from tests.servers.receiver import Receiver
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -29,31 +33,63 @@ def _env(extra: dict[str, str] | None) -> dict[str, str]:
     return env
 
 
+FIRST_CYCLE = "first check cycle complete"
+
+#: The agent section end-to-end configs start with: a fixed host name, a turn a second.
+AGENT = """
+agent:
+  host: {host}
+  state_dir: {state}
+  interval: 1s
+  timeout: 5s
+"""
+
+
 class AgentProcess:
-    """``watchkeeper run`` in the background, its log in a file."""
+    """``watchkeeper run`` in the background, logging to a file of its own.
+
+    The log file is created for this process and must not exist yet: waiting for a line can
+    then only match what this process wrote, never a line left by an earlier start.
+    """
 
     def __init__(self, config: Path, log: Path, env: dict[str, str] | None = None) -> None:
         self.log_path = log
-        self._log = log.open("a")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "agent", "run", "-c", str(config)],
-            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=_env(env), cwd=REPO)
+        self._log = log.open("x")
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "agent", "run", "-c", str(config)],
+                stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=_env(env), cwd=REPO)
+        except BaseException:
+            self._log.close()
+            raise
+
+    def __repr__(self) -> str:
+        code = self.proc.returncode
+        state = "running" if code is None else f"exit {code}"
+        return f"<agent pid {self.proc.pid}, {self.log_path.name}, {state}>"
 
     def log(self) -> str:
+        """Everything this process logged so far."""
         return self.log_path.read_text()
 
     def wait_for_log(self, text: str, timeout: float = 30.0) -> None:
+        """Wait until this process logged ``text``; fail at once if it exited."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if text in self.log():
                 return
             if self.proc.poll() is not None:
-                raise AssertionError(f"agent exited {self.proc.returncode}:\n{self.log()}")
+                raise AssertionError(f"{self!r} exited before logging {text!r}:\n{self.log()}")
             time.sleep(0.05)
-        raise AssertionError(f"{text!r} not logged within {timeout}s:\n{self.log()}")
+        raise AssertionError(f"{self!r} did not log {text!r} within {timeout}s:\n{self.log()}")
+
+    def wait_for_first_cycle(self, timeout: float = 30.0) -> None:
+        """Wait until every check of this process ran once."""
+        self.wait_for_log(FIRST_CYCLE, timeout)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        """Send ``sig`` (unless it already exited), reap it and return its exit code."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         try:
@@ -63,7 +99,79 @@ class AgentProcess:
         return code
 
     def kill(self) -> None:
+        """kill -9, as a power cut or the OOM killer would."""
         self.stop(signal.SIGKILL)
+
+    def reap(self) -> None:
+        """Stop it whatever state it is in: SIGTERM, then SIGKILL if it does not exit."""
+        try:
+            self.stop()
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+class Agents:
+    """Starts agents for one test, each with a log file of its own.
+
+    Templates are plain text with ``{state}`` (the state directory), ``{url}`` (the
+    receiver's json:// URL), ``{listen}`` (``127.0.0.1:`` and a free port), ``{host}``
+    (``e2e-host``) and any name passed as a keyword filled in; YAML's own braces
+    (``{crit: "> 0"}``) stay as written.
+    """
+
+    def __init__(self, tmp: Path, receiver: Receiver) -> None:
+        self.tmp = tmp
+        self.receiver = receiver
+        self.config = tmp / "config.yaml"
+        self.state = tmp / "state"
+        self.started: list[AgentProcess] = []
+        self._port: int | None = None
+
+    @property
+    def port(self) -> int:
+        """The listener port ``{listen}`` names (chosen once per test)."""
+        if self._port is None:
+            self._port = free_port()
+        return self._port
+
+    @property
+    def listen(self) -> str:
+        """``127.0.0.1:PORT``, what ``{listen}`` fills in."""
+        return f"127.0.0.1:{self.port}"
+
+    def write_config(self, template: str, **values: object) -> Path:
+        """Fill ``template`` in and write it as the config file; return its path."""
+        known: dict[str, object] = {"state": self.state, "url": self.receiver.url(),
+                                    "host": "e2e-host", **values}
+
+        def fill(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name == "listen":
+                return self.listen
+            if name not in known:
+                raise ValueError(f"config template names {{{name}}}, which nothing fills in")
+            return str(known[name])
+
+        self.config.write_text(_PLACEHOLDER.sub(fill, template))
+        return self.config
+
+    def start(self, template: str | None = None, *, env: dict[str, str] | None = None,
+              **values: object) -> AgentProcess:
+        """Start ``watchkeeper run`` on the config (written first from ``template``)."""
+        if template is not None:
+            self.write_config(template, **values)
+        agent = AgentProcess(self.config, self.tmp / f"agent-{len(self.started) + 1}.log", env)
+        self.started.append(agent)
+        return agent
+
+    def reap(self) -> None:
+        """Stop every agent started here that still runs."""
+        for agent in self.started:
+            agent.reap()
 
 
 def outbox(state_dir: Path) -> list[dict[str, Any]]:

@@ -2,58 +2,47 @@
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.agent_process import AgentProcess
+from tests.e2e.agent_process import Agents, wait_until
 from tests.servers.smtp_server import SmtpTestServer
 
 pytestmark = pytest.mark.slow
 
-
-def test_an_alert_and_its_resolve_arrive_by_email(tmp_path: Path) -> None:
-    smtp = SmtpTestServer()
-    smtp.start()
-    (tmp_path / "smtp-password").write_text("Sm7pS3cret\n")
-    url = (f"mailto://alerts:${{file:smtp-password}}@127.0.0.1:{smtp.port}"
-           "?from=alerts@example.com&to=ops@example.com&mode=insecure")
-    config = tmp_path / "config.yaml"
-
-    def write(limit: str) -> None:
-        config.write_text(f"""
-agent: {{host: mailhost, state_dir: {tmp_path / 'state'}, interval: 1s}}
+CONFIG = """
+agent: {host: mailhost, state_dir: {state}, interval: 1s}
 channels:
-  email: ["{url}"]
+  email: ["{email}"]
 checks:
   - name: mem
     kind: memory
     thresholds:
-      used_percent: {{crit: "{limit}"}}
-""")
+      used_percent: {crit: "{limit}"}
+"""
 
-    try:
-        write("> 0")
-        agent = AgentProcess(config, tmp_path / "agent.log")
-        try:
-            deadline = time.monotonic() + 30
-            while not smtp.mails and time.monotonic() < deadline:
-                time.sleep(0.1)
-        finally:
-            agent.stop()
-        write("> 1000")
-        agent = AgentProcess(config, tmp_path / "agent.log")
-        try:
-            deadline = time.monotonic() + 30
-            while len(smtp.mails) < 2 and time.monotonic() < deadline:
-                time.sleep(0.1)
-        finally:
-            agent.stop()
-    finally:
-        smtp.stop()
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpTestServer]:
+    server = SmtpTestServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_an_alert_and_its_resolve_arrive_by_email(agents: Agents, smtp: SmtpTestServer) -> None:
+    (agents.tmp / "smtp-password").write_text("Sm7pS3cret\n")
+    email = (f"mailto://alerts:${{file:smtp-password}}@127.0.0.1:{smtp.port}"
+             "?from=alerts@example.com&to=ops@example.com&mode=insecure")
+    firing = agents.start(CONFIG, email=email, limit="> 0")
+    wait_until(lambda: smtp.mails, what="the alert's mail")
+    assert firing.stop() == 0
+    resolving = agents.start(CONFIG, email=email, limit="> 1000")
+    wait_until(lambda: len(smtp.mails) >= 2, what="the resolve's mail")
+    assert resolving.stop() == 0
     assert [m.recipients for m in smtp.mails] == [["ops@example.com"], ["ops@example.com"]]
     assert smtp.mails[0].login == "alerts"
     assert "Subject: CRITICAL mailhost mem: used_percent" in smtp.mails[0].data
     assert "Subject: RESOLVED mailhost mem: used_percent" in smtp.mails[1].data
-    assert "Sm7pS3cret" not in agent.log()
+    assert "Sm7pS3cret" not in firing.log() + resolving.log()

@@ -3,58 +3,40 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.agent_process import AgentProcess, outbox
-from tests.e2e.receiver import Receiver
+from tests.e2e.agent_process import AGENT, Agents, outbox
+from tests.servers.receiver import Receiver
 
 pytestmark = pytest.mark.slow
 
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    r.start()
-    yield r
-    r.stop()
-
-
-def test_two_checks_breaching_at_once_send_one_grouped_message(
-        tmp_path: Path, receiver: Receiver) -> None:
-    config = tmp_path / "config.yaml"
-    config.write_text(f"""
-agent:
-  host: e2e-host
-  state_dir: {tmp_path / 'state'}
-  interval: 1s
-  timeout: 5s
-channels:
-  sms: {{urls: ["{receiver.url}"], group_wait: 3s}}
+CONFIG = AGENT + """channels:
+  sms: {urls: ["{url}"], group_wait: 3s}
 checks:
   - name: mem-a
     kind: memory
     thresholds:
-      used_percent: {{crit: "> 0"}}
+      used_percent: {crit: "> 0"}
   - name: mem-b
     kind: memory
     thresholds:
-      used_percent: {{crit: "> 0"}}
-""")
-    agent = AgentProcess(config, tmp_path / "agent.log")
-    try:
-        agent.wait_for_log("first check cycle complete")
-        (message,) = receiver.wait_for(1)
-        time.sleep(2)  # nothing else follows
-    finally:
-        assert agent.stop() == 0
-    assert len(receiver.snapshot()) == 1, receiver.snapshot()
+      used_percent: {crit: "> 0"}
+"""
+
+
+def test_two_checks_breaching_at_once_send_one_grouped_message(
+        agents: Agents, receiver: Receiver) -> None:
+    agent = agents.start(CONFIG)
+    agent.wait_for_first_cycle()
+    (message,) = receiver.wait_for(1)
+    time.sleep(2)  # nothing else follows
+    assert agent.stop() == 0
+    assert len(receiver.messages()) == 1, receiver.messages()
     assert message["title"] == "2 alerts on e2e-host: 2 CRITICAL"
     body = str(message["message"])
     assert "CRITICAL e2e-host mem-a" in body and "CRITICAL e2e-host mem-b" in body
-    rows = outbox(tmp_path / "state")
+    rows = outbox(agents.state)
     assert len(rows) == 2 and all(r["sent_at"] is not None for r in rows)
     keys = body.split("\n\n", 1)[1].splitlines()
     assert sorted(keys) == sorted(f"key: {r['dedup_key']}" for r in rows)

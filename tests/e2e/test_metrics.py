@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -13,7 +12,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from agent import __version__
-from tests.e2e.agent_process import AgentProcess, wait_until
+from tests.e2e.agent_process import AGENT, Agents, wait_until
 from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
@@ -21,35 +20,22 @@ pytestmark = pytest.mark.slow
 TOKEN = "e2e-metrics-token-0123456789"
 PASSWORD = "hunter2-e2e-secret"
 
-
-
-
-def write_config(tmp: Path, port: int, closed_port: int) -> Path:
-    (tmp / "token").write_text(TOKEN + "\n")
-    path = tmp / "config.yaml"
-    path.write_text(f"""
-agent:
-  host: e2e-host
-  state_dir: {tmp / 'state'}
-  interval: 1s
-  timeout: 5s
-  listen: 127.0.0.1:{port}
-  token: ${{file:token}}
+CONFIG = AGENT + """  listen: {listen}
+  token: ${file:token}
 channels:
   log: ["log://"]
 checks:
   - name: mem
     kind: memory
     thresholds:
-      used_percent: {{crit: "> 0"}}
+      used_percent: {crit: "> 0"}
   - name: root
     kind: disk
     path: /
   - name: web
     kind: http
-    url: http://admin:{PASSWORD}@127.0.0.1:{closed_port}/
-""")
-    return path
+    url: http://admin:{password}@127.0.0.1:{closed_port}/
+"""
 
 
 def scrape(port: int, token: str | None = TOKEN) -> httpx.Response:
@@ -70,23 +56,21 @@ def values(family: Metric) -> dict[tuple[tuple[str, str], ...], float]:
     return out
 
 
-def test_prometheus_can_scrape_a_running_agent(tmp_path: Path) -> None:
-    port, closed_port = free_port(), free_port()
-    config = write_config(tmp_path, port, closed_port)
+def test_prometheus_can_scrape_a_running_agent(agents: Agents) -> None:
+    (agents.tmp / "token").write_text(TOKEN + "\n")
+    port = agents.port
     started = time.time()
-    agent = AgentProcess(config, tmp_path / "agent.log")
-    try:
-        agent.wait_for_log("first check cycle complete")
+    agent = agents.start(CONFIG, password=PASSWORD, closed_port=free_port())
+    agent.wait_for_first_cycle()
 
-        def both_alerts_firing() -> str | None:
-            text = scrape(port).text
-            return text if text.count("watchkeeper_alert_firing{") >= 2 else None
+    def both_alerts_firing() -> str | None:
+        text = scrape(port).text
+        return text if text.count("watchkeeper_alert_firing{") >= 2 else None
 
-        text = wait_until(both_alerts_firing, timeout=15, what="two firing alerts")
-        response = scrape(port)
-        denied = scrape(port, token=None)
-    finally:
-        assert agent.stop() == 0
+    text = wait_until(both_alerts_firing, timeout=15, what="two firing alerts")
+    response = scrape(port)
+    denied = scrape(port, token=None)
+    assert agent.stop() == 0
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
     assert denied.status_code == 401

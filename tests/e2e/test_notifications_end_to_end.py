@@ -4,46 +4,24 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.agent_process import AgentProcess, outbox, wait_until
-from tests.e2e.receiver import Receiver
-from tests.ports import free_port
+from tests.e2e.agent_process import AGENT, FIRST_CYCLE, Agents, cli, outbox, wait_until
+from tests.servers.receiver import Receiver
 
 pytestmark = pytest.mark.slow
 
-
-def _config(tmp: Path, url: str, limit: str, name: str = "config.yaml") -> Path:
-    path = tmp / name
-    path.write_text(f"""
-agent:
-  host: e2e-host
-  state_dir: {tmp / 'state'}
-  interval: 1s
-  timeout: 5s
-channels:
+CONFIG = AGENT + """channels:
   hook: ["{url}"]
 checks:
   - name: mem
     kind: memory
     thresholds:
-      used_percent: {{crit: "{limit}"}}
-""")
-    return path
-
-
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    r.start()
-    yield r
-    r.stop()
+      used_percent: {crit: "{limit}"}
+"""
 
 
 def _key(message: dict[str, object]) -> str:
@@ -58,26 +36,23 @@ def _incident(message: dict[str, object]) -> str:
     return m.group(1)
 
 
-def test_one_firing_then_one_resolve_across_a_restart(tmp_path: Path, receiver: Receiver) -> None:
-    agent = AgentProcess(_config(tmp_path, receiver.url, "> 0"), tmp_path / "agent.log")
-    try:
-        (firing,) = receiver.wait_for(1)
-        agent.wait_for_log("first check cycle complete")
-        time.sleep(3)  # several more runs: still only one message
-    finally:
-        assert agent.stop() == 0
-    assert len(receiver.snapshot()) == 1
+def test_one_firing_then_one_resolve_across_a_restart(agents: Agents,
+                                                      receiver: Receiver) -> None:
+    agent = agents.start(CONFIG, limit="> 0")
+    (firing,) = receiver.wait_for(1)
+    agent.wait_for_first_cycle()
+    time.sleep(3)  # several more runs: still only one message
+    assert agent.stop() == 0
+    assert len(receiver.messages()) == 1
     assert "CRITICAL" in str(firing["title"]) and "e2e-host" in str(firing["title"])
     assert "used_percent" in str(firing["message"])
 
     # Restarted with a limit the value cannot breach: the open alert resolves, once.
-    agent = AgentProcess(_config(tmp_path, receiver.url, "> 100"), tmp_path / "agent.log")
-    try:
-        msgs = receiver.wait_for(2)
-        time.sleep(3)
-    finally:
-        assert agent.stop() == 0
-    msgs = receiver.snapshot()
+    agent = agents.start(CONFIG, limit="> 100")
+    receiver.wait_for(2)
+    time.sleep(3)
+    assert agent.stop() == 0
+    msgs = receiver.messages()
     assert len(msgs) == 2, msgs
     resolved = msgs[1]
     assert "RESOLVED" in str(resolved["title"])
@@ -85,102 +60,73 @@ def test_one_firing_then_one_resolve_across_a_restart(tmp_path: Path, receiver: 
     assert _key(resolved) != _key(firing)
 
 
-def test_restart_while_firing_sends_nothing_again(tmp_path: Path, receiver: Receiver) -> None:
-    config = _config(tmp_path, receiver.url, "> 0")
+def test_restart_while_firing_sends_nothing_again(agents: Agents, receiver: Receiver) -> None:
+    agents.write_config(CONFIG, limit="> 0")
     for _ in range(2):
-        agent = AgentProcess(config, tmp_path / "agent.log")
-        try:
-            receiver.wait_for(1)
-            agent.wait_for_log("first check cycle complete")
-            time.sleep(2)
-        finally:
-            assert agent.stop() == 0
-    assert len(receiver.snapshot()) == 1
+        agent = agents.start()
+        receiver.wait_for(1)
+        agent.wait_for_first_cycle()  # of this process: each start logs to its own file
+        time.sleep(2)
+        assert agent.stop() == 0
+        assert agent.log().count(FIRST_CYCLE) == 1
+    assert len(receiver.messages()) == 1
 
 
 def test_a_notification_queued_while_the_receiver_is_down_survives_kill_9(
-        tmp_path: Path) -> None:
-    port = free_port()
-    receiver = Receiver(port)
-    url = f"json://127.0.0.1:{port}/hook"
-    config = _config(tmp_path, url, "> 0")
-    state = tmp_path / "state"
-
-    agent = AgentProcess(config, tmp_path / "agent.log")
-    try:
-        rows = wait_until(lambda: [r for r in outbox(state) if r["attempts"] >= 1]
-                          if (state / "state.db").exists() else None,
-                          what="a failed delivery attempt")
-    finally:
-        agent.kill()
+        agents: Agents, receiver: Receiver) -> None:
+    receiver.stop()  # the port stays the one the config names
+    agent = agents.start(CONFIG, limit="> 0")
+    rows = wait_until(lambda: [r for r in outbox(agents.state) if r["attempts"] >= 1]
+                      if (agents.state / "state.db").exists() else None,
+                      what="a failed delivery attempt")
+    agent.kill()
     assert rows[0]["sent_at"] is None
     queued_key = rows[0]["dedup_key"]
 
     receiver.start()
-    try:
-        agent = AgentProcess(config, tmp_path / "agent.log")
-        try:
-            (msg,) = receiver.wait_for(1)
-            time.sleep(3)
-        finally:
-            assert agent.stop() == 0
-        assert len(receiver.snapshot()) == 1
-        assert _key(msg) == queued_key
-        assert [r["sent_at"] is not None for r in outbox(state)] == [True]
-    finally:
-        receiver.stop()
+    agent = agents.start()
+    (msg,) = receiver.wait_for(1)
+    time.sleep(3)
+    assert agent.stop() == 0
+    assert len(receiver.messages()) == 1
+    assert _key(msg) == queued_key
+    assert [r["sent_at"] is not None for r in outbox(agents.state)] == [True]
 
 
-def test_status_lists_the_open_alert(tmp_path: Path, receiver: Receiver) -> None:
-    from tests.e2e.agent_process import cli
-
-    config = _config(tmp_path, receiver.url, "> 0")
-    agent = AgentProcess(config, tmp_path / "agent.log")
-    try:
-        receiver.wait_for(1)
-    finally:
-        agent.stop()
-    out = cli("status", "-c", str(config), "--json")
+def test_status_lists_the_open_alert(agents: Agents, receiver: Receiver) -> None:
+    agent = agents.start(CONFIG, limit="> 0")
+    receiver.wait_for(1)
+    agent.stop()
+    out = cli("status", "-c", str(agents.config), "--json")
     assert out.returncode == 0, out.stderr
     alerts = json.loads(out.stdout)["alerts"]
     assert [a["key"] for a in alerts] == ["e2e-host/mem/used_percent"]
     assert alerts[0]["severity"] == "critical"
 
 
-def test_the_agent_logs_its_scheduler_totals_on_sigusr1_and_at_exit(
-        tmp_path: Path, receiver: Receiver) -> None:
-    import signal
-
-    agent = AgentProcess(_config(tmp_path, receiver.url, "> 1000"), tmp_path / "agent.log")
-    try:
-        agent.wait_for_log("first check cycle complete")
-        agent.proc.send_signal(signal.SIGUSR1)
-        agent.wait_for_log("scheduler stats: ")
-    finally:
-        assert agent.stop() == 0
+def test_the_agent_logs_its_scheduler_totals_on_sigusr1_and_at_exit(agents: Agents) -> None:
+    agent = agents.start(CONFIG, limit="> 1000")
+    agent.wait_for_first_cycle()
+    agent.proc.send_signal(signal.SIGUSR1)
+    agent.wait_for_log("scheduler stats: ")
+    assert agent.stop() == 0
     lines = [ln for ln in agent.log().splitlines() if "scheduler stats: " in ln]
     assert len(lines) == 2
     stats = json.loads(lines[-1].split("scheduler stats: ", 1)[1])
     assert stats["runs"] >= 1 and stats["skipped"] == 0
 
 
-def test_removing_a_checks_config_resolves_its_open_alert(tmp_path: Path,
+def test_removing_a_checks_config_resolves_its_open_alert(agents: Agents,
                                                           receiver: Receiver) -> None:
-    config = _config(tmp_path, receiver.url, "> 0")
-    agent = AgentProcess(config, tmp_path / "agent.log")
-    try:
-        (firing,) = receiver.wait_for(1)
-    finally:
-        agent.stop()
-    config.write_text(config.read_text().replace("- name: mem", "- name: memory"))
-    config.write_text(config.read_text().replace('{crit: "> 0"}', '{crit: "> 1000"}'))
-    agent = AgentProcess(config, tmp_path / "agent.log")
-    try:
-        msgs = receiver.wait_for(2)
-        time.sleep(2)
-    finally:
-        agent.stop()
-    assert len(receiver.snapshot()) == 2
+    agent = agents.start(CONFIG, limit="> 0")
+    (firing,) = receiver.wait_for(1)
+    agent.stop()
+    renamed = CONFIG.replace("- name: mem", "- name: memory")
+    agent = agents.start(renamed, limit="> 1000")
+    msgs = receiver.wait_for(2)
+    time.sleep(2)
+    agent.stop()
+    assert len(receiver.messages()) == 2
     assert "RESOLVED e2e-host mem" in str(msgs[1]["title"])
     assert "check no longer configured" in str(msgs[1]["message"])
     assert _incident(msgs[1]) == _incident(firing)

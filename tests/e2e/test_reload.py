@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from tests.e2e.agent_process import AgentProcess
-from tests.e2e.receiver import Receiver
 from tests.ports import free_port
+from tests.servers.receiver import Receiver
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +47,7 @@ def check(name: str, command: str, interval: str = "1s") -> str:
 def fates(receiver: Receiver) -> Counter[tuple[str, str]]:
     """(first word of the title, check) of every message received."""
     out: Counter[tuple[str, str]] = Counter()
-    for m in receiver.snapshot():
+    for m in receiver.messages():
         words = str(m["title"]).split()
         out[(words[0], words[2].rstrip(":"))] += 1
     return out
@@ -74,12 +74,10 @@ def notify_lines(sock: socket.socket) -> list[str]:
         sock.setblocking(True)
 
 
-def test_sighup_with_a_broken_then_a_good_config(tmp_path: Path) -> None:
-    receiver = Receiver()
-    receiver.start()
+def test_sighup_with_a_broken_then_a_good_config(tmp_path: Path, receiver: Receiver) -> None:
     port = free_port()
     config = tmp_path / "config.yaml"
-    write(config, tmp_path, receiver.url, port,
+    write(config, tmp_path, receiver.url(), port,
           check("steady", "/bin/true") + check("bad", "/bin/false"))
     notify_path = str(tmp_path / "notify.sock")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -105,7 +103,7 @@ def test_sighup_with_a_broken_then_a_good_config(tmp_path: Path) -> None:
 
         # A good file: "bad" changes (its alert state is kept: no new message), "worse"
         # starts, "steady" keeps running untouched.
-        write(config, tmp_path, receiver.url, port,
+        write(config, tmp_path, receiver.url(), port,
               check("steady", "/bin/true") + check("bad", "/bin/false", "2s")
               + check("worse", "/bin/false"))
         agent.proc.send_signal(signal.SIGHUP)
@@ -115,7 +113,7 @@ def test_sighup_with_a_broken_then_a_good_config(tmp_path: Path) -> None:
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
 
         # "bad" removed: its open alert resolves.
-        write(config, tmp_path, receiver.url, port,
+        write(config, tmp_path, receiver.url(), port,
               check("steady", "/bin/true") + check("worse", "/bin/false"))
         agent.proc.send_signal(signal.SIGHUP)
         wait_until(lambda: fates(receiver)[("RESOLVED", "bad")] == 1)
@@ -134,5 +132,4 @@ def test_sighup_with_a_broken_then_a_good_config(tmp_path: Path) -> None:
     finally:
         code = agent.stop()
         sock.close()
-        receiver.stop()
     assert code == 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,29 +12,17 @@ import pytest
 from agent.alerting.state import AlertState, Phase
 from agent.model import AlertKey, Status
 from agent.store import Store
-from tests.e2e.agent_process import AgentProcess, cli
-from tests.e2e.receiver import Receiver
+from tests.e2e.agent_process import AGENT, Agents, cli
+from tests.servers.receiver import Receiver
 
-CONFIG = """
-agent:
-  host: db-host
-  state_dir: {state}
-  interval: 1s
-  timeout: 5s
-channels:
+CONFIG = AGENT.replace("{host}", "db-host") + """channels:
   hook: ["{url}"]
 checks:
   - name: db-main
     kind: memory
     thresholds:
-      used_percent: {{crit: "{limit}"}}
+      used_percent: {crit: "{limit}"}
 """
-
-
-def write_config(tmp: Path, url: str = "json://127.0.0.1:9/hook", limit: str = "> 1000") -> Path:
-    path = tmp / "config.yaml"
-    path.write_text(CONFIG.format(state=tmp / "state", url=url, limit=limit))
-    return path
 
 
 def silence(config: Path, *args: str) -> tuple[int, str, str]:
@@ -44,9 +31,9 @@ def silence(config: Path, *args: str) -> tuple[int, str, str]:
     return out.returncode, out.stdout, out.stderr
 
 
-def test_add_prints_the_id_and_expiry_and_list_shows_what_it_silences(tmp_path: Path) -> None:
-    config = write_config(tmp_path)
-    with Store.open(tmp_path / "state") as store:  # an open alert, as the agent left it
+def test_add_prints_the_id_and_expiry_and_list_shows_what_it_silences(agents: Agents) -> None:
+    config = agents.write_config(CONFIG, limit="> 1000")
+    with Store.open(agents.state) as store:  # an open alert, as the agent left it
         store.commit([AlertState(key=AlertKey("db-host", "db-main", "used_percent"),
                                  phase=Phase.FIRING, severity=Status.CRITICAL)], [])
     code, out, err = silence(config, "add", "db-*", "--for", "2h", "--reason", "reboot")
@@ -84,17 +71,17 @@ def test_add_prints_the_id_and_expiry_and_list_shows_what_it_silences(tmp_path: 
     (["db-main/used_*", "--for", "1h"], "METRIC is matched exactly"),
     (["db-main/", "--for", "1h"], "expected CHECK or CHECK/METRIC"),
 ], ids=["too-short", "too-long", "not-a-duration", "metric-glob", "empty-metric"])
-def test_bad_input_is_refused_with_a_clear_message(tmp_path: Path, args: list[str],
+def test_bad_input_is_refused_with_a_clear_message(agents: Agents, args: list[str],
                                                    message: str) -> None:
-    config = write_config(tmp_path)
+    config = agents.write_config(CONFIG, limit="> 1000")
     code, out, err = silence(config, "add", *args)
     assert code == 2 and message in err and out == ""
-    assert not (tmp_path / "state").exists()  # nothing was stored
+    assert not agents.state.exists()  # nothing was stored
 
 
 def test_a_glob_matching_no_check_warns_but_is_kept_and_remove_ends_it(
-        tmp_path: Path) -> None:
-    config = write_config(tmp_path)
+        agents: Agents) -> None:
+    config = agents.write_config(CONFIG, limit="> 1000")
     code, out, err = silence(config, "add", "web-*/status", "--for", "1h")
     assert code == 0
     assert "warning: no configured check matches 'web-*' (checks: db-main)" in err
@@ -108,31 +95,21 @@ def test_a_glob_matching_no_check_warns_but_is_kept_and_remove_ends_it(
     assert code == 2 and f"no silence #{sid[1]}" in err
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    r.start()
-    yield r
-    r.stop()
-
-
 @pytest.mark.slow
 def test_the_agent_holds_a_silenced_alert_and_announces_it_once_removed(
-        tmp_path: Path, receiver: Receiver) -> None:
-    config = write_config(tmp_path, receiver.url, "> 0")
+        agents: Agents, receiver: Receiver) -> None:
+    config = agents.write_config(CONFIG, limit="> 0")
     code, out, err = silence(config, "add", "db-*", "--for", "1h", "--reason", "reboot")
     assert code == 0, err
     sid = out.split()[1].lstrip("#")
-    agent = AgentProcess(config, tmp_path / "agent.log")
-    try:
-        agent.wait_for_log(f"silenced by #{sid} until ")
-        agent.wait_for_log("first check cycle complete")
-        time.sleep(3)  # more runs and a dispatcher cycle: still nothing sent
-        assert receiver.snapshot() == []
-        assert silence(config, "remove", sid)[0] == 0
-        (firing,) = receiver.wait_for(1, timeout=25)
-    finally:
-        assert agent.stop() == 0
+    agent = agents.start()
+    agent.wait_for_log(f"silenced by #{sid} until ")
+    agent.wait_for_first_cycle()
+    time.sleep(3)  # more runs and a dispatcher cycle: still nothing sent
+    assert receiver.requests() == []
+    assert silence(config, "remove", sid)[0] == 0
+    (firing,) = receiver.wait_for(1, timeout=25)
+    assert agent.stop() == 0
     assert "CRITICAL" in str(firing["title"]) and "db-host" in str(firing["title"])
     assert "used_percent" in str(firing["message"])
     assert "deliveries queued; its silence ended)" in agent.log()

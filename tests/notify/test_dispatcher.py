@@ -19,8 +19,8 @@ from agent.notify.message import Message
 from agent.notify.protocol import SendResult
 from agent.notify.sender import send_many
 from agent.store import Delivery, Store
-
-from .conftest import Receiver
+from tests.servers.http_server import Reply
+from tests.servers.receiver import Receiver
 
 T0 = 1_700_000_000.0
 SECRET = "S3cretPassw0rd"
@@ -78,7 +78,7 @@ async def test_messages_arrive_once_grouped_in_one_child(
         "incident: inc-1", "incident: inc-2"]
     assert store.pending_count() == 0
     assert await d.run_once() == 0
-    assert len(receiver.posts) == 2
+    assert len(receiver.messages()) == 2
     sent_lines = [r.getMessage() for r in caplog.records if "sent notification" in r.message]
     assert len(sent_lines) == 2
     assert "channel ops #0 (json://alert:****@127.0.0.1:" in sent_lines[0]
@@ -111,8 +111,26 @@ async def test_receiver_down_then_retry_arrives_once(
     done = store.outbox_row(1)
     assert done is not None and done.sent_at == T0 + 10 and done.attempts == 2
     assert await d.run_once() == 0
-    assert len(receiver.posts) == 1
+    assert len(receiver.messages()) == 1
     assert SECRET not in caplog.text
+
+
+@pytest.mark.parametrize("failure", [Reply(503, b"busy\n"), Reply(drop=True)],
+                         ids=["answers-503", "closes-without-answering"])
+async def test_a_flapping_receiver_gets_the_message_once_when_it_answers_again(
+        store: Store, clock: FakeClock, receiver: Receiver, failure: Reply) -> None:
+    receiver.answer(failure, failure)
+    store.commit([], [Delivery(event(), "ops", 0)])
+    d = Dispatcher(store, ops(receiver.url()), clock, retry=NO_JITTER)
+
+    for wait in (0, 10, 20):  # the first try and two backed-off retries
+        clock.advance(wait)
+        assert await d.run_once() == 1
+    assert len(receiver.wait_for(1)) == 1
+    row = store.outbox_row(1)
+    assert row is not None and (row.attempts, row.sent_at) == (3, T0 + 30)
+    assert await d.run_once() == 0
+    assert [x.accepted for x in receiver.exchanges()] == [False, False, True]
 
 
 async def test_invalid_url_is_dead_after_one_attempt_and_masked(
@@ -206,12 +224,12 @@ async def test_run_loop_sends_after_wake_and_drain_flushes(
         # Shutdown: what is queued now is flushed by drain.
         store.commit([], [Delivery(event("inc-b"), "ops", 0)])
         assert await d.drain(timeout=30) is True
-        assert len(receiver.posts) == 2
+        assert len(receiver.messages()) == 2
         assert store.pending_count() == 0
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-    assert len(receiver.posts) == 2
+    assert len(receiver.messages()) == 2
 
 
 async def test_drain_gives_up_at_its_timeout_and_keeps_the_rows(store: Store,

@@ -12,8 +12,7 @@ from agent.model import Status
 from agent.notify import sender
 from agent.notify.message import Message
 from agent.notify.protocol import SendResult
-
-from .conftest import Receiver
+from tests.servers.receiver import Receiver
 
 MSG = Message("CRITICAL web1 disk: used_percent 93.2 > 90", "Host: web1\nkey: k", Status.CRITICAL)
 
@@ -29,7 +28,7 @@ async def test_send_gives_one_result_per_target(receiver: Receiver) -> None:
     posted = receiver.wait_for(1)
     assert [p["title"] for p in posted] == [MSG.title]
     assert posted[0]["message"] == MSG.body
-    assert receiver.paths == ["/in"]
+    assert [r.path for r in receiver.requests()] == ["/in"]
 
 
 async def test_unreachable_target_is_a_retryable_failure() -> None:
