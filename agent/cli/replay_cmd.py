@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     for ev in rep:
         out.write(json.dumps({"at": ev.at, "event": ev.event.value,
                               "severity": ev.severity.value, "why": ev.why,
-                              "value": ev.value}) + "\n")
+                              "value": ev.value, "shown": ev.shown}) + "\n")
     out.flush()
     print(rep.summary.as_text(), file=sys.stderr)
     return 0
