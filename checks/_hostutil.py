@@ -10,6 +10,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
+from agent.units import format_duration
+
 T = TypeVar("T")
 
 
@@ -59,7 +61,7 @@ async def call_with_deadline(key: str, fn: Callable[[], T], timeout: float) -> T
     try:
         return cast(T, await asyncio.wait_for(waiter, timeout))
     except TimeoutError:
-        raise TimeoutError(f"no answer within {timeout:g}s") from None
+        raise TimeoutError(f"no answer within {format_duration(timeout)}") from None
 
 
 def _start(key: str, fn: Callable[[], Any], fut: concurrent.futures.Future[Any]) -> None:

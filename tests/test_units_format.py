@@ -3,7 +3,6 @@ in summaries, reasons, messages, the check table and replay output."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from pathlib import Path
@@ -15,6 +14,7 @@ from agent.alerting.policy import IMMEDIATE, Policy
 from agent.alerting.state import AlertState, EventKind
 from agent.cli import replay_cmd
 from agent.cli.commands import render_check_table
+from agent.cli.main import build_parser
 from agent.model import AlertKey, Sample, Status, make_labels, series_name
 from agent.notify.message import render
 from agent.replay import ReplayEvent, ReplaySettings, replay
@@ -282,8 +282,8 @@ def test_replay_json_keeps_the_value_exact_and_adds_it_written(
     config = tmp_path / "config.yaml"
     config.write_text("checks:\n  - name: q\n    kind: command\n    command: [\"true\"]\n"
                       "    thresholds:\n      value: {warn: \"> 0.2\"}\n")
-    args = argparse.Namespace(csv=str(trace), metric="value", config=str(config), check="q",
-                              sensitivity=None, direction=None)
+    args = build_parser().parse_args(["replay", str(trace), "--metric", "value",
+                                      "-c", str(config), "--check", "q"])
     assert replay_cmd.run(args) == 0
     [line] = capsys.readouterr().out.splitlines()
     doc = json.loads(line)
