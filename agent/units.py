@@ -84,7 +84,8 @@ def parse_percent(value: str | int | float) -> float:
 # - percentages with the sign right after the number, as the config reads them: ``93.1%``;
 #   below 0.01 % (and not 0) ``<0.01%``;
 # - durations compact, as the config reads them: ``245ms``, ``1.53s``, ``45s``, ``2m 14s``,
-#   ``12m``, ``3h 5m``, ``2d 4h``.
+#   ``12m``, ``3h 5m``, ``2d 4h``;
+# - not a number, or infinite: ``nan``, ``inf``, ``-inf`` as Python writes them, no unit.
 # Sizes, percentages and durations written this way read back with the parsers above
 # (the ``<0.01%`` floor aside). Next to a limit, ``format_pair`` adds digits until value
 # and limit differ, so a reason never reads ``90% > 90%``.
@@ -149,7 +150,7 @@ def format_number(value: float, digits: int = _DIGITS) -> str:
 def format_bytes(value: float, digits: int = _DIGITS) -> str:
     """A size in binary units: ``900 B``, ``1.5 KiB``, ``5.37 GiB``, ``-512 MiB``."""
     if not math.isfinite(value):
-        return f"{value} B"
+        return str(value)
     size, unit = abs(value), 0
     # Compare the rounded text, so 1023.99 KiB is written 1 MiB, not 1024 KiB.
     while float(format_number(size, digits)) >= 1024 and unit < len(_BINARY_UNITS) - 1:
@@ -162,7 +163,7 @@ def format_bytes(value: float, digits: int = _DIGITS) -> str:
 def format_percent(value: float, digits: int = _DIGITS) -> str:
     """``93.1%``, ``100%``, ``0.05%``; ``<0.01%`` for a tiny share (``>-0.01%`` below 0)."""
     if not math.isfinite(value):
-        return f"{value}%"
+        return str(value)
     floor = 10.0 ** (1 - digits)
     if _NOISE <= abs(value) < floor:
         return f"{'<' if value > 0 else '>-'}{format_number(floor, digits)}%"
@@ -177,7 +178,7 @@ def format_duration(seconds: float, digits: int = _DIGITS) -> str:
     with more ``digits`` every part is (``1h 0m 1s``), to tell close spans apart.
     """
     if not math.isfinite(seconds):
-        return f"{seconds}s"
+        return str(seconds)
     sign, size = ("-" if seconds < 0 else ""), abs(seconds)
     if size < _NOISE:
         return "0s"
@@ -205,8 +206,10 @@ def _compound(s: int, every_part: bool) -> str:
     return " ".join(f"{n}{u}" for n, u in shown if n)
 
 
-def format_in(unit: Unit, value: float, digits: int = _DIGITS) -> str:
-    """``value`` written in ``unit`` (a time unit is written as a duration)."""
+def format_value(metric: str, value: float, digits: int = _DIGITS) -> str:
+    """``value`` of ``metric`` in the unit its name announces: ``free_bytes`` 5368709120
+    -> ``5 GiB``, ``response_ms`` 245 -> ``245ms``, ``used_percent`` 3.2e-05 -> ``<0.01%``."""
+    unit = unit_of(metric)
     if unit is Unit.BYTES:
         return format_bytes(value, digits)
     if unit is Unit.PERCENT:
@@ -215,12 +218,6 @@ def format_in(unit: Unit, value: float, digits: int = _DIGITS) -> str:
     if per is not None:
         return format_duration(value * per, digits)
     return format_number(value, digits)
-
-
-def format_value(metric: str, value: float, digits: int = _DIGITS) -> str:
-    """``value`` of ``metric`` in the unit its name announces: ``free_bytes`` 5368709120
-    -> ``5 GiB``, ``response_ms`` 245 -> ``245ms``, ``used_percent`` 3.2e-05 -> ``<0.01%``."""
-    return format_in(unit_of(metric), value, digits)
 
 
 def format_pair(metric: str, value: float, other: float) -> tuple[str, str]:
