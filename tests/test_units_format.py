@@ -4,6 +4,7 @@ in summaries, reasons, messages, the check table and replay output."""
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -15,9 +16,12 @@ from agent.alerting.state import AlertState, EventKind
 from agent.cli import replay_cmd
 from agent.cli.commands import render_check_table
 from agent.cli.main import build_parser
-from agent.model import AlertKey, Sample, Status, make_labels, series_name
+from agent.clock import FakeClock
+from agent.config import load_config
+from agent.model import AlertKey, CheckResult, Sample, Status, make_labels, series_name
 from agent.notify.message import render
 from agent.replay import ReplayEvent, ReplaySettings, replay
+from agent.runtime import Agent
 from agent.thresholds.rules import ThresholdRule, parse_comparison, parse_value
 from agent.thresholds.static import evaluate
 from agent.units import (
@@ -296,3 +300,23 @@ def test_a_replayed_event_line_is_short() -> None:
     ev = ReplayEvent("2014-02-26 14:05:00", EventKind.FIRING, Status.WARNING, "why",
                      0.32799999999999996, 7)
     assert ev.as_text() == "2014-02-26 14:05:00  firing      warning   0.328     why"
+
+
+async def test_the_agent_log_line_writes_each_sample_in_its_unit(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"agent:\n  host: web1\n  state_dir: {tmp_path / 'state'}\n"
+                      "checks:\n  - name: disk\n    kind: disk\n    path: /\n    thresholds:\n"
+                      "      free_bytes: {crit: \"< 10GiB\"}\n")
+    clock = FakeClock()
+    agent = Agent(load_config(config), clock=clock)
+    try:
+        result = CheckResult.ok("93.1% used, 5 GiB free", samples=[
+            Sample("free_bytes", FREE, VAR), Sample("inodes_used_percent", 3.24e-05, VAR)])
+        with caplog.at_level(logging.INFO, "watchkeeper.agent"):
+            await agent.scheduler.on_result(agent.scheduler.jobs[0], result, clock.now())
+    finally:
+        agent.store.close()
+    assert ("check disk: CRITICAL - 93.1% used, 5 GiB free (free_bytes 5 GiB < 10 GiB) "
+            "[free_bytes{mount=/var}=5 GiB inodes_used_percent{mount=/var}=<0.01%]"
+            ) in caplog.text
