@@ -54,6 +54,18 @@ def make_labels(labels: Mapping[str, str] | None = None) -> Labels:
     return tuple(sorted((str(k), str(v)) for k, v in labels.items()))
 
 
+def label_text(labels: Labels) -> str:
+    """``device=sda1,mount=/var``, or the empty string for no labels."""
+    return ",".join(f"{k}={v}" for k, v in labels)
+
+
+def series_name(metric: str, labels: Labels = ()) -> str:
+    """``used_percent{mount=/var}``, or the bare metric without labels: the one way a
+    series is written (logs, messages, tables, stored keys)."""
+    text = label_text(labels)
+    return f"{metric}{{{text}}}" if text else metric
+
+
 @dataclass(frozen=True, slots=True)
 class Sample:
     """One measured value of one metric (snake_case name with its unit, e.g. ``used_percent``).
@@ -66,9 +78,10 @@ class Sample:
     value: float
     labels: Labels = ()
 
-    def label_text(self) -> str:
-        """``mount=/var,device=sda1`` or the empty string."""
-        return ",".join(f"{k}={v}" for k, v in self.labels)
+    @property
+    def series(self) -> str:
+        """``used_percent{mount=/var}``: this sample's series as people read it."""
+        return series_name(self.metric, self.labels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,10 +162,14 @@ class AlertKey:
     def __hash__(self) -> int:
         return self._hash
 
+    @property
+    def series(self) -> str:
+        """``used_percent{mount=/var}``: the alert's series as people read it."""
+        return series_name(self.metric, self.labels)
+
     def as_text(self) -> str:
         """``host/check/metric{k=v,...}``: the stored primary key and what users see."""
-        lab = ",".join(f"{k}={v}" for k, v in self.labels)
-        return f"{self.host}/{self.check}/{self.metric}" + (f"{{{lab}}}" if lab else "")
+        return f"{self.host}/{self.check}/{self.series}"
 
 
 #: The pseudo-metric under which a check's own status (refused, timed out, crashed) alerts.

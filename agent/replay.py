@@ -31,7 +31,7 @@ from agent.model import AlertKey, Status
 from agent.thresholds.adaptive import AdaptiveSettings
 from agent.thresholds.forecast import ForecastSettings
 from agent.thresholds.rules import ThresholdRule
-from agent.units import format_duration
+from agent.units import format_duration, format_value
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 #: ``(row, timestamp text, value, judged status)`` of every row, for who wants them all.
@@ -94,10 +94,18 @@ class ReplayEvent:
     value: float
     #: 1-based index of the row among the data rows.
     row: int
+    #: The metric the value is of (its name gives the unit the value is written in).
+    metric: str = "value"
+
+    @property
+    def shown(self) -> str:
+        """The value as every value is written: ``0.328``, ``245ms``, ``5.37 GiB``."""
+        return format_value(self.metric, self.value)
 
     def as_text(self) -> str:
-        """One line for a terminal: ``2014-02-26 14:05:00  firing    warning   why``."""
-        return f"{self.at}  {self.event.value:<11} {self.severity.value:<9} {self.why}"
+        """One line for a terminal: ``2014-02-26 14:05:00  firing      warning   0.328  why``."""
+        return (f"{self.at}  {self.event.value:<11} {self.severity.value:<9} "
+                f"{self.shown:<9} {self.why}")
 
 
 @dataclass(slots=True)
@@ -295,7 +303,7 @@ class Replay(Iterator[ReplayEvent]):
                 summary.events += 1
                 if e.kind is EventKind.FIRING:
                     summary.alerts += 1
-                yield ReplayEvent(text, e.kind, e.severity, e.why, value, row)
+                yield ReplayEvent(text, e.kind, e.severity, e.why, value, row, metric)
         summary.samples = row
         if row:
             summary.last_at = text

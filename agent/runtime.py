@@ -29,7 +29,7 @@ from agent.scheduler import Job, Scheduler
 from agent.sd_notify import Notifier
 from agent.state_lock import StateLock
 from agent.store import Store
-from agent.thresholds.numbers import format_value
+from agent.units import format_value
 
 log = logging.getLogger("watchkeeper.agent")
 
@@ -351,8 +351,8 @@ class Agent:
 
     def _log_result(self, lc: LiveCheck, result: CheckResult, verdict: Verdict) -> None:
         """One line per run with the judged status (INFO on the first run and on problems)."""
-        metrics = " ".join(f"{s.metric}{'{' + s.label_text() + '}' if s.labels else ''}"
-                           f"={format_value(s.metric, s.value)}" for s in result.samples)
+        metrics = " ".join(f"{s.series}={format_value(s.metric, s.value)}"
+                           for s in result.samples)
         # The thresholds' reasons, when they and not the check itself make it a problem.
         why = "; ".join(f.why for f in verdict.problems() if f.key.metric != STATUS_METRIC)
         level = logging.INFO if lc.runs == 1 or verdict.status is not Status.OK \

@@ -19,6 +19,7 @@ from typing import TypeVar
 from agent.clock import Clock
 from agent.errors import CheckError
 from agent.model import CheckResult
+from agent.units import format_duration
 
 log = logging.getLogger("watchkeeper.scheduler")
 
@@ -115,14 +116,14 @@ async def execute(job: Job, clock: Clock) -> Execution:
     error kept, and the outcome says which failure it was."""
     done = await within(clock, job.timeout, job.run())
     if done is None:
-        return Execution(CheckResult.unknown(f"timed out after {_secs(job.timeout)}"),
+        return Execution(CheckResult.unknown(f"timed out after {format_duration(job.timeout)}"),
                          RunOutcome.TIMED_OUT)
     try:
         result = done.result()
     except TimeoutError as exc:
         # Something the check waited for gave up before the check's own timeout.
         return Execution(CheckResult.unknown(f"timed out: {exc}" if str(exc) else
-                                             f"timed out after {_secs(job.timeout)}"),
+                                             f"timed out after {format_duration(job.timeout)}"),
                          RunOutcome.TIMED_OUT)
     except CheckError as exc:
         return Execution(CheckResult.unknown(str(exc) or type(exc).__name__),
@@ -141,10 +142,6 @@ async def execute(job: Job, clock: Clock) -> Execution:
         return Execution(CheckResult.unknown("check returned nonsense: " + "; ".join(problems)),
                          RunOutcome.INVALID)
     return Execution(result, RunOutcome.COMPLETED)
-
-
-def _secs(seconds: float) -> str:
-    return f"{seconds:g} s"
 
 
 class Scheduler:

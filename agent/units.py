@@ -1,7 +1,13 @@
-"""Parsing of the human units the config speaks: durations, sizes, percentages."""
+"""Values in their units: read as the config speaks them, written as people read them.
+
+The unit of a metric is the last word of its name (``unit_of``); ``parse_*`` read what a
+user writes, ``format_*`` write a value the one way it is written everywhere.
+"""
 
 from __future__ import annotations
 
+import enum
+import math
 import re
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
@@ -67,16 +73,159 @@ def parse_percent(value: str | int | float) -> float:
         raise ValueError(f"expected a percentage like 85%, got {value!r}") from None
 
 
-def format_duration(seconds: float) -> str:
-    """A short human duration: ``45s``, ``12m``, ``3h 5m``, ``2d 4h``."""
-    s = round(max(seconds, 0))
-    if s < 60:
-        return f"{s}s"
+
+# -- writing ------------------------------------------------------------------------------
+#
+# How a value is written, everywhere (summaries, reasons, messages, tables, replay):
+# - at most 3 significant digits, but a whole part is never rounded (``93.1``, ``1532``,
+#   ``1533`` for 1532.7, ``0.00123``); plain notation, never an exponent; no trailing
+#   zeros; anything closer to 0 than 1e-12 is float noise and reads ``0``;
+# - sizes in binary units with a space, as IEC writes them: ``900 B``, ``5.37 GiB``;
+# - percentages with the sign right after the number, as the config reads them: ``93.1%``;
+#   below 0.01 % (and not 0) ``<0.01%``;
+# - durations compact, as the config reads them: ``245ms``, ``1.53s``, ``45s``, ``2m 14s``,
+#   ``12m``, ``3h 5m``, ``2d 4h``;
+# - not a number, or infinite: ``nan``, ``inf``, ``-inf`` as Python writes them, no unit.
+# Sizes, percentages and durations written this way read back with the parsers above
+# (the ``<0.01%`` floor aside). Next to a limit, ``format_pair`` adds digits until value
+# and limit differ, so a reason never reads ``90% > 90%``.
+
+
+class Unit(enum.Enum):
+    """The unit a metric's name announces (its last word: ``free_bytes``, ``response_ms``)."""
+
+    BYTES = "bytes"
+    PERCENT = "percent"
+    MILLISECONDS = "ms"
+    SECONDS = "seconds"
+    MINUTES = "minutes"
+    HOURS = "hours"
+    DAYS = "days"
+    NONE = ""
+
+    @property
+    def seconds(self) -> float | None:
+        """Seconds in one of this unit; None for a unit that is not a time."""
+        return _UNIT_SECONDS.get(self)
+
+
+_UNIT_SECONDS = {Unit.MILLISECONDS: 0.001, Unit.SECONDS: 1.0, Unit.MINUTES: 60.0,
+                 Unit.HOURS: 3600.0, Unit.DAYS: 86400.0}
+_UNIT_WORDS = {u.value: u for u in Unit if u is not Unit.NONE}
+#: Words after the unit that leave it the unit (``cert_days_left``).
+_AFTER_UNIT = ("left", "remaining")
+
+_DIGITS = 3
+#: Closer to 0 than this is float noise (``0.1 + 0.2 - 0.3``): written ``0``.
+_NOISE = 1e-12
+_BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+
+
+def unit_of(metric: str) -> Unit:
+    """The unit of ``metric`` from its name: ``used_percent`` -> PERCENT,
+    ``cert_days_left`` -> DAYS, ``check_last_run_timestamp_seconds`` -> NONE (a point in
+    time, not a span), ``restarts`` -> NONE."""
+    words = metric.lower().split("_")
+    if len(words) > 1 and words[-1] in _AFTER_UNIT:
+        words.pop()
+    if len(words) > 1 and words[-2] == "timestamp":
+        return Unit.NONE
+    return _UNIT_WORDS.get(words[-1], Unit.NONE) if len(words) > 1 else Unit.NONE
+
+
+def format_number(value: float, digits: int = _DIGITS) -> str:
+    """``93.1``, ``1533``, ``0.00123``, ``-2.5``, ``0``; ``nan``, ``inf`` as Python writes them."""
+    if not math.isfinite(value):
+        return str(value)
+    size = abs(value)
+    if size < _NOISE:
+        return "0"
+    decimals = max(0, digits - 1 - math.floor(math.log10(size)))
+    text = f"{value:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def format_bytes(value: float, digits: int = _DIGITS) -> str:
+    """A size in binary units: ``900 B``, ``1.5 KiB``, ``5.37 GiB``, ``-512 MiB``."""
+    if not math.isfinite(value):
+        return str(value)
+    size, unit = abs(value), 0
+    # Compare the rounded text, so 1023.99 KiB is written 1 MiB, not 1024 KiB.
+    while float(format_number(size, digits)) >= 1024 and unit < len(_BINARY_UNITS) - 1:
+        size /= 1024
+        unit += 1
+    sign = "-" if value < 0 and size >= _NOISE else ""
+    return f"{sign}{format_number(size, digits)} {_BINARY_UNITS[unit]}"
+
+
+def format_percent(value: float, digits: int = _DIGITS) -> str:
+    """``93.1%``, ``100%``, ``0.05%``; ``<0.01%`` for a tiny share (``>-0.01%`` below 0)."""
+    if not math.isfinite(value):
+        return str(value)
+    floor = 10.0 ** (1 - digits)
+    if _NOISE <= abs(value) < floor:
+        return f"{'<' if value > 0 else '>-'}{format_number(floor, digits)}%"
+    return f"{format_number(value, digits)}%"
+
+
+def format_duration(seconds: float, digits: int = _DIGITS) -> str:
+    """A span of time: ``245ms``, ``1.53s``, ``45s``, ``2m 14s``, ``12m``, ``3h 5m``,
+    ``2d 4h``; a negative one with ``-`` in front.
+
+    From a minute up the two largest parts are shown (seconds only under ten minutes);
+    with more ``digits`` every part is (``1h 0m 1s``), to tell close spans apart.
+    """
+    if not math.isfinite(seconds):
+        return str(seconds)
+    sign, size = ("-" if seconds < 0 else ""), abs(seconds)
+    if size < _NOISE:
+        return "0s"
+    rounded = float(format_number(size, digits))
+    if rounded < 1:
+        return f"{sign}{format_number(size * 1000, digits)}ms"
+    if rounded < 60:
+        return f"{sign}{format_number(size, digits)}s"
+    return sign + _compound(round(size), every_part=digits > _DIGITS)
+
+
+def _compound(s: int, every_part: bool) -> str:
     m, s = divmod(s, 60)
-    if m < 60:
-        return f"{m}m" + (f" {s}s" if s and m < 10 else "")
     h, m = divmod(m, 60)
-    if h < 24:
-        return f"{h}h" + (f" {m}m" if m else "")
     d, h = divmod(h, 24)
-    return f"{d}d" + (f" {h}h" if h else "")
+    parts = [(d, "d"), (h, "h"), (m, "m"), (s, "s")]
+    while parts[0][0] == 0:
+        parts.pop(0)
+    if every_part:
+        while parts[-1][0] == 0:
+            parts.pop()
+        return " ".join(f"{n}{u}" for n, u in parts)
+    # Seconds matter for a few minutes, not for an hour: 2m 14s, 12m, 3h 5m, 2d 4h.
+    shown = parts[:1] if parts[0][1] == "m" and parts[0][0] >= 10 else parts[:2]
+    return " ".join(f"{n}{u}" for n, u in shown if n)
+
+
+def format_value(metric: str, value: float, digits: int = _DIGITS) -> str:
+    """``value`` of ``metric`` in the unit its name announces: ``free_bytes`` 5368709120
+    -> ``5 GiB``, ``response_ms`` 245 -> ``245ms``, ``used_percent`` 3.2e-05 -> ``<0.01%``."""
+    unit = unit_of(metric)
+    if unit is Unit.BYTES:
+        return format_bytes(value, digits)
+    if unit is Unit.PERCENT:
+        return format_percent(value, digits)
+    per = unit.seconds
+    if per is not None:
+        return format_duration(value * per, digits)
+    return format_number(value, digits)
+
+
+def format_pair(metric: str, value: float, other: float) -> tuple[str, str]:
+    """``value`` and ``other`` (a limit) written with the digits it takes to tell them
+    apart, so a reason never reads ``90 > 90``: ``(90.04, 90)`` -> ``("90.04", "90")``."""
+    texts = (format_value(metric, value), format_value(metric, other))
+    digits = _DIGITS
+    while texts[0] == texts[1] and value != other and digits < 9:
+        digits += 1
+        texts = (format_value(metric, value, digits), format_value(metric, other, digits))
+    return texts

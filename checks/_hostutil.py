@@ -1,5 +1,5 @@
-"""Small pieces the host checks share: safe percentages, byte formatting, and calls that
-may hang (a filesystem call on a dead NFS server) run in a daemon thread with a deadline."""
+"""Small pieces the host checks share: safe percentages, and calls that may hang (a
+filesystem call on a dead NFS server) run in a daemon thread with a deadline."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-T = TypeVar("T")
+from agent.units import format_duration
 
-_BYTE_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB")
+T = TypeVar("T")
 
 
 def percent(part: float, whole: float) -> float:
@@ -24,16 +24,6 @@ def percent(part: float, whole: float) -> float:
     if not (math.isfinite(part) and math.isfinite(whole)) or whole <= 0:
         return 0.0
     return min(max(part / whole * 100.0, 0.0), 100.0)
-
-
-def format_bytes(n: float) -> str:
-    """A short human size in decimal units, as the config reads them: ``30.1 GB``."""
-    value = float(n) if math.isfinite(n) else 0.0
-    for unit in _BYTE_UNITS:
-        if abs(value) < 1000 or unit == _BYTE_UNITS[-1]:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 # One pending call per key, process-wide: a call that hangs (statvfs on a dead NFS mount)
@@ -71,7 +61,7 @@ async def call_with_deadline(key: str, fn: Callable[[], T], timeout: float) -> T
     try:
         return cast(T, await asyncio.wait_for(waiter, timeout))
     except TimeoutError:
-        raise TimeoutError(f"no answer within {timeout:g}s") from None
+        raise TimeoutError(f"no answer within {format_duration(timeout)}") from None
 
 
 def _start(key: str, fn: Callable[[], Any], fut: concurrent.futures.Future[Any]) -> None:

@@ -35,8 +35,8 @@ from agent.check import Check, CheckContext, CheckOptions
 from agent.config.models import Duration
 from agent.errors import CheckError
 from agent.model import CheckResult, Status
-from agent.units import format_duration
-from checks._hostutil import call_with_deadline, format_bytes
+from agent.units import format_bytes, format_duration, format_percent
+from checks._hostutil import call_with_deadline
 from checks.command import DEFAULT_PATH
 from checks.subproc import exited, kill_group
 
@@ -355,7 +355,7 @@ def _summary(newest: BackupFile, metrics: dict[str, float], change: float | None
     parts = [f"{name}: {format_bytes(newest.size)}, "
              f"{format_duration(metrics['age_hours'] * 3600)} old"]
     if change is not None:
-        parts[0] += f", {change:+.1f}% vs previous"
+        parts[0] += f", {'+' if change >= 0 else ''}{format_percent(change)} vs previous"
     count = int(metrics["files"])
     parts.append(f"{count} file{'s' if count != 1 else ''}")
     if verification is not None:

@@ -29,7 +29,7 @@ from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
 from agent.check import Check, CheckContext, CheckOptions
 from agent.model import CheckResult, Sample, Status
-from agent.units import parse_size
+from agent.units import format_bytes, format_duration, parse_size
 from checks.perfdata import PerfDatum, parse_plugin_output
 from checks.subproc import exited, kill_group
 
@@ -145,14 +145,6 @@ class _Reader:
 def _budget(timeout: float) -> float:
     """Time the command gets: a little under the agent's timeout, so the check reports it."""
     return max(timeout - min(0.5, timeout * 0.1), 0.01)
-
-
-def _fmt_seconds(seconds: float) -> str:
-    return f"{seconds:g} s"
-
-
-def _fmt_bytes(n: int) -> str:
-    return f"{n // 1024} KB" if n % 1024 == 0 else f"{n} bytes"
 
 
 def _last_line(text: str) -> str:
@@ -272,14 +264,14 @@ class CommandCheck(Check[CommandOptions]):
                         await exit_task
             except TimeoutError:
                 return CheckResult.unknown(
-                    f"command timed out after {_fmt_seconds(timeout)} (killed)")
+                    f"command timed out after {format_duration(timeout)} (killed)")
             if not out.overflow:
                 # Exited: let the pipes reach EOF, unless a child still holds them open.
                 grace = min(0.5, max(deadline - loop.time(), 0.0))
                 await asyncio.wait({out_task, err_task}, timeout=grace)
             if out.overflow:
                 return CheckResult.unknown(
-                    f"command output exceeded {_fmt_bytes(cap)} (stopped)")
+                    f"command output exceeded {format_bytes(cap)} (stopped)")
             result, perfdata = interpret(exit_task.result(), bytes(out.data), bytes(err.data))
             self.last_perfdata = perfdata
             return result

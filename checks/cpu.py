@@ -10,6 +10,7 @@ import psutil
 
 from agent.check import Check, CheckContext, CheckOptions
 from agent.model import CheckResult
+from agent.units import format_percent
 from checks._hostutil import percent
 
 #: How far apart the two readings of the very first run are.
@@ -134,8 +135,8 @@ class CpuCheck(Check[CpuOptions]):
 def _summary(usage: CpuUsage, reading: CpuReading) -> str:
     extras = []
     if reading.has_iowait:
-        extras.append(f"iowait {usage.iowait_percent:.1f}%")
+        extras.append(f"iowait {format_percent(usage.iowait_percent)}")
     if reading.has_steal:
-        extras.append(f"steal {usage.steal_percent:.1f}%")
+        extras.append(f"steal {format_percent(usage.steal_percent)}")
     tail = f" ({', '.join(extras)})" if extras else ""
-    return f"cpu {usage.usage_percent:.1f}%{tail}"
+    return f"cpu {format_percent(usage.usage_percent)}{tail}"

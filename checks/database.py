@@ -30,6 +30,7 @@ from pydantic import ConfigDict, Field, SecretStr, model_validator
 
 from agent.check import Check, CheckContext, CheckOptions
 from agent.model import CheckResult, Status
+from agent.units import format_duration, format_percent, format_value
 
 
 class Engine(enum.Enum):
@@ -299,7 +300,7 @@ class DatabaseCheck(Check[DatabaseOptions]):
         connect = _connector(target.engine)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + _budget(ctx.timeout)
-        limit = f"{ctx.timeout:g} s"
+        limit = format_duration(ctx.timeout)
         start = ctx.clock.monotonic()
         try:
             async with asyncio.timeout_at(deadline):
@@ -364,11 +365,14 @@ class DatabaseCheck(Check[DatabaseOptions]):
         return Status.CRITICAL, f"query failed: {detail}"
 
     def _ok_summary(self, target: Target, metrics: dict[str, float]) -> str:
-        parts = [f"connect {metrics['connect_ms']:.1f} ms", f"query {metrics['query_ms']:.1f} ms"]
+        parts = [f"connect {format_duration(metrics['connect_ms'] / 1000)}",
+                 f"query {format_duration(metrics['query_ms'] / 1000)}"]
         if "connections_used_percent" in metrics:
-            parts.append(f"{metrics['connections_used_percent']:.0f}% of connections used")
+            parts.append(f"{format_percent(metrics['connections_used_percent'])} of "
+                         "connections used")
         if self.options.metric in metrics:
-            parts.append(f"{self.options.metric} = {metrics[self.options.metric]:g}")
+            metric = self.options.metric
+            parts.append(f"{metric} = {format_value(metric, metrics[metric])}")
         return f"{target.engine.value} at {target.address} up: {', '.join(parts)}"
 
     async def close(self) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import math
 import os
 import shutil
 from collections.abc import Iterable, Sequence
@@ -18,7 +17,8 @@ from pydantic import field_validator, model_validator
 from agent.check import Check, CheckContext, CheckOptions
 from agent.errors import CheckError
 from agent.model import CheckResult, Sample, Status, make_labels
-from checks._hostutil import call_with_deadline, format_bytes, percent
+from agent.units import format_bytes, format_percent
+from checks._hostutil import call_with_deadline, percent
 
 #: Filesystem types that hold no user data worth watching (kernel views, memory-backed,
 #: container layers, read-only images, automounter placeholders).
@@ -119,9 +119,7 @@ class DiskUsage:
         ]
 
     def text(self) -> str:
-        # Rounded up, as df does, so a nearly full disk never reads as less full.
-        return f"{math.ceil(round(self.used_percent, 6)):.0f}% used, " \
-               f"{format_bytes(self.free_bytes)} free"
+        return f"{format_percent(self.used_percent)} used, {format_bytes(self.free_bytes)} free"
 
 
 def read_mount_table() -> list[Mount]:

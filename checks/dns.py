@@ -15,6 +15,7 @@ from typing import ClassVar
 
 from agent.check import Check, CheckContext, CheckOptions
 from agent.model import CheckResult, Sample, Status, make_labels
+from agent.units import format_duration
 from checks.dns_answers import RecordType, describe, soa_serial
 from checks.dns_options import DnsOptions, Match
 from checks.dns_query import Failure, Outcome, Reply, ask, ask_in_turn, system_resolvers
@@ -129,9 +130,10 @@ def _ok_summary(q: Question, replies: list[Reply]) -> str:
     slowest = max(r.response_ms for r in replies)
     if len(replies) == 1:
         how = " over TCP after a truncated UDP answer" if first.over_tcp else ""
-        return f"{q.text}: {said} in {slowest:.0f} ms from {first.resolver}{how}"
+        return f"{q.text}: {said} in {format_duration(slowest / 1000)} from {first.resolver}{how}"
     same = "" if len({(r.rcode, r.answers) for r in replies}) == 1 else " (first of them)"
-    return f"{q.text}: {said}{same} from {len(replies)} resolvers, slowest {slowest:.0f} ms"
+    return (f"{q.text}: {said}{same} from {len(replies)} resolvers, "
+            f"slowest {format_duration(slowest / 1000)}")
 
 
 def samples(q: Question, outcomes: Sequence[Outcome], *, labelled: bool) -> list[Sample]:

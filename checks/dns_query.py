@@ -18,6 +18,7 @@ import dns.rcode
 import dns.resolver
 
 from agent.errors import CheckError
+from agent.units import format_duration
 from checks.dns_answers import RecordType, canonical
 from checks.dns_options import Resolver
 
@@ -66,7 +67,7 @@ async def ask(resolver: Resolver, qname: dns.name.Name, rtype: RecordType,
             response = await dns.asyncquery.tcp(query, resolver.ip, timeout=left,
                                                 port=resolver.port)
     except dns.exception.Timeout:
-        return Failure(resolver, f"timeout after {round(timeout, 2):g} s"
+        return Failure(resolver, f"timeout after {format_duration(timeout)}"
                        + (" (TCP retry after a truncated answer)" if over_tcp else ""))
     except ConnectionRefusedError:
         return Failure(resolver, "connection refused" + (" over TCP" if over_tcp else ""))

@@ -16,11 +16,12 @@ import httpx
 from agent.check import Capability, Check, CheckContext
 from agent.http_client import ClientSettings, HttpClientPool, pool_from
 from agent.model import CheckResult, Status
+from agent.units import format_bytes, format_duration
 from checks.http_expect import judge
 from checks.http_fetch import Exchange, Fetcher, FetchError
 from checks.http_options import HttpOptions
 from checks.http_tls import describe_tls_failure, fetch_certificate
-from checks.netcommon import exception_chain, ms_text, run_budget, size_text
+from checks.netcommon import exception_chain, run_budget
 
 #: Longest wait for the extra handshake that explains a certificate failure.
 _CERT_FETCH_TIMEOUT = 2.0
@@ -81,7 +82,8 @@ class HttpCheck(Check[HttpOptions]):
             return CheckResult.failed(Status.CRITICAL, self.scrub("; ".join(failures)),
                                       metrics=metrics)
         status = f"{ex.status_code} {ex.reason}".strip()
-        summary = f"{status} in {ms_text(metrics['response_ms'])}, {size_text(ex.body_bytes)}"
+        summary = (f"{status} in {format_duration(metrics['response_ms'] / 1000)}, "
+                   f"{format_bytes(ex.body_bytes)}")
         if ex.redirects:
             summary += f" after {ex.redirects} redirect{'s' if ex.redirects != 1 else ''}"
         return CheckResult.ok(self.scrub(summary), metrics)

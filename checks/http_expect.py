@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from agent.units import format_bytes, format_number
 from checks.http_jsonpath import PathNotFoundError
 from checks.http_options import (
     HttpOptions,
@@ -22,7 +23,7 @@ from checks.http_options import (
     describe_status,
     status_matches,
 )
-from checks.netcommon import quoted, size_text
+from checks.netcommon import quoted
 
 _SHOWN = 60
 
@@ -49,7 +50,7 @@ class Body:
 
     def where(self) -> str:
         """`` in its first 1 MB`` when truncated, else nothing (so a miss is not overstated)."""
-        return f" in its first {size_text(self.cap)}" if self.truncated else ""
+        return f" in its first {format_bytes(self.cap)}" if self.truncated else ""
 
 
 
@@ -77,7 +78,7 @@ def json_failures(body: Body, expectations: tuple[JsonExpectation, ...]) -> list
     if not expectations:
         return []
     if body.truncated:
-        return [f"body is larger than the {size_text(body.cap)} cap, so its JSON was not "
+        return [f"body is larger than the {format_bytes(body.cap)} cap, so its JSON was not "
                 "checked (raise max_body)"]
     if not body.data.strip():
         return ["body is empty, expected JSON"]
@@ -112,9 +113,9 @@ def judge_json(doc: Any, exp: JsonExpectation) -> list[str]:
         if bound is None:
             continue
         if isinstance(value, bool) or not isinstance(value, int | float):
-            out.append(f"{path} is {show(value)}, expected a number {op} {bound:g}")
+            out.append(f"{path} is {show(value)}, expected a number {op} {format_number(bound)}")
         elif not _compare(float(value), op, bound):
-            out.append(f"{path} is {show(value)}, expected {op} {bound:g}")
+            out.append(f"{path} is {show(value)}, expected {op} {format_number(bound)}")
     return out
 
 

@@ -18,10 +18,11 @@ from typing import Any
 
 import httpx
 
+from agent.units import format_duration
 from checks.http_expect import Body
 from checks.http_options import HttpMethod, HttpOptions
 from checks.http_tls import peer_certificate
-from checks.netcommon import describe_os_error, find_cause, seconds
+from checks.netcommon import describe_os_error, find_cause
 from checks.x509_der import CertInfo
 
 #: Redirect bodies are read (up to this much) so their connection can be reused.
@@ -124,7 +125,7 @@ class Fetcher:
             raise self._timed_out() from None
         except httpx.TimeoutException as exc:
             if isinstance(exc, httpx.PoolTimeout):
-                raise FetchError(f"no free connection within {seconds(self.timeout)} "
+                raise FetchError(f"no free connection within {format_duration(self.timeout)} "
                                   "(raise the connection limit or lower concurrency)") from exc
             raise self._timed_out() from exc
         except httpx.HTTPError as exc:
@@ -202,7 +203,7 @@ class Fetcher:
         return len(body.data)
 
     def _timed_out(self) -> FetchError:
-        t = seconds(self.timeout)
+        t = format_duration(self.timeout)
         words = {
             Phase.POOL: f"no free connection within {t}",
             Phase.CONNECT: f"connect timeout after {t}",

@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from agent.ipfamily import IpFamily
+from agent.units import format_duration
 from checks.x509_der import CertInfo, parse_certificate
 
 # OpenSSL X509_V_ERR_* codes (SSLCertVerificationError.verify_code).
@@ -128,10 +129,7 @@ def describe_tls_failure(err: ssl.SSLError, cert: CertInfo | None, host: str,
 
 
 def _ago(seconds: float) -> str:
-    days = int(seconds // 86400)
-    if days < 1:
-        return "less than a day ago"
-    return f"{days} day{'s' if days != 1 else ''} ago"
+    return f"{format_duration(seconds)} ago"
 
 
 def _date(epoch: float) -> str:

@@ -11,6 +11,7 @@ import psutil
 
 from agent.check import Check, CheckContext, CheckOptions
 from agent.model import CheckResult
+from agent.units import format_number
 
 
 class LoadOptions(CheckOptions):
@@ -52,7 +53,7 @@ class LoadCheck(Check[LoadOptions]):
         }
         noun = "cpu" if cores == 1 else "cpus"
         return CheckResult.ok(
-            f"load {load1:.2f} {load5:.2f} {load15:.2f} "
-            f"({cores} {noun}, {load1 / cores:.2f} per cpu)",
+            f"load {format_number(load1)} {format_number(load5)} {format_number(load15)} "
+            f"({cores} {noun}, {format_number(load1 / cores)} per cpu)",
             metrics=metrics,
         )

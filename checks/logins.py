@@ -17,8 +17,7 @@ from pydantic import BeforeValidator, Field, field_validator
 
 from agent.check import Check, CheckContext, CheckOptions
 from agent.model import CheckResult
-from agent.units import parse_size
-from checks._hostutil import format_bytes
+from agent.units import format_bytes, parse_size
 from checks.authlog import AttemptCounter, LoginTally, SshEvent, parse_message, parse_syslog_line
 from checks.journaltail import (
     JournalError,

@@ -9,7 +9,8 @@ import psutil
 
 from agent.check import Check, CheckContext, CheckOptions
 from agent.model import CheckResult
-from checks._hostutil import format_bytes, percent
+from agent.units import format_bytes, format_percent
+from checks._hostutil import percent
 
 
 class MemoryOptions(CheckOptions):
@@ -36,9 +37,9 @@ class MemoryCheck(Check[MemoryOptions]):
         available = float(max(mem.available, 0))
         used_percent = percent(mem.total - available, mem.total)
         swap_percent = percent(swap.used, swap.total)
-        swap_text = f"swap {swap_percent:.1f}% used" if swap.total > 0 else "no swap"
+        swap_text = f"swap {format_percent(swap_percent)} used" if swap.total > 0 else "no swap"
         return CheckResult.ok(
-            f"memory {used_percent:.1f}% used, {format_bytes(available)} available; "
+            f"memory {format_percent(used_percent)} used, {format_bytes(available)} available; "
             f"{swap_text}",
             metrics={
                 "used_percent": used_percent,

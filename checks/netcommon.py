@@ -58,29 +58,11 @@ def describe_os_error(exc: BaseException, host: str) -> str | None:
     return None
 
 
-def seconds(value: float) -> str:
-    """``10 s``, ``2.5 s``: how timeouts are named in summaries."""
-    return f"{value:g} s"
-
-
-def ms_text(ms: float) -> str:
-    """``0.4 ms`` below 10 ms (loopback is that fast), ``12 ms`` above."""
-    return f"{ms:.1f} ms" if ms < 10 else f"{ms:.0f} ms"
-
-
 def run_budget(timeout: float) -> float:
     """The time a run may take: a little under the agent's hard ``timeout``, so a slow
     server is reported by the check itself (CRITICAL, naming the step) rather than cut off
     by the scheduler (UNKNOWN)."""
     return timeout - min(0.5, 0.1 * timeout)
-
-
-def size_text(n: int) -> str:
-    """``1 MB``, ``64 kB``, ``512 B`` (decimal units, like the config's sizes)."""
-    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
-        if n >= scale:
-            return f"{n / scale:.3g} {unit}"
-    return f"{n} B"
 
 
 def quoted(text: str) -> str:

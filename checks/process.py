@@ -15,8 +15,7 @@ from pydantic import Field, field_validator, model_validator
 from agent.check import Check, CheckContext, CheckOptions
 from agent.errors import CheckError
 from agent.model import CheckResult, Status
-from agent.units import format_duration
-from checks._hostutil import format_bytes
+from agent.units import format_bytes, format_duration, format_number, format_percent
 from checks.proc_table import (
     ProcInfo,
     ProcUsage,
@@ -358,9 +357,9 @@ def _usage_text(metrics: Mapping[str, float], oldest: ProcInfo | None, readable:
         return ""
     parts = [f"pid {oldest.pid} up {format_duration(metrics['uptime_seconds'])}",
              f"rss {format_bytes(metrics['rss_bytes'])}",
-             f"cpu {metrics['cpu_percent']:.1f}%"]
+             f"cpu {format_percent(metrics['cpu_percent'])}"]
     if "open_fds" in metrics:
-        fds = f"{metrics['open_fds']:.0f} open fds"
+        fds = f"{format_number(metrics['open_fds'])} open fds"
         if readable < measured:
             fds += f" (of {readable} of {measured} processes; the rest are not readable)"
         parts.append(fds)

@@ -14,6 +14,8 @@ import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from agent.units import format_duration
+
 _CHUNK = 65536
 
 #: Environment overrides for helper programs: plain output, no pager, no colours.
@@ -85,7 +87,7 @@ async def run_capped(argv: Sequence[str], *, timeout: float, cap: int,
             if not capped:
                 await proc.wait()
     except TimeoutError:
-        raise TimeoutError(f"{argv[0]} gave no answer within {timeout:g}s") from None
+        raise TimeoutError(f"{argv[0]} gave no answer within {format_duration(timeout)}") from None
     finally:
         if proc.returncode is None:
             kill_group(proc)

@@ -33,16 +33,13 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from agent.check import Check, CheckContext, CheckOptions
 from agent.ipfamily import IpFamily
 from agent.model import CheckResult, Status
-from agent.units import parse_size
+from agent.units import format_bytes, format_duration, parse_size
 from checks.netcommon import (
     compile_regex,
     describe_os_error,
-    ms_text,
     parse_ip_family,
     quoted,
     run_budget,
-    seconds,
-    size_text,
 )
 
 _FAMILIES = {IpFamily.ANY: socket.AF_UNSPEC, IpFamily.IPV4: socket.AF_INET,
@@ -133,7 +130,7 @@ class TcpCheck(Check[TcpOptions]):
         opts = self.options
         loop = asyncio.get_running_loop()
         started = loop.time()
-        t = seconds(ctx.timeout)
+        t = format_duration(ctx.timeout)
         step = "connect"
         received = bytearray()
         metrics: dict[str, float] = {"up": 0}
@@ -167,7 +164,7 @@ class TcpCheck(Check[TcpOptions]):
             if writer is not None:
                 await _close(writer)
         metrics["up"] = 1
-        summary = f"connected in {ms_text(metrics['connect_ms'])}"
+        summary = f"connected in {format_duration(metrics['connect_ms'] / 1000)}"
         if received:
             summary += f", got {_excerpt(received)}"
         return CheckResult.ok(summary, metrics)
@@ -183,7 +180,7 @@ class TcpCheck(Check[TcpOptions]):
             received += chunk
             if self.options.matches(received.decode("utf-8", errors="replace")):
                 return None
-        return f"{self.options.expectation()} not found in the first {size_text(cap)}"
+        return f"{self.options.expectation()} not found in the first {format_bytes(cap)}"
 
     @staticmethod
     def _failed(problem: str, received: bytearray, metrics: dict[str, float],

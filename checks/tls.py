@@ -181,22 +181,18 @@ def judge(info: CertInfo, *, version: str, server_name: str, now: float, verify:
     checked = "" if verify else " (not verified)"
     if crit_days is not None and days_left < crit_days:
         return TlsVerdict(Status.CRITICAL, f"certificate expires in {_span(days_left)} "
-                          f"({until}), under {crit_days:g} days; {label}{checked}",
+                          f"({until}), under {_span(crit_days)}; {label}{checked}",
                           host_matches)
     if warn_days is not None and days_left < warn_days:
         return TlsVerdict(Status.WARNING, f"certificate expires in {_span(days_left)} "
-                          f"({until}), under {warn_days:g} days; {label}{checked}",
+                          f"({until}), under {_span(warn_days)}; {label}{checked}",
                           host_matches)
     return TlsVerdict(Status.OK, f"{label}, certificate valid for {_span(days_left)} more "
                       f"({until}){checked}", host_matches)
 
 
 def _span(days: float) -> str:
-    """A span of days in words: ``3 days``, ``1 day``, ``5h 3m`` under a day."""
-    if days >= 2:
-        return f"{int(days)} days"
-    if days >= 1:
-        return "1 day"
+    """A span of days written as every duration is: ``13d 5h``, ``5h 3m``."""
     return format_duration(days * _SECONDS_PER_DAY)
 
 

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from agent.errors import CheckError
+from agent.units import format_duration
 
 
 class StartTls(enum.Enum):
@@ -104,7 +105,7 @@ async def handshake(host: str, port: int, *, server_name: str, context: ssl.SSLC
                                     started=started)
     except TimeoutError:
         doing = f"during the {phase[0]} with" if phase[0] else "connecting to"
-        raise ProbeError(f"timeout after {round(timeout, 2):g} s {doing} {target}") from None
+        raise ProbeError(f"timeout after {format_duration(timeout)} {doing} {target}") from None
     except ssl.SSLCertVerificationError as e:
         raise ChainVerifyError(e.verify_code, e.verify_message or str(e)) from None
     except ssl.SSLError as e:

@@ -11,11 +11,11 @@ from agent.thresholds.forecast import Heading
 
 
 @pytest.mark.parametrize(("metric", "slope", "text"), [
-    ("used_percent", 0.8, "+0.8 %/h"),
-    ("used_percent", -0.25, "-0.25 %/h"),
-    ("response_ms", 12.0, "+12 ms/h"),
-    ("lag_seconds", 0.5, "+0.5 s/h"),
-    ("free_bytes", -1.5 * 2**30, "-1.5GiB/h"),
+    ("used_percent", 0.8, "+0.8%/h"),
+    ("used_percent", -0.25, "-0.25%/h"),
+    ("response_ms", 12.0, "+12ms/h"),
+    ("lag_seconds", 0.5, "+500ms/h"),
+    ("free_bytes", -1.5 * 2**30, "-1.5 GiB/h"),
     ("queue_length", 3.0, "+3/h"),
     ("queue_length", 0.0, "+0/h"),
 ])
@@ -29,13 +29,13 @@ def _t(slope: float | None, hours: float | None, heading: Heading = Heading.RISI
 
 
 @pytest.mark.parametrize(("trend", "text"), [
-    (_t(0.8, 7.0), "+0.8 %/h, full in about 7h (limit 100)"),
-    (_t(0.8, 50.0), "+0.8 %/h, full in about 2d 2h (limit 100)"),
-    (_t(-0.2, None), "-0.2 %/h, not heading for the limit (limit 100)"),
-    (_t(0.1, 0.0), "+0.1 %/h, at the limit now (limit 100)"),
-    (_t(None, None), "not enough history yet (limit 100)"),
-    (_t(-2.0, 3.0, Heading.FALLING), "-2 %/h, at the limit in about 3h (limit 100)"),
-    (_t(0.3, 20.0, cyclic=True), "+0.3 %/h day over day, full in about 20h (limit 100)"),
+    (_t(0.8, 7.0), "+0.8%/h, full in about 7h (limit 100%)"),
+    (_t(0.8, 50.0), "+0.8%/h, full in about 2d 2h (limit 100%)"),
+    (_t(-0.2, None), "-0.2%/h, not heading for the limit (limit 100%)"),
+    (_t(0.1, 0.0), "+0.1%/h, at the limit now (limit 100%)"),
+    (_t(None, None), "not enough history yet (limit 100%)"),
+    (_t(-2.0, 3.0, Heading.FALLING), "-2%/h, at the limit in about 3h (limit 100%)"),
+    (_t(0.3, 20.0, cyclic=True), "+0.3%/h day over day, full in about 20h (limit 100%)"),
 ])
 def test_trend_in_words(trend: Trend, text: str) -> None:
     assert _trend("used_percent", trend) == text

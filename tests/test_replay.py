@@ -60,7 +60,7 @@ def test_replay_of_a_csv_reports_one_alert_per_anomaly_at_the_row_as_written(
     assert fired.row == 1001
     assert fired.severity is Status.WARNING
     assert fired.value == 400.0
-    assert fired.why.startswith("response_ms 400 is far above normal")
+    assert fired.why.startswith("response_ms 400ms is far above normal")
     assert "(usually " in fired.why
     s = run.summary
     assert (s.samples, s.alerts, s.events, s.skipped) == (len(rows), 1, 2, 0)
@@ -129,7 +129,7 @@ def test_static_rule_applies_from_the_first_sample() -> None:
         (stamp(2), EventKind.ESCALATED, Status.CRITICAL),
         (stamp(4), EventKind.RESOLVED, Status.CRITICAL),
     ]
-    assert events[1].why == "used_percent 95 > 90"
+    assert events[1].why == "used_percent 95% > 90%"
 
 
 def test_reminders_follow_the_policy() -> None:
@@ -147,7 +147,7 @@ def test_a_forecast_alerts_before_the_limit() -> None:
     settings = ReplaySettings(adaptive=None, forecast=forecast)
     events = list(replay(rows, settings, metric="used_percent"))
     assert events and events[0].event is EventKind.FIRING
-    assert events[0].why.startswith("used_percent will reach 100 in about")
+    assert events[0].why.startswith("used_percent will reach 100% in about")
     assert events[0].value < 70
 
 
@@ -205,7 +205,8 @@ def test_summary_of_an_empty_trace() -> None:
 def test_events_and_summary_read_well_in_a_terminal() -> None:
     run = replay(flat_with_spike(), metric="response_ms")
     lines = [e.as_text() for e in run]
-    assert lines[0].startswith("2024-01-04 11:20:00  firing      warning   response_ms 400 is far")
+    assert lines[0].startswith("2024-01-04 11:20:00  firing      warning   400ms     "
+                               "response_ms 400ms is far")
     assert run.summary.as_text() == "1152 samples over 3d 23h: 1 alert (0.25 a day), " \
                                     "2 notifications"
 

@@ -74,7 +74,7 @@ async def test_a_silenced_firing_is_held_then_announced_when_the_silence_is_remo
     assert agent.store.load_states()[KEY].phase is Phase.FIRING
     assert queued(agent, clock) == []
     assert [s.incident for s in agent.store.suppressed()] == [state.incident]
-    assert f"alert FIRING db-host/db-main/used_percent: used_percent 95 > 90 (critical) " \
+    assert f"alert FIRING db-host/db-main/used_percent: used_percent 95% > 90% (critical) " \
            f"silenced by #{sid} until 23:13 UTC (reboot)" in caplog.text
 
     agent.release_silenced()  # still silenced: nothing yet

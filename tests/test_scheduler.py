@@ -71,7 +71,7 @@ async def _says_crashed() -> CheckResult:
     (_ok, "fine", RunOutcome.COMPLETED),
     (_raises, "check crashed: RuntimeError: boom", RunOutcome.CRASHED),
     (_check_error, "cannot read /proc/foo", RunOutcome.FAILED),
-    (_hangs, "timed out after 5 s", RunOutcome.TIMED_OUT),
+    (_hangs, "timed out after 5s", RunOutcome.TIMED_OUT),
     (_gives_up_waiting, "timed out: no answer within 3s", RunOutcome.TIMED_OUT),
     (_not_a_result, "check returned dict, not a CheckResult", RunOutcome.INVALID),
     (_nan_metric, "check returned nonsense: metric x is nan", RunOutcome.INVALID),
@@ -232,7 +232,7 @@ async def test_timeouts_and_crashes_are_counted_by_how_the_run_ended() -> None:
     task = await _start(sched, t.clock)
     await t.clock.run_for(29)
     assert [len(t.results[n]) for n in ("hang", "crash", "fails", "says", "good")] == [3] * 5
-    assert t.results["hang"][0].summary == "timed out after 5 s"
+    assert t.results["hang"][0].summary == "timed out after 5s"
     counts = {n: (st.runs, st.timeouts, st.crashes) for n, st in sched.stats.items()}
     assert counts == {"hang": (3, 3, 0), "crash": (3, 0, 3), "fails": (3, 0, 0),
                       "says": (3, 0, 0), "good": (3, 0, 0)}

@@ -220,8 +220,7 @@ class Judge:
             if key in present or state.phase not in (Phase.PENDING, Phase.FIRING):
                 self._absent.pop(key, None)
                 continue
-            name = key.metric + (f"{{{','.join(f'{k}={v}' for k, v in key.labels)}}}"
-                                 if key.labels else "")
+            name = key.series
             if key.metric not in check.thresholds:
                 gone.append(Finding(key, Status.OK, f"{name} has no thresholds any more"))
                 continue

@@ -19,10 +19,9 @@ from agent.config.models import Config
 from agent.model import AlertKey
 from agent.thresholds.describe import DAY_NAMES, SeriesDescription, Trend, describe
 from agent.thresholds.forecast import Heading
-from agent.thresholds.numbers import format_bytes, format_number, format_value
 from agent.thresholds.rules import ThresholdRule
 from agent.thresholds.series import SeriesJudge
-from agent.units import format_duration
+from agent.units import format_duration, format_value
 
 #: Hours of the day shown per weekday in the compact table.
 COMPACT_HOURS = (0, 4, 8, 12, 16, 20)
@@ -151,13 +150,15 @@ def render_one(s: Shown, now: float, hours: bool = False) -> str:
                 "learns afresh")
     if d.last_sample_at is not None:
         age = max(0.0, now - d.last_sample_at)
-        head += f" (last sample {format_duration(age if age < 60 else round(age / 60) * 60)} ago)"
+        # Whole seconds, then whole minutes: the age of a sample, not a measurement.
+        shown = round(age) if age < 60 else round(age / 60) * 60
+        head += f" (last sample {format_duration(shown)} ago)"
     lines = [head]
     if d.learning is not None:
         n = d.normal_now
         if not d.learning.ready or n is None:
-            lines.append(f"  learning: {int(d.learning.hours)} of "
-                         f"{format_number(d.learning.needed)} hours")
+            lines.append(f"  learning: {format_duration(d.learning.hours * 3600)} of "
+                         f"{format_duration(d.learning.needed * 3600)}")
         else:
             lines.append(f"  normal now ({n.at}): {_range(d.metric, n.lo, n.hi)}"
                          f"{_limits(d.metric, n.alert_below, n.alert_above)}")
@@ -180,15 +181,8 @@ def _limits(metric: str, below: float | None, above: float | None) -> str:
 
 
 def _rate(metric: str, slope: float) -> str:
-    """``+0.8 %/h``, ``-1.5GiB/h``, ``+12 ms/h``: a slope per hour in the metric's unit."""
-    sign = "+" if slope >= 0 else "-"
-    size = abs(slope)
-    if metric.endswith("_bytes"):
-        return f"{sign}{format_bytes(size)}/h"
-    unit = next((u for suffix, u in (("_percent", " %"), ("_ms", " ms"), ("_seconds", " s"),
-                                     ("_hours", " h"), ("_days", " d"))
-                 if metric.endswith(suffix)), "")
-    return f"{sign}{format_number(size)}{unit}/h"
+    """``+0.8%/h``, ``-1.5 GiB/h``, ``+12ms/h``: a slope per hour in the metric's unit."""
+    return f"{'+' if slope >= 0 else '-'}{format_value(metric, abs(slope))}/h"
 
 
 def _trend(metric: str, t: Trend) -> str:

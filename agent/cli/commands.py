@@ -14,9 +14,8 @@ from agent import logs
 from agent.config import load_config
 from agent.config.models import Config
 from agent.errors import ConfigError, ConfigIssue
-from agent.model import STATUS_METRIC, CheckResult, Status
-from agent.thresholds.numbers import format_value
-from agent.units import format_duration
+from agent.model import STATUS_METRIC, CheckResult, Status, make_labels, series_name
+from agent.units import format_duration, format_value
 
 log = logging.getLogger("watchkeeper.cli")
 
@@ -236,8 +235,7 @@ def render_check_table(rows: list[dict[str, Any]]) -> str:
         for why in r["problems"]:
             out.append(f"{'':<{w_name}}  {'':<{w_kind}}  {'':<8}  ! {why}")
         for m in r["metrics"]:
-            lab = ",".join(f"{k}={v}" for k, v in m["labels"].items())
-            name = m["metric"] + (f"{{{lab}}}" if lab else "")
+            name = series_name(m["metric"], make_labels(m["labels"]))
             value = format_value(m["metric"], m["value"])
             out.append(f"{'':<{w_name}}  {'':<{w_kind}}  {'':<8}    {name} = {value}")
     return "\n".join(out)

@@ -12,6 +12,7 @@ from agent.errors import WatchkeeperError
 from agent.model import Status
 from agent.replay import ReplaySettings, replay_csv
 from agent.thresholds.adaptive import AdaptiveSettings
+from agent.units import format_value
 
 
 def add_parser(sub: Any) -> None:
@@ -43,13 +44,14 @@ def run(args: argparse.Namespace) -> int:
 
     def sample(row: int, at: str, value: float, status: Status) -> None:
         out.write(json.dumps({"at": at, "row": row, "value": value,
+                              "shown": format_value(metric, value),
                               "status": status.value}) + "\n")
 
     rep = replay_csv(args.csv, settings, metric, sample if args.every_sample else None)
     for ev in rep:
         out.write(json.dumps({"at": ev.at, "event": ev.event.value,
                               "severity": ev.severity.value, "why": ev.why,
-                              "value": ev.value}) + "\n")
+                              "value": ev.value, "shown": ev.shown}) + "\n")
     out.flush()
     print(rep.summary.as_text(), file=sys.stderr)
     return 0

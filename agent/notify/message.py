@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from agent.alerting.state import AlertEvent, EventKind
 from agent.model import STATUS_METRIC, AlertKey, Status
-from agent.units import format_duration
+from agent.units import format_duration, format_value
 
 #: Longest title: fits one SMS with room for a sender prefix.
 TITLE_MAX = 80
@@ -129,7 +129,7 @@ def _body(event: AlertEvent, severity: Status) -> str:
         f"Metric: {_metric_text(key) or STATUS_METRIC}",
     ]
     if event.value is not None:
-        value = f"Value: {format_number(event.value)}"
+        value = f"Value: {format_value(key.metric, event.value)}"
         if event.threshold:
             value += f" (threshold {event.threshold})"
         lines.append(value)
@@ -138,8 +138,9 @@ def _body(event: AlertEvent, severity: Status) -> str:
     if event.why:
         lines.append(f"Reason: {_flat(event.why)}")
     if event.kind is EventKind.RESOLVED:
-        if event.since is not None:
-            lines.append(f"Started: {iso_utc(event.since)}")
+        started = _started(event)
+        if started is not None:
+            lines.append(f"Started: {iso_utc(started)}")
         lines.append(f"Resolved: {iso_utc(event.at)}")
         lasted = _lasted(event)
         if lasted is not None:
@@ -154,20 +155,29 @@ def _body(event: AlertEvent, severity: Status) -> str:
     return "\n".join(lines)
 
 
-def _lasted(event: AlertEvent) -> float | None:
-    if event.duration is not None:
-        return event.duration
+def _started(event: AlertEvent) -> float | None:
+    """When the problem began: its first bad sample, else its resolve less its duration."""
     if event.since is not None:
-        return event.at - event.since
+        return event.since
+    if event.duration is not None:
+        return event.at - event.duration
     return None
+
+
+def _lasted(event: AlertEvent) -> float | None:
+    """Resolved minus Started, both to the second as the message shows them, so the three
+    lines always agree (the duration from the first FIRING is shorter than that)."""
+    started = _started(event)
+    if started is None:
+        return None
+    return max(0, math.floor(event.at) - math.floor(started))
 
 
 def _metric_text(key: AlertKey) -> str:
     """``used_percent{mount=/var}``; empty for a check's own status."""
-    labels = ",".join(f"{k}={v}" for k, v in key.labels)
-    if key.metric == STATUS_METRIC and not labels:
+    if key.metric == STATUS_METRIC and not key.labels:
         return ""
-    return key.metric + (f"{{{labels}}}" if labels else "")
+    return key.series
 
 
 def _flat(text: str) -> str:
@@ -200,19 +210,8 @@ def truncate(text: str, limit: int) -> str:
 
 
 def iso_utc(ts: float) -> str:
-    """``2024-05-01T12:00:00Z``."""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def format_number(value: float) -> str:
-    """A measured value for people: ``93.2``, ``1500``, ``0.00123``."""
-    if not math.isfinite(value):
-        return str(value)
-    if value == int(value) and abs(value) < 1e15:
-        return str(int(value))
-    if abs(value) >= 1000:
-        return f"{value:.0f}"
-    return f"{value:.4g}"
+    """``2024-05-01T12:00:00Z``: the second ``ts`` falls in (never rounded up)."""
+    return datetime.fromtimestamp(math.floor(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def render_test(host: str, now: float) -> Message:

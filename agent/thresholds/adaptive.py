@@ -49,8 +49,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
 
 from agent.model import AlertKey, Finding, Status
 from agent.thresholds.baseline import RECENT_SLOTS, SLOT_SECONDS, Baseline
-from agent.thresholds.numbers import format_value
-from agent.units import format_duration, parse_duration
+from agent.units import format_duration, format_value, parse_duration
 
 _isfinite = math.isfinite
 

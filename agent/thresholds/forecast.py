@@ -39,8 +39,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator, model_validator
 
 from agent.model import AlertKey, Finding, Status
-from agent.thresholds.numbers import format_number, format_value
-from agent.units import format_duration, parse_duration, parse_percent, parse_size
+from agent.units import format_duration, format_value, parse_duration, parse_percent, parse_size
 
 BUCKETS_PER_WINDOW = 24
 #: Buckets averaged at each end of the day-over-day comparison of the saw-tooth guard.
@@ -290,7 +289,7 @@ def forecast_finding(state: Forecaster, key: AlertKey, value: float, metric: str
 
 
 def explain(state: Forecaster, metric: str) -> str:
-    """``used_percent will reach 100 in about 7h (rising 4.2 per hour over the last 6h)``."""
+    """``used_percent will reach 100% in about 7h (rising 4.2% per hour over the last 6h)``."""
     s = state.settings
     limit = format_value(metric, s.limit)
     hours = state.hours_to_full
@@ -298,7 +297,7 @@ def explain(state: Forecaster, metric: str) -> str:
         if math.isnan(state.slope):
             return f"{metric}: not enough history for a forecast yet"
         return f"{metric} is not heading for {limit}"
-    rate = format_number(round(abs(state.slope), 3))
+    rate = format_value(metric, abs(state.slope))
     way = "rising" if state.slope > 0 else "falling"
     over = ("since this time yesterday, after a drop" if state.cyclic
             else f"over the last {format_duration(s.window)}")

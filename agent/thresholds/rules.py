@@ -1,7 +1,8 @@
 """Threshold expressions (``"> 90"``, ``"< 5%"``, ``"< 1GiB"``, ``"> 26h"``) and rules.
 
-A value's unit follows the metric's name: ``*_bytes`` takes sizes, ``*_seconds`` /
-``*_ms`` / ``*_hours`` take durations converted to that unit, ``*_percent`` takes ``%``.
+A value's unit follows the metric's name (``agent.units.unit_of``): ``*_bytes`` takes
+sizes, ``*_seconds`` / ``*_ms`` / ``*_hours`` / ``*_days_left`` take durations converted to
+that unit, ``*_percent`` takes ``%``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from agent.alerting.policy import IMMEDIATE, Persistence
 from agent.thresholds.adaptive import AdaptiveSettings
 from agent.thresholds.forecast import ForecastSettings
-from agent.units import parse_duration, parse_size
+from agent.units import Unit, parse_duration, parse_size, unit_of
 
 
 class Op(enum.Enum):
@@ -74,12 +75,11 @@ def parse_value(text: str, metric: str) -> float:
         return float(t)
     if t.endswith("%"):
         return float(t[:-1])
-    if metric.endswith("_bytes"):
+    unit = unit_of(metric)
+    if unit is Unit.BYTES:
         return parse_size(t)
-    for suffix, per_second in (("_ms", 1000.0), ("_seconds", 1.0), ("_minutes", 1 / 60),
-                               ("_hours", 1 / 3600), ("_days", 1 / 86400)):
-        if metric.endswith(suffix):
-            return parse_duration(t) * per_second
+    if unit.seconds is not None:
+        return parse_duration(t) / unit.seconds
     raise ValueError(f"cannot read {text!r} as a value of {metric} "
                      "(a plain number is always accepted)")
 

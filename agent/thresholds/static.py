@@ -12,27 +12,18 @@ import math
 
 from agent.alerting.state import AlertState, Phase
 from agent.model import AlertKey, CheckResult, Finding, Sample, Status
-from agent.thresholds.numbers import format_value
 from agent.thresholds.rules import Comparison, ThresholdRule
-
-_OP_CHARS = "<>=! \t"
-
-
-def comparison_text(cmp: Comparison) -> str:
-    """The limit as the user wrote it, always with its operator: ``> 90``, ``< 1GiB``.
-
-    A bare threshold (``warn: 90``) is stored without an operator; the default one that
-    was applied is put in front so the text reads as a condition.
-    """
-    text = cmp.text.strip()
-    if not text or text[0] not in "<>=!":
-        return f"{cmp.op.value} {text}" if text else str(cmp)
-    return text
+from agent.units import format_pair, format_value
 
 
-def _limit_text(cmp: Comparison) -> str:
-    """The limit without its operator (``90``, ``1GiB``)."""
-    return comparison_text(cmp).lstrip(_OP_CHARS) or str(cmp).lstrip(_OP_CHARS)
+def _said(metric: str, value: float, cmp: Comparison,
+          op: str | None = None) -> tuple[str, str]:
+    """``value`` and the condition ``cmp`` (with ``op`` instead of its own, if given), the
+    limit in the metric's unit like every value (``< 1 GiB`` for ``< 1GiB``; a bare
+    ``warn: 90`` gets its operator), with the digits it takes to tell the value from the
+    limit: never ``90 > 90``."""
+    shown, limit = format_pair(metric, value, cmp.limit)
+    return shown, f"{op or cmp.op.value} {limit}"
 
 
 def _breach(rule: ThresholdRule, value: float) -> tuple[Status, Comparison] | None:
@@ -63,40 +54,40 @@ def evaluate(rule: ThresholdRule, sample: Sample, key: AlertKey,
     """
     metric = sample.metric
     value = sample.value
-    shown = format_value(metric, value)
     if not math.isfinite(value):
         return Finding(key, Status.UNKNOWN, f"{metric} is not a number ({value})", value)
 
     breach = _breach(rule, value)
     if (previous is not None and previous.phase is Phase.FIRING
             and rule.recover is not None and not rule.recover.holds(value)):
-        recover_note = f"(recovers at {comparison_text(rule.recover)})"
+        shown, recover = _said(metric, value, rule.recover)
+        recover_note = f"(recovers at {recover})"
         base = _held_base(rule, previous)
         if breach is None:
             return Finding(key, base, f"{metric} {shown}, still {base.value} {recover_note}",
-                           value, comparison_text(rule.recover))
+                           value, recover)
         status, cmp = breach
         held = Status.worst([base, status])
         still = f", still {held.value}" if held is not status else ""
-        return Finding(key, held,
-                       f"{metric} {shown} {comparison_text(cmp)}{still} {recover_note}",
-                       value, comparison_text(cmp))
+        shown, cond = _said(metric, value, cmp)
+        return Finding(key, held, f"{metric} {shown} {cond}{still} {recover_note}",
+                       value, cond)
 
     if breach is not None:
         status, cmp = breach
-        return Finding(key, status, f"{metric} {shown} {comparison_text(cmp)}", value,
-                       comparison_text(cmp))
+        shown, cond = _said(metric, value, cmp)
+        return Finding(key, status, f"{metric} {shown} {cond}", value, cond)
 
     # Fine: say which level it satisfies, so a resolve message reads "used_percent 70 < 80".
     if rule.recover is not None and rule.recover.holds(value):
-        return Finding(key, Status.OK, f"{metric} {shown} {comparison_text(rule.recover)}",
-                       value, comparison_text(rule.recover))
+        shown, cond = _said(metric, value, rule.recover)
+        return Finding(key, Status.OK, f"{metric} {shown} {cond}", value, cond)
     nearest = rule.warn if rule.warn is not None else rule.crit
     if nearest is None:
-        return Finding(key, Status.OK, f"{metric} {shown}", value)
-    within = f"{nearest.op.opposite.value} {_limit_text(nearest)}"
+        return Finding(key, Status.OK, f"{metric} {format_value(metric, value)}", value)
+    shown, within = _said(metric, value, nearest, nearest.op.opposite.value)
     return Finding(key, Status.OK, f"{metric} {shown} {within}", value,
-                   comparison_text(nearest))
+                   _said(metric, value, nearest)[1])
 
 
 def status_finding(result: CheckResult, key: AlertKey) -> Finding:

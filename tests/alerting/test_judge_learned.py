@@ -100,7 +100,7 @@ def test_a_restarted_judge_gives_the_same_findings_as_one_that_ran_on(tmp_path: 
     assert new_findings == old_findings
     problems = " | ".join(f.why for f in new_findings if f.status.is_problem)
     assert "is far above normal" in problems  # the spike on /
-    assert "will reach 100 in about" in problems  # the fill on /var
+    assert "will reach 100% in about" in problems  # the fill on /var
 
 
 def test_each_series_is_saved_once_per_clock_hour_and_all_unsaved_at_shutdown(

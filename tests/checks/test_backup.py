@@ -67,7 +67,7 @@ async def test_newest_file_age_size_and_change_against_the_previous(tmp_path: Pa
     assert m["size_bytes"] == 500
     assert m["size_change_percent"] == -75.0
     assert m["files"] == 3
-    assert result.summary == "db-3.sql.gz: 500 B, 2h old, -75.0% vs previous; 3 files"
+    assert result.summary == "db-3.sql.gz: 500 B, 2h old, -75% vs previous; 3 files"
 
 
 @pytest.mark.parametrize(("sizes", "change"), [

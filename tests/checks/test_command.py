@@ -137,7 +137,7 @@ async def test_timeout_kills_the_script_and_its_child(tmp_path: Path) -> None:
     result = await run([str(path)], timeout=1.0)
     elapsed = time.monotonic() - started
     assert result.status is Status.UNKNOWN
-    assert result.summary == "command timed out after 1 s (killed)"
+    assert result.summary == "command timed out after 1s (killed)"
     assert elapsed < 1.5  # gave up at the timeout (slack for a busy machine)
     for name in ("main.pid", "child.pid"):
         pid = int((tmp_path / name).read_text())
@@ -159,13 +159,13 @@ async def test_output_past_the_cap_stops_the_command(tmp_path: Path) -> None:
     result = await run([sys.executable, "-c", "import sys; sys.stdout.write('x' * 10_000_000)"])
     assert time.monotonic() - started < 4.0
     assert result.status is Status.UNKNOWN
-    assert result.summary == "command output exceeded 64 KB (stopped)"
+    assert result.summary == "command output exceeded 64 KiB (stopped)"
 
 
 async def test_output_cap_is_configurable(tmp_path: Path) -> None:
     path = script(tmp_path, "echo 'OK | a=1'\nhead -c 5000 /dev/zero | tr '\\0' x\n")
     assert (await run([str(path)], max_output="4KiB")).summary == (
-        "command output exceeded 4 KB (stopped)")
+        "command output exceeded 4 KiB (stopped)")
     assert (await run([str(path)], max_output="8KiB")).status is Status.OK
 
 

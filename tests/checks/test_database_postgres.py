@@ -76,7 +76,7 @@ async def test_unanswered_connect_times_out() -> None:
         result = await probe({**PG, "port": port}, timeout=1.0)
     assert time.monotonic() - started < 1.5  # gave up at the timeout (slack for a busy machine)
     assert (result.status, result.summary) == (
-        Status.CRITICAL, f"connection to 127.0.0.1:{port} timed out after 1 s")
+        Status.CRITICAL, f"connection to 127.0.0.1:{port} timed out after 1s")
 
 
 async def test_query_past_the_timeout_is_cancelled_on_the_server() -> None:
@@ -84,7 +84,7 @@ async def test_query_past_the_timeout_is_cancelled_on_the_server() -> None:
     started = time.monotonic()
     result = await probe({**PG, "query": f"SELECT pg_sleep(10) /* {marker} */"}, timeout=1.0)
     assert time.monotonic() - started < 1.5  # gave up at the timeout (slack for a busy machine)
-    assert (result.status, result.summary) == (Status.CRITICAL, "query timed out after 1 s")
+    assert (result.status, result.summary) == (Status.CRITICAL, "query timed out after 1s")
     assert result.metrics["up"] == 1.0
     running = sql(f"SELECT pid FROM pg_stat_activity WHERE state = 'active' "
                   f"AND query LIKE '%{marker}%' AND pid <> pg_backend_pid()")

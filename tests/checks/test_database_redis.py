@@ -144,7 +144,7 @@ async def test_command_past_the_timeout(own_redis: RedisServer) -> None:
     started = time.monotonic()
     result = await probe(own(own_redis, query="BLPOP empty-list 10"), timeout=1.0)
     assert time.monotonic() - started < 1.5  # gave up at the timeout (slack for a busy machine)
-    assert (result.status, result.summary) == (Status.CRITICAL, "query timed out after 1 s")
+    assert (result.status, result.summary) == (Status.CRITICAL, "query timed out after 1s")
 
 
 async def test_refused_port_is_critical_and_down() -> None:

@@ -121,7 +121,7 @@ CASES = [
     Case("servfail", {"query": "broken.example.test"}, Status.CRITICAL,
          "SERVFAIL from {server}"),
     Case("timeout", {"query": "slow.example.test", "query_timeout": "300ms"},
-         Status.CRITICAL, "timeout after 0.3 s from {server}"),
+         Status.CRITICAL, "timeout after 300ms from {server}"),
     Case("truncated-retries-over-tcp", {"query": "big.example.test"}, Status.OK,
          "big.example.test A: 192.0.2.1, 192.0.2.10, 192.0.2.11, 192.0.2.12, 192.0.2.13 "
          "and 35 more in ", {"answers": 40}),
@@ -153,14 +153,14 @@ async def test_exact_failure_summaries_name_the_server(server: DnsServer) -> Non
     assert failing.metrics["answers"] == 0
     late = await run_check(resolvers=[server.address], query="slow.example.test",
                            query_timeout=0.3)
-    assert late.summary == f"timeout after 0.3 s from {server.address}"
+    assert late.summary == f"timeout after 300ms from {server.address}"
     assert late.samples == ()
 
 
 async def test_query_timeout_never_outlasts_the_check_timeout(server: DnsServer) -> None:
     result = await run_check(timeout=0.5, resolvers=[server.address],
                              query="slow.example.test", query_timeout="10s")
-    assert result.summary == f"timeout after 0.4 s from {server.address}"
+    assert result.summary == f"timeout after 400ms from {server.address}"
 
 
 # --- several resolvers ---------------------------------------------------------------------

@@ -59,7 +59,7 @@ async def test_days_left_are_counted_from_the_context_clock(http_pool: HttpClien
 
 
 @pytest.mark.parametrize(("kind", "summary"), [
-    ("expired", f"TLS: certificate expired {EXPIRED_DAYS_AGO} days ago"),
+    ("expired", f"TLS: certificate expired {EXPIRED_DAYS_AGO}d 1h ago"),
     ("wrong_host", "TLS: certificate is for other.example, not localhost"),
     ("self_signed", "TLS: self-signed certificate"),
     # A certificate from a CA the client was not told to trust.
@@ -124,11 +124,11 @@ def verify_error(code: int, message: str = "details") -> ssl.SSLCertVerification
 
 @pytest.mark.parametrize(("code", "presented", "summary"), [
     (http_tls.CERT_HAS_EXPIRED, cert(not_after=NOW - 3.5 * DAY),
-     "TLS: certificate expired 3 days ago"),
+     "TLS: certificate expired 3d 12h ago"),
     (http_tls.CERT_HAS_EXPIRED, cert(not_after=NOW - 1.2 * DAY),
-     "TLS: certificate expired 1 day ago"),
+     "TLS: certificate expired 1d 4h ago"),
     (http_tls.CERT_HAS_EXPIRED, cert(not_after=NOW - 600),
-     "TLS: certificate expired less than a day ago"),
+     "TLS: certificate expired 10m ago"),
     (http_tls.CERT_HAS_EXPIRED, cert(), "TLS: a certificate in the chain has expired"),
     (http_tls.CERT_HAS_EXPIRED, None, "TLS: certificate expired"),
     (http_tls.CERT_NOT_YET_VALID, cert(not_before=NOW + 2 * DAY),

@@ -366,7 +366,7 @@ async def test_reading_is_capped_and_the_rest_read_next_run(tmp_path: Path) -> N
     await log.start()
     log.write(*[failed(pid=i) for i in range(60)])  # about 5 KB
     first = await log.run()
-    assert "read capped at 4.1 kB" in first.summary and "left for the next run" in first.summary
+    assert "read capped at 4 KiB" in first.summary and "left for the next run" in first.summary
     second = await log.run()
     assert "capped" not in second.summary
     assert first.metrics["failed_logins"] + second.metrics["failed_logins"] == 60
@@ -575,7 +575,7 @@ async def test_capped_journal_read_resumes_after_the_last_whole_entry() -> None:
     memory: dict[str, Any] = {"journal": {"cursor": "s=abc;i=0"}}
     result = await journal_check(journal).run(ctx(memory))
     assert result.metrics["failed_logins"] == 2
-    assert "read capped at 16.8 MB" in result.summary
+    assert "read capped at 16 MiB" in result.summary
     assert memory["journal"]["cursor"] == "s=abc;i=2"
 
 

@@ -175,13 +175,13 @@ class ServedCert:
 
 SERVED = [
     ServedCert("valid", ("localhost",), Status.OK, "TLS 1.3, certificate valid for"),
-    ServedCert("expired", ("localhost",), Status.CRITICAL, "certificate expired 3 days ago",
+    ServedCert("expired", ("localhost",), Status.CRITICAL, "certificate expired 3d",
                NOW - 30 * DAY, NOW - 3 * DAY),
     ServedCert("wrong-host", ("other.example",), Status.CRITICAL,
                "certificate is for other.example, not localhost"),
-    ServedCert("warn-days", ("localhost",), Status.WARNING, "certificate expires in 10 days",
+    ServedCert("warn-days", ("localhost",), Status.WARNING, "certificate expires in 10d",
                NOW - DAY, NOW + 10 * DAY + dt.timedelta(hours=1)),
-    ServedCert("crit-days", ("localhost",), Status.CRITICAL, "certificate expires in 3 days",
+    ServedCert("crit-days", ("localhost",), Status.CRITICAL, "certificate expires in 3d",
                NOW - DAY, NOW + 3 * DAY + dt.timedelta(hours=1)),
 ]
 
@@ -264,7 +264,7 @@ async def test_smtp_starttls_with_expired_certificate_reads_it_in_a_second_dialo
         result = await run_check(port=port, server_name="localhost", ca_file=ca_file,
                                  starttls="smtp")
     assert (result.status, result.summary) == (Status.CRITICAL,
-                                               "certificate expired 3 days ago")
+                                               "certificate expired 3d ago")
     assert result.metrics["cert_days_left"] == pytest.approx(-3, abs=0.01)
 
 
@@ -292,7 +292,7 @@ async def test_silent_server_times_out_before_the_hard_timeout() -> None:
     async with serve(silent) as port:
         result = await run_check(port=port, timeout=0.5)
     assert result.status is Status.CRITICAL
-    assert result.summary == f"timeout after 0.45 s during the TLS handshake with 127.0.0.1:{port}"
+    assert result.summary == f"timeout after 450ms during the TLS handshake with 127.0.0.1:{port}"
 
 
 async def test_plain_text_server_fails_the_handshake() -> None:
@@ -331,15 +331,15 @@ class Judged:
 
 
 JUDGED = [
-    Judged("ok", 30.5, Status.OK, "TLS 1.3, certificate valid for 30 days"),
-    Judged("warn", 20.5, Status.WARNING, "certificate expires in 20 days"),
-    Judged("crit", 6.5, Status.CRITICAL, "certificate expires in 6 days"),
-    Judged("one-day", 1.5, Status.CRITICAL, "certificate expires in 1 day "),
+    Judged("ok", 30.5, Status.OK, "TLS 1.3, certificate valid for 30d 12h"),
+    Judged("warn", 20.5, Status.WARNING, "certificate expires in 20d 12h"),
+    Judged("crit", 6.5, Status.CRITICAL, "certificate expires in 6d 12h"),
+    Judged("one-day", 1.5, Status.CRITICAL, "certificate expires in 1d 12h "),
     Judged("hours", 0.25, Status.CRITICAL, "certificate expires in 6h "),
     Judged("no-day-limits", 1.5, Status.OK, "TLS 1.3, certificate valid", warn=None, crit=None),
     Judged("expired-hours", -0.2, Status.CRITICAL, "certificate expired 4h 48m ago",
            warn=None, crit=None),
-    Judged("expired-verify-off", -3.5, Status.CRITICAL, "certificate expired 3 days ago",
+    Judged("expired-verify-off", -3.5, Status.CRITICAL, "certificate expired 3d 12h ago",
            verify=False),
     Judged("chain", 90, Status.CRITICAL,
            "chain does not verify: unable to get local issuer certificate",
@@ -349,7 +349,7 @@ JUDGED = [
     Judged("expired-intermediate", 90, Status.CRITICAL,
            "chain does not verify: certificate has expired",
            chain=ChainError(10, "certificate has expired")),
-    Judged("expired-is-said-once", -3.5, Status.CRITICAL, "certificate expired 3 days ago",
+    Judged("expired-is-said-once", -3.5, Status.CRITICAL, "certificate expired 3d 12h ago",
            chain=ChainError(10, "certificate has expired")),
 ]
 
@@ -370,7 +370,7 @@ def test_judge_names_every_fault_at_once() -> None:
                     version="TLSv1.2", server_name="shop.example", now=NOW.timestamp(),
                     verify=True, chain_error=ChainError(18, "self-signed certificate"),
                     warn_days=21, crit_days=7)
-    assert verdict.summary == ("certificate expired 2 days ago; self-signed certificate; "
+    assert verdict.summary == ("certificate expired 2d 12h ago; self-signed certificate; "
                                "certificate is for a.example, b.example, c.example and 1 more,"
                                " not shop.example")
 

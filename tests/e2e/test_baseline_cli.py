@@ -87,11 +87,11 @@ def test_every_learned_series_is_shown_in_words(config_file: Path) -> None:
         "web1/disk/used_percent{mount=/}", "web1/gone/response_ms"]
     assert re.search(r"web1/api/used_percent \(last sample \d+[sm] ago\)\n"
                      r"  normal now \((Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d\d:00\): "
-                     r"3\d(\.\d+)?-(69|70)(\.\d+)?; alerts below [\d.]+ or above [\d.]+\n"
+                     r"3\d(\.\d+)?%-(69|70)(\.\d+)?%; alerts below [\d.]+% or above [\d.]+%\n"
                      r"  normal by hour +00:00 +04:00 +08:00 +12:00 +16:00 +20:00\n"
                      r"  Mon +3", text), text
-    assert "  learning: 14 of 24 hours\n" in text
-    assert re.search(r"  trend: \+0\.8 %/h, full in about (6h \d+m|7h( \d+m)?) \(limit 100\)",
+    assert re.search(r"  learning: 14h( \d+m)? of 1d\n", text), text
+    assert re.search(r"  trend: \+0\.8%/h, full in about (6h \d+m|7h( \d+m)?) \(limit 100%\)",
                      text), text
     assert "web1/gone/response_ms (no longer configured)" in text
     assert "Traceback" not in out.stderr

@@ -31,7 +31,7 @@ def test_log_target_writes_one_line_and_bad_urls_fail_masked() -> None:
     notify_lines = [ln for ln in stderr.splitlines() if ln.startswith("NOTIFY ")]
     assert notify_lines == [
         "NOTIFY [critical] CRITICAL web1 disk: used_percent 93.2 > 90 | Severity: CRITICAL | "
-        "Host: web1 | Check: disk | Metric: used_percent | Value: 93.2 (threshold > 90) | "
+        "Host: web1 | Check: disk | Metric: used_percent | Value: 93.2% (threshold > 90) | "
         "Reason: used_percent 93.2 > 90 | Since: 2023-11-14T21:56:40Z (16m ago) | "
         "key: inc-7:firing:1700000000 | incident: inc-7"]
     # Apprise's own complaints quote the URL: they must not reach the log unmasked.

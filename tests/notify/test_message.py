@@ -2,42 +2,46 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from agent.alerting.state import AlertEvent, EventKind
 from agent.model import AlertKey, Status
-from agent.notify.message import TITLE_MAX, Message, format_number, render, truncate
+from agent.notify.message import TITLE_MAX, Message, render, truncate
+from agent.units import parse_duration
 
 T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 DISK = AlertKey("web1", "disk", "used_percent")
-WHY = "used_percent 93.2 > 90"
+WHY = "used_percent 93.2% > 90%"
 
 
 def ev(kind: EventKind, severity: Status = Status.CRITICAL, *, key: AlertKey = DISK,
        why: str = WHY, previous: Status | None = None, duration: float | None = None,
-       value: float | None = 93.2, threshold: str | None = "> 90") -> AlertEvent:
+       value: float | None = 93.2, threshold: str | None = "> 90%",
+       since: float | None = T0) -> AlertEvent:
     return AlertEvent(kind, key, severity, T0 + 2520, "web1/disk/used_percent@1700000000",
-                      why, value=value, threshold=threshold, since=T0, duration=duration,
+                      why, value=value, threshold=threshold, since=since, duration=duration,
                       previous_severity=previous)
 
 
 @pytest.mark.parametrize(("event", "title"), [
-    (ev(EventKind.FIRING), "CRITICAL web1 disk: used_percent 93.2 > 90"),
+    (ev(EventKind.FIRING), "CRITICAL web1 disk: used_percent 93.2% > 90%"),
     (ev(EventKind.FIRING, Status.WARNING, why="used_percent 85 > 80"),
      "WARNING web1 disk: used_percent 85 > 80"),
     (ev(EventKind.ESCALATED, previous=Status.WARNING),
-     "CRITICAL web1 disk: used_percent 93.2 > 90 (was WARNING)"),
+     "CRITICAL web1 disk: used_percent 93.2% > 90% (was WARNING)"),
     (ev(EventKind.DEESCALATED, Status.WARNING, why="used_percent 85 > 80",
         previous=Status.CRITICAL),
      "WARNING web1 disk: used_percent 85 > 80 (was CRITICAL)"),
-    (ev(EventKind.REMINDER), "STILL CRITICAL web1 disk: used_percent 93.2 > 90"),
+    (ev(EventKind.REMINDER), "STILL CRITICAL web1 disk: used_percent 93.2% > 90%"),
     (ev(EventKind.RESOLVED, duration=2520.0), "RESOLVED web1 disk: used_percent (lasted 42m)"),
     (ev(EventKind.RESOLVED, Status.OK, previous=Status.CRITICAL),
      "RESOLVED web1 disk: used_percent (lasted 42m)"),
     (ev(EventKind.FIRING, key=AlertKey("web1", "shop", "status"), why="connection refused",
         value=None, threshold=None),
      "CRITICAL web1 shop: connection refused"),
-    (ev(EventKind.RESOLVED, key=AlertKey("web1", "shop", "status"), duration=90.0),
+    (ev(EventKind.RESOLVED, key=AlertKey("web1", "shop", "status"), duration=90.0, since=None),
      "RESOLVED web1 shop (lasted 1m 30s)"),
     (ev(EventKind.FIRING, Status.UNKNOWN, key=AlertKey("db1", "pg", "status"),
         why="check timed out\nafter 10s", value=None, threshold=None),
@@ -50,7 +54,7 @@ def test_title_per_event_kind(event: AlertEvent, title: str) -> None:
 @pytest.mark.parametrize(("event", "lines"), [
     (ev(EventKind.FIRING), [
         "Severity: CRITICAL", "Host: web1", "Check: disk", "Metric: used_percent",
-        "Value: 93.2 (threshold > 90)", "Reason: used_percent 93.2 > 90",
+        "Value: 93.2% (threshold > 90%)", "Reason: used_percent 93.2% > 90%",
         "Since: 2023-11-14T22:13:20Z (42m ago)",
         "key: web1/disk/used_percent@1700000000:firing:1700002520",
         "incident: web1/disk/used_percent@1700000000"]),
@@ -128,14 +132,6 @@ def test_one_line_joins_title_and_body() -> None:
     assert Message("T", "a\n\n b \nc", Status.CRITICAL).one_line() == "T | a | b | c"
 
 
-@pytest.mark.parametrize(("value", "text"), [
-    (93.2, "93.2"), (90.0, "90"), (12345.67, "12346"), (0.000123, "0.000123"),
-    (3.14159, "3.142"), (-5.0, "-5"), (float("inf"), "inf"),
-])
-def test_format_number(value: float, text: str) -> None:
-    assert format_number(value) == text
-
-
 def test_test_message_says_nothing_is_wrong() -> None:
     from agent.notify.message import test_message
 
@@ -143,3 +139,40 @@ def test_test_message_says_nothing_is_wrong() -> None:
     assert m.title == "TEST web1: watchkeeper notifications work"
     assert "Sent: 2023-11-14T22:13:20Z" in m.body
     assert (m.label, m.notify_type) == ("info", "info")
+
+
+@pytest.mark.parametrize(("since", "at", "duration", "lasted"), [
+    # The message: first bad sample 09:20:42.7, FIRING 10 s later, resolved 09:21:12.
+    (T0 + 0.7, T0 + 30.2, 20.0, "30s"),
+    (T0 + 0.9, T0 + 1.1, 0.2, "1s"),
+    (T0, T0 + 2520, 2400.0, "42m"),
+    (T0 + 0.5, T0 + 90.4, 60.0, "1m 30s"),
+])
+def test_lasted_is_resolved_minus_started_as_the_message_shows_them(
+        since: float, at: float, duration: float, lasted: str) -> None:
+    event = AlertEvent(EventKind.RESOLVED, DISK, Status.OK, at, "inc", WHY, value=70.0,
+                       since=since, duration=duration, previous_severity=Status.CRITICAL)
+    message = render(event)
+    lines = {k: v for k, _, v in (ln.partition(": ") for ln in message.body.splitlines())}
+    started = dt.datetime.fromisoformat(lines["Started"].replace("Z", "+00:00"))
+    resolved = dt.datetime.fromisoformat(lines["Resolved"].replace("Z", "+00:00"))
+    assert lines["Lasted"] == lasted
+    assert parse_duration(lasted) == (resolved - started).total_seconds()
+    assert message.title.endswith(f"(lasted {lasted})")
+
+
+def test_a_resolve_without_a_start_shows_the_start_its_duration_implies() -> None:
+    body = render(ev(EventKind.RESOLVED, duration=90.0, since=None)).body.splitlines()
+    assert "Started: 2023-11-14T22:53:50Z" in body and "Lasted: 1m 30s" in body
+
+
+@pytest.mark.parametrize(("key", "value", "line"), [
+    (AlertKey("web1", "disk", "free_bytes"), 5368709120.0, "Value: 5 GiB"),
+    (AlertKey("web1", "disk", "inodes_used_percent"), 3.24e-05, "Value: <0.01%"),
+    (AlertKey("web1", "shop", "response_ms"), 1532.25, "Value: 1.53s"),
+    (AlertKey("web1", "svc", "restarts"), 12345.67, "Value: 12346"),
+])
+def test_the_value_line_writes_the_value_in_its_metric_unit(key: AlertKey, value: float,
+                                                            line: str) -> None:
+    body = render(ev(EventKind.FIRING, key=key, value=value, threshold=None)).body
+    assert line in body.splitlines()

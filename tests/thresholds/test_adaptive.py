@@ -133,7 +133,7 @@ def test_spike_at_an_unusual_hour_alerts_but_not_at_the_usual_hour() -> None:
     codes = run(unusual, afternoon)
     assert codes[-1] == ABOVE
     why = unusual.explain(codes[-1], *afternoon[-1])
-    assert why.startswith("response_ms 250 is far above normal for Thu 14:00 (usually ")
+    assert why.startswith("response_ms 250ms is far above normal for Thu 14:00 (usually ")
 
 
 def test_level_shift_alerts_once_then_adapts_within_bounded_time() -> None:
@@ -316,7 +316,7 @@ def test_judge_gives_a_finding_with_the_reason() -> None:
     assert verdict.status is Status.WARNING and verdict.code == ABOVE
     finding = verdict.finding(AlertKey("web1", "shop", "response_ms"))
     assert finding.status is Status.WARNING
-    assert finding.why.startswith("response_ms 840 is far above normal for Thu 14:00 (usually")
+    assert finding.why.startswith("response_ms 840ms is far above normal for Thu 14:00 (usually")
     assert finding.threshold == f"usual {verdict.usual}"
     assert finding.value == 840.0
 
@@ -331,4 +331,4 @@ def test_learning_verdict_says_how_far_along() -> None:
     _, verdict = judge(state, START, 5.0)
     _, verdict = judge(state, START + 6 * 3600, 5.0)
     assert verdict.status is Status.OK
-    assert verdict.why == "response_ms 5: learning what is normal (6h of 1d)"
+    assert verdict.why == "response_ms 5ms: learning what is normal (6h of 1d)"

@@ -34,7 +34,7 @@ def calm(judge: SeriesJudge, days: float, level: float = 50.0, seed: int = 1) ->
 def test_static_limits_apply_during_warm_up() -> None:
     judge = SeriesJudge("used_percent", RULE, AdaptiveSettings())
     finding = judge.judge(KEY, START, 95.0)
-    assert (finding.status, finding.why) == (Status.CRITICAL, "used_percent 95 > 90")
+    assert (finding.status, finding.why) == (Status.CRITICAL, "used_percent 95% > 90%")
 
 
 def test_a_learned_anomaly_below_the_static_limits_is_a_warning() -> None:
@@ -43,7 +43,7 @@ def test_a_learned_anomaly_below_the_static_limits_is_a_warning() -> None:
     assert judge.observe(t, 70.0)
     finding = judge.finding(KEY, t, 70.0)
     assert finding.status is Status.WARNING
-    assert finding.why.startswith("used_percent 70 is far above normal")
+    assert finding.why.startswith("used_percent 70% is far above normal")
 
 
 def test_static_hysteresis_holds_a_firing_alert() -> None:

@@ -113,7 +113,7 @@ def test_a_slow_leak_alerts_well_before_the_disk_is_full() -> None:
         judge_forecast(state, t, v)
     _, finding = judge_forecast(state, fired[0], 80.0, "used_percent", KEY)
     assert finding is not None
-    assert finding.why.startswith("used_percent will reach 100 in about ")
+    assert finding.why.startswith("used_percent will reach 100% in about ")
     assert "(rising " in finding.why and "per hour over the last 6h)" in finding.why
 
 

@@ -10,9 +10,8 @@ from agent.alerting.machine import step
 from agent.alerting.policy import Policy
 from agent.alerting.state import AlertState, EventKind, Phase
 from agent.model import STATUS_METRIC, AlertKey, CheckResult, Finding, Sample, Status
-from agent.thresholds.numbers import format_bytes, format_number
 from agent.thresholds.rules import Comparison, ThresholdRule, parse_comparison
-from agent.thresholds.static import comparison_text, evaluate, status_finding
+from agent.thresholds.static import evaluate, status_finding
 
 OK, WARN, CRIT, UNKNOWN = Status.OK, Status.WARNING, Status.CRITICAL, Status.UNKNOWN
 
@@ -41,32 +40,33 @@ FREE = rule("free_percent", warn="< 10%", crit="< 5%")
 @pytest.mark.parametrize(
     ("r", "value", "status", "why", "threshold"),
     [
-        pytest.param(USED, 93.1, CRIT, "used_percent 93.1 > 90", "> 90", id="crit-beats-warn"),
-        pytest.param(USED, 85, WARN, "used_percent 85 > 80", "> 80", id="warn-only"),
-        pytest.param(USED, 70, OK, "used_percent 70 <= 80", "> 80", id="below-both"),
-        pytest.param(USED, 80, OK, "used_percent 80 <= 80", "> 80", id="gt-boundary-is-ok"),
-        pytest.param(USED, 90, WARN, "used_percent 90 > 80", "> 80", id="crit-boundary-is-warn"),
-        pytest.param(rule("used_percent", warn=">= 80"), 80, WARN, "used_percent 80 >= 80",
-                     ">= 80", id="ge-boundary-holds"),
+        pytest.param(USED, 93.1, CRIT, "used_percent 93.1% > 90%", "> 90%", id="crit-beats-warn"),
+        pytest.param(USED, 85, WARN, "used_percent 85% > 80%", "> 80%", id="warn-only"),
+        pytest.param(USED, 70, OK, "used_percent 70% <= 80%", "> 80%", id="below-both"),
+        pytest.param(USED, 80, OK, "used_percent 80% <= 80%", "> 80%", id="gt-boundary-is-ok"),
+        pytest.param(USED, 90, WARN, "used_percent 90% > 80%", "> 80%",
+                     id="crit-boundary-is-warn"),
+        pytest.param(rule("used_percent", warn=">= 80"), 80, WARN, "used_percent 80% >= 80%",
+                     ">= 80%", id="ge-boundary-holds"),
         pytest.param(rule("load", crit="<= 0"), 0, CRIT, "load 0 <= 0", "<= 0", id="le"),
         pytest.param(rule("replicas", crit="== 0"), 0, CRIT, "replicas 0 == 0", "== 0",
                      id="eq"),
-        pytest.param(rule("replicas", crit="= 0"), 1, OK, "replicas 1 != 0", "= 0",
+        pytest.param(rule("replicas", crit="= 0"), 1, OK, "replicas 1 != 0", "== 0",
                      id="single-equals-means-eq"),
         pytest.param(rule("exit_code", warn="!= 0"), 2, WARN, "exit_code 2 != 0", "!= 0",
                      id="ne"),
-        pytest.param(rule("used_percent", crit="> 90"), 85, OK, "used_percent 85 <= 90",
-                     "> 90", id="crit-only-ok"),
-        pytest.param(rule("used_percent"), 99, OK, "used_percent 99", None, id="no-limits"),
-        pytest.param(FREE, 7.5, WARN, "free_percent 7.5 < 10%", "< 10%", id="falling-warn"),
-        pytest.param(FREE, 3, CRIT, "free_percent 3 < 5%", "< 5%", id="falling-crit"),
-        pytest.param(FREE, 20, OK, "free_percent 20 >= 10%", "< 10%", id="falling-ok"),
-        pytest.param(FREE, 10, OK, "free_percent 10 >= 10%", "< 10%", id="falling-boundary"),
+        pytest.param(rule("used_percent", crit="> 90"), 85, OK, "used_percent 85% <= 90%",
+                     "> 90%", id="crit-only-ok"),
+        pytest.param(rule("used_percent"), 99, OK, "used_percent 99%", None, id="no-limits"),
+        pytest.param(FREE, 7.5, WARN, "free_percent 7.5% < 10%", "< 10%", id="falling-warn"),
+        pytest.param(FREE, 3, CRIT, "free_percent 3% < 5%", "< 5%", id="falling-crit"),
+        pytest.param(FREE, 20, OK, "free_percent 20% >= 10%", "< 10%", id="falling-ok"),
+        pytest.param(FREE, 10, OK, "free_percent 10% >= 10%", "< 10%", id="falling-boundary"),
         pytest.param(rule("free_bytes", crit="< 1GiB"), 512 * 2**20, CRIT,
-                     "free_bytes 512MiB < 1GiB", "< 1GiB", id="bytes-shown-as-size"),
+                     "free_bytes 512 MiB < 1 GiB", "< 1 GiB", id="bytes-shown-as-size"),
         pytest.param(rule("response_ms", warn="> 1s"), 1532.25, WARN,
-                     "response_ms 1532.2 > 1s", "> 1s", id="duration-limit"),
-        pytest.param(USED, 93.123456789012, CRIT, "used_percent 93.12 > 90", "> 90",
+                     "response_ms 1.53s > 1s", "> 1s", id="duration-limit"),
+        pytest.param(USED, 93.123456789012, CRIT, "used_percent 93.1% > 90%", "> 90%",
                      id="no-seventeen-digits"),
     ],
 )
@@ -79,11 +79,11 @@ def test_value_is_judged_against_warn_and_crit(r: ThresholdRule, value: float, s
 @pytest.mark.parametrize(
     ("warn", "value", "status", "why"),
     [
-        pytest.param(90, 95, WARN, "used_percent 95 > 90", id="int"),
-        pytest.param(90.5, 95, WARN, "used_percent 95 > 90.5", id="float"),
-        pytest.param("90", 95, WARN, "used_percent 95 > 90", id="string"),
-        pytest.param("90%", 95, WARN, "used_percent 95 > 90%", id="percent-string"),
-        pytest.param(90, 90, OK, "used_percent 90 <= 90", id="int-boundary"),
+        pytest.param(90, 95, WARN, "used_percent 95% > 90%", id="int"),
+        pytest.param(90.5, 95, WARN, "used_percent 95% > 90.5%", id="float"),
+        pytest.param("90", 95, WARN, "used_percent 95% > 90%", id="string"),
+        pytest.param("90%", 95, WARN, "used_percent 95% > 90%", id="percent-string"),
+        pytest.param(90, 90, OK, "used_percent 90% <= 90%", id="int-boundary"),
     ],
 )
 def test_bare_number_threshold_means_greater_than(warn: str | float, value: float,
@@ -101,39 +101,40 @@ HYST_FREE = rule("free_percent", warn="< 10", recover="> 15")
     ("r", "previous", "value", "status", "why"),
     [
         pytest.param(HYST, firing("used_percent", WARN), 82, WARN,
-                     "used_percent 82, still warning (recovers at < 80)", id="hold-below-warn"),
+                     "used_percent 82%, still warning (recovers at < 80%)",
+                     id="hold-below-warn"),
         pytest.param(HYST, firing("used_percent", WARN), 88, WARN,
-                     "used_percent 88 > 85 (recovers at < 80)", id="hold-at-warn"),
+                     "used_percent 88% > 85% (recovers at < 80%)", id="hold-at-warn"),
         pytest.param(HYST, firing("used_percent", WARN), 95, CRIT,
-                     "used_percent 95 > 90 (recovers at < 80)", id="crit-raises-held"),
+                     "used_percent 95% > 90% (recovers at < 80%)", id="crit-raises-held"),
         pytest.param(HYST, firing("used_percent", CRIT), 88, CRIT,
-                     "used_percent 88 > 85, still critical (recovers at < 80)",
+                     "used_percent 88% > 85%, still critical (recovers at < 80%)",
                      id="hold-keeps-crit"),
         pytest.param(HYST, firing("used_percent", CRIT), 82, CRIT,
-                     "used_percent 82, still critical (recovers at < 80)",
+                     "used_percent 82%, still critical (recovers at < 80%)",
                      id="hold-crit-below-warn"),
         pytest.param(HYST, firing("used_percent", WARN), 80, WARN,
-                     "used_percent 80, still warning (recovers at < 80)",
+                     "used_percent 80%, still warning (recovers at < 80%)",
                      id="recover-boundary-still-held"),
-        pytest.param(HYST, firing("used_percent", WARN), 79, OK, "used_percent 79 < 80",
+        pytest.param(HYST, firing("used_percent", WARN), 79, OK, "used_percent 79% < 80%",
                      id="release-at-recover-level"),
-        pytest.param(HYST, firing("used_percent", CRIT), 50, OK, "used_percent 50 < 80",
+        pytest.param(HYST, firing("used_percent", CRIT), 50, OK, "used_percent 50% < 80%",
                      id="release-from-crit"),
         pytest.param(HYST, firing("used_percent", UNKNOWN), 82, WARN,
-                     "used_percent 82, still warning (recovers at < 80)",
+                     "used_percent 82%, still warning (recovers at < 80%)",
                      id="hold-after-unknown-at-lowest-level"),
-        pytest.param(HYST, None, 82, OK, "used_percent 82 <= 85", id="no-previous-no-hold"),
+        pytest.param(HYST, None, 82, OK, "used_percent 82% <= 85%", id="no-previous-no-hold"),
         pytest.param(HYST, AlertState(AlertKey("web1", "disk", "used_percent"),
                                       Phase.PENDING, WARN),
-                     82, OK, "used_percent 82 <= 85", id="pending-is-not-held"),
+                     82, OK, "used_percent 82% <= 85%", id="pending-is-not-held"),
         pytest.param(HYST, AlertState(AlertKey("web1", "disk", "used_percent"),
                                       Phase.RESOLVED, OK),
-                     82, OK, "used_percent 82 <= 85", id="resolved-is-not-held"),
+                     82, OK, "used_percent 82% <= 85%", id="resolved-is-not-held"),
         pytest.param(rule("used_percent", warn="> 85"), firing("used_percent", WARN), 82, OK,
-                     "used_percent 82 <= 85", id="without-recover-release-at-once"),
+                     "used_percent 82% <= 85%", id="without-recover-release-at-once"),
         pytest.param(HYST_FREE, firing("free_percent", WARN), 12, WARN,
-                     "free_percent 12, still warning (recovers at > 15)", id="falling-hold"),
-        pytest.param(HYST_FREE, firing("free_percent", WARN), 16, OK, "free_percent 16 > 15",
+                     "free_percent 12%, still warning (recovers at > 15%)", id="falling-hold"),
+        pytest.param(HYST_FREE, firing("free_percent", WARN), 16, OK, "free_percent 16% > 15%",
                      id="falling-release"),
     ],
 )
@@ -187,27 +188,28 @@ def test_status_finding_carries_the_check_verdict(result: CheckResult, status: S
 
 
 @pytest.mark.parametrize(
-    ("expr", "text"),
-    [(90, "> 90"), ("90", "> 90"), (">90", ">90"), ("< 5%", "< 5%"), ("  <= 1GiB ", "<= 1GiB")],
+    ("metric", "expr", "value", "why", "threshold"),
+    [
+        ("used_percent", 90, 93.1, "used_percent 93.1% > 90%", "> 90%"),
+        ("used_percent", ">90", 93.1, "used_percent 93.1% > 90%", "> 90%"),
+        ("free_bytes", "< 10GiB", 5 * 2**30, "free_bytes 5 GiB < 10 GiB", "< 10 GiB"),
+        ("free_bytes", "  <= 1GiB ", 2**29, "free_bytes 512 MiB <= 1 GiB", "<= 1 GiB"),
+        ("response_ms", "> 2s", 2450, "response_ms 2.45s > 2s", "> 2s"),
+        ("cert_days_left", "< 14d", 13.5, "cert_days_left 13d 12h < 14d", "< 14d"),
+    ],
 )
-def test_comparison_text_always_shows_the_operator(expr: str | float, text: str) -> None:
-    assert comparison_text(parse_comparison(expr, "free_bytes")) == text
+def test_reason_writes_value_and_limit_the_one_way(metric: str, expr: str | float,
+                                                   value: float, why: str,
+                                                   threshold: str) -> None:
+    f = judge(rule(metric, crit=expr), value)
+    assert (f.status, f.why, f.threshold) == (CRIT, why, threshold)
 
 
 @pytest.mark.parametrize(
-    ("value", "text"),
-    [(90.0, "90"), (93.14159, "93.14"), (1234.56, "1234.6"), (0.001234, "0.00123"),
-     (-2.5, "-2.5"), (0.1 + 0.2, "0.3"), (1e12, "1000000000000"), (-0.001, "-0.001"),
-     (math.nan, "nan")],
+    ("value", "why"),
+    [(90.04, "used_percent 90.04% > 90%"), (90.0004, "used_percent 90.0004% > 90%"),
+     (89.996, "used_percent 89.996% <= 90%")],
 )
-def test_numbers_are_short(value: float, text: str) -> None:
-    assert format_number(value) == text
-
-
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [(900, "900B"), (1536, "1.5KiB"), (512 * 2**20, "512MiB"), (1.5 * 2**30, "1.5GiB"),
-     (3 * 2**40, "3TiB")],
-)
-def test_byte_counts_use_binary_units(value: float, text: str) -> None:
-    assert format_bytes(value) == text
+def test_a_value_next_to_its_limit_gets_the_digits_to_tell_them_apart(value: float,
+                                                                       why: str) -> None:
+    assert judge(rule("used_percent", warn="> 90"), value).why == why
