@@ -16,21 +16,45 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from agent.alerting.settle import Routing
+from agent.clock import Clock
 from agent.config.models import Config
 from agent.errors import ConfigError, ConfigIssue, WatchkeeperError
-from agent.live_checks import LiveCheck, build_checks
+from agent.live_checks import HttpClients, LiveCheck, build_checks
+from agent.notify.dispatcher import Dispatcher
 from agent.reload import ReloadPlan, plan
-
-if TYPE_CHECKING:
-    from agent.runtime import Agent
+from agent.scheduler import Job, Scheduler
+from agent.sd_notify import Notifier
+from agent.store import Store
 
 log = logging.getLogger("watchkeeper.agent")
 
 #: Reads and validates the config file in full (raises ConfigError).
 ConfigLoader = Callable[[], Awaitable[Config]]
+
+
+class Reloadable(Protocol):
+    """What a reload changes in the running agent (``agent.runtime.Agent``)."""
+
+    config: Config
+    checks: dict[str, LiveCheck]
+    routing: Routing
+    clock: Clock
+    http: HttpClients
+    store: Store
+    notifier: Notifier
+    dispatcher: Dispatcher
+    scheduler: Scheduler
+
+    def job(self, lc: LiveCheck) -> Job: ...
+
+    def retire_stale_alerts(self) -> None: ...
+
+    async def restart_listener(self) -> None: ...
+
+    async def status_text(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +81,7 @@ class Reloader:
     """Applies reloads to one agent, one at a time (a SIGHUP during a reload runs another
     reload after it, so the last file written is the one that counts)."""
 
-    def __init__(self, agent: Agent, load: ConfigLoader) -> None:
+    def __init__(self, agent: Reloadable, load: ConfigLoader) -> None:
         self.agent = agent
         self.load = load
         self.last: ReloadOutcome | None = None
