@@ -5,27 +5,20 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     field_validator,
     model_validator,
 )
 
+from agent.durations import Duration, PositiveDuration
 from agent.model import Status
 from agent.thresholds.rules import ThresholdRule
-from agent.units import format_duration, parse_duration
-
-
-def _duration(v: Any) -> float:
-    return parse_duration(v)
-
-
-Duration = Annotated[float, BeforeValidator(_duration)]
+from agent.units import format_duration
 
 
 class _Strict(BaseModel):
@@ -48,8 +41,8 @@ class AgentSettings(_Strict):
 
     host: str = Field(default_factory=socket.gethostname, min_length=1)
     state_dir: Path = Field(default_factory=default_state_dir)
-    interval: Duration = 60.0
-    timeout: Duration = 10.0
+    interval: PositiveDuration = 60.0
+    timeout: PositiveDuration = 10.0
     max_concurrency: int = Field(default=16, ge=1, le=1024)
     #: On SIGTERM, how long queued notifications may still be sent before the agent exits.
     shutdown_drain: Duration = 10.0
@@ -65,13 +58,6 @@ class AgentSettings(_Strict):
         v = v.lower()
         if v not in {"debug", "info", "warning", "error"}:
             raise ValueError("must be one of debug, info, warning, error")
-        return v
-
-    @field_validator("interval", "timeout")
-    @classmethod
-    def _positive(cls, v: float) -> float:
-        if v <= 0:
-            raise ValueError("must be longer than 0s")
         return v
 
     @field_validator("listen")
