@@ -121,6 +121,10 @@ class Channel(_Strict):
         return v
 
 
+#: The severities a route can select (ok never alerts).
+_ALERT_SEVERITIES = frozenset(s.value for s in Status if s is not Status.OK)
+
+
 class Route(_Strict):
     """Send events that match every given condition to ``channels``.
 
@@ -143,6 +147,8 @@ class Route(_Strict):
             for s in v:
                 if isinstance(s, str) and s.lower() == "ok":
                     raise ValueError("severity ok never alerts; use warning, critical, unknown")
+                if isinstance(s, str) and s.lower() not in _ALERT_SEVERITIES:
+                    raise ValueError(f"expected warning, critical or unknown, got {s!r}")
                 out.append(s.lower() if isinstance(s, str) else s)
             return out
         return v
@@ -177,8 +183,11 @@ class Config(_Strict):
     routes: tuple[Route, ...]
     checks: tuple[CheckConfig, ...]
     #: Where each dotted path sits in the file (an ``agent.config.yaml_lines.LineMap``),
-    #: for errors found after loading (an Apprise URL that Apprise refuses, say).
+    #: for errors found after loading.
     lines: Any = Field(default=None, exclude=True, repr=False)
+    #: Each channel URL's form by Apprise's account (``agent.notify.masking.UrlForm``:
+    #: how to show it, its secret parts), when Apprise was asked; holds secrets.
+    url_forms: dict[str, Any] = Field(default_factory=dict, exclude=True, repr=False)
 
     def check(self, name: str) -> CheckConfig | None:
         return next((c for c in self.checks if c.name == name), None)
