@@ -175,11 +175,6 @@ def check_url(url: str, capture: _Capture) -> UrlVerdict:
     return UrlVerdict(error, form)
 
 
-def validate(urls: tuple[str, ...] | list[str], capture: _Capture) -> list[UrlVerdict]:
-    """Apprise's verdict on each URL."""
-    return [check_url(url, capture) for url in urls]
-
-
 def deliver(plugin: Any, url: str, message: WireMessage, capture: _Capture) -> SendResult:
     """Send one message through one loaded plugin."""
     capture.take()
