@@ -17,6 +17,7 @@ from pydantic import (
 
 from agent.durations import Duration, PositiveDuration
 from agent.model import Status
+from agent.notify.masking import UrlForm
 from agent.thresholds.rules import ThresholdRule
 from agent.units import format_duration
 
@@ -185,9 +186,9 @@ class Config(_Strict):
     #: Where each dotted path sits in the file (an ``agent.config.yaml_lines.LineMap``),
     #: for errors found after loading.
     lines: Any = Field(default=None, exclude=True, repr=False)
-    #: Each channel URL's form by Apprise's account (``agent.notify.masking.UrlForm``:
-    #: how to show it, its secret parts), when Apprise was asked; holds secrets.
-    url_forms: dict[str, Any] = Field(default_factory=dict, exclude=True, repr=False)
+    #: Each channel URL's form by Apprise's account (how to show it, its secret parts),
+    #: when Apprise was asked; holds secrets.
+    url_forms: dict[str, UrlForm] = Field(default_factory=dict, exclude=True, repr=False)
 
     def check(self, name: str) -> CheckConfig | None:
         return next((c for c in self.checks if c.name == name), None)
