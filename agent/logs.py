@@ -4,36 +4,44 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Iterable
+
+from agent.notify.masking import MASK, text_pattern
 
 _SYSLOG_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
                     logging.CRITICAL: 2}
 
 
 class SecretScrubber(logging.Filter):
-    """Replaces every registered secret string in a record's final text with ``****``.
+    """Replaces every registered secret in a record's final text with ``****``.
 
-    A safety net: code should not log secrets in the first place.
+    A safety net: code should not log secrets in the first place. What is registered are
+    the exact secret parts of the configured URLs and DSNs (see
+    ``agent.config.secrets``); a secret is hidden where it stands as a word of its own,
+    never inside a longer word, and nothing else is touched (``masking.mask_text``).
     """
 
     def __init__(self) -> None:
         super().__init__()
         self._secrets: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
 
     def add(self, secrets: Iterable[str]) -> None:
-        # Very short strings would scrub ordinary words; they are not worth hiding anyway.
-        self._secrets.update(s for s in secrets if s and len(s) >= 4)
+        """Hide these from now on (texts too short to be worth hiding are ignored)."""
+        before = len(self._secrets)
+        self._secrets.update(s for s in secrets if s)
+        if len(self._secrets) != before:
+            self._pattern = text_pattern(self._secrets)
 
     def scrub(self, text: str) -> str:
-        for s in sorted(self._secrets, key=len, reverse=True):
-            if s in text:
-                text = text.replace(s, "****")
-        return text
+        """``text`` without any registered secret."""
+        return text if self._pattern is None else self._pattern.sub(MASK, text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self._secrets:
+        if self._pattern is not None:
             record.msg = self.scrub(record.getMessage())
             record.args = None
         return True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from agent.config.full import config_line
 from agent.config.models import CheckConfig, Config
 from agent.errors import ConfigIssue
 
@@ -44,7 +45,7 @@ class ReloadPlan:
 def plan(old: Config, new: Config) -> ReloadPlan:
     """How to go from the running ``old`` config to ``new`` without a restart."""
     problems = tuple(
-        ConfigIssue(new.source, _line(new, ("agent", name)), f"agent.{name}",
+        ConfigIssue(new.source, config_line(new, ("agent", name)), f"agent.{name}",
                     f"changing {name} needs a restart (running with "
                     f"{getattr(old.agent, name)}, the file says {getattr(new.agent, name)})")
         for name in _RESTART_ONLY if getattr(old.agent, name) != getattr(new.agent, name))
@@ -70,10 +71,3 @@ def _listener_settings(config: Config) -> tuple[object, ...]:
     # removed may change that, so any change of the check list rebinds it too.
     return (config.agent.listen, config.agent.token,
             tuple(sorted((c.name, c.kind) for c in config.checks)))
-
-
-def _line(config: Config, path: tuple[str | int, ...]) -> int | None:
-    if config.lines is None:
-        return None
-    line: int | None = config.lines.line_of(path)
-    return line

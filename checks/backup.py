@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator
 
 from agent.check import Check, CheckContext, CheckOptions
-from agent.config.models import Duration
+from agent.durations import Duration
 from agent.errors import CheckError
 from agent.model import CheckResult, Status
 from agent.units import format_bytes, format_duration, format_percent

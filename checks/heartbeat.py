@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from agent.check import Capability, Check, CheckContext, CheckOptions
-from agent.config.models import Duration
 from agent.cron import CronExpr
+from agent.durations import Duration
 from agent.heartbeats import HeartbeatRules, Schedule, judge
 from agent.model import CheckResult, Status
 

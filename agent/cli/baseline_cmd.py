@@ -63,7 +63,7 @@ def learned_rules(config: Config) -> dict[str, dict[str, ThresholdRule]]:
 
 def run(args: argparse.Namespace) -> int:
     """The ``baseline`` subcommand: 0 when shown, 2 for an unknown check or metric."""
-    from agent.cli.commands import load
+    from agent.config.full import load
     from agent.store import DB_NAME, Store
 
     config = load(args)

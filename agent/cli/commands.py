@@ -10,66 +10,16 @@ import sys
 import time
 from typing import Any
 
-from agent import logs
-from agent.config import load_config
+from agent.config.full import load
 from agent.config.models import Config
-from agent.errors import ConfigError, ConfigIssue
 from agent.model import STATUS_METRIC, CheckResult, Status, make_labels, series_name
 from agent.units import format_duration, format_value
 
 log = logging.getLogger("watchkeeper.cli")
 
 
-def load(args: argparse.Namespace) -> Config:
-    """Load and validate the config; register its secrets with the log scrubber."""
-    config = load_config(args.config)
-    for ch in config.channels.values():
-        logs.scrubber.add(secret_parts(ch.urls))
-    if not args.log_level:
-        logging.getLogger().setLevel(config.agent.log_level.upper())
-    return config
-
-
-def secret_parts(urls: tuple[str, ...]) -> list[str]:
-    """Each URL and the pieces of it that may be secret, for the log scrubber."""
-    from agent.notify.masking import secret_fragments
-
-    out: list[str] = []
-    for url in urls:
-        out.append(url)
-        out.extend(secret_fragments(url))
-    return out
-
-
-def check_channel_urls(config: Config) -> None:
-    """Ask Apprise whether it accepts every channel URL; raise ConfigError naming the bad."""
-    from agent.notify.masking import mask_url
-    from agent.notify.sender import validate_urls
-
-    flat = [(name, i, url) for name, ch in config.channels.items()
-            for i, url in enumerate(ch.urls)]
-    if not flat:
-        return
-    errors = asyncio.run(validate_urls([u for _, _, u in flat]))
-    issues = [ConfigIssue(config.source, config_line(config, ("channels", name)),
-                          f"channels.{name}.urls[{i}]",
-                          f"Apprise cannot use {mask_url(url)}: {err}")
-              for (name, i, url), err in zip(flat, errors, strict=True) if err]
-    if issues:
-        raise ConfigError(issues)
-
-
-def config_line(config: Config, path: tuple[str | int, ...]) -> int | None:
-    """The line of a path in the config file, when the loader recorded it."""
-    if config.lines is None:
-        return None
-    line: int | None = config.lines.line_of(path)
-    return line
-
-
 def validate(args: argparse.Namespace) -> int:
-    config = load(args)
-    check_channel_urls(config)
+    config = load(args, ask_apprise=True)
     print(f"{args.config}: OK ({len(config.checks)} checks, {len(config.channels)} channels, "
           f"{len(config.routes)} routes)")
     return 0
@@ -79,9 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from agent.runtime import Agent
 
     def validated() -> Config:
-        config = load(args)
-        check_channel_urls(config)
-        return config
+        return load(args, ask_apprise=True)
 
     config = validated()
 
@@ -101,7 +49,7 @@ def check(args: argparse.Namespace) -> int:
     from agent.live_checks import HttpClients, build_checks
     from agent.scheduler import Job, execute
 
-    config = load(args)
+    config = load(args, ask_apprise=True)
     http = HttpClients(config)
     store = _existing_store(config)
     clock = _clock()

@@ -174,14 +174,12 @@ def _target(args: argparse.Namespace) -> PingTarget | str:
         if token:
             logs.scrubber.add([token])
         return target_from_url(args.url, token, args.timeout)
-    from agent.cli.commands import load
+    from agent.config.full import load
 
     config = load(args)
     if not config.agent.listen:
         return (f"the agent's HTTP listener is off; set agent.listen (like 127.0.0.1:9110) "
                 f"in {args.config} and restart the agent")
-    if config.agent.token:
-        logs.scrubber.add([config.agent.token])
     address = parse_listen(config.agent.listen)
     return PingTarget(address.connect_host, address.port, config.agent.token, args.timeout)
 

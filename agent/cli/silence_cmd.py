@@ -113,7 +113,7 @@ def match_warnings(check: str, metric: str | None, config: Config) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """The ``silence`` subcommand: 0 when done, 2 for bad input."""
-    from agent.cli.commands import load
+    from agent.config.full import load
 
     config = load(args)
     if args.silence_command == "add":

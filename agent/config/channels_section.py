@@ -1,8 +1,8 @@
 """Where alerts go: ``channels:`` (name -> Apprise URLs) and ``routes:``.
 
-Only the URL's outer shape (``scheme://...``) is checked here; whether Apprise knows the
-service is judged where notifications are sent. URLs carry secrets, so a bad URL is never
-echoed in a message.
+Only the URL's outer shape (``scheme://...``) is checked here; whether Apprise accepts
+it is asked of Apprise in the same pass (``ParsedChannels.urls``, judged by the loader).
+URLs carry secrets, so a bad URL is never echoed in a message.
 """
 
 from __future__ import annotations
@@ -23,12 +23,18 @@ _URL_HINT = "expected an Apprise URL like 'scheme://...'"
 _MAPPING_KEYS = ("urls", "group_wait")
 
 
+#: Stands in for a channel's URLs while its other keys are judged (they are not valid).
+_PLACEHOLDER_URLS = ("placeholder://",)
+
+
 @dataclass
 class ParsedChannels:
-    """The valid channels, and every channel name the file declares (valid or not)."""
+    """The valid channels, every channel name the file declares (valid or not), and
+    every URL of the right shape with its place (for Apprise to judge)."""
 
     channels: dict[str, Channel] = field(default_factory=dict)
     names: list[str] = field(default_factory=list)
+    urls: list[tuple[YamlPath, str]] = field(default_factory=list)
 
 
 def parse_channels(data: Any, report: Reporter) -> ParsedChannels:
@@ -45,20 +51,21 @@ def parse_channels(data: Any, report: Reporter) -> ParsedChannels:
     for name, spec in data.items():
         out.names.append(name)
         before = report.count()
-        urls = _channel_urls((*path, name), spec, report)
+        urls = _channel_urls((*path, name), spec, report, out.urls)
         if not name.strip():
             report.add((*path, name), "a channel name must not be empty")
-        if urls is not None and report.count() == before:
-            fields: dict[str, Any] = {"name": name, "urls": urls}
-            if isinstance(spec, dict) and "group_wait" in spec:
-                fields["group_wait"] = spec["group_wait"]
-            channel = report.validate(Channel, fields, (*path, name))
-            if channel is not None:
-                out.channels[name] = channel
+        fields: dict[str, Any] = {"name": name, "urls": urls or _PLACEHOLDER_URLS}
+        if isinstance(spec, dict) and "group_wait" in spec:
+            fields["group_wait"] = spec["group_wait"]
+        # Judged even when the URLs are not, so a bad group_wait shows in the same run.
+        channel = report.validate(Channel, fields, (*path, name))
+        if channel is not None and urls is not None and report.count() == before:
+            out.channels[name] = channel
     return out
 
 
-def _channel_urls(path: YamlPath, spec: Any, report: Reporter) -> tuple[str, ...] | None:
+def _channel_urls(path: YamlPath, spec: Any, report: Reporter,
+                  shaped: list[tuple[YamlPath, str]]) -> tuple[str, ...] | None:
     where = path
     if isinstance(spec, dict):
         strays = [key for key in spec if key not in _MAPPING_KEYS]
@@ -90,6 +97,8 @@ def _channel_urls(path: YamlPath, spec: Any, report: Reporter) -> tuple[str, ...
             report.add(upath, _URL_HINT)
         else:
             urls.append(url.strip())
+            if not report.is_muted(upath):
+                shaped.append((upath, url.strip()))
     return tuple(urls) if len(urls) == len(items) else None
 
 
@@ -106,24 +115,31 @@ def parse_routes(data: Any, channel_names: Collection[str], check_names: Collect
     for index, entry in enumerate(data):
         rpath: YamlPath = (*path, index)
         route = report.validate(Route, entry, rpath)
-        if route is None:
-            continue
-        ok = True
-        for j, channel in enumerate(route.channels):
-            if channel not in channel_names:
-                ok = False
-                report.add((*rpath, "channels", j),
-                           f"route names unknown channel {channel!r}"
-                           + _known_hint(channel, channel_names, "channels"))
-        for j, check in enumerate(route.checks):
-            if check not in check_names:
-                ok = False
-                report.add((*rpath, "checks", j),
-                           f"route names unknown check {check!r}"
-                           + _known_hint(check, check_names, "checks"))
-        if ok:
+        # The names are judged as written, whatever else is wrong with the route.
+        known = isinstance(entry, dict)
+        if known:
+            known = _names_known(entry, "channels", channel_names, rpath=rpath, report=report)
+            known = _names_known(entry, "checks", check_names, rpath=rpath, report=report) \
+                and known
+        if route is not None and known:
             routes.append(route)
     return routes
+
+
+def _names_known(entry: dict[str, Any], key: str, known: Collection[str], *,
+                 rpath: YamlPath, report: Reporter) -> bool:
+    """Report each name under ``entry[key]`` that is not in ``known``; False if any."""
+    what = key.removesuffix("s")
+    value = entry.get(key)
+    names = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    ok = True
+    for j, name in enumerate(names):
+        if isinstance(name, str) and name not in known:
+            ok = False
+            where = (*rpath, key) if isinstance(value, str) else (*rpath, key, j)
+            report.add(where, f"route names unknown {what} {name!r}"
+                              + _known_hint(name, known, f"{what}s"))
+    return ok
 
 
 def _known_hint(name: str, known: Collection[str], what: str) -> str:

@@ -10,14 +10,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from agent.check import Check, UnknownKind
-from agent.config.models import AgentSettings, AlertPolicy, CheckConfig, Duration
+from agent.config.models import AgentSettings, AlertPolicy, CheckConfig
 from agent.config.report import Reporter
 from agent.config.suggest import did_you_mean
 from agent.config.thresholds_section import parse_thresholds
 from agent.config.yaml_lines import YamlPath
+from agent.durations import Duration, PositiveDuration
 
 #: Turns a kind name into its check class; raises UnknownKind for a name not installed.
 KindResolver = Callable[[str], type[Check[Any]]]
@@ -29,19 +30,12 @@ class _CommonKeys(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1)
-    interval: Duration | None = None
-    timeout: Duration | None = None
+    interval: PositiveDuration | None = None
+    timeout: PositiveDuration | None = None
     tags: tuple[str, ...] = ()
     enabled: bool = True
     repeat_interval: Duration | None = None
     send_resolved: bool | None = None
-
-    @field_validator("interval", "timeout")
-    @classmethod
-    def _positive(cls, v: float | None) -> float | None:
-        if v is not None and v <= 0:
-            raise ValueError("must be longer than 0s")
-        return v
 
 
 COMMON_KEYS: tuple[str, ...] = ("kind", "thresholds", *_CommonKeys.model_fields)

@@ -2,15 +2,17 @@
 
 Each issue names the file, the line and the dotted path (``checks[3].thresholds...``).
 The steps: parse keeping line numbers, substitute ``${...}``, validate each section,
-cross-check names (routes -> channels and checks), then build the Config.
+cross-check names (routes -> channels and checks), ask ``judge_urls`` (Apprise, when the
+caller gives it) about every channel URL, then build the Config. Every step runs whatever
+the earlier ones found, so all the problems of a file come back in one ConfigError.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.check import load_kind
 from agent.config.channels_section import parse_channels, parse_routes
@@ -22,17 +24,26 @@ from agent.config.suggest import unknown_key
 from agent.config.yaml_lines import YamlPath, YamlSyntaxError, parse_yaml
 from agent.errors import ConfigError, ConfigIssue
 
+if TYPE_CHECKING:
+    from agent.notify.masking import UrlForm
+    from agent.notify.protocol import UrlVerdict
+
 TOP_KEYS = ("agent", "defaults", "channels", "routes", "checks")
 
-__all__ = ["TOP_KEYS", "KindResolver", "load_config", "parse_config"]
+#: Judges notification URLs (Apprise's verdicts, asked of its child process), in order.
+UrlJudge = Callable[[Sequence[str]], Sequence["UrlVerdict"]]
+
+__all__ = ["TOP_KEYS", "KindResolver", "UrlJudge", "load_config", "parse_config"]
 
 
 def load_config(path: Path, env: Mapping[str, str] | None = None,
-                resolve_kind: KindResolver = load_kind) -> Config:
+                resolve_kind: KindResolver = load_kind,
+                judge_urls: UrlJudge | None = None) -> Config:
     """Read, substitute and validate the config file at ``path``.
 
     ``env`` replaces ``os.environ`` for ``${VAR}``; ``resolve_kind`` turns a check kind
-    name into its class (tests pass their own). Raises ConfigError with every issue.
+    name into its class (tests pass their own); ``judge_urls``, when given, is asked once
+    about all channel URLs. Raises ConfigError with every issue.
     """
     source = str(path)
     try:
@@ -42,12 +53,12 @@ def load_config(path: Path, env: Mapping[str, str] | None = None,
     except UnicodeDecodeError:
         raise _single(source, "the config file is not UTF-8 text") from None
     return parse_config(text, source=source, env=env, resolve_kind=resolve_kind,
-                        base_dir=path.parent)
+                        base_dir=path.parent, judge_urls=judge_urls)
 
 
 def parse_config(text: str, *, source: str = "<config>", env: Mapping[str, str] | None = None,
                  resolve_kind: KindResolver = load_kind,
-                 base_dir: Path | None = None) -> Config:
+                 base_dir: Path | None = None, judge_urls: UrlJudge | None = None) -> Config:
     """Validate config text; ``source`` names it in issues, ``base_dir`` anchors
     relative ``${file:...}`` paths (default: the working directory)."""
     try:
@@ -83,12 +94,28 @@ def parse_config(text: str, *, source: str = "<config>", env: Mapping[str, str] 
     checks = parse_checks(data.get("checks"), agent or AgentSettings(),
                           defaults or AlertPolicy(), resolve_kind, report)
     routes = parse_routes(data.get("routes"), channels.names, checks.names, report)
+    url_forms = _judge_urls(channels.urls, judge_urls, report) if judge_urls else {}
 
     if report.issues or agent is None or defaults is None:
         raise ConfigError(report.sorted_issues())
     return Config(source=source, agent=agent, defaults=defaults, channels=channels.channels,
                   routes=tuple(routes), checks=tuple(checks.checks),
-                  lines=parsed.lines)
+                  lines=parsed.lines, url_forms=url_forms)
+
+
+def _judge_urls(urls: list[tuple[YamlPath, str]], judge: UrlJudge,
+                report: Reporter) -> dict[str, UrlForm]:
+    """Report each URL ``judge`` refuses, shown so the user can tell which one it is;
+    return every URL's form (how to show it, which parts are secret)."""
+    if not urls:
+        return {}
+    verdicts = judge([url for _, url in urls])
+    forms: dict[str, UrlForm] = {}
+    for (path, url), verdict in zip(urls, verdicts, strict=True):
+        forms[url] = verdict.form
+        if verdict.error is not None:
+            report.add(path, f"Apprise cannot use {verdict.form.shown}: {verdict.error}")
+    return forms
 
 
 def _section(model: type[ModelT], data: dict[str, Any], key: str,

@@ -5,27 +5,21 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     field_validator,
     model_validator,
 )
 
+from agent.durations import Duration, PositiveDuration
 from agent.model import Status
+from agent.notify.masking import UrlForm
 from agent.thresholds.rules import ThresholdRule
-from agent.units import format_duration, parse_duration
-
-
-def _duration(v: Any) -> float:
-    return parse_duration(v)
-
-
-Duration = Annotated[float, BeforeValidator(_duration)]
+from agent.units import format_duration
 
 
 class _Strict(BaseModel):
@@ -48,8 +42,8 @@ class AgentSettings(_Strict):
 
     host: str = Field(default_factory=socket.gethostname, min_length=1)
     state_dir: Path = Field(default_factory=default_state_dir)
-    interval: Duration = 60.0
-    timeout: Duration = 10.0
+    interval: PositiveDuration = 60.0
+    timeout: PositiveDuration = 10.0
     max_concurrency: int = Field(default=16, ge=1, le=1024)
     #: On SIGTERM, how long queued notifications may still be sent before the agent exits.
     shutdown_drain: Duration = 10.0
@@ -65,13 +59,6 @@ class AgentSettings(_Strict):
         v = v.lower()
         if v not in {"debug", "info", "warning", "error"}:
             raise ValueError("must be one of debug, info, warning, error")
-        return v
-
-    @field_validator("interval", "timeout")
-    @classmethod
-    def _positive(cls, v: float) -> float:
-        if v <= 0:
-            raise ValueError("must be longer than 0s")
         return v
 
     @field_validator("listen")
@@ -135,6 +122,10 @@ class Channel(_Strict):
         return v
 
 
+#: The severities a route can select (ok never alerts).
+_ALERT_SEVERITIES = frozenset(s.value for s in Status if s is not Status.OK)
+
+
 class Route(_Strict):
     """Send events that match every given condition to ``channels``.
 
@@ -157,6 +148,8 @@ class Route(_Strict):
             for s in v:
                 if isinstance(s, str) and s.lower() == "ok":
                     raise ValueError("severity ok never alerts; use warning, critical, unknown")
+                if isinstance(s, str) and s.lower() not in _ALERT_SEVERITIES:
+                    raise ValueError(f"expected warning, critical or unknown, got {s!r}")
                 out.append(s.lower() if isinstance(s, str) else s)
             return out
         return v
@@ -191,8 +184,11 @@ class Config(_Strict):
     routes: tuple[Route, ...]
     checks: tuple[CheckConfig, ...]
     #: Where each dotted path sits in the file (an ``agent.config.yaml_lines.LineMap``),
-    #: for errors found after loading (an Apprise URL that Apprise refuses, say).
+    #: for errors found after loading.
     lines: Any = Field(default=None, exclude=True, repr=False)
+    #: Each channel URL's form by Apprise's account (how to show it, its secret parts),
+    #: when Apprise was asked; holds secrets.
+    url_forms: dict[str, UrlForm] = Field(default_factory=dict, exclude=True, repr=False)
 
     def check(self, name: str) -> CheckConfig | None:
         return next((c for c in self.checks if c.name == name), None)

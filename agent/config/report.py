@@ -45,12 +45,16 @@ class Reporter:
     # -- adding ---------------------------------------------------------------------------
 
     def add(self, path: YamlPath, message: str, line: int | None = None) -> None:
-        """Report ``message`` at ``path`` (line: the path's own, or its nearest parent's)."""
-        if self._is_muted(path):
+        """Report ``message`` at ``path`` (line: the path's own, or its nearest parent's).
+
+        The same message at the same place is reported once.
+        """
+        if self.is_muted(path):
             return
-        self.issues.append(ConfigIssue(
-            self.source, line if line is not None else self.lines.line_of(path),
-            format_path(path), self._scrub(path, message)))
+        issue = ConfigIssue(self.source, line if line is not None else self.lines.line_of(path),
+                            format_path(path), self._scrub(path, message))
+        if issue not in self.issues:
+            self.issues.append(issue)
 
     def mute(self, path: YamlPath) -> None:
         """Report nothing more at or below ``path`` (its value is known to be broken)."""
@@ -82,7 +86,8 @@ class Reporter:
                 message = message.replace(secret.strip(), label)
         return message
 
-    def _is_muted(self, path: YamlPath) -> bool:
+    def is_muted(self, path: YamlPath) -> bool:
+        """Whether ``path`` lies at or below a muted path."""
         return any(path[:n] in self._muted for n in range(len(path) + 1))
 
     # -- pydantic -------------------------------------------------------------------------
@@ -98,6 +103,38 @@ class Reporter:
             return model.model_validate(data)
         except ValidationError as e:
             errors = e.errors(include_url=False)
+        self._report(model, data, prefix, extra_keys, errors)
+        self._whole_model_checks(model, data, prefix, errors)
+        return None
+
+    def _whole_model_checks(self, model: type[BaseModel], data: Any, prefix: YamlPath,
+                            errors: list[ErrorDetails]) -> None:
+        """Report what the model's own checks of the whole (its ``model_validator``s)
+        say, which pydantic runs only once every field is valid: validate again without
+        the fields in error, so those problems are not left for the next run.
+
+        Only possible when every field in error may be left out. Not done when a key is
+        unknown (it is likely a misspelt field those checks would miss), and a complaint
+        naming a field that was left out ("give period or cron") is dropped: it was given.
+        """
+        if not isinstance(data, dict) or any(
+                e["type"] in ("missing", "extra_forbidden") for e in errors):
+            return
+        dropped = {str(e["loc"][0]) for e in errors if e["loc"] and e["loc"][0] in data}
+        fields = model.model_fields
+        if not dropped or any(k in fields and fields[k].is_required() for k in dropped):
+            return
+        try:
+            model.model_validate({k: v for k, v in data.items() if k not in dropped})
+            return
+        except ValidationError as e:
+            again = [err for err in e.errors(include_url=False) if not err["loc"]]
+        again = [err for err in again
+                 if not any(re.search(rf"\b{re.escape(k)}\b", err["msg"]) for k in dropped)]
+        self._report(model, data, prefix, (), again)
+
+    def _report(self, model: type[BaseModel], data: Any, prefix: YamlPath,
+                extra_keys: Collection[str], errors: list[ErrorDetails]) -> None:
         # A value that fits no arm of a union fails once per arm, each error under the
         # arm's name ("int", "list[int]"); report it once, at the value's own path.
         grouped: dict[YamlPath, list[ErrorDetails]] = {}
@@ -122,7 +159,6 @@ class Reporter:
                 continue
             for message in dict.fromkeys(self._plain(g, path) for g in group):
                 self.add(path, message)
-        return None
 
     def _plain(self, error: ErrorDetails, path: YamlPath) -> str:
         kind = error["type"]

@@ -53,11 +53,12 @@ def parse_thresholds(data: Any, path: YamlPath, metrics: frozenset[str], kind: s
     rules: dict[str, ThresholdRule] = {}
     for metric, spec in data.items():
         mpath = (*path, metric)
-        if metrics and metric != STATUS_METRIC and metric not in metrics:
+        known = not metrics or metric == STATUS_METRIC or metric in metrics
+        if not known:
             report.add(mpath, _unknown_metric(metric, metrics, kind))
-            continue
+        # The rule is judged either way: its own mistakes are further problems to fix.
         rule = _parse_rule(metric, spec, mpath, report)
-        if rule is not None:
+        if rule is not None and known:
             rules[metric] = rule
     return rules
 

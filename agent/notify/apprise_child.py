@@ -4,24 +4,35 @@ Reads one JSON request on stdin (see ``agent.notify.protocol``), sends or valida
 answers one JSON line per result on stdout. Apprise's own log lines are captured and
 returned, masked, as the error texts; nothing it logs reaches stderr. The agent never
 imports this module: Apprise and its plugins cost more memory than the agent may use.
+
+Validation answers, per URL, whether Apprise accepts it and its ``UrlForm``: which parts
+are secret by Apprise's own account. For a URL it accepts, that is what its plugin hides
+in ``url(privacy=True)`` compared with ``url()``; for one it refuses (there is no plugin
+to ask) the tokens the plugin's URL template marks private, read from what its
+``parse_url`` makes of the URL; for an unknown scheme, the agent's fallback.
 """
 
 from __future__ import annotations
 
+import difflib
 import logging
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote
 
 import apprise
+from apprise.apprise import N_MGR
 from apprise.logger import LOGGER_NAME
 
 from agent.notify import log_target
-from agent.notify.masking import scrub
+from agent.notify.masking import UrlForm, fallback_form, form_with, mask_text, scrub
 from agent.notify.protocol import (
     Mode,
     Request,
     SendResult,
+    UrlVerdict,
     WireMessage,
     decode_request,
     send_line,
@@ -90,9 +101,78 @@ def load(url: str, capture: _Capture,
     return plugin, None
 
 
-def validate(urls: tuple[str, ...] | list[str], capture: _Capture) -> list[str | None]:
-    """For each URL, None when Apprise accepts it, else why not (masked)."""
-    return [load(url, capture)[1] for url in urls]
+_QUOTED_URL = re.compile(r":?\s*[A-Za-z][A-Za-z0-9+.\-]*://\S*")
+#: What separates the parts of a URL (kept as tokens, so both forms line up).
+_PARTS = re.compile(r"([/:@?&=])")
+
+
+def private_parts(plain: str, private: str) -> list[str]:
+    """The parts of ``plain`` (a plugin's ``url()``) that ``private`` (its
+    ``url(privacy=True)``) hides: each hidden run of parts whole, and each part of it."""
+    a, b = _PARTS.split(unquote(plain)), _PARTS.split(unquote(private))
+    found: list[str] = []
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    for tag, i1, i2, _, _ in matcher.get_opcodes():
+        if tag in ("replace", "delete"):
+            run = a[i1:i2]
+            found.append("".join(run))
+            found.extend(t for t in run if t and not _PARTS.fullmatch(t))
+    return list(dict.fromkeys(found))
+
+
+def _template_private(url: str) -> list[str] | None:
+    """The values of the tokens the scheme's URL template marks private, as its
+    ``parse_url`` reads them from ``url``; None when Apprise cannot read it at all."""
+    schema = url.partition("://")[0].lower()
+    if schema not in N_MGR:
+        return None
+    cls = N_MGR[schema]
+    try:
+        results = cls.parse_url(url)
+    except Exception:  # a plugin's parser refusing odd input is not our problem
+        return None
+    if not results:
+        return None
+    names: set[str] = {"password"}
+    for table in (getattr(cls, "template_tokens", {}), getattr(cls, "template_args", {})):
+        for key, spec in table.items():
+            if isinstance(spec, dict) and spec.get("private"):
+                names.update(n for n in (key, spec.get("map_to"), spec.get("alias_of"))
+                             if isinstance(n, str))
+    found: list[str] = []
+    for name in names:
+        value = results.get(name)
+        values = value if isinstance(value, list | tuple | set) else [value]
+        found.extend(v for v in values if isinstance(v, str) and v)
+    return found
+
+
+def url_form(url: str, plugin: Any | None) -> UrlForm:
+    """How ``url`` may be shown and which of its parts are secret, by Apprise's account
+    (``plugin``: Apprise's instance for it; None when Apprise refused the URL)."""
+    if plugin is not None:
+        try:
+            return form_with(url, private_parts(plugin.url(), plugin.url(privacy=True)))
+        except Exception:  # a plugin that cannot print itself: be safe, not precise
+            return fallback_form(url)
+    found = _template_private(url)
+    if found is None:
+        return fallback_form(url)
+    # Refused URLs may be refused because a token sits where the template expects
+    # something else; whatever looks like a token is hidden as well.
+    return form_with(url, [*found, *fallback_form(url).secrets])
+
+
+def check_url(url: str, capture: _Capture) -> UrlVerdict:
+    """Whether Apprise accepts ``url`` (the error masked by its form), and its form."""
+    plugin, error = load(url, capture)
+    form = url_form(url, plugin)
+    if error is not None:
+        # The answer is shown next to the URL's own form: Apprise's copies of the URL
+        # (in its own, differently masked spelling) only add noise.
+        error = _QUOTED_URL.sub("", error).strip(" ;:") or "Apprise does not accept it"
+        error = mask_text(error, form.secrets)
+    return UrlVerdict(error, form)
 
 
 def deliver(plugin: Any, url: str, message: WireMessage, capture: _Capture) -> SendResult:
@@ -121,7 +201,7 @@ def serve(request: Request, emit: Callable[[str], None]) -> None:
     capture = install_capture()
     if request.mode is Mode.VALIDATE:
         for i, url in enumerate(request.targets):
-            emit(validate_line(i, load(url, capture)[1]))
+            emit(validate_line(i, check_url(url, capture)))
         return
     for t, url in enumerate(request.targets):
         plugin, error = load(url, capture, request.storage)

@@ -1,45 +1,61 @@
-"""Masking of secrets in Apprise URLs and in any text that may quote them.
+"""Masking of secrets in notification URLs and DSNs, and in any text that may quote them.
 
-Apprise URLs carry passwords, API keys and webhook tokens in every part: the user and
-password, the host (``opsgenie://APIKEY``), path segments (``slack://T/B/C``) and query
-values (``?token=``). What is shown is only what helps tell targets apart; when unsure,
-more is masked. ``mask_url`` is idempotent.
+Which parts of a URL are secret depends on the service: the host of ``opsgenie://KEY``
+is the API key, the host of ``json://hooks.example.com/`` is a server. Apprise knows this
+for each of its plugins (``url(privacy=True)``), and only Apprise does, so the Apprise
+child process works out the ``UrlForm`` of every configured URL (``agent.notify.
+apprise_child``) and the agent ``remember``s it: from then on ``mask_url`` shows that form
+and the log scrubber hides exactly its secrets.
+
+For a URL nobody asked Apprise about (a command that does not validate the config, a URL
+quoted in an error text), ``fallback_form`` applies. It knows no service, so it is the
+same for every scheme and errs on the side of hiding: the password, secret-looking query
+values and every path segment are hidden, and the host is shown only when it is plainly a
+server name (``mail.example.com``, ``127.0.0.1``, ``localhost``); a host like the
+``TOKEN`` of ``opsgenie://TOKEN`` is hidden. Of what it hides, it gives the log scrubber
+only the parts that are secret whatever the scheme or look like tokens, so no ordinary
+word (a topic, a path) is ever scrubbed from a log line on a guess.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from urllib.parse import unquote
+from dataclasses import dataclass
+from urllib.parse import quote, unquote
 
 MASK = "****"
 
-#: Schemes whose host part is a server name worth showing. Every other scheme (slack,
-#: discord, tgram, twilio, pagerduty, opsgenie, ... and unknown ones) keeps its secrets
-#: in the host, so there the host is masked too.
-_SERVER_HOST_SCHEMES = frozenset({
-    "json", "jsons", "xml", "xmls", "form", "forms", "mailto", "mailtos", "gotify",
-    "gotifys", "ntfy", "ntfys", "matrix", "matrixs", "mmost", "mmosts", "rocket",
-    "rockets", "mqtt", "mqtts", "apprise", "apprises", "syslog", "rsyslog", "ncloud",
-    "nclouds", "nctalk", "nctalks", "kodi", "kodis", "xbmc", "xbmcs", "emby", "embys",
-    "hassio", "hassios", "signal", "signals", "zulip", "misskey", "misskeys", "log",
-})
-
-#: Schemes whose path names recipients rather than credentials: there only segments
-#: that look like tokens are masked. Everywhere else every path segment is masked.
-_PATH_SHOWN_SCHEMES = frozenset({"mailto", "mailtos", "log", "syslog", "rsyslog"})
-
-#: A query parameter whose name contains one of these holds a secret.
+#: A query parameter whose name contains one of these holds a secret, in any URL or DSN.
 _SECRET_PARAM_PARTS = (
     "token", "key", "secret", "pass", "pwd", "auth", "hook", "sig", "cred", "bearer",
     "session", "sid", "private", "access", "code", "cookie", "jwt", "otp",
 )
+#: Texts shorter than this are not scrubbed from free text: they would garble words.
+MIN_TEXT_SECRET = 4
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://(.*)$", re.DOTALL)
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>]*")
 _ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")
 _PORT = re.compile(r"^(.*):(\d{1,5})$")
+_IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+_LABEL = re.compile(r"^[A-Za-z0-9\-]{1,63}$")
+#: What separates the parts of a URL: a secret is masked only as a whole part.
+_URL_DELIMITERS = "/:@?&=#;,"
+
+
+@dataclass(frozen=True, slots=True)
+class UrlForm:
+    """How one URL may be shown, and which of its parts are secret.
+
+    ``secrets`` are what the log scrubber hides (each in its raw and %-decoded forms);
+    ``hidden`` are any further parts that ``shown`` masks only to be safe (the fallback's
+    guesses), hidden from error texts about this URL but not from every log line.
+    """
+
+    shown: str
+    secrets: tuple[str, ...] = ()
+    hidden: tuple[str, ...] = ()
 
 
 def looks_secret(text: str) -> bool:
@@ -55,110 +71,215 @@ def looks_secret(text: str) -> bool:
     return False
 
 
-@dataclass
-class _Masker:
-    """Masks the parts of one URL, remembering the raw strings it hid."""
-
-    secrets: list[str] = field(default_factory=list)
-
-    def hide(self, raw: str) -> str:
-        if not raw or raw == MASK:
-            return raw
-        self.secrets.append(raw)
-        decoded = unquote(raw)
-        if decoded != raw:
-            self.secrets.append(decoded)
-        return MASK
-
-    def maybe(self, raw: str, secret: bool) -> str:
-        return self.hide(raw) if secret else raw
+def variants(secrets: Iterable[str]) -> list[str]:
+    """Each secret as written, %-decoded and %-encoded (how a log may quote it)."""
+    out: dict[str, None] = {}
+    for s in secrets:
+        if not s:
+            continue
+        decoded = unquote(s)
+        for v in (s, decoded, quote(decoded, safe=""), quote(decoded, safe="@:+")):
+            out.setdefault(v, None)
+    return list(out)
 
 
-def _mask(url: str) -> tuple[str, list[str]]:
-    m = _Masker()
-    text = url.strip()
-    match = _SCHEME.match(text)
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    scheme: str
+    user: str | None
+    password: str | None
+    host: str
+    port: str
+    path: list[str]
+    query: list[tuple[str, str | None]]  # (name, value); None for a bare word
+
+
+def is_url(text: str) -> bool:
+    """Whether ``text`` reads as ``scheme://...``."""
+    return _SCHEME.match(text.strip()) is not None
+
+
+def _split(url: str) -> _Parts | None:
+    match = _SCHEME.match(url.strip())
     if not match:
-        # Not a URL we can read: nothing of it is safe to show.
-        return (MASK if text else ""), ([text] if text else [])
+        return None
     scheme, rest = match.group(1), match.group(2)
-    low = scheme.lower()
-    server_host = low in _SERVER_HOST_SCHEMES
-
     rest, _, query = rest.partition("?")
     authority, slash, path = rest.partition("/")
-
     userinfo, at, hostport = authority.rpartition("@")
-    out = scheme + "://"
+    user = password = None
     if at:
-        user, colon, password = userinfo.partition(":")
-        out += m.maybe(user, not server_host or looks_secret(user))
-        if colon:
-            out += ":" + m.hide(password)
-        out += "@"
+        user, colon, pw = userinfo.partition(":")
+        password = pw if colon else None
     port_match = _PORT.match(hostport)
     host, port = (port_match.group(1), port_match.group(2)) if port_match else (hostport, "")
-    if server_host:
-        # A server name with something after a colon that is not a port: hide that part.
-        name, colon, extra = host.partition(":")
-        out += m.maybe(name, looks_secret(name) and not _is_hostname(name))
-        out += (":" + m.hide(extra)) if colon else ""
-    else:
-        out += m.hide(host)
-    out += (":" + port) if port else ""
-
-    if slash:
-        segments = []
-        for seg in path.split("/"):
-            if low in _PATH_SHOWN_SCHEMES or (seg.startswith(("#", "%23")) and seg != "#"):
-                segments.append(m.maybe(seg, looks_secret(seg)))
-            else:
-                segments.append(m.hide(seg))
-        out += "/" + "/".join(segments)
-
-    if query:
-        params = []
-        for part in query.split("&"):
-            name, eq, value = part.partition("=")
-            if not eq:
-                # A bare word in the query is odd enough to be a misplaced secret.
-                params.append(m.hide(name))
-                continue
-            secret = any(p in name.lower() for p in _SECRET_PARAM_PARTS) or looks_secret(value)
-            params.append(name + eq + m.maybe(value, secret))
-        out += "?" + "&".join(params)
-    return out, m.secrets
+    params: list[tuple[str, str | None]] = []
+    for part in query.split("&") if query else []:
+        name, eq, value = part.partition("=")
+        params.append((name, value if eq else None))
+    return _Parts(scheme, user, password, host, port, path.split("/") if slash else [],
+                  params)
 
 
-def _is_hostname(name: str) -> bool:
-    """A dotted DNS name or an IP address (shown even when a label is long)."""
-    return "." in name and not name.startswith(".") and all(
-        re.fullmatch(r"[A-Za-z0-9\-]{1,63}", label) for label in name.split("."))
+def _secret_param(name: str) -> bool:
+    return any(p in name.lower() for p in _SECRET_PARAM_PARTS)
 
 
-def mask_url(url: str) -> str:
-    """The URL with its passwords, tokens and keys replaced by ``****``.
+def fixed_secrets(url: str) -> list[str]:
+    """The parts of ``url`` that are secret whatever its scheme says: the password, and
+    the values of query parameters named like ``token``, ``apikey`` or ``password``.
 
-    ``mailto://user:pass@gmail.com`` -> ``mailto://user:****@gmail.com``;
-    ``slack://T1/B2/C3/#ops`` -> ``slack://****/****/****/#ops``.
-    Something that is not a URL at all is masked whole.
+    The same for Apprise URLs and database DSNs (``postgresql://u:PW@db/x?password=PW``).
     """
-    return _mask(url)[0]
+    parts = _split(url)
+    if parts is None:
+        return []
+    found = [parts.password] if parts.password else []
+    found += [v for n, v in parts.query if v and _secret_param(n)]
+    return found
 
 
-def url_secrets(url: str) -> list[str]:
-    """The raw strings ``mask_url`` hides in ``url`` (with their %-decoded forms)."""
-    return _mask(url)[1]
+def mask_parts(url: str, secrets: Iterable[str]) -> str:
+    """``url`` with each whole part equal to one of ``secrets`` replaced by ``****``.
+
+    A part is what lies between the URL's delimiters (``/ : @ ? & = #``): a secret that
+    is only a piece of a longer word (``db`` in ``db1.example.com``) is left alone.
+    """
+    pattern = _bounded(variants(secrets), _URL_DELIMITERS)
+    return url if pattern is None else pattern.sub(MASK, url)
 
 
 def mask_text(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every occurrence of each known secret replaced by ``****``.
+    """``text`` with every known secret replaced by ``****`` where it stands as a word.
 
-    One-character secrets are left alone: hiding them would garble every word.
+    A secret inside a longer run of letters and digits is left alone, and secrets shorter
+    than four characters are ignored: hiding them would garble ordinary words.
     """
-    for s in sorted({s for s in secrets if len(s) >= 2}, key=len, reverse=True):
-        text = text.replace(s, MASK)
-    return text
+    pattern = text_pattern(secrets)
+    return text if pattern is None else pattern.sub(MASK, text)
+
+
+def text_pattern(secrets: Iterable[str]) -> re.Pattern[str] | None:
+    """The pattern ``mask_text`` replaces (None when there is nothing to hide), for
+    callers that scrub many texts with the same secrets."""
+    return _bounded([s for s in secrets if len(s) >= MIN_TEXT_SECRET], None)
+
+
+def _bounded(secrets: Iterable[str], delimiters: str | None) -> re.Pattern[str] | None:
+    """One pattern matching any of ``secrets`` between delimiters (None: non-alphanumerics)."""
+    unique = sorted({s for s in secrets if s and s != MASK}, key=len, reverse=True)
+    if not unique:
+        return None
+    alternatives = "|".join(re.escape(s) for s in unique)
+    if delimiters is None:
+        return re.compile(f"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])")
+    d = re.escape(delimiters)
+    return re.compile(f"(?<![^{d}])(?:{alternatives})(?![^{d}])")
+
+
+def form_with(url: str, candidates: Iterable[str]) -> UrlForm:
+    """The form of ``url`` whose secrets are ``candidates`` (plus its ``fixed_secrets``),
+    keeping only those that stand as whole parts of what the user wrote (a service's
+    defaults that never appear in the URL are no secrets of this URL)."""
+    text = url.strip()
+    wanted = variants([*fixed_secrets(text), *candidates])
+    present = [s for s in wanted if _stands_in(text, s)]
+    return UrlForm(mask_parts(text, present), tuple(variants(present)))
+
+
+def _stands_in(url: str, secret: str) -> bool:
+    pattern = _bounded([secret], _URL_DELIMITERS)
+    return pattern is not None and pattern.search(url) is not None
+
+
+def _is_server(host: str) -> bool:
+    """A dotted DNS name, an IP address or ``localhost``: a server, not a token."""
+    if host.lower() == "localhost" or _IPV4.match(host):
+        return True
+    if host.startswith("[") and host.endswith("]"):
+        return True
+    labels = host.split(".")
+    return len(labels) > 1 and all(_LABEL.match(label) for label in labels) \
+        and not labels[-1].isdigit()
+
+
+def _shown_segment(seg: str) -> bool:
+    """A path segment that names a recipient (``#ops``, ``@oncall``, ``ops@example.com``)."""
+    if looks_secret(seg):
+        return False
+    if seg.startswith(("#", "%23", "@", "%40")) and len(seg) > 1:
+        return True
+    local, at, domain = unquote(seg).partition("@")
+    return bool(at and local and _is_server(domain))
+
+
+def fallback_form(url: str) -> UrlForm:
+    """The form of ``url`` without Apprise's knowledge of its service (see module doc)."""
+    text = url.strip()
+    parts = _split(text)
+    if parts is None:
+        # Not a URL we can read: nothing of it is safe to show.
+        return UrlForm(MASK, (text,), ()) if text else UrlForm("")
+    hidden: list[str] = []
+    sure = fixed_secrets(text)
+
+    def hide(raw: str, secret: bool = True) -> str:
+        if not secret or not raw or raw == MASK:
+            return raw
+        hidden.append(raw)
+        return MASK
+
+    server = _is_server(parts.host)
+    out = parts.scheme + "://"
+    if parts.user is not None:
+        out += hide(parts.user, not server or looks_secret(parts.user))
+        if parts.password is not None:
+            out += ":" + hide(parts.password)
+        out += "@"
+    out += hide(parts.host, not server)
+    out += (":" + parts.port) if parts.port else ""
+    if parts.path:
+        out += "/" + "/".join(hide(s, not _shown_segment(s)) for s in parts.path)
+    if parts.query:
+        shown = []
+        for name, value in parts.query:
+            if value is None:
+                # A bare word in the query is odd enough to be a misplaced secret.
+                shown.append(hide(name))
+            else:
+                secret = _secret_param(name) or looks_secret(value)
+                shown.append(name + "=" + hide(value, secret))
+        out += "?" + "&".join(shown)
+    secrets = [s for s in hidden if s in sure or looks_secret(s)]
+    return UrlForm(out, tuple(variants(secrets)), tuple(variants(hidden)))
+
+
+_known: dict[str, UrlForm] = {}
+
+
+def remember(url: str, form: UrlForm) -> None:
+    """Use ``form`` (worked out with Apprise) for ``url`` in this process from now on."""
+    _known[url.strip()] = form
+
+
+def form_of(url: str) -> UrlForm:
+    """The remembered form of ``url``, else its ``fallback_form``."""
+    return _known.get(url.strip()) or fallback_form(url)
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its passwords, tokens and keys replaced by ``****``.
+
+    ``mailto://user:pass@gmail.com`` -> ``mailto://user:****@gmail.com``. Apprise's
+    knowledge when ``remember``ed, else the fallback: ``slack://T1/B2/C3/#ops`` ->
+    ``slack://****/****/****/#ops``. Something that is not a URL is masked whole.
+    """
+    return form_of(url).shown
+
+
+def secret_fragments(url: str) -> list[str]:
+    """The secret parts of ``url``, for the log scrubber (see ``form_of``)."""
+    return list(form_of(url).secrets)
 
 
 def scrub(text: str, urls: Iterable[str] = ()) -> str:
@@ -166,17 +287,10 @@ def scrub(text: str, urls: Iterable[str] = ()) -> str:
 
     Used on error messages from notification services, which like to quote the URL.
     """
-    urls = [u for u in urls if u]
-    for u in sorted(urls, key=len, reverse=True):
-        text = text.replace(u, mask_url(u))
-        text = text.replace(u.strip(), mask_url(u))
-    secrets: list[str] = []
-    for u in urls:
-        secrets.extend(url_secrets(u))
-    text = mask_text(text, secrets)
-    return _URL_IN_TEXT.sub(lambda mt: mask_url(mt.group(0)), text)
-
-
-def secret_fragments(url: str) -> list[str]:
-    """The pieces of ``url`` that may be secret (same as ``url_secrets``), for log scrubbers."""
-    return url_secrets(url)
+    forms = {u.strip(): form_of(u) for u in urls if u and u.strip()}
+    for u in sorted(forms, key=len, reverse=True):
+        text = text.replace(u, forms[u].shown)
+    text = mask_text(text, [s for f in forms.values() for s in (*f.secrets, *f.hidden)])
+    shown = {f.shown for f in forms.values()}
+    return _URL_IN_TEXT.sub(
+        lambda m: m.group(0) if m.group(0) in shown else mask_url(m.group(0)), text)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from agent.notify.masking import UrlForm
 from agent.notify.message import Message
 
 
@@ -31,6 +32,15 @@ class SendResult:
     error: str | None = None
     #: True when trying again cannot help (the URL is invalid, the service is disabled).
     permanent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class UrlVerdict:
+    """Apprise's word on one URL: why it cannot be used (None: it can), and its form
+    (how to show it, which parts the log scrubber hides). ``error`` is already masked."""
+
+    error: str | None
+    form: UrlForm
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,9 +122,10 @@ def send_line(message: int, target: int, result: SendResult) -> str:
                        "error": result.error, "permanent": result.permanent})
 
 
-def validate_line(index: int, error: str | None) -> str:
+def validate_line(index: int, verdict: UrlVerdict) -> str:
     """One answer line of validate mode (``error`` None means the URL is valid)."""
-    return json.dumps({"index": index, "error": error})
+    return json.dumps({"index": index, "error": verdict.error, "shown": verdict.form.shown,
+                       "secrets": list(verdict.form.secrets)})
 
 
 def decode_send_line(line: bytes | str) -> tuple[int, int, SendResult] | None:
@@ -131,17 +142,20 @@ def decode_send_line(line: bytes | str) -> tuple[int, int, SendResult] | None:
     return m, t, SendResult(ok, err, perm)
 
 
-def decode_validate_line(line: bytes | str) -> tuple[int, str | None] | None:
-    """``(index, error)`` from an answer line; None for anything unreadable."""
+def decode_validate_line(line: bytes | str) -> tuple[int, UrlVerdict] | None:
+    """``(index, verdict)`` from an answer line; None for anything unreadable."""
     d = _object(line)
     if d is None:
         return None
-    index, err = d.get("index"), d.get("error")
+    index, err, shown, secrets = d.get("index"), d.get("error"), d.get("shown"), \
+        d.get("secrets")
     if not isinstance(index, int) or not _index(index):
         return None
-    if not (err is None or isinstance(err, str)):
+    if not (err is None or isinstance(err, str)) or not isinstance(shown, str):
         return None
-    return index, err
+    if not isinstance(secrets, list) or not all(isinstance(s, str) for s in secrets):
+        return None
+    return index, UrlVerdict(err, UrlForm(shown, tuple(secrets)))
 
 
 def _object(line: bytes | str) -> dict[str, Any] | None:

@@ -11,15 +11,15 @@ import asyncio
 import contextlib
 import os
 import sys
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import agent
-from agent.notify.masking import scrub
+from agent.notify.masking import fallback_form, mask_text, scrub
 from agent.notify.message import Message
 from agent.notify.protocol import (
     SendResult,
+    UrlVerdict,
     decode_send_line,
     decode_validate_line,
     encode_send,
@@ -123,32 +123,27 @@ async def send(targets: Sequence[str], message: Message, timeout: float) -> list
     return (await send_many(targets, [message], timeout))[0]
 
 
-async def validate_urls(urls: Sequence[str], timeout: float = 60.0) -> list[str | None]:
-    """For each URL, None when Apprise accepts it, else why not (masked)."""
+async def validate_urls(urls: Sequence[str], timeout: float = 60.0) -> list[UrlVerdict]:
+    """Apprise's verdict on each URL (whether it accepts it, how to show it, which parts
+    are secret), all asked of one child. A URL the child gave no answer for is refused
+    with the reason, and shown in the fallback form."""
     if not urls:
         return []
-    answers: list[str | None] = [None] * len(urls)
-    seen = [False] * len(urls)
+    answers: list[UrlVerdict | None] = [None] * len(urls)
 
     def on_line(line: bytes) -> bool:
         parsed = decode_validate_line(line)
         if parsed is None or parsed[0] >= len(urls):
             return False
-        i, error = parsed
-        answers[i] = scrub(error, [urls[i]]) if error else None
-        seen[i] = True
+        i, verdict = parsed
+        error = verdict.error
+        if error is not None:  # masked by the child already; the raw URL never passes
+            error = mask_text(error.replace(urls[i].strip(), verdict.form.shown),
+                              verdict.form.secrets)
+        answers[i] = UrlVerdict(error, verdict.form)
         return True
 
     problem = await run_child(encode_validate(urls), timeout, on_line)
     why = f"could not validate: {problem or 'no answer'}"
-    return [a if ok else why for a, ok in zip(answers, seen, strict=True)]
-
-
-def validate_urls_sync(urls: Sequence[str]) -> list[str | None]:
-    """Like ``validate_urls`` but in this process (imports Apprise: for short-lived CLIs)."""
-    with warnings.catch_warnings():
-        # Apprise imports modules deprecated in newer Pythons; not the user's concern.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from agent.notify import apprise_child
-
-    return apprise_child.validate(list(urls), apprise_child.install_capture())
+    return [a if a is not None else UrlVerdict(why, fallback_form(u))
+            for a, u in zip(answers, urls, strict=True)]

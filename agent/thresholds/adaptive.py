@@ -47,9 +47,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
 
+from agent.durations import Duration
 from agent.model import AlertKey, Finding, Status
 from agent.thresholds.baseline import RECENT_SLOTS, SLOT_SECONDS, Baseline
-from agent.units import format_duration, format_value, parse_duration
+from agent.units import format_duration, format_value
 
 _isfinite = math.isfinite
 
@@ -116,10 +117,6 @@ def _deviation(v: Any) -> Any:
         raise ValueError(f"expected a share like 10% or an amount like 5, got {v!r}") from None
 
 
-def _duration(v: Any) -> float:
-    return parse_duration(v)
-
-
 class AdaptiveSettings(BaseModel):
     """The ``adaptive:`` block of a metric's thresholds. Unknown keys are errors."""
 
@@ -128,8 +125,8 @@ class AdaptiveSettings(BaseModel):
     sensitivity: Sensitivity = Sensitivity.MEDIUM
     direction: Direction = Direction.BOTH
     min_deviation: Annotated[Deviation, BeforeValidator(_deviation)] = Deviation(0.10, True)
-    warmup: Annotated[float, BeforeValidator(_duration)] = 86400.0
-    cooldown: Annotated[float, BeforeValidator(_duration)] = 3600.0
+    warmup: Duration = 86400.0
+    cooldown: Duration = 3600.0
     severity: Status = Status.WARNING
 
     @field_validator("sensitivity", "direction", "severity", mode="before")

@@ -38,8 +38,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator, model_validator
 
+from agent.durations import Duration
 from agent.model import AlertKey, Finding, Status
-from agent.units import format_duration, format_value, parse_duration, parse_percent, parse_size
+from agent.units import format_duration, format_value, parse_percent, parse_size
 
 BUCKETS_PER_WINDOW = 24
 #: Buckets averaged at each end of the day-over-day comparison of the saw-tooth guard.
@@ -70,10 +71,6 @@ def _limit(v: Any) -> Any:
     return v
 
 
-def _duration(v: Any) -> float:
-    return parse_duration(v)
-
-
 class ForecastSettings(BaseModel):
     """The ``forecast:`` block of a metric: the limit, how soon is too soon, the trend window.
 
@@ -87,8 +84,8 @@ class ForecastSettings(BaseModel):
 
     limit: Annotated[float, BeforeValidator(_limit)]
     direction: Heading = Heading.RISING
-    horizon: Annotated[float, BeforeValidator(_duration)] = 12 * 3600.0
-    window: Annotated[float, BeforeValidator(_duration)] = 6 * 3600.0
+    horizon: Duration = 12 * 3600.0
+    window: Duration = 6 * 3600.0
     severity: Status = Status.WARNING
 
     @field_validator("severity", "direction", mode="before")

@@ -1,16 +1,20 @@
-"""The Apprise child run directly: the log:// line on stderr, masked errors on stdout."""
+"""The Apprise child run directly: the log:// line on stderr, masked errors on stdout,
+and each URL's verdict and private form when asked to validate."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
+
+import pytest
 
 from agent.alerting.state import AlertEvent, EventKind
 from agent.model import AlertKey, Status
 from agent.notify.message import render
-from agent.notify.protocol import encode_send
+from agent.notify.protocol import encode_send, encode_validate
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -49,3 +53,64 @@ def test_bad_request_exits_2_with_a_message() -> None:
     assert proc.returncode == 2
     assert b"bad request: request is not JSON" in proc.stderr
     assert proc.stdout == b""
+
+
+def _validate(urls: list[str]) -> list[dict[str, object]]:
+    proc = run_child(encode_validate(urls))
+    assert proc.returncode == 0, proc.stderr
+    answers = [json.loads(ln) for ln in proc.stdout.decode().splitlines()]
+    assert [a["index"] for a in answers] == list(range(len(urls)))
+    return answers
+
+
+@pytest.mark.parametrize(("url", "error", "shown"), [
+    # Accepted: what the plugin's url(privacy=True) hides, no more.
+    ("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#ops", False,
+     "slack://****/****/****/#ops"),
+    ("tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/-100123", False,
+     "tgram://****/-100123"),
+    ("ntfy://ntfy.sh/alerts", False, "ntfy://ntfy.sh/alerts"),
+    ("json://127.0.0.1:8080/hook?token=Tok3nValue", False,
+     "json://127.0.0.1:8080/hook?token=****"),
+    # Refused: the private tokens of the scheme's template; scheme, host and port shown.
+    ("json://user:Hunter2Pass@127.0.0.1:8080/hook?method=BREW", True,
+     "json://user:****@127.0.0.1:8080/hook?method=BREW"),
+    ("pagerduty://OnlyOneRoutingKey", True, "pagerduty://****"),
+    ("nosuchservice://user:Hunter2Pass@relay.example.com:2525/", True,
+     "nosuchservice://user:****@relay.example.com:2525/"),
+])
+def test_validation_answers_whether_apprise_accepts_and_how_to_show_it(
+        url: str, error: bool, shown: str) -> None:
+    [answer] = _validate([url])
+    assert (answer["error"] is not None) is error, answer
+    assert answer["shown"] == shown
+    secrets = answer["secrets"]
+    assert isinstance(secrets, list)
+    for secret in secrets:
+        assert secret not in shown
+    assert "Hunter2Pass" not in str(answer["error"])
+
+
+def test_all_urls_are_judged_in_one_child_each_once() -> None:
+    urls = ["log://", "tgram://bottoken/chatid", "slack://bad", "log://"]
+    answers = _validate(urls)
+    assert [a["error"] is None for a in answers] == [True, False, False, True]
+    assert "bottoken" not in json.dumps(answers[1])
+
+
+@pytest.mark.parametrize(("plain", "private", "parts"), [
+    ("slack://T1/B2/%23ops/?image=yes", "slack://T...1/B...2/%23ops/?image=yes",
+     ["T1", "B2"]),
+    ("tgram://12%3AAbC/-100/?mdv=v1", "tgram://1...C/-100/?mdv=v1",
+     ["12:AbC", "12", "AbC"]),
+    ("json://u:pw@h:80/x?m=POST", "json://u:****@h:80/x?m=POST", ["pw"]),
+    ("ntfy://ntfy.sh/alerts?mode=private", "ntfy://ntfy.sh/alerts?mode=private", []),
+])
+def test_private_parts_are_what_the_private_form_hides(plain: str, private: str,
+                                                       parts: list[str]) -> None:
+    with warnings.catch_warnings():
+        # Apprise imports modules deprecated in newer Pythons; not what is tested here.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from agent.notify.apprise_child import private_parts
+
+    assert private_parts(plain, private) == parts

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 
 from agent.model import Status
+from agent.notify.masking import UrlForm
 from agent.notify.message import Message
 from agent.notify.protocol import (
     Mode,
     SendResult,
+    UrlVerdict,
     WireMessage,
     decode_request,
     decode_send_line,
@@ -49,7 +51,10 @@ def test_bad_requests_say_what_is_wrong(data: bytes, why: str) -> None:
 def test_answer_lines_round_trip() -> None:
     result = SendResult(False, "refused", permanent=True)
     assert decode_send_line(send_line(2, 1, result)) == (2, 1, result)
-    assert decode_validate_line(validate_line(3, None)) == (3, None)
+    good = UrlVerdict(None, UrlForm("json://h.example.com/?token=****", ("Tk1",)))
+    bad = UrlVerdict("refused", UrlForm("x://****"))
+    assert decode_validate_line(validate_line(3, good)) == (3, good)
+    assert decode_validate_line(validate_line(0, bad)) == (0, bad)
 
 
 @pytest.mark.parametrize("line", [
@@ -61,6 +66,11 @@ def test_unreadable_send_lines_are_none(line: bytes) -> None:
     assert decode_send_line(line) is None
 
 
-@pytest.mark.parametrize("line", [b"{}", b'{"index": "0"}', b'{"index": 0, "error": 1}', b"x"])
+@pytest.mark.parametrize("line", [
+    b"{}", b'{"index": "0"}', b'{"index": 0, "error": 1}', b"x",
+    b'{"index": 0, "error": null, "shown": "log://"}',
+    b'{"index": 0, "error": null, "shown": 5, "secrets": []}',
+    b'{"index": 0, "error": null, "shown": "log://", "secrets": [1]}',
+])
 def test_unreadable_validate_lines_are_none(line: bytes) -> None:
     assert decode_validate_line(line) is None

@@ -78,19 +78,25 @@ async def test_child_that_cannot_start_yields_retryable_failures(
     assert results[0].error is not None and "could not start" in results[0].error
 
 
-async def test_validate_urls_in_child() -> None:
-    errors = await sender.validate_urls(
-        ["log://", "notaservice://Tok3nTok3nTok3n", "mailto://user:pass@gmail.com",
-         "json://127.0.0.1:8080/x"])
-    assert errors[0] is None and errors[2] is None and errors[3] is None
-    assert errors[1] is not None and "Tok3nTok3nTok3n" not in errors[1]
-    assert "notaservice://****" in errors[1]
+async def test_validate_urls_asks_one_child_about_all_urls() -> None:
+    verdicts = await sender.validate_urls(
+        ["log://", "notaservice://user:Tok3nTok3nTok3n@relay.example.com:2525/",
+         "mailto://user:Hunter2Pass@smtp.example.com", "json://127.0.0.1:8080/x"])
+    assert [v.error is None for v in verdicts] == [True, False, True, True]
+    refused = verdicts[1]
+    assert refused.form.shown == "notaservice://user:****@relay.example.com:2525/"
+    assert refused.error is not None and "Tok3nTok3nTok3n" not in refused.error
+    assert verdicts[2].form.shown == "mailto://user:****@smtp.example.com"
+    assert verdicts[2].form.secrets == ("Hunter2Pass",)
+    assert verdicts[3].form.shown == "json://127.0.0.1:8080/x"
 
 
-def test_validate_urls_in_process() -> None:
-    errors = sender.validate_urls_sync(["log://", "tgram://bottoken/chatid"])
-    assert errors[0] is None
-    assert errors[1] is not None and "bottoken" not in errors[1]
+async def test_urls_the_child_gave_no_answer_for_are_refused_masked(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sender, "child_command", lambda: [sys.executable, "-c", "pass"])
+    verdicts = await sender.validate_urls(["opsgenie://Key0123456789abcdef"])
+    assert verdicts[0].error == "could not validate: no answer"
+    assert verdicts[0].form.shown == "opsgenie://****"
 
 
 def test_agent_side_never_imports_apprise() -> None:
