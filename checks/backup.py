@@ -36,9 +36,9 @@ from agent.config.models import Duration
 from agent.errors import CheckError
 from agent.model import CheckResult, Status
 from agent.units import format_bytes, format_duration, format_percent
-from checks._hostutil import call_with_deadline
-from checks.command import DEFAULT_PATH
-from checks.subproc import exited, kill_group
+from checks.command.check import DEFAULT_PATH
+from checks.shared.host import call_with_deadline
+from checks.shared.subproc import exited, kill_group
 
 PLACEHOLDER = "{file}"
 _MAGIC = frozenset("*?[")

@@ -34,7 +34,7 @@ from agent.check import Check, CheckContext, CheckOptions
 from agent.ipfamily import IpFamily
 from agent.model import CheckResult, Status
 from agent.units import format_bytes, format_duration, parse_size
-from checks.netcommon import (
+from checks.shared.net import (
     compile_regex,
     describe_os_error,
     parse_ip_family,

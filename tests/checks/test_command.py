@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from agent.check import CheckContext, load_kind
 from agent.model import CheckResult, Status
-from checks.command import CommandCheck, CommandOptions
+from checks.command.check import CommandCheck, CommandOptions
 
 
 def script(tmp_path: Path, body: str, name: str = "plugin.sh") -> Path:

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from agent.http_client import ClientSettings
 from agent.ipfamily import IpFamily
-from checks.http_options import (
+from checks.http.options import (
     HttpMethod,
     HttpOptions,
     StatusRanges,

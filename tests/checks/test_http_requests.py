@@ -13,8 +13,8 @@ import pytest
 from agent.check import load_kind
 from agent.http_client import HttpClientPool
 from agent.model import Status
-from checks.http import HttpCheck
-from checks.http_options import HttpOptions
+from checks.http.check import HttpCheck
+from checks.http.options import HttpOptions
 from tests.checks.http_support import assert_critical, context, run
 from tests.servers.http_server import HttpTestServer, Reply, redirect
 from tests.servers.sockets import refused_port

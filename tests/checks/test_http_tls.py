@@ -15,11 +15,11 @@ from agent.check import CheckContext
 from agent.clock import FakeClock
 from agent.http_client import HttpClientPool
 from agent.model import CheckResult, Status
-from checks import http_tls
-from checks.http import HttpCheck
-from checks.http_options import HttpOptions
-from checks.http_tls import describe_tls_failure
-from checks.x509_der import CertInfo
+from checks.http import certs as http_tls
+from checks.http.certs import describe_tls_failure
+from checks.http.check import HttpCheck
+from checks.http.options import HttpOptions
+from checks.tls.x509_der import CertInfo
 from tests.servers.certs import EXPIRED_DAYS_AGO, VALID_DAYS, TestCerts
 from tests.servers.http_server import HttpTestServer, Reply
 from tests.servers.tcp_server import BannerServer

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checks.x509_der import CertInfo, parse_certificate
+from checks.tls.x509_der import CertInfo, parse_certificate
 from tests.servers.certs import self_signed_cert
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)

@@ -22,9 +22,9 @@ from pydantic import ValidationError
 from agent.check import CheckContext, load_kind
 from agent.clock import FakeClock
 from agent.model import CheckResult, Status
-from checks.tls import ChainError, TlsCheck, TlsOptions, judge
-from checks.tls_cert import CertInfo, matches_host
-from checks.tls_probe import StartTls
+from checks.tls.cert import CertInfo, matches_host
+from checks.tls.check import ChainError, TlsCheck, TlsOptions, judge
+from checks.tls.probe import StartTls
 from tests.ports import free_port
 
 NOW = dt.datetime.now(dt.UTC)

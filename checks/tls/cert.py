@@ -1,6 +1,6 @@
 """Whether a certificate is for a host name, and certificate facts in words.
 
-Works on ``checks.x509_der.CertInfo`` (read from DER with the standard library only).
+Works on ``checks.tls.x509_der.CertInfo`` (read from DER with the standard library only).
 Matching here rather than in OpenSSL lets a check report a wrong name and a bad chain in
 the same run.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import time
 
-from checks.x509_der import CertInfo, parse_certificate
+from checks.tls.x509_der import CertInfo, parse_certificate
 
 __all__ = ["CertInfo", "format_names", "matches_host", "parse_certificate", "utc_date"]
 

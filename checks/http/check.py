@@ -3,7 +3,7 @@
 Reports ``up`` (1/0), ``response_ms``, ``status_code``, ``body_bytes`` and, for https,
 ``cert_days_left`` of the certificate the server actually presented. A failed expectation
 or connection is the check's own CRITICAL status with a summary that says exactly what
-happened; secrets from the options never appear in it. Options: ``checks.http_options``.
+happened; secrets from the options never appear in it. Options: ``checks.http.options``.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from agent.check import Capability, Check, CheckContext
 from agent.http_client import ClientSettings, HttpClientPool, pool_from
 from agent.model import CheckResult, Status
 from agent.units import format_bytes, format_duration
-from checks.http_expect import judge
-from checks.http_fetch import Exchange, Fetcher, FetchError
-from checks.http_options import HttpOptions
-from checks.http_tls import describe_tls_failure, fetch_certificate
-from checks.netcommon import exception_chain, run_budget
+from checks.http.certs import describe_tls_failure, fetch_certificate
+from checks.http.expect import judge
+from checks.http.fetch import Exchange, Fetcher, FetchError
+from checks.http.options import HttpOptions
+from checks.shared.net import exception_chain, run_budget
 
 #: Longest wait for the extra handshake that explains a certificate failure.
 _CERT_FETCH_TIMEOUT = 2.0

@@ -19,8 +19,8 @@ import dns.resolver
 
 from agent.errors import CheckError
 from agent.units import format_duration
-from checks.dns_answers import RecordType, canonical
-from checks.dns_options import Resolver
+from checks.dns.answers import RecordType, canonical
+from checks.dns.options import Resolver
 
 #: UDP payload size we announce (EDNS0), the value DNS flag day 2020 settled on.
 _EDNS_PAYLOAD = 1232

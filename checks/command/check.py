@@ -1,7 +1,7 @@
 """The ``command`` check: run any Nagios-compatible plugin and read its verdict.
 
 The exit code gives the status (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN), the first line of
-output (before ``|``) the summary, and the perfdata the metrics (see ``checks.perfdata``).
+output (before ``|``) the summary, and the perfdata the metrics (see ``checks.command.perfdata``).
 
 Perfdata ranges: a well-behaved plugin's exit code already includes its own warn/crit
 ranges. The check still evaluates every perfdata range itself and folds the result into
@@ -30,8 +30,8 @@ from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 from agent.check import Check, CheckContext, CheckOptions
 from agent.model import CheckResult, Sample, Status
 from agent.units import format_bytes, format_duration, parse_size
-from checks.perfdata import PerfDatum, parse_plugin_output
-from checks.subproc import exited, kill_group
+from checks.command.perfdata import PerfDatum, parse_plugin_output
+from checks.shared.subproc import exited, kill_group
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_MAX_OUTPUT = 64 * 1024

@@ -2,8 +2,8 @@
 
 Each run connects (``connect_ms``), runs the custom ``query`` or a trivial one
 (``query_ms``) and reads the engine's health figures (connections in use, replication lag,
-...). The engine modules (``checks.db_postgres``, ``checks.db_mysql``, ``checks.db_redis``)
-and their drivers are imported only when a check of that engine runs.
+...). The engine modules (``postgres``, ``mysql``, ``redis`` in this package) and their
+drivers are imported only when a check of that engine runs.
 
 Credentials come from the options (the config substitutes ``${VAR}`` / ``${file:...}``).
 They never reach a summary, an error or a log: driver messages are scrubbed of the
@@ -44,8 +44,8 @@ class Engine(enum.Enum):
 _DEFAULT_PORTS = {Engine.POSTGRES: 5432, Engine.MYSQL: 3306, Engine.REDIS: 6379}
 _SCHEMES = {Engine.POSTGRES: ("postgresql", "postgres"), Engine.MYSQL: ("mysql", "mariadb"),
             Engine.REDIS: ("redis", "rediss")}
-_MODULES = {Engine.POSTGRES: "checks.db_postgres", Engine.MYSQL: "checks.db_mysql",
-            Engine.REDIS: "checks.db_redis"}
+_MODULES = {Engine.POSTGRES: "checks.database.postgres", Engine.MYSQL: "checks.database.mysql",
+            Engine.REDIS: "checks.database.redis"}
 #: engine -> (driver's import name, the watchkeeper extra that installs it)
 _DRIVERS = {Engine.POSTGRES: ("psycopg", "postgres"), Engine.MYSQL: ("pymysql", "mysql"),
             Engine.REDIS: ("redis", "redis")}

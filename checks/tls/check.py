@@ -19,8 +19,8 @@ from pydantic import Field, field_validator, model_validator
 from agent.check import Check, CheckContext, CheckOptions
 from agent.model import CheckResult, Status
 from agent.units import format_duration
-from checks.tls_cert import CertInfo, format_names, matches_host, parse_certificate, utc_date
-from checks.tls_probe import (
+from checks.tls.cert import CertInfo, format_names, matches_host, parse_certificate, utc_date
+from checks.tls.probe import (
     ChainVerifyError,
     Handshake,
     ProbeError,

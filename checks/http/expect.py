@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.units import format_bytes, format_number
-from checks.http_jsonpath import PathNotFoundError
-from checks.http_options import (
+from checks.http.jsonpath import PathNotFoundError
+from checks.http.options import (
     HttpOptions,
     JsonExpectation,
     StatusRanges,
     describe_status,
     status_matches,
 )
-from checks.netcommon import quoted
+from checks.shared.net import quoted
 
 _SHOWN = 60
 

@@ -16,9 +16,9 @@ from typing import ClassVar
 from agent.check import Check, CheckContext, CheckOptions
 from agent.model import CheckResult, Sample, Status, make_labels
 from agent.units import format_duration
-from checks.dns_answers import RecordType, describe, soa_serial
-from checks.dns_options import DnsOptions, Match
-from checks.dns_query import Failure, Outcome, Reply, ask, ask_in_turn, system_resolvers
+from checks.dns.answers import RecordType, describe, soa_serial
+from checks.dns.options import DnsOptions, Match
+from checks.dns.query import Failure, Outcome, Reply, ask, ask_in_turn, system_resolvers
 
 #: Share of the check's timeout the queries may use, so that our own precise
 #: "timeout after ..." wins over the agent's hard timeout.

@@ -11,7 +11,7 @@ from redis import exceptions as rx
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from checks.database import ProbeError, Reason, Target
+from checks.database.check import ProbeError, Reason, Target
 
 
 def _number(info: Mapping[str, Any], key: str) -> float | None:

@@ -40,8 +40,8 @@ from agent.check import CheckOptions
 from agent.http_client import ClientSettings
 from agent.ipfamily import IpFamily
 from agent.units import parse_size
-from checks.http_jsonpath import JsonPath
-from checks.netcommon import compile_regex, parse_ip_family
+from checks.http.jsonpath import JsonPath
+from checks.shared.net import compile_regex, parse_ip_family
 
 #: The header-name characters RFC 9110 allows ("token").
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")

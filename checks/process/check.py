@@ -16,7 +16,7 @@ from agent.check import Check, CheckContext, CheckOptions
 from agent.errors import CheckError
 from agent.model import CheckResult, Status
 from agent.units import format_bytes, format_duration, format_number, format_percent
-from checks.proc_table import (
+from checks.process.proc_table import (
     ProcInfo,
     ProcUsage,
     list_processes,
@@ -27,7 +27,7 @@ from checks.proc_table import (
     read_usage,
     with_descendants,
 )
-from checks.systemctl import (
+from checks.systemd.systemctl import (
     Runner,
     Systemctl,
     call_budget,

@@ -18,15 +18,21 @@ from pydantic import BeforeValidator, Field, field_validator
 from agent.check import Check, CheckContext, CheckOptions
 from agent.model import CheckResult
 from agent.units import format_bytes, parse_size
-from checks.authlog import AttemptCounter, LoginTally, SshEvent, parse_message, parse_syslog_line
-from checks.journaltail import (
+from checks.logins.authlog import (
+    AttemptCounter,
+    LoginTally,
+    SshEvent,
+    parse_message,
+    parse_syslog_line,
+)
+from checks.logins.journaltail import (
     JournalError,
     JournalPosition,
     JournalRunner,
     default_runner,
     read_journal,
 )
-from checks.logtail import LogPosition, TailRead, read_new
+from checks.logins.logtail import LogPosition, TailRead, read_new
 
 DEFAULT_MAX_READ = 16 * 1024 * 1024
 #: Summaries name this many sources.
@@ -77,7 +83,7 @@ class LoginsCheck(Check[LoginsOptions]):
     """Failed SSH logins and successful logins from new source addresses.
 
     Metrics: ``failed_logins`` (failed attempts since the previous run, counted once each as
-    ``checks.authlog`` documents) and ``new_source_logins`` (successful logins from an
+    ``checks.logins.authlog`` documents) and ``new_source_logins`` (successful logins from an
     address not among the ``remember_sources`` most recently seen ones). The summary names
     the sources with the most failures. The check's own status is OK whenever it could
     read; thresholds on the metrics decide what alerts.
@@ -86,7 +92,7 @@ class LoginsCheck(Check[LoginsOptions]):
     history never alerts, and it marks no source as seen, so the first login from each
     address after that counts as new. ``ctx.memory`` keeps the position (file: inode, offset
     and a fingerprint; journal: a cursor) and the seen sources, so restarts and log rotation
-    (see ``checks.logtail``) lose nothing. At most ``max_read`` bytes are read per run; the
+    (see ``checks.logins.logtail``) lose nothing. At most ``max_read`` bytes are read per run; the
     rest waits for the next run, and the summary says so.
 
     ``journal_runner`` (what starts journalctl) may be injected for tests.

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import pymysql
 import pymysql.cursors
 
-from checks.database import ProbeError, Reason, Target
+from checks.database.check import ProbeError, Reason, Target
 
 T = TypeVar("T")
 

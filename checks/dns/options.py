@@ -15,7 +15,7 @@ from pydantic import Field, field_validator, model_validator
 
 from agent.check import CheckOptions
 from agent.units import parse_duration
-from checks.dns_answers import RecordType, canonical_expected
+from checks.dns.answers import RecordType, canonical_expected
 
 _REVERSE_ZONES = ("in-addr.arpa", "ip6.arpa")
 

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 from psycopg import errors as pg_errors
 
-from checks.database import ProbeError, Reason, Target
+from checks.database.check import ProbeError, Reason, Target
 
 # One round trip for every health figure. Client backends only (max_connections counts
 # those); our own backend is left out of the oldest transaction. A replica whose replay

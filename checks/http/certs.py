@@ -18,7 +18,7 @@ from typing import Any
 
 from agent.ipfamily import IpFamily
 from agent.units import format_duration
-from checks.x509_der import CertInfo, parse_certificate
+from checks.tls.x509_der import CertInfo, parse_certificate
 
 # OpenSSL X509_V_ERR_* codes (SSLCertVerificationError.verify_code).
 UNABLE_TO_GET_ISSUER_CERT = 2

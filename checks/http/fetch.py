@@ -19,11 +19,11 @@ from typing import Any
 import httpx
 
 from agent.units import format_duration
-from checks.http_expect import Body
-from checks.http_options import HttpMethod, HttpOptions
-from checks.http_tls import peer_certificate
-from checks.netcommon import describe_os_error, find_cause
-from checks.x509_der import CertInfo
+from checks.http.certs import peer_certificate
+from checks.http.expect import Body
+from checks.http.options import HttpMethod, HttpOptions
+from checks.shared.net import describe_os_error, find_cause
+from checks.tls.x509_der import CertInfo
 
 #: Redirect bodies are read (up to this much) so their connection can be reused.
 _REDIRECT_BODY_CAP = 64 * 1024

@@ -12,21 +12,21 @@ from pydantic import field_validator, model_validator
 from agent.check import Check, CheckContext, CheckOptions
 from agent.errors import CheckError
 from agent.model import CheckResult, Status
-from checks.systemctl import (
-    Runner,
-    Systemctl,
-    call_budget,
-    run_program,
-    systemd_booted,
-    validate_unit_name,
-)
-from checks.systemd_show import (
+from checks.systemd.show import (
     UNIT_PROPERTIES,
     ActiveState,
     LoadState,
     UnitState,
     parse_failed_units,
     parse_unit_state,
+)
+from checks.systemd.systemctl import (
+    Runner,
+    Systemctl,
+    call_budget,
+    run_program,
+    systemd_booted,
+    validate_unit_name,
 )
 
 #: Summaries name this many failed units and count the rest.
