@@ -13,30 +13,14 @@ import asyncio
 import ipaddress
 import socket
 import ssl
-import time
 from typing import Any
 
 from agent.ipfamily import IpFamily
-from agent.units import format_duration
+from checks.tls.failures import handshake_failure, verify_failure
 from checks.tls.x509_der import CertInfo, parse_certificate
 
-# OpenSSL X509_V_ERR_* codes (SSLCertVerificationError.verify_code).
-UNABLE_TO_GET_ISSUER_CERT = 2
-CERT_NOT_YET_VALID = 9
-CERT_HAS_EXPIRED = 10
-DEPTH_ZERO_SELF_SIGNED_CERT = 18
-SELF_SIGNED_CERT_IN_CHAIN = 19
-UNABLE_TO_GET_ISSUER_CERT_LOCALLY = 20
-UNABLE_TO_VERIFY_LEAF_SIGNATURE = 21
-CERT_REVOKED = 23
-HOSTNAME_MISMATCH = 62
-IP_ADDRESS_MISMATCH = 64
-
-_UNTRUSTED = {UNABLE_TO_GET_ISSUER_CERT, UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
-              UNABLE_TO_VERIFY_LEAF_SIGNATURE}
 _FAMILIES = {IpFamily.ANY: socket.AF_UNSPEC, IpFamily.IPV4: socket.AF_INET,
              IpFamily.IPV6: socket.AF_INET6}
-_NAMES_SHOWN = 3
 
 
 def certificate_of(ssl_object: Any) -> CertInfo | None:
@@ -98,46 +82,7 @@ def describe_tls_failure(err: ssl.SSLError, cert: CertInfo | None, host: str,
     """The summary for a failed TLS handshake with ``host``; ``cert`` is the one presented
     (when it could be fetched)."""
     if not isinstance(err, ssl.SSLCertVerificationError):
-        reason = getattr(err, "reason", None)
-        detail = reason.lower().replace("_", " ") if reason else str(err)
-        return f"TLS handshake failed: {detail}"
+        return f"TLS handshake failed: {handshake_failure(err)}"
     code = getattr(err, "verify_code", None)
     message = getattr(err, "verify_message", None) or "certificate verify failed"
-    if code == CERT_HAS_EXPIRED:
-        if cert is None:
-            return "TLS: certificate expired"
-        if cert.not_after > now:
-            return "TLS: a certificate in the chain has expired"
-        return f"TLS: certificate expired {_ago(now - cert.not_after)}"
-    if code == CERT_NOT_YET_VALID:
-        if cert is None or cert.not_before <= now:
-            return "TLS: a certificate in the chain is not valid yet"
-        return f"TLS: certificate is not valid before {_date(cert.not_before)}"
-    if code in (HOSTNAME_MISMATCH, IP_ADDRESS_MISMATCH):
-        if cert is None or not cert.names:
-            return f"TLS: certificate is not valid for {host}"
-        return f"TLS: certificate is for {_names(cert.names)}, not {host}"
-    if code == DEPTH_ZERO_SELF_SIGNED_CERT:
-        return "TLS: self-signed certificate"
-    if code == SELF_SIGNED_CERT_IN_CHAIN:
-        return "TLS: self-signed certificate in the chain (untrusted root)"
-    if code in _UNTRUSTED:
-        return f"TLS: certificate is not from a trusted authority ({message})"
-    if code == CERT_REVOKED:
-        return "TLS: certificate has been revoked"
-    return f"TLS: certificate verification failed: {message}"
-
-
-def _ago(seconds: float) -> str:
-    return f"{format_duration(seconds)} ago"
-
-
-def _date(epoch: float) -> str:
-    return time.strftime("%Y-%m-%d", time.gmtime(epoch))
-
-
-def _names(names: tuple[str, ...]) -> str:
-    shown = ", ".join(names[:_NAMES_SHOWN])
-    more = len(names) - _NAMES_SHOWN
-    return shown + (f" and {more} more" if more > 0 else "")
-
+    return f"TLS: {verify_failure(code, message, cert, host, now)}"

@@ -8,11 +8,13 @@ the same run.
 from __future__ import annotations
 
 import ipaddress
-import time
 
+from agent.units import format_duration
 from checks.tls.x509_der import CertInfo, parse_certificate
 
-__all__ = ["CertInfo", "format_names", "matches_host", "parse_certificate", "utc_date"]
+__all__ = ["CertInfo", "day_span", "format_names", "matches_host", "parse_certificate"]
+
+_SECONDS_PER_DAY = 86400.0
 
 
 def matches_host(cert: CertInfo, hostname: str) -> bool:
@@ -41,9 +43,9 @@ def format_names(names: tuple[str, ...], limit: int = 3) -> str:
     return f"{shown} and {rest} more" if rest > 0 else shown
 
 
-def utc_date(epoch: float) -> str:
-    """``2025-03-01`` (UTC)."""
-    return time.strftime("%Y-%m-%d", time.gmtime(epoch))
+def day_span(days: float) -> str:
+    """A span of days written as every duration is: ``13d 5h``, ``5h 3m``."""
+    return format_duration(days * _SECONDS_PER_DAY)
 
 
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -18,8 +18,9 @@ from pydantic import Field, field_validator, model_validator
 
 from agent.check import Check, CheckContext, CheckOptions
 from agent.model import CheckResult, Status
-from agent.units import format_duration
-from checks.tls.cert import CertInfo, format_names, matches_host, parse_certificate, utc_date
+from agent.timefmt import utc_date
+from checks.tls.cert import CertInfo, day_span, matches_host, parse_certificate
+from checks.tls.failures import expired, not_valid_yet, verify_failure, wrong_name
 from checks.tls.probe import (
     ChainVerifyError,
     Handshake,
@@ -30,17 +31,9 @@ from checks.tls.probe import (
     verifying_context,
 )
 
-#: OpenSSL verify codes that get words of their own (X509_V_ERR_*).
-_NOT_YET_VALID = 9
-_EXPIRED = 10
-_SELF_SIGNED = 18
-_SELF_SIGNED_IN_CHAIN = 19
-
 #: Share of the check's timeout the handshakes may use, so that our own precise
 #: "timeout after ..." wins over the agent's hard timeout.
 _TIMEOUT_SHARE = 0.9
-
-_SECONDS_PER_DAY = 86400.0
 
 _VERSIONS = {"TLSv1.3": 1.3, "TLSv1.2": 1.2, "TLSv1.1": 1.1, "TLSv1": 1.0, "SSLv3": 0.3}
 
@@ -161,18 +154,16 @@ def judge(info: CertInfo, *, version: str, server_name: str, now: float, verify:
     days_left = info.days_left(now)
     faults: list[str] = []
     if days_left < 0:
-        faults.append(f"certificate expired {_span(-days_left)} ago")
+        faults.append(expired(info, now))
     if info.not_before > now:
-        faults.append(f"certificate is not valid before {utc_date(info.not_before)}")
-    # OpenSSL's "expired" / "not yet valid" is already said above when the leaf's own dates
-    # explain it; otherwise it is about another certificate of the chain.
-    explained = ((chain_error is not None and chain_error.code == _EXPIRED and days_left < 0)
-                 or (chain_error is not None and chain_error.code == _NOT_YET_VALID
-                     and info.not_before > now))
-    if verify and chain_error is not None and not explained:
-        faults.append(_chain_words(chain_error))
+        faults.append(not_valid_yet(info))
+    if verify and chain_error is not None:
+        words = verify_failure(chain_error.code, chain_error.message, info, server_name, now)
+        # OpenSSL's "expired" / "not yet valid" about the leaf itself is said above already.
+        if words not in faults:
+            faults.append(words)
     if verify and not host_matches:
-        faults.append(f"certificate is for {format_names(info.names)}, not {server_name}")
+        faults.append(wrong_name(info, server_name))
     if faults:
         return TlsVerdict(Status.CRITICAL, "; ".join(faults), host_matches)
 
@@ -180,28 +171,15 @@ def judge(info: CertInfo, *, version: str, server_name: str, now: float, verify:
     until = f"until {utc_date(info.not_after)}"
     checked = "" if verify else " (not verified)"
     if crit_days is not None and days_left < crit_days:
-        return TlsVerdict(Status.CRITICAL, f"certificate expires in {_span(days_left)} "
-                          f"({until}), under {_span(crit_days)}; {label}{checked}",
+        return TlsVerdict(Status.CRITICAL, f"certificate expires in {day_span(days_left)} "
+                          f"({until}), under {day_span(crit_days)}; {label}{checked}",
                           host_matches)
     if warn_days is not None and days_left < warn_days:
-        return TlsVerdict(Status.WARNING, f"certificate expires in {_span(days_left)} "
-                          f"({until}), under {_span(warn_days)}; {label}{checked}",
+        return TlsVerdict(Status.WARNING, f"certificate expires in {day_span(days_left)} "
+                          f"({until}), under {day_span(warn_days)}; {label}{checked}",
                           host_matches)
-    return TlsVerdict(Status.OK, f"{label}, certificate valid for {_span(days_left)} more "
+    return TlsVerdict(Status.OK, f"{label}, certificate valid for {day_span(days_left)} more "
                       f"({until}){checked}", host_matches)
-
-
-def _span(days: float) -> str:
-    """A span of days written as every duration is: ``13d 5h``, ``5h 3m``."""
-    return format_duration(days * _SECONDS_PER_DAY)
-
-
-def _chain_words(err: ChainError) -> str:
-    if err.code == _SELF_SIGNED:
-        return "self-signed certificate"
-    if err.code == _SELF_SIGNED_IN_CHAIN:
-        return "self-signed certificate in the chain"
-    return f"chain does not verify: {err.message}"
 
 
 class TlsCheck(Check[TlsOptions]):
@@ -248,7 +226,9 @@ class TlsCheck(Check[TlsOptions]):
                     hs = await self._handshake(ctx, insecure_context(), left)
         except ProbeError as e:
             if chain_error is not None:
-                text = f"{_chain_words(chain_error)}; then {e}"
+                words = verify_failure(chain_error.code, chain_error.message, None,
+                                       o.effective_server_name, ctx.clock.now())
+                text = f"{words}; then {e}"
                 return CheckResult.failed(Status.CRITICAL, text, error=text)
             return CheckResult.failed(Status.CRITICAL, str(e), error=str(e))
         try:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from agent.errors import CheckError
 from agent.units import format_duration
+from checks.tls.failures import handshake_failure
 
 
 class StartTls(enum.Enum):
@@ -109,7 +110,8 @@ async def handshake(host: str, port: int, *, server_name: str, context: ssl.SSLC
     except ssl.SSLCertVerificationError as e:
         raise ChainVerifyError(e.verify_code, e.verify_message or str(e)) from None
     except ssl.SSLError as e:
-        raise ProbeError(f"TLS handshake with {target} failed: {e.reason or e}") from None
+        raise ProbeError(f"TLS handshake with {target} failed: "
+                         f"{handshake_failure(e)}") from None
     except ConnectionRefusedError:
         raise ProbeError(f"connection refused by {target}") from None
     except socket.gaierror as e:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import calendar
 import ipaddress
-import time
 from dataclasses import dataclass
 
 _SEQUENCE = 0x30
@@ -57,10 +56,6 @@ class CertInfo:
     def days_left(self, now: float) -> float:
         """Days until ``not_after`` (negative once expired)."""
         return (self.not_after - now) / 86400.0
-
-    def not_after_text(self) -> str:
-        """``2026-05-01`` (UTC)."""
-        return time.strftime("%Y-%m-%d", time.gmtime(self.not_after))
 
 
 class _Reader:

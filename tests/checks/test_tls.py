@@ -215,7 +215,8 @@ async def test_unknown_issuer_names_the_openssl_reason(ca: trustme.CA) -> None:
     async with serve(_hold, leaf_context(ca, "localhost")) as port:
         result = await run_check(port=port, server_name="localhost")  # CA not trusted
     assert result.status is Status.CRITICAL
-    assert result.summary == "chain does not verify: unable to get local issuer certificate"
+    assert result.summary == ("certificate is not from a trusted authority "
+                              "(unable to get local issuer certificate)")
     assert result.metrics["cert_days_left"] > 300_000
 
 
@@ -342,12 +343,13 @@ JUDGED = [
     Judged("expired-verify-off", -3.5, Status.CRITICAL, "certificate expired 3d 12h ago",
            verify=False),
     Judged("chain", 90, Status.CRITICAL,
-           "chain does not verify: unable to get local issuer certificate",
+           "certificate is not from a trusted authority (unable to get local issuer "
+           "certificate)",
            chain=ChainError(20, "unable to get local issuer certificate")),
     Judged("chain-verify-off", 90, Status.OK, "TLS 1.3, certificate valid",
            chain=ChainError(18, "self-signed certificate"), verify=False),
     Judged("expired-intermediate", 90, Status.CRITICAL,
-           "chain does not verify: certificate has expired",
+           "a certificate in the chain has expired",
            chain=ChainError(10, "certificate has expired")),
     Judged("expired-is-said-once", -3.5, Status.CRITICAL, "certificate expired 3d 12h ago",
            chain=ChainError(10, "certificate has expired")),
