@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import socket
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
@@ -37,13 +36,13 @@ from agent.units import format_bytes, format_duration, parse_size
 from checks.shared.net import (
     compile_regex,
     describe_os_error,
+    host_option,
     parse_ip_family,
+    port_option,
     quoted,
     run_budget,
 )
 
-_FAMILIES = {IpFamily.ANY: socket.AF_UNSPEC, IpFamily.IPV4: socket.AF_INET,
-             IpFamily.IPV6: socket.AF_INET6}
 _READ_CHUNK = 4096
 
 
@@ -70,27 +69,12 @@ class TcpOptions(CheckOptions):
     @field_validator("host")
     @classmethod
     def _host(cls, v: str) -> str:
-        v = v.strip()
-        if v.startswith("[") and v.endswith("]"):
-            v = v[1:-1]
-        if not v or any(ch.isspace() for ch in v) or "/" in v:
-            raise ValueError(f"expected a host name or IP address, got {v!r}")
-        if v.count(":") == 1:
-            raise ValueError(f"give the port in 'port:', not in the host ({v!r})")
-        return v
+        return host_option(v)
 
     @field_validator("port", mode="before")
     @classmethod
     def _port(cls, v: Any) -> Any:
-        if isinstance(v, bool):
-            raise ValueError(f"port must be a number from 1 to 65535, got {v!r}")
-        try:
-            number = int(v)
-        except (TypeError, ValueError):
-            raise ValueError(f"port must be a number from 1 to 65535, got {v!r}") from None
-        if not 1 <= number <= 65535:
-            raise ValueError(f"port must be from 1 to 65535, got {number}")
-        return number
+        return port_option(v)
 
     @field_validator("expect_regex", mode="before")
     @classmethod
@@ -138,7 +122,7 @@ class TcpCheck(Check[TcpOptions]):
         try:
             async with asyncio.timeout(run_budget(ctx.timeout)):
                 reader, writer = await asyncio.open_connection(
-                    opts.host, opts.port, family=_FAMILIES[opts.ip_family])
+                    opts.host, opts.port, family=opts.ip_family.socket_family)
                 metrics["connect_ms"] = _ms(loop.time() - started)
                 if opts.send:
                     step = "send"

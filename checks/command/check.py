@@ -19,7 +19,6 @@ The command runs without a shell unless ``shell: true``, with a minimal environm
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shlex
 import signal
 from pathlib import Path
@@ -31,9 +30,8 @@ from agent.check import Check, CheckContext, CheckOptions
 from agent.model import CheckResult, Sample, Status
 from agent.units import format_bytes, format_duration, parse_size
 from checks.command.perfdata import PerfDatum, parse_plugin_output
-from checks.shared.subproc import exited, kill_group
+from checks.shared.subproc import PLAIN_ENV, exited, kill_group, reap
 
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_MAX_OUTPUT = 64 * 1024
 _SHELL_CHARS = frozenset("|&;<>()$`*?[]{}~\n")
 _EXPANDED_IN_DOUBLE_QUOTES = frozenset("$`")
@@ -223,7 +221,7 @@ class CommandCheck(Check[CommandOptions]):
         self.last_perfdata = ()
         if opts.cwd is not None and not opts.cwd.is_dir():
             return CheckResult.unknown(f"working directory not found: {opts.cwd}")
-        env = {"PATH": DEFAULT_PATH, "LANG": "C.UTF-8", **opts.env}
+        env = {**PLAIN_ENV, **opts.env}
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
@@ -239,9 +237,7 @@ class CommandCheck(Check[CommandOptions]):
         try:
             result = await self._collect(proc, opts.max_output, ctx.timeout)
         finally:
-            kill_group(proc)
-            with contextlib.suppress(asyncio.TimeoutError, ProcessLookupError):
-                await asyncio.wait_for(proc.wait(), 1.0)
+            await reap(proc)
             self._proc = None
         if result.status is Status.UNKNOWN and result.error is not None:
             ctx.logger.debug("check %s: %s", self.name, result.summary)

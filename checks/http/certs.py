@@ -11,16 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import socket
 import ssl
 from typing import Any
 
 from agent.ipfamily import IpFamily
 from checks.tls.failures import handshake_failure, verify_failure
 from checks.tls.x509_der import CertInfo, parse_certificate
-
-_FAMILIES = {IpFamily.ANY: socket.AF_UNSPEC, IpFamily.IPV4: socket.AF_INET,
-             IpFamily.IPV6: socket.AF_INET6}
 
 
 def certificate_of(ssl_object: Any) -> CertInfo | None:
@@ -60,7 +56,7 @@ async def fetch_certificate(host: str, port: int, family: IpFamily,
         async with asyncio.timeout(timeout):
             _reader, writer = await asyncio.open_connection(
                 host, port, ssl=ctx, server_hostname=server_name or "",
-                family=_FAMILIES[family])
+                family=family.socket_family)
     except (OSError, TimeoutError, ssl.SSLError, UnicodeError):
         return None
     try:

@@ -41,7 +41,7 @@ from agent.http_client import ClientSettings
 from agent.ipfamily import IpFamily
 from agent.units import parse_size
 from checks.http.jsonpath import JsonPath
-from checks.shared.net import compile_regex, parse_ip_family
+from checks.shared.net import ca_file_option, compile_regex, parse_ip_family
 
 #: The header-name characters RFC 9110 allows ("token").
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -295,9 +295,7 @@ class HttpOptions(CheckOptions):
     @field_validator("ca_file")
     @classmethod
     def _ca_file(cls, v: Path | None) -> Path | None:
-        if v is not None and not v.is_file():
-            raise ValueError(f"no such file: {v}")
-        return v
+        return ca_file_option(v)
 
     @model_validator(mode="after")
     def _consistent(self) -> HttpOptions:

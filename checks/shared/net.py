@@ -1,5 +1,5 @@
 """What the checks that open connections share: words for failures, the time budget of a
-run, and short renderings of sizes and received text.
+run, short renderings of sizes and received text, and the host, port and CA file options.
 
 Libraries wrap the operating system's error several layers deep (httpx -> httpcore -> anyio
 -> OSError); these helpers walk the chain and name the cause the way a sysadmin would:
@@ -11,7 +11,9 @@ from __future__ import annotations
 import errno
 import re
 import socket
+import ssl
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 E = TypeVar("E", bound=BaseException)
@@ -84,3 +86,46 @@ def compile_regex(value: Any) -> Any:
         except re.error as exc:
             raise ValueError(f"bad regular expression {value!r}: {exc}") from None
     return value
+
+
+def host_option(value: str) -> str:
+    """A ``host:`` option: a host name or IP address (an IPv6 one with or without
+    brackets), never with a port, a path or spaces. Raises ValueError saying which."""
+    v = value.strip()
+    if v.startswith("[") and v.endswith("]"):
+        v = v[1:-1]
+    if not v or any(ch.isspace() for ch in v) or "/" in v:
+        raise ValueError(f"expected a host name or IP address, got {v!r}")
+    if v.count(":") == 1:
+        raise ValueError(f"give the port in 'port:', not in the host ({v!r})")
+    return v
+
+
+def port_option(value: Any) -> Any:
+    """A pydantic ``before`` validator for a ``port:`` option: a number from 1 to 65535
+    (None passes, for an optional port)."""
+    if value is None:
+        return value
+    if isinstance(value, bool):
+        raise ValueError(f"port must be a number from 1 to 65535, got {value!r}")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"port must be a number from 1 to 65535, got {value!r}") from None
+    if not 1 <= number <= 65535:
+        raise ValueError(f"port must be from 1 to 65535, got {number}")
+    return number
+
+
+def ca_file_option(path: Path | None) -> Path | None:
+    """A ``ca_file:`` option: a PEM file of CA certificates that OpenSSL can load."""
+    if path is None:
+        return path
+    if not path.is_file():
+        raise ValueError(f"CA file {path} does not exist or is not a file")
+    try:
+        # A bare context: reading the file must not cost loading the system store each time.
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=str(path))
+    except (ssl.SSLError, OSError) as e:
+        raise ValueError(f"CA file {path} cannot be used: {e}") from None
+    return path

@@ -1,5 +1,6 @@
-"""Running a helper program (systemctl, journalctl) without a shell, with a deadline and a
-cap on how much of its output is kept.
+"""Running a program without a shell: a helper (systemctl, journalctl) with a deadline and a
+cap on how much of its output is kept, and the environment and clean-up of the programs a
+user names (plugins, verify commands).
 
 A program that overruns its deadline, or prints more than the cap, is killed (its whole
 process group), so neither a hung bus call nor a log flood can stall or bloat the agent.
@@ -26,6 +27,14 @@ QUIET_ENV: Mapping[str, str] = {
     "SYSTEMD_LESS": "",
     "PAGER": "cat",
 }
+
+
+#: PATH for the programs a user names (plugins, verify commands): the system's usual
+#: directories, whatever the agent itself was started with.
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+#: The whole environment such a program starts with (a check may add its own variables).
+PLAIN_ENV: Mapping[str, str] = {"PATH": DEFAULT_PATH, "LANG": "C.UTF-8"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +99,7 @@ async def run_capped(argv: Sequence[str], *, timeout: float, cap: int,
         raise TimeoutError(f"{argv[0]} gave no answer within {format_duration(timeout)}") from None
     finally:
         if proc.returncode is None:
-            kill_group(proc)
-            with contextlib.suppress(TimeoutError, ProcessLookupError):
-                await asyncio.wait_for(proc.wait(), 1.0)
+            await reap(proc)
     return Output(proc.returncode if proc.returncode is not None else -1,
                   bytes(out), bytes(err), capped)
 
@@ -101,6 +108,14 @@ def kill_group(proc: asyncio.subprocess.Process) -> None:
     """SIGKILL a program started in its own session, with everything it started."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
+
+
+async def reap(proc: asyncio.subprocess.Process) -> None:
+    """Kill a program started in its own session, with everything it started, and give it
+    a second to be gone (so no zombie is left behind)."""
+    kill_group(proc)
+    with contextlib.suppress(TimeoutError, ProcessLookupError):
+        await asyncio.wait_for(proc.wait(), 1.0)
 
 
 async def exited(proc: asyncio.subprocess.Process) -> int:

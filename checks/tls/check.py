@@ -19,6 +19,7 @@ from pydantic import Field, field_validator, model_validator
 from agent.check import Check, CheckContext, CheckOptions
 from agent.model import CheckResult, Status
 from agent.timefmt import utc_date
+from checks.shared.net import ca_file_option, host_option, port_option
 from checks.tls.cert import CertInfo, day_span, matches_host, parse_certificate
 from checks.tls.failures import expired, not_valid_yet, verify_failure, wrong_name
 from checks.tls.probe import (
@@ -58,23 +59,12 @@ class TlsOptions(CheckOptions):
     @field_validator("host", "server_name")
     @classmethod
     def _hostname(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        v = v.strip()
-        if not v or "/" in v or " " in v:
-            raise ValueError(f"expected a host name or IP address, got {v!r}")
-        if v.startswith("[") and v.endswith("]"):
-            v = v[1:-1]
-        if v.count(":") == 1:
-            raise ValueError(f"give the port in 'port:', not in the host name ({v!r})")
-        return v
+        return v if v is None else host_option(v)
 
-    @field_validator("port")
+    @field_validator("port", mode="before")
     @classmethod
-    def _port(cls, v: int | None) -> int | None:
-        if v is not None and not 1 <= v <= 65535:
-            raise ValueError(f"port must be between 1 and 65535, got {v}")
-        return v
+    def _port(cls, v: Any) -> Any:
+        return port_option(v)
 
     @field_validator("starttls", mode="before")
     @classmethod
@@ -91,15 +81,7 @@ class TlsOptions(CheckOptions):
     @field_validator("ca_file")
     @classmethod
     def _ca_file(cls, v: Path | None) -> Path | None:
-        if v is None:
-            return v
-        if not v.is_file():
-            raise ValueError(f"CA file {v} does not exist or is not a file")
-        try:
-            ssl.create_default_context().load_verify_locations(cafile=str(v))
-        except (ssl.SSLError, OSError) as e:
-            raise ValueError(f"CA file {v} cannot be used: {e}") from None
-        return v
+        return ca_file_option(v)
 
     @model_validator(mode="after")
     def _days_order(self) -> TlsOptions:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 
 from agent.check import load_kind
 from agent.http_client import HttpClientPool
@@ -172,7 +173,7 @@ def test_the_kinds_are_registered_as_entry_points() -> None:
 async def test_a_thousand_checks_share_a_handful_of_clients(tmp_path: Path,
         http_pool: HttpClientPool) -> None:
     ca = tmp_path / "ca.pem"
-    ca.write_text("")
+    trustme.CA().cert_pem.write_to_path(str(ca))
     variants: list[dict[str, Any]] = [{}, {"verify_tls": False}, {"ip_family": "ipv4"},
                                       {"proxy": "http://127.0.0.1:3128"}]
     clients = set()

@@ -401,8 +401,8 @@ def test_host_name_matching(names: tuple[str, ...], ips: tuple[str, ...], cn: st
 # --- options -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"host": "x.example", "port": 0}, "port must be between 1 and 65535, got 0"),
-    ({"host": "x.example", "port": 70000}, "port must be between 1 and 65535, got 70000"),
+    ({"host": "x.example", "port": 0}, "port must be from 1 to 65535, got 0"),
+    ({"host": "x.example", "port": 70000}, "port must be from 1 to 65535, got 70000"),
     ({"host": "x.example", "starttls": "ftp"}, "starttls must be one of none, smtp, imap"),
     ({"host": "x.example", "ca_file": "/nonexistent/ca.pem"},
      "CA file /nonexistent/ca.pem does not exist"),
