@@ -34,11 +34,11 @@ from agent.ipfamily import IpFamily
 from agent.model import CheckResult, Status
 from agent.units import format_bytes, format_duration, parse_size
 from checks.shared.net import (
+    Host,
+    Port,
     compile_regex,
     describe_os_error,
-    host_option,
     parse_ip_family,
-    port_option,
     quoted,
     run_budget,
 )
@@ -54,8 +54,8 @@ def _size(value: Any) -> int:
 class TcpOptions(CheckOptions):
     """Where to connect and what to expect."""
 
-    host: str
-    port: int
+    host: Host
+    port: Port
     #: Sent right after connecting (YAML escapes like ``\\r\\n`` work in double quotes).
     send: str | None = None
     #: A substring the server must send.
@@ -65,16 +65,6 @@ class TcpOptions(CheckOptions):
     #: Read at most this much while looking for the expectation.
     max_read: Annotated[int, BeforeValidator(_size)] = Field(default=65_536, ge=1)
     ip_family: Annotated[IpFamily, BeforeValidator(parse_ip_family)] = IpFamily.ANY
-
-    @field_validator("host")
-    @classmethod
-    def _host(cls, v: str) -> str:
-        return host_option(v)
-
-    @field_validator("port", mode="before")
-    @classmethod
-    def _port(cls, v: Any) -> Any:
-        return port_option(v)
 
     @field_validator("expect_regex", mode="before")
     @classmethod

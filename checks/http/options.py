@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import enum
 import re
-from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
@@ -41,7 +40,7 @@ from agent.http_client import ClientSettings
 from agent.ipfamily import IpFamily
 from agent.units import parse_size
 from checks.http.jsonpath import JsonPath
-from checks.shared.net import ca_file_option, compile_regex, parse_ip_family
+from checks.shared.net import CaFile, compile_regex, parse_ip_family
 
 #: The header-name characters RFC 9110 allows ("token").
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -223,7 +222,7 @@ class HttpOptions(CheckOptions):
     #: Off only on purpose: then any certificate is accepted (its dates are still reported).
     verify_tls: bool = True
     #: A PEM file of extra trusted CAs (an internal CA).
-    ca_file: Path | None = None
+    ca_file: CaFile | None = None
     expect_status: ExpectedStatus = ((200, 399),)
     body_contains: Annotated[tuple[str, ...], BeforeValidator(_one_or_many)] = ()
     body_regex: re.Pattern[str] | None = None
@@ -291,11 +290,6 @@ class HttpOptions(CheckOptions):
     @classmethod
     def _regex(cls, v: Any) -> Any:
         return compile_regex(v)
-
-    @field_validator("ca_file")
-    @classmethod
-    def _ca_file(cls, v: Path | None) -> Path | None:
-        return ca_file_option(v)
 
     @model_validator(mode="after")
     def _consistent(self) -> HttpOptions:

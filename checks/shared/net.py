@@ -14,7 +14,9 @@ import socket
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
+
+from pydantic import AfterValidator, BeforeValidator
 
 E = TypeVar("E", bound=BaseException)
 
@@ -102,10 +104,7 @@ def host_option(value: str) -> str:
 
 
 def port_option(value: Any) -> Any:
-    """A pydantic ``before`` validator for a ``port:`` option: a number from 1 to 65535
-    (None passes, for an optional port)."""
-    if value is None:
-        return value
+    """A pydantic ``before`` validator for a ``port:`` option: a number from 1 to 65535."""
     if isinstance(value, bool):
         raise ValueError(f"port must be a number from 1 to 65535, got {value!r}")
     try:
@@ -117,10 +116,8 @@ def port_option(value: Any) -> Any:
     return number
 
 
-def ca_file_option(path: Path | None) -> Path | None:
+def ca_file_option(path: Path) -> Path:
     """A ``ca_file:`` option: a PEM file of CA certificates that OpenSSL can load."""
-    if path is None:
-        return path
     if not path.is_file():
         raise ValueError(f"CA file {path} does not exist or is not a file")
     try:
@@ -129,3 +126,9 @@ def ca_file_option(path: Path | None) -> Path | None:
     except (ssl.SSLError, OSError) as e:
         raise ValueError(f"CA file {path} cannot be used: {e}") from None
     return path
+
+
+#: Option types for the checks' models: ``host: Host``, ``port: Port | None = None``, ...
+Host = Annotated[str, AfterValidator(host_option)]
+Port = Annotated[int, BeforeValidator(port_option)]
+CaFile = Annotated[Path, AfterValidator(ca_file_option)]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
@@ -19,7 +18,7 @@ from pydantic import Field, field_validator, model_validator
 from agent.check import Check, CheckContext, CheckOptions
 from agent.model import CheckResult, Status
 from agent.timefmt import utc_date
-from checks.shared.net import ca_file_option, host_option, port_option
+from checks.shared.net import CaFile, Host, Port
 from checks.tls.cert import CertInfo, day_span, matches_host, parse_certificate
 from checks.tls.failures import expired, not_valid_yet, verify_failure, wrong_name
 from checks.tls.probe import (
@@ -42,29 +41,19 @@ _VERSIONS = {"TLSv1.3": 1.3, "TLSv1.2": 1.2, "TLSv1.1": 1.1, "TLSv1": 1.0, "SSLv
 class TlsOptions(CheckOptions):
     """Options of the ``tls`` check."""
 
-    host: str = Field(min_length=1)
+    host: Host
     #: Default: 443, or the usual port of the ``starttls`` protocol (25, 143, 110).
-    port: int | None = None
+    port: Port | None = None
     #: Name sent as SNI and matched against the certificate (default: ``host``).
-    server_name: str | None = None
+    server_name: Host | None = None
     starttls: StartTls = StartTls.NONE
     #: Extra CA certificates (PEM) trusted besides the system store, for a private PKI.
-    ca_file: Path | None = None
+    ca_file: CaFile | None = None
     #: Check the chain and the host name. Off: only dates and version are judged.
     verify: bool = True
     #: The check turns WARNING / CRITICAL when fewer days are left (null: never).
     warn_days: float | None = Field(default=21.0, ge=0)
     crit_days: float | None = Field(default=7.0, ge=0)
-
-    @field_validator("host", "server_name")
-    @classmethod
-    def _hostname(cls, v: str | None) -> str | None:
-        return v if v is None else host_option(v)
-
-    @field_validator("port", mode="before")
-    @classmethod
-    def _port(cls, v: Any) -> Any:
-        return port_option(v)
 
     @field_validator("starttls", mode="before")
     @classmethod
@@ -77,11 +66,6 @@ class TlsOptions(CheckOptions):
                 raise ValueError(f"starttls must be one of none, smtp, imap, pop3, got {v!r}")
             return text
         return v
-
-    @field_validator("ca_file")
-    @classmethod
-    def _ca_file(cls, v: Path | None) -> Path | None:
-        return ca_file_option(v)
 
     @model_validator(mode="after")
     def _days_order(self) -> TlsOptions:

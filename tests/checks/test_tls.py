@@ -409,7 +409,7 @@ def test_host_name_matching(names: tuple[str, ...], ips: tuple[str, ...], cn: st
     ({"host": "x.example", "warn_days": 5, "crit_days": 10},
      "crit_days (10) must not be more than warn_days (5)"),
     ({"host": "x.example:443"}, "give the port in 'port:'"),
-    ({"host": ""}, "at least 1 character"),
+    ({"host": ""}, "expected a host name or IP address"),
     ({"host": "x.example", "hostname": "y"}, "Extra inputs are not permitted"),
 ])
 def test_bad_options_are_rejected_with_a_clear_message(options: dict[str, Any],
