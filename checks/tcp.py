@@ -24,21 +24,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from agent.check import Check, CheckContext, CheckOptions
 from agent.ipfamily import IpFamily
 from agent.model import CheckResult, Status
 from agent.units import format_bytes, format_duration, parse_size
 from checks.shared.net import (
+    Family,
     Host,
     Port,
-    compile_regex,
+    Regex,
     describe_os_error,
-    parse_ip_family,
     quoted,
     run_budget,
 )
@@ -61,15 +60,10 @@ class TcpOptions(CheckOptions):
     #: A substring the server must send.
     expect: str | None = None
     #: A regular expression the server's text must match (``re.search``).
-    expect_regex: re.Pattern[str] | None = None
+    expect_regex: Regex | None = None
     #: Read at most this much while looking for the expectation.
     max_read: Annotated[int, BeforeValidator(_size)] = Field(default=65_536, ge=1)
-    ip_family: Annotated[IpFamily, BeforeValidator(parse_ip_family)] = IpFamily.ANY
-
-    @field_validator("expect_regex", mode="before")
-    @classmethod
-    def _regex(cls, v: Any) -> Any:
-        return compile_regex(v)
+    ip_family: Family = IpFamily.ANY
 
     @model_validator(mode="after")
     def _one_expectation(self) -> TcpOptions:

@@ -40,7 +40,7 @@ from agent.http_client import ClientSettings
 from agent.ipfamily import IpFamily
 from agent.units import parse_size
 from checks.http.jsonpath import JsonPath
-from checks.shared.net import CaFile, compile_regex, parse_ip_family
+from checks.shared.net import CaFile, Family, Regex
 
 #: The header-name characters RFC 9110 allows ("token").
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -218,14 +218,14 @@ class HttpOptions(CheckOptions):
     max_redirects: int = Field(default=10, ge=0, le=50)
     #: ``http://[user:password@]proxy:3128``; when set, ``ip_family`` does not apply.
     proxy: SecretStr | None = None
-    ip_family: Annotated[IpFamily, BeforeValidator(parse_ip_family)] = IpFamily.ANY
+    ip_family: Family = IpFamily.ANY
     #: Off only on purpose: then any certificate is accepted (its dates are still reported).
     verify_tls: bool = True
     #: A PEM file of extra trusted CAs (an internal CA).
     ca_file: CaFile | None = None
     expect_status: ExpectedStatus = ((200, 399),)
     body_contains: Annotated[tuple[str, ...], BeforeValidator(_one_or_many)] = ()
-    body_regex: re.Pattern[str] | None = None
+    body_regex: Regex | None = None
     json_checks: tuple[JsonExpectation, ...] = Field(
         default=(), validation_alias=AliasChoices("json", "json_checks"))
     #: At most this much of the body is read into memory (expectations see only that part).
@@ -285,11 +285,6 @@ class HttpOptions(CheckOptions):
         if any(not s for s in v):
             raise ValueError("body_contains cannot hold an empty string")
         return v
-
-    @field_validator("body_regex", mode="before")
-    @classmethod
-    def _regex(cls, v: Any) -> Any:
-        return compile_regex(v)
 
     @model_validator(mode="after")
     def _consistent(self) -> HttpOptions:

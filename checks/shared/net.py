@@ -18,6 +18,8 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BeforeValidator
 
+from agent.ipfamily import IpFamily
+
 E = TypeVar("E", bound=BaseException)
 
 _SHOWN = 60
@@ -132,3 +134,5 @@ def ca_file_option(path: Path) -> Path:
 Host = Annotated[str, AfterValidator(host_option)]
 Port = Annotated[int, BeforeValidator(port_option)]
 CaFile = Annotated[Path, AfterValidator(ca_file_option)]
+Regex = Annotated[re.Pattern[str], BeforeValidator(compile_regex)]
+Family = Annotated[IpFamily, BeforeValidator(parse_ip_family)]
