@@ -31,6 +31,7 @@ from pydantic import ConfigDict, Field, SecretStr, model_validator
 from agent.check import Check, CheckContext, CheckOptions
 from agent.model import CheckResult, Status
 from agent.units import format_duration, format_percent, format_value
+from checks.shared.net import host_port
 
 
 class Engine(enum.Enum):
@@ -82,8 +83,7 @@ class Target:
         """``127.0.0.1:5432``, ``[::1]:6379`` or a socket path."""
         if self.host.startswith("/"):
             return self.host
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        return host_port(self.host, self.port)
 
     @property
     def display_user(self) -> str:

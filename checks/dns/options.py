@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 from agent.check import CheckOptions
 from agent.units import parse_duration
 from checks.dns.answers import RecordType, canonical_expected
+from checks.shared.net import host_port
 
 _REVERSE_ZONES = ("in-addr.arpa", "ip6.arpa")
 
@@ -37,7 +38,7 @@ class Resolver:
     port: int = 53
 
     def __str__(self) -> str:
-        return f"[{self.ip}]:{self.port}" if ":" in self.ip else f"{self.ip}:{self.port}"
+        return host_port(self.ip, self.port)
 
 
 def parse_resolver(text: str) -> Resolver:

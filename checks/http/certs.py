@@ -1,4 +1,4 @@
-"""The certificate an HTTPS server presented, and TLS failures in plain words.
+"""The certificate an HTTPS server presented, and a failed handshake in plain words.
 
 ``cert_days_left`` comes from the certificate on the connection that answered (read as DER,
 so it works with verification off too). When verification fails, the handshake is repeated
@@ -10,12 +10,13 @@ localhost", "TLS: self-signed certificate".
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import ssl
 from typing import Any
 
 from agent.ipfamily import IpFamily
+from checks.tls.cert import parse_ip
 from checks.tls.failures import handshake_failure, verify_failure
+from checks.tls.probe import insecure_context
 from checks.tls.x509_der import CertInfo, parse_certificate
 
 
@@ -48,14 +49,11 @@ async def fetch_certificate(host: str, port: int, family: IpFamily,
 
     Used only to explain a verification failure; every error is swallowed (None).
     """
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    server_name = None if _is_ip(host) else host
+    server_name = None if parse_ip(host.strip("[]")) is not None else host
     try:
         async with asyncio.timeout(timeout):
             _reader, writer = await asyncio.open_connection(
-                host, port, ssl=ctx, server_hostname=server_name or "",
+                host, port, ssl=insecure_context(), server_hostname=server_name or "",
                 family=family.socket_family)
     except (OSError, TimeoutError, ssl.SSLError, UnicodeError):
         return None
@@ -63,14 +61,6 @@ async def fetch_certificate(host: str, port: int, family: IpFamily,
         return certificate_of(writer.get_extra_info("ssl_object"))
     finally:
         writer.transport.abort()
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 def describe_tls_failure(err: ssl.SSLError, cert: CertInfo | None, host: str,

@@ -92,6 +92,11 @@ def compile_regex(value: Any) -> Any:
     return value
 
 
+def host_port(host: str, port: int) -> str:
+    """``host:port``, with brackets around an IPv6 address (``[::1]:53``)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def host_option(value: str) -> str:
     """A ``host:`` option: a host name or IP address (an IPv6 one with or without
     brackets), never with a port, a path or spaces. Raises ValueError saying which."""

@@ -12,7 +12,8 @@ import ipaddress
 from agent.units import format_duration
 from checks.tls.x509_der import CertInfo, parse_certificate
 
-__all__ = ["CertInfo", "day_span", "format_names", "matches_host", "parse_certificate"]
+__all__ = ["CertInfo", "day_span", "format_names", "matches_host", "parse_certificate",
+           "parse_ip"]
 
 _SECONDS_PER_DAY = 86400.0
 
@@ -25,9 +26,9 @@ def matches_host(cert: CertInfo, hostname: str) -> bool:
     certificate has no SAN at all (as OpenSSL does).
     """
     host = hostname.strip().rstrip(".").lower()
-    ip = _ip(host.strip("[]"))
+    ip = parse_ip(host.strip("[]"))
     if ip is not None:
-        return ip in {_ip(a) for a in cert.ip_addresses}
+        return ip in {parse_ip(a) for a in cert.ip_addresses}
     patterns = cert.dns_names
     if not patterns and not cert.ip_addresses and cert.subject_cn:
         patterns = (cert.subject_cn,)
@@ -48,7 +49,8 @@ def day_span(days: float) -> str:
     return format_duration(days * _SECONDS_PER_DAY)
 
 
-def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address ``text`` spells, or None for a host name."""
     try:
         return ipaddress.ip_address(text)
     except ValueError:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from agent.errors import CheckError
 from agent.units import format_duration
+from checks.shared.net import host_port
 from checks.tls.failures import handshake_failure
 
 
@@ -61,11 +62,6 @@ class ChainVerifyError(Exception):
         self.message = message
 
 
-def where(host: str, port: int) -> str:
-    """``host:port``, with brackets around an IPv6 address."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 def verifying_context(ca_file: str | None = None) -> ssl.SSLContext:
     """The system trust store (plus ``ca_file``); host names are matched by the caller.
 
@@ -96,7 +92,7 @@ async def handshake(host: str, port: int, *, server_name: str, context: ssl.SSLC
     ``client_name`` is the name sent in SMTP's EHLO. Raises ChainVerifyError when the chain
     does not verify under ``context`` and ProbeError for every other failure.
     """
-    target = where(host, port)
+    target = host_port(host, port)
     phase = [""]  # what was going on, for the message; "" while connecting
     started = time.perf_counter()
     try:
@@ -126,7 +122,7 @@ async def handshake(host: str, port: int, *, server_name: str, context: ssl.SSLC
 async def _handshake(host: str, port: int, *, server_name: str, context: ssl.SSLContext,
                      starttls: StartTls, client_name: str, phase: list[str],
                      started: float) -> Handshake:
-    target = where(host, port)
+    target = host_port(host, port)
     if starttls is StartTls.NONE:
         phase[0] = "TLS handshake"
         reader, writer = await asyncio.open_connection(host, port, ssl=context,
