@@ -214,11 +214,14 @@ class CommandCheck(Check[CommandOptions]):
         #: The perfdata (values and plugin ranges, in metric units) of the last run.
         self.last_perfdata: tuple[PerfDatum, ...] = ()
         self._proc: asyncio.subprocess.Process | None = None
+        #: close() was called during this run (perhaps while its process was starting).
+        self._closing = False
 
     async def run(self, ctx: CheckContext) -> CheckResult:
         opts = self.options
         argv = opts.argv()
         self.last_perfdata = ()
+        self._closing = False
         if opts.cwd is not None and not opts.cwd.is_dir():
             return CheckResult.unknown(f"working directory not found: {opts.cwd}")
         env = {**PLAIN_ENV, **opts.env}
@@ -234,6 +237,8 @@ class CommandCheck(Check[CommandOptions]):
         except OSError as exc:
             return CheckResult.unknown(f"cannot run {argv[0]}: {exc.strerror or exc}")
         self._proc = proc
+        if self._closing:  # close() came while the process was being started
+            kill_group(proc)
         try:
             result = await self._collect(proc, opts.max_output, ctx.timeout)
         finally:
@@ -277,5 +282,6 @@ class CommandCheck(Check[CommandOptions]):
 
     async def close(self) -> None:
         """Kill the command if a run is still going."""
+        self._closing = True
         if self._proc is not None:
             kill_group(self._proc)
