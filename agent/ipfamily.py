@@ -4,6 +4,7 @@ that checks without HTTP do not import httpx)."""
 from __future__ import annotations
 
 import enum
+import socket
 
 
 class IpFamily(enum.Enum):
@@ -17,3 +18,9 @@ class IpFamily(enum.Enum):
     def local_address(self) -> str | None:
         """The wildcard local address that pins the family (None: let the resolver pick)."""
         return {IpFamily.ANY: None, IpFamily.IPV4: "0.0.0.0", IpFamily.IPV6: "::"}[self]
+
+    @property
+    def socket_family(self) -> int:
+        """The ``socket.AF_*`` value to resolve and connect with (AF_UNSPEC: either)."""
+        return {IpFamily.ANY: socket.AF_UNSPEC, IpFamily.IPV4: socket.AF_INET,
+                IpFamily.IPV6: socket.AF_INET6}[self]

@@ -36,9 +36,8 @@ from agent.durations import Duration
 from agent.errors import CheckError
 from agent.model import CheckResult, Status
 from agent.units import format_bytes, format_duration, format_percent
-from checks._hostutil import call_with_deadline
-from checks.command import DEFAULT_PATH
-from checks.subproc import exited, kill_group
+from checks.shared.host import call_with_deadline
+from checks.shared.subproc import PLAIN_ENV, exited, reap
 
 PLACEHOLDER = "{file}"
 _MAGIC = frozenset("*?[")
@@ -166,7 +165,7 @@ async def run_verify(argv: tuple[str, ...], file: str, budget: float) -> Verific
         proc = await asyncio.create_subprocess_exec(
             *words, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE, start_new_session=True,
-            env={"PATH": DEFAULT_PATH, "LANG": "C.UTF-8"})
+            env=PLAIN_ENV)
     except FileNotFoundError:
         return Verification(Status.UNKNOWN, f"verify command not found: {words[0]}", False)
     except OSError as exc:
@@ -185,10 +184,8 @@ async def run_verify(argv: tuple[str, ...], file: str, budget: float) -> Verific
         # Exited: let stderr reach EOF, unless a child still holds it open.
         await asyncio.wait({reader}, timeout=0.5)
     finally:
-        kill_group(proc)
         reader.cancel()
-        with contextlib.suppress(asyncio.TimeoutError, ProcessLookupError):
-            await asyncio.wait_for(proc.wait(), 1.0)
+        await reap(proc)
     if code == 0:
         return Verification(Status.OK, "verified")
     if code < 0:

@@ -11,7 +11,7 @@ import psutil
 from agent.check import Check, CheckContext, CheckOptions
 from agent.model import CheckResult
 from agent.units import format_percent
-from checks._hostutil import percent
+from checks.shared.host import percent
 
 #: How far apart the two readings of the very first run are.
 FIRST_SAMPLE_SECONDS = 0.25

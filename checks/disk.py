@@ -18,7 +18,7 @@ from agent.check import Check, CheckContext, CheckOptions
 from agent.errors import CheckError
 from agent.model import CheckResult, Sample, Status, make_labels
 from agent.units import format_bytes, format_percent
-from checks._hostutil import call_with_deadline, percent
+from checks.shared.host import call_with_deadline, percent
 
 #: Filesystem types that hold no user data worth watching (kernel views, memory-backed,
 #: container layers, read-only images, automounter placeholders).

@@ -10,7 +10,7 @@ import psutil
 from agent.check import Check, CheckContext, CheckOptions
 from agent.model import CheckResult
 from agent.units import format_bytes, format_percent
-from checks._hostutil import percent
+from checks.shared.host import percent
 
 
 class MemoryOptions(CheckOptions):

@@ -24,26 +24,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
-import socket
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from agent.check import Check, CheckContext, CheckOptions
 from agent.ipfamily import IpFamily
 from agent.model import CheckResult, Status
 from agent.units import format_bytes, format_duration, parse_size
-from checks.netcommon import (
-    compile_regex,
+from checks.shared.net import (
+    Family,
+    Host,
+    Port,
+    Regex,
     describe_os_error,
-    parse_ip_family,
     quoted,
     run_budget,
 )
 
-_FAMILIES = {IpFamily.ANY: socket.AF_UNSPEC, IpFamily.IPV4: socket.AF_INET,
-             IpFamily.IPV6: socket.AF_INET6}
 _READ_CHUNK = 4096
 
 
@@ -55,47 +53,17 @@ def _size(value: Any) -> int:
 class TcpOptions(CheckOptions):
     """Where to connect and what to expect."""
 
-    host: str
-    port: int
+    host: Host
+    port: Port
     #: Sent right after connecting (YAML escapes like ``\\r\\n`` work in double quotes).
     send: str | None = None
     #: A substring the server must send.
     expect: str | None = None
     #: A regular expression the server's text must match (``re.search``).
-    expect_regex: re.Pattern[str] | None = None
+    expect_regex: Regex | None = None
     #: Read at most this much while looking for the expectation.
     max_read: Annotated[int, BeforeValidator(_size)] = Field(default=65_536, ge=1)
-    ip_family: Annotated[IpFamily, BeforeValidator(parse_ip_family)] = IpFamily.ANY
-
-    @field_validator("host")
-    @classmethod
-    def _host(cls, v: str) -> str:
-        v = v.strip()
-        if v.startswith("[") and v.endswith("]"):
-            v = v[1:-1]
-        if not v or any(ch.isspace() for ch in v) or "/" in v:
-            raise ValueError(f"expected a host name or IP address, got {v!r}")
-        if v.count(":") == 1:
-            raise ValueError(f"give the port in 'port:', not in the host ({v!r})")
-        return v
-
-    @field_validator("port", mode="before")
-    @classmethod
-    def _port(cls, v: Any) -> Any:
-        if isinstance(v, bool):
-            raise ValueError(f"port must be a number from 1 to 65535, got {v!r}")
-        try:
-            number = int(v)
-        except (TypeError, ValueError):
-            raise ValueError(f"port must be a number from 1 to 65535, got {v!r}") from None
-        if not 1 <= number <= 65535:
-            raise ValueError(f"port must be from 1 to 65535, got {number}")
-        return number
-
-    @field_validator("expect_regex", mode="before")
-    @classmethod
-    def _regex(cls, v: Any) -> Any:
-        return compile_regex(v)
+    ip_family: Family = IpFamily.ANY
 
     @model_validator(mode="after")
     def _one_expectation(self) -> TcpOptions:
@@ -138,7 +106,7 @@ class TcpCheck(Check[TcpOptions]):
         try:
             async with asyncio.timeout(run_budget(ctx.timeout)):
                 reader, writer = await asyncio.open_connection(
-                    opts.host, opts.port, family=_FAMILIES[opts.ip_family])
+                    opts.host, opts.port, family=opts.ip_family.socket_family)
                 metrics["connect_ms"] = _ms(loop.time() - started)
                 if opts.send:
                     step = "send"

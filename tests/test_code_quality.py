@@ -1,17 +1,22 @@
-"""The code stays ruff-clean, mypy-clean (strict) and free of import cycles: checked with
-every test run."""
+"""The code stays ruff-clean, mypy-clean (strict) and free of import cycles, every declared
+check kind loads, and no module of checks/ outgrows ~400 lines: checked with every test run."""
 
 from __future__ import annotations
 
 import ast
+import importlib
 import subprocess
 import sys
+import tomllib
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import pytest
 
+from agent.check import Check, available_kinds, load_kind
+
 REPO = Path(__file__).resolve().parents[1]
+MAX_MODULE_LINES = 400
 
 
 @pytest.mark.parametrize("tool", [
@@ -117,3 +122,32 @@ def test_the_lower_layers_import_only_what_sits_below_them(module: str,
                                                            may_import: set[str]) -> None:
     modules = _module_files()
     assert _imports(module, modules[module], modules) <= may_import
+
+
+# -- check kinds and module sizes ------------------------------------------------------
+
+def _declared_kinds() -> dict[str, str]:
+    with (REPO / "pyproject.toml").open("rb") as f:
+        project = tomllib.load(f)["project"]
+    kinds: dict[str, str] = project["entry-points"]["watchkeeper.checks"]
+    return kinds
+
+
+@pytest.mark.parametrize(("kind", "target"), sorted(_declared_kinds().items()))
+def test_every_declared_check_kind_loads_its_class(kind: str, target: str) -> None:
+    module, _, name = target.partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    assert isinstance(cls, type) and issubclass(cls, Check), target
+    assert cls.kind == kind
+    # The installed metadata says the same as pyproject (the editable install is current).
+    assert load_kind(kind) is cls
+
+
+def test_installed_check_kinds_are_the_declared_ones() -> None:
+    assert set(_declared_kinds()) <= set(available_kinds())
+
+
+def test_no_check_module_is_over_400_lines() -> None:
+    long = {str(p.relative_to(REPO)): n for p in sorted((REPO / "checks").rglob("*.py"))
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
+    assert long == {}

@@ -16,13 +16,13 @@ incident that is no longer silenced announces it likewise.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 
 from agent.alerting.state import AlertEvent, AlertState, EventKind, Phase
 from agent.model import AlertKey
+from agent.timefmt import same_utc_day, utc_clock, utc_minute
 
 #: The longest and shortest silence one may ask for.
 MAX_SILENCE = 30 * 86400.0
@@ -168,7 +168,6 @@ def release(suppressed: Iterable[Suppressed], states: Mapping[AlertKey, AlertSta
 
 def format_until(ends_at: float, now: float) -> str:
     """``14:00 UTC`` on the same UTC day as ``now``, else ``2024-05-02 14:00 UTC``."""
-    end, today = time.gmtime(ends_at), time.gmtime(now)
-    if end[:3] == today[:3]:
-        return time.strftime("%H:%M UTC", end)
-    return time.strftime("%Y-%m-%d %H:%M UTC", end)
+    if same_utc_day(ends_at, now):
+        return utc_clock(ends_at)
+    return utc_minute(ends_at)

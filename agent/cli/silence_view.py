@@ -6,20 +6,19 @@ the command module (which imports the CLI's config loading).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from agent.alerting.silences import Silence
 from agent.alerting.state import AlertState
+from agent.timefmt import utc_minute
 from agent.units import format_duration
 
 
 def until_text(ends_at: float, now: float) -> str:
     """``2024-05-02 14:00 UTC (in 2h)``."""
-    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ends_at))
-    return f"{when} (in {format_duration(ends_at - now)})"
+    return f"{utc_minute(ends_at)} (in {format_duration(ends_at - now)})"
 
 
 def silenced_alerts(s: Silence, alerts: Sequence[AlertState], now: float) -> list[AlertState]:

@@ -232,8 +232,8 @@ async def _serve_agent(spec_path: str) -> None:
     from agent.clock import SystemClock
     from agent.http_client import HttpClientPool
     from agent.scheduler import Job, Scheduler
-    from checks.http import HttpCheck
-    from checks.http_options import HttpOptions
+    from checks.http.check import HttpCheck
+    from checks.http.options import HttpOptions
 
     spec = json.loads(Path(spec_path).read_text())
     pool = HttpClientPool()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from agent.check import CheckContext
 from agent.model import CheckResult
-from checks.database import DatabaseCheck, DatabaseOptions
+from checks.database.check import DatabaseCheck, DatabaseOptions
 
 
 async def probe(options: dict[str, object], timeout: float = 5.0) -> CheckResult:

@@ -10,8 +10,8 @@ from typing import Any
 from agent.check import CheckContext
 from agent.http_client import HttpClientPool
 from agent.model import CheckResult, Status
-from checks.http import HttpCheck
-from checks.http_options import HttpOptions
+from checks.http.check import HttpCheck
+from checks.http.options import HttpOptions
 from tests.servers.http_server import Reply, Request, Route, redirect
 
 TIMEOUT = 1.0

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from agent.check import CheckContext, load_kind
 from agent.model import CheckResult, Status
-from checks.command import CommandCheck, CommandOptions
+from checks.command.check import CommandCheck, CommandOptions
 
 
 def script(tmp_path: Path, body: str, name: str = "plugin.sh") -> Path:
@@ -269,6 +269,16 @@ async def test_close_stops_a_running_command(tmp_path: Path) -> None:
     result = await asyncio.wait_for(task, 3.0)
     assert result.status is Status.UNKNOWN
     assert await gone(pid)
+
+
+async def test_close_while_the_command_is_starting_stops_it(tmp_path: Path) -> None:
+    path = script(tmp_path, "sleep 30\n")
+    check = CommandCheck("plugin", CommandOptions(command=(str(path),)))
+    task = asyncio.create_task(check.run(CheckContext("plugin", "testhost", 20.0)))
+    await asyncio.sleep(0)  # the run is inside create_subprocess_exec now
+    await check.close()
+    result = await asyncio.wait_for(task, 3.0)
+    assert result.status is Status.UNKNOWN
 
 
 async def test_a_cancelled_run_leaves_no_process(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import pytest
 from pydantic import ValidationError
 
 from agent.check import load_kind
-from checks.database import (
+from checks.database.check import (
     DatabaseCheck,
     DatabaseOptions,
     Engine,
@@ -24,9 +24,9 @@ from checks.database import (
     scrub,
     to_number,
 )
-from checks.db_mysql import MySqlStats, mysql_metrics
-from checks.db_postgres import PgStats, postgres_metrics
-from checks.db_redis import redis_metrics
+from checks.database.mysql import MySqlStats, mysql_metrics
+from checks.database.postgres import PgStats, postgres_metrics
+from checks.database.redis import redis_metrics
 
 
 def test_the_entry_point_names_this_class() -> None:

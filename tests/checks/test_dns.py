@@ -16,10 +16,10 @@ from pydantic import ValidationError
 from agent.check import CheckContext, load_kind
 from agent.errors import CheckError
 from agent.model import CheckResult, Status
-from checks.dns import DnsCheck
-from checks.dns_answers import RecordType, canonical, canonical_expected
-from checks.dns_options import DnsOptions, Resolver
-from checks.dns_query import Reply, ask_in_turn, system_resolvers
+from checks.dns.answers import RecordType, canonical, canonical_expected
+from checks.dns.check import DnsCheck
+from checks.dns.options import DnsOptions, Resolver
+from checks.dns.query import Reply, ask_in_turn, system_resolvers
 from tests.dnsserver import DnsServer
 
 SOA = "ns1.example.test. hostmaster.example.test. {} 3600 600 86400 300"

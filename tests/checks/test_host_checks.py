@@ -16,11 +16,11 @@ from pydantic import ValidationError
 
 from agent.check import Check, CheckContext, load_kind
 from agent.model import CheckResult, Status
-from checks._hostutil import call_with_deadline, pending_calls, percent
 from checks.cpu import FIRST_SAMPLE_SECONDS, CpuCheck, CpuOptions, CpuReading, cpu_usage
 from checks.disk import DiskCheck, DiskOptions, DiskUsage, Mount, mount_of, select_mounts
 from checks.load import LoadCheck, LoadOptions, logical_cpus
 from checks.memory import MemoryCheck, MemoryOptions
+from checks.shared.host import call_with_deadline, pending_calls, percent
 
 
 def ctx(timeout: float = 10.0) -> CheckContext:

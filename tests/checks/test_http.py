@@ -9,8 +9,8 @@ import pytest
 
 from agent.http_client import HttpClientPool
 from agent.model import Status
-from checks.http import HttpCheck
-from checks.http_options import HttpOptions
+from checks.http.check import HttpCheck
+from checks.http.options import HttpOptions
 from tests.checks.http_support import TIMEOUT, assert_critical, context, run
 from tests.servers.http_server import HttpTestServer
 from tests.servers.sockets import full_backlog_port, refused_port

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from checks.http_expect import Body, json_equal, judge, judge_json
-from checks.http_options import HttpOptions, JsonExpectation
-from checks.netcommon import quoted
+from checks.http.expect import Body, json_equal, judge, judge_json
+from checks.http.options import HttpOptions, JsonExpectation
+from checks.shared.net import quoted
 
 DOC = {"status": "ok", "queue": 150, "ready": True, "ratio": 0.5, "tags": ["a", "b"],
        "nothing": None, "name": "x" * 100}

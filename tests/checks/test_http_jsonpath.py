@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checks.http_jsonpath import JsonPath, PathNotFoundError
+from checks.http.jsonpath import JsonPath, PathNotFoundError
 
 DOC = {"status": "ok", "data": {"items": [{"status": "up"}, {"status": "down"}]},
        "content-type": "json", "a.b": 1, "n": None, "list": [[1, 2], [3]]}

@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from pydantic import ValidationError
 
 from agent.http_client import ClientSettings
 from agent.ipfamily import IpFamily
-from checks.http_options import (
+from checks.http.options import (
     HttpMethod,
     HttpOptions,
     StatusRanges,
@@ -63,7 +64,8 @@ def rejection(**options: Any) -> tuple[str, str]:
     ({"url": URL, "proxy": "socks5://127.0.0.1:1080"}, "proxy",
      "must be an http:// or https:// URL"),
     ({"url": URL, "ca_file": "/nonexistent/ca.pem"}, "ca_file",
-     "no such file: /nonexistent/ca.pem"),
+     "CA file /nonexistent/ca.pem does not exist"),
+    ({"url": URL, "ca_file": __file__}, "ca_file", "cannot be used"),  # not PEM
     ({"url": URL, "max_body": "lots"}, "max_body", "expected a size like 500MB"),
     ({"url": URL, "max_redirects": 500}, "max_redirects", "less than or equal to 50"),
     ({"url": URL, "ip_family": "ipv5"}, "ip_family", "Input should be"),
@@ -131,7 +133,7 @@ def test_ip_family_spellings(given: Any, family: IpFamily) -> None:
 
 def test_ca_file_becomes_part_of_the_client_settings(tmp_path: Path) -> None:
     ca = tmp_path / "ca.pem"
-    ca.write_text("")
+    trustme.CA().cert_pem.write_to_path(str(ca))
     assert HttpOptions(url=URL, ca_file=ca).client_settings().ca_file == str(ca)
 
 

@@ -12,8 +12,8 @@ import respx
 from agent.check import CheckContext
 from agent.http_client import HttpClientPool
 from agent.model import CheckResult, Status
-from checks.http import HttpCheck
-from checks.http_options import HttpOptions
+from checks.http.check import HttpCheck
+from checks.http.options import HttpOptions
 
 URL = "http://app.test/health"
 

@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 
 from agent.check import load_kind
 from agent.http_client import HttpClientPool
 from agent.model import Status
-from checks.http import HttpCheck
-from checks.http_options import HttpOptions
+from checks.http.check import HttpCheck
+from checks.http.options import HttpOptions
 from tests.checks.http_support import assert_critical, context, run
 from tests.servers.http_server import HttpTestServer, Reply, redirect
 from tests.servers.sockets import refused_port
@@ -172,7 +173,7 @@ def test_the_kinds_are_registered_as_entry_points() -> None:
 async def test_a_thousand_checks_share_a_handful_of_clients(tmp_path: Path,
         http_pool: HttpClientPool) -> None:
     ca = tmp_path / "ca.pem"
-    ca.write_text("")
+    trustme.CA().cert_pem.write_to_path(str(ca))
     variants: list[dict[str, Any]] = [{}, {"verify_tls": False}, {"ip_family": "ipv4"},
                                       {"proxy": "http://127.0.0.1:3128"}]
     clients = set()

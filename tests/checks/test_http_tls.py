@@ -15,11 +15,12 @@ from agent.check import CheckContext
 from agent.clock import FakeClock
 from agent.http_client import HttpClientPool
 from agent.model import CheckResult, Status
-from checks import http_tls
-from checks.http import HttpCheck
-from checks.http_options import HttpOptions
-from checks.http_tls import describe_tls_failure
-from checks.x509_der import CertInfo
+from checks.http import certs as http_tls
+from checks.http.certs import describe_tls_failure
+from checks.http.check import HttpCheck
+from checks.http.options import HttpOptions
+from checks.tls.failures import VerifyCode
+from checks.tls.x509_der import CertInfo
 from tests.servers.certs import EXPIRED_DAYS_AGO, VALID_DAYS, TestCerts
 from tests.servers.http_server import HttpTestServer, Reply
 from tests.servers.tcp_server import BannerServer
@@ -123,27 +124,27 @@ def verify_error(code: int, message: str = "details") -> ssl.SSLCertVerification
 
 
 @pytest.mark.parametrize(("code", "presented", "summary"), [
-    (http_tls.CERT_HAS_EXPIRED, cert(not_after=NOW - 3.5 * DAY),
+    (VerifyCode.CERT_HAS_EXPIRED, cert(not_after=NOW - 3.5 * DAY),
      "TLS: certificate expired 3d 12h ago"),
-    (http_tls.CERT_HAS_EXPIRED, cert(not_after=NOW - 1.2 * DAY),
+    (VerifyCode.CERT_HAS_EXPIRED, cert(not_after=NOW - 1.2 * DAY),
      "TLS: certificate expired 1d 4h ago"),
-    (http_tls.CERT_HAS_EXPIRED, cert(not_after=NOW - 600),
+    (VerifyCode.CERT_HAS_EXPIRED, cert(not_after=NOW - 600),
      "TLS: certificate expired 10m ago"),
-    (http_tls.CERT_HAS_EXPIRED, cert(), "TLS: a certificate in the chain has expired"),
-    (http_tls.CERT_HAS_EXPIRED, None, "TLS: certificate expired"),
-    (http_tls.CERT_NOT_YET_VALID, cert(not_before=NOW + 2 * DAY),
+    (VerifyCode.CERT_HAS_EXPIRED, cert(), "TLS: a certificate in the chain has expired"),
+    (VerifyCode.CERT_HAS_EXPIRED, None, "TLS: certificate expired"),
+    (VerifyCode.CERT_NOT_YET_VALID, cert(not_before=NOW + 2 * DAY),
      "TLS: certificate is not valid before 2027-01-17"),
-    (http_tls.HOSTNAME_MISMATCH, cert(), "TLS: certificate is for other.example, not localhost"),
-    (http_tls.HOSTNAME_MISMATCH, cert(names=("a.example", "b.example", "c.example",
+    (VerifyCode.HOSTNAME_MISMATCH, cert(), "TLS: certificate is for other.example, not localhost"),
+    (VerifyCode.HOSTNAME_MISMATCH, cert(names=("a.example", "b.example", "c.example",
                                              "d.example", "e.example")),
      "TLS: certificate is for a.example, b.example, c.example and 2 more, not localhost"),
-    (http_tls.HOSTNAME_MISMATCH, None, "TLS: certificate is not valid for localhost"),
-    (http_tls.DEPTH_ZERO_SELF_SIGNED_CERT, cert(), "TLS: self-signed certificate"),
-    (http_tls.SELF_SIGNED_CERT_IN_CHAIN, cert(),
+    (VerifyCode.HOSTNAME_MISMATCH, None, "TLS: certificate is not valid for localhost"),
+    (VerifyCode.DEPTH_ZERO_SELF_SIGNED_CERT, cert(), "TLS: self-signed certificate"),
+    (VerifyCode.SELF_SIGNED_CERT_IN_CHAIN, cert(),
      "TLS: self-signed certificate in the chain (untrusted root)"),
-    (http_tls.UNABLE_TO_GET_ISSUER_CERT_LOCALLY, cert(),
+    (VerifyCode.UNABLE_TO_GET_ISSUER_CERT_LOCALLY, cert(),
      "TLS: certificate is not from a trusted authority (details)"),
-    (http_tls.CERT_REVOKED, cert(), "TLS: certificate has been revoked"),
+    (VerifyCode.CERT_REVOKED, cert(), "TLS: certificate has been revoked"),
     (99, cert(), "TLS: certificate verification failed: details"),
 ])
 def test_verification_failures_in_words(code: int, presented: CertInfo | None, summary: str | None

@@ -21,17 +21,17 @@ from pydantic import ValidationError
 
 from agent.check import CheckContext, load_kind
 from agent.model import CheckResult, Status
-from checks.authlog import (
+from checks.logins.authlog import (
     AttemptCounter,
     SshEvent,
     SshEventKind,
     parse_message,
     parse_syslog_line,
 )
-from checks.journaltail import JournalPosition, journal_argv, parse_entries
-from checks.logins import LoginsCheck, LoginsOptions, Source, permission_fix
-from checks.logtail import LogPosition, read_new
-from checks.subproc import Output
+from checks.logins.check import LoginsCheck, LoginsOptions, Source, permission_fix
+from checks.logins.journaltail import JournalPosition, journal_argv, parse_entries
+from checks.logins.logtail import LogPosition, read_new
+from checks.shared.subproc import Output
 
 ATTACKER = "203.0.113.9"
 OTHER = "198.51.100.2"
@@ -433,7 +433,7 @@ def test_unreadable_auth_log_is_unknown_and_names_the_fix(world_dir: Path) -> No
     script = textwrap.dedent(f"""
         import asyncio
         from agent.check import CheckContext
-        from checks.logins import LoginsCheck, LoginsOptions
+        from checks.logins.check import LoginsCheck, LoginsOptions
         check = LoginsCheck("l", LoginsOptions(path="{log}"))
         ctx = CheckContext(check_name="l", host="h", timeout=5)
         result = asyncio.run(check.run(ctx))

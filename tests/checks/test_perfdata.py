@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.model import Status
-from checks.perfdata import (
+from checks.command.perfdata import (
     NagiosRange,
     metric_name,
     parse_perfdata,

@@ -19,14 +19,7 @@ from pydantic import ValidationError
 
 from agent.check import CheckContext, load_kind
 from agent.model import CheckResult, Status
-from checks.proc_table import (
-    PidfileError,
-    ProcInfo,
-    match_cmdline,
-    match_name,
-    read_pidfile,
-)
-from checks.process import (
+from checks.process.check import (
     CpuMark,
     Identity,
     ProcessCheck,
@@ -34,6 +27,13 @@ from checks.process import (
     RestartMemory,
     cpu_percent,
     observe_restart,
+)
+from checks.process.proc_table import (
+    PidfileError,
+    ProcInfo,
+    match_cmdline,
+    match_name,
+    read_pidfile,
 )
 
 Spawn = Callable[..., subprocess.Popen[bytes]]

@@ -13,15 +13,15 @@ from pydantic import ValidationError
 
 from agent.check import CheckContext, load_kind
 from agent.model import CheckResult, Status
-from checks.systemctl import SYSTEMD_RUNTIME_DIR, Systemctl, SystemctlError
-from checks.systemd import Expect, SystemdCheck, SystemdOptions, judge
-from checks.systemd_show import (
+from checks.systemd.check import Expect, SystemdCheck, SystemdOptions, judge
+from checks.systemd.show import (
     ActiveState,
     LoadState,
     ShowParseError,
     parse_failed_units,
     parse_unit_state,
 )
+from checks.systemd.systemctl import SYSTEMD_RUNTIME_DIR, Systemctl, SystemctlError
 
 DATA = Path(__file__).parent / "data" / "systemd"
 

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from agent.check import CheckContext
 from agent.model import CheckResult, Status
-from checks.netcommon import describe_os_error
+from checks.shared.net import describe_os_error
 from checks.tcp import TcpCheck, TcpOptions
 from tests.servers.sockets import full_backlog_port, refused_port
 from tests.servers.tcp_server import BannerServer

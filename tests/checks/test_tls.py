@@ -22,9 +22,9 @@ from pydantic import ValidationError
 from agent.check import CheckContext, load_kind
 from agent.clock import FakeClock
 from agent.model import CheckResult, Status
-from checks.tls import ChainError, TlsCheck, TlsOptions, judge
-from checks.tls_cert import CertInfo, matches_host
-from checks.tls_probe import StartTls
+from checks.tls.cert import CertInfo, matches_host
+from checks.tls.check import ChainError, TlsCheck, TlsOptions, judge
+from checks.tls.probe import StartTls
 from tests.ports import free_port
 
 NOW = dt.datetime.now(dt.UTC)
@@ -215,7 +215,8 @@ async def test_unknown_issuer_names_the_openssl_reason(ca: trustme.CA) -> None:
     async with serve(_hold, leaf_context(ca, "localhost")) as port:
         result = await run_check(port=port, server_name="localhost")  # CA not trusted
     assert result.status is Status.CRITICAL
-    assert result.summary == "chain does not verify: unable to get local issuer certificate"
+    assert result.summary == ("certificate is not from a trusted authority "
+                              "(unable to get local issuer certificate)")
     assert result.metrics["cert_days_left"] > 300_000
 
 
@@ -342,12 +343,13 @@ JUDGED = [
     Judged("expired-verify-off", -3.5, Status.CRITICAL, "certificate expired 3d 12h ago",
            verify=False),
     Judged("chain", 90, Status.CRITICAL,
-           "chain does not verify: unable to get local issuer certificate",
+           "certificate is not from a trusted authority (unable to get local issuer "
+           "certificate)",
            chain=ChainError(20, "unable to get local issuer certificate")),
     Judged("chain-verify-off", 90, Status.OK, "TLS 1.3, certificate valid",
            chain=ChainError(18, "self-signed certificate"), verify=False),
     Judged("expired-intermediate", 90, Status.CRITICAL,
-           "chain does not verify: certificate has expired",
+           "a certificate in the chain has expired",
            chain=ChainError(10, "certificate has expired")),
     Judged("expired-is-said-once", -3.5, Status.CRITICAL, "certificate expired 3d 12h ago",
            chain=ChainError(10, "certificate has expired")),
@@ -399,15 +401,15 @@ def test_host_name_matching(names: tuple[str, ...], ips: tuple[str, ...], cn: st
 # --- options -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"host": "x.example", "port": 0}, "port must be between 1 and 65535, got 0"),
-    ({"host": "x.example", "port": 70000}, "port must be between 1 and 65535, got 70000"),
+    ({"host": "x.example", "port": 0}, "port must be from 1 to 65535, got 0"),
+    ({"host": "x.example", "port": 70000}, "port must be from 1 to 65535, got 70000"),
     ({"host": "x.example", "starttls": "ftp"}, "starttls must be one of none, smtp, imap"),
     ({"host": "x.example", "ca_file": "/nonexistent/ca.pem"},
      "CA file /nonexistent/ca.pem does not exist"),
     ({"host": "x.example", "warn_days": 5, "crit_days": 10},
      "crit_days (10) must not be more than warn_days (5)"),
     ({"host": "x.example:443"}, "give the port in 'port:'"),
-    ({"host": ""}, "at least 1 character"),
+    ({"host": ""}, "expected a host name or IP address"),
     ({"host": "x.example", "hostname": "y"}, "Extra inputs are not permitted"),
 ])
 def test_bad_options_are_rejected_with_a_clear_message(options: dict[str, Any],

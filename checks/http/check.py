@@ -1,0 +1,127 @@
+"""The ``http`` check: request a URL and judge the answer.
+
+Reports ``up`` (1/0), ``response_ms``, ``status_code``, ``body_bytes`` and, for https,
+``cert_days_left`` of the certificate the server actually presented. A failed expectation
+or connection is the check's own CRITICAL status with a summary that says exactly what
+happened; secrets from the options never appear in it. Options: ``checks.http.options``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import ClassVar
+
+import httpx
+
+from agent.check import Capability, Check, CheckContext
+from agent.http_client import ClientSettings, HttpClientPool, pool_from
+from agent.model import CheckResult, Status
+from agent.units import format_bytes, format_duration
+from checks.http.certs import describe_tls_failure, fetch_certificate
+from checks.http.expect import judge
+from checks.http.fetch import Exchange, Fetcher, FetchError
+from checks.http.options import HttpOptions
+from checks.shared.net import exception_chain, run_budget
+
+#: Longest wait for the extra handshake that explains a certificate failure.
+_CERT_FETCH_TIMEOUT = 2.0
+
+
+
+class HttpCheck(Check[HttpOptions]):
+    """Request ``url`` and check status, body and JSON against the expectations."""
+
+    kind: ClassVar[str] = "http"
+    Options: ClassVar[type[HttpOptions]] = HttpOptions
+    metrics: ClassVar[frozenset[str]] = frozenset(
+        {"up", "response_ms", "status_code", "body_bytes", "cert_days_left"})
+    needs: ClassVar[frozenset[Capability]] = frozenset({Capability.HTTP_POOL})
+
+    def __init__(self, name: str, options: HttpOptions) -> None:
+        super().__init__(name, options)
+        self._settings = options.client_settings()
+        self._secrets = sorted(set(options.secrets()), key=len, reverse=True)
+        self._own_pool: HttpClientPool | None = None
+
+    def client(self, ctx: CheckContext) -> httpx.AsyncClient:
+        """The agent's shared client for this check's settings (a private pool when the
+        agent gave none and the settings are not the defaults)."""
+        pool = pool_from(ctx)
+        if pool is not None:
+            return pool.client(self._settings)
+        if ctx.http_client_factory is not None and self._settings == ClientSettings():
+            return ctx.http
+        if self._own_pool is None:
+            self._own_pool = HttpClientPool()
+        return self._own_pool.client(self._settings)
+
+    async def close(self) -> None:
+        if self._own_pool is not None:
+            await self._own_pool.aclose()
+
+    async def run(self, ctx: CheckContext) -> CheckResult:
+        loop = asyncio.get_running_loop()
+        hard_deadline = loop.time() + ctx.timeout
+        fetcher = Fetcher(self.client(ctx), self.options, timeout=ctx.timeout,
+                          budget=run_budget(ctx.timeout))
+        try:
+            exchange = await fetcher.run()
+        except FetchError as failed:
+            return await self._failure(ctx, failed, hard_deadline - loop.time())
+        return self._judged(ctx, exchange)
+
+    def _judged(self, ctx: CheckContext, ex: Exchange) -> CheckResult:
+        metrics: dict[str, float] = {
+            "up": 1, "response_ms": round(ex.elapsed * 1000, 1),
+            "status_code": ex.status_code, "body_bytes": ex.body_bytes}
+        if ex.cert is not None:
+            metrics["cert_days_left"] = round(ex.cert.days_left(ctx.clock.now()), 2)
+        failures = judge(ex.status_code, ex.body, self.options)
+        if failures:
+            metrics["up"] = 0
+            return CheckResult.failed(Status.CRITICAL, self.scrub("; ".join(failures)),
+                                      metrics=metrics)
+        status = f"{ex.status_code} {ex.reason}".strip()
+        summary = (f"{status} in {format_duration(metrics['response_ms'] / 1000)}, "
+                   f"{format_bytes(ex.body_bytes)}")
+        if ex.redirects:
+            summary += f" after {ex.redirects} redirect{'s' if ex.redirects != 1 else ''}"
+        return CheckResult.ok(self.scrub(summary), metrics)
+
+    async def _failure(self, ctx: CheckContext, failed: FetchError,
+                       time_left: float) -> CheckResult:
+        metrics: dict[str, float] = {"up": 0}
+        if failed.status_code is not None:
+            metrics["status_code"] = failed.status_code
+        summary = failed.summary
+        if failed.tls_error is not None:
+            url = httpx.URL(self.options.url)
+            cert = None
+            wait = min(_CERT_FETCH_TIMEOUT, time_left - 0.05)
+            if self.options.proxy is None and wait > 0:
+                cert = await fetch_certificate(url.host, url.port or 443,
+                                               self.options.ip_family, wait)
+            now = ctx.clock.now()
+            summary = describe_tls_failure(failed.tls_error, cert, url.host, now)
+            if cert is not None:
+                metrics["cert_days_left"] = round(cert.days_left(now), 2)
+        error = _error_text(failed.__cause__) if failed.__cause__ is not None else None
+        return CheckResult.failed(Status.CRITICAL, self.scrub(summary),
+                                  error=self.scrub(error) if error else None, metrics=metrics)
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every configured secret replaced by ``****``."""
+        for secret in self._secrets:
+            text = text.replace(secret, "****")
+        return text
+
+
+def _error_text(exc: BaseException) -> str:
+    """The distinct messages of an exception chain (the technical detail kept with a
+    failure), outermost first."""
+    seen: list[str] = []
+    for e in exception_chain(exc):
+        text = str(e)
+        if text and text not in seen:
+            seen.append(text)
+    return "; ".join(seen) or type(exc).__name__
