@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from agent.clock import Clock, SystemClock
 from agent.errors import WatchkeeperError
 from agent.model import CheckResult
+from agent.thresholds.rules import ThresholdRule
 
 if TYPE_CHECKING:
     import httpx
@@ -101,6 +102,13 @@ class Check(Generic[OptionsT]):
     metrics: ClassVar[frozenset[str]] = frozenset()
     #: What the kind needs from the agent (see ``Capability``).
     needs: ClassVar[frozenset[Capability]] = frozenset()
+
+    @classmethod
+    def default_thresholds(cls, options: Any) -> dict[str, ThresholdRule]:
+        """Thresholds the kind's own options imply (the tls check's ``warn_days`` on
+        ``cert_days_left``); a metric's ``thresholds:`` in the config replace them. Limits
+        belong in thresholds, so that one problem is judged in one place, as one alert."""
+        return {}
 
     def __init__(self, name: str, options: OptionsT) -> None:
         self.name = name

@@ -127,6 +127,7 @@ def _parse_entry(entry: dict[str, Any], path: YamlPath, *, agent: AgentSettings,
                                   kind if isinstance(kind, str) else "?", report)
     if cls is None or common is None or options is None or not isinstance(kind, str):
         return None
+    thresholds = {**cls.default_thresholds(options), **thresholds}
     policy = AlertPolicy(
         repeat_interval=(common.repeat_interval if common.repeat_interval is not None
                          else defaults.repeat_interval),

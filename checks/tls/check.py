@@ -1,8 +1,10 @@
 """The ``tls`` check: a server's certificate (days left, chain, host name) and TLS version.
 
 Works on any host:port, directly or after STARTTLS (SMTP, IMAP, POP3). The check's own
-status follows ``warn_days`` / ``crit_days`` (21 and 7 by default) and turns CRITICAL for
-an expired, not yet valid, self-signed, unverifiable or wrongly named certificate.
+status is CRITICAL for an expired, not yet valid, self-signed, unverifiable or wrongly
+named certificate. ``warn_days`` / ``crit_days`` (21 and 7 by default) are the default
+thresholds of ``cert_days_left`` (``thresholds: cert_days_left:`` replaces them), so a
+certificate running out is one alert, on ``cert_days_left``.
 ``cert_days_left`` is reported even when the chain does not verify: the certificate is
 then read in a second, non-verifying handshake.
 """
@@ -17,6 +19,7 @@ from pydantic import Field, field_validator, model_validator
 
 from agent.check import Check, CheckContext, CheckOptions
 from agent.model import CheckResult, Status
+from agent.thresholds.rules import ThresholdRule, parse_comparison
 from agent.timefmt import utc_date
 from checks.shared.net import CaFile, Host, Port
 from checks.tls.cert import CertInfo, day_span, matches_host, parse_certificate
@@ -109,12 +112,12 @@ def version_label(version: str) -> str:
 
 
 def judge(info: CertInfo, *, version: str, server_name: str, now: float, verify: bool,
-          chain_error: ChainError | None, warn_days: float | None,
-          crit_days: float | None) -> TlsVerdict:
+          chain_error: ChainError | None) -> TlsVerdict:
     """The check's status and summary for a certificate met at ``now``.
 
     Hard faults (expired, not yet valid, chain, name) are CRITICAL and named precisely;
-    otherwise the days left are held against ``crit_days`` and ``warn_days``.
+    otherwise it is OK and says how long the certificate is still valid (the days left are
+    judged by the thresholds of ``cert_days_left``).
     """
     host_matches = matches_host(info, server_name)
     days_left = info.days_left(now)
@@ -136,14 +139,6 @@ def judge(info: CertInfo, *, version: str, server_name: str, now: float, verify:
     label = version_label(version)
     until = f"until {utc_date(info.not_after)}"
     checked = "" if verify else " (not verified)"
-    if crit_days is not None and days_left < crit_days:
-        return TlsVerdict(Status.CRITICAL, f"certificate expires in {day_span(days_left)} "
-                          f"({until}), under {day_span(crit_days)}; {label}{checked}",
-                          host_matches)
-    if warn_days is not None and days_left < warn_days:
-        return TlsVerdict(Status.WARNING, f"certificate expires in {day_span(days_left)} "
-                          f"({until}), under {day_span(warn_days)}; {label}{checked}",
-                          host_matches)
     return TlsVerdict(Status.OK, f"{label}, certificate valid for {day_span(days_left)} more "
                       f"({until}){checked}", host_matches)
 
@@ -155,6 +150,17 @@ class TlsCheck(Check[TlsOptions]):
     Options: ClassVar[type[CheckOptions]] = TlsOptions
     metrics: ClassVar[frozenset[str]] = frozenset(
         {"cert_days_left", "tls_version", "handshake_ms", "chain_valid", "hostname_match"})
+
+    @classmethod
+    def default_thresholds(cls, options: Any) -> dict[str, ThresholdRule]:
+        """``cert_days_left`` below ``warn_days`` warns, below ``crit_days`` is critical."""
+        o: TlsOptions = options
+        metric = "cert_days_left"
+        warn = parse_comparison(f"< {o.warn_days:g}", metric) if o.warn_days else None
+        crit = parse_comparison(f"< {o.crit_days:g}", metric) if o.crit_days else None
+        if warn is None and crit is None:
+            return {}
+        return {metric: ThresholdRule(metric, warn=warn, crit=crit)}
 
     def __init__(self, name: str, options: TlsOptions) -> None:
         super().__init__(name, options)
@@ -204,8 +210,7 @@ class TlsCheck(Check[TlsOptions]):
             return CheckResult.failed(Status.CRITICAL, text, error=text)
 
         verdict = judge(info, version=hs.version, server_name=o.effective_server_name,
-                        now=ctx.clock.now(), verify=o.verify, chain_error=chain_error,
-                        warn_days=o.warn_days, crit_days=o.crit_days)
+                        now=ctx.clock.now(), verify=o.verify, chain_error=chain_error)
         metrics: dict[str, float] = {
             "cert_days_left": round(info.days_left(ctx.clock.now()), 3),
             "handshake_ms": round(hs.elapsed_ms, 2),

@@ -19,9 +19,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pydantic import ValidationError
 
+from agent.alerting.judge import Judge
 from agent.check import CheckContext, load_kind
 from agent.clock import FakeClock
-from agent.model import CheckResult, Status
+from agent.config.models import CheckConfig
+from agent.model import CheckResult, Sample, Status
 from checks.tls.cert import CertInfo, matches_host
 from checks.tls.check import ChainError, TlsCheck, TlsOptions, judge
 from checks.tls.probe import StartTls
@@ -179,11 +181,20 @@ SERVED = [
                NOW - 30 * DAY, NOW - 3 * DAY),
     ServedCert("wrong-host", ("other.example",), Status.CRITICAL,
                "certificate is for other.example, not localhost"),
-    ServedCert("warn-days", ("localhost",), Status.WARNING, "certificate expires in 10d",
-               NOW - DAY, NOW + 10 * DAY + dt.timedelta(hours=1)),
-    ServedCert("crit-days", ("localhost",), Status.CRITICAL, "certificate expires in 3d",
-               NOW - DAY, NOW + 3 * DAY + dt.timedelta(hours=1)),
+    ServedCert("warn-days", ("localhost",), Status.WARNING,
+               "TLS 1.3, certificate valid for 10d", NOW - DAY,
+               NOW + 10 * DAY + dt.timedelta(hours=1)),
+    ServedCert("crit-days", ("localhost",), Status.CRITICAL,
+               "TLS 1.3, certificate valid for 3d", NOW - DAY,
+               NOW + 3 * DAY + dt.timedelta(hours=1)),
 ]
+
+
+def judged(result: CheckResult, **options: Any) -> Status:
+    options.setdefault("host", "127.0.0.1")
+    rules = TlsCheck.default_thresholds(TlsOptions(**options))
+    check = CheckConfig(name="site", kind="tls", interval=60, timeout=10, thresholds=rules)
+    return Judge("h").judge(check, result, NOW.timestamp()).status
 
 
 @pytest.mark.parametrize("case", SERVED, ids=lambda c: c.id)
@@ -192,7 +203,9 @@ async def test_certificate_verdicts_against_a_real_server(ca: trustme.CA, ca_fil
     ctx = leaf_context(ca, *case.names, not_before=case.not_before, not_after=case.not_after)
     async with serve(_hold, ctx) as port:
         result = await run_check(port=port, server_name="localhost", ca_file=ca_file)
-    assert result.status is case.status
+    # Days left are judged by the thresholds warn_days/crit_days stand for, as the agent
+    # judges them: one status, one alert.
+    assert judged(result) is case.status
     assert result.summary.startswith(case.summary), result.summary
     not_after = case.not_after or dt.datetime(3000, 1, 1, tzinfo=dt.UTC)  # trustme default
     assert result.metrics["cert_days_left"] == pytest.approx((not_after - NOW) / DAY, abs=0.01)
@@ -240,7 +253,7 @@ async def test_days_left_follow_the_context_clock(ca: trustme.CA, ca_file: Path)
     clock = FakeClock(start=(not_after - 5 * DAY).timestamp())
     async with serve(_hold, leaf_context(ca, "localhost", not_after=not_after)) as port:
         result = await run_check(clock, port=port, server_name="localhost", ca_file=ca_file)
-    assert result.status is Status.CRITICAL
+    assert result.summary.startswith("TLS 1.3, certificate valid for 5d more")
     assert result.metrics["cert_days_left"] == pytest.approx(5)
 
 
@@ -325,21 +338,16 @@ class Judged:
     days: float
     status: Status
     summary: str
-    warn: float | None = 21
-    crit: float | None = 7
     chain: ChainError | None = None
     verify: bool = True
 
 
 JUDGED = [
     Judged("ok", 30.5, Status.OK, "TLS 1.3, certificate valid for 30d 12h"),
-    Judged("warn", 20.5, Status.WARNING, "certificate expires in 20d 12h"),
-    Judged("crit", 6.5, Status.CRITICAL, "certificate expires in 6d 12h"),
-    Judged("one-day", 1.5, Status.CRITICAL, "certificate expires in 1d 12h "),
-    Judged("hours", 0.25, Status.CRITICAL, "certificate expires in 6h "),
-    Judged("no-day-limits", 1.5, Status.OK, "TLS 1.3, certificate valid", warn=None, crit=None),
-    Judged("expired-hours", -0.2, Status.CRITICAL, "certificate expired 4h 48m ago",
-           warn=None, crit=None),
+    Judged("days-are-for-thresholds", 6.5, Status.OK,
+           "TLS 1.3, certificate valid for 6d 12h more"),
+    Judged("hours", 0.25, Status.OK, "TLS 1.3, certificate valid for 6h more"),
+    Judged("expired-hours", -0.2, Status.CRITICAL, "certificate expired 4h 48m ago"),
     Judged("expired-verify-off", -3.5, Status.CRITICAL, "certificate expired 3d 12h ago",
            verify=False),
     Judged("chain", 90, Status.CRITICAL,
@@ -359,8 +367,7 @@ JUDGED = [
 @pytest.mark.parametrize("case", JUDGED, ids=lambda c: c.id)
 def test_judge_table(case: Judged) -> None:
     verdict = judge(cert(case.days), version="TLSv1.3", server_name="shop.example",
-                    now=NOW.timestamp(), verify=case.verify, chain_error=case.chain,
-                    warn_days=case.warn, crit_days=case.crit)
+                    now=NOW.timestamp(), verify=case.verify, chain_error=case.chain)
     assert verdict.status is case.status
     assert verdict.summary.startswith(case.summary), verdict.summary
     if case.id == "expired-is-said-once":
@@ -370,8 +377,7 @@ def test_judge_table(case: Judged) -> None:
 def test_judge_names_every_fault_at_once() -> None:
     verdict = judge(cert(-2.5, names=("a.example", "b.example", "c.example", "d.example")),
                     version="TLSv1.2", server_name="shop.example", now=NOW.timestamp(),
-                    verify=True, chain_error=ChainError(18, "self-signed certificate"),
-                    warn_days=21, crit_days=7)
+                    verify=True, chain_error=ChainError(18, "self-signed certificate"))
     assert verdict.summary == ("certificate expired 2d 12h ago; self-signed certificate; "
                                "certificate is for a.example, b.example, c.example and 1 more,"
                                " not shop.example")
@@ -435,3 +441,31 @@ def test_default_port_follows_starttls(starttls: str | bool, port: int) -> None:
 
 def test_tls_kind_is_registered() -> None:
     assert load_kind("tls") is TlsCheck
+
+
+@pytest.mark.parametrize(("yaml_thresholds", "days", "statuses"), [
+    ("", 10, [Status.WARNING]),
+    ("", 3, [Status.CRITICAL]),
+    ("", 30, []),
+    ('\n    thresholds:\n      cert_days_left: {warn: "< 40", crit: "< 14"}', 30,
+     [Status.WARNING]),
+    ('\n    thresholds:\n      cert_days_left: {crit: "< 2"}', 10, []),
+])
+def test_days_left_are_one_alert_on_cert_days_left(
+        tmp_path: Path, yaml_thresholds: str, days: float, statuses: list[Status]) -> None:
+    """warn_days/crit_days are the default thresholds of cert_days_left, and the check's
+    own status does not judge days again: ten days left is one problem, not two."""
+    from agent.config import load_config
+
+    path = tmp_path / "c.yaml"
+    path.write_text(f"agent:\n  state_dir: {tmp_path}\nchecks:\n  - name: site\n"
+                    f"    kind: tls\n    host: shop.example{yaml_thresholds}\n")
+    (check,) = load_config(path).checks
+    info = cert(days)
+    verdict = judge(info, version="TLSv1.3", server_name="shop.example", now=NOW.timestamp(),
+                    verify=True, chain_error=None)
+    result = CheckResult(verdict.status, verdict.summary,
+                         (Sample("cert_days_left", info.days_left(NOW.timestamp())),))
+    found = Judge("h").judge(check, result, NOW.timestamp())
+    assert [f.status for f in found.problems()] == statuses
+    assert all(f.key.metric == "cert_days_left" for f in found.problems())
