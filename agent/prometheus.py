@@ -132,10 +132,11 @@ def _units(names: str, unit: _Unit) -> dict[str, _Unit]:
     return dict.fromkeys(names.split(), unit)
 
 
-_SECOND, _MINUTE, _HOUR, _DAY = 1, 60, 3600, 86400
+_MINUTE, _HOUR, _DAY = 60, 3600, 86400
 _KIB = 1024  # as perfdata (and the plugins) count KB, MB, ...
 #: The unit words a metric name may hold, lower case; the single letters as the config's
-#: durations read them (``m`` is minutes).
+#: durations read them (``m`` is minutes), and only as the name's last word (perfdata's
+#: ``m_1min`` for a label ``1min`` is no number of minutes).
 _UNIT_WORDS: dict[str, _Unit] = {
     **_units("s sec secs second seconds", _Unit("seconds", BaseUnit.SECONDS)),
     **_units("ms msec msecs millis millisecond milliseconds",
@@ -157,6 +158,11 @@ _UNIT_WORDS: dict[str, _Unit] = {
     **_units("percent percentage pct perc", _Unit("percent", BaseUnit.RATIO, divide=100)),
     **_units("ratio", _Unit("ratio", BaseUnit.RATIO)),
 }
+#: Abbreviated units the lint refuses anywhere in a name (promlint's list).
+_ABBREVIATIONS = frozenset({"s", "ms", "us", "ns", "sec", "b", "kb", "mb", "gb", "tb", "pb",
+                            "m", "h", "d"})
+#: Words that, beside the unit, would read as one more (non-base) unit to the lint.
+_GLUED = _ABBREVIATIONS | {w for w, u in _UNIT_WORDS.items() if w != u.base.value}
 #: Words the lint refuses in the name of a family of another type.
 _TYPE_WORDS = frozenset({"counter", "gauge", "histogram", "summary"})
 #: Endings the lint keeps for histograms and summaries.
@@ -201,18 +207,27 @@ def exposed_metric(metric: str) -> ExposedMetric:
     ``age_seconds``, ``cert_days_left`` is ``cert_left_seconds``, ``used_percent`` is
     ``used_ratio`` (÷100). A name ending in ``_total`` is a counter (with the unit before
     ``_total``); words the lint keeps for other types (``gauge``, a last ``count``, ...)
-    are dropped. The name is made lower-case snake_case without ``:``.
+    are dropped, other unit words joined to the next (``m_1min`` is ``m1min``). The name
+    is made lower-case snake_case without ``:``. Only what /metrics shows is renamed: the
+    config, thresholds, replay and the HTTP API keep the check's own names.
     """
     words = [w for w in metric_name(_CAMEL.sub(r"\1_\2", metric)).replace(":", "_")
-             .lower().split("_") if w]
+             .lower().split("_") if w and w not in _TYPE_WORDS]
     total = bool(words) and words[-1] == "total"
     if total:
         words.pop()
-    found = next((i for i in reversed(range(len(words))) if words[i] in _UNIT_WORDS), None)
+    found = next((i for i in reversed(range(len(words)))
+                  if words[i] in _UNIT_WORDS and (len(words[i]) > 1 or i == len(words) - 1)),
+                 None)
     unit = _UNIT_WORDS[words.pop(found)] if found is not None else None
-    words = [w for w in words if w not in _TYPE_WORDS]
-    while words and words[-1] in _RESERVED_ENDINGS and unit is None and not total:
+    words = _glue_other_units(words)
+    # The endings the lint keeps for histograms and summaries go; a "total" they hid
+    # makes a counter after all (x_total_count is x_total).
+    while unit is None and not total and words and words[-1] in _RESERVED_ENDINGS:
         words.pop()
+        if words and words[-1] == "total":
+            words.pop()
+            total = True
     if unit is not None:
         words.append(unit.base.value)
     if total:
@@ -222,6 +237,25 @@ def exposed_metric(metric: str) -> ExposedMetric:
     if unit is None:
         return ExposedMetric(metric, name, kind)
     return ExposedMetric(metric, name, kind, unit.name, unit.base, unit.multiply, unit.divide)
+
+
+def _glue_other_units(words: list[str]) -> list[str]:
+    """Words (besides the unit) that would read as an abbreviated or another unit, joined
+    to the next (or last) word: ``m_1min`` is ``m1min``, ``days_queue`` ``daysqueue``.
+    With no other word to join they are dropped."""
+    out: list[str] = []
+    glue = ""
+    for word in words:
+        if word in _GLUED:
+            glue += word
+        else:
+            out.append(glue + word)
+            glue = ""
+    if out:
+        out[-1] += glue
+    elif glue and glue not in _GLUED:
+        out.append(glue)
+    return out
 
 
 @dataclass

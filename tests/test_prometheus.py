@@ -186,6 +186,14 @@ SECONDS, BYTES, RATIO = BaseUnit.SECONDS, BaseUnit.BYTES, BaseUnit.RATIO
     ("disk:used_percent", "disk_used_ratio", G, RATIO, (50, 0.5)),
     ("Response_MS", "response_seconds", G, SECONDS, (5, 0.005)),
     ("count", "value", G, None, (1, 1)),
+    # perfdata's name for a label 1min, and other single letters not in the last place
+    ("m_1min", "m1min", G, None, (0.5, 0.5)),
+    ("s_m_h", "sm_seconds", G, SECONDS, (1, 3600)),
+    ("h_d", "seconds", G, SECONDS, (1, 86400)),
+    ("b", "bytes", G, BYTES, (1, 1)),
+    ("jobs_total_count", "jobs_total", C, None, (3, 3)),
+    ("total_gauge", "total", C, None, (3, 3)),
+    ("days_queue_bytes", "daysqueue_bytes", G, BYTES, (1, 1)),
 ])
 def test_check_metrics_are_exposed_in_base_units(metric: str, name: str, type: MetricType,
                                                  base: BaseUnit | None,

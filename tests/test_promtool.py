@@ -4,6 +4,7 @@ alerts."""
 
 from __future__ import annotations
 
+import random
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from tests.promtool import lint, promtool
 T0 = 1_700_000_000.0
 #: What a Nagios plugin run by a command check might print after its ``|``.
 PLUGIN_PERFDATA = ("'Response Time'=12ms;100;200 'used'=80%;90;95;0;100 errors=3c "
-                   "rss=1.5MB queueCount=7 load=0.5 uptime=3600s 'C:\\ free'=4GB")
+                   "rss=1.5MB queueCount=7 load=0.5 uptime=3600s 'C:\\ free'=4GB '1min'=0.5")
 #: Label values and names a check may hand over: quotes, backslashes, newlines, other
 #: scripts, an undecodable byte of a path, names clashing with ours or the lint's.
 ODD_LABELS = [
@@ -75,6 +76,23 @@ def test_every_kind_of_check_is_on_the_realistic_page() -> None:
 
 def test_promtool_has_nothing_to_say_about_the_page() -> None:
     assert lint(realistic_page()) == ""
+
+
+#: Words a name of a plugin's or a user's making may be built from: units, abbreviations,
+#: the words the lint keeps for other types, camelCase, digits, colons.
+WORDS = ["used", "ms", "percent", "seconds", "hours", "days", "left", "bytes", "kb", "m", "h",
+         "d", "s", "b", "total", "count", "sum", "bucket", "gauge", "counter", "queueDepth",
+         "1st", "a:b", "Disk", "ratio", "per", "core", "x"]
+
+
+def test_promtool_has_nothing_to_say_about_names_of_any_making() -> None:
+    rng = random.Random(8)
+    names = {"_".join(rng.choices(WORDS, k=rng.randint(1, 4))) for _ in range(400)}
+    run = LatestRun("cmd", "command", CheckResult.ok("", {n: 1.5 for n in sorted(names)}),
+                    T0, 0.1, Status.OK)
+    text = exposition([run], [], {}, OutboxCounts(0, 0))
+    assert text.count("# TYPE") > 100
+    assert lint(text) == ""
 
 
 @pytest.mark.parametrize("page", [
