@@ -209,7 +209,7 @@ def exposed_metric(metric: str) -> ExposedMetric:
     ``_total``); words the lint keeps for other types (``gauge``, a last ``count``, ...)
     are dropped, other unit words joined to the next (``m_1min`` is ``m1min``). The name
     is made lower-case snake_case without ``:``. Only what /metrics shows is renamed: the
-    config, thresholds, replay and the HTTP API keep the check's own names.
+    config, thresholds, ``check`` and replay keep the check's own names.
     """
     words = [w for w in metric_name(_CAMEL.sub(r"\1_\2", metric)).replace(":", "_")
              .lower().split("_") if w and w not in _TYPE_WORDS]
