@@ -286,11 +286,10 @@ checks:
                     break
         assert r.status_code == 200
         assert r.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
-        # The status the runtime judged (own outcome and thresholds), not the check's own.
+        # The judged status: the check's own outcome is OK, its threshold fires.
         latest = agent.latest.get("mem")
-        assert latest is not None
-        assert f'watchkeeper_check_status{{check="mem",kind="memory"}} ' \
-               f'{latest.status.exit_code}' in text
+        assert latest is not None and latest.result.status is Status.OK
+        assert 'watchkeeper_check_status{check="mem",kind="memory"} 2' in text
         (used,) = [float(line.rpartition(" ")[2]) for line in text.splitlines()
                    if line.startswith('watchkeeper_used_ratio{check="mem",kind="memory"} ')]
         assert 0 < used <= 1
