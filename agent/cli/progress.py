@@ -112,7 +112,8 @@ class Progress:
         """The text drawn at ``now``."""
         elapsed = max(now - self._started, 0.0)
         rate = self.done / elapsed if elapsed > 0 else 0.0
-        return f"{self.done:,} {self.noun} ({rate:,.0f}/s, {format_duration(elapsed)})"
+        # Whole seconds: a fraction changing at every redraw is only flicker.
+        return f"{self.done:,} {self.noun} ({rate:,.0f}/s, {format_duration(int(elapsed))})"
 
     def _draw(self, now: float) -> None:
         text = self.line(now)
