@@ -2,8 +2,11 @@
 firing alerts, scheduler totals, the notification queue and the version.
 
 Only names, kinds, labels and numbers: nothing of channels or check options, so no
-secret. Every family is named ``watchkeeper_...``. A check metric whose name would clash
-with one of the agent's own families is left out rather than mixed into it.
+secret. Every family is named ``watchkeeper_...``. A check metric is exposed in base units
+(``response_ms`` as ``watchkeeper_response_seconds``, ``used_percent`` as
+``watchkeeper_used_ratio``; see ``agent.prometheus.exposed_metric``), its HELP naming the
+metric and unit the check reports. One whose name would clash with one of the agent's own
+families is left out rather than mixed into it.
 """
 
 from __future__ import annotations
@@ -18,7 +21,15 @@ from agent import __version__
 from agent.alerting.state import AlertState, Phase
 from agent.latest import LatestRun
 from agent.model import AlertKey
-from agent.prometheus import Exposition, MetricType, NameClashError, metric_name
+from agent.prometheus import (
+    BaseUnit,
+    ExposedMetric,
+    Exposition,
+    Family,
+    MetricType,
+    NameClashError,
+    exposed_metric,
+)
 from agent.scheduler import JobStats
 
 log = logging.getLogger("watchkeeper.http")
@@ -47,8 +58,9 @@ def exposition(runs: Iterable[LatestRun], alerts: Iterable[AlertState],
                version: str = __version__) -> str:
     """The ``/metrics`` page for these runs, alert states, scheduler stats and queue."""
     page = Exposition()
-    gauge, counter = MetricType.GAUGE, MetricType.COUNTER
-    status = page.family(PREFIX + "check_status", "status of each check's latest run: "
+    counter = MetricType.COUNTER
+    status = page.family(PREFIX + "check_status", "judged status of each check's latest "
+                         "run (its own outcome and its thresholds together): "
                          "0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN")
     last_run = page.family(PREFIX + "check_last_run_timestamp_seconds",
                            "when each check's latest run finished, in Unix time")
@@ -69,7 +81,7 @@ def exposition(runs: Iterable[LatestRun], alerts: Iterable[AlertState],
     runs = list(runs)
     for run in runs:
         ids = {"check": run.check, "kind": run.kind}
-        status.add(run.result.status.exit_code, ids)
+        status.add(run.status.exit_code, ids)
         last_run.add(run.finished_at, {"check": run.check})
         duration.add(run.duration, {"check": run.check})
     for name in sorted(stats):
@@ -87,18 +99,49 @@ def exposition(runs: Iterable[LatestRun], alerts: Iterable[AlertState],
     dead.add(outbox.dead)
     info.add(1, {"version": version})
 
+    _add_check_metrics(page, runs)
+    return page.render()
+
+
+def _add_check_metrics(page: Exposition, runs: list[LatestRun]) -> None:
+    """The checks' samples, one family per exposed name (which several check metrics may
+    share: ``response_ms`` and ``response_seconds`` are both ``response_seconds``)."""
+    exposed: dict[str, ExposedMetric] = {}
+    groups: dict[str, list[ExposedMetric]] = {}
     for run in runs:
         for sample in run.result.samples:
-            name = metric_name(sample.metric)
-            try:
-                fam = page.family(PREFIX + name, f"latest value of {name} reported by "
-                                  "watchkeeper checks", gauge)
-            except NameClashError as exc:
-                log.debug("metric %s of check %s left off /metrics: %s", sample.metric,
-                          run.check, exc)
-                continue
-            fam.add(sample.value, [("check", run.check), ("kind", run.kind), *sample.labels])
-    return page.render()
+            if sample.metric not in exposed:
+                how = exposed[sample.metric] = exposed_metric(sample.metric)
+                groups.setdefault(how.name, []).append(how)
+    families: dict[str, Family] = {}
+    for name, group in groups.items():
+        try:
+            families[name] = page.family(PREFIX + name, _check_metric_help(group),
+                                         group[0].type)
+        except NameClashError as exc:
+            log.debug("metric %s left off /metrics: %s",
+                      " and ".join(how.metric for how in group), exc)
+    for run in runs:
+        for sample in run.result.samples:
+            how = exposed[sample.metric]
+            fam = families.get(how.name)
+            if fam is not None:
+                fam.add(how.value(sample.value),
+                        [("check", run.check), ("kind", run.kind), *sample.labels])
+
+
+def _check_metric_help(group: list[ExposedMetric]) -> str:
+    """``latest value of response_ms (milliseconds) reported by watchkeeper checks, in
+    seconds``: the names and units the checks report, and the unit shown."""
+    names = " or ".join(f"{how.metric} ({how.unit})" if how.unit else how.metric
+                        for how in sorted(group, key=lambda how: how.metric))
+    text = f"latest value of {names} reported by watchkeeper checks"
+    base = group[0].base
+    if base is None or not any(how.converted for how in group):
+        return text
+    if base is BaseUnit.RATIO:
+        return text + ", as a ratio (1 is 100%)"
+    return text + f", in {base.value}"
 
 
 class AgentMetrics:

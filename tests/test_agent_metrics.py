@@ -52,8 +52,8 @@ def test_the_whole_page_for_one_disk_check_and_one_firing_alert() -> None:
     stats = {"disks": JobStats(runs=4, skipped=1, timeouts=2)}
     text = page([run("disks", "disk", disk)], [firing], stats, OutboxCounts(3, 1))
     assert text == """\
-# HELP watchkeeper_check_status status of each check's latest run: 0 OK, 1 WARNING, \
-2 CRITICAL, 3 UNKNOWN
+# HELP watchkeeper_check_status judged status of each check's latest run (its own \
+outcome and its thresholds together): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN
 # TYPE watchkeeper_check_status gauge
 watchkeeper_check_status{check="disks",kind="disk"} 0
 # HELP watchkeeper_check_last_run_timestamp_seconds when each check's latest run finished, \
@@ -87,10 +87,11 @@ watchkeeper_notifications_dead 1
 # HELP watchkeeper_build_info the running watchkeeper version (always 1)
 # TYPE watchkeeper_build_info gauge
 watchkeeper_build_info{version="9.9.9"} 1
-# HELP watchkeeper_used_percent latest value of used_percent reported by watchkeeper checks
-# TYPE watchkeeper_used_percent gauge
-watchkeeper_used_percent{check="disks",kind="disk",mount="/"} 93.5
-watchkeeper_used_percent{check="disks",kind="disk",mount="/boot"} 12
+# HELP watchkeeper_used_ratio latest value of used_percent (percent) reported by \
+watchkeeper checks, as a ratio (1 is 100%)
+# TYPE watchkeeper_used_ratio gauge
+watchkeeper_used_ratio{check="disks",kind="disk",mount="/"} 0.935
+watchkeeper_used_ratio{check="disks",kind="disk",mount="/boot"} 0.12
 """
 
 
@@ -101,6 +102,21 @@ def test_check_status_is_the_nagios_code(status: Status, code: int) -> None:
     text = page([run("web", "http", CheckResult(status, "x"))])
     assert samples(text, "watchkeeper_check_status") == \
         [f'watchkeeper_check_status{{check="web",kind="http"}} {code}']
+
+
+@pytest.mark.parametrize(("own", "judged", "code"), [
+    (Status.OK, Status.WARNING, 1),
+    (Status.OK, Status.CRITICAL, 2),
+    (Status.WARNING, Status.CRITICAL, 2),
+    (Status.CRITICAL, Status.CRITICAL, 2),
+])
+def test_check_status_is_the_judged_status_not_the_checks_own(own: Status, judged: Status,
+                                                              code: int) -> None:
+    # A disk check that says OK while its used_percent threshold fires.
+    result = CheckResult(own, "/ 80% used", (Sample("used_percent", 80.0),))
+    text = page([LatestRun("data-disk", "disk", result, T0, 0.1, judged)])
+    assert samples(text, "watchkeeper_check_status") == \
+        [f'watchkeeper_check_status{{check="data-disk",kind="disk"}} {code}']
 
 
 @pytest.mark.parametrize(("phase", "shown"), [
@@ -117,23 +133,61 @@ def test_the_same_metric_of_several_checks_is_one_family() -> None:
     text = page([run("web-b", "http", CheckResult.ok("", {"response_ms": 20})),
                  run("web-a", "http", CheckResult.ok("", {"response_ms": 10})),
                  run("mem", "memory", CheckResult.ok("", {"used_percent": 50}))])
-    assert text.count("# TYPE watchkeeper_response_ms gauge") == 1
-    assert samples(text, "watchkeeper_response_ms") == [
-        'watchkeeper_response_ms{check="web-b",kind="http"} 20',
-        'watchkeeper_response_ms{check="web-a",kind="http"} 10']
+    assert text.count("# TYPE watchkeeper_response_seconds gauge") == 1
+    assert samples(text, "watchkeeper_response_seconds") == [
+        'watchkeeper_response_seconds{check="web-b",kind="http"} 0.02',
+        'watchkeeper_response_seconds{check="web-a",kind="http"} 0.01']
+
+
+def test_check_metrics_in_other_units_of_one_quantity_share_a_family_in_the_base_unit(
+        ) -> None:
+    text = page([run("web", "http", CheckResult.ok("", {"response_ms": 250})),
+                 run("job", "command", CheckResult.ok("", {"response_seconds": 1.5}))])
+    assert ("# HELP watchkeeper_response_seconds latest value of response_ms (milliseconds) "
+            "or response_seconds (seconds) reported by watchkeeper checks, in seconds\n"
+            "# TYPE watchkeeper_response_seconds gauge\n"
+            'watchkeeper_response_seconds{check="web",kind="http"} 0.25\n'
+            'watchkeeper_response_seconds{check="job",kind="command"} 1.5\n') in text
+
+
+@pytest.mark.parametrize(("metric", "value", "lines"), [
+    ("up", 1, ["# HELP watchkeeper_up latest value of up reported by watchkeeper checks",
+               "# TYPE watchkeeper_up gauge", 'watchkeeper_up{check="c",kind="k"} 1']),
+    ("free_bytes", 5e9, [
+        "# HELP watchkeeper_free_bytes latest value of free_bytes (bytes) reported by "
+        "watchkeeper checks",
+        "# TYPE watchkeeper_free_bytes gauge",
+        'watchkeeper_free_bytes{check="c",kind="k"} 5000000000']),
+    ("cert_days_left", 10.5, [
+        "# HELP watchkeeper_cert_left_seconds latest value of cert_days_left (days) "
+        "reported by watchkeeper checks, in seconds",
+        "# TYPE watchkeeper_cert_left_seconds gauge",
+        'watchkeeper_cert_left_seconds{check="c",kind="k"} 907200']),
+    ("errors_total", 3, [
+        "# HELP watchkeeper_errors_total latest value of errors_total reported by "
+        "watchkeeper checks",
+        "# TYPE watchkeeper_errors_total counter",
+        'watchkeeper_errors_total{check="c",kind="k"} 3']),
+])
+def test_a_check_metrics_help_names_it_and_its_unit_and_its_value_is_in_the_base_unit(
+        metric: str, value: float, lines: list[str]) -> None:
+    text = page([run("c", "k", CheckResult.ok("", {metric: value}))])
+    assert text.splitlines()[-3:] == lines
 
 
 def test_odd_metric_names_and_clashing_labels_are_made_valid() -> None:
     result = CheckResult.ok("", samples=[
-        Sample("time-seconds", 1.5, make_labels({"check": "inner", "a.b": "x"}))])
+        Sample("time-seconds", 1.5, make_labels({"check": "inner", "a.b": "x", "le": "5",
+                                                 "fooBar": "y"}))])
     text = page([run("cmd", "command", result)])
     assert samples(text, "watchkeeper_time_seconds") == [
         'watchkeeper_time_seconds{check="cmd",kind="command",a_b="x",'
-        'exported_check="inner"} 1.5']
+        'exported_check="inner",foo_Bar="y",exported_le="5"} 1.5']
 
 
 @pytest.mark.parametrize("metric", ["check_status", "check_runs_total", "check_runs",
-                                    "build_info", "alert_firing", "notifications_dead"])
+                                    "build_info", "alert_firing", "notifications_dead",
+                                    "check_duration_ms"])
 def test_a_check_metric_never_mixes_into_the_agents_own_families(metric: str) -> None:
     text = page([run("cmd", "command", CheckResult.ok("", {metric: 42, "fine": 1}))])
     assert " 42" not in text
@@ -232,8 +286,13 @@ checks:
                     break
         assert r.status_code == 200
         assert r.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
-        assert 'watchkeeper_check_status{check="mem",kind="memory"} 0' in text
-        assert 'watchkeeper_used_percent{check="mem",kind="memory"} ' in text
+        # The judged status: the check's own outcome is OK, its threshold fires.
+        latest = agent.latest.get("mem")
+        assert latest is not None and latest.result.status is Status.OK
+        assert 'watchkeeper_check_status{check="mem",kind="memory"} 2' in text
+        (used,) = [float(line.rpartition(" ")[2]) for line in text.splitlines()
+                   if line.startswith('watchkeeper_used_ratio{check="mem",kind="memory"} ')]
+        assert 0 < used <= 1
         assert 'watchkeeper_alert_firing{check="mem",metric="used_percent",' \
                'severity="critical"} 1' in text
         (stamp,) = [float(line.rpartition(" ")[2]) for line in text.splitlines()

@@ -70,10 +70,10 @@ async def test_metrics_are_served_in_the_text_format_and_parse(store: Store,
     assert r.status_code == 200
     assert r.headers["content-type"] == CONTENT_TYPE
     families = {f.name: f for f in text_string_to_metric_families(r.text)}
-    used = families["watchkeeper_used_percent"]
+    used = families["watchkeeper_used_ratio"]
     assert used.type == "gauge"
-    assert {(s.labels["mount"], s.value) for s in used.samples} == {("/", 91.0),
-                                                                   ('C:\\ "x"', 40.0)}
+    assert {(s.labels["mount"], s.value) for s in used.samples} == {("/", 0.91),
+                                                                   ('C:\\ "x"', 0.4)}
     (status,) = families["watchkeeper_check_status"].samples
     assert (status.labels, status.value) == ({"check": "disks", "kind": "disk"}, 1)
     (firing,) = families["watchkeeper_alert_firing"].samples

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from agent.alerting.policy import Policy
+from agent.cli.progress import Progress
 from agent.errors import WatchkeeperError
 from agent.model import Status
-from agent.replay import ReplaySettings, replay_csv
+from agent.replay import CsvRows, ReplaySettings, replay
 from agent.thresholds.adaptive import AdaptiveSettings
 from agent.units import format_value
 
@@ -39,15 +41,21 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Replay and print; 0 on success, 2 on bad input."""
+    with Progress("rows") as progress:  # on a terminal's stderr only
+        return _replay(args, progress)
+
+
+def _replay(args: argparse.Namespace, progress: Progress) -> int:
     metric, settings = _settings(args)
-    out = sys.stdout
+    out = progress.above(sys.stdout)
 
     def sample(row: int, at: str, value: float, status: Status) -> None:
         out.write(json.dumps({"at": at, "row": row, "value": value,
                               "shown": format_value(metric, value),
                               "status": status.value}) + "\n")
 
-    rep = replay_csv(args.csv, settings, metric, sample if args.every_sample else None)
+    rep = replay(_CountedRows(args.csv, progress), settings, metric,
+                 sample if args.every_sample else None)
     for ev in rep:
         out.write(json.dumps({"at": ev.at, "event": ev.event.value,
                               "severity": ev.severity.value, "why": ev.why,
@@ -92,3 +100,14 @@ def _settings(args: argparse.Namespace) -> tuple[str, ReplaySettings]:
                                f"(it has: {', '.join(rules) or 'none'})")
     return metric, ReplaySettings(adaptive=rule.adaptive, rule=rule, forecast=rule.forecast,
                                   policy=Policy.build(rule, check.policy))
+
+
+class _CountedRows(CsvRows):
+    """The trace's rows, counted on the progress line as they are read."""
+
+    def __init__(self, path: str, progress: Progress) -> None:
+        super().__init__(path)
+        self.progress = progress
+
+    def __iter__(self) -> Iterator[tuple[str, float]]:
+        return self.progress.track(super().__iter__())

@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from agent import __version__
 from tests.e2e.agent_process import AGENT, Agents, wait_until
 from tests.ports import free_port
+from tests.promtool import lint
 
 pytestmark = pytest.mark.slow
 
@@ -35,6 +36,10 @@ checks:
   - name: web
     kind: http
     url: http://admin:{password}@127.0.0.1:{closed_port}/
+  - name: listener
+    kind: tcp
+    host: 127.0.0.1
+    port: {port}
 """
 
 
@@ -60,7 +65,7 @@ def test_prometheus_can_scrape_a_running_agent(agents: Agents) -> None:
     (agents.tmp / "token").write_text(TOKEN + "\n")
     port = agents.port
     started = time.time()
-    agent = agents.start(CONFIG, password=PASSWORD, closed_port=free_port())
+    agent = agents.start(CONFIG, password=PASSWORD, closed_port=free_port(), port=port)
     agent.wait_for_first_cycle()
 
     def both_alerts_firing() -> str | None:
@@ -83,26 +88,33 @@ def test_prometheus_can_scrape_a_running_agent(agents: Agents) -> None:
             "watchkeeper_check_skipped", "watchkeeper_check_timeouts",
             "watchkeeper_alert_firing", "watchkeeper_notifications_queued",
             "watchkeeper_notifications_dead", "watchkeeper_build_info",
-            "watchkeeper_used_percent", "watchkeeper_free_bytes"} <= set(fams)
+            "watchkeeper_used_ratio", "watchkeeper_free_bytes",
+            "watchkeeper_inodes_used_ratio", "watchkeeper_available_bytes"} <= set(fams)
+    assert not {name for name in fams if name.endswith(("_percent", "_ms"))}
     for name in ("watchkeeper_check_runs", "watchkeeper_check_skipped",
                  "watchkeeper_check_timeouts"):
         assert fams[name].type == "counter"
 
+    # The judged status: memory's own outcome is OK, its used_percent threshold fires.
     assert values(fams["watchkeeper_check_status"]) == {
-        (("check", "mem"), ("kind", "memory")): 0,
+        (("check", "mem"), ("kind", "memory")): 2,
         (("check", "root"), ("kind", "disk")): 0,
-        (("check", "web"), ("kind", "http")): 2}
+        (("check", "web"), ("kind", "http")): 2,
+        (("check", "listener"), ("kind", "tcp")): 0}
     firing = values(fams["watchkeeper_alert_firing"])
     assert firing == {
         (("check", "mem"), ("metric", "used_percent"), ("severity", "critical")): 1,
         (("check", "web"), ("metric", "status"), ("severity", "critical")): 1}
 
-    used = values(fams["watchkeeper_used_percent"])
-    assert 0 < used[(("check", "mem"), ("kind", "memory"))] <= 100
-    assert 0 <= used[(("check", "root"), ("kind", "disk"), ("mount", "/"))] <= 100
+    used = values(fams["watchkeeper_used_ratio"])
+    assert 0 < used[(("check", "mem"), ("kind", "memory"))] <= 1
+    assert 0 <= used[(("check", "root"), ("kind", "disk"), ("mount", "/"))] <= 1
+    # The tcp check's connect_ms, in seconds.
+    (connect,) = values(fams["watchkeeper_connect_seconds"]).values()
+    assert 0 <= connect < 5
 
     runs = values(fams["watchkeeper_check_runs"])
-    assert set(runs) == {(("check", c),) for c in ("mem", "root", "web")}
+    assert set(runs) == {(("check", c),) for c in ("mem", "root", "web", "listener")}
     assert all(v >= 1 for v in runs.values())
     for stamp in values(fams["watchkeeper_check_last_run_timestamp_seconds"]).values():
         assert started <= stamp <= time.time()
@@ -112,3 +124,14 @@ def test_prometheus_can_scrape_a_running_agent(agents: Agents) -> None:
     dead = values(fams["watchkeeper_notifications_dead"])[()]
     assert (queued >= 0, dead) == (True, 0)
     assert values(fams["watchkeeper_build_info"]) == {(("version", __version__),): 1}
+
+
+def test_promtool_has_nothing_to_say_about_a_running_agents_page(agents: Agents) -> None:
+    (agents.tmp / "token").write_text(TOKEN + "\n")
+    port = agents.port
+    agent = agents.start(CONFIG, password=PASSWORD, closed_port=free_port(), port=port)
+    agent.wait_for_first_cycle()
+    text = wait_until(lambda: (t := scrape(port).text).count(
+        "watchkeeper_alert_firing{") >= 2 and t, timeout=15, what="two firing alerts")
+    assert agent.stop() == 0
+    assert lint(text) == ""
