@@ -30,7 +30,9 @@ def test_systemd_rates_the_unit_ok_at_4_or_better() -> None:
 
 
 @pytest.mark.parametrize(("key", "value"), [
-    ("Type", "simple"),
+    ("Type", "notify"),
+    ("NotifyAccess", "main"),
+    ("WatchdogSec", "60s"),
     ("RestartPreventExitStatus", "2"),  # a broken config is not retried
     ("ExecReload", "/bin/kill -HUP $MAINPID"),
     ("SupplementaryGroups", "adm"),  # the logins check reads /var/log/auth.log
