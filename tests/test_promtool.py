@@ -15,8 +15,8 @@ from agent.alerting.state import AlertState, Phase
 from agent.latest import LatestRun
 from agent.model import AlertKey, CheckResult, Sample, Status, make_labels
 from agent.scheduler import JobStats
-from checks.database import STANDARD_METRICS
-from checks.perfdata import parse_perfdata
+from checks.command.perfdata import parse_perfdata
+from checks.database.check import STANDARD_METRICS
 from tests.promtool import lint, promtool
 
 T0 = 1_700_000_000.0
