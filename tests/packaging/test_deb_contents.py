@@ -73,7 +73,7 @@ def test_the_venv_holds_the_agent_and_its_pinned_dependencies(deb: Path) -> None
         assert any(p.lower() == f"{site}/{normal}-{version}.dist-info".lower() for p in paths), (
             f"{name}=={version} is not in the venv")
     assert f"{site}/agent/cli/main.py" in paths
-    assert f"{site}/checks/process.py" in paths
+    assert f"{site}/checks/process/check.py" in paths
 
 
 def test_the_package_ships_no_byte_code_no_installer_and_no_build_path(deb: Path) -> None:
