@@ -19,6 +19,7 @@ from agent.errors import StateError
 from agent.heartbeats import PINGS_KEPT, Ping, PingKind
 from agent.model import AlertKey
 from agent.store import learned as _learned
+from agent.store import readonly as _readonly
 from agent.store import silences as _silences
 from agent.store.codec import (
     STATE_COLUMNS,
@@ -109,6 +110,23 @@ class Store:
                 conn.close()
             raise StateError(_open_error(path, exc)) from None
         return cls(conn, path)
+
+    @classmethod
+    def open_readonly(cls, state_dir: Path) -> Store | None:
+        """Open ``state_dir/state.db`` to read only (see ``readonly``); None when there is
+        no state yet. Raises StateError when it cannot be read or is not usable."""
+        path = Path(state_dir) / DB_NAME
+        try:
+            conn = _readonly.connect(path)
+        except sqlite3.DatabaseError as exc:
+            raise StateError(_open_error(path, exc)) from None
+        except StateError as exc:
+            raise StateError(f"{path}: {exc}") from None
+        return None if conn is None else cls(conn, path)
+
+    def written_at(self) -> float:
+        """When the database was last written (epoch seconds)."""
+        return _readonly.written_at(self.path)
 
     def close(self) -> None:
         """Close the database (idempotent)."""
@@ -225,6 +243,12 @@ class Store:
                              "attempts = attempts + 1, last_error = ? WHERE id = ?",
                              (retry_at, now, error, row_id))
 
+    def pending(self, limit: int = 1000) -> list[OutboxRow]:
+        """The deliveries still to be sent, the next due first (for status output)."""
+        rows = self._read(f"SELECT * FROM outbox WHERE {_PENDING} "
+                          "ORDER BY next_attempt_at, id LIMIT ?", (limit,))
+        return [_decode(f"outbox row {r['id']}", _outbox_row, r) for r in rows]
+
     def pending_count(self) -> int:
         """How many deliveries are still to be sent (due now or later)."""
         return int(self._read(f"SELECT count(*) FROM outbox WHERE {_PENDING}")[0][0])
@@ -300,6 +324,11 @@ class Store:
         """What series ``key`` had learned when last saved; None when nothing was."""
         rows = self._read(_learned.SELECT_DATA, (key.as_text(),))
         return bytes(rows[0]["data"]) if rows else None
+
+    def learned_saved_at(self, key: AlertKey) -> float | None:
+        """When what series ``key`` learned was last saved; None when it never was."""
+        rows = self._read("SELECT updated_at FROM learned WHERE key = ?", (key.as_text(),))
+        return float(rows[0][0]) if rows else None
 
     def learned_keys(self, check: str | None = None) -> list[AlertKey]:
         """The series with learned state (only those of ``check`` when given), by key text."""
