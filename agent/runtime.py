@@ -17,6 +17,8 @@ from agent.alerting.silences import Silence, Suppressed
 from agent.alerting.state import Phase
 from agent.clock import Clock, SystemClock
 from agent.config.models import Config
+from agent.control import serve_control
+from agent.control_answers import LiveAnswers
 from agent.errors import StateError
 from agent.http_api import Listener, serve_agent
 from agent.latest import LatestRun, LatestRuns
@@ -151,6 +153,11 @@ class Agent:
 
     async def run(self) -> None:
         """Run checks and deliver notifications until stopped."""
+        # Local requests (status, baseline) answered from the live state.
+        control = await serve_control(self.config.agent.state_dir, LiveAnswers(
+            lambda: self.config, self.judge.states, self.judge.series, latest=self.latest,
+            store=self.store, clock=self.clock, started_at=self.clock.now(),
+            last_reload=lambda: self.reloader.last))
         log.info("watchkeeper started on %s: %d checks, %d channels, state in %s",
                  self.config.agent.host, len(self.checks), len(self.config.channels),
                  self.config.agent.state_dir)
@@ -175,6 +182,7 @@ class Agent:
             releaser.cancel()
             if self.listener is not None:
                 await self.listener.close()
+            await control.close()
             self._draining = asyncio.create_task(self.dispatcher.drain(
                 timeout=self.config.agent.shutdown_drain))
             with contextlib.suppress(asyncio.CancelledError):

@@ -1,0 +1,100 @@
+"""The running agent's answers on its control socket, from its live state.
+
+``LiveAnswers`` is given the pieces of the agent it reads (never changes): the config,
+the judge's alert states and learned series, the latest runs, the store and the last
+reload. It runs on
+the agent's event loop, so what it reads is never half-updated.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agent import __version__
+from agent.alerting.state import AlertState
+from agent.clock import Clock
+from agent.config.models import Config
+from agent.latest import LatestRuns
+from agent.model import AlertKey
+from agent.reports import (
+    AgentInfo,
+    BaselineReport,
+    SeriesKey,
+    SeriesState,
+    StatusReport,
+    open_alerts,
+    status_report,
+    stored_series,
+)
+from agent.store import Store
+from agent.thresholds.series import SeriesJudge
+
+if TYPE_CHECKING:
+    from agent.reloader import ReloadOutcome
+
+
+class LiveAnswers:
+    """Answers ``status`` and ``baseline`` (see ``agent.control.Answers``).
+
+    ``config`` and ``last_reload`` are read at each request: a reload replaces the
+    agent's config.
+    """
+
+    def __init__(self, config: Callable[[], Config], states: Mapping[AlertKey, AlertState],
+                 series: Mapping[AlertKey, SeriesJudge], *, latest: LatestRuns,
+                 store: Store, clock: Clock, started_at: float,
+                 last_reload: Callable[[], ReloadOutcome | None] = lambda: None) -> None:
+        self.config = config
+        self.states = states
+        self.series = series
+        self.latest = latest
+        self.store = store
+        self.clock = clock
+        self.started_at = started_at
+        self.last_reload = last_reload
+
+    def info(self) -> AgentInfo:
+        """Who answers: this process, its config and its last reload."""
+        from agent import logs
+
+        config, reload = self.config(), self.last_reload()
+        return AgentInfo(
+            pid=os.getpid(), host=config.agent.host, version=__version__,
+            started_at=self.started_at, config_file=_file(config.source),
+            last_reload=reload.at if reload is not None else None,
+            reload_problems=[logs.scrubber.scrub(str(p)) for p in reload.problems]
+            if reload is not None else [])
+
+    def status(self) -> StatusReport:
+        now = self.clock.now()
+        # What the states reflect is as fresh as the newest result judged.
+        as_of = max((run.finished_at for run in self.latest), default=now)
+        return status_report(self.config(), open_alerts(self.states.values()), self.store,
+                             now=now, agent=self.info(), as_of=as_of)
+
+    def baseline(self) -> BaselineReport:
+        live = [SeriesState(key=SeriesKey.of(key), data=judge.to_bytes(),
+                            last_sample_at=self._last_sample(key))
+                for key, judge in sorted(self.series.items(), key=lambda kv: kv[0].as_text())]
+        # Series not judged since the start (a check with a long interval) are as saved.
+        return BaselineReport(agent=self.info(), series=sorted(
+            live + stored_series(self.store, skip=self.series),
+            key=lambda s: s.key.key.as_text()))
+
+    def _last_sample(self, key: AlertKey) -> float | None:
+        """When the check last reported this series (None when its latest run did not)."""
+        run = self.latest.get(key.check)
+        if run is None:
+            return None
+        reported = any(s.metric == key.metric and s.labels == key.labels
+                       for s in run.result.samples)
+        return run.finished_at if reported else None
+
+
+def _file(source: str) -> str:
+    """The config file's absolute path (its source as given when it is not a file)."""
+    path = Path(source)
+    return str(path.resolve()) if path.is_file() else source
