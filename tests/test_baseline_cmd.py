@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from agent.cli.baseline_cmd import Shown, _rate, _trend, render
+from agent.cli.baseline_cmd import Shown, _rate, _trend, learning_text, render
 from agent.model import AlertKey
-from agent.thresholds.describe import Trend
+from agent.thresholds.describe import Learning, Trend
 from agent.thresholds.forecast import Heading
 
 
@@ -49,3 +49,29 @@ def test_series_that_cannot_be_described_say_why() -> None:
         "h/api/response_ms\n"
         "  stored state does not fit the current settings; the agent learns afresh")
     assert render([], now=0.0, what=" for api").startswith("nothing learned yet for api (")
+
+
+M, H, D = 60.0, 3600.0, 86400.0
+
+
+# The unit fits the whole warm-up; a short one says why it lasts 3 hours all the same.
+@pytest.mark.parametrize(("learning", "text"), [
+    (Learning(12 * M, 163 * M, 1 * M, False),
+     "learning: 12 of 163 minutes (7%; warmup 1m, but a normal range needs 3 full hours of "
+     "data)"),
+    (Learning(0.0, 121 * M, 30 * M, False),
+     "learning: 0 of 121 minutes (0%; warmup 30m, but a normal range needs 3 full hours of "
+     "data)"),
+    (Learning(59 * M, 180 * M, 3 * H, False), "learning: 59 of 180 minutes (32%)"),
+    (Learning(14.2 * H, 24 * H, D, False), "learning: 14 of 24 hours (59%)"),
+    (Learning(14.2 * H, 24 * H + 43 * M, D, False),
+     "learning: 14 of 25 hours (57%; warmup 1d, then from the next full hour)"),
+    (Learning(30 * H, 48 * H, 2 * D, False), "learning: 30 of 48 hours (62%)"),
+    (Learning(2.56 * D, 7 * D, 7 * D, False), "learning: 2.5 of 7 days (36%)"),
+    (Learning(0.5 * H, 7 * D + 43 * M, 7 * D, False),
+     "learning: 0 of 7 days (0%; warmup 7d, then from the next full hour)"),
+    (Learning(3 * D, 3 * D, 3 * D, False), "learning: 72 of 72 hours (99%)"),
+], ids=["1m", "30m-late-in-the-hour", "3h", "1d", "1d-mid-hour", "2d", "7d", "7d-start",
+        "done-waiting-for-the-hour"])
+def test_warm_up_in_words_fits_every_warmup(learning: Learning, text: str) -> None:
+    assert learning_text(learning) == text

@@ -1,23 +1,29 @@
 """``watchkeeper baseline [CHECK [METRIC]]``: what the learned thresholds have learned.
 
 Per series: the warm-up, the normal range now and by hour of the week, and the trend with
-the time until the forecast limit. Read from the agent's state database and judged with
-the config's current rules (state that no longer fits them is shown as such).
+the time until the forecast limit. Asked of the running agent (what it knows now, through
+its control socket), else read from the state database as last saved (the output says
+so); judged with the config's current rules (state that no longer fits them is shown as
+such).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from agent.cli.usage import UsageError
 from agent.config.models import Config
 from agent.model import AlertKey
-from agent.thresholds.describe import DAY_NAMES, SeriesDescription, Trend, describe
+from agent.reports import BaselineReport, SeriesState
+from agent.thresholds.baseline import MIN_SLOTS, SLOT_SECONDS
+from agent.thresholds.describe import DAY_NAMES, Learning, SeriesDescription, Trend, describe
 from agent.thresholds.forecast import Heading
 from agent.thresholds.rules import ThresholdRule
 from agent.thresholds.series import SeriesJudge
@@ -49,6 +55,17 @@ class Shown:
     configured: bool
     restored: bool = False
     description: SeriesDescription | None = None
+    #: When the series last got a sample, as the answerer knows it (the agent's latest
+    #: run); None: as far as the learned state tells.
+    last_sample_at: float | None = None
+    #: When the state shown was saved to the store; None: the agent's live state.
+    saved_at: float | None = None
+
+    @property
+    def last_sample(self) -> float | None:
+        """The latest sample time known of this series."""
+        learned = self.description.last_sample_at if self.description else None
+        return max((t for t in (self.last_sample_at, learned) if t is not None), default=None)
 
 
 def learned_rules(config: Config) -> dict[str, dict[str, ThresholdRule]]:
@@ -62,34 +79,57 @@ def learned_rules(config: Config) -> dict[str, dict[str, ThresholdRule]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """The ``baseline`` subcommand: 0 when shown, 2 for an unknown check or metric."""
+    """The ``baseline`` subcommand: 0 when shown, a usage error for an unknown check or
+    metric."""
     from agent.config.full import load
-    from agent.store import DB_NAME, Store
+    from agent.cli.status_cmd import agent_line
 
     config = load(args)
     state_dir = config.agent.state_dir
-    if not (state_dir / DB_NAME).exists():
+    found = gather(config)
+    if found is None:
         print(f"no state yet in {state_dir} (has the agent run?)")
         return 0
+    report, saved_at = found
     rules = learned_rules(config)
-    store = Store.open(state_dir)
-    try:
-        keys = store.learned_keys()
-        problem = _unknown(args.check, args.metric, rules, keys)
-        if problem:
-            print(f"watchkeeper: {problem}", file=sys.stderr)
-            return 2
-        keys = [k for k in keys if (args.check is None or k.check == args.check)
-                and (args.metric is None or k.metric == args.metric)]
-        shown = [_restore(k, rules, config.agent.host, store.load_learned(k)) for k in keys]
-    finally:
-        store.close()
+    problem = _unknown(args.check, args.metric, rules, [s.key.key for s in report.series])
+    if problem:
+        raise UsageError(problem)
+    series = [s for s in report.series if (args.check is None or s.key.check == args.check)
+              and (args.metric is None or s.key.metric == args.metric)]
+    shown = [_restore(s, rules, config.agent.host) for s in series]
+    now = time.time()
     if args.json:
-        print(json.dumps({"state_dir": str(state_dir), "series": [_json(s) for s in shown]},
+        agent = report.agent.model_dump(mode="json") if report.agent is not None else None
+        print(json.dumps({"state_dir": str(state_dir), "agent": agent,
+                          "source": "store" if report.agent is None else "agent",
+                          "saved_at": saved_at, "series": [_json(s) for s in shown]},
                          indent=2))
     else:
-        print(render(shown, time.time(), hours=args.hours, what=_what(args)))
+        print(agent_line(report.agent, saved_at or now, now))
+        print(render(shown, now, hours=args.hours, what=_what(args)))
     return 0
+
+
+def gather(config: Config) -> tuple[BaselineReport, float | None] | None:
+    """What the running agent knows now, else what the store holds (with the time it was
+    last written); None when there is no state yet."""
+    from agent.control import AgentNotRunning, BaselineRequest, ControlError, ask
+    from agent.reports import stored_series
+    from agent.store import Store
+
+    state_dir = config.agent.state_dir
+    try:
+        return ask(state_dir, BaselineRequest(), BaselineReport), None
+    except AgentNotRunning:
+        pass
+    except ControlError as exc:
+        print(f"watchkeeper: warning: {exc}; showing what was saved", file=sys.stderr)
+    store = Store.open_readonly(state_dir)
+    if store is None:
+        return None
+    with store:
+        return BaselineReport(agent=None, series=stored_series(store)), store.written_at()
 
 
 def _unknown(check: str | None, metric: str | None,
@@ -111,15 +151,16 @@ def _unknown(check: str | None, metric: str | None,
     return ""
 
 
-def _restore(key: AlertKey, rules: dict[str, dict[str, ThresholdRule]], host: str,
-             data: bytes | None) -> Shown:
-    """The series of ``key`` judged with its current rule, restored from ``data``."""
+def _restore(s: SeriesState, rules: dict[str, dict[str, ThresholdRule]], host: str) -> Shown:
+    """The series judged with its current rule, restored from what it knows."""
+    key = s.key.key
     rule = rules.get(key.check, {}).get(key.metric)
     if rule is None or key.host != host:
-        return Shown(key, configured=False)
+        return Shown(key, configured=False, saved_at=s.saved_at)
     judge = SeriesJudge(rule.metric, rule=rule, adaptive=rule.adaptive, forecast=rule.forecast)
-    restored = bool(data) and judge.restore(data or b"")
-    return Shown(key, True, restored, describe(judge) if restored else None)
+    restored = bool(s.data) and judge.restore(s.data)
+    return Shown(key, True, restored, describe(judge) if restored else None,
+                 last_sample_at=s.last_sample_at, saved_at=s.saved_at)
 
 
 def _what(args: argparse.Namespace) -> str:
@@ -148,17 +189,18 @@ def render_one(s: Shown, now: float, hours: bool = False) -> str:
     if d is None:
         return (f"{head}\n  stored state does not fit the current settings; the agent "
                 "learns afresh")
-    if d.last_sample_at is not None:
-        age = max(0.0, now - d.last_sample_at)
-        # Whole seconds, then whole minutes: the age of a sample, not a measurement.
-        shown = round(age) if age < 60 else round(age / 60) * 60
-        head += f" (last sample {format_duration(shown)} ago)"
+    notes = []
+    if s.last_sample is not None:
+        notes.append(f"last sample {_ago(s.last_sample, now)}")
+    if s.saved_at is not None:
+        notes.append(f"as saved {_ago(s.saved_at, now)}")
+    if notes:
+        head += f" ({'; '.join(notes)})"
     lines = [head]
     if d.learning is not None:
         n = d.normal_now
         if not d.learning.ready or n is None:
-            lines.append(f"  learning: {format_duration(d.learning.hours * 3600)} of "
-                         f"{format_duration(d.learning.needed * 3600)}")
+            lines.append(f"  {learning_text(d.learning)}")
         else:
             lines.append(f"  normal now ({n.at}): {_range(d.metric, n.lo, n.hi)}"
                          f"{_limits(d.metric, n.alert_below, n.alert_above)}")
@@ -167,6 +209,32 @@ def render_one(s: Shown, now: float, hours: bool = False) -> str:
     if d.by_hour:
         lines.extend("  " + row for row in (_full_table(d) if hours else _compact_table(d)))
     return "\n".join(lines)
+
+
+def _ago(t: float, now: float) -> str:
+    age = max(0.0, now - t)
+    return f"{format_duration(age if age < 60 else round(age / 60) * 60)} ago"
+
+
+#: The unit a warm-up is counted in, by how long it is in all: (up to seconds, name, size).
+_WARMUP_UNITS = ((3 * 3600, "minutes", 60), (3 * 86400, "hours", 3600))
+
+
+def learning_text(w: Learning) -> str:
+    """``learning: 12 of 163 minutes (7%; ...)``, in the unit that fits the warm-up."""
+    name, size = next(((n, s) for limit, n, s in _WARMUP_UNITS if w.needed <= limit),
+                      ("days", 86400))
+    tenths = size == 86400  # else "0 of 7 days" would stand for a whole day
+    scale = 10 if tenths else 1
+    needed = round(w.needed / size * scale) / scale
+    done = min(math.floor(w.elapsed / size * scale) / scale, needed)
+    why = ""
+    if w.warmup < MIN_SLOTS * SLOT_SECONDS:
+        why = (f"; warmup {format_duration(w.warmup)}, but a normal range needs "
+               f"{MIN_SLOTS} full hours of data")
+    elif w.needed - w.warmup >= 60:
+        why = f"; warmup {format_duration(w.warmup)}, then from the next full hour"
+    return f"learning: {done:g} of {needed:g} {name} ({w.percent}%{why})"
 
 
 def _range(metric: str, lo: float, hi: float) -> str:
@@ -236,4 +304,6 @@ def _json(s: Shown) -> dict[str, Any]:
         out["restored"] = s.restored
     if s.description is not None:
         out.update(s.description.as_dict())
+    out["last_sample_at"] = s.last_sample
+    out["saved_at"] = s.saved_at
     return out

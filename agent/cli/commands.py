@@ -13,7 +13,7 @@ from typing import Any
 from agent.config.full import load
 from agent.config.models import Config
 from agent.model import STATUS_METRIC, CheckResult, Status, make_labels, series_name
-from agent.units import format_duration, format_value
+from agent.units import format_value
 
 log = logging.getLogger("watchkeeper.cli")
 
@@ -187,47 +187,6 @@ def render_check_table(rows: list[dict[str, Any]]) -> str:
             value = format_value(m["metric"], m["value"])
             out.append(f"{'':<{w_name}}  {'':<{w_kind}}  {'':<8}    {name} = {value}")
     return "\n".join(out)
-
-
-def status(args: argparse.Namespace) -> int:
-    from agent.store import Store
-
-    config = load(args)
-    db = config.agent.state_dir / "state.db"
-    if not db.exists():
-        print(f"no state yet in {config.agent.state_dir} (has the agent run?)")
-        return 0
-    from agent.cli.silence_view import silence_json, status_lines
-
-    now = time.time()
-    store = Store.open(config.agent.state_dir)
-    try:
-        alerts = store.open_alerts()
-        pending = store.pending_count()
-        silences = store.silences(active_at=now, host=config.agent.host)
-    finally:
-        store.close()
-    if args.json:
-        rows = [{"key": a.key.as_text(), "phase": a.phase.value, "severity": a.severity.value,
-                 "since": a.problem_since, "why": a.why} for a in alerts]
-        print(json.dumps({"alerts": rows, "queued_notifications": pending,
-                          "silences": [silence_json(s, alerts, now) for s in silences]},
-                         indent=2))
-        return 0
-    if not alerts:
-        print("no open alerts")
-    else:
-        w = max(len(a.key.as_text()) for a in alerts)
-        print(f"{'ALERT':<{w}}  {'STATE':<8}  {'SEVERITY':<8}  {'FOR':<8}  WHY")
-        for a in alerts:
-            age = format_duration(now - a.problem_since) if a.problem_since else "-"
-            print(f"{a.key.as_text():<{w}}  {a.phase.value:<8}  {a.severity.value:<8}  "
-                  f"{age:<8}  {a.why}")
-    for line in status_lines(silences, alerts, now):
-        print(line)
-    if pending:
-        print(f"{pending} notification(s) waiting to be delivered")
-    return 0
 
 
 def notify_test(args: argparse.Namespace) -> int:

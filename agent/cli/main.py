@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from agent import __version__, logs
-from agent.cli import baseline_cmd, commands, ping, replay_cmd, silence_cmd
+from agent.cli import baseline_cmd, commands, ping, replay_cmd, silence_cmd, status_cmd
 from agent.errors import ConfigError, WatchkeeperError
 
 DEFAULT_CONFIG = "/etc/watchkeeper/config.yaml"
@@ -47,8 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="print JSON instead of a table")
     c.add_argument("names", nargs="*", metavar="CHECK", help="only these checks")
     sub.add_parser("validate", parents=[common], help="validate the config file")
-    st = sub.add_parser("status", parents=[common], help="show open alerts")
-    st.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    status_cmd.add_parser(sub, common)
     n = sub.add_parser("notify", help="notification tools")
     nsub = n.add_subparsers(dest="notify_command", required=True, parser_class=_Parser,
                             metavar="SUBCOMMAND")
@@ -92,7 +91,7 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": commands.run,
     "check": commands.check,
     "validate": commands.validate,
-    "status": commands.status,
+    "status": status_cmd.run,
     "notify": commands.notify_test,
     "replay": replay_cmd.run,
     "ping": ping.run,

@@ -12,6 +12,7 @@ Hours and weekdays are those of the learned state's own zone (the agent's local 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,15 +28,32 @@ _EPOCH_WEEKDAY = 3
 
 @dataclass(frozen=True, slots=True)
 class Learning:
-    """The warm-up of the learned range: ``hours`` of data so far, ``needed`` in all."""
+    """The warm-up of the learned range, in seconds: ``elapsed`` since the first sample
+    (of the current stretch of data) of the ``needed`` before values are judged.
 
-    hours: float
+    ``needed`` is what the learned range really waits for, which may be more than the
+    configured ``warmup``: a normal range needs ``MIN_SLOTS`` completed clock hours, and
+    the warm-up is looked at when a clock hour begins.
+    """
+
+    elapsed: float
     needed: float
+    warmup: float
     #: Warmed up: the learned range judges values.
     ready: bool
 
+    @property
+    def percent(self) -> int:
+        """How far, 0 to 100 (100 only once ready)."""
+        if self.ready:
+            return 100
+        if self.needed <= 0:
+            return 99
+        return min(99, int(100 * self.elapsed / self.needed))
+
     def as_dict(self) -> dict[str, Any]:
-        return {"hours": round(self.hours, 2), "needed": self.needed, "ready": self.ready}
+        return {"elapsed_seconds": round(self.elapsed, 1), "needed_seconds": self.needed,
+                "warmup_seconds": self.warmup, "percent": self.percent, "ready": self.ready}
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,10 +152,20 @@ def _finite(x: float) -> float | None:
 
 def describe_learning(state: AdaptiveState) -> Learning:
     """How far the warm-up is (it starts again after a gap longer than a week)."""
-    needed = max(state.settings.warmup, MIN_SLOTS * SLOT_SECONDS) / 3600.0
-    if math.isnan(state.first_t) or math.isnan(state.last_t):
-        return Learning(0.0, needed, False)
-    return Learning(max(0.0, state.last_t - state.first_t) / 3600.0, needed, state.ready)
+    warmup = state.settings.warmup
+    first, last = state.first_t, state.last_t
+    if math.isnan(first) or math.isnan(last):
+        # Nothing seen yet: at best the first sample falls on the start of a clock hour.
+        return Learning(0.0, max(warmup, MIN_SLOTS * SLOT_SECONDS), warmup, False)
+    # Hours are those of the state's zone; with a whole-hour offset they are UTC's.
+    offset = (state.utc_offset if state.utc_offset is not None
+              else float(time.localtime(first).tm_gmtoff))
+    first_hour = math.floor((first + offset) / SLOT_SECONDS)
+    # The first clock hour that begins with MIN_SLOTS hours completed and the warm-up past.
+    judged_from = max(first_hour + MIN_SLOTS,
+                      math.ceil((first + warmup + offset) / SLOT_SECONDS))
+    needed = judged_from * SLOT_SECONDS - offset - first
+    return Learning(max(0.0, last - first), needed, warmup, state.ready)
 
 
 def describe_normal(state: AdaptiveState) -> NormalNow | None:

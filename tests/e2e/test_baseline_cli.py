@@ -85,12 +85,14 @@ def test_every_learned_series_is_shown_in_words(config_file: Path) -> None:
     assert [h.split(" (")[0] for h in heads] == [
         "web1/api/used_percent", "web1/disk/free_bytes{mount=/}",
         "web1/disk/used_percent{mount=/}", "web1/gone/response_ms"]
-    assert re.search(r"web1/api/used_percent \(last sample \d+[sm] ago\)\n"
+    assert text.startswith("agent not running; state as saved at "), text
+    assert re.search(r"web1/api/used_percent \(last sample \d+[sm] ago; as saved \d+s ago\)\n"
                      r"  normal now \((Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d\d:00\): "
                      r"3\d(\.\d+)?%-(69|70)(\.\d+)?%; alerts below [\d.]+% or above [\d.]+%\n"
                      r"  normal by hour +00:00 +04:00 +08:00 +12:00 +16:00 +20:00\n"
                      r"  Mon +3", text), text
-    assert re.search(r"  learning: 14h( \d+m)? of 1d\n", text), text
+    assert re.search(r"  learning: 14 of 2[45] hours \(5\d%(; warmup 1d, then from the next "
+                     r"full hour)?\)\n", text), text
     assert re.search(r"  trend: \+0\.8%/h, full in about (6h \d+m|7h( \d+m)?) \(limit 100%\)",
                      text), text
     assert "web1/gone/response_ms (no longer configured)" in text
@@ -104,7 +106,9 @@ def test_one_check_as_json_with_every_hour(config_file: Path) -> None:
     [series] = doc["series"]
     assert series["key"] == "web1/api/used_percent"
     assert series["configured"] and series["restored"]
-    assert series["learning"]["ready"] and series["learning"]["needed"] == 24
+    assert series["learning"]["ready"] and series["learning"]["percent"] == 100
+    assert 24 * 3600 <= series["learning"]["needed_seconds"] <= 25 * 3600
+    assert series["saved_at"] is not None and doc["source"] == "store"
     assert series["normal_now"]["lo"] < series["normal_now"]["hi"]
     assert len(series["by_hour"]) == 168
     assert series["by_hour"][0] == {"weekday": "Mon", "hour": 0,

@@ -9,7 +9,7 @@ import math
 import pytest
 
 from agent.thresholds.adaptive import AdaptiveSettings
-from agent.thresholds.describe import describe, hour_of_week
+from agent.thresholds.describe import Learning, describe, describe_learning, hour_of_week
 from agent.thresholds.forecast import ForecastSettings, Heading
 from agent.thresholds.series import SeriesJudge
 
@@ -52,7 +52,8 @@ def test_hour_of_week_of_epoch_hours(when: dt.datetime, expected: tuple[int, int
 def test_a_series_that_saw_nothing_is_learning_from_zero() -> None:
     d = describe(_judge(forecast=True))
     assert d.last_sample_at is None
-    assert d.learning is not None and (d.learning.hours, d.learning.needed) == (0.0, 24.0)
+    assert d.learning is not None
+    assert (d.learning.elapsed, d.learning.needed) == (0.0, 24 * 3600.0)
     assert not d.learning.ready
     assert d.normal_now is None and d.by_hour == ()
     assert d.trend is not None and d.trend.slope_per_hour is None
@@ -65,7 +66,8 @@ def test_half_a_day_is_still_learning_and_knows_only_the_hours_it_saw() -> None:
     d = describe(judge)
     assert d.last_sample_at == last
     assert d.learning is not None and not d.learning.ready
-    assert 13.9 < d.learning.hours < 14  # 00:00 to 13:55
+    assert 13.9 * 3600 < d.learning.elapsed < 14 * 3600  # 00:00 to 13:55
+    assert d.learning.needed == 24 * 3600 and d.learning.percent == 57
     # The coming week's hours within an hour of one seen complete on Monday (00:00 to
     # 12:59) have a daily profile; the current hour's would be Sunday's, never seen.
     seen = set(range(13))
@@ -106,3 +108,38 @@ def test_a_steady_rise_has_its_slope_and_hours_to_full() -> None:
     assert 100 < trend.hours_to_full < 112  # type: ignore[operator]
     assert not trend.firing and trend.horizon_hours == 12
     json.dumps(d.as_dict(), allow_nan=False)
+
+
+def _ready_after(warmup: str, start: float, step: float = 60.0) -> tuple[float, list[Learning]]:
+    """Feed a sample every ``step`` from ``start`` until the learned range judges; the
+    seconds that took, and what describe said before each sample."""
+    judge = SeriesJudge("response_ms", adaptive=AdaptiveSettings(warmup=warmup),  # type: ignore[arg-type]
+                        utc_offset=0.0)
+    said: list[Learning] = []
+    t = start
+    while True:
+        judge.observe(t, 100.0)
+        assert judge.adaptive is not None
+        learning = describe_learning(judge.adaptive)  # what describe() tells, only faster
+        if learning.ready:
+            return t - start, said
+        said.append(learning)
+        t += step
+
+
+# Whatever the warm-up, the range needs 3 completed clock hours, and is looked at when
+# an hour begins: 1m from 00:17 judges from 03:00, 1d from 00:17 from 01:00 next day.
+@pytest.mark.parametrize(("warmup", "start_min", "ready_min"), [
+    ("1m", 0, 180), ("1m", 17, 163), ("30m", 59, 121), ("1h", 17, 163), ("90m", 0, 180),
+    ("3h", 0, 180), ("3h", 17, 223), ("4h", 30, 270), ("1d", 0, 1440), ("1d", 17, 1483),
+    ("2d", 59, 2881), ("7d", 17, 7 * 1440 + 43),
+])
+def test_warm_up_progress_counts_to_when_the_range_really_judges(
+        warmup: str, start_min: int, ready_min: int) -> None:
+    took, said = _ready_after(warmup, MONDAY + start_min * 60)
+    assert took == ready_min * 60
+    assert said[0].elapsed == 0 and said[0].percent == 0
+    assert all(s.needed == took for s in said[1:])  # the same promise all along
+    assert said[len(said) // 2].percent in (49, 50)
+    assert said[-1].percent == 99 and said[-1].elapsed == took - 60
+    assert [s.percent for s in said] == sorted(s.percent for s in said)
