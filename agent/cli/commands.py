@@ -10,6 +10,7 @@ import sys
 import time
 from typing import Any
 
+from agent.cli.usage import UsageError
 from agent.config.full import load
 from agent.config.models import Config
 from agent.model import STATUS_METRIC, CheckResult, Status, make_labels, series_name
@@ -57,8 +58,7 @@ def check(args: argparse.Namespace) -> int:
     if args.names:
         unknown = sorted(set(args.names) - {lc.config.name for lc in live})
         if unknown:
-            print(f"watchkeeper: no enabled check named {', '.join(unknown)}", file=sys.stderr)
-            return 2
+            raise UsageError(f"no enabled check named {', '.join(unknown)}")
         live = [lc for lc in live if lc.config.name in args.names]
     # The agent's own judgement: its alert states and what it learned (read, never
     # written), so hysteresis and learned thresholds judge as in the running agent.

@@ -1,7 +1,22 @@
 """Argument parsing and the top-level error handling of the ``watchkeeper`` command.
 
-Exit codes: 0 success; 2 bad usage, bad config or unusable state; ``check`` exits with the
-worst status as Nagios plugins do (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
+Exit codes:
+
+=======  ===============================================  ===============================
+code     ``check``                                        every other command
+=======  ===============================================  ===============================
+0        every check OK                                   done
+1        the worst status is WARNING                      failed (a send, a ping, ...)
+2        the worst status is CRITICAL                     bad usage, bad config or
+                                                          unusable state
+3        the worst status is UNKNOWN; or bad usage, bad   -
+         config or unusable state (as Nagios plugins do)
+130      interrupted (Ctrl-C)                             interrupted (Ctrl-C)
+141      -                                                its output was closed (``| head``)
+=======  ===============================================  ===============================
+
+``ping -- CMD`` exits with CMD's own exit code. Each command's usage-error code is in
+``COMMANDS``; a command raises UsageError (or ConfigError) and this module exits with it.
 """
 
 from __future__ import annotations
@@ -11,20 +26,27 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from agent import __version__, logs
 from agent.cli import baseline_cmd, commands, ping, replay_cmd, silence_cmd, status_cmd
+from agent.cli.usage import UsageError
 from agent.errors import ConfigError, WatchkeeperError
+from agent.model import Status
 
 DEFAULT_CONFIG = "/etc/watchkeeper/config.yaml"
 log = logging.getLogger("watchkeeper.cli")
 
 
+#: The exit code of bad usage, bad config or unusable state (``check``'s is 3).
+USAGE_EXIT = 2
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        # One short line and exit 2, like the other usage errors.
-        self.exit(2, f"watchkeeper: {message} (see 'watchkeeper --help')\n")
+        # Handled like the other usage errors: one short line, the command's exit code.
+        raise UsageError(f"{message} (see 'watchkeeper --help')")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,20 +86,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     # "ping NAME -- CMD ARGS": the command after "--" is kept away from argparse.
     argv, wrapped = ping.split_command(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    command = COMMANDS.get(_command_name(argv))
+    usage_exit = command.usage_exit if command is not None else USAGE_EXIT
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        print(f"watchkeeper: {exc}", file=sys.stderr)
+        return usage_exit
     args.wrapped = wrapped
     logs.setup(getattr(args, "log_level", None) or "info")
     try:
-        return _dispatch(args)
+        return COMMANDS[args.command].run(args)
     except ConfigError as exc:
         print(f"watchkeeper: invalid configuration ({len(exc.issues)} "
               f"problem{'s' if len(exc.issues) != 1 else ''}):", file=sys.stderr)
         for issue in exc.issues:
             print(f"  {logs.scrubber.scrub(str(issue))}", file=sys.stderr)
-        return 2
-    except WatchkeeperError as exc:
+        return usage_exit
+    except WatchkeeperError as exc:  # UsageError, StateError, ...
         print(f"watchkeeper: {logs.scrubber.scrub(str(exc))}", file=sys.stderr)
-        return 2
+        return usage_exit
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -87,21 +115,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 141
 
 
-_HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "run": commands.run,
-    "check": commands.check,
-    "validate": commands.validate,
-    "status": status_cmd.run,
-    "notify": commands.notify_test,
-    "replay": replay_cmd.run,
-    "ping": ping.run,
-    "baseline": baseline_cmd.run,
-    "silence": silence_cmd.run,
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A subcommand: what runs it, and its exit code for bad usage, config or state."""
+
+    run: Callable[[argparse.Namespace], int]
+    usage_exit: int = USAGE_EXIT
+
+
+COMMANDS: dict[str, Command] = {
+    "run": Command(commands.run),
+    # A Nagios plugin that cannot check says UNKNOWN (2 would read as CRITICAL).
+    "check": Command(commands.check, usage_exit=Status.UNKNOWN.exit_code),
+    "validate": Command(commands.validate),
+    "status": Command(status_cmd.run),
+    "notify": Command(commands.notify_test),
+    "replay": Command(replay_cmd.run),
+    "ping": Command(ping.run),
+    "baseline": Command(baseline_cmd.run),
+    "silence": Command(silence_cmd.run),
 }
 
 
-def _dispatch(args: argparse.Namespace) -> int:
-    return _HANDLERS[args.command](args)
+def _command_name(argv: Sequence[str]) -> str:
+    """The subcommand named on the command line ("" when none): the first word that is
+    not an option (the top level has no options taking a value)."""
+    return next((a for a in argv if not a.startswith("-")), "")
 
 
 if __name__ == "__main__":

@@ -88,18 +88,21 @@ def test_an_unusable_state_directory_exits_2_naming_it(tmp_path: Path) -> None:
     assert "Traceback" not in out.stderr
 
 
-def test_a_missing_config_file_exits_2(tmp_path: Path) -> None:
-    out = cli("check", "-c", str(tmp_path / "nope.yaml"))
+def test_a_missing_config_file_is_named(tmp_path: Path) -> None:
+    out = cli("validate", "-c", str(tmp_path / "nope.yaml"))
     assert out.returncode == 2
     assert "nope.yaml" in out.stderr and "Traceback" not in out.stderr
 
 
-@pytest.mark.parametrize("args", [["frobnicate"], ["check", "--no-such-flag"], []])
-def test_bad_arguments_exit_2_with_one_short_line(args: list[str]) -> None:
+@pytest.mark.parametrize(("args", "code"), [
+    (["frobnicate"], 2), (["validate", "--no-such-flag"], 2), ([], 2),
+    (["check", "--no-such-flag"], 3),  # as Nagios plugins do: UNKNOWN, never CRITICAL
+])
+def test_bad_arguments_exit_with_one_short_line(args: list[str], code: int) -> None:
     out = cli(*args)
-    assert out.returncode == 2
+    assert out.returncode == code
     assert "Traceback" not in out.stderr
-    assert out.stderr.strip()
+    assert len(out.stderr.strip().splitlines()) == 1
 
 
 def test_version() -> None:
