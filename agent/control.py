@@ -65,19 +65,21 @@ class Op(enum.Enum):
     BASELINE = "baseline"
 
 
-class _Request(BaseModel):
+class Request(BaseModel):
+    """A request to the agent; each kind a subclass of its own."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     op: Op
 
 
-class StatusRequest(_Request):
+class StatusRequest(Request):
     """Who the agent is, its open alerts, queued notifications and silences."""
 
     op: Op = Op.STATUS
 
 
-class BaselineRequest(_Request):
+class BaselineRequest(Request):
     """What every learned series knows now."""
 
     op: Op = Op.BASELINE
@@ -99,7 +101,7 @@ class Answers(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class _Route:
-    request: type[_Request]
+    request: type[Request]
     answer: Callable[[Answers, Any], BaseModel]
 
 
@@ -238,7 +240,7 @@ def _first_problem(exc: ValidationError) -> str:
 # -- client ----------------------------------------------------------------------------
 
 
-def ask(state_dir: Path, request: _Request, answer: type[_M],
+def ask(state_dir: Path, request: Request, answer: type[_M],
         timeout: float = REQUEST_TIMEOUT) -> _M:
     """Send ``request`` to the agent running on ``state_dir``; its answer as ``answer``.
 

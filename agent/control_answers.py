@@ -80,7 +80,7 @@ class LiveAnswers:
                             last_sample_at=self._last_sample(key))
                 for key, judge in sorted(self.series.items(), key=lambda kv: kv[0].as_text())]
         # Series not judged since the start (a check with a long interval) are as saved.
-        return BaselineReport(agent=self.info(), series=sorted(
+        return BaselineReport(agent=self.info(), as_of=self.clock.now(), series=sorted(
             live + stored_series(self.store, skip=self.series),
             key=lambda s: s.key.key.as_text()))
 

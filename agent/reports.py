@@ -137,6 +137,8 @@ class BaselineReport(_Report):
     """Every learned series, live from the agent or as saved in the store."""
 
     agent: AgentInfo | None
+    #: When the agent answered, or when the store was last written.
+    as_of: float
     series: list[SeriesState]
 
 

@@ -41,7 +41,7 @@ class FakeAnswers:
 
     def baseline(self) -> BaselineReport:
         key = SeriesKey(host="h1", check="disk", metric="used_percent", labels={"mount": "/"})
-        return BaselineReport(agent=INFO, series=[
+        return BaselineReport(agent=INFO, as_of=2000.0, series=[
             SeriesState(key=key, data=bytes(range(256)), last_sample_at=1999.0)])
 
 

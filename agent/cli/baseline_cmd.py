@@ -12,11 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.cli.usage import UsageError
 from agent.config.models import Config
@@ -28,6 +27,9 @@ from agent.thresholds.forecast import Heading
 from agent.thresholds.rules import ThresholdRule
 from agent.thresholds.series import SeriesJudge
 from agent.units import format_duration, format_value
+
+if TYPE_CHECKING:
+    from agent.store import Store
 
 #: Hours of the day shown per weekday in the compact table.
 COMPACT_HOURS = (0, 4, 8, 12, 16, 20)
@@ -81,16 +83,23 @@ def learned_rules(config: Config) -> dict[str, dict[str, ThresholdRule]]:
 def run(args: argparse.Namespace) -> int:
     """The ``baseline`` subcommand: 0 when shown, a usage error for an unknown check or
     metric."""
+    from agent.cli.status_cmd import agent_line, ask_or_read
     from agent.config.full import load
-    from agent.cli.status_cmd import agent_line
+    from agent.control import BaselineRequest
+    from agent.reports import stored_series
 
     config = load(args)
     state_dir = config.agent.state_dir
-    found = gather(config)
+
+    def read(store: Store) -> BaselineReport:
+        return BaselineReport(agent=None, as_of=store.written_at(),
+                              series=stored_series(store))
+
+    found = ask_or_read(config, BaselineRequest(), BaselineReport, read)
     if found is None:
         print(f"no state yet in {state_dir} (has the agent run?)")
         return 0
-    report, saved_at = found
+    report, absent = found
     rules = learned_rules(config)
     problem = _unknown(args.check, args.metric, rules, [s.key.key for s in report.series])
     if problem:
@@ -103,33 +112,12 @@ def run(args: argparse.Namespace) -> int:
         agent = report.agent.model_dump(mode="json") if report.agent is not None else None
         print(json.dumps({"state_dir": str(state_dir), "agent": agent,
                           "source": "store" if report.agent is None else "agent",
-                          "saved_at": saved_at, "series": [_json(s) for s in shown]},
+                          "as_of": report.as_of, "series": [_json(s) for s in shown]},
                          indent=2))
     else:
-        print(agent_line(report.agent, saved_at or now, now))
+        print(agent_line(report.agent, report.as_of, now, absent))
         print(render(shown, now, hours=args.hours, what=_what(args)))
     return 0
-
-
-def gather(config: Config) -> tuple[BaselineReport, float | None] | None:
-    """What the running agent knows now, else what the store holds (with the time it was
-    last written); None when there is no state yet."""
-    from agent.control import AgentNotRunning, BaselineRequest, ControlError, ask
-    from agent.reports import stored_series
-    from agent.store import Store
-
-    state_dir = config.agent.state_dir
-    try:
-        return ask(state_dir, BaselineRequest(), BaselineReport), None
-    except AgentNotRunning:
-        pass
-    except ControlError as exc:
-        print(f"watchkeeper: warning: {exc}; showing what was saved", file=sys.stderr)
-    store = Store.open_readonly(state_dir)
-    if store is None:
-        return None
-    with store:
-        return BaselineReport(agent=None, series=stored_series(store)), store.written_at()
 
 
 def _unknown(check: str | None, metric: str | None,

@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel
 
 from agent.config.models import Config
 from agent.notify.message import iso_utc
 from agent.reports import AgentInfo, QueuedRow, StatusReport
 from agent.units import format_duration
+
+if TYPE_CHECKING:
+    from agent.control import Request
+    from agent.store import Store
+
+_M = TypeVar("_M", bound=BaseModel)
 
 
 def add_parser(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentParser) -> None:
@@ -33,62 +41,78 @@ def add_parser(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentPa
 def run(args: argparse.Namespace) -> int:
     """The ``status`` subcommand: 0 when shown (also when no agent runs)."""
     from agent.config.full import load
+    from agent.control import StatusRequest
+    from agent.reports import status_report
 
     config = load(args)
-    report = gather(config, time.time())
+
+    def read(store: Store) -> StatusReport:
+        return status_report(config, store.open_alerts(), store, now=time.time(), agent=None,
+                             as_of=store.written_at())
+
+    found = ask_or_read(config, StatusRequest(), StatusReport, read)
     now = time.time()
-    if report is None:
+    if found is None:
         if args.json:
-            print(json.dumps({"agent": {"running": False}, "state": None}, indent=2))
+            print(json.dumps({"agent": {"running": False, "why": "agent not running"},
+                              "source": None,
+                              "state_dir": str(config.agent.state_dir), "alerts": [],
+                              "queued_notifications": 0, "queue": [],
+                              "dead_notifications": 0, "silences": []}, indent=2))
         else:
             print(f"agent not running; no state yet in {config.agent.state_dir} "
                   "(has the agent run?)")
         return 0
+    report, absent = found
     if args.json:
-        print(json.dumps(as_json(report, config, now), indent=2))
+        print(json.dumps(as_json(report, config, now, absent), indent=2))
     else:
-        print("\n".join(render(report, config, now)))
+        print("\n".join(render(report, config, now, absent)))
     return 0
 
 
-def gather(config: Config, now: float) -> StatusReport | None:
-    """The running agent's report, else the store's; None when there is no state yet."""
-    from agent.control import AgentNotRunning, ControlError, StatusRequest, ask
-    from agent.reports import status_report
+def ask_or_read(config: Config, request: Request, answer: type[_M],
+                read: Callable[[Store], _M]) -> tuple[_M, str] | None:
+    """The running agent's answer to ``request``, else ``read`` of the store opened
+    read-only, with why the agent did not answer ("" when it did); None when there is no
+    state yet. Shared by ``status`` and ``baseline``."""
+    from agent.control import AgentNotRunning, ControlError, ask
     from agent.store import Store
 
     state_dir = config.agent.state_dir
     try:
-        return ask(state_dir, StatusRequest(), StatusReport)
+        return ask(state_dir, request, answer), ""
     except AgentNotRunning:
-        pass
+        absent = "agent not running"
     except ControlError as exc:
-        print(f"watchkeeper: warning: {exc}; showing the state as saved", file=sys.stderr)
+        absent = f"agent not answering ({exc})"
     store = Store.open_readonly(state_dir)
     if store is None:
         return None
     with store:
-        return status_report(config, store.open_alerts(), store, now=now, agent=None,
-                             as_of=store.written_at())
+        return read(store), absent
 
 
 # -- text ------------------------------------------------------------------------------
 
 
-def agent_line(agent: AgentInfo | None, as_of: float, now: float) -> str:
-    """Who answered and how old what follows is (shared with ``baseline``)."""
+def agent_line(agent: AgentInfo | None, as_of: float, now: float,
+               absent: str = "agent not running") -> str:
+    """Who answered, or why none did and how old the saved state is (shared with
+    ``baseline``)."""
     if agent is None:
-        return f"agent not running; state as saved at {_at(as_of, now)}"
+        return f"{absent}; state as saved at {_at(as_of, now)}"
     reload = _at(agent.last_reload, now) if agent.last_reload is not None else "never"
     return (f"agent running: pid {agent.pid}, since {_at(agent.started_at, now)}; "
             f"config {agent.config_file}; last reload {reload}")
 
 
-def render(report: StatusReport, config: Config, now: float) -> list[str]:
+def render(report: StatusReport, config: Config, now: float,
+           absent: str = "agent not running") -> list[str]:
     """The status as lines of text."""
     from agent.cli.silence_view import status_lines
 
-    out = [agent_line(report.agent, report.as_of, now)]
+    out = [agent_line(report.agent, report.as_of, now, absent)]
     if report.agent is not None:
         out.append(f"state as of {format_duration(now - report.as_of)} ago")
     alerts = [a.state for a in report.alerts]
@@ -140,7 +164,8 @@ def _at(t: float, now: float) -> str:
 # -- JSON ------------------------------------------------------------------------------
 
 
-def as_json(report: StatusReport, config: Config, now: float) -> dict[str, Any]:
+def as_json(report: StatusReport, config: Config, now: float,
+            absent: str = "agent not running") -> dict[str, Any]:
     """The status as JSON-ready values (keys of earlier versions kept)."""
     from agent.cli.silence_view import silence_json
 
@@ -148,6 +173,8 @@ def as_json(report: StatusReport, config: Config, now: float) -> dict[str, Any]:
     agent: dict[str, Any] = {"running": report.agent is not None}
     if report.agent is not None:
         agent.update(report.agent.model_dump(mode="json"))
+    else:
+        agent["why"] = absent
     return {
         "agent": agent,
         "source": "agent" if report.agent is not None else "store",

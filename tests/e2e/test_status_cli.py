@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.store import Store
 from tests.e2e.agent_process import AgentProcess, cli, outbox, wait_until
 from tests.ports import free_port
 
@@ -157,7 +159,8 @@ def test_after_the_agent_stopped_both_say_it_and_show_the_saved_state(
     assert "#1 FIRING st-host/mem/used_percent to ops[0] json://ops:****@" in out.stdout
     _no_secret(out.stdout)
     doc = json.loads(cli("status", "-c", str(config), "--json").stdout)
-    assert doc["agent"] == {"running": False} and doc["source"] == "store"
+    assert doc["agent"] == {"running": False, "why": "agent not running"}
+    assert doc["source"] == "store"
     assert stopped_at - 30 < doc["as_of"] <= stopped_at
 
     out = cli("baseline", "-c", str(config))
@@ -178,3 +181,22 @@ def test_status_before_any_agent_ran(tmp_path: Path) -> None:
     assert out.stdout.strip() == (f"agent not running; no state yet in {tmp_path / 'state'} "
                                   "(has the agent run?)")
     assert not (tmp_path / "state").exists()
+
+
+def test_an_agent_that_does_not_answer_is_named_so_and_the_saved_state_shown(
+        tmp_path: Path) -> None:
+    config = _config(tmp_path, free_port())
+    state = tmp_path / "state"
+    with Store.open(state):
+        pass
+    hung = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    hung.bind(str(state / "control.sock"))
+    hung.listen()  # connections queue up; nothing ever answers
+    try:
+        out = cli("status", "-c", str(config))
+    finally:
+        hung.close()
+    assert out.returncode == 0, out.stderr
+    first = out.stdout.splitlines()[0]
+    assert first.startswith("agent not answering (the agent did not answer on "), first
+    assert re.search(r"within 5s\); state as saved at \S+Z \(\d+s ago\)$", first), first
