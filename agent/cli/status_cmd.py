@@ -77,13 +77,17 @@ def ask_or_read(config: Config, request: Request, answer: type[_M],
     read-only, with why the agent did not answer ("" when it did); None when there is no
     state yet. Shared by ``status`` and ``baseline``."""
     from agent.control import AgentNotRunning, ControlError, ask
+    from agent.state_lock import holder_pid
     from agent.store import Store
 
     state_dir = config.agent.state_dir
     try:
         return ask(state_dir, request, answer), ""
-    except AgentNotRunning:
-        absent = "agent not running"
+    except AgentNotRunning as exc:
+        # The state lock tells an agent that runs without its socket (removed by hand).
+        pid = holder_pid(state_dir)
+        absent = "agent not running" if pid is None else \
+            f"agent (pid {pid}) not answering ({exc})"
     except ControlError as exc:
         absent = f"agent not answering ({exc})"
     store = Store.open_readonly(state_dir)

@@ -145,6 +145,11 @@ def test_after_the_agent_stopped_both_say_it_and_show_the_saved_state(
         agent.wait_for_log("first check cycle complete")
         wait_until(lambda: any(r["attempts"] for r in outbox(state)),
                    what="a failed delivery attempt")
+        # Its socket removed by hand: the state lock still tells that it runs.
+        (state / "control.sock").unlink()
+        first = cli("status", "-c", str(config)).stdout.splitlines()[0]
+        assert first.startswith(f"agent (pid {agent.proc.pid}) not answering (no agent "
+                                "answers on "), first
     finally:
         assert agent.stop() == 0
     assert not (state / "control.sock").exists()
