@@ -68,7 +68,8 @@ class Op(enum.Enum):
 class Request(BaseModel):
     """A request to the agent; each kind a subclass of its own."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Built on first use, not at import (as the reports are).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     op: Op
 
@@ -87,6 +88,8 @@ class BaselineRequest(Request):
 
 class _Head(BaseModel):
     """The part of any request that says which it is."""
+
+    model_config = ConfigDict(defer_build=True)
 
     op: Op
 
@@ -114,6 +117,8 @@ _ROUTES: dict[Op, _Route] = {
 
 class _Envelope(BaseModel, Generic[_T]):
     """What goes back: ``result`` when ``ok``, else ``error``."""
+
+    model_config = ConfigDict(defer_build=True)
 
     ok: bool
     result: _T | None = None

@@ -23,7 +23,9 @@ QUEUE_SHOWN = 200
 
 
 class _Report(BaseModel):
-    model_config = ConfigDict(frozen=True, ser_json_bytes="base64", val_json_bytes="base64")
+    # Built on first use, not at import: the agent's start-up does not wait for them.
+    model_config = ConfigDict(frozen=True, ser_json_bytes="base64", val_json_bytes="base64",
+                              defer_build=True)
 
 
 class AgentInfo(_Report):
