@@ -107,6 +107,8 @@ def agent_line(agent: AgentInfo | None, as_of: float, now: float,
     if agent is None:
         return f"{absent}; state as saved at {_at(as_of, now)}"
     reload = _at(agent.last_reload, now) if agent.last_reload is not None else "never"
+    if agent.reload_problems:
+        reload += " FAILED, still on the config before it"
     return (f"agent running: pid {agent.pid}, since {_at(agent.started_at, now)}; "
             f"config {agent.config_file}; last reload {reload}")
 
@@ -118,6 +120,7 @@ def render(report: StatusReport, config: Config, now: float,
 
     out = [agent_line(report.agent, report.as_of, now, absent)]
     if report.agent is not None:
+        out.extend(f"  {problem}" for problem in report.agent.reload_problems)
         out.append(f"state as of {format_duration(now - report.as_of)} ago")
     alerts = [a.state for a in report.alerts]
     if not alerts:

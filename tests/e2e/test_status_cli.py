@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import socket
 import sqlite3
 import time
@@ -205,3 +206,24 @@ def test_an_agent_that_does_not_answer_is_named_so_and_the_saved_state_shown(
     first = out.stdout.splitlines()[0]
     assert first.startswith("agent not answering (the agent did not answer on "), first
     assert re.search(r"within 5s\); state as saved at \S+Z \(\d+s ago\)$", first), first
+
+
+def test_a_refused_reload_shows_when_and_why(tmp_path: Path) -> None:
+    config = _config(tmp_path, free_port())
+    agent = AgentProcess(config, tmp_path / "agent.log")
+    try:
+        agent.wait_for_log("first check cycle complete")
+        good = config.read_text()
+        view = tmp_path / "view.yaml"  # the same state, read with a config that loads
+        view.write_text(good)
+        config.write_text(good.replace("kind: memory", "kind: memroy"))
+        agent.proc.send_signal(signal.SIGHUP)
+        agent.wait_for_log("config reload failed")
+        out = cli("status", "-c", str(view))
+    finally:
+        agent.stop()
+    lines = out.stdout.splitlines()
+    assert re.search(r"; last reload \S+Z \(\d+s ago\) FAILED, still on the config before "
+                     r"it$", lines[0]), out.stdout
+    assert "memroy" in lines[1] and lines[1].startswith("  "), out.stdout
+    assert lines[2].startswith("state as of "), out.stdout
