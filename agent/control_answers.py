@@ -9,9 +9,9 @@ the agent's event loop, so what it reads is never half-updated.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from agent import __version__
 from agent.alerting.state import AlertState
@@ -32,8 +32,15 @@ from agent.reports import (
 from agent.store import Store
 from agent.thresholds.series import SeriesJudge
 
-if TYPE_CHECKING:
-    from agent.reloader import ReloadOutcome
+
+class LastReload(Protocol):
+    """What is read of the agent's last reload (``agent.reloader.ReloadOutcome``)."""
+
+    @property
+    def at(self) -> float: ...
+
+    @property
+    def problems(self) -> Sequence[object]: ...
 
 
 class LiveAnswers:
@@ -46,7 +53,7 @@ class LiveAnswers:
     def __init__(self, config: Callable[[], Config], states: Mapping[AlertKey, AlertState],
                  series: Mapping[AlertKey, SeriesJudge], *, latest: LatestRuns,
                  store: Store, clock: Clock, started_at: float,
-                 last_reload: Callable[[], ReloadOutcome | None] = lambda: None) -> None:
+                 last_reload: Callable[[], LastReload | None] = lambda: None) -> None:
         self.config = config
         self.states = states
         self.series = series
