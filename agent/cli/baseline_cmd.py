@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from agent.cli.status_cmd import age
 from agent.cli.usage import UsageError
 from agent.config.models import Config
 from agent.model import AlertKey
@@ -200,8 +201,7 @@ def render_one(s: Shown, now: float, hours: bool = False) -> str:
 
 
 def _ago(t: float, now: float) -> str:
-    age = max(0.0, now - t)
-    return f"{format_duration(age if age < 60 else round(age / 60) * 60)} ago"
+    return f"{age(now - t)} ago"
 
 
 #: The unit a warm-up is counted in, by how long it is in all: (up to seconds, name, size).

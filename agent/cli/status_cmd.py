@@ -121,7 +121,7 @@ def render(report: StatusReport, config: Config, now: float,
     out = [agent_line(report.agent, report.as_of, now, absent)]
     if report.agent is not None:
         out.extend(f"  {problem}" for problem in report.agent.reload_problems)
-        out.append(f"state as of {format_duration(now - report.as_of)} ago")
+        out.append(f"state as of {age(now - report.as_of)} ago")
     alerts = [a.state for a in report.alerts]
     if not alerts:
         out.append("no open alerts")
@@ -129,9 +129,9 @@ def render(report: StatusReport, config: Config, now: float,
         w = max(len(a.key.as_text()) for a in alerts)
         out.append(f"{'ALERT':<{w}}  {'STATE':<8}  {'SEVERITY':<8}  {'FOR':<8}  WHY")
         for a in alerts:
-            age = format_duration(now - a.problem_since) if a.problem_since else "-"
+            since = age(now - a.problem_since) if a.problem_since else "-"
             out.append(f"{a.key.as_text():<{w}}  {a.phase.value:<8}  {a.severity.value:<8}  "
-                       f"{age:<8}  {a.why}")
+                       f"{since:<8}  {a.why}")
     silences = [s.silence(config.agent.host) for s in report.silences]
     out.extend(status_lines(silences, alerts, now))
     if report.queued_total:
@@ -152,7 +152,7 @@ def _queued(q: QueuedRow, now: float) -> list[str]:
     if q.attempts == 0:
         return [head, f"    not tried yet; due {_due(q.next_attempt_at, now)}"]
     tries = f"{q.attempts} attempt{'s' if q.attempts != 1 else ''}"
-    last = f" {format_duration(now - q.last_attempt_at)} ago" if q.last_attempt_at else ""
+    last = f" {age(now - q.last_attempt_at)} ago" if q.last_attempt_at else ""
     return [head, f"    {tries}, last{last}: {q.last_error or 'failed'}",
             f"    next retry {_due(q.next_attempt_at, now)}"]
 
@@ -160,12 +160,19 @@ def _queued(q: QueuedRow, now: float) -> list[str]:
 def _due(at: float, now: float) -> str:
     if at <= now:
         return "now"
-    return f"in {format_duration(at - now)} ({iso_utc(at)})"
+    return f"in {age(at - now)} ({iso_utc(at)})"
 
 
 def _at(t: float, now: float) -> str:
     """``2024-05-01T12:00:00Z (5m ago)``."""
-    return f"{iso_utc(t)} ({format_duration(now - t)} ago)"
+    return f"{iso_utc(t)} ({age(now - t)} ago)"
+
+
+def age(seconds: float) -> str:
+    """How long ago (or until), as a person reads it: ``45s``, ``13m``, ``3h 5m``; whole
+    seconds, and whole minutes from a minute up (shared with ``baseline``)."""
+    size = max(0.0, seconds)
+    return format_duration(round(size) if size < 60 else round(size / 60) * 60)
 
 
 # -- JSON ------------------------------------------------------------------------------
