@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel
 
 from agent.config.models import Config
-from agent.notify.message import iso_utc
 from agent.reports import AgentInfo, QueuedRow, StatusReport
+from agent.timefmt import utc_minute
 from agent.units import format_duration
 
 if TYPE_CHECKING:
@@ -160,12 +160,12 @@ def _queued(q: QueuedRow, now: float) -> list[str]:
 def _due(at: float, now: float) -> str:
     if at <= now:
         return "now"
-    return f"in {age(at - now)} ({iso_utc(at)})"
+    return f"in {age(at - now)} ({utc_minute(at)})"
 
 
 def _at(t: float, now: float) -> str:
-    """``2024-05-01T12:00:00Z (5m ago)``."""
-    return f"{iso_utc(t)} ({age(now - t)} ago)"
+    """``2024-05-01 12:00 UTC (5m ago)``."""
+    return f"{utc_minute(t)} ({age(now - t)} ago)"
 
 
 def age(seconds: float) -> str:
