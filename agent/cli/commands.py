@@ -132,7 +132,7 @@ async def _stand_in_listener(config: Config, store: Any) -> Any:
         pass
     enabled = sum(1 for c in config.checks if c.enabled)
     api = HttpApi(heartbeats=checks_needing(config, Capability.PINGS),
-                  sink=store if store is not None else _NoPings(),
+                  sink=_NoPings(),
                   health=lambda: Health("ok", enabled, 0, 0), clock=_clock(),
                   token=config.agent.token)
     try:
@@ -146,7 +146,8 @@ class _NoPings:
     def record_ping(self, name: str, ping: Any) -> None:
         from agent.errors import WatchkeeperError
 
-        raise WatchkeeperError("the agent has not run yet: no state to record pings in")
+        raise WatchkeeperError("the agent is not running: 'watchkeeper check' records no "
+                               "pings")
 
 
 def _existing_store(config: Config) -> Any:
@@ -155,10 +156,10 @@ def _existing_store(config: Config) -> Any:
     from agent.errors import StateError
     from agent.store import Store
 
-    if not (config.agent.state_dir / "state.db").exists():
-        return None
+    # Read only: ``check`` never creates, migrates or writes the agent's state (run as
+    # root, it would leave files the agent cannot write).
     try:
-        return Store.open(config.agent.state_dir)
+        return Store.open_readonly(config.agent.state_dir)
     except StateError as exc:
         log.warning("cannot read the agent's state (judging without it): %s", exc)
         return None

@@ -135,3 +135,18 @@ def test_check_on_the_example_config_runs_every_check() -> None:
     report = json.loads(out.stdout)
     assert {c["check"] for c in report["checks"]} >= {"cpu", "memory", "load", "disks"}
     assert all(c["status"] != "unknown" for c in report["checks"]), report
+
+
+def test_check_creates_and_changes_nothing_in_the_state_directory(tmp_path: Path) -> None:
+    """Run as root before the service's first start, ``check`` must not leave a state the
+    agent's user cannot write; after a run it reads the state without touching it."""
+    config = _write(tmp_path, GOOD)
+    assert cli("check", "-c", str(config)).returncode in (0, 1, 2)
+    assert not (tmp_path / "state").exists() or not any((tmp_path / "state").iterdir())
+    from agent.store import Store
+
+    Store.open(tmp_path / "state").close()
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "state").iterdir()}
+    assert cli("check", "-c", str(config)).returncode in (0, 1, 2)
+    after = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "state").iterdir()}
+    assert after == before
