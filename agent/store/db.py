@@ -9,7 +9,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,12 +23,13 @@ from agent.store import readonly as _readonly
 from agent.store import silences as _silences
 from agent.store.codec import (
     STATE_COLUMNS,
-    event_from_json,
     event_to_json,
     state_from_row,
     state_to_row,
 )
-from agent.store.records import Delivery, OutboxRow
+from agent.store.outbox import OutboxQueries
+from agent.store.outbox import decode as _decode
+from agent.store.records import Delivery
 from agent.store.schema import migrate
 
 DB_NAME = "state.db"
@@ -48,10 +49,9 @@ _INSERT_OUTBOX = (
     "INSERT INTO outbox (event, channel, target, dedup_key, created_at, next_attempt_at) "
     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key, channel, target) DO NOTHING"
 )
-_PENDING = "sent_at IS NULL AND dead = 0"
 
 
-class Store:
+class Store(OutboxQueries):
     """Alert states, the notification outbox, checks' memory, heartbeat pings, learned
     thresholds' state and silences, in one SQLite file.
 
@@ -201,80 +201,6 @@ class Store:
                 conn.executemany(_INSERT_OUTBOX, outbox_rows)
             _silences.write_suppressed(conn, suppress, forget)
 
-    # -- outbox ------------------------------------------------------------------------
-
-    def due(self, now: float, limit: int = 100) -> list[OutboxRow]:
-        """Unsent, live deliveries whose next attempt is at or before ``now``, oldest first."""
-        rows = self._read(
-            f"SELECT * FROM outbox WHERE {_PENDING} AND next_attempt_at <= ? "
-            "ORDER BY next_attempt_at, id LIMIT ?", (now, limit))
-        out: list[OutboxRow] = []
-        for r in rows:
-            try:
-                out.append(_decode(f"outbox row {r['id']}", _outbox_row, r))
-            except StateError as exc:
-                # One unreadable row must not block every later notification.
-                log.error("%s; it will not be sent", exc)
-                self.mark_failed(int(r["id"]), now, str(exc), None)
-        return out
-
-    def outbox_row(self, row_id: int) -> OutboxRow | None:
-        """One outbox row by id, whatever its state (for status output and tests)."""
-        rows = self._read("SELECT * FROM outbox WHERE id = ?", (row_id,))
-        return _decode(f"outbox row {row_id}", _outbox_row, rows[0]) if rows else None
-
-    def mark_sent(self, row_id: int, now: float) -> None:
-        """Record a successful delivery (it is never sent again)."""
-        with self._tx() as conn:
-            conn.execute("UPDATE outbox SET sent_at = ?, last_attempt_at = ?, "
-                         "attempts = attempts + 1, last_error = NULL WHERE id = ?",
-                         (now, now, row_id))
-
-    def mark_failed(self, row_id: int, now: float, error: str,
-                    retry_at: float | None) -> None:
-        """Record a failed attempt: retry at ``retry_at``, or give up (dead) when None."""
-        with self._tx() as conn:
-            if retry_at is None:
-                conn.execute("UPDATE outbox SET dead = 1, last_attempt_at = ?, "
-                             "attempts = attempts + 1, last_error = ? WHERE id = ?",
-                             (now, error, row_id))
-            else:
-                conn.execute("UPDATE outbox SET next_attempt_at = ?, last_attempt_at = ?, "
-                             "attempts = attempts + 1, last_error = ? WHERE id = ?",
-                             (retry_at, now, error, row_id))
-
-    def pending(self, limit: int = 1000) -> list[OutboxRow]:
-        """The deliveries still to be sent, the next due first (for status output)."""
-        rows = self._read(f"SELECT * FROM outbox WHERE {_PENDING} "
-                          "ORDER BY next_attempt_at, id LIMIT ?", (limit,))
-        return [_decode(f"outbox row {r['id']}", _outbox_row, r) for r in rows]
-
-    def pending_count(self) -> int:
-        """How many deliveries are still to be sent (due now or later)."""
-        return int(self._read(f"SELECT count(*) FROM outbox WHERE {_PENDING}")[0][0])
-
-    def dead_count(self) -> int:
-        """How many deliveries were given up on (kept until pruned)."""
-        return int(self._read("SELECT count(*) FROM outbox WHERE dead = 1")[0][0])
-
-    def next_due_at(self, after: float | None = None) -> float | None:
-        """When the earliest pending delivery is due (None when nothing is pending);
-        with ``after``, the earliest due later than that."""
-        if after is None:
-            rows = self._read(f"SELECT min(next_attempt_at) FROM outbox WHERE {_PENDING}")
-        else:
-            rows = self._read(f"SELECT min(next_attempt_at) FROM outbox WHERE {_PENDING} "
-                              "AND next_attempt_at > ?", (after,))
-        value = rows[0][0]
-        return None if value is None else float(value)
-
-    def prune_outbox(self, older_than: float) -> int:
-        """Delete sent and dead rows created before ``older_than``; return how many."""
-        with self._tx() as conn:
-            cur = conn.execute("DELETE FROM outbox WHERE NOT (" + _PENDING + ") "
-                               "AND created_at < ?", (older_than,))
-            return cur.rowcount
-
     # -- check memory ------------------------------------------------------------------
 
     def load_memory(self, check: str) -> dict[str, Any]:
@@ -405,24 +331,6 @@ def _open_error(path: Path, exc: sqlite3.DatabaseError) -> str:
     return f"cannot use state database {path}: {exc}"
 
 
-def _outbox_row(r: sqlite3.Row) -> OutboxRow:
-    return OutboxRow(
-        id=int(r["id"]), event=event_from_json(r["event"]), channel=r["channel"],
-        target=int(r["target"]), dedup_key=r["dedup_key"], created_at=float(r["created_at"]),
-        attempts=int(r["attempts"]), next_attempt_at=float(r["next_attempt_at"]),
-        last_attempt_at=r["last_attempt_at"], sent_at=r["sent_at"],
-        last_error=r["last_error"], dead=bool(r["dead"]),
-    )
-
-
 def _ping(r: sqlite3.Row) -> Ping:
     code = r["exit_code"]
     return Ping(PingKind(r["kind"]), float(r["at"]), None if code is None else int(code))
-
-
-def _decode(what: str, fn: Callable[[_A], _R], arg: _A) -> _R:
-    """Run a decoder, turning a malformed stored value into a StateError naming it."""
-    try:
-        return fn(arg)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise StateError(f"state database holds a malformed {what}: {exc}") from None
