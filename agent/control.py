@@ -22,7 +22,7 @@ import logging
 import os
 import socket
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
@@ -95,17 +95,18 @@ class _Head(BaseModel):
 
 
 class Answers(Protocol):
-    """What the running agent answers from its live state."""
+    """What the running agent answers from its live state (coroutines: what they read of
+    the store they read off the event loop)."""
 
-    def status(self) -> StatusReport: ...
+    async def status(self) -> StatusReport: ...
 
-    def baseline(self) -> BaselineReport: ...
+    async def baseline(self) -> BaselineReport: ...
 
 
 @dataclass(frozen=True, slots=True)
 class _Route:
     request: type[Request]
-    answer: Callable[[Answers, Any], BaseModel]
+    answer: Callable[[Answers, Any], Awaitable[BaseModel]]
 
 
 #: One entry per request kind: its model, and how the answer to it is made.
@@ -204,7 +205,7 @@ async def _serve_one(answers: Answers, reader: asyncio.StreamReader,
         except ValueError:  # readline's own word for "longer than the limit"
             answer = _failure(f"request longer than {MAX_REQUEST // 1024} KiB")
         else:
-            answer = respond(answers, line)
+            answer = await respond(answers, line)
         writer.write(answer + b"\n")
         await asyncio.wait_for(writer.drain(), timeout)
     except (OSError, TimeoutError):
@@ -215,7 +216,7 @@ async def _serve_one(answers: Answers, reader: asyncio.StreamReader,
             await asyncio.wait_for(writer.wait_closed(), 1.0)
 
 
-def respond(answers: Answers, line: bytes) -> bytes:
+async def respond(answers: Answers, line: bytes) -> bytes:
     """The JSON answer to one request line (an error answer when it is malformed)."""
     try:
         route = _ROUTES[_Head.model_validate_json(line).op]
@@ -223,7 +224,7 @@ def respond(answers: Answers, line: bytes) -> bytes:
     except ValidationError as exc:
         return _failure(f"malformed request: {_first_problem(exc)}")
     try:
-        result = route.answer(answers, request)
+        result = await route.answer(answers, request)
     except Exception as exc:  # a bug in one answer must not stop the socket
         log.exception("answering %s on the control socket failed", request.op.value)
         return _failure(f"the agent failed to answer {request.op.value}: "

@@ -8,6 +8,7 @@ the agent's event loop, so what it reads is never half-updated.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -75,21 +76,24 @@ class LiveAnswers:
             reload_problems=[logs.scrubber.scrub(str(p)) for p in reload.problems]
             if reload is not None else [])
 
-    def status(self) -> StatusReport:
+    async def status(self) -> StatusReport:
         now = self.clock.now()
         # What the states reflect is as fresh as the newest result judged.
         as_of = max((run.finished_at for run in self.latest), default=now)
-        return status_report(self.config(), open_alerts(self.states.values()), self.store,
-                             now=now, agent=self.info(), as_of=as_of)
+        # The live state is read here, on the event loop where it changes; the store in a
+        # thread, so a locked or slow database never holds up the checks.
+        alerts = open_alerts(self.states.values())
+        return await asyncio.to_thread(status_report, self.config(), alerts, self.store,
+                                       now=now, agent=self.info(), as_of=as_of)
 
-    def baseline(self) -> BaselineReport:
+    async def baseline(self) -> BaselineReport:
         live = [SeriesState(key=SeriesKey.of(key), data=judge.to_bytes(),
                             last_sample_at=self._last_sample(key))
                 for key, judge in sorted(self.series.items(), key=lambda kv: kv[0].as_text())]
         # Series not judged since the start (a check with a long interval) are as saved.
+        stored = await asyncio.to_thread(stored_series, self.store, dict(self.series))
         return BaselineReport(agent=self.info(), as_of=self.clock.now(), series=sorted(
-            live + stored_series(self.store, skip=self.series),
-            key=lambda s: s.key.key.as_text()))
+            live + stored, key=lambda s: s.key.key.as_text()))
 
     def _last_sample(self, key: AlertKey) -> float | None:
         """When the check last reported this series (None when its latest run did not)."""

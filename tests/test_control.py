@@ -7,11 +7,13 @@ import json
 import os
 import socket
 import stat
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from agent.clock import SystemClock
 from agent.control import (
     MAX_REQUEST,
     SOCKET_NAME,
@@ -25,6 +27,8 @@ from agent.control import (
 )
 from agent.errors import StateError
 from agent.reports import AgentInfo, BaselineReport, SeriesKey, SeriesState, StatusReport
+from agent.store import Store
+from agent.store.records import OutboxRow
 
 INFO = AgentInfo(pid=4242, host="h1", version="1", started_at=1000.0, config_file="/c.yaml")
 
@@ -33,13 +37,13 @@ class FakeAnswers:
     def __init__(self) -> None:
         self.fail = False
 
-    def status(self) -> StatusReport:
+    async def status(self) -> StatusReport:
         if self.fail:
             raise RuntimeError("a bug")
         return StatusReport(agent=INFO, as_of=2000.0, alerts=[], queued=[], queued_total=0,
                             dead=0, silences=[])
 
-    def baseline(self) -> BaselineReport:
+    async def baseline(self) -> BaselineReport:
         key = SeriesKey(host="h1", check="disk", metric="used_percent", labels={"mount": "/"})
         return BaselineReport(agent=INFO, as_of=2000.0, series=[
             SeriesState(key=key, data=bytes(range(256)), last_sample_at=1999.0)])
@@ -72,7 +76,7 @@ def _raw(path: Path, data: bytes, half_close: bool = True) -> dict[str, object]:
 async def test_answers_status_and_baseline_as_the_models_sent(
         served: tuple[ControlServer, FakeAnswers], tmp_path: Path) -> None:
     status = await asyncio.to_thread(ask, tmp_path, StatusRequest(), StatusReport)
-    assert status == FakeAnswers().status()
+    assert status == await FakeAnswers().status()
     baseline = await asyncio.to_thread(ask, tmp_path, BaselineRequest(), BaselineReport)
     assert baseline.series[0].data == bytes(range(256))  # binary survives the JSON
     assert baseline.series[0].key.key.labels == (("mount", "/"),)
@@ -171,3 +175,40 @@ async def test_a_state_directory_deeper_than_a_socket_address_still_works(
 def test_no_state_directory_is_no_agent(tmp_path: Path) -> None:
     with pytest.raises(AgentNotRunning):
         ask(tmp_path / "missing", StatusRequest(), StatusReport)
+
+
+class _SlowStore(Store):
+    """A real store whose disk is slow to answer (a busy or failing device)."""
+
+    def pending(self, limit: int = 1000) -> list[OutboxRow]:
+        time.sleep(0.5)
+        return super().pending(limit)
+
+
+async def test_answering_status_reads_the_store_off_the_event_loop(tmp_path: Path) -> None:
+    from agent.config import load_config
+    from agent.control_answers import LiveAnswers
+    from agent.latest import LatestRuns
+
+    path = tmp_path / "c.yaml"
+    path.write_text(f"agent:\n  state_dir: {tmp_path / 'state'}\nchecks: []\n")
+    config = load_config(path)
+    Store.open(config.agent.state_dir).close()
+    store = _SlowStore.open(config.agent.state_dir)
+    answers = LiveAnswers(lambda: config, {}, {}, latest=LatestRuns(), store=store,
+                          clock=SystemClock(), started_at=time.time())
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.02)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    try:
+        report = await answers.status()
+    finally:
+        task.cancel()
+        store.close()
+    assert report.queued == [] and ticks >= 10  # the loop kept running meanwhile
