@@ -273,7 +273,7 @@ class Replay(Iterator[ReplayEvent]):
         rule = check.thresholds[metric]
         judge = Judge("replay", utc_offset=s.utc_offset, exact=s.exact)
         key = AlertKey(judge.host, check.name, metric)
-        judge_value, apply = judge.judge_value, judge.apply
+        judge_row, apply = judge.series_judge(check, key, rule), judge.apply
         ok = Status.OK
         parse = TimeParser()
         isfinite = math.isfinite
@@ -292,7 +292,7 @@ class Replay(Iterator[ReplayEvent]):
             if not isfinite(value):
                 # Learned thresholds pass over it; a static limit calls it UNKNOWN.
                 summary.skipped += 1
-            verdict = judge_value(check, key, rule, value, t)
+            verdict = judge_row(value, t)
             if on_sample is not None:
                 on_sample(row, text, value, ok if verdict is None else verdict.status)
             if verdict is None:

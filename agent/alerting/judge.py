@@ -170,20 +170,41 @@ class Judge:
         else:
             self._decide(verdict, check, finding, rule, now)
 
-    def judge_value(self, check: CheckConfig, key: AlertKey, rule: ThresholdRule,
-                    value: float, now: float) -> Verdict | None:
-        """Judge one value of the series ``key`` (a metric of ``check`` with ``rule``), as
-        ``judge_sample`` would; None when it is quiet and changes nothing (the fast path
-        replay takes for each row of a trace)."""
-        finding = self._finding(key, rule, value, now)
-        if finding is None:
-            return None
+    def series_judge(self, check: CheckConfig, key: AlertKey,
+                     rule: ThresholdRule) -> Callable[[float, float], Verdict | None]:
+        """``judge(value, now)`` for the one series ``key`` (a metric of ``check`` judged by
+        ``rule``): what ``judge_sample`` does for it, with the lookups made once, for
+        replay's loop over the rows of a trace. It answers None for a value that is quiet
+        and changes nothing. The rule must stay the same for its life.
+        """
+        if not rule.learns:
+            def judge_static(value: float, now: float) -> Verdict | None:
+                finding = evaluate(rule, Sample(key.metric, value, key.labels), key,
+                                   self.states.get(key))
+                return self._verdict(check, finding, rule, now)
+
+            return judge_static
+        series = self._series(key, rule)
+        observe, states, exact = series.observe, self.states, self.exact
+
+        def judge_learned(value: float, now: float) -> Verdict | None:
+            previous = states.get(key)
+            if not observe(now, value) and not exact and (
+                    previous is None or previous.phase in _QUIET):
+                return None
+            return self._verdict(check, series.finding(key, now, value, previous), rule, now)
+
+        return judge_learned
+
+    def _verdict(self, check: CheckConfig, finding: Finding, rule: ThresholdRule,
+                 now: float) -> Verdict:
         verdict = Verdict()
         self._decide(verdict, check, finding, rule, now)
         return verdict
 
     def _finding(self, key: AlertKey, rule: ThresholdRule, value: float, now: float,
                  sample: Sample | None = None) -> Finding | None:
+        # ``series_judge`` makes the same decision, its lookups hoisted out of the loop.
         """The finding on one sample; None for a sample of a learning series that every
         threshold finds normal while its alert is quiet: the state machine would change
         nothing that is kept, so it is skipped (unless ``exact``)."""
