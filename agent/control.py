@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agent.alerting.silences import MAX_SILENCE, MIN_SILENCE
 from agent.errors import StateError, WatchkeeperError
 
 if TYPE_CHECKING:
@@ -63,6 +64,8 @@ class Op(enum.Enum):
 
     STATUS = "status"
     BASELINE = "baseline"
+    SILENCE_ADD = "silence_add"
+    SILENCE_REMOVE = "silence_remove"
 
 
 class Request(BaseModel):
@@ -86,6 +89,42 @@ class BaselineRequest(Request):
     op: Op = Op.BASELINE
 
 
+class SilenceAddRequest(Request):
+    """Hold back the alerts of checks matching ``check`` (and ``metric``) from now for
+    ``duration`` seconds."""
+
+    op: Op = Op.SILENCE_ADD
+    check: str = Field(min_length=1, max_length=512)
+    metric: str | None = Field(default=None, max_length=512)
+    duration: float = Field(ge=MIN_SILENCE, le=MAX_SILENCE)
+    reason: str = Field(default="", max_length=2000)
+
+
+class SilenceRemoveRequest(Request):
+    """End silence ``id`` now."""
+
+    op: Op = Op.SILENCE_REMOVE
+    id: int = Field(ge=1)
+
+
+class SilenceAdded(BaseModel):
+    """The silence the agent added."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    id: int
+    starts_at: float
+    ends_at: float
+
+
+class SilenceRemoved(BaseModel):
+    """Whether there was such a silence to end."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    removed: bool
+
+
 class _Head(BaseModel):
     """The part of any request that says which it is."""
 
@@ -102,6 +141,10 @@ class Answers(Protocol):
 
     async def baseline(self) -> BaselineReport: ...
 
+    async def add_silence(self, request: SilenceAddRequest) -> SilenceAdded: ...
+
+    async def remove_silence(self, request: SilenceRemoveRequest) -> SilenceRemoved: ...
+
 
 @dataclass(frozen=True, slots=True)
 class _Route:
@@ -113,6 +156,9 @@ class _Route:
 _ROUTES: dict[Op, _Route] = {
     Op.STATUS: _Route(StatusRequest, lambda answers, _req: answers.status()),
     Op.BASELINE: _Route(BaselineRequest, lambda answers, _req: answers.baseline()),
+    Op.SILENCE_ADD: _Route(SilenceAddRequest, lambda answers, req: answers.add_silence(req)),
+    Op.SILENCE_REMOVE: _Route(SilenceRemoveRequest,
+                              lambda answers, req: answers.remove_silence(req)),
 }
 
 

@@ -15,14 +15,23 @@ from pathlib import Path
 from typing import Protocol
 
 from agent import __version__
+from agent.alerting.silences import Silence
 from agent.alerting.state import AlertState
 from agent.clock import Clock
 from agent.config.models import Config
+from agent.control import (
+    ControlError,
+    SilenceAdded,
+    SilenceAddRequest,
+    SilenceRemoved,
+    SilenceRemoveRequest,
+)
 from agent.latest import LatestRuns
 from agent.model import AlertKey
 from agent.reports import (
     AgentInfo,
     BaselineReport,
+    QueueSource,
     SeriesKey,
     SeriesState,
     StatusReport,
@@ -44,25 +53,39 @@ class LastReload(Protocol):
     def problems(self) -> Sequence[object]: ...
 
 
-class LiveAnswers:
-    """Answers ``status`` and ``baseline`` (see ``agent.control.Answers``).
+class SilenceKeeper(Protocol):
+    """Who adds and ends silences in the running agent (``agent.runtime.Agent``)."""
 
-    ``config`` and ``last_reload`` are read at each request: a reload replaces the
-    agent's config.
+    def add_silence(self, check_glob: str, metric: str | None, duration: float,
+                    reason: str) -> Silence: ...
+
+    def remove_silence(self, silence_id: int) -> bool: ...
+
+
+class LiveAnswers:
+    """Answers the control socket's requests (see ``agent.control.Answers``).
+
+    ``config``, ``last_reload`` and ``problems`` are read at each request: a reload
+    replaces the agent's config.
     """
 
     def __init__(self, config: Callable[[], Config], states: Mapping[AlertKey, AlertState],
                  series: Mapping[AlertKey, SeriesJudge], *, latest: LatestRuns,
-                 store: Store, clock: Clock, started_at: float,
-                 last_reload: Callable[[], LastReload | None] = lambda: None) -> None:
+                 store: Store | None, queue: QueueSource, clock: Clock, started_at: float,
+                 last_reload: Callable[[], LastReload | None] = lambda: None,
+                 problems: Callable[[], Sequence[str]] = tuple,
+                 silences: SilenceKeeper | None = None) -> None:
         self.config = config
         self.states = states
         self.series = series
         self.latest = latest
         self.store = store
+        self.queue = queue
         self.clock = clock
         self.started_at = started_at
         self.last_reload = last_reload
+        self.problems = problems
+        self.silences = silences
 
     def info(self) -> AgentInfo:
         """Who answers: this process, its config and its last reload."""
@@ -74,26 +97,41 @@ class LiveAnswers:
             started_at=self.started_at, config_file=_file(config.source),
             last_reload=reload.at if reload is not None else None,
             reload_problems=[logs.scrubber.scrub(str(p)) for p in reload.problems]
-            if reload is not None else [])
+            if reload is not None else [],
+            problems=[logs.scrubber.scrub(p) for p in self.problems()])
 
     async def status(self) -> StatusReport:
         now = self.clock.now()
         # What the states reflect is as fresh as the newest result judged.
         as_of = max((run.finished_at for run in self.latest), default=now)
-        # The live state is read here, on the event loop where it changes; the store in a
-        # thread, so a locked or slow database never holds up the checks.
-        alerts = open_alerts(self.states.values())
-        return await asyncio.to_thread(status_report, self.config(), alerts, self.store,
-                                       now=now, agent=self.info(), as_of=as_of)
+        # All of it live, read on the event loop where it changes: the database may be
+        # the very thing that is wrong.
+        return status_report(self.config(), open_alerts(self.states.values()), self.queue,
+                             now=now, agent=self.info(), as_of=as_of)
 
     async def baseline(self) -> BaselineReport:
         live = [SeriesState(key=SeriesKey.of(key), data=judge.to_bytes(),
                             last_sample_at=self._last_sample(key))
                 for key, judge in sorted(self.series.items(), key=lambda kv: kv[0].as_text())]
         # Series not judged since the start (a check with a long interval) are as saved.
-        stored = await asyncio.to_thread(stored_series, self.store, dict(self.series))
+        stored = [] if self.store is None else await asyncio.to_thread(
+            stored_series, self.store, dict(self.series))
         return BaselineReport(agent=self.info(), as_of=self.clock.now(), series=sorted(
             live + stored, key=lambda s: s.key.key.as_text()))
+
+    async def add_silence(self, request: SilenceAddRequest) -> SilenceAdded:
+        silence = self._keeper().add_silence(request.check, request.metric, request.duration,
+                                             request.reason)
+        return SilenceAdded(id=silence.id, starts_at=silence.starts_at,
+                            ends_at=silence.ends_at)
+
+    async def remove_silence(self, request: SilenceRemoveRequest) -> SilenceRemoved:
+        return SilenceRemoved(removed=self._keeper().remove_silence(request.id))
+
+    def _keeper(self) -> SilenceKeeper:
+        if self.silences is None:
+            raise ControlError("this agent does not take silences")
+        return self.silences
 
     def _last_sample(self, key: AlertKey) -> float | None:
         """When the check last reported this series (None when its latest run did not)."""

@@ -19,7 +19,7 @@ import contextlib
 import hmac
 import logging
 import os
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Protocol
@@ -44,7 +44,6 @@ from agent.prometheus import CONTENT_TYPE as METRICS_CONTENT_TYPE
 
 if TYPE_CHECKING:
     from agent.config.models import Config
-    from agent.store import Store
 
 log = logging.getLogger("watchkeeper.http")
 
@@ -57,6 +56,14 @@ class PingSink(Protocol):
     """Where pings are stored (the agent's store)."""
 
     def record_ping(self, name: str, ping: Ping) -> None: ...
+
+
+class AgentView(PingSink, Protocol):
+    """What the listener reads of a running agent besides taking its pings."""
+
+    def open_alerts(self) -> Sequence[object]: ...
+
+    def pending_count(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +256,7 @@ async def start_listener(address: ListenAddress, api: HttpApi) -> Listener:
     return Listener(server, address)
 
 
-async def serve_agent(config: Config, store: Store, clock: Clock, *,
+async def serve_agent(config: Config, store: AgentView, clock: Clock, *,
                       on_ping: Callable[[str], object] | None = None,
                       metrics: MetricsPage | None = None,
                       problems: Callable[[], tuple[str, ...]] = tuple) -> Listener:

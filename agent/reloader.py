@@ -16,18 +16,18 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from agent.alerting.settle import Routing
 from agent.clock import Clock
 from agent.config.models import Config
 from agent.errors import ConfigError, ConfigIssue, WatchkeeperError
 from agent.live_checks import HttpClients, LiveCheck, build_checks
+from agent.live_state import PingBook
 from agent.notify.dispatcher import Dispatcher
 from agent.reload import ReloadPlan, plan
 from agent.scheduler import Job, Scheduler
 from agent.sd_notify import Notifier
-from agent.store import Store
 
 log = logging.getLogger("watchkeeper.agent")
 
@@ -43,7 +43,7 @@ class Reloadable(Protocol):
     routing: Routing
     clock: Clock
     http: HttpClients
-    store: Store
+    pings: PingBook
     notifier: Notifier
     dispatcher: Dispatcher
     scheduler: Scheduler
@@ -51,6 +51,8 @@ class Reloadable(Protocol):
     def job(self, lc: LiveCheck) -> Job: ...
 
     def retire_stale_alerts(self) -> None: ...
+
+    def load_memory(self, check: str) -> dict[str, Any]: ...
 
     async def restart_listener(self) -> None: ...
 
@@ -133,7 +135,7 @@ class Reloader:
         agent = self.agent
         old_checks = agent.checks
         fresh = {lc.config.name: lc for lc in build_checks(
-            config, agent.clock, agent.http.factory, heartbeats=agent.store)
+            config, agent.clock, agent.http.factory, heartbeats=agent.pings)
             if lc.config.name in changes.added or lc.config.name in changes.changed}
         for name in (*changes.removed, *changes.changed):
             await _close(old_checks[name])
@@ -144,7 +146,7 @@ class Reloader:
             if cc.name in fresh:
                 lc = fresh[cc.name]
                 memory = (old_checks[cc.name].ctx.memory if cc.name in changes.same_options
-                          else agent.store.load_memory(cc.name) if cc.name in changes.added
+                          else agent.load_memory(cc.name) if cc.name in changes.added
                           else {})
                 lc.ctx.memory.update(memory)
                 checks[cc.name] = lc

@@ -9,6 +9,7 @@ get in: target URLs are masked and errors scrubbed when a report is built.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -41,6 +42,9 @@ class AgentInfo(_Report):
     #: Why that reload was refused (the agent runs on the config before it); empty: it
     #: applied.
     reload_problems: list[str] = []
+    #: What is wrong with the agent itself now (the state database cannot be written, the
+    #: last reload failed); empty: nothing.
+    problems: list[str] = []
 
 
 class SeriesKey(_Report):
@@ -154,7 +158,19 @@ def open_alerts(states: Iterable[AlertState]) -> list[AlertState]:
                                         s.key.as_text()))
 
 
-def status_report(config: Config, alerts: Sequence[AlertState], store: Store, *,
+class QueueSource(Protocol):
+    """Where the queue and the silences are read: the store, or the agent's memory."""
+
+    def pending(self, limit: int = 1000) -> list[OutboxRow]: ...
+
+    def pending_count(self) -> int: ...
+
+    def dead_count(self) -> int: ...
+
+    def silences(self, active_at: float | None = None, *, host: str) -> list[Silence]: ...
+
+
+def status_report(config: Config, alerts: Sequence[AlertState], store: QueueSource, *,
                   now: float, agent: AgentInfo | None, as_of: float) -> StatusReport:
     """The status of ``alerts`` with the queue and silences read from ``store``."""
     queued = store.pending(limit=QUEUE_SHOWN)

@@ -9,31 +9,38 @@ import json
 import logging
 import signal
 from pathlib import Path
+from typing import Any
 
 from agent.agent_metrics import AgentMetrics
 from agent.alerting.judge import Judge, Verdict
 from agent.alerting.settle import Commit, Routing, settle, settle_released
 from agent.alerting.silences import Silence, Suppressed
-from agent.alerting.state import Phase
+from agent.alerting.state import AlertState, Phase
 from agent.clock import Clock, SystemClock
 from agent.config.models import Config
-from agent.control import serve_control
+from agent.control import ControlServer, serve_control
 from agent.control_answers import LiveAnswers
 from agent.errors import StateError
 from agent.http_api import Listener, serve_agent
 from agent.latest import LatestRun, LatestRuns
 from agent.live_checks import HttpClients, LiveCheck, build_checks
-from agent.model import STATUS_METRIC, CheckResult, Status
+from agent.live_state import ListenerView, LiveQueue, PingBook, SilenceBook
+from agent.model import STATUS_METRIC, AlertKey, CheckResult, Status
 from agent.notify.dispatcher import Dispatcher
+from agent.notify.outbox import restored
 from agent.notify.sender import send_many
 from agent.reloader import ConfigLoader, Reloader
 from agent.scheduler import Job, Scheduler
 from agent.sd_notify import Notifier
 from agent.state_lock import StateLock
-from agent.store import Store
+from agent.store import OutboxRow, Store, writes
+from agent.store.reader import StateReader
+from agent.store.writer import StoreWriter
+from agent.timefmt import utc_minute
 from agent.units import format_value
 
 log = logging.getLogger("watchkeeper.agent")
+
 
 
 async def _load_file(config: Config) -> Config:
@@ -50,35 +57,6 @@ EXPIRE_PERIOD = 3600.0
 STATUS_PERIOD = 5.0
 
 
-class SilenceCache:
-    """The active silences, re-read from the store at most every ``max_age`` seconds
-    (``watchkeeper silence`` writes them from another process)."""
-
-    def __init__(self, store: Store, host: str, clock: Clock, max_age: float = 10.0) -> None:
-        self.store = store
-        self.host = host
-        self.clock = clock
-        self.max_age = max_age
-        self._silences: list[Silence] = []
-        self._read_at: float | None = None
-
-    def active(self, now: float) -> list[Silence]:
-        """The silences holding at ``now``, as last read (re-read when too old)."""
-        if self._read_at is None or self.clock.monotonic() - self._read_at >= self.max_age:
-            return self.refresh(now)
-        return self._silences
-
-    def refresh(self, now: float) -> list[Silence]:
-        """Read the silences holding at ``now`` from the store."""
-        try:
-            self._silences = self.store.silences(active_at=now, host=self.host)
-        except StateError as exc:
-            # The ones read before still hold; the next read may succeed.
-            log.warning("reading silences failed: %s", exc)
-        self._read_at = self.clock.monotonic()
-        return self._silences
-
-
 class Agent:
     """One agent process: runs until ``stop()`` (or SIGTERM/SIGINT when installed)."""
 
@@ -89,40 +67,99 @@ class Agent:
         # One agent per state: a second one must not send every notification again.
         self.lock = StateLock.acquire(config.agent.state_dir)
         try:
-            self.store = Store.open(config.agent.state_dir)
+            self.reader, fault = StateReader.open(config.agent.state_dir)
+            self.store = self.reader.store
+            self.writer = StoreWriter(
+                config.agent.state_dir,
+                None if fault else Store.open(config.agent.state_dir, busy_timeout=0.5),
+                fault, on_replaced=self._on_store_replaced)
         except BaseException:
             self.lock.release()
             raise
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._control_problem: tuple[str, ...] = ()
         self.notifier = Notifier()
         #: SIGTERMs received: the first drains the outbox, a second exits at once.
         self._terms = 0
         self._draining: asyncio.Task[bool] | None = None
-        self.judge = Judge(config.agent.host, self.store.load_states(),
-                           load_learned=self.store.load_learned)
+        read = self.reader.read
+        states = read(Store.load_states, dict[AlertKey, AlertState]())
+        self.judge = Judge(config.agent.host, states, load_learned=self.reader.load_learned)
+        self.pings = PingBook(self.reader, self.writer)
         self.http = HttpClients(config)
         self.checks = {lc.config.name: lc for lc in build_checks(
-            config, self.clock, self.http.factory, heartbeats=self.store)}
+            config, self.clock, self.http.factory, heartbeats=self.pings)}
         for lc in self.checks.values():
-            lc.ctx.memory.update(self.store.load_memory(lc.config.name))
+            lc.ctx.memory.update(self.load_memory(lc.config.name))
             lc.saved_memory = json.dumps(lc.ctx.memory, sort_keys=True)
         # Apprise's own small persistent store (Opsgenie remembers the alerts it opened).
         apprise_store = str(config.agent.state_dir / "apprise")
-        self.dispatcher = Dispatcher(self.store, config.channels, self.clock,
+        last_outbox, last_silence = read(Store.last_ids, (0, 0))
+        self.outbox = restored(read(Store.queued_rows, list[OutboxRow]()), last_outbox + 1,
+                               self.clock.now(), self.clock.monotonic())
+        self._dead_at_start = read(Store.dead_count, 0)
+        self.dispatcher = Dispatcher(self.outbox, self.writer, config.channels, self.clock,
                                      sender=functools.partial(send_many, storage=apprise_store))
         self.scheduler = Scheduler([self.job(lc) for lc in self.checks.values()],
                                    self._on_result, config.agent.max_concurrency, self.clock)
         #: Each check's latest run, for /metrics.
         self.latest = LatestRuns()
         self._first_cycle_left = set(self.checks)
-        self.silences = SilenceCache(self.store, config.agent.host, self.clock)
+        self.silences = SilenceBook(read(
+            lambda store: store.silences(host=config.agent.host), list[Silence]()),
+            config.agent.host, last_silence)
         #: Incidents whose FIRING a silence held back, by incident id.
         self.suppressed: dict[str, Suppressed] = {
-            s.incident: s for s in self.store.suppressed()}
+            s.incident: s for s in read(Store.suppressed, list[Suppressed]())}
+        self.queue = LiveQueue(self.outbox, self.silences, self.clock,
+                               lambda: self._dead_at_start)
         self._expired_at: float | None = None
         self.routing = Routing(config.routes, config.channels,
                                {c.name: c.tags for c in config.checks})
         self.reloader = Reloader(self, loader or functools.partial(_load_file, config))
         self.listener: Listener | None = None
+
+    def load_memory(self, check: str) -> dict[str, Any]:
+        """A check's memory as saved (empty when none was, or it cannot be read)."""
+        return self.reader.load_memory(check)
+
+    def _on_store_replaced(self) -> None:
+        """The writer opened a new database file (from its own thread)."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.write_snapshot)
+
+    def write_snapshot(self) -> None:
+        """Hand the writer everything the agent holds: the alert states, the queue,
+        the held incidents, silences, checks' memory and what was learned."""
+        now = self.clock.now()
+        self.writer.submit(writes.commit(list(self.judge.states.values()),
+                                         suppress=list(self.suppressed.values()),
+                                         rows=self.outbox.rows()))
+        for silence in self.silences.all():
+            self.writer.submit(writes.silence(silence))
+        for lc in self.checks.values():
+            self.writer.submit(writes.memory(lc.config.name, lc.ctx.memory))
+        self._save_learned(now, everything=True)
+
+    def add_silence(self, check_glob: str, metric: str | None, duration: float,
+                    reason: str) -> Silence:
+        """A silence from now for ``duration`` (asked on the control socket)."""
+        now = self.clock.now()
+        silence = self.silences.add(check_glob, metric, starts_at=now, ends_at=now + duration,
+                                    reason=reason, created_at=now)
+        self.writer.submit(writes.silence(silence))
+        log.info("silence #%d added: %s until %s (%s)", silence.id, silence.match_text,
+                 utc_minute(silence.ends_at), reason or "no reason given")
+        return silence
+
+    def remove_silence(self, silence_id: int) -> bool:
+        """End a silence now; the alerts it held that still fire are announced."""
+        if not self.silences.remove(silence_id):
+            return False
+        self.writer.submit(writes.remove_silence(silence_id))
+        log.info("silence #%d removed", silence_id)
+        self.release_silenced()
+        return True
 
     @staticmethod
     def job(lc: LiveCheck) -> Job:
@@ -154,10 +191,20 @@ class Agent:
     async def run(self) -> None:
         """Run checks and deliver notifications until stopped."""
         # Local requests (status, baseline) answered from the live state.
-        control = await serve_control(self.config.agent.state_dir, LiveAnswers(
-            lambda: self.config, self.judge.states, self.judge.series, latest=self.latest,
-            store=self.store, clock=self.clock, started_at=self.clock.now(),
-            last_reload=lambda: self.reloader.last))
+        self._loop = asyncio.get_running_loop()
+        # Proves at once whether the store takes writes (a fault is then said at once).
+        self.writer.submit(writes.alive(self.clock.now()))
+        control: ControlServer | None = None
+        try:
+            control = await serve_control(self.config.agent.state_dir, LiveAnswers(
+                lambda: self.config, self.judge.states, self.judge.series, latest=self.latest,
+                store=self.store, queue=self.queue, clock=self.clock,
+                started_at=self.clock.now(), last_reload=lambda: self.reloader.last,
+                problems=self.state_problems, silences=self))
+        except StateError as exc:
+            # Checking goes on without it; commands then read the store instead.
+            self._control_problem = (f"{exc}; commands cannot ask this agent",)
+            log.error("%s", self._control_problem[0])
         log.info("watchkeeper started on %s: %d checks, %d channels, state in %s",
                  self.config.agent.host, len(self.checks), len(self.config.channels),
                  self.config.agent.state_dir)
@@ -182,7 +229,8 @@ class Agent:
             releaser.cancel()
             if self.listener is not None:
                 await self.listener.close()
-            await control.close()
+            if control is not None:
+                await control.close()
             self._draining = asyncio.create_task(self.dispatcher.drain(
                 timeout=self.config.agent.shutdown_drain))
             with contextlib.suppress(asyncio.CancelledError):
@@ -196,12 +244,14 @@ class Agent:
                     log.warning("closing check %s failed: %s", lc.config.name, exc)
             await self.http.aclose()
             self._save_learned(self.clock.now(), everything=True)
+            await asyncio.to_thread(self.writer.close, self.config.agent.shutdown_drain)
             self.close()
             log.info("watchkeeper stopped")
 
     def close(self) -> None:
         """Close the store and free the state directory for the next agent (idempotent)."""
-        self.store.close()
+        self.writer.close(timeout=0.0)
+        self.reader.close()
         self.notifier.close()
         self.lock.release()
 
@@ -212,25 +262,28 @@ class Agent:
             self.listener = None
         if self.config.agent.listen:
             metrics = AgentMetrics(self.latest, self.judge.states,
-                                   self.scheduler.stats, self.store)
-            self.listener = await serve_agent(self.config, self.store, self.clock,
+                                   self.scheduler.stats, self.queue)
+            view = ListenerView(self.pings, self.queue, self.judge.states)
+            self.listener = await serve_agent(self.config, view, self.clock,
                                               on_ping=self.scheduler.run_now,
                                               metrics=metrics, problems=self.problems)
 
     def problems(self) -> tuple[str, ...]:
         """What is wrong with the agent itself, for /healthz and STATUS=."""
         last = self.reloader.last
-        return (last.text(),) if last is not None and last.failed else ()
+        reload = (last.text(),) if last is not None and last.failed else ()
+        return (*reload, *self.state_problems())
+
+    def state_problems(self) -> tuple[str, ...]:
+        """What is wrong with the agent's state: its database or its control socket."""
+        store = self.writer.health().text()
+        return (*((store,) if store else ()), *self._control_problem)
 
     async def status_text(self) -> str:
         """``12 checks, 2 alerts open, 0 queued``: systemd's STATUS= line."""
         alerts = sum(1 for s in self.judge.states.values() if s.phase is Phase.FIRING)
-        try:
-            queued = str(await asyncio.to_thread(self.store.pending_count))
-        except StateError:
-            queued = "?"
         text = (f"{len(self.checks)} checks, {alerts} alert{'s' if alerts != 1 else ''} "
-                f"open, {queued} queued")
+                f"open, {len(self.outbox)} queued")
         return "; ".join((text, *self.problems()))
 
     async def _status_loop(self) -> None:
@@ -250,7 +303,7 @@ class Agent:
         now = self.clock.now()
         verdict = self.judge.judge(lc.config, result, now)
         commit = self._settle(verdict, now)
-        # Logged once stored: whoever reads the line finds the state in the store.
+        # Logged once settled: whoever asks the agent finds the state it tells.
         self._log_result(lc, result, verdict)
         self._log_notes(commit, now)
         self.latest.record(LatestRun(job.name, lc.config.kind, result, now,
@@ -273,10 +326,15 @@ class Agent:
         return commit
 
     def _store(self, commit: Commit) -> None:
-        """Store a commit in one transaction, remember its suppressed incidents and wake
-        the dispatcher for its deliveries."""
+        """Queue a commit's deliveries, hand it to the writer (one transaction), remember
+        its suppressed incidents and wake the dispatcher."""
         if commit.writes:
-            self.store.commit(commit.states, commit.deliveries, commit.suppress, commit.forget)
+            rows = self.outbox.add(commit.deliveries)
+            if len(rows) < len(commit.deliveries):
+                log.warning("%d of %d deliveries were queued already and are not queued "
+                            "again", len(commit.deliveries) - len(rows), len(commit.deliveries))
+            self.writer.submit(writes.commit(commit.states, suppress=commit.suppress,
+                                             forget=commit.forget, rows=rows))
             for incident in commit.forget:
                 self.suppressed.pop(incident, None)
             self.suppressed.update((s.incident, s) for s in commit.suppress)
@@ -291,7 +349,7 @@ class Agent:
     def _save_memory(self, lc: LiveCheck) -> None:
         memory = json.dumps(lc.ctx.memory, sort_keys=True, default=str)
         if memory != lc.saved_memory:
-            self.store.save_memory(lc.config.name, dict(lc.ctx.memory))
+            self.writer.submit(writes.memory(lc.config.name, lc.ctx.memory))
             lc.saved_memory = memory
 
     async def _watchdog_loop(self) -> None:
@@ -326,11 +384,12 @@ class Agent:
         mono = self.clock.monotonic()
         if self._expired_at is None or mono - self._expired_at >= EXPIRE_PERIOD:
             self._expired_at = mono
-            self.store.expire_silences(now)
+            if self.silences.expire(now):
+                self.writer.submit(writes.expire_silences(now))
         if not self.suppressed:
             return
         commit = settle_released(list(self.suppressed.values()), self.judge.states,
-                                 self.silences.refresh(now), self.routing, now)
+                                 self.silences.active(now), self.routing, now)
         self._store(commit)
         self._log_notes(commit, now)
 
@@ -350,11 +409,7 @@ class Agent:
         due = self.judge.learned_due(now, everything)
         if not due:
             return
-        try:
-            self.store.save_learned(due, now)
-        except StateError as exc:
-            log.warning("saving learned thresholds failed (%d series): %s", len(due), exc)
-            return
+        self.writer.submit(writes.learned(due, now))
         self.judge.learned_saved([key for key, _ in due], now)
 
     def _log_result(self, lc: LiveCheck, result: CheckResult, verdict: Verdict) -> None:

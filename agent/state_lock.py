@@ -33,11 +33,19 @@ class StateLock:
         """
         state_dir = Path(state_dir)
         path = state_dir / LOCK_NAME
+        writable = True
         try:
             state_dir.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
         except OSError as exc:
-            raise StateError(f"cannot create the lock {path}: {exc.strerror or exc}") from None
+            # A lock file this user cannot write still locks (flock needs no write
+            # access): an agent on a read-only state then runs and says what is wrong.
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                raise StateError(f"cannot create the lock {path}: "
+                                 f"{exc.strerror or exc}") from None
+            writable = False
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -45,8 +53,9 @@ class StateLock:
             os.close(fd)
             who = f" (pid {holder})" if holder else ""
             raise StateError(f"another agent{who} is running on {state_dir}") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        if writable:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         return cls(path, fd)
 
     def release(self) -> None:

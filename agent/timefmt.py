@@ -19,6 +19,11 @@ def utc_minute(epoch: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
 
 
+def utc_second(epoch: float) -> str:
+    """``2025-03-01 14:00:05 UTC``: for what happened seconds ago (a fault's start)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
+
+
 def utc_clock(epoch: float) -> str:
     """``14:00 UTC``: the time of day alone, for a moment of a day the reader knows."""
     return time.strftime("%H:%M UTC", time.gmtime(epoch))

@@ -112,7 +112,7 @@ async def test_the_running_agent_gives_a_kind_what_its_class_declares(
         assert (await live.check.run(live.ctx)).summary == gets
     finally:
         await agent.http.aclose()
-        agent.store.close()
+        agent.close()
 
 
 @pytest.mark.parametrize(("kind", "gets"), [(kind, gets) for kind, _, gets in KINDS])

@@ -7,7 +7,6 @@ import json
 import os
 import socket
 import stat
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,14 +20,16 @@ from agent.control import (
     BaselineRequest,
     ControlError,
     ControlServer,
+    SilenceAdded,
+    SilenceAddRequest,
+    SilenceRemoved,
+    SilenceRemoveRequest,
     StatusRequest,
     ask,
     serve_control,
 )
 from agent.errors import StateError
 from agent.reports import AgentInfo, BaselineReport, SeriesKey, SeriesState, StatusReport
-from agent.store import Store
-from agent.store.records import OutboxRow
 
 INFO = AgentInfo(pid=4242, host="h1", version="1", started_at=1000.0, config_file="/c.yaml")
 
@@ -36,6 +37,7 @@ INFO = AgentInfo(pid=4242, host="h1", version="1", started_at=1000.0, config_fil
 class FakeAnswers:
     def __init__(self) -> None:
         self.fail = False
+        self.added: list[SilenceAddRequest] = []
 
     async def status(self) -> StatusReport:
         if self.fail:
@@ -47,6 +49,13 @@ class FakeAnswers:
         key = SeriesKey(host="h1", check="disk", metric="used_percent", labels={"mount": "/"})
         return BaselineReport(agent=INFO, as_of=2000.0, series=[
             SeriesState(key=key, data=bytes(range(256)), last_sample_at=1999.0)])
+
+    async def add_silence(self, request: SilenceAddRequest) -> SilenceAdded:
+        self.added.append(request)
+        return SilenceAdded(id=7, starts_at=1000.0, ends_at=1000.0 + request.duration)
+
+    async def remove_silence(self, request: SilenceRemoveRequest) -> SilenceRemoved:
+        return SilenceRemoved(removed=request.id == 7)
 
 
 @pytest.fixture
@@ -94,10 +103,40 @@ async def test_the_socket_is_for_root_and_the_agents_group_and_goes_at_close(
         ask(tmp_path, StatusRequest(), StatusReport)
 
 
+async def test_silences_are_added_and_removed_through_the_socket(
+        served: tuple[ControlServer, FakeAnswers], tmp_path: Path) -> None:
+    _, answers = served
+    added = await asyncio.to_thread(ask, tmp_path, SilenceAddRequest(
+        check="db-*", metric=None, duration=3600, reason="reboot"), SilenceAdded)
+    assert (added.id, added.ends_at) == (7, 4600.0)
+    assert answers.added[0].check == "db-*" and answers.added[0].reason == "reboot"
+    removed = await asyncio.to_thread(ask, tmp_path, SilenceRemoveRequest(id=7),
+                                      SilenceRemoved)
+    assert removed.removed
+    assert not (await asyncio.to_thread(ask, tmp_path, SilenceRemoveRequest(id=8),
+                                        SilenceRemoved)).removed
+
+
+@pytest.mark.parametrize("request_line", [
+    b'{"op": "silence_add", "check": "x", "duration": 1}',
+    b'{"op": "silence_add", "check": "", "duration": 3600}',
+    b'{"op": "silence_add", "check": "x", "duration": 1e300}',
+    b'{"op": "silence_remove", "id": 0}',
+], ids=["too-short", "no-check", "too-long", "no-id"])
+async def test_a_silence_request_out_of_bounds_is_refused(
+        served: tuple[ControlServer, FakeAnswers], tmp_path: Path,
+        request_line: bytes) -> None:
+    _, answers = served
+    answer = await asyncio.to_thread(_raw, tmp_path / SOCKET_NAME, request_line + b"\n")
+    assert answer["ok"] is False and "malformed request" in str(answer["error"])
+    assert answers.added == []
+
+
 @pytest.mark.parametrize(("data", "words"), [
     (b"garbage\n", "Invalid JSON"),
     (b"[1, 2]\n", "Input should be an object"),
-    (b'{"op": "shutdown"}\n', "op: Input should be 'status' or 'baseline'"),
+    (b'{"op": "shutdown"}\n', "op: Input should be 'status', 'baseline', 'silence_add' "
+                              "or 'silence_remove'"),
     (b'{"op": "status", "extra": 1}\n', "extra: Extra inputs are not permitted"),
     (b'{"no": "op"}\n', "op: Field required"),
     (b"\xff\xfe\x00\n", "Invalid JSON"),
@@ -177,38 +216,35 @@ def test_no_state_directory_is_no_agent(tmp_path: Path) -> None:
         ask(tmp_path / "missing", StatusRequest(), StatusReport)
 
 
-class _SlowStore(Store):
-    """A real store whose disk is slow to answer (a busy or failing device)."""
-
-    def pending(self, limit: int = 1000) -> list[OutboxRow]:
-        time.sleep(0.5)
-        return super().pending(limit)
-
-
-async def test_answering_status_reads_the_store_off_the_event_loop(tmp_path: Path) -> None:
+async def test_status_answers_from_memory_with_no_store_at_all(tmp_path: Path) -> None:
+    from agent.alerting.state import AlertEvent, EventKind
     from agent.config import load_config
     from agent.control_answers import LiveAnswers
     from agent.latest import LatestRuns
+    from agent.live_state import LiveQueue, SilenceBook
+    from agent.model import AlertKey, Status
+    from agent.notify.outbox import Outbox
+    from agent.store import Delivery
 
     path = tmp_path / "c.yaml"
-    path.write_text(f"agent:\n  state_dir: {tmp_path / 'state'}\nchecks: []\n")
+    path.write_text(f"agent:\n  state_dir: {tmp_path / 'state'}\n"
+                    "channels:\n  ops: ['json://127.0.0.1:9/x']\nchecks: []\n")
     config = load_config(path)
-    Store.open(config.agent.state_dir).close()
-    store = _SlowStore.open(config.agent.state_dir)
-    answers = LiveAnswers(lambda: config, {}, {}, latest=LatestRuns(), store=store,
-                          clock=SystemClock(), started_at=time.time())
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.02)
-            ticks += 1
-
-    task = asyncio.create_task(ticker())
-    try:
-        report = await answers.status()
-    finally:
-        task.cancel()
-        store.close()
-    assert report.queued == [] and ticks >= 10  # the loop kept running meanwhile
+    clock = SystemClock()
+    box = Outbox()
+    event = AlertEvent(EventKind.FIRING, AlertKey("h1", "disk", "used_percent"),
+                       Status.CRITICAL, clock.now(), "inc-1", "full")
+    box.add([Delivery(event, "ops", 0)])
+    book = SilenceBook([], "h1")
+    book.add("db-*", None, starts_at=clock.now() - 1, ends_at=clock.now() + 60, reason="x",
+             created_at=clock.now())
+    answers = LiveAnswers(lambda: config, {}, {}, latest=LatestRuns(), store=None,
+                          queue=LiveQueue(box, book, clock, lambda: 3), clock=clock,
+                          started_at=clock.now(),
+                          problems=lambda: ["cannot write the state database: full"])
+    report = await answers.status()
+    assert [q.alert for q in report.queued] == ["h1/disk/used_percent"]
+    assert report.queued_total == 1 and report.dead == 3
+    assert [s.check_glob for s in report.silences] == ["db-*"]
+    assert report.agent is not None
+    assert report.agent.problems == ["cannot write the state database: full"]

@@ -1,7 +1,8 @@
 """The running agent holds back silenced alerts and announces them when the silence ends.
 
-In process, with a fake clock: results are fed the way the scheduler feeds them, and the
-outbox is read back from the store (the dispatcher is not started).
+In process, with a fake clock: results are fed the way the scheduler feeds them, silences
+are added as the control socket adds them, and the outbox is read from the agent's memory
+and, once written, from the store (the dispatcher is not started).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from agent.clock import FakeClock
 from agent.config import load_config
 from agent.model import AlertKey, CheckResult
 from agent.runtime import Agent
+from agent.store import Store
 
 CONFIG = """
 agent:
@@ -60,37 +62,50 @@ async def feed(agent: Agent, clock: FakeClock, used: float, after: float = 1.0) 
 
 
 def queued(agent: Agent, clock: FakeClock) -> list[tuple[EventKind, str, str]]:
-    return [(r.event.kind, r.event.incident, r.channel) for r in agent.store.due(clock.now())]
+    """The agent's queue, which the store holds as well once written."""
+    live = [(r.event.kind, r.event.incident, r.channel) for r in agent.outbox.rows()]
+    assert stored(agent).pending() == agent.outbox.rows()
+    return live
+
+
+def stored(agent: Agent) -> Store:
+    assert agent.writer.flush(5.0)
+    assert agent.store is not None
+    return agent.store
+
+
+def silence(agent: Agent, match: str, metric: str | None = None, seconds: float = 3600,
+            reason: str = "") -> int:
+    return agent.add_silence(match, metric, seconds, reason).id
 
 
 async def test_a_silenced_firing_is_held_then_announced_when_the_silence_is_removed(
         agent: Agent, clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
-    sid = agent.store.add_silence("db-*", None, clock.now(), clock.now() + 3600,
-                                  reason="reboot")
+    sid = silence(agent, "db-*", reason="reboot")
     with caplog.at_level(logging.INFO, "watchkeeper.agent"):
         await feed(agent, clock, 95)
     state = agent.judge.states[KEY]
     assert state.phase is Phase.FIRING  # the state commits all the same
-    assert agent.store.load_states()[KEY].phase is Phase.FIRING
+    assert stored(agent).load_states()[KEY].phase is Phase.FIRING
     assert queued(agent, clock) == []
-    assert [s.incident for s in agent.store.suppressed()] == [state.incident]
+    assert [s.incident for s in stored(agent).suppressed()] == [state.incident]
     assert f"alert FIRING db-host/db-main/used_percent: used_percent 95% > 90% (critical) " \
            f"silenced by #{sid} until 23:13 UTC (reboot)" in caplog.text
 
     agent.release_silenced()  # still silenced: nothing yet
     assert queued(agent, clock) == []
 
-    agent.store.remove_silence(sid)  # as `watchkeeper silence remove` does
     clock.advance(15)
-    agent.release_silenced()
+    assert agent.remove_silence(sid)  # as `watchkeeper silence remove` asks it
     assert queued(agent, clock) == [(EventKind.FIRING, state.incident, "ops")]
-    assert agent.store.due(clock.now())[0].event.at == clock.now()
-    assert agent.store.suppressed() == [] and agent.suppressed == {}
+    assert agent.outbox.rows()[0].event.at == clock.now()
+    assert stored(agent).suppressed() == [] and agent.suppressed == {}
+    assert stored(agent).silences(host="db-host") == []
 
 
 async def test_an_expired_silence_releases_its_alert_and_the_resolve_follows(
         agent: Agent, clock: FakeClock) -> None:
-    agent.store.add_silence("db-main", "used_percent", clock.now(), clock.now() + 60)
+    silence(agent, "db-main", "used_percent", seconds=60)
     await feed(agent, clock, 95)
     clock.advance(60)
     agent.release_silenced()
@@ -102,13 +117,13 @@ async def test_an_expired_silence_releases_its_alert_and_the_resolve_follows(
 
 async def test_a_held_incident_that_resolves_under_the_silence_sends_nothing(
         agent: Agent, clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
-    agent.store.add_silence("*", None, clock.now(), clock.now() + 3600)
+    silence(agent, "*")
     await feed(agent, clock, 95)
     with caplog.at_level(logging.INFO, "watchkeeper.agent"):
         await feed(agent, clock, 10)
     assert agent.judge.states[KEY].phase is Phase.RESOLVED
     assert queued(agent, clock) == []
-    assert agent.store.suppressed() == []
+    assert stored(agent).suppressed() == []
     assert "not sent: a silence held back its FIRING" in caplog.text
     clock.advance(3600)
     agent.release_silenced()
@@ -118,22 +133,22 @@ async def test_a_held_incident_that_resolves_under_the_silence_sends_nothing(
 async def test_an_alert_announced_before_the_silence_still_gets_its_resolve(
         agent: Agent, clock: FakeClock) -> None:
     await feed(agent, clock, 95)
-    agent.store.add_silence("db-*", None, clock.now(), clock.now() + 3600)
-    # The agent reads silences at most every 10 s: this one is seen after that.
-    await feed(agent, clock, 10, after=11)
+    silence(agent, "db-*")
+    await feed(agent, clock, 10)
     assert [k for k, _, _ in queued(agent, clock)] == [EventKind.FIRING, EventKind.RESOLVED]
 
 
 async def test_held_incidents_survive_a_restart(tmp_path: Path, agent: Agent,
                                                 clock: FakeClock) -> None:
-    sid = agent.store.add_silence("db-*", None, clock.now(), clock.now() + 3600)
+    sid = silence(agent, "db-*")
     await feed(agent, clock, 95)
+    assert agent.writer.close() == 0
     agent.close()
     again = Agent(agent.config, clock=clock)
     try:
         assert list(again.suppressed) == [again.judge.states[KEY].incident]
-        again.store.remove_silence(sid)
-        again.release_silenced()
+        assert [s.id for s in again.silences.active(clock.now())] == [sid]
+        assert again.remove_silence(sid)
         assert [k for k, _, _ in queued(again, clock)] == [EventKind.FIRING]
     finally:
         again.close()

@@ -316,7 +316,7 @@ async def test_the_agent_log_line_writes_each_sample_in_its_unit(
         with caplog.at_level(logging.INFO, "watchkeeper.agent"):
             await agent.scheduler.on_result(agent.scheduler.jobs[0], result, clock.now())
     finally:
-        agent.store.close()
+        agent.close()
     assert ("check disk: CRITICAL - 93.1% used, 5 GiB free (free_bytes 5 GiB < 10 GiB) "
             "[free_bytes{mount=/var}=5 GiB inodes_used_percent{mount=/var}=<0.01%]"
             ) in caplog.text

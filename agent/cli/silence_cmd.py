@@ -1,8 +1,9 @@
 """``watchkeeper silence add|list|remove``: hold back alerts during maintenance.
 
-``silence add db-* --for 2h --reason "reboot"`` stores a silence in the agent's state
-database; the running agent reads it within seconds, holds back the notifications of the
-matching alerts until it ends, then announces those still firing. MATCH is ``CHECK`` or
+``silence add db-* --for 2h --reason "reboot"`` asks the running agent (on its control
+socket) to hold back the notifications of the matching alerts until the silence ends,
+then announce those still firing; when no agent runs, it is written to the state
+database, under the state lock, for the next start. MATCH is ``CHECK`` or
 ``CHECK/METRIC`` where CHECK may be a glob (``*`` is every check of this host).
 """
 
@@ -124,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _add(args: argparse.Namespace, config: Config) -> int:
-    from agent.store import Store
+    from agent.control import AgentNotRunning, SilenceAdded, SilenceAddRequest, ask
+    from agent.store.offline import offline_store
 
     try:
         check, metric = parse_match(args.match, [c.name for c in config.checks])
@@ -133,12 +135,18 @@ def _add(args: argparse.Namespace, config: Config) -> int:
         return 2
     for warning in match_warnings(check, metric, config):
         print(f"watchkeeper: warning: {warning}", file=sys.stderr)
-    now = time.time()
-    with Store.open(config.agent.state_dir) as store:
-        silence_id = store.add_silence(check, metric, now, now + args.duration,
-                                       reason=args.reason.strip())
+    reason = args.reason.strip()
+    try:
+        added = ask(config.agent.state_dir, SilenceAddRequest(
+            check=check, metric=metric, duration=args.duration, reason=reason), SilenceAdded)
+        silence_id, ends_at, now = added.id, added.ends_at, added.starts_at
+    except AgentNotRunning:
+        now = time.time()
+        ends_at = now + args.duration
+        with offline_store(config.agent.state_dir) as store:
+            silence_id = store.add_silence(check, metric, now, ends_at, reason=reason)
     match = check + (f"/{metric}" if metric else "")
-    print(f"silence #{silence_id} added: {match} until {until_text(now + args.duration, now)}")
+    print(f"silence #{silence_id} added: {match} until {until_text(ends_at, now)}")
     return 0
 
 
@@ -156,27 +164,39 @@ def _list(args: argparse.Namespace, config: Config) -> int:
 
 
 def _remove(args: argparse.Namespace, config: Config) -> int:
-    from agent.store import DB_NAME, Store
+    from agent.control import AgentNotRunning, SilenceRemoved, SilenceRemoveRequest, ask
+    from agent.store import DB_NAME
+    from agent.store.offline import offline_store
 
-    removed = False
-    if (config.agent.state_dir / DB_NAME).exists():
-        with Store.open(config.agent.state_dir) as store:
-            removed = store.remove_silence(args.id)
+    running = True
+    try:
+        removed = ask(config.agent.state_dir, SilenceRemoveRequest(id=args.id),
+                      SilenceRemoved).removed
+    except AgentNotRunning:
+        running = removed = False
+        if (config.agent.state_dir / DB_NAME).exists():
+            with offline_store(config.agent.state_dir) as store:
+                removed = store.remove_silence(args.id)
     if not removed:
         print(f"watchkeeper: no silence #{args.id} (see 'watchkeeper silence list')",
               file=sys.stderr)
         return 2
-    print(f"silence #{args.id} removed; the running agent announces the alerts it held back "
-          "that still fire within 15 seconds")
+    then = ("the agent announces the alerts it held back that still fire" if running else
+            "the agent announces the alerts it held back that still fire when it starts")
+    print(f"silence #{args.id} removed; {then}")
     return 0
 
 
 def _read(config: Config) -> tuple[list[Silence], list[AlertState]]:
-    """The active silences and the open alerts (none when the agent never ran)."""
-    from agent.store import DB_NAME, Store
+    """The active silences and the open alerts: the running agent's, else as stored
+    (none when the agent never ran)."""
+    from agent.cli.status_cmd import ask_or_read, stored_status
+    from agent.control import StatusRequest
+    from agent.reports import StatusReport
 
-    if not (config.agent.state_dir / DB_NAME).exists():
+    found = ask_or_read(config, StatusRequest(), StatusReport, stored_status(config))
+    if found is None:
         return [], []
-    with Store.open(config.agent.state_dir) as store:
-        return (store.silences(active_at=time.time(), host=config.agent.host),
-                store.open_alerts())
+    report = found[0]
+    return ([s.silence(config.agent.host) for s in report.silences],
+            [a.state for a in report.alerts])

@@ -42,15 +42,9 @@ def run(args: argparse.Namespace) -> int:
     """The ``status`` subcommand: 0 when shown (also when no agent runs)."""
     from agent.config.full import load
     from agent.control import StatusRequest
-    from agent.reports import status_report
 
     config = load(args)
-
-    def read(store: Store) -> StatusReport:
-        return status_report(config, store.open_alerts(), store, now=time.time(), agent=None,
-                             as_of=store.written_at())
-
-    found = ask_or_read(config, StatusRequest(), StatusReport, read)
+    found = ask_or_read(config, StatusRequest(), StatusReport, stored_status(config))
     now = time.time()
     if found is None:
         if args.json:
@@ -69,6 +63,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         print("\n".join(render(report, config, now, absent)))
     return 0
+
+
+def stored_status(config: Config) -> Callable[[Store], StatusReport]:
+    """How the status is read from the store when no agent answers."""
+    from agent.reports import status_report
+
+    def read(store: Store) -> StatusReport:
+        return status_report(config, store.open_alerts(), store, now=time.time(), agent=None,
+                             as_of=store.written_at())
+
+    return read
 
 
 def ask_or_read(config: Config, request: Request, answer: type[_M],
@@ -121,6 +126,7 @@ def render(report: StatusReport, config: Config, now: float,
     out = [agent_line(report.agent, report.as_of, now, absent)]
     if report.agent is not None:
         out.extend(f"  {problem}" for problem in report.agent.reload_problems)
+        out.extend(f"PROBLEM: {problem}" for problem in report.agent.problems)
         out.append(f"state as of {age(now - report.as_of)} ago")
     alerts = [a.state for a in report.alerts]
     if not alerts:

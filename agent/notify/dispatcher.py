@@ -1,9 +1,13 @@
-"""The outbox dispatcher: sends due deliveries, retries failures, survives restarts.
+"""The dispatcher: sends what the outbox holds, in order per incident, and records the
+outcome.
 
 Delivery is at least once: a row is marked sent only after the service accepted it, so a
-crash in between sends it again, with the same dedup key in the message.
+crash before the store has that mark sends it again, with the same dedup key in the
+message. The outbox lives in memory (``agent.notify.outbox``): sending never waits on the
+database, and what is decided while the database cannot be written is still sent. Every
+outcome goes to the store through the write sink.
 
-A channel with ``group_wait`` holds each target's due rows for that long after the oldest
+A channel with ``group_wait`` holds each target's rows for that long after the oldest
 and then sends them as ONE message (see ``agent.notify.grouping``).
 """
 
@@ -17,15 +21,15 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from agent.clock import Clock
-from agent.errors import StateError
-from agent.notify.backoff import RetryPolicy
 from agent.notify.grouping import groups_target, release_at
 from agent.notify.incident_keys import keyed_url
 from agent.notify.masking import mask_url, scrub
 from agent.notify.message import Message, render, render_group
+from agent.notify.outbox import Outbox, Recorded, TargetId
 from agent.notify.protocol import SendResult
 from agent.notify.sender import send_many
-from agent.store import OutboxRow, Store
+from agent.store import OutboxRow, writes
+from agent.store.writes import WriteSink
 from agent.units import format_duration
 
 if TYPE_CHECKING:
@@ -38,21 +42,20 @@ SendMany = Callable[[Sequence[str], Sequence[Message], float], Awaitable[list[li
 
 
 class Dispatcher:
-    """Takes due outbox rows, sends them grouped by target, and records the outcome.
+    """Takes what may go from the outbox, sends it per target, and records the outcome.
 
-    ``run()`` is the long-lived task; ``wake()`` after committing new deliveries;
-    ``drain()`` on shutdown. Store calls run in a worker thread.
+    ``run()`` is the long-lived task; ``wake()`` after queuing new rows; ``drain()`` on
+    shutdown.
     """
 
-    def __init__(self, store: Store, channels: Mapping[str, Channel], clock: Clock, *,
-                 sender: SendMany = send_many, retry: RetryPolicy | None = None,
-                 batch: int = 100, send_timeout: float = 120.0, concurrency: int = 4,
-                 idle_wait: float = 60.0, keep_done: float = 7 * 86400.0,
-                 rng: random.Random | None = None) -> None:
+    def __init__(self, outbox: Outbox, store: WriteSink, channels: Mapping[str, Channel],
+                 clock: Clock, *, sender: SendMany = send_many, batch: int = 100,
+                 send_timeout: float = 120.0, concurrency: int = 4, idle_wait: float = 60.0,
+                 keep_done: float = 7 * 86400.0, rng: random.Random | None = None) -> None:
+        self.outbox = outbox
         self.store = store
         self.channels: Mapping[str, Channel] = dict(channels)
         self.clock = clock
-        self.retry = retry or RetryPolicy()
         self.batch = batch
         self.send_timeout = send_timeout
         self.idle_wait = idle_wait
@@ -63,12 +66,11 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._pass = asyncio.Lock()
         self._last_prune: float | None = None
-        # The last pass's time, and when the earliest group it held goes out (None: none).
-        self._pass_at = 0.0
+        #: When the earliest group the last pass held goes out (monotonic; None: none).
         self._held_until: float | None = None
 
     def wake(self) -> None:
-        """New deliveries were committed: look at the outbox now."""
+        """New rows were queued: look at the outbox now."""
         self._wake.set()
 
     def update_channels(self, channels: Mapping[str, Channel]) -> None:
@@ -80,113 +82,96 @@ class Dispatcher:
         while True:
             self._wake.clear()
             try:
-                handled = await self.run_once()
-                if handled >= self.batch:
-                    continue  # more may be due right now
-                due_at = await asyncio.to_thread(self._next_wake)
-            except StateError as exc:
-                log.error("notification outbox unavailable: %s", exc)
-                due_at = None
+                if await self.run_once():
+                    continue  # what was sent may have let the next of an incident go
             except Exception:  # a bug here must not silence notifications for good
                 log.exception("notification dispatch pass failed")
-                due_at = None
-            wait = self.idle_wait if due_at is None else due_at - self.clock.now()
-            # A small floor keeps a clock that does not move from spinning the loop.
-            wait = min(max(wait, 0.01), self.idle_wait)
+            wait = self._next_wait()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
 
-    async def drain(self, timeout: float) -> bool:
-        """Send what is due, for at most ``timeout`` seconds (on shutdown).
+    def _next_wait(self) -> float:
+        """Seconds until the next pass: a backing-off target's retry or a held group's
+        release, at most ``idle_wait``."""
+        mono = self.clock.monotonic()
+        times = [t for t in (self.outbox.next_retry(), self._held_until) if t is not None]
+        wait = min(times) - mono if times else self.idle_wait
+        # A small floor keeps a clock that does not move from spinning the loop.
+        return min(max(wait, 0.01), self.idle_wait)
 
-        Held groups go out at once rather than wait. True when nothing due is left. What
-        is left stays queued for the next start.
+    async def drain(self, timeout: float) -> bool:
+        """Send what may go, for at most ``timeout`` seconds (on shutdown).
+
+        Held groups go out at once rather than wait. True when nothing is left. What is
+        left stays queued for the next start.
         """
-        try:
+        with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 while await self.run_once(hold=False):
                     pass
-            return True
-        except TimeoutError:
-            pass
-        except StateError as exc:
-            log.error("notification outbox unavailable: %s", exc)
-        try:
-            left = await asyncio.to_thread(self.store.pending_count)
-        except StateError:
-            return False
+        left = len(self.outbox)
         if left:
             log.warning("%d notification(s) still queued; they are sent after the next "
                         "start", left)
         return left == 0
 
     async def run_once(self, *, hold: bool = True) -> int:
-        """One pass over the rows due now; returns how many were handled.
-
-        Rows a grouped target still holds are not counted; ``hold=False`` sends them now.
-        """
+        """One pass over the targets whose backoff has ended; returns how many rows were
+        attempted. Rows a grouped target still holds are not counted; ``hold=False``
+        sends them now."""
         async with self._pass:
-            now = self.clock.now()
-            rows = await asyncio.to_thread(self.store.due, now, self.batch)
-            targets: dict[tuple[str, int, str], list[OutboxRow]] = {}
-            for row in rows:
-                url = self._target_url(row)
-                if url is None:
-                    await self._drop(row, now)
-                else:
-                    targets.setdefault((row.channel, row.target, url), []).append(row)
+            now, mono = self.clock.now(), self.clock.monotonic()
             sends: list[Awaitable[None]] = []
             held_until: float | None = None
-            handled = len(rows)
-            for (channel, target, url), group in targets.items():
-                wait = self._group_wait(channel)
+            handled = 0
+            for target in self.outbox.ready_targets(mono):
+                channel = self.channels.get(target[0])
+                if channel is None or not 0 <= target[1] < len(channel.urls):
+                    handled += self._drop(target, channel, now)
+                    continue
+                url = channel.urls[target[1]]
+                wait = channel.group_wait
                 if not groups_target(url, wait):
-                    sends.append(self._send_group(channel, target, url, group))
+                    rows = self.outbox.sendable(target, False, self.batch)
+                    handled += len(rows)
+                    sends.extend(self._send_each(target, url, rows))
                     continue
-                release = release_at(group, wait)
+                rows = self.outbox.sendable(target, True, self.batch)
+                release = release_at(rows, wait)
                 if hold and release > now:
-                    held_until = release if held_until is None else min(held_until, release)
-                    handled -= len(group)
+                    at = mono + (release - now)
+                    held_until = at if held_until is None else min(held_until, at)
                     continue
-                sends.append(self._send_grouped(channel, target, url, group))
-            self._pass_at, self._held_until = now, held_until
+                handled += len(rows)
+                sends.append(self._send_grouped(target, url, rows))
+            self._held_until = held_until
             await asyncio.gather(*sends)
-            await self._prune(now)
+            self._prune(now)
             return handled
 
-    def _next_wake(self) -> float | None:
-        """When the next pass is due: the earliest held group's release or the next row
-        due after the last pass (held rows are due already: they must not spin the loop)."""
-        held = self._held_until
-        if held is None:
-            return self.store.next_due_at()
-        later = self.store.next_due_at(after=self._pass_at)
-        return held if later is None else min(held, later)
+    def _send_each(self, target: TargetId, url: str,
+                   rows: list[OutboxRow]) -> list[Awaitable[None]]:
+        """One send per keyed URL (PagerDuty and Opsgenie get one per incident)."""
+        by_url: dict[str, list[OutboxRow]] = {}
+        for row in rows:
+            by_url.setdefault(keyed_url(url, row.event.incident), []).append(row)
+        return [self._send_rows(target, keyed, group) for keyed, group in by_url.items()]
 
-    def _group_wait(self, channel: str) -> float:
-        found = self.channels.get(channel)
-        return 0.0 if found is None else found.group_wait
-
-    def _target_url(self, row: OutboxRow) -> str | None:
-        channel = self.channels.get(row.channel)
-        if channel is None or not 0 <= row.target < len(channel.urls):
-            return None
-        return keyed_url(channel.urls[row.target], row.event.incident)
-
-    async def _drop(self, row: OutboxRow, now: float) -> None:
-        channel = self.channels.get(row.channel)
+    def _drop(self, target: TargetId, channel: Channel | None, now: float) -> int:
         if channel is None:
-            why = f"channel {row.channel!r} no longer exists in the config"
+            why = f"channel {target[0]!r} no longer exists in the config"
         else:
-            why = (f"channel {row.channel!r} has no target #{row.target} any more "
+            why = (f"channel {target[0]!r} has no target #{target[1]} any more "
                    f"(it has {len(channel.urls)})")
-        log.error("dropping notification %s: %s", _what(row), why)
-        await asyncio.to_thread(self.store.mark_failed, row.id, now, why, None)
+        dropped = [self.outbox.give_up(row, why, now) for row in self.outbox.queued(target)]
+        for row in dropped:
+            log.error("dropping notification %s: %s", _what(row), why)
+        self.store.submit(writes.attempted(dropped))
+        return len(dropped)
 
-    async def _send_group(self, channel: str, target: int, url: str,
-                          rows: list[OutboxRow]) -> None:
-        """Send one target's rows in one child and record each outcome."""
-        where = f"channel {channel} #{target} ({mask_url(url)})"
+    async def _send_rows(self, target: TargetId, url: str, rows: list[OutboxRow]) -> None:
+        """Send rows to one URL in one child and record each outcome."""
+        where = f"channel {target[0]} #{target[1]} ({mask_url(url)})"
         messages = [render(r.event) for r in rows]
         async with self._limit:
             try:
@@ -197,17 +182,15 @@ class Dispatcher:
             except Exception as exc:  # the sender promises not to raise; stay up if it does
                 outcome = [SendResult(False, f"sending failed: {type(exc).__name__}: {exc}")
                            ] * len(rows)
-        now = self.clock.now()
-        for row, result in zip(rows, outcome, strict=True):
-            await self._record(row, result, url, where, now, rand=self._rng.random())
+        self._record(target, list(zip(rows, outcome, strict=True)), url, where)
 
-    async def _send_grouped(self, channel: str, target: int, url: str,
-                            rows: list[OutboxRow]) -> None:
+    async def _send_grouped(self, target: TargetId, url: str, rows: list[OutboxRow]) -> None:
         """Send one grouped target's rows as ONE message; every row shares the outcome."""
         if len(rows) == 1:
-            await self._send_group(channel, target, url, rows)
+            await self._send_rows(target, url, rows)
             return
-        where = f"channel {channel} #{target} ({mask_url(url)}) in a group of {len(rows)}"
+        where = (f"channel {target[0]} #{target[1]} ({mask_url(url)}) in a group of "
+                 f"{len(rows)}")
         message = render_group([r.event for r in rows])
         async with self._limit:
             try:
@@ -217,42 +200,41 @@ class Dispatcher:
                 outcome = results[0][0]
             except Exception as exc:  # the sender promises not to raise; stay up if it does
                 outcome = SendResult(False, f"sending failed: {type(exc).__name__}: {exc}")
-        now = self.clock.now()
-        # One jitter draw for the group: its rows failed as one message, so they retry
-        # together and go out as one message again.
-        rand = self._rng.random()
-        for row in rows:
-            await self._record(row, outcome, url, where, now, rand=rand)
+        self._record(target, [(row, outcome) for row in rows], url, where)
 
-    async def _record(self, row: OutboxRow, result: SendResult, url: str, where: str,
-                      now: float, *, rand: float) -> None:
-        attempt = row.attempts + 1
-        if result.ok:
-            log.info("sent notification %s to %s (attempt %d)", _what(row), where, attempt)
-            await asyncio.to_thread(self.store.mark_sent, row.id, now)
-            return
-        error = scrub(result.error or "unknown error", [url])
-        retry_at = None if result.permanent else self.retry.next_attempt(
-            row.created_at, now, attempt, rand)
-        if retry_at is None:
-            reason = ("a permanent error" if result.permanent else
-                      f"trying for {format_duration(now - row.created_at)}")
-            log.error("giving up on notification %s to %s after %s (attempt %d): %s",
-                      _what(row), where, reason, attempt, error)
-        else:
+    def _record(self, target: TargetId, outcome: list[tuple[OutboxRow, SendResult]],
+                url: str, where: str) -> None:
+        now, mono = self.clock.now(), self.clock.monotonic()
+        masked = [(row, SendResult(r.ok, scrub(r.error or "unknown error", [url]), r.permanent)
+                   if not r.ok else r) for row, r in outcome]
+        done = self.outbox.record(target, masked, now, mono, rand=self._rng.random())
+        self._log(done, where, now)
+        if done.sent:
+            self.store.submit(writes.sent([r.id for r in done.sent], now))
+        if done.attempted:
+            self.store.submit(writes.attempted(done.attempted))
+
+    def _log(self, done: Recorded, where: str, now: float) -> None:
+        for row in done.sent:
+            log.info("sent notification %s to %s (attempt %d)", _what(row), where,
+                     row.attempts)
+        for row in done.retry:
             log.warning("sending notification %s to %s failed (attempt %d): %s; "
-                        "retrying in %s", _what(row), where, attempt, error,
-                        format_duration(retry_at - now))
-        await asyncio.to_thread(self.store.mark_failed, row.id, now, error, retry_at)
+                        "retrying in %s", _what(row), where, row.attempts, row.last_error,
+                        format_duration(row.next_attempt_at - now))
+        for row in done.dead:
+            timed_out = now >= row.created_at + self.outbox.retry.give_up_after
+            reason = (f"trying for {format_duration(now - row.created_at)}" if timed_out
+                      else "a permanent error")
+            log.error("giving up on notification %s to %s after %s (attempt %d): %s",
+                      _what(row), where, reason, row.attempts, row.last_error)
 
-    async def _prune(self, now: float) -> None:
+    def _prune(self, now: float) -> None:
         """Forget sent and dead rows after ``keep_done`` (at most once an hour)."""
         if self._last_prune is not None and now - self._last_prune < 3600:
             return
         self._last_prune = now
-        removed = await asyncio.to_thread(self.store.prune_outbox, now - self.keep_done)
-        if removed:
-            log.debug("pruned %d old outbox rows", removed)
+        self.store.submit(writes.prune_outbox(now - self.keep_done))
 
 
 def _what(row: OutboxRow) -> str:

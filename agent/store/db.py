@@ -21,16 +21,13 @@ from agent.model import AlertKey
 from agent.store import learned as _learned
 from agent.store import readonly as _readonly
 from agent.store import silences as _silences
-from agent.store.codec import (
-    STATE_COLUMNS,
-    event_to_json,
-    state_from_row,
-    state_to_row,
-)
+from agent.store import writes
+from agent.store.codec import STATE_COLUMNS, state_from_row
 from agent.store.outbox import OutboxQueries
 from agent.store.outbox import decode as _decode
 from agent.store.records import Delivery
 from agent.store.schema import migrate
+from agent.store.writes import Write
 
 DB_NAME = "state.db"
 
@@ -38,18 +35,6 @@ log = logging.getLogger("watchkeeper.store")
 
 _A = TypeVar("_A")
 _R = TypeVar("_R")
-
-_UPSERT_STATE = (
-    f"INSERT INTO alert_states ({', '.join(STATE_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in STATE_COLUMNS)}) "
-    "ON CONFLICT (key) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in STATE_COLUMNS if c != "key")
-)
-_INSERT_OUTBOX = (
-    "INSERT INTO outbox (event, channel, target, dedup_key, created_at, next_attempt_at) "
-    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key, channel, target) DO NOTHING"
-)
-
 
 class Store(OutboxQueries):
     """Alert states, the notification outbox, checks' memory, heartbeat pings, learned
@@ -68,8 +53,9 @@ class Store(OutboxQueries):
     # -- opening -----------------------------------------------------------------------
 
     @classmethod
-    def open(cls, state_dir: Path) -> Store:
-        """Open (creating it and its directory if needed) ``state_dir/state.db``.
+    def open(cls, state_dir: Path, busy_timeout: float = 10.0) -> Store:
+        """Open (creating it and its directory if needed) ``state_dir/state.db``;
+        a write waits at most ``busy_timeout`` seconds for another process's lock.
 
         Raises StateError when the directory cannot be created or written, or the file is
         not a usable watchkeeper database (corrupt, foreign or of a newer schema).
@@ -90,7 +76,7 @@ class Store(OutboxQueries):
         try:
             # Autocommit mode: transactions are opened explicitly, so each is visible.
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                                   timeout=10.0)
+                                   timeout=busy_timeout)
             conn.row_factory = sqlite3.Row
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
@@ -99,7 +85,12 @@ class Store(OutboxQueries):
             # cut loses a queued notification or an alert state (NORMAL may lose the last
             # commits on power loss). Commits are few, so the cost is small.
             conn.execute("PRAGMA synchronous = FULL")
-            conn.execute("PRAGMA busy_timeout = 10000")
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            # The WAL is folded back every ~1 MB and truncated to 4 MB after a checkpoint,
+            # so it never grows to fill a small disk (the writer also checkpoints after
+            # bursts).
+            conn.execute("PRAGMA wal_autocheckpoint = 256")
+            conn.execute("PRAGMA journal_size_limit = 4194304")
             migrate(conn, str(path))
         except StateError:
             if conn is not None:
@@ -158,6 +149,37 @@ class Store(OutboxQueries):
                     raise StateError(f"state database {self.path}: {exc}") from exc
                 raise
 
+    def apply(self, batch: Sequence[Write]) -> list[int]:
+        """Run writes in ONE transaction (all or none); each one's count. An empty batch
+        is an empty transaction."""
+        with self._tx() as conn:
+            return [w.run(conn) for w in batch]
+
+    def submit(self, write: Write) -> None:
+        """Apply one write at once (a ``WriteSink`` for one-shot commands and tests)."""
+        self.apply([write])
+
+    def checkpoint(self) -> bool:
+        """Fold the WAL into the database and truncate it; False when readers kept part
+        of it (or it failed: the next checkpoint tries again)."""
+        with self._lock:
+            try:
+                busy = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            except sqlite3.Error as exc:
+                log.debug("checkpoint of %s failed: %s", self.path, exc)
+                return False
+        return not busy
+
+    def last_ids(self) -> tuple[int, int]:
+        """The highest outbox and silence ids ever given (deleted rows included), so the
+        agent gives new rows ids that were never used."""
+        rows = self._read("SELECT name, seq FROM sqlite_sequence "
+                          "WHERE name IN ('outbox', 'silences')")
+        seq = {str(r[0]): int(r[1]) for r in rows}
+        top = self._read("SELECT (SELECT max(id) FROM outbox), (SELECT max(id) FROM silences)")
+        outbox, silences = (int(v or 0) for v in top[0])
+        return max(outbox, seq.get("outbox", 0)), max(silences, seq.get("silences", 0))
+
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
             try:
@@ -191,15 +213,7 @@ class Store(OutboxQueries):
         A delivery is due at once (at its event's time). Queuing the same event to the
         same target twice is a no-op.
         """
-        state_rows = [state_to_row(s) for s in states]
-        outbox_rows = [(event_to_json(d.event), d.channel, d.target, d.event.dedup_key,
-                        d.event.at, d.event.at) for d in deliveries]
-        with self._tx() as conn:
-            if state_rows:
-                conn.executemany(_UPSERT_STATE, state_rows)
-            if outbox_rows:
-                conn.executemany(_INSERT_OUTBOX, outbox_rows)
-            _silences.write_suppressed(conn, suppress, forget)
+        self.apply([writes.commit(states, deliveries, suppress, forget)])
 
     # -- check memory ------------------------------------------------------------------
 
@@ -213,22 +227,13 @@ class Store(OutboxQueries):
 
     def save_memory(self, check: str, memory: Mapping[str, Any]) -> None:
         """Replace the check's saved memory (values that JSON cannot hold become text)."""
-        data = json.dumps(dict(memory), sort_keys=True, default=str)
-        with self._tx() as conn:
-            conn.execute("INSERT INTO check_memory (check_name, data) VALUES (?, ?) "
-                         "ON CONFLICT (check_name) DO UPDATE SET data = excluded.data",
-                         (check, data))
+        self.apply([writes.memory(check, memory)])
 
     # -- heartbeat pings ---------------------------------------------------------------
 
     def record_ping(self, name: str, ping: Ping, keep: int = PINGS_KEPT) -> None:
         """Append a ping of heartbeat ``name``; only its newest ``keep`` pings are kept."""
-        with self._tx() as conn:
-            conn.execute("INSERT INTO heartbeats (name, kind, at, exit_code) "
-                         "VALUES (?, ?, ?, ?)", (name, ping.kind.value, ping.at, ping.exit_code))
-            conn.execute("DELETE FROM heartbeats WHERE name = ? AND id <= (SELECT id FROM "
-                         "heartbeats WHERE name = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
-                         (name, name, keep))
+        self.apply([writes.ping(name, ping, keep)])
 
     def heartbeat_pings(self, name: str, limit: int = PINGS_KEPT) -> list[Ping]:
         """The newest ``limit`` pings of heartbeat ``name``, oldest first (arrival order)."""
@@ -240,11 +245,8 @@ class Store(OutboxQueries):
 
     def save_learned(self, items: Sequence[tuple[AlertKey, bytes]], now: float) -> None:
         """Store what series learned (``SeriesJudge.to_bytes``), all in ONE transaction."""
-        rows = [_learned.to_row(key, data, now) for key, data in items]
-        if not rows:
-            return
-        with self._tx() as conn:
-            conn.executemany(_learned.UPSERT, rows)
+        if items:
+            self.apply([writes.learned(items, now)])
 
     def load_learned(self, key: AlertKey) -> bytes | None:
         """What series ``key`` had learned when last saved; None when nothing was."""
@@ -273,10 +275,9 @@ class Store(OutboxQueries):
         """Store a silence (created at ``starts_at`` unless told); return its id, never
         reused."""
         created = starts_at if created_at is None else created_at
-        with self._tx() as conn:
-            cur = conn.execute(_silences.INSERT_SILENCE,
-                               (check_glob, metric, starts_at, ends_at, reason, created))
-            return int(cur.lastrowid or 0)
+        return self.apply([writes.silence(Silence(
+            id=0, check_glob=check_glob, metric=metric, starts_at=starts_at, ends_at=ends_at,
+            reason=reason, created_at=created, host=""))])[0]
 
     def silences(self, active_at: float | None = None, *, host: str) -> list[Silence]:
         """The stored silences (only those holding at ``active_at`` when given), by id.
@@ -293,13 +294,11 @@ class Store(OutboxQueries):
 
     def remove_silence(self, silence_id: int) -> bool:
         """Delete a silence; False when there is none with that id."""
-        with self._tx() as conn:
-            return conn.execute(_silences.DELETE_SILENCE, (silence_id,)).rowcount > 0
+        return self.apply([writes.remove_silence(silence_id)])[0] > 0
 
     def expire_silences(self, now: float, kept: float = SILENCE_KEPT) -> int:
         """Delete the silences that ended more than ``kept`` seconds ago; return how many."""
-        with self._tx() as conn:
-            return conn.execute(_silences.EXPIRE_SILENCES, (now - kept,)).rowcount
+        return self.apply([writes.expire_silences(now, kept)])[0]
 
     def suppressed(self) -> list[Suppressed]:
         """The incidents whose FIRING a silence held back, oldest first."""

@@ -48,6 +48,19 @@ class OutboxQueries:
                 self.mark_failed(int(r["id"]), now, str(exc), None)
         return out
 
+    def queued_rows(self) -> list[OutboxRow]:
+        """Every undelivered, live row in id order (the order they were decided), for the
+        agent's outbox at start; an unreadable row is given up on (logged), not loaded."""
+        out: list[OutboxRow] = []
+        for r in self._read(f"SELECT * FROM outbox WHERE {PENDING} ORDER BY id"):
+            try:
+                out.append(decode(f"outbox row {r['id']}", _outbox_row, r))
+            except StateError as exc:
+                log.error("%s; it will not be sent", exc)
+                with contextlib.suppress(StateError):
+                    self.mark_failed(int(r["id"]), float(r["created_at"] or 0), str(exc), None)
+        return out
+
     def outbox_row(self, row_id: int) -> OutboxRow | None:
         """One outbox row by id, whatever its state (for status output and tests)."""
         rows = self._read("SELECT * FROM outbox WHERE id = ?", (row_id,))

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,12 +53,15 @@ class AgentProcess:
     then only match what this process wrote, never a line left by an earlier start.
     """
 
-    def __init__(self, config: Path, log: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, config: Path, log: Path, env: dict[str, str] | None = None,
+                 prefix: Sequence[str] = ()) -> None:
+        """``prefix`` runs the agent under another command that ends by exec'ing it
+        (``unshare``, ``setpriv``), so ``proc.pid`` is the agent's own."""
         self.log_path = log
         self._log = log.open("x")
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "agent", "run", "-c", str(config)],
+                [*prefix, sys.executable, "-m", "agent", "run", "-c", str(config)],
                 stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 env=_env(env), cwd=REPO)
         except BaseException:
@@ -160,11 +164,13 @@ class Agents:
         return self.config
 
     def start(self, template: str | None = None, *, env: dict[str, str] | None = None,
-              **values: object) -> AgentProcess:
-        """Start ``watchkeeper run`` on the config (written first from ``template``)."""
+              prefix: Sequence[str] = (), **values: object) -> AgentProcess:
+        """Start ``watchkeeper run`` on the config (written first from ``template``),
+        under ``prefix`` when given (see ``AgentProcess``)."""
         if template is not None:
             self.write_config(template, **values)
-        agent = AgentProcess(self.config, self.tmp / f"agent-{len(self.started) + 1}.log", env)
+        agent = AgentProcess(self.config, self.tmp / f"agent-{len(self.started) + 1}.log", env,
+                             prefix)
         self.started.append(agent)
         return agent
 

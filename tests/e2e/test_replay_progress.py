@@ -19,7 +19,8 @@ pytestmark = pytest.mark.slow
 
 #: The progress line: rows read, rate, time taken.
 PROGRESS = re.compile(r"[\d,]+ rows \([\d,]+/s, \d+s\)")
-ROWS = 150_000
+#: Long enough to take well over the redraw interval (0.25 s) however fast replay gets.
+ROWS = 600_000
 
 
 @pytest.fixture(scope="module")

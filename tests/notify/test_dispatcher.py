@@ -1,4 +1,8 @@
-"""The dispatcher against a real HTTP receiver through the real Apprise child."""
+"""The dispatcher against a real HTTP receiver through the real Apprise child.
+
+The outbox is the agent's in memory; every outcome is written to a real store at once
+(the store takes them as a ``WriteSink``), so the tests read both.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +18,11 @@ from agent.clock import FakeClock
 from agent.config.models import Channel
 from agent.model import AlertKey, Status
 from agent.notify.backoff import RetryPolicy
-from agent.notify.dispatcher import Dispatcher
 from agent.notify.message import Message
 from agent.notify.protocol import SendResult
 from agent.notify.sender import send_many
 from agent.store import Delivery, Store
+from tests.notify.queueing import Queue
 from tests.servers.http_server import Reply
 from tests.servers.receiver import Receiver
 
@@ -54,6 +58,11 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 @pytest.fixture
+def queue(store: Store) -> Queue:
+    return Queue(store, NO_JITTER)
+
+
+@pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(T0)
 
@@ -63,13 +72,13 @@ def ops(*urls: str) -> dict[str, Channel]:
 
 
 async def test_messages_arrive_once_grouped_in_one_child(
-        store: Store, clock: FakeClock, receiver: Receiver,
+        store: Store, queue: Queue, clock: FakeClock, receiver: Receiver,
         caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, "watchkeeper.notify")
     url = receiver.url("hook?token=" + SECRET, auth=f"alert:{SECRET}@")
-    store.commit([], [Delivery(event("inc-1"), "ops", 0), Delivery(event("inc-2"), "ops", 0)])
+    queue.add(Delivery(event("inc-1"), "ops", 0), Delivery(event("inc-2"), "ops", 0))
     counting = CountingSender()
-    d = Dispatcher(store, ops(url), clock, sender=counting)
+    d = queue.dispatcher(ops(url), clock, sender=counting)
 
     assert await d.run_once() == 2
     assert counting.calls == [(1, 2)]
@@ -86,13 +95,13 @@ async def test_messages_arrive_once_grouped_in_one_child(
 
 
 async def test_receiver_down_then_retry_arrives_once(
-        store: Store, clock: FakeClock, receiver: Receiver,
+        store: Store, queue: Queue, clock: FakeClock, receiver: Receiver,
         caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, "watchkeeper.notify")
     url = receiver.url(auth=f"alert:{SECRET}@")
     receiver.stop()
-    store.commit([], [Delivery(event(), "ops", 0)])
-    d = Dispatcher(store, ops(url), clock, retry=NO_JITTER)
+    queue.add(Delivery(event(), "ops", 0))
+    d = queue.dispatcher(ops(url), clock)
 
     assert await d.run_once() == 1
     row = store.outbox_row(1)
@@ -118,10 +127,10 @@ async def test_receiver_down_then_retry_arrives_once(
 @pytest.mark.parametrize("failure", [Reply(503, b"busy\n"), Reply(drop=True)],
                          ids=["answers-503", "closes-without-answering"])
 async def test_a_flapping_receiver_gets_the_message_once_when_it_answers_again(
-        store: Store, clock: FakeClock, receiver: Receiver, failure: Reply) -> None:
+        store: Store, queue: Queue, clock: FakeClock, receiver: Receiver, failure: Reply) -> None:
     receiver.answer(failure, failure)
-    store.commit([], [Delivery(event(), "ops", 0)])
-    d = Dispatcher(store, ops(receiver.url()), clock, retry=NO_JITTER)
+    queue.add(Delivery(event(), "ops", 0))
+    d = queue.dispatcher(ops(receiver.url()), clock)
 
     for wait in (0, 10, 20):  # the first try and two backed-off retries
         clock.advance(wait)
@@ -134,9 +143,9 @@ async def test_a_flapping_receiver_gets_the_message_once_when_it_answers_again(
 
 
 async def test_invalid_url_is_dead_after_one_attempt_and_masked(
-        store: Store, clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
-    store.commit([], [Delivery(event(), "ops", 0)])
-    d = Dispatcher(store, ops(f"notaservice://{SECRET}/x"), clock)
+        store: Store, queue: Queue, clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    queue.add(Delivery(event(), "ops", 0))
+    d = queue.dispatcher(ops(f"notaservice://{SECRET}/x"), clock)
     await d.run_once()
     row = store.outbox_row(1)
     assert row is not None and row.dead and row.attempts == 1
@@ -154,14 +163,14 @@ async def test_invalid_url_is_dead_after_one_attempt_and_masked(
     ({"ops": Channel(name="ops", urls=("log://",))}, "channel 'ops' has no target #3"),
 ])
 async def test_delivery_to_a_vanished_target_is_dead_with_a_clear_line(
-        store: Store, clock: FakeClock, caplog: pytest.LogCaptureFixture,
+        store: Store, queue: Queue, clock: FakeClock, caplog: pytest.LogCaptureFixture, *,
         channels: dict[str, Channel], why: str) -> None:
-    store.commit([], [Delivery(event(), "ops", 3)])
+    queue.add(Delivery(event(), "ops", 3))
 
     async def must_not_send(*args: object) -> list[list[SendResult]]:
         raise AssertionError("nothing may be sent")
 
-    d = Dispatcher(store, channels, clock, sender=must_not_send)
+    d = queue.dispatcher(channels, clock, sender=must_not_send)
     assert await d.run_once() == 1
     row = store.outbox_row(1)
     assert row is not None and row.dead and row.last_error is not None
@@ -183,14 +192,13 @@ class FailingSender:
 
 
 async def test_retries_back_off_exponentially_and_give_up_after_a_day(
-        store: Store, clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
-    store.commit([], [Delivery(event(), "ops", 0)])
+        store: Store, queue: Queue, clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    queue.add(Delivery(event(), "ops", 0))
     failing = FailingSender(clock)
-    d = Dispatcher(store, ops("json://u:pw@h/x"), clock, sender=failing, retry=NO_JITTER)
-    while store.pending_count():
-        due = store.next_due_at()
-        assert due is not None
-        clock.set(due)
+    d = queue.dispatcher(ops("json://u:pw@h/x"), clock, sender=failing)
+    await d.run_once()
+    while len(queue.box):
+        queue.advance_to_retry(clock)
         await d.run_once()
     assert failing.at[:8] == [0, 10, 30, 70, 150, 310, 630, 1270]
     assert all(b - a == 900 for a, b in zip(failing.at[8:-2], failing.at[9:-1], strict=True))
@@ -201,10 +209,12 @@ async def test_retries_back_off_exponentially_and_give_up_after_a_day(
     assert ":pw@" not in caplog.text and ":****@" in caplog.text
 
 
-async def test_jitter_spreads_retries_but_never_past_the_cap(store: Store,
-                                                             clock: FakeClock) -> None:
-    store.commit([], [Delivery(event(f"i{i}"), "ops", 0) for i in range(20)])
-    d = Dispatcher(store, ops("log://"), clock, sender=FailingSender(clock))
+async def test_jitter_spreads_targets_retries_but_never_past_the_cap(
+        store: Store, clock: FakeClock) -> None:
+    queue = Queue(store)  # the default policy: with jitter
+    many = {"ops": Channel(name="ops", urls=tuple(f"json://127.0.0.1:9/{i}" for i in range(20)))}
+    queue.add(*(Delivery(event("i"), "ops", i) for i in range(20)))
+    d = queue.dispatcher(many, clock, sender=FailingSender(clock))
     await d.run_once()
     retry_at = {store.outbox_row(i).next_attempt_at for i in range(1, 21)}  # type: ignore[union-attr]
     assert len(retry_at) > 1
@@ -212,17 +222,17 @@ async def test_jitter_spreads_retries_but_never_past_the_cap(store: Store,
 
 
 async def test_run_loop_sends_after_wake_and_drain_flushes(
-        store: Store, clock: FakeClock, receiver: Receiver) -> None:
-    d = Dispatcher(store, ops(receiver.url()), clock)
+        store: Store, queue: Queue, clock: FakeClock, receiver: Receiver) -> None:
+    d = queue.dispatcher(ops(receiver.url()), clock)
     task = asyncio.create_task(d.run())
     try:
         await asyncio.sleep(0.05)  # idle: nothing queued
-        store.commit([], [Delivery(event("inc-a"), "ops", 0)])
+        queue.add(Delivery(event("inc-a"), "ops", 0))
         d.wake()
         posts = await asyncio.to_thread(receiver.wait_for, 1)
         assert len(posts) == 1
         # Shutdown: what is queued now is flushed by drain.
-        store.commit([], [Delivery(event("inc-b"), "ops", 0)])
+        queue.add(Delivery(event("inc-b"), "ops", 0))
         assert await d.drain(timeout=30) is True
         assert len(receiver.messages()) == 2
         assert store.pending_count() == 0
@@ -232,15 +242,15 @@ async def test_run_loop_sends_after_wake_and_drain_flushes(
     assert len(receiver.messages()) == 2
 
 
-async def test_drain_gives_up_at_its_timeout_and_keeps_the_rows(store: Store,
+async def test_drain_gives_up_at_its_timeout_and_keeps_the_rows(store: Store, queue: Queue,
                                                                 clock: FakeClock) -> None:
-    store.commit([], [Delivery(event(), "ops", 0)])
+    queue.add(Delivery(event(), "ops", 0))
 
     async def slow(targets: Sequence[str], messages: Sequence[Message],
                    timeout: float) -> list[list[SendResult]]:
         await asyncio.sleep(30)
         return [[SendResult(True)] for _ in messages]
 
-    d = Dispatcher(store, ops("log://"), clock, sender=slow)
+    d = queue.dispatcher(ops("log://"), clock, sender=slow)
     assert await d.drain(timeout=0.2) is False
     assert store.pending_count() == 1

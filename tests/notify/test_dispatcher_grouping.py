@@ -14,11 +14,11 @@ from agent.clock import FakeClock, SystemClock
 from agent.config.models import Channel
 from agent.model import AlertKey, Status
 from agent.notify.backoff import RetryPolicy
-from agent.notify.dispatcher import Dispatcher
 from agent.notify.grouping import groups_target
 from agent.notify.message import Message, render, render_group
 from agent.notify.protocol import SendResult
 from agent.store import Delivery, OutboxRow, Store
+from tests.notify.queueing import Queue
 
 T0 = 1_700_000_000.0
 HOOK = "json://127.0.0.1:9/hook"
@@ -64,8 +64,13 @@ def sms(*urls: str, wait: float = 30.0) -> dict[str, Channel]:
     return {"sms": Channel(name="sms", urls=urls or (HOOK,), group_wait=wait)}
 
 
-def queue(store: Store, *checks: str, at: float = T0, target: int = 0) -> None:
-    store.commit([], [Delivery(event(c, at), "sms", target) for c in checks])
+@pytest.fixture
+def q(store: Store) -> Queue:
+    return Queue(store)
+
+
+def queue(q: Queue, *checks: str, at: float = T0, target: int = 0) -> None:
+    q.add(*(Delivery(event(c, at), "sms", target) for c in checks))
 
 
 def rows(store: Store, count: int) -> list[OutboxRow]:
@@ -75,10 +80,10 @@ def rows(store: Store, count: int) -> list[OutboxRow]:
 
 
 async def test_rows_within_the_wait_go_out_together_as_one_message(
-        store: Store, clock: FakeClock) -> None:
-    queue(store, "shop", "db", "disk")
+        store: Store, q: Queue, clock: FakeClock) -> None:
+    queue(q, "shop", "db", "disk")
     sender = FakeSender(clock)
-    d = Dispatcher(store, sms(), clock, sender=sender)
+    d = q.dispatcher(sms(), clock, sender=sender)
 
     assert await d.run_once() == 0
     clock.advance(29.9)
@@ -94,20 +99,20 @@ async def test_rows_within_the_wait_go_out_together_as_one_message(
 
 
 async def test_a_row_arriving_during_the_wait_joins_and_a_later_one_waits_anew(
-        store: Store, clock: FakeClock) -> None:
+        store: Store, q: Queue, clock: FakeClock) -> None:
     sender = FakeSender(clock)
-    d = Dispatcher(store, sms(), clock, sender=sender)
-    queue(store, "shop")
+    d = q.dispatcher(sms(), clock, sender=sender)
+    queue(q, "shop")
     assert await d.run_once() == 0
     clock.advance(20)
-    queue(store, "db", at=clock.now())
+    queue(q, "db", at=clock.now())
     assert await d.run_once() == 0
     clock.advance(10)
     assert await d.run_once() == 2
     assert sender.titles() == [["2 alerts on web1: 2 CRITICAL"]]
 
     clock.advance(1)
-    queue(store, "disk", at=clock.now())
+    queue(q, "disk", at=clock.now())
     assert await d.run_once() == 0  # its own wait, counted from itself
     clock.advance(30)
     assert await d.run_once() == 1
@@ -117,11 +122,11 @@ async def test_a_row_arriving_during_the_wait_joins_and_a_later_one_waits_anew(
 
 
 async def test_pagerduty_targets_stay_one_message_per_row_even_with_group_wait(
-        store: Store, clock: FakeClock) -> None:
+        store: Store, q: Queue, clock: FakeClock) -> None:
     sender = FakeSender(clock)
-    d = Dispatcher(store, sms(PAGER, HOOK), clock, sender=sender)
-    queue(store, "shop", "db", target=0)
-    queue(store, "shop", "db", target=1)
+    d = q.dispatcher(sms(PAGER, HOOK), clock, sender=sender)
+    queue(q, "shop", "db", target=0)
+    queue(q, "shop", "db", target=1)
 
     assert await d.run_once() == 2  # PagerDuty now, the webhook held
     assert sorted(t[0] for _, t, _ in sender.calls) == [
@@ -133,12 +138,12 @@ async def test_pagerduty_targets_stay_one_message_per_row_even_with_group_wait(
     assert sender.calls[-1][1:] == ([HOOK], [render_group([event("shop"), event("db")])])
 
 
-async def test_a_failed_group_retries_every_row_together(store: Store,
+async def test_a_failed_group_retries_every_row_together(store: Store, q: Queue,
                                                         clock: FakeClock) -> None:
-    queue(store, "shop", "db", "disk")
+    queue(q, "shop", "db", "disk")
     sender = FakeSender(clock, ok=False)
-    d = Dispatcher(store, sms(), clock, sender=sender,
-                   retry=RetryPolicy(first=10.0, jitter=0.2))
+    q.box.retry = RetryPolicy(first=10.0, jitter=0.2)
+    d = q.dispatcher(sms(), clock, sender=sender)
     clock.advance(30)
     assert await d.run_once() == 3
     failed = rows(store, 3)
@@ -149,28 +154,26 @@ async def test_a_failed_group_retries_every_row_together(store: Store,
     assert T0 + 38 <= retry_at.pop() <= T0 + 40
 
     sender.ok = True
-    due = store.next_due_at()
-    assert due is not None
-    clock.set(due)
+    due = q.advance_to_retry(clock)
     assert await d.run_once() == 3  # a retry is not held a second time
     assert sender.titles() == [["3 alerts on web1: 3 CRITICAL"]] * 2
     assert [(r.attempts, r.sent_at) for r in rows(store, 3)] == [(2, due)] * 3
 
 
 async def test_a_channel_without_group_wait_sends_each_row_at_once(
-        store: Store, clock: FakeClock) -> None:
-    queue(store, "shop", "db")
+        store: Store, q: Queue, clock: FakeClock) -> None:
+    queue(q, "shop", "db")
     sender = FakeSender(clock)
-    d = Dispatcher(store, sms(wait=0.0), clock, sender=sender)
+    d = q.dispatcher(sms(wait=0.0), clock, sender=sender)
     assert await d.run_once() == 2
     assert sender.calls == [(T0, [HOOK], [render(event("shop")), render(event("db"))])]
     assert store.pending_count() == 0
 
 
-async def test_drain_sends_a_held_group_at_once(store: Store, clock: FakeClock) -> None:
-    queue(store, "shop", "db")
+async def test_drain_sends_a_held_group_at_once(store: Store, q: Queue, clock: FakeClock) -> None:
+    queue(q, "shop", "db")
     sender = FakeSender(clock)
-    d = Dispatcher(store, sms(), clock, sender=sender)
+    d = q.dispatcher(sms(), clock, sender=sender)
     assert await d.drain(timeout=5) is True
     assert sender.titles() == [["2 alerts on web1: 2 CRITICAL"]]
     assert store.pending_count() == 0
@@ -190,31 +193,31 @@ def test_only_services_without_incidents_are_grouped(url: str, wait: float,
 
 
 def test_next_due_after_skips_rows_already_due(store: Store) -> None:
-    queue(store, "shop", at=T0)
-    queue(store, "db", at=T0 + 50)
+    store.commit([], [Delivery(event("shop", T0), "sms", 0)])
+    store.commit([], [Delivery(event("db", T0 + 50), "sms", 0)])
     assert store.next_due_at() == T0
     assert store.next_due_at(after=T0) == T0 + 50
     assert store.next_due_at(after=T0 + 50) is None
 
 
 async def test_the_run_loop_sleeps_through_the_wait_and_wakes_when_it_ends(
-        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+        store: Store, q: Queue, monkeypatch: pytest.MonkeyPatch) -> None:
     clock = SystemClock()
     sender = FakeSender(clock)
-    d = Dispatcher(store, sms(wait=0.4), clock, sender=sender)
+    d = q.dispatcher(sms(wait=0.4), clock, sender=sender)
     passes: list[float] = []
-    due = store.due
+    ready = q.box.ready_targets
 
-    def counting_due(now: float, limit: int = 100) -> list[OutboxRow]:
-        passes.append(now)
-        return due(now, limit)
+    def counting(mono: float) -> list[tuple[str, int]]:
+        passes.append(mono)
+        return ready(mono)
 
-    monkeypatch.setattr(store, "due", counting_due)
+    monkeypatch.setattr(q.box, "ready_targets", counting)
     task = asyncio.create_task(d.run())
     try:
         await asyncio.sleep(0.05)
         start = time.time()
-        store.commit([], [Delivery(event(c, start), "sms", 0) for c in ("shop", "db")])
+        q.add(*(Delivery(event(c, start), "sms", 0) for c in ("shop", "db")))
         d.wake()
         deadline = time.monotonic() + 5
         while not sender.calls and time.monotonic() < deadline:
