@@ -23,7 +23,10 @@ previous run of the agent rode out, is seen once, at the restart. A backward one
 costs nothing (the alert state machine treats time that goes back as no time passing); a
 forward one counts as time that passed while the agent was down, as any downtime does.
 Between restarts the decision time and the wall clock differ by the sum of the steps the
-process rode out (``wall() - now()``); without steps they are equal.
+process rode out (``wall() - now()``); without steps they are equal. The times the agent
+stores and writes into messages are decision times, so after NTP corrects a clock that
+was wrong when the agent started they read off by the correction until the next restart:
+the price of never letting a step decide anything.
 
 A Clock also sleeps, so code that waits (the scheduler) runs on a FakeClock in tests:
 time moves only when the test moves it, and the sleepers wake in the order they are due.
