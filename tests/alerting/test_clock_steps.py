@@ -1,9 +1,9 @@
 """A wall-clock step of an hour either way neither drops, delays nor hastens a decision.
 
-Each case runs one timeline of results through the judge and the settle stage the way the
-runtime does (decisions at ``clock.now()``, silences read at ``clock.wall()``) on a
-FakeClock, once as it is and once with the wall clock stepped, and compares: the same
-events at the same elapsed times, each queued under its own key.
+Each case runs one timeline of results through the judge and the settle stage on a
+FakeClock (decisions at ``clock.now()``, silences read at ``clock.wall()``), once as it is
+and once with the wall clock stepped, and compares: the same events at the same elapsed
+times, each queued under its own key.
 """
 
 from __future__ import annotations
