@@ -147,7 +147,9 @@ async def execute(job: Job, clock: Clock) -> Execution:
 class Scheduler:
     """Drives jobs until ``stop()``; each finished run goes to ``on_result(job, result, t)``.
 
-    ``t`` is the wall-clock time (``clock.now()``) the run was due.
+    ``t`` is the decision time (``clock.now()``, never stepped) the run was due. Turns
+    are kept on the monotonic clock, so a step of the wall clock neither skips nor
+    repeats one.
     """
 
     def __init__(
@@ -261,8 +263,8 @@ class Scheduler:
 
     def _start(self, job: Job, due: float) -> None:
         """Start a run of ``job`` that was due at ``due`` (monotonic)."""
-        wall_due = self.clock.now() - (self.clock.monotonic() - due)
-        self._running[job.name] = asyncio.create_task(self._run_once(job, due, wall_due),
+        due_at = self.clock.now() - (self.clock.monotonic() - due)
+        self._running[job.name] = asyncio.create_task(self._run_once(job, due, due_at),
                                                       name=f"run:{job.name}")
 
     async def _loop(self, job: Job) -> None:
@@ -287,7 +289,7 @@ class Scheduler:
                 missed = int((now - due) // job.interval) + 1
                 due += missed * job.interval
 
-    async def _run_once(self, job: Job, due: float, wall_due: float) -> None:
+    async def _run_once(self, job: Job, due: float, due_at: float) -> None:
         clock = self.clock
         stats = self.stats[job.name]
         async with self._sem:
@@ -297,7 +299,7 @@ class Scheduler:
             stats.last_duration = clock.monotonic() - started
         stats.record_outcome(run.outcome)
         try:
-            await self.on_result(job, run.result, wall_due)
+            await self.on_result(job, run.result, due_at)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -194,6 +194,20 @@ async def test_runs_keep_the_interval_phase_whatever_they_take_or_however_late()
     assert sched.stats["c"].last_duration == 3
 
 
+@pytest.mark.parametrize("step", [3600.0, -3600.0], ids=["+1h", "-1h"])
+async def test_a_wall_clock_step_neither_skips_nor_repeats_nor_moves_a_turn(step: float) -> None:
+    t = Timeline()
+    sched = t.scheduler([t.job("c", 10, takes=3)])
+    task = await _start(sched, t.clock)
+    await t.clock.run_for(15)
+    t.clock.step(step)
+    await t.clock.run_for(20)
+    assert t.starts["c"] == [0, 10, 20, 30]
+    await _stop(sched, t.clock, task)
+    assert t.due_at["c"] == [0, 10, 20, 30]  # told in decision time, which never steps
+    assert sched.stats["c"].lags == [0, 0, 0, 0]
+
+
 async def test_a_check_still_running_is_not_started_again_and_the_skip_is_counted() -> None:
     t = Timeline()
     sched = t.scheduler([t.job("slow", 10, takes=25), t.job("fast", 10)])

@@ -10,6 +10,11 @@ Pure: no I/O and no clock reads, so every transition is a row in a table test.
     FIRING --ok, ``recover_for`` met--> RESOLVED        [RESOLVED if send_resolved]
 
 A problem seen while recovering resets the recovery. At most one event per step.
+
+``now`` is the decision time (``Clock.now()``), which a wall-clock step does not move; a
+time that still goes back (a restart after a backward step) counts as no time passing.
+Events are numbered within their incident (``AlertEvent.seq``), which makes their
+delivery keys unique whatever the clock does.
 """
 
 from __future__ import annotations
@@ -23,10 +28,13 @@ from agent.alerting.state import AlertEvent, AlertState, EventKind, Phase
 from agent.model import AlertKey, Finding, Status
 
 
-def incident_id(key: AlertKey, fired_at: float) -> str:
-    """The id shared by every event of one firing episode of ``key``."""
+def incident_id(key: AlertKey, fired_at: float, episode: int = 0) -> str:
+    """The id shared by every event of one firing episode of ``key``: the key's digest,
+    the second it fired and the episode's number (so two episodes of a key never share
+    an id, even when the clock made them fire in the same second)."""
     digest = hashlib.sha1(key.as_text().encode("utf-8"), usedforsecurity=False).hexdigest()
-    return f"{digest[:12]}-{int(fired_at)}"
+    number = f".{episode}" if episode else ""
+    return f"{digest[:12]}-{int(fired_at)}{number}"
 
 
 def open_alerts(states: Iterable[AlertState]) -> list[AlertState]:
@@ -47,7 +55,8 @@ def _met(rule: Persistence, since: float, count: int, now: float) -> bool:
 
 
 def _rebase(state: AlertState, now: float) -> AlertState:
-    """Undo a backwards clock jump: shift every stored time so no time has passed.
+    """Undo a decision time that went back (a restart after the wall clock was stepped
+    back): shift every stored time so no time has passed.
 
     Freezing time until the clock catches up would stall ``for`` and reminders for as long
     as the jump; shifting keeps the elapsed times already counted and adds none.
@@ -73,7 +82,7 @@ def step(state: AlertState, finding: Finding, now: float, policy: Policy,
          tags: tuple[str, ...] = ()) -> tuple[AlertState, list[AlertEvent]]:
     """Apply one finding to one alert's state; return the new state and its events.
 
-    ``now`` is the epoch time of the finding from the injected clock. Raises ValueError
+    ``now`` is the decision time of the finding (``Clock.now()``). Raises ValueError
     if the finding belongs to another alert key.
     """
     if finding.key != state.key:
@@ -106,13 +115,16 @@ def step(state: AlertState, finding: Finding, now: float, policy: Policy,
     return _recovering(state, finding, now, policy, tags)
 
 
-def _event(kind: EventKind, state: AlertState, finding: Finding, now: float,
-           tags: tuple[str, ...], *, previous_severity: Status | None = None,
-           duration: float | None = None) -> AlertEvent:
-    return AlertEvent(kind=kind, key=state.key, severity=state.severity, at=now,
-                      incident=state.incident or "", why=finding.why, value=finding.value,
-                      threshold=finding.threshold, since=state.problem_since,
-                      duration=duration, previous_severity=previous_severity, tags=tags)
+def _emit(kind: EventKind, state: AlertState, finding: Finding, now: float,
+          tags: tuple[str, ...], *, previous_severity: Status | None = None,
+          duration: float | None = None) -> tuple[AlertState, AlertEvent]:
+    """The next event of the state's incident, and the state that has counted it."""
+    state = replace(state, emitted=state.emitted + 1)
+    return state, AlertEvent(
+        kind=kind, key=state.key, severity=state.severity, at=now,
+        incident=state.incident or "", why=finding.why, value=finding.value,
+        threshold=finding.threshold, since=state.problem_since, duration=duration,
+        previous_severity=previous_severity, tags=tags, seq=state.emitted)
 
 
 def _maybe_fire(state: AlertState, finding: Finding, now: float, policy: Policy,
@@ -120,13 +132,12 @@ def _maybe_fire(state: AlertState, finding: Finding, now: float, policy: Policy,
     since = state.problem_since if state.problem_since is not None else now
     if not _met(policy.fire_after, since, state.problem_samples, now):
         return state, []
-    incident = incident_id(state.key, now)
-    if incident == state.incident:
-        # The last episode fired in this same second: keep the ids (and dedup keys) apart.
-        incident += "-1"
-    state = replace(state, phase=Phase.FIRING, fired_at=now, incident=incident,
+    episode = state.episode + 1
+    state = replace(state, phase=Phase.FIRING, fired_at=now, episode=episode,
+                    incident=incident_id(state.key, now, episode), emitted=0,
                     last_notified_at=now, recovering_since=None, recovering_samples=0)
-    return state, [_event(EventKind.FIRING, state, finding, now, tags)]
+    state, event = _emit(EventKind.FIRING, state, finding, now, tags)
+    return state, [event]
 
 
 def _while_firing(state: AlertState, finding: Finding, now: float, policy: Policy,
@@ -139,11 +150,13 @@ def _while_firing(state: AlertState, finding: Finding, now: float, policy: Polic
         kind = (EventKind.ESCALATED if finding.status.rank > previous.rank
                 else EventKind.DEESCALATED)
         state = replace(state, severity=finding.status, last_notified_at=now)
-        return state, [_event(kind, state, finding, now, tags, previous_severity=previous)]
+        state, event = _emit(kind, state, finding, now, tags, previous_severity=previous)
+        return state, [event]
     last = state.last_notified_at if state.last_notified_at is not None else state.fired_at
     if policy.repeat_interval > 0 and (last is None or now - last >= policy.repeat_interval):
-        state = replace(state, last_notified_at=now)
-        return state, [_event(EventKind.REMINDER, state, finding, now, tags)]
+        state, event = _emit(EventKind.REMINDER, replace(state, last_notified_at=now),
+                             finding, now, tags)
+        return state, [event]
     return state, []
 
 
@@ -155,11 +168,11 @@ def _recovering(state: AlertState, finding: Finding, now: float, policy: Policy,
     if not _met(policy.recover_after, since, state.recovering_samples, now):
         return state, []
     fired_at = state.fired_at if state.fired_at is not None else now
-    # The event keeps the severity that fired, so it takes the same routes.
-    event = _event(EventKind.RESOLVED, state, finding, now, tags,
-                   duration=max(0.0, now - fired_at))
-    state = replace(state, phase=Phase.RESOLVED, severity=Status.OK, problem_since=None,
-                    problem_samples=0, recovering_since=None, recovering_samples=0)
+    resolved = replace(state, phase=Phase.RESOLVED, severity=Status.OK, problem_since=None,
+                       problem_samples=0, recovering_since=None, recovering_samples=0)
     if not policy.send_resolved:
-        return state, []
-    return replace(state, last_notified_at=now), [event]
+        return resolved, []
+    # The event keeps the severity that fired, so it takes the same routes.
+    counted, event = _emit(EventKind.RESOLVED, state, finding, now, tags,
+                           duration=max(0.0, now - fired_at))
+    return replace(resolved, emitted=counted.emitted, last_notified_at=now), [event]

@@ -1,8 +1,11 @@
 """The settle stage: from a verdict's events to what is stored and sent.
 
-Pure: every function takes ``now`` and the situation (silences, suppressed incidents,
-routes) as values and returns a ``Commit``; the runtime stores it in one transaction, then
-takes it as current (``Judge.apply`` and the suppressed incidents) and logs its notes.
+Pure: every function takes ``now`` (the decision time), ``wall`` (the wall clock, which
+silences are read on; ``now`` when not given) and the situation (silences, suppressed
+incidents, routes) as values and returns a ``Commit``; the runtime stores it in one
+transaction, tells it which deliveries the store queued (``Commit.stored``: one equal to a
+row already queued is not queued twice), then takes it as current (``Judge.apply`` and the
+suppressed incidents) and logs its notes.
 
 The stages, in order: silences (``agent.alerting.silences``) hold back what planned work
 should keep quiet, then routing turns each event to deliver into one delivery per target
@@ -14,7 +17,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from agent.alerting.silences import Decision, Silence, Suppressed, decide, format_until, release
@@ -66,6 +69,8 @@ class Note:
     #: Deliveries queued for the event (QUEUED, RELEASED).
     deliveries: int = 0
     silence: Silence | None = None
+    #: Deliveries the store did not queue because an equal one already was.
+    duplicates: int = 0
 
     @property
     def level(self) -> int:
@@ -76,7 +81,7 @@ class Note:
         return logging.INFO
 
     def text(self, now: float) -> str:
-        """One log line (``now`` words a silence's end)."""
+        """One log line (``now``, the wall clock, words a silence's end)."""
         ev = self.event
         head = f"alert {ev.kind.value.upper()} {ev.key.as_text()}: {ev.why}"
         if self.kind is NoteKind.SILENCED and self.silence is not None:
@@ -87,6 +92,8 @@ class Note:
         if self.kind is NoteKind.DROPPED:
             return f"{head} (not sent: a silence held back its FIRING)"
         note = "; its silence ended" if self.kind is NoteKind.RELEASED else ""
+        if self.duplicates:
+            note = f", {self.duplicates} already queued before{note}"
         return (f"{head} ({ev.severity.value}; {self.deliveries} deliveries queued{note})")
 
 
@@ -107,23 +114,45 @@ class Commit:
         """Whether anything must be stored."""
         return bool(self.states or self.deliveries or self.suppress or self.forget)
 
+    def stored(self, queued: Sequence[bool]) -> None:
+        """Word the notes as stored: ``queued[i]`` says whether the store queued
+        ``deliveries[i]`` (False: an equal row was queued before, and it is not queued
+        twice). The log then says how many were queued, never more."""
+        if len(queued) != len(self.deliveries):
+            raise ValueError(f"{len(queued)} answers for {len(self.deliveries)} deliveries")
+        notes: list[Note] = []
+        start = 0
+        for note in self.notes:
+            if note.kind in (NoteKind.QUEUED, NoteKind.RELEASED):
+                # A note's deliveries follow the previous note's, in order.
+                routed = note.deliveries + note.duplicates
+                fresh = sum(queued[start:start + routed])
+                start += routed
+                notes.append(replace(note, deliveries=fresh, duplicates=routed - fresh))
+            else:
+                notes.append(note)
+        self.notes = notes
+
 
 def settle(verdict: Verdict, silences: Sequence[Silence],
-           suppressed: Mapping[str, Suppressed], routing: Routing, now: float) -> Commit:
-    """Decide what ``verdict`` stores and sends at ``now``.
+           suppressed: Mapping[str, Suppressed], routing: Routing, now: float, *,
+           wall: float | None = None) -> Commit:
+    """Decide what ``verdict`` stores and sends at ``now`` (silences read at ``wall``).
 
     Its states are stored whatever happens to its events: a silence holds back
     notifications, never the truth of an alert's state.
     """
-    commit = _commit(decide(verdict.events, silences, suppressed, now), routing)
+    commit = _commit(decide(verdict.events, silences, suppressed, now, wall=wall), routing)
     commit.states = list(verdict.states)
     return commit
 
 
 def settle_released(suppressed: Sequence[Suppressed], states: Mapping[AlertKey, AlertState],
-                    silences: Sequence[Silence], routing: Routing, now: float) -> Commit:
-    """Announce the suppressed incidents whose silence ended and that still fire."""
-    return _commit(release(suppressed, states, silences, now), routing)
+                    silences: Sequence[Silence], routing: Routing, now: float, *,
+                    wall: float | None = None) -> Commit:
+    """Announce the suppressed incidents whose silence ended (at ``wall``) and that still
+    fire."""
+    return _commit(release(suppressed, states, silences, now, wall=wall), routing)
 
 
 def _commit(decision: Decision, routing: Routing) -> Commit:

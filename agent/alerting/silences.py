@@ -1,6 +1,9 @@
 """Silences: "don't page me about db-* for 2 h". Which events a silence holds back.
 
-Pure: every function takes ``now``. The rules, per event of a key a silence matches:
+Pure: every function takes ``now``, the decision time events carry, and ``wall``, the wall
+clock a silence's window is read on: a person gave it as wall-clock times ("until 14:00
+UTC"), so it ends when the clock says so (``wall`` defaults to ``now``). The rules, per
+event of a key a silence matches:
 
 - FIRING, ESCALATED, DEESCALATED, REMINDER: not delivered. A held-back FIRING is
   remembered (its incident is *suppressed*), since nothing was announced for it.
@@ -111,8 +114,11 @@ def silencing(key: AlertKey, silences: Iterable[Silence], now: float) -> Silence
 
 
 def decide(events: Sequence[AlertEvent], silences: Sequence[Silence],
-           suppressed: Mapping[str, Suppressed], now: float) -> Decision:
-    """Apply the silences at ``now`` to ``events``, given the incidents suppressed so far."""
+           suppressed: Mapping[str, Suppressed], now: float, *,
+           wall: float | None = None) -> Decision:
+    """Apply the silences holding at ``wall`` to ``events``, given the incidents suppressed
+    so far; ``now`` (decision time) is when an incident is held back."""
+    at = now if wall is None else wall
     out = Decision()
     held = dict(suppressed)  # as it stands after the events seen so far in this batch
     for ev in events:
@@ -124,7 +130,7 @@ def decide(events: Sequence[AlertEvent], silences: Sequence[Silence],
             else:
                 out.deliver.append(ev)
             continue
-        silence = silencing(ev.key, silences, now)
+        silence = silencing(ev.key, silences, at)
         if silence is not None:
             out.silenced.append((ev, silence))
             if ev.kind is EventKind.FIRING and ev.incident not in held:
@@ -143,23 +149,25 @@ def decide(events: Sequence[AlertEvent], silences: Sequence[Silence],
 
 
 def release(suppressed: Iterable[Suppressed], states: Mapping[AlertKey, AlertState],
-            silences: Sequence[Silence], now: float) -> Decision:
-    """Announce the suppressed incidents no silence holds any more.
+            silences: Sequence[Silence], now: float, *, wall: float | None = None) -> Decision:
+    """Announce the suppressed incidents no silence holds any more (at ``wall``).
 
     One still firing (the same incident in ``states``) gets a FIRING at ``now`` with the
-    state's reason, value and severity; one no longer firing is just forgotten.
+    state's reason, value and severity, numbered as the FIRING held back was (that one
+    was never queued); one no longer firing is just forgotten.
     """
+    at = now if wall is None else wall
     out = Decision()
     for s in suppressed:
         state = states.get(s.key)
         if state is None or state.phase is not Phase.FIRING or state.incident != s.incident:
             out.forget.append(s.incident)
             continue
-        if silencing(s.key, silences, now) is not None:
+        if silencing(s.key, silences, at) is not None:
             continue
         firing = AlertEvent(EventKind.FIRING, s.key, state.severity, now, s.incident,
                             state.why, value=state.value, threshold=state.threshold,
-                            since=state.problem_since, tags=s.event.tags)
+                            since=state.problem_since, tags=s.event.tags, seq=s.event.seq)
         out.deliver.append(firing)
         out.released.append(firing)
         out.forget.append(s.incident)

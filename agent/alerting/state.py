@@ -31,8 +31,9 @@ class EventKind(enum.Enum):
 class AlertState:
     """Everything the machine remembers of one alert key between findings.
 
-    Times are epoch seconds from the injected clock. ``incident`` is the stable id of the
-    current (or last) firing episode, shared by every event of that episode.
+    Times are decision times (``Clock.now()``: epoch seconds that never step).
+    ``incident`` is the stable id of the current (or last) firing episode, shared by every
+    event of that episode.
     """
 
     key: AlertKey
@@ -56,6 +57,11 @@ class AlertState:
     why: str = ""
     value: float | None = None
     threshold: str | None = None
+    #: The firing episodes this key has had (the current or last one's number; 0 before
+    #: the first, and for states stored before episodes were counted).
+    episode: int = 0
+    #: Events emitted in the current incident (the last one's ``seq``).
+    emitted: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +81,14 @@ class AlertEvent:
     duration: float | None = None
     previous_severity: Status | None = None
     tags: tuple[str, ...] = field(default=())
+    #: Its number among the events of its incident, from 1 (0: an event stored before
+    #: events were numbered).
+    seq: int = 0
 
     @property
     def dedup_key(self) -> str:
-        """Stable id of this message: the same across retries and restarts."""
+        """Stable id of this message: the same across retries and restarts, and never the
+        same for two events (the incident's own count, not a time, tells them apart)."""
+        if self.seq:
+            return f"{self.incident}:{self.seq}"
         return f"{self.incident}:{self.kind.value}:{int(self.at)}"

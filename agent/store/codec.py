@@ -14,7 +14,8 @@ from agent.model import AlertKey, Labels, Status
 STATE_COLUMNS = (
     "key", "host", "check_name", "metric", "labels", "phase", "severity", "problem_since",
     "problem_samples", "fired_at", "recovering_since", "recovering_samples",
-    "last_notified_at", "updated_at", "incident", "why", "value", "threshold",
+    "last_notified_at", "updated_at", "incident", "why", "value", "threshold", "episode",
+    "emitted",
 )
 
 
@@ -34,11 +35,16 @@ def state_to_row(state: AlertState) -> tuple[Any, ...]:
         state.severity.value, state.problem_since, state.problem_samples, state.fired_at,
         state.recovering_since, state.recovering_samples, state.last_notified_at,
         state.updated_at, state.incident, state.why, state.value, state.threshold,
+        state.episode, state.emitted,
     )
 
 
 def state_from_row(row: sqlite3.Row | Mapping[str, Any]) -> AlertState:
-    """Rebuild an AlertState from an alert_states row (a sqlite3.Row or a dict)."""
+    """Rebuild an AlertState from an alert_states row (a sqlite3.Row or a dict).
+
+    A row from before episodes and events were counted (no ``episode``/``emitted``, or
+    NULL there) reads as 0: its next incident is numbered 1, its next event too.
+    """
     key = AlertKey(row["host"], row["check_name"], row["metric"],
                    labels_from_json(row["labels"]))
     return AlertState(
@@ -56,6 +62,8 @@ def state_from_row(row: sqlite3.Row | Mapping[str, Any]) -> AlertState:
         why=row["why"],
         value=row["value"],
         threshold=row["threshold"],
+        episode=_count(row, "episode"),
+        emitted=_count(row, "emitted"),
     )
 
 
@@ -77,11 +85,13 @@ def event_to_json(event: AlertEvent) -> str:
         "previous_severity": (event.previous_severity.value
                               if event.previous_severity is not None else None),
         "tags": list(event.tags),
+        "seq": event.seq,
     }, separators=(",", ":"))
 
 
 def event_from_json(text: str) -> AlertEvent:
-    """Rebuild an AlertEvent from ``event_to_json`` output."""
+    """Rebuild an AlertEvent from ``event_to_json`` output (one stored before events were
+    numbered has ``seq`` 0, and keeps the delivery key it was queued with)."""
     d = json.loads(text)
     k = d["key"]
     prev = d.get("previous_severity")
@@ -99,8 +109,15 @@ def event_from_json(text: str) -> AlertEvent:
         duration=_opt_float(d.get("duration")),
         previous_severity=Status(prev) if prev is not None else None,
         tags=tuple(d.get("tags", ())),
+        seq=int(d.get("seq") or 0),
     )
 
 
 def _opt_float(v: Any) -> float | None:
     return None if v is None else float(v)
+
+
+def _count(row: sqlite3.Row | Mapping[str, Any], column: str) -> int:
+    """A counter column, 0 when the row has no such column or NULL in it."""
+    names = row.keys()
+    return int(row[column] or 0) if column in names else 0

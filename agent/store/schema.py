@@ -102,6 +102,12 @@ MIGRATIONS: tuple[str, ...] = (
         at       REAL NOT NULL
     );
     """,
+    # 5: each alert key's firing episodes and each incident's events are counted, so
+    # incident ids and delivery keys are numbered rather than read off the clock.
+    """
+    ALTER TABLE alert_states ADD COLUMN episode INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE alert_states ADD COLUMN emitted INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 #: The schema version this code writes and understands.

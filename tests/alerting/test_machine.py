@@ -170,18 +170,59 @@ def test_incident_id_is_stable_for_one_episode_and_new_for_the_next() -> None:
     result = run([(100.7, WARN), (160, CRIT), (220, WARN), (280, OK), (340, CRIT), (400, OK)],
                  IMMEDIATE)
     digest = hashlib.sha1(KEY.as_text().encode()).hexdigest()[:12]
-    first, second = f"{digest}-100", f"{digest}-340"
+    first, second = f"{digest}-100.1", f"{digest}-340.2"
     assert [(e.kind, e.incident) for e in result.events] == [
         (FIRING, first), (ESCALATED, first), (DEESCALATED, first), (RESOLVED, first),
         (FIRING, second), (RESOLVED, second)]
-    assert incident_id(KEY, 100.7) == first
+    assert incident_id(KEY, 100.7, 1) == first
+    assert incident_id(KEY, 100.7) == f"{digest}-100"  # as ids were before episodes
+
+
+def test_events_are_numbered_within_their_incident_and_keyed_by_that_number() -> None:
+    result = run([(0, WARN), (60, CRIT), (120, OK), (180, CRIT), (240, OK)], IMMEDIATE)
+    assert [(e.kind, e.seq) for e in result.events] == [
+        (FIRING, 1), (ESCALATED, 2), (RESOLVED, 3), (FIRING, 1), (RESOLVED, 2)]
+    assert [e.dedup_key for e in result.events][:2] == [
+        f"{result.events[0].incident}:1", f"{result.events[0].incident}:2"]
+    assert (result.state.episode, result.state.emitted) == (2, 2)
+
+
+def test_an_incident_opened_before_events_were_counted_numbers_its_next_event_from_one() -> None:
+    # A state stored by an older version: an incident in flight, nothing counted.
+    old = AlertState(KEY, Phase.FIRING, CRIT, problem_since=0, fired_at=0,
+                     last_notified_at=0, updated_at=0, incident="abc-0")
+    result = run([(60, OK)], IMMEDIATE, old)
+    (resolved,) = result.events
+    assert (resolved.incident, resolved.seq, resolved.dedup_key) == ("abc-0", 1, "abc-0:1")
+
+
+@pytest.mark.parametrize(("t", "seq", "key"), [
+    (100.9, 1, "inc:1"),
+    (100.9, 0, "inc:firing:100"),  # an event stored before events were numbered
+])
+def test_dedup_key_is_the_number_in_the_incident_or_the_old_form(t: float, seq: int,
+                                                                 key: str) -> None:
+    event = AlertEvent(FIRING, KEY, CRIT, t, "inc", "x", seq=seq)
+    assert event.dedup_key == key
+
+
+def test_episodes_firing_in_the_same_second_after_time_went_back_keep_distinct_keys() -> None:
+    # The decision time went back an hour (a restart after the wall clock was stepped
+    # back): the next episode fires in a second an earlier episode already fired in.
+    steps = [(7200.1, CRIT), (7200.2, OK), (7200.3, CRIT), (7200.4, OK), (3600.0, OK),
+             (7200.5, CRIT), (7200.6, OK)]
+    result = run(steps, IMMEDIATE)
+    assert [e.kind for e in result.events] == [FIRING, RESOLVED] * 3
+    keys = [e.dedup_key for e in result.events]
+    assert len(set(keys)) == len(keys)
+    assert len({e.incident for e in result.events}) == 3
 
 
 def test_incident_is_assigned_when_firing_starts_not_when_pending() -> None:
     result = run([(0, WARN), (60, WARN)], FOR_5M)
     assert result.state.incident is None
     result = run([(300, WARN)], FOR_5M, result.state)
-    assert result.state.incident == incident_id(KEY, 300)
+    assert result.state.incident == incident_id(KEY, 300, 1)
 
 
 def test_refiring_within_the_same_second_gets_a_distinct_incident() -> None:
@@ -263,12 +304,16 @@ def test_events_of_one_key_alternate_correctly(policy: Policy,
                                                steps: list[tuple[int, Status]]) -> None:
     state, now = AlertState(KEY), 1_700_000_000.0
     is_open, incident, last_incident = False, "", ""
+    keys: set[str] = set()
     for dt, status in steps:
         now += dt
         before = state
         state, events = step(state, finding(status), now, policy)
         assert len(events) <= 1
         for event in events:
+            # Time going back and forth never gives two events one delivery key.
+            assert event.dedup_key not in keys
+            keys.add(event.dedup_key)
             if event.kind is FIRING:
                 assert not is_open, "FIRING twice without a RESOLVED between"
                 assert event.incident != last_incident

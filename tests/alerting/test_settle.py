@@ -149,6 +149,9 @@ def test_an_ended_silence_releases_a_still_firing_incident() -> None:
     (Note(NoteKind.RELEASED, event(EventKind.FIRING), 2), logging.WARNING,
      "alert FIRING web1/db-main/used_percent: used_percent 93 > 90 (critical; "
      "2 deliveries queued; its silence ended)"),
+    (Note(NoteKind.QUEUED, event(EventKind.FIRING), 2, duplicates=1), logging.WARNING,
+     "alert FIRING web1/db-main/used_percent: used_percent 93 > 90 (critical; "
+     "2 deliveries queued, 1 already queued before)"),
     (Note(NoteKind.SILENCED, event(EventKind.FIRING), silence=silence()), logging.INFO,
      "alert FIRING web1/db-main/used_percent: used_percent 93 > 90 (critical) silenced by "
      "#7 until 23:13 UTC (upgrade)"),
@@ -159,3 +162,29 @@ def test_an_ended_silence_releases_a_still_firing_incident() -> None:
 def test_each_fate_is_logged_in_one_line(note: Note, level: int, text: str) -> None:
     assert note.level == level
     assert note.text(NOW) == text
+
+
+def test_the_notes_say_what_the_store_queued_not_what_was_routed() -> None:
+    # The store queues an event to a target once: a delivery equal to a queued row is not
+    # queued again, and the log must not say it was.
+    firing, resolved = event(EventKind.FIRING), event(EventKind.RESOLVED, severity=Status.OK)
+    commit = settle(verdict(firing, resolved), [], {}, ROUTING, NOW)
+    assert [n.deliveries for n in commit.notes] == [3, 2]
+    commit.stored([True, False, True, False, False])
+    assert [(n.deliveries, n.duplicates) for n in commit.notes] == [(2, 1), (0, 2)]
+    assert "0 deliveries queued, 2 already queued before" in commit.notes[1].text(NOW)
+    commit.stored([True, False, True, False, False])  # told twice: the same
+    assert [(n.deliveries, n.duplicates) for n in commit.notes] == [(2, 1), (0, 2)]
+    with pytest.raises(ValueError, match="4 answers for 5 deliveries"):
+        commit.stored([True] * 4)
+
+
+def test_silences_are_read_on_the_wall_clock_events_keep_the_decision_time() -> None:
+    # The wall clock was stepped an hour ahead of the decision time: a silence a person
+    # gave on the wall clock a minute ago holds now.
+    wall = NOW + 3600
+    given = Silence(8, "db-*", None, wall - 60, wall + 3600, "", wall - 60, HOST)
+    commit = settle(verdict(event(EventKind.FIRING)), [given], {}, ROUTING, NOW, wall=wall)
+    assert [n.kind for n in commit.notes] == [NoteKind.SILENCED]
+    assert commit.suppress[0].at == NOW and commit.suppress[0].event.at == NOW
+    assert settle(verdict(event(EventKind.FIRING)), [given], {}, ROUTING, NOW).suppress == []

@@ -3,7 +3,7 @@ when they end. Pure, with a fake ``now``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
@@ -205,3 +205,22 @@ def test_the_released_firing_carries_the_states_reason_and_time_now() -> None:
 ], ids=["same-day", "next-day", "a-month"])
 def test_until_names_the_day_only_when_it_is_not_today(ends_at: float, text: str) -> None:
     assert format_until(ends_at, NOW) == text
+
+
+def test_the_released_firing_takes_the_number_of_the_firing_held_back() -> None:
+    # The held FIRING was never queued: its number is free, and a retried release (the
+    # store failed) queues under the same key instead of a second message.
+    numbered = Suppressed(replace(held("inc-db")["inc-db"].event, seq=1), NOW - 600)
+    first = release([numbered], {DB: firing_state()}, [], NOW).deliver
+    retried = release([numbered], {DB: firing_state()}, [], NOW + 15).deliver
+    assert [e.dedup_key for e in first] == [e.dedup_key for e in retried] == ["inc-db:1"]
+
+
+def test_a_silence_holds_on_the_wall_clock_when_it_differs_from_the_decision_time() -> None:
+    ev = event(EventKind.FIRING)
+    later = silence(starts=NOW + 3600 - 60, ends=NOW + 7200)  # given after a +1 h step
+    assert decide([ev], [later], {}, NOW, wall=NOW + 3600).silenced == [(ev, later)]
+    assert decide([ev], [later], {}, NOW).deliver == [ev]
+    # Still silenced on the wall clock: not announced yet.
+    assert release(held("inc-db").values(), {DB: firing_state()}, [later], NOW,
+                   wall=NOW + 3600).deliver == []

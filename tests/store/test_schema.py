@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from agent.alerting.machine import step
+from agent.alerting.policy import Policy
 from agent.errors import StateError
+from agent.model import AlertKey, Finding, Status
 from agent.store import DB_NAME, Store
 from agent.store.schema import MIGRATIONS, SCHEMA_VERSION, current_version, migrate
 
@@ -80,3 +83,28 @@ def test_foreign_sqlite_database_is_refused(tmp_path: Path) -> None:
         conn.execute("CREATE TABLE people (name TEXT)")
     with pytest.raises(StateError, match="not written by watchkeeper"):
         Store.open(tmp_path)
+
+
+def test_alert_states_of_schema_4_upgrade_with_nothing_counted_and_keep_their_keys(
+        tmp_path: Path) -> None:
+    """States and queued rows written before episodes and events were counted still load;
+    what the upgraded agent decides next is queued under new, distinct keys."""
+    conn = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None)
+    migrate(conn, "db", MIGRATIONS[:4])
+    conn.execute(
+        "INSERT INTO alert_states (key, host, check_name, metric, labels, phase, severity, "
+        "problem_since, problem_samples, fired_at, recovering_since, recovering_samples, "
+        "last_notified_at, updated_at, incident, why, value, threshold) VALUES ("
+        "'web1/disk/used', 'web1', 'disk', 'used', '[]', 'firing', 'critical', 100.0, 3, "
+        "100.0, NULL, 0, 100.0, 160.0, 'abc-100', 'used 93 > 90', 93.0, '> 90')")
+    conn.close()
+    with Store.open(tmp_path) as store:
+        key = AlertKey("web1", "disk", "used")
+        state = store.load_states()[key]
+        assert (state.incident, state.episode, state.emitted) == ("abc-100", 0, 0)
+        state, events = step(state, Finding(key, Status.OK, "used 40 <= 90"), 220.0, Policy())
+        (resolved,) = events
+        assert resolved.dedup_key == "abc-100:1"
+        store.commit([state], [])
+        assert store.load_states()[key].emitted == 1
+    assert version_of(tmp_path / DB_NAME) == SCHEMA_VERSION == 5
