@@ -144,7 +144,7 @@ class Agent:
     def add_silence(self, check_glob: str, metric: str | None, duration: float,
                     reason: str) -> Silence:
         """A silence from now for ``duration`` (asked on the control socket)."""
-        now = self.clock.now()
+        now = self.clock.wall()
         silence = self.silences.add(check_glob, metric, starts_at=now, ends_at=now + duration,
                                     reason=reason, created_at=now)
         self.writer.submit(writes.silence(silence))
@@ -305,7 +305,7 @@ class Agent:
         commit = self._settle(verdict, now)
         # Logged once settled: whoever asks the agent finds the state it tells.
         self._log_result(lc, result, verdict)
-        self._log_notes(commit, now)
+        self._log_notes(commit, self.clock.wall())
         self.latest.record(LatestRun(job.name, lc.config.kind, result, now,
                                      self.scheduler.stats[job.name].last_duration,
                                      verdict.status))
@@ -318,8 +318,10 @@ class Agent:
 
     def _settle(self, verdict: Verdict, now: float) -> Commit:
         """Settle a verdict, store what it decided, then take it as current."""
-        silences = self.silences.active(now) if verdict.events else []
-        commit = settle(verdict, silences, self.suppressed, self.routing, now)
+        # Silences are wall-clock windows a person gave; decisions keep the decision time.
+        wall = self.clock.wall()
+        silences = self.silences.active(wall) if verdict.events else []
+        commit = settle(verdict, silences, self.suppressed, self.routing, now, wall=wall)
         self._store(commit)
         if commit.writes:
             self.judge.apply(verdict)
@@ -330,9 +332,10 @@ class Agent:
         its suppressed incidents and wake the dispatcher."""
         if commit.writes:
             rows = self.outbox.add(commit.deliveries)
-            if len(rows) < len(commit.deliveries):
-                log.warning("%d of %d deliveries were queued already and are not queued "
-                            "again", len(commit.deliveries) - len(rows), len(commit.deliveries))
+            added = {(r.dedup_key, r.channel, r.target) for r in rows}
+            # The log then says how many were queued, never more.
+            commit.stored([(d.event.dedup_key, d.channel, d.target) in added
+                           for d in commit.deliveries])
             self.writer.submit(writes.commit(commit.states, suppress=commit.suppress,
                                              forget=commit.forget, rows=rows))
             for incident in commit.forget:
@@ -380,25 +383,25 @@ class Agent:
 
         Also deletes, hourly, the silences that ended long ago.
         """
-        now = self.clock.now()
+        now, wall = self.clock.now(), self.clock.wall()
         mono = self.clock.monotonic()
         if self._expired_at is None or mono - self._expired_at >= EXPIRE_PERIOD:
             self._expired_at = mono
-            if self.silences.expire(now):
-                self.writer.submit(writes.expire_silences(now))
+            if self.silences.expire(wall):
+                self.writer.submit(writes.expire_silences(wall))
         if not self.suppressed:
             return
         commit = settle_released(list(self.suppressed.values()), self.judge.states,
-                                 self.silences.active(now), self.routing, now)
+                                 self.silences.active(wall), self.routing, now, wall=wall)
         self._store(commit)
-        self._log_notes(commit, now)
+        self._log_notes(commit, wall)
 
     def retire_stale_alerts(self) -> None:
         """Resolve the open alerts of checks removed from the config since the last run."""
         configured = {lc.config.name for lc in self.checks.values()}
         now = self.clock.now()
         self._log_notes(self._settle(self.judge.retire(configured, now, self.config.defaults),
-                                     now), now)
+                                     now), self.clock.wall())
 
     def _save_learned(self, now: float, everything: bool = False) -> None:
         """Store what learned thresholds learned: hourly per series, and all at shutdown.

@@ -63,7 +63,9 @@ async def feed(agent: Agent, clock: FakeClock, used: float, after: float = 1.0) 
 
 
 def queued(agent: Agent) -> list[tuple[EventKind, str]]:
-    return [(r.event.kind, r.event.dedup_key) for r in agent.store.due(float("inf"), 1000)]
+    """What the agent queued, as the store holds it once written."""
+    assert agent.writer.flush(10.0) and agent.store is not None
+    return [(r.event.kind, r.event.dedup_key) for r in agent.store.queued_rows()]
 
 
 def logged_queued(text: str) -> int:
