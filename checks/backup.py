@@ -246,7 +246,7 @@ class BackupCheck(Check[BackupOptions]):
             return CheckResult.failed(Status.CRITICAL, f"no file matches {opts.path}{why}",
                                       metrics={"files": 0})
 
-        now = ctx.clock.now()
+        now = ctx.clock.wall()
         choice = choose(listing.files, now, opts.settle, ctx.memory)
         newest = choice.newest
         metrics = {"age_hours": max(now - newest.mtime, 0.0) / 3600.0,

@@ -164,7 +164,7 @@ class LoginsCheck(Check[LoginsOptions]):
         position = JournalPosition.from_memory(ctx.memory.get("journal"))
         try:
             read = await read_journal(
-                opts.journalctl, opts.journal_units, position, now=ctx.clock.now(),
+                opts.journalctl, opts.journal_units, position, now=ctx.clock.wall(),
                 timeout=max(ctx.timeout * 0.8, 0.1), cap=opts.max_read,
                 runner=self._journal_runner)
         except JournalError as exc:

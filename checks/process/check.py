@@ -266,7 +266,7 @@ class ProcessCheck(Check[ProcessOptions]):
             "running": float(len(found.procs)),
             "rss_bytes": sum(u.rss_bytes for u in usage),
             "cpu_percent": cpu,
-            "uptime_seconds": max(ctx.clock.now() - oldest.create_time, 0.0) if oldest else 0.0,
+            "uptime_seconds": max(ctx.clock.wall() - oldest.create_time, 0.0) if oldest else 0.0,
             "restarts": float(memory.restarts),
         }
         if fds or not usage:

@@ -199,7 +199,7 @@ class TlsCheck(Check[TlsOptions]):
         except ProbeError as e:
             if chain_error is not None:
                 words = verify_failure(chain_error.code, chain_error.message, None,
-                                       o.effective_server_name, ctx.clock.now())
+                                       o.effective_server_name, ctx.clock.wall())
                 text = f"{words}; then {e}"
                 return CheckResult.failed(Status.CRITICAL, text, error=text)
             return CheckResult.failed(Status.CRITICAL, str(e), error=str(e))
@@ -210,9 +210,9 @@ class TlsCheck(Check[TlsOptions]):
             return CheckResult.failed(Status.CRITICAL, text, error=text)
 
         verdict = judge(info, version=hs.version, server_name=o.effective_server_name,
-                        now=ctx.clock.now(), verify=o.verify, chain_error=chain_error)
+                        now=ctx.clock.wall(), verify=o.verify, chain_error=chain_error)
         metrics: dict[str, float] = {
-            "cert_days_left": round(info.days_left(ctx.clock.now()), 3),
+            "cert_days_left": round(info.days_left(ctx.clock.wall()), 3),
             "handshake_ms": round(hs.elapsed_ms, 2),
             "hostname_match": 1.0 if verdict.host_matches else 0.0,
         }
