@@ -22,12 +22,14 @@ from agent.control import ControlServer, serve_control
 from agent.control_answers import LiveAnswers
 from agent.errors import StateError
 from agent.http_api import Listener, serve_agent
+from agent.incidents.book import IncidentBook
+from agent.incidents.record import Incident
 from agent.latest import LatestRun, LatestRuns
 from agent.live_checks import HttpClients, LiveCheck, build_checks
 from agent.live_state import ListenerView, LiveQueue, PingBook, SilenceBook
 from agent.model import STATUS_METRIC, AlertKey, CheckResult, Status
 from agent.notify.dispatcher import Dispatcher
-from agent.notify.outbox import restored
+from agent.notify.outbox import Recorded, restored
 from agent.notify.sender import send_many
 from agent.reloader import ConfigLoader, Reloader
 from agent.scheduler import Job, Scheduler
@@ -98,8 +100,10 @@ class Agent:
         self.outbox = restored(read(Store.queued_rows, list[OutboxRow]()), last_outbox + 1,
                                self.clock.now(), self.clock.monotonic())
         self._dead_at_start = read(Store.dead_count, 0)
+        self.incidents = IncidentBook(read(Store.open_incidents, list[Incident]()))
         self.dispatcher = Dispatcher(self.outbox, self.writer, config.channels, self.clock,
-                                     sender=functools.partial(send_many, storage=apprise_store))
+                                     sender=functools.partial(send_many, storage=apprise_store),
+                                     on_outcome=self._delivered)
         self.scheduler = Scheduler([self.job(lc) for lc in self.checks.values()],
                                    self._on_result, config.agent.max_concurrency, self.clock)
         #: Each check's latest run, for /metrics.
@@ -128,6 +132,15 @@ class Agent:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self.write_snapshot)
 
+    def _record_incidents(self, changed: list[Incident]) -> None:
+        for incident in changed:
+            self.writer.submit(writes.incident(incident))
+
+    def _delivered(self, done: Recorded, at: float) -> None:
+        """The dispatcher's outcomes, into the incident log."""
+        self._record_incidents(self.incidents.delivered(done.sent, at)
+                               + self.incidents.given_up(done.dead, at))
+
     def write_snapshot(self) -> None:
         """Hand the writer everything the agent holds: the alert states, the queue,
         the held incidents, silences, checks' memory and what was learned."""
@@ -139,6 +152,7 @@ class Agent:
             self.writer.submit(writes.silence(silence))
         for lc in self.checks.values():
             self.writer.submit(writes.memory(lc.config.name, lc.ctx.memory))
+        self._record_incidents(self.incidents.open_incidents())
         self._save_learned(now, everything=True)
 
     def add_silence(self, check_glob: str, metric: str | None, duration: float,
@@ -303,6 +317,9 @@ class Agent:
         now = self.clock.now()
         verdict = self.judge.judge(lc.config, result, now)
         commit = self._settle(verdict, now)
+        states = self.judge.states
+        self.incidents.breached(states[f.key].incident or "" for f in verdict.problems()
+                                if f.key in states)
         # Logged once settled: whoever asks the agent finds the state it tells.
         self._log_result(lc, result, verdict)
         self._log_notes(commit, self.clock.wall())
@@ -336,6 +353,7 @@ class Agent:
             # The log then says how many were queued, never more.
             commit.stored([(d.event.dedup_key, d.channel, d.target) in added
                            for d in commit.deliveries])
+            self._record_incidents(self.incidents.decided(commit.notes))
             self.writer.submit(writes.commit(commit.states, suppress=commit.suppress,
                                              forget=commit.forget, rows=rows))
             for incident in commit.forget:
@@ -389,6 +407,7 @@ class Agent:
             self._expired_at = mono
             if self.silences.expire(wall):
                 self.writer.submit(writes.expire_silences(wall))
+            self.writer.submit(writes.prune_incidents(now - self.config.agent.incidents_kept))
         if not self.suppressed:
             return
         commit = settle_released(list(self.suppressed.values()), self.judge.states,

@@ -30,7 +30,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent import __version__, logs
-from agent.cli import baseline_cmd, commands, ping, replay_cmd, silence_cmd, status_cmd
+from agent.cli import (
+    baseline_cmd,
+    commands,
+    incidents_cmd,
+    ping,
+    replay_cmd,
+    silence_cmd,
+    status_cmd,
+)
 from agent.cli.usage import UsageError
 from agent.errors import ConfigError, WatchkeeperError
 from agent.model import Status
@@ -79,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     ping.add_parser(sub, common)
     baseline_cmd.add_parser(sub, common)
     silence_cmd.add_parser(sub, common)
+    incidents_cmd.add_parser(sub, common)
     return p
 
 
@@ -134,6 +143,9 @@ COMMANDS: dict[str, Command] = {
     "ping": Command(ping.run),
     "baseline": Command(baseline_cmd.run),
     "silence": Command(silence_cmd.run),
+    "incidents": Command(incidents_cmd.run_list),
+    "incident": Command(incidents_cmd.run_show),
+    "report": Command(incidents_cmd.run_report),
 }
 
 

@@ -47,6 +47,8 @@ class AgentSettings(_Strict):
     max_concurrency: int = Field(default=16, ge=1, le=1024)
     #: On SIGTERM, how long queued notifications may still be sent before the agent exits.
     shutdown_drain: Duration = 10.0
+    #: How long resolved incidents are kept in the incident log.
+    incidents_kept: PositiveDuration = 400 * 86400.0
     log_level: str = "info"
     #: ``host:port`` of the local HTTP listener (health, pings, metrics); None = off.
     listen: str | None = None

@@ -51,8 +51,11 @@ class Dispatcher:
     def __init__(self, outbox: Outbox, store: WriteSink, channels: Mapping[str, Channel],
                  clock: Clock, *, sender: SendMany = send_many, batch: int = 100,
                  send_timeout: float = 120.0, concurrency: int = 4, idle_wait: float = 60.0,
-                 keep_done: float = 7 * 86400.0, rng: random.Random | None = None) -> None:
+                 keep_done: float = 7 * 86400.0, rng: random.Random | None = None,
+                 on_outcome: Callable[[Recorded, float], None] | None = None) -> None:
         self.outbox = outbox
+        #: Told of each attempt's outcome, with its time (the incident log).
+        self.on_outcome = on_outcome
         self.store = store
         self.channels: Mapping[str, Channel] = dict(channels)
         self.clock = clock
@@ -167,6 +170,8 @@ class Dispatcher:
         for row in dropped:
             log.error("dropping notification %s: %s", _what(row), why)
         self.store.submit(writes.attempted(dropped))
+        if self.on_outcome is not None:
+            self.on_outcome(Recorded(dead=tuple(dropped)), now)
         return len(dropped)
 
     async def _send_rows(self, target: TargetId, url: str, rows: list[OutboxRow]) -> None:
@@ -209,6 +214,8 @@ class Dispatcher:
                    if not r.ok else r) for row, r in outcome]
         done = self.outbox.record(target, masked, now, mono, rand=self._rng.random())
         self._log(done, where, now)
+        if self.on_outcome is not None:
+            self.on_outcome(done, now)
         if done.sent:
             self.store.submit(writes.sent([r.id for r in done.sent], now))
         if done.attempted:

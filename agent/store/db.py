@@ -23,6 +23,7 @@ from agent.store import readonly as _readonly
 from agent.store import silences as _silences
 from agent.store import writes
 from agent.store.codec import STATE_COLUMNS, state_from_row
+from agent.store.incidents import IncidentQueries
 from agent.store.outbox import OutboxQueries
 from agent.store.outbox import decode as _decode
 from agent.store.records import Delivery
@@ -36,7 +37,7 @@ log = logging.getLogger("watchkeeper.store")
 _A = TypeVar("_A")
 _R = TypeVar("_R")
 
-class Store(OutboxQueries):
+class Store(OutboxQueries, IncidentQueries):
     """Alert states, the notification outbox, checks' memory, heartbeat pings, learned
     thresholds' state and silences, in one SQLite file.
 

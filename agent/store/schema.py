@@ -108,6 +108,18 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE alert_states ADD COLUMN episode INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE alert_states ADD COLUMN emitted INTEGER NOT NULL DEFAULT 0;
     """,
+    # 6: the incident log: one row per alert episode, its record as JSON.
+    """
+    CREATE TABLE incidents (
+        id          TEXT PRIMARY KEY,
+        check_name  TEXT NOT NULL,
+        opened_at   REAL NOT NULL,
+        resolved_at REAL,
+        data        TEXT NOT NULL
+    );
+    CREATE INDEX incidents_opened ON incidents (opened_at);
+    CREATE INDEX incidents_open ON incidents (id) WHERE resolved_at IS NULL;
+    """,
 )
 
 #: The schema version this code writes and understands.

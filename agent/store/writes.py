@@ -20,7 +20,9 @@ from typing import Any, Protocol
 from agent.alerting.silences import SILENCE_KEPT, Silence, Suppressed
 from agent.alerting.state import AlertState
 from agent.heartbeats import PINGS_KEPT, Ping
+from agent.incidents.record import Incident
 from agent.model import AlertKey
+from agent.store import incidents as _incidents
 from agent.store import learned as _learned
 from agent.store import silences as _silences
 from agent.store.codec import STATE_COLUMNS, event_to_json, state_to_row
@@ -205,3 +207,22 @@ def alive(at: float) -> Write:
         return 1
 
     return Write("a note of the agent's activity", run, key="alive")
+
+
+def incident(record: Incident) -> Write:
+    """An incident's record as it now stands."""
+    row = _incidents.to_row(record)
+
+    def run(conn: sqlite3.Connection) -> int:
+        conn.execute(_incidents.UPSERT, row)
+        return 1
+
+    return Write(f"incident {record.id}", run, key=("incident", record.id))
+
+
+def prune_incidents(opened_before: float) -> Write:
+    """Forget resolved incidents opened before ``opened_before``."""
+    def run(conn: sqlite3.Connection) -> int:
+        return conn.execute(_incidents.PRUNE, (opened_before,)).rowcount
+
+    return Write("pruning of old incidents", run)

@@ -1,0 +1,165 @@
+"""The open incidents, kept up to date from what the agent decides and delivers.
+
+Pure: each method takes the moment and what happened, changes the open incidents and
+returns the incidents it changed (to store). A resolved incident is kept here a while
+longer (the last ``CLOSED_KEPT``), so the delivery of its RESOLVED is still recorded.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+
+from agent.alerting.settle import Note, NoteKind
+from agent.alerting.state import AlertEvent, EventKind
+from agent.incidents.record import Entry, EntryKind, Incident
+from agent.model import AlertKey, Status
+from agent.store.records import OutboxRow
+from agent.units import format_duration
+
+#: Resolved incidents remembered for the deliveries still to come.
+CLOSED_KEPT = 1000
+
+
+class IncidentBook:
+    """Open incidents by id, and the latest resolved ones."""
+
+    def __init__(self, open_incidents: Iterable[Incident] = ()) -> None:
+        self._open = {i.id: i for i in open_incidents if i.open}
+        self._closed: OrderedDict[str, Incident] = OrderedDict()
+
+    def _known(self, incident: str) -> Incident | None:
+        return self._open.get(incident) or self._closed.get(incident)
+
+    def _keep(self, incident: Incident) -> None:
+        if incident.open:
+            self._open[incident.id] = incident
+            return
+        self._open.pop(incident.id, None)
+        self._closed[incident.id] = incident
+        self._closed.move_to_end(incident.id)
+        while len(self._closed) > CLOSED_KEPT:
+            self._closed.popitem(last=False)
+
+    def get(self, incident: str) -> Incident | None:
+        """An open incident by id."""
+        return self._open.get(incident)
+
+    def open_incidents(self) -> list[Incident]:
+        """Every open incident, oldest first."""
+        return sorted(self._open.values(), key=lambda i: (i.opened_at, i.id))
+
+    # -- what was decided --------------------------------------------------------------
+
+    def decided(self, notes: Sequence[Note]) -> list[Incident]:
+        """Take the events of one commit (its notes say what became of each)."""
+        changed: dict[str, Incident] = {}
+        for note in notes:
+            found = self._event(note)
+            if found is not None:
+                changed[found.id] = found
+        return list(changed.values())
+
+    def _event(self, note: Note) -> Incident | None:
+        ev = note.event
+        current = self._open.get(ev.incident)
+        if ev.kind is EventKind.FIRING:
+            return self._fired(note, current)
+        if current is None:
+            return None
+        if ev.kind in (EventKind.ESCALATED, EventKind.DEESCALATED):
+            before = ev.previous_severity.value.upper() if ev.previous_severity else "?"
+            updated = current.with_entry(
+                Entry(at=ev.at, kind=EntryKind.SEVERITY,
+                      text=f"{before} -> {ev.severity.value.upper()}: {ev.why}"),
+                severity=ev.severity, why=ev.why,
+                worst=Status.worst([current.worst, ev.severity]))
+        elif ev.kind is EventKind.REMINDER:
+            updated = current.with_entry(Entry(at=ev.at, kind=EntryKind.REMINDER,
+                                               text=f"still {ev.severity.value.upper()}"))
+        else:  # RESOLVED
+            lasted = f" after {format_duration(ev.duration)}" if ev.duration else ""
+            sent = "" if note.kind is not NoteKind.DROPPED else \
+                " (nothing was sent: a silence held it back throughout)"
+            updated = current.with_entry(
+                Entry(at=ev.at, kind=EntryKind.RESOLVED, text=f"resolved{lasted}{sent}"),
+                resolved_at=ev.at)
+        self._keep(updated)
+        return updated
+
+    def _fired(self, note: Note, current: Incident | None) -> Incident:
+        ev = note.event
+        if current is not None:
+            # Announced again: a silence that held its FIRING back has ended.
+            text = "its silence ended: announced" if note.kind is NoteKind.RELEASED \
+                else "announced again"
+            updated = current.with_entry(Entry(at=ev.at, kind=EntryKind.RELEASED, text=text))
+        else:
+            updated = opened(ev)
+            if note.kind is NoteKind.SILENCED and note.silence is not None:
+                s = note.silence
+                reason = f" ({s.reason})" if s.reason else ""
+                updated = updated.with_entry(
+                    Entry(at=ev.at, kind=EntryKind.SILENCED,
+                          text=f"held back by silence #{s.id}{reason}"), silenced=True)
+        self._open[updated.id] = updated
+        return updated
+
+    # -- what was delivered ------------------------------------------------------------
+
+    def delivered(self, rows: Sequence[OutboxRow], at: float) -> list[Incident]:
+        """Rows a service accepted at ``at``."""
+        changed: dict[str, Incident] = {}
+        for row in rows:
+            current = self._known(row.event.incident)
+            if current is None:
+                continue
+            updated = current.with_entry(
+                Entry(at=at, kind=EntryKind.NOTIFIED,
+                      text=f"{row.event.kind.value.upper()} delivered to {row.channel} "
+                           f"#{row.target} (attempt {row.attempts})"),
+                notifications=current.notifications + 1,
+                first_notified_at=current.first_notified_at
+                if current.first_notified_at is not None else at)
+            changed[updated.id] = updated
+            self._keep(updated)
+        return list(changed.values())
+
+    def given_up(self, rows: Sequence[OutboxRow], at: float) -> list[Incident]:
+        """Rows that will not be delivered."""
+        changed: dict[str, Incident] = {}
+        for row in rows:
+            current = self._known(row.event.incident)
+            if current is None:
+                continue
+            updated = current.with_entry(Entry(
+                at=at, kind=EntryKind.GAVE_UP,
+                text=f"{row.event.kind.value.upper()} to {row.channel} #{row.target} given "
+                     f"up: {row.last_error or 'no reason'}"))
+            changed[updated.id] = updated
+            self._keep(updated)
+        return list(changed.values())
+
+    # -- the raw breaches --------------------------------------------------------------
+
+    def breached(self, incidents: Iterable[str]) -> None:
+        """One bad sample more for each of ``incidents`` (counted, not stored at once:
+        the next change of the incident carries the count)."""
+        for incident in incidents:
+            current = self._open.get(incident)
+            if current is not None:
+                self._open[incident] = current.model_copy(
+                    update={"breaches": current.breaches + 1})
+
+
+def opened(ev: AlertEvent) -> Incident:
+    """A new incident for the FIRING ``ev``."""
+    key: AlertKey = ev.key
+    return Incident(
+        id=ev.incident, host=key.host, check=key.check, metric=key.metric,
+        labels=dict(key.labels), key=key.as_text(), opened_at=ev.at,
+        first_bad_at=ev.since if ev.since is not None else ev.at, severity=ev.severity,
+        worst=ev.severity, why=ev.why,
+        timeline=[Entry(at=ev.since if ev.since is not None else ev.at,
+                        kind=EntryKind.OPENED,
+                        text=f"{ev.severity.value.upper()}: {ev.why}")])
