@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from agent.check import CheckContext
 
 USER_AGENT = f"watchkeeper/{__version__}"
+#: Only what the http check decodes within its ``max_body`` (``checks.http.decode``);
+#: httpx would add br and zstd whenever their libraries happen to be installed.
+ACCEPT_ENCODING = "gzip, deflate"
 
 #: Total connections per client, idle ones kept for reuse, and how long an idle one lives.
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=50,
@@ -84,7 +87,9 @@ def build_client(settings: ClientSettings | None = None, *,
         verify=ssl_context(settings), limits=limits, proxy=settings.proxy,
         local_address=settings.ip_family.local_address, retries=0)
     return httpx.AsyncClient(transport=transport, trust_env=False, cookies=_no_cookies(),
-                             headers={"User-Agent": user_agent}, follow_redirects=False,
+                             headers={"User-Agent": user_agent,
+                                      "Accept-Encoding": ACCEPT_ENCODING},
+                             follow_redirects=False,
                              timeout=httpx.Timeout(10.0))
 
 

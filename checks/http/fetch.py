@@ -20,6 +20,7 @@ import httpx
 
 from agent.units import format_duration
 from checks.http.certs import peer_certificate
+from checks.http.decode import body_decoder
 from checks.http.expect import Body
 from checks.http.options import HttpMethod, HttpOptions
 from checks.shared.net import describe_os_error, find_cause
@@ -61,6 +62,31 @@ class Exchange:
     redirects: int
     #: Seconds from the first request to the last body byte.
     elapsed: float
+
+
+class _Kept:
+    """The body bytes kept, up to ``cap``; one byte more marks it ``truncated``."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.size = 0
+        self.truncated = False
+        self._chunks: list[bytes] = []
+
+    @property
+    def room(self) -> int:
+        return self.cap - self.size
+
+    def add(self, chunk: bytes) -> None:
+        room = self.cap - self.size
+        if len(chunk) > room:
+            chunk = chunk[:room]
+            self.truncated = True
+        self._chunks.append(chunk)
+        self.size += len(chunk)
+
+    def data(self) -> bytes:
+        return self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
 
 
 class FetchError(Exception):
@@ -175,26 +201,36 @@ class Fetcher:
                             self._body_bytes(response, body), cert, hops, elapsed)
 
     async def _read(self, response: httpx.Response, cap: int) -> Body:
-        """At most ``cap`` bytes of the (decoded) body; the rest is left unread."""
+        """At most ``cap`` bytes of the decoded body; the rest is left unread.
+
+        Decoded bytes are what ``cap`` counts, and decoding stops with them: a small
+        compressed body that inflates to gigabytes costs no more than ``cap``.
+        """
         self.phase = Phase.BODY
         self.received = 0
         try:
             self.declared = int(response.headers.get("content-length", ""))
         except ValueError:
             self.declared = None
-        chunks: list[bytes] = []
-        truncated = False
+        kept = _Kept(cap)
         if self.options.method is not HttpMethod.HEAD:
-            async for chunk in response.aiter_bytes():
-                room = cap - self.received
-                if len(chunk) > room:
-                    chunks.append(chunk[:room])
-                    self.received = cap
-                    truncated = True
+            decoder = body_decoder(response.headers)
+            async for raw in response.aiter_raw():
+                if decoder is None:
+                    kept.add(raw)
+                else:
+                    decoder.feed(raw)
+                    while not kept.truncated and (piece := decoder.pull(kept.room + 1)):
+                        kept.add(piece)
+                self.received = kept.size
+                if kept.truncated:
                     break
-                chunks.append(chunk)
-                self.received += len(chunk)
-        return Body(b"".join(chunks), truncated, response.charset_encoding, cap)
+            else:
+                while decoder is not None and not kept.truncated and (
+                        piece := decoder.pull(kept.room + 1)):
+                    kept.add(piece)
+                self.received = kept.size
+        return Body(kept.data(), kept.truncated, response.charset_encoding, cap)
 
     def _body_bytes(self, response: httpx.Response, body: Body) -> int:
         if (body.truncated and self.declared is not None and self.declared > len(body.data)
