@@ -15,7 +15,7 @@ import pytest
 
 from agent.http_client import HttpClientPool
 from agent.model import CheckResult, Status
-from tests.checks.http_bombs import MiB, Bomb, BombServer, gzip_layers, zeros_compressed
+from tests.checks.http_bombs import Bomb, BombServer, MiB, gzip_layers, zeros_compressed
 from tests.checks.http_support import run
 
 #: 256 MiB of zeros: each 64 KB network read of it inflates to some 64 MB at once.
