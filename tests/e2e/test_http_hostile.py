@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.checks.http_bombs import MiB, Bomb, BombServer, gzip_layers, zeros_compressed
+from tests.checks.http_bombs import Bomb, BombServer, MiB, gzip_layers, zeros_compressed
 from tests.e2e.agent_process import AGENT, AgentProcess, Agents, cli
 from tests.servers.http_server import Reply, Request
 from tests.servers.receiver import Receiver
