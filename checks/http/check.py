@@ -21,7 +21,7 @@ from agent.notify.masking import CredentialScrubber
 from agent.units import format_bytes, format_duration
 from checks.http.certs import describe_tls_failure, fetch_certificate
 from checks.http.expect import judge
-from checks.http.fetch import Exchange, Fetcher, FetchError
+from checks.http.fetch import Exchange, Fetcher, FetchError, request_parts
 from checks.http.options import HttpOptions
 from checks.shared.net import exception_chain, run_budget
 
@@ -43,6 +43,7 @@ class HttpCheck(Check[HttpOptions]):
         super().__init__(name, options)
         self._settings = options.client_settings()
         self.scrub = CredentialScrubber(options.secrets())
+        self._parts = request_parts(options)
         self._own_pool: HttpClientPool | None = None
 
     def client(self, ctx: CheckContext) -> httpx.AsyncClient:
@@ -65,7 +66,7 @@ class HttpCheck(Check[HttpOptions]):
         loop = asyncio.get_running_loop()
         hard_deadline = loop.time() + ctx.timeout
         fetcher = Fetcher(self.client(ctx), self.options, timeout=ctx.timeout,
-                          budget=run_budget(ctx.timeout))
+                          budget=run_budget(ctx.timeout), parts=self._parts)
         try:
             exchange = await fetcher.run()
         except FetchError as failed:

@@ -129,9 +129,12 @@ class Fetcher:
     that summaries quote."""
 
     def __init__(self, client: httpx.AsyncClient, options: HttpOptions, *,
-                 timeout: float, budget: float) -> None:
+                 timeout: float, budget: float,
+                 parts: tuple[httpx.URL, dict[str, str]] | None = None) -> None:
         self.client = client
         self.options = options
+        #: ``request_parts(options)``, when the caller keeps them between runs.
+        self.parts = parts or request_parts(options)
         self.timeout = timeout
         self.budget = budget
         self.phase = Phase.POOL
@@ -167,7 +170,7 @@ class Fetcher:
 
     async def _exchange(self, started: float) -> Exchange:
         opts = self.options
-        url, headers = request_parts(opts)
+        url, headers = self.parts
         request = self.client.build_request(
             opts.method.value, url, headers=headers,
             content=opts.body.encode() if opts.body is not None else None,
@@ -192,7 +195,9 @@ class Fetcher:
                     nxt.extensions["timeout"] = httpx.Timeout(self.remaining()).as_dict()
                     request = nxt
                     continue
-                cert = peer_certificate(response.extensions.get("network_stream"))
+                # Asking a plain connection for its TLS object is not free (anyio).
+                cert = (peer_certificate(response.extensions.get("network_stream"))
+                        if response.request.url.scheme == "https" else None)
                 body = await self._read(response, opts.max_body)
             finally:
                 await response.aclose()
@@ -230,7 +235,10 @@ class Fetcher:
                         piece := decoder.pull(kept.room + 1)):
                     kept.add(piece)
                 self.received = kept.size
-        return Body(kept.data(), kept.truncated, response.charset_encoding, cap)
+        opts = self.options
+        wants_text = bool(opts.body_contains) or opts.body_regex is not None
+        return Body(kept.data(), kept.truncated,
+                    response.charset_encoding if wants_text else None, cap)
 
     def _body_bytes(self, response: httpx.Response, body: Body) -> int:
         if (body.truncated and self.declared is not None and self.declared > len(body.data)
