@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.abc
 import ssl
+import sys
+import types
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -125,3 +129,31 @@ async def test_the_pool_polls_idle_sockets_directly_and_keeps_working_over_tls(
         assert stream.get_extra_info("ssl_object") is not None
         assert stream.get_extra_info("is_readable") is False
         assert srv.connections == 1
+
+
+class _ImportRecorder(importlib.abc.MetaPathFinder):
+    """Notes every module name the import system is asked to find (a module already
+    imported is never searched for again; one that is missing is searched every time)."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None,
+                  target: types.ModuleType | None = None) -> None:
+        self.asked.append(fullname)
+
+
+async def test_a_request_searches_for_no_module(http_server: HttpTestServer,
+                                                http_pool: HttpClientPool) -> None:
+    """httpcore asks for sniffio on every request; were it missing, each request would
+    search the whole path for it, four times."""
+    client = http_pool()
+    await client.get(http_server.url("/"))  # the first request imports what it needs
+    recorder = _ImportRecorder()
+    sys.meta_path.insert(0, recorder)
+    try:
+        for _ in range(3):
+            assert (await client.get(http_server.url("/"))).status_code == 200
+    finally:
+        sys.meta_path.remove(recorder)
+    assert recorder.asked == []
