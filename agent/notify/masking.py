@@ -1,4 +1,5 @@
-"""Masking of secrets in notification URLs and DSNs, and in any text that may quote them.
+"""Masking of secrets in notification URLs and DSNs, and in any text that may quote them;
+and of credentials (Basic, in every form, and proxy passwords) in what checks report.
 
 Which parts of a URL are secret depends on the service: the host of ``opsgenie://KEY``
 is the API key, the host of ``json://hooks.example.com/`` is a server. Apprise knows this
@@ -19,6 +20,7 @@ word (a topic, a path) is ever scrubbed from a log line on a guess.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -294,3 +296,98 @@ def scrub(text: str, urls: Iterable[str] = ()) -> str:
     shown = {f.shown for f in forms.values()}
     return _URL_IN_TEXT.sub(
         lambda m: m.group(0) if m.group(0) in shown else mask_url(m.group(0)), text)
+
+
+# --- credentials a server or a client library may quote ---------------------------------
+
+#: ``Basic <token>`` in any text (a header echoed by a server, a library's message).
+_BASIC_IN_TEXT = re.compile(r"(?i)\b(basic)(\s+)([A-Za-z0-9+/_\-]+=*)")
+#: The ``user:password@`` of a URL or of a proxy written without its scheme.
+#: Up to the last ``@``: a password may hold ``/``, ``@`` or a space when not %-encoded.
+_USERINFO = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.\-]*://)?).*@", re.DOTALL)
+
+
+def _base64_forms(raw: bytes) -> list[str]:
+    """``raw`` in Base64 as servers and libraries write it: padded, unpadded, URL-safe."""
+    std = base64.b64encode(raw).decode("ascii")
+    url = base64.urlsafe_b64encode(raw).decode("ascii")
+    return [std, std.rstrip("="), url, url.rstrip("=")]
+
+
+def basic_credential_forms(username: str, password: str) -> list[str]:
+    """Every form of a Basic credential that must never be shown: the password (raw and
+    %-decoded), ``user:password``, and the Base64 of both (what ``Authorization: Basic``
+    carries, and what a server echoing that header shows)."""
+    if not password:
+        return []
+    pair = f"{username}:{password}"
+    found = [*variants([password]), pair]
+    for text in (pair, password):
+        found.extend(_base64_forms(text.encode()))
+    return list(dict.fromkeys(found))
+
+
+def authorization_secrets(value: str) -> list[str]:
+    """The secret parts of an ``Authorization`` (or ``Proxy-Authorization``) header value:
+    the credentials after the scheme word and, for ``Basic``, every form of the decoded
+    ``user:password``; a value without a scheme word is secret whole."""
+    scheme, _, credentials = value.strip().partition(" ")
+    credentials = credentials.strip()
+    if not credentials:
+        return [value.strip()] if value.strip() else []
+    found = [credentials]
+    if scheme.lower() == "basic":
+        pair = _decoded_basic(credentials)
+        if pair is not None:
+            user, _, password = pair.partition(":")
+            found.extend(basic_credential_forms(user, password))
+    return list(dict.fromkeys(found))
+
+
+def _decoded_basic(token: str) -> str | None:
+    """The ``user:password`` a Basic token carries, None when it carries none."""
+    padded = token + "=" * (-len(token) % 4)
+    for decode in (base64.b64decode, base64.urlsafe_b64decode):
+        try:
+            text = decode(padded.encode("ascii")).decode("utf-8")
+        except (ValueError, UnicodeError):
+            continue
+        if ":" in text:
+            return text
+    return None
+
+
+def mask_userinfo(text: str) -> str:
+    """``text`` (a URL, or a proxy given without its scheme) with its ``user:password@``
+    part replaced by ``****@`` (a user name alone may be a token):
+    ``bob:pw@proxy:3128`` -> ``****@proxy:3128``."""
+    return _USERINFO.sub(lambda m: f"{m.group(1)}{MASK}@", text.strip(), count=1)
+
+
+class CredentialScrubber:
+    """Hides one check's credentials from the texts it produces: each of ``secrets``
+    (wherever it stands, whatever its length: they are the check's own, in all their
+    forms, see ``basic_credential_forms``) and any ``Basic <token>`` that carries a
+    ``user:password``, whoever's it is.
+
+    For the summaries and errors of checks, which may quote what a server sent back.
+    Built once per check: the pattern is compiled here, not per text.
+    """
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        unique = sorted({s for s in secrets if s and s != MASK}, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, unique))) if unique else None
+
+    def __call__(self, text: str) -> str:
+        """``text`` without the credentials."""
+        if self._pattern is not None:
+            text = self._pattern.sub(MASK, text)
+        if "basic" not in text.lower():  # most texts: no regex to run
+            return text
+        return _BASIC_IN_TEXT.sub(_mask_basic, text)
+
+
+def _mask_basic(m: re.Match[str]) -> str:
+    if _decoded_basic(m.group(3)) is None:
+        return m.group(0)
+    return f"{m.group(1)}{m.group(2)}{MASK}"

@@ -14,12 +14,14 @@ from typing import ClassVar
 import httpx
 
 from agent.check import Capability, Check, CheckContext
+from agent.errors import CheckError
 from agent.http_client import ClientSettings, HttpClientPool, pool_from
 from agent.model import CheckResult, Status
+from agent.notify.masking import CredentialScrubber
 from agent.units import format_bytes, format_duration
 from checks.http.certs import describe_tls_failure, fetch_certificate
 from checks.http.expect import judge
-from checks.http.fetch import Exchange, Fetcher, FetchError
+from checks.http.fetch import Exchange, Fetcher, FetchError, request_parts
 from checks.http.options import HttpOptions
 from checks.shared.net import exception_chain, run_budget
 
@@ -40,7 +42,8 @@ class HttpCheck(Check[HttpOptions]):
     def __init__(self, name: str, options: HttpOptions) -> None:
         super().__init__(name, options)
         self._settings = options.client_settings()
-        self._secrets = sorted(set(options.secrets()), key=len, reverse=True)
+        self.scrub = CredentialScrubber(options.secrets())
+        self._parts = request_parts(options)
         self._own_pool: HttpClientPool | None = None
 
     def client(self, ctx: CheckContext) -> httpx.AsyncClient:
@@ -63,11 +66,17 @@ class HttpCheck(Check[HttpOptions]):
         loop = asyncio.get_running_loop()
         hard_deadline = loop.time() + ctx.timeout
         fetcher = Fetcher(self.client(ctx), self.options, timeout=ctx.timeout,
-                          budget=run_budget(ctx.timeout))
+                          budget=run_budget(ctx.timeout), parts=self._parts)
         try:
             exchange = await fetcher.run()
         except FetchError as failed:
             return await self._failure(ctx, failed, hard_deadline - loop.time())
+        except (CheckError, TimeoutError):
+            raise
+        except Exception as exc:
+            # Whatever the HTTP stack raised may quote a header or the proxy's URL.
+            raise CheckError(self.scrub(f"check crashed: {type(exc).__name__}: {exc}")
+                             ) from exc
         return self._judged(ctx, exchange)
 
     def _judged(self, ctx: CheckContext, ex: Exchange) -> CheckResult:
@@ -76,14 +85,14 @@ class HttpCheck(Check[HttpOptions]):
             "status_code": ex.status_code, "body_bytes": ex.body_bytes}
         if ex.cert is not None:
             metrics["cert_days_left"] = round(ex.cert.days_left(ctx.clock.now()), 2)
-        failures = judge(ex.status_code, ex.body, self.options)
+        failures = judge(ex.status_code, ex.body, self.options, self.scrub)
         if failures:
             metrics["up"] = 0
             return CheckResult.failed(Status.CRITICAL, self.scrub("; ".join(failures)),
                                       metrics=metrics)
         status = f"{ex.status_code} {ex.reason}".strip()
         summary = (f"{status} in {format_duration(metrics['response_ms'] / 1000)}, "
-                   f"{format_bytes(ex.body_bytes)}")
+                   f"{_size(ex)}")
         if ex.redirects:
             summary += f" after {ex.redirects} redirect{'s' if ex.redirects != 1 else ''}"
         return CheckResult.ok(self.scrub(summary), metrics)
@@ -109,11 +118,16 @@ class HttpCheck(Check[HttpOptions]):
         return CheckResult.failed(Status.CRITICAL, self.scrub(summary),
                                   error=self.scrub(error) if error else None, metrics=metrics)
 
-    def scrub(self, text: str) -> str:
-        """``text`` with every configured secret replaced by ``****``."""
-        for secret in self._secrets:
-            text = text.replace(secret, "****")
-        return text
+
+def _size(ex: Exchange) -> str:
+    """The body's size, and where it was cut (only a failed expectation that needed the
+    rest makes a cut body a problem)."""
+    if not ex.body.truncated:
+        return format_bytes(ex.body_bytes)
+    cap = format_bytes(ex.body.cap)
+    if ex.body_bytes > ex.body.cap:
+        return f"{format_bytes(ex.body_bytes)}, read up to max_body ({cap})"
+    return f"more than {cap}, cut at max_body"
 
 
 def _error_text(exc: BaseException) -> str:

@@ -11,6 +11,7 @@ import codecs
 import contextlib
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,13 @@ from checks.http.options import (
 from checks.shared.net import quoted
 
 _SHOWN = 60
+
+#: Takes secrets out of a text quoted from the server's answer.
+Hide = Callable[[str], str]
+
+
+def _shown_as_is(text: str) -> str:
+    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +81,10 @@ def body_failures(body: Body, options: HttpOptions) -> list[str]:
     return out
 
 
-def json_failures(body: Body, expectations: tuple[JsonExpectation, ...]) -> list[str]:
-    """Parse the body as JSON (RFC 8259: UTF-8) and check every expectation."""
+def json_failures(body: Body, expectations: tuple[JsonExpectation, ...],
+                  hide: Hide = _shown_as_is) -> list[str]:
+    """Parse the body as JSON (RFC 8259: UTF-8) and check every expectation; ``hide``
+    takes secrets out of each value quoted (before it is shortened)."""
     if not expectations:
         return []
     if body.truncated:
@@ -90,11 +100,11 @@ def json_failures(body: Body, expectations: tuple[JsonExpectation, ...]) -> list
         return [f"body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"]
     out: list[str] = []
     for exp in expectations:
-        out.extend(judge_json(doc, exp))
+        out.extend(judge_json(doc, exp, hide))
     return out
 
 
-def judge_json(doc: Any, exp: JsonExpectation) -> list[str]:
+def judge_json(doc: Any, exp: JsonExpectation, hide: Hide = _shown_as_is) -> list[str]:
     """The failures of one expectation against a parsed document."""
     path = exp.path.text
     try:
@@ -106,16 +116,17 @@ def judge_json(doc: Any, exp: JsonExpectation) -> list[str]:
         return [f"{path} exists, expected it to be absent"]
     out: list[str] = []
     if "equals" in given and not json_equal(value, exp.equals):
-        out.append(f"{path} is {show(value)}, expected {show(exp.equals)}")
+        out.append(f"{path} is {show(value, hide)}, expected {show(exp.equals)}")
     if "not_equals" in given and json_equal(value, exp.not_equals):
-        out.append(f"{path} is {show(value)}, expected anything else")
+        out.append(f"{path} is {show(value, hide)}, expected anything else")
     for op, bound in (("<", exp.lt), ("<=", exp.le), (">", exp.gt), (">=", exp.ge)):
         if bound is None:
             continue
         if isinstance(value, bool) or not isinstance(value, int | float):
-            out.append(f"{path} is {show(value)}, expected a number {op} {format_number(bound)}")
+            out.append(f"{path} is {show(value, hide)}, expected a number {op} "
+                       f"{format_number(bound)}")
         elif not _compare(float(value), op, bound):
-            out.append(f"{path} is {show(value)}, expected {op} {format_number(bound)}")
+            out.append(f"{path} is {show(value, hide)}, expected {op} {format_number(bound)}")
     return out
 
 
@@ -144,19 +155,22 @@ def json_equal(a: Any, b: Any) -> bool:
     return type(a) is type(b) and bool(a == b)
 
 
-def show(value: Any) -> str:
-    """A JSON value as the user would write it, shortened."""
+def show(value: Any, hide: Hide = _shown_as_is) -> str:
+    """A JSON value as the user would write it, shortened (after ``hide``: a secret cut
+    in half would no longer be recognised)."""
     try:
         text = json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError):
         text = repr(value)
+    text = hide(text)
     return text if len(text) <= _SHOWN else text[:_SHOWN] + "..."
 
 
-def judge(code: int, body: Body, options: HttpOptions) -> list[str]:
+def judge(code: int, body: Body, options: HttpOptions, hide: Hide = _shown_as_is) -> list[str]:
     """Every failed expectation; a wrong status alone is reported (the body then is
-    usually an error page, and its misses would only repeat the same news)."""
+    usually an error page, and its misses would only repeat the same news). ``hide``
+    takes secrets out of what the server sent that a failure quotes."""
     failed = status_failures(code, options.expect_status)
     if failed:
         return failed
-    return body_failures(body, options) + json_failures(body, options.json_checks)
+    return body_failures(body, options) + json_failures(body, options.json_checks, hide)

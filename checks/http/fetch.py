@@ -20,6 +20,7 @@ import httpx
 
 from agent.units import format_duration
 from checks.http.certs import peer_certificate
+from checks.http.decode import body_decoder
 from checks.http.expect import Body
 from checks.http.options import HttpMethod, HttpOptions
 from checks.shared.net import describe_os_error, find_cause
@@ -63,6 +64,31 @@ class Exchange:
     elapsed: float
 
 
+class _Kept:
+    """The body bytes kept, up to ``cap``; one byte more marks it ``truncated``."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.size = 0
+        self.truncated = False
+        self._chunks: list[bytes] = []
+
+    @property
+    def room(self) -> int:
+        return self.cap - self.size
+
+    def add(self, chunk: bytes) -> None:
+        room = self.cap - self.size
+        if len(chunk) > room:
+            chunk = chunk[:room]
+            self.truncated = True
+        self._chunks.append(chunk)
+        self.size += len(chunk)
+
+    def data(self) -> bytes:
+        return self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
+
+
 class FetchError(Exception):
     """The exchange failed. ``summary`` is for people; ``tls_error`` asks the caller to
     explain a failed certificate verification (which needs one more connection)."""
@@ -103,9 +129,12 @@ class Fetcher:
     that summaries quote."""
 
     def __init__(self, client: httpx.AsyncClient, options: HttpOptions, *,
-                 timeout: float, budget: float) -> None:
+                 timeout: float, budget: float,
+                 parts: tuple[httpx.URL, dict[str, str]] | None = None) -> None:
         self.client = client
         self.options = options
+        #: ``request_parts(options)``, when the caller keeps them between runs.
+        self.parts = parts or request_parts(options)
         self.timeout = timeout
         self.budget = budget
         self.phase = Phase.POOL
@@ -141,7 +170,7 @@ class Fetcher:
 
     async def _exchange(self, started: float) -> Exchange:
         opts = self.options
-        url, headers = request_parts(opts)
+        url, headers = self.parts
         request = self.client.build_request(
             opts.method.value, url, headers=headers,
             content=opts.body.encode() if opts.body is not None else None,
@@ -166,7 +195,9 @@ class Fetcher:
                     nxt.extensions["timeout"] = httpx.Timeout(self.remaining()).as_dict()
                     request = nxt
                     continue
-                cert = peer_certificate(response.extensions.get("network_stream"))
+                # Asking a plain connection for its TLS object is not free (anyio).
+                cert = (peer_certificate(response.extensions.get("network_stream"))
+                        if response.request.url.scheme == "https" else None)
                 body = await self._read(response, opts.max_body)
             finally:
                 await response.aclose()
@@ -175,26 +206,39 @@ class Fetcher:
                             self._body_bytes(response, body), cert, hops, elapsed)
 
     async def _read(self, response: httpx.Response, cap: int) -> Body:
-        """At most ``cap`` bytes of the (decoded) body; the rest is left unread."""
+        """At most ``cap`` bytes of the decoded body; the rest is left unread.
+
+        Decoded bytes are what ``cap`` counts, and decoding stops with them: a small
+        compressed body that inflates to gigabytes costs no more than ``cap``.
+        """
         self.phase = Phase.BODY
         self.received = 0
         try:
             self.declared = int(response.headers.get("content-length", ""))
         except ValueError:
             self.declared = None
-        chunks: list[bytes] = []
-        truncated = False
+        kept = _Kept(cap)
         if self.options.method is not HttpMethod.HEAD:
-            async for chunk in response.aiter_bytes():
-                room = cap - self.received
-                if len(chunk) > room:
-                    chunks.append(chunk[:room])
-                    self.received = cap
-                    truncated = True
+            decoder = body_decoder(response.headers)
+            async for raw in response.aiter_raw():
+                if decoder is None:
+                    kept.add(raw)
+                else:
+                    decoder.feed(raw)
+                    while not kept.truncated and (piece := decoder.pull(kept.room + 1)):
+                        kept.add(piece)
+                self.received = kept.size
+                if kept.truncated:
                     break
-                chunks.append(chunk)
-                self.received += len(chunk)
-        return Body(b"".join(chunks), truncated, response.charset_encoding, cap)
+            else:
+                while decoder is not None and not kept.truncated and (
+                        piece := decoder.pull(kept.room + 1)):
+                    kept.add(piece)
+                self.received = kept.size
+        opts = self.options
+        wants_text = bool(opts.body_contains) or opts.body_regex is not None
+        return Body(kept.data(), kept.truncated,
+                    response.charset_encoding if wants_text else None, cap)
 
     def _body_bytes(self, response: httpx.Response, body: Body) -> int:
         if (body.truncated and self.declared is not None and self.declared > len(body.data)

@@ -38,6 +38,7 @@ from pydantic import (
 from agent.check import CheckOptions
 from agent.http_client import ClientSettings
 from agent.ipfamily import IpFamily
+from agent.notify.masking import authorization_secrets, basic_credential_forms, mask_userinfo
 from agent.units import parse_size
 from checks.http.jsonpath import JsonPath
 from checks.shared.net import CaFile, Family, Regex
@@ -175,8 +176,9 @@ def _one_or_many(value: Any) -> Any:
 
 
 def redact_url(url: str) -> str:
-    """``url`` with any user:password part masked, for error messages."""
-    return re.sub(r"//[^/@\s]*@", "//****@", url)
+    """``url`` with the password of any ``user:password@`` part masked, for error
+    messages (also a proxy written without ``http://``)."""
+    return mask_userinfo(url)
 
 
 def _check_url(text: str, schemes: tuple[str, ...]) -> str:
@@ -187,7 +189,9 @@ def _check_url(text: str, schemes: tuple[str, ...]) -> str:
     try:
         url = httpx.URL(text)
     except (httpx.InvalidURL, TypeError) as exc:
-        raise ValueError(f"{shown!r} is not a valid URL: {exc}") from None
+        # The parser's own words may quote a piece of a password it took for a port.
+        detail = "" if "@" in text else f": {exc}"
+        raise ValueError(f"{shown!r} is not a valid URL{detail}") from None
     if url.scheme not in schemes or not url.host:
         raise ValueError(f"must be an {' or '.join(s + '://' for s in schemes)} URL "
                          f"with a host name, got {shown!r}")
@@ -307,12 +311,20 @@ class HttpOptions(CheckOptions):
             ip_family=self.ip_family)
 
     def secrets(self) -> list[str]:
-        """Every configured value that must never be shown (for scrubbing error texts)."""
-        found = [v for k, v in self.headers.items() if _SENSITIVE_HEADER.search(k)]
+        """Every configured value that must never be shown, in every form a server or a
+        library may quote it (for scrubbing summaries and error texts)."""
+        found: list[str] = []
+        for name, value in self.headers.items():
+            if name.lower() in ("authorization", "proxy-authorization"):
+                found.extend(authorization_secrets(value))
+            if _SENSITIVE_HEADER.search(name):
+                found.append(value)
         if self.basic_auth is not None:
-            found.append(self.basic_auth.password.get_secret_value())
+            found.extend(basic_credential_forms(
+                self.basic_auth.username, self.basic_auth.password.get_secret_value()))
         if self.bearer_token is not None:
             found.append(self.bearer_token.get_secret_value())
         if self.proxy is not None:
-            found.append(httpx.URL(self.proxy.get_secret_value()).password)
-        return [s for s in found if s]
+            proxy = httpx.URL(self.proxy.get_secret_value())
+            found.extend(basic_credential_forms(proxy.username, proxy.password))
+        return list(dict.fromkeys(s for s in found if s))

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib.abc
 import ssl
+import sys
+import types
+from collections.abc import Sequence
+from pathlib import Path
 
 import httpx
 import pytest
 
+from agent import http_client
 from agent.check import CheckContext
 from agent.http_client import (
     ClientSettings,
@@ -17,6 +24,7 @@ from agent.http_client import (
     ssl_context,
 )
 from agent.ipfamily import IpFamily
+from tests.servers.certs import TestCerts
 from tests.servers.http_server import HttpTestServer, Reply, Route
 
 
@@ -80,3 +88,72 @@ async def test_a_client_connects_over_the_pinned_family(family: IpFamily) -> Non
     async with HttpTestServer({"/": Reply()}) as srv, \
             build_client(ClientSettings(ip_family=family)) as client:
         assert (await client.get(srv.url("/"))).status_code == 200
+
+
+async def test_a_connection_the_server_closed_while_idle_is_replaced_not_reused() -> None:
+    """The pool notices a server's close of an idle keep-alive connection (its socket
+    turns readable) and opens a new one instead of failing the next request."""
+    connections = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        writer.close()  # quietly, without announcing Connection: close
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, build_client() as client:
+        for _ in range(3):
+            response = await client.get(f"http://127.0.0.1:{port}/")
+            assert response.text == "ok"
+            await asyncio.sleep(0.05)  # the close reaches the idle connection
+    assert connections == 3
+
+
+async def test_the_pool_polls_idle_sockets_directly_and_keeps_working_over_tls(
+        tls_certs: TestCerts, tmp_path: Path, ca_file: Path) -> None:
+    """Each idle connection is asked on every request whether the server closed it;
+    the answer comes from the socket itself, not from anyio's attribute table."""
+    context = tls_certs.valid.server_context(tmp_path)
+    async with HttpTestServer({"/": Reply(200, b"secure")}, ssl_context=context) as srv, \
+            build_client(ClientSettings(ca_file=str(ca_file))) as client:
+        for _ in range(2):
+            response = await client.get(srv.url("/", host="localhost"))
+            assert response.text == "secure"
+        stream = response.extensions["network_stream"]
+        # A later httpx that drops the wrapping would silently cost that table again.
+        assert isinstance(stream, http_client._Stream)
+        assert stream.get_extra_info("ssl_object") is not None
+        assert stream.get_extra_info("is_readable") is False
+        assert srv.connections == 1
+
+
+class _ImportRecorder(importlib.abc.MetaPathFinder):
+    """Notes every module name the import system is asked to find (a module already
+    imported is never searched for again; one that is missing is searched every time)."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None,
+                  target: types.ModuleType | None = None) -> None:
+        self.asked.append(fullname)
+
+
+async def test_a_request_searches_for_no_module(http_server: HttpTestServer,
+                                                http_pool: HttpClientPool) -> None:
+    """httpcore asks for sniffio on every request; were it missing, each request would
+    search the whole path for it, four times."""
+    client = http_pool()
+    await client.get(http_server.url("/"))  # the first request imports what it needs
+    recorder = _ImportRecorder()
+    sys.meta_path.insert(0, recorder)
+    try:
+        for _ in range(3):
+            assert (await client.get(http_server.url("/"))).status_code == 200
+    finally:
+        sys.meta_path.remove(recorder)
+    assert recorder.asked == []

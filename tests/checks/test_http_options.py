@@ -78,11 +78,25 @@ def test_bad_options_are_rejected_with_a_clear_message(options: dict[str, Any], 
     assert message in msg
 
 
-def test_secrets_never_appear_in_an_error_message() -> None:
-    _, msg = rejection(url="http://ops:hunter22@bad host/")
-    assert "hunter22" not in msg
-    _, msg = rejection(url=URL, proxy="ftp://ops:hunter22@proxy/")
-    assert "hunter22" not in msg
+@pytest.mark.parametrize(("options", "message"), [
+    ({"url": "http://ops:hunter22@bad host/"},
+     "'http://****@bad host/' contains white space; encode it as %20"),
+    ({"url": URL, "proxy": "ftp://ops:hunter22@proxy/"},
+     "must be an http:// or https:// URL with a host name, got 'ftp://****@proxy/'"),
+    # Without its scheme, a proxy's password was once shown as written.
+    ({"url": URL, "proxy": "ops:hunter22@proxy.test:3128"},
+     "must be an http:// or https:// URL with a host name, got '****@proxy.test:3128'"),
+    ({"url": URL, "proxy": "http://ops:hun ter22@proxy.test:3128"},
+     "'http://****@proxy.test:3128' contains white space; encode it as %20"),
+    # A password with a '/' makes the parser take part of it for a port.
+    ({"url": URL, "proxy": "http://ops:hunter22/x@proxy.test:3128"},
+     "'http://****@proxy.test:3128' is not a valid URL"),
+])
+def test_secrets_never_appear_in_an_error_message(options: dict[str, Any], message: str
+                                                  ) -> None:
+    _, msg = rejection(**options)
+    assert message in msg
+    assert "hunter22" not in msg and "ter22" not in msg
 
 
 def test_secret_fields_do_not_show_in_repr() -> None:
@@ -91,7 +105,8 @@ def test_secret_fields_do_not_show_in_repr() -> None:
         "proxy": "http://u:proxypass@127.0.0.1:3128"})
     assert "hunter22" not in repr(opts) and "proxypass" not in repr(opts)
     assert "proxypass" not in repr(opts.client_settings())
-    assert set(opts.secrets()) >= {"hunter22", "proxypass"}
+    assert set(opts.secrets()) >= {"hunter22", "proxypass", "ops:hunter22",
+                                   "b3BzOmh1bnRlcjIy", "dTpwcm94eXBhc3M="}
 
 
 def test_credentials_in_the_url_are_moved_into_basic_auth() -> None:
