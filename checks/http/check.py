@@ -84,7 +84,7 @@ class HttpCheck(Check[HttpOptions]):
             "up": 1, "response_ms": round(ex.elapsed * 1000, 1),
             "status_code": ex.status_code, "body_bytes": ex.body_bytes}
         if ex.cert is not None:
-            metrics["cert_days_left"] = round(ex.cert.days_left(ctx.clock.now()), 2)
+            metrics["cert_days_left"] = round(ex.cert.days_left(ctx.clock.wall()), 2)
         failures = judge(ex.status_code, ex.body, self.options, self.scrub)
         if failures:
             metrics["up"] = 0
@@ -110,7 +110,7 @@ class HttpCheck(Check[HttpOptions]):
             if self.options.proxy is None and wait > 0:
                 cert = await fetch_certificate(url.host, url.port or 443,
                                                self.options.ip_family, wait)
-            now = ctx.clock.now()
+            now = ctx.clock.wall()
             summary = describe_tls_failure(failed.tls_error, cert, url.host, now)
             if cert is not None:
                 metrics["cert_days_left"] = round(cert.days_left(now), 2)
