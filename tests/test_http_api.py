@@ -231,8 +231,8 @@ async def test_a_chunked_body_is_411(server: Server, client: httpx.AsyncClient) 
 
 
 async def test_expect_100_continue_is_honoured(server: Server) -> None:
-    answer = await raw(server, b"POST /ping/nightly HTTP/1.1\r\nExpect: 100-continue\r\n"
-                               b"Content-Length: 2\r\n\r\nhi")
+    answer = await raw(server, b"POST /ping/nightly HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                               b"Expect: 100-continue\r\nContent-Length: 2\r\n\r\nhi")
     assert answer.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n")
 
 
@@ -246,7 +246,8 @@ async def test_a_slow_client_gets_408_and_the_listener_goes_on(store: Store) -> 
         assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
         silent = await asyncio.open_connection("127.0.0.1", s.listener.port)
         silent[1].close()  # connects and leaves without a word
-        assert (await raw(s, b"GET /healthz HTTP/1.1\r\n\r\n")).startswith(b"HTTP/1.1 200")
+        assert (await raw(s, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                ).startswith(b"HTTP/1.1 200")
     finally:
         await s.listener.close()
 
