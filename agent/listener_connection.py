@@ -206,10 +206,11 @@ class HttpConnection(asyncio.Protocol):
             return
         if self._h11.our_state is h11.DONE and self._h11.their_state is h11.DONE:
             self._h11.start_next_cycle()
-            self._head, self._body, self._started = None, bytearray(), False
-            self._enter(Phase.IDLE)
+            pipelined, _ = self._h11.trailing_data  # a request that came in behind this one
+            self._head, self._body, self._started = None, bytearray(), bool(pipelined)
+            self._enter(Phase.WAITING if pipelined else Phase.IDLE)
             self._transport.resume_reading()
-            self._advance()  # a request that came in behind this one
+            self._advance()
         else:
             self._linger()
 

@@ -190,13 +190,16 @@ async def test_the_right_token_is_let_in(guarded: Server, client: httpx.AsyncCli
     b"hello\r\n\r\n",
     b"garbage without an end",
     b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  # a TLS client hello
-    b"GET /healthz HTTP/2.0\r\n\r\n",
-    b"get /healthz HTTP/1.1\r\n\r\n",
-    b"GET /healthz HTTP/1.1\r\nno colon here\r\n\r\n",
-    b"GET /healthz HTTP/1.1\r\n bad: folding\r\n\r\n",
-    b"POST /ping/nightly HTTP/1.1\r\nContent-Length: many\r\n\r\n",
-    b"POST /ping/nightly HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
-    b"POST /ping/nightly HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc",
+    b"GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n",
+    b"get /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /healthz HTTP/1.1\r\n\r\n",  # HTTP/1.1 without a Host
+    b"GET /healthz HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+    b"GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n",
+    b"GET /healthz HTTP/1.1\r\n bad: folding\r\nHost: x\r\n\r\n",
+    b"POST /ping/nightly HTTP/1.1\r\nHost: x\r\nContent-Length: many\r\n\r\n",
+    b"POST /ping/nightly HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n"
+    b"\r\nabcd",
+    b"POST /ping/nightly HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc",
 ])
 async def test_garbage_gets_400(server: Server, data: bytes) -> None:
     answer = await raw(server, data, half_close=True)
