@@ -27,7 +27,8 @@ from agent.listener_policy import ConnectionLimits, Phase, open_files_target
 
 log = logging.getLogger("watchkeeper.http")
 
-BACKLOG = 1024
+#: Linux caps it to net.core.somaxconn (4096 by default).
+BACKLOG = 4096
 #: Connections accepted per turn of the event loop (see the module's docstring).
 ACCEPT_BATCH = 8
 #: Open files the agent asks for: the listener's table twice over, and room for the rest.
