@@ -106,8 +106,11 @@ class HttpConnection(asyncio.Protocol):
         hub = self.hub
         admission = hub.table.open(self.id, client, now)
         if admission.evict:
-            hub.evict(admission.evict, now, f"{hub.table.count(client)} connections from "
-                                            f"{client}, {len(hub.table)} in all")
+            limits = hub.limits
+            why = (f"{client} holds {limits.per_client} connections, the most one client may"
+                   if hub.table.count(client) >= limits.per_client else
+                   f"{limits.total} connections are open, the most the listener keeps")
+            hub.evict(admission.evict, now, why)
         if not admission.admitted:
             busy = Response.text(HTTPStatus.SERVICE_UNAVAILABLE, "busy\n")
             self._write_events(busy.events(close=True))

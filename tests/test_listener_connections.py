@@ -25,6 +25,8 @@ TOKEN = "listener-token-for-tests"
 AUTH = f"Authorization: Bearer {TOKEN}\r\n".encode()
 #: Deadlines short enough for a test to see them pass; the hang guard is far longer.
 QUICK = ConnectionLimits(request_timeout=0.3, idle_timeout=0.3, per_client=4, total=16)
+#: The same bounds with the usual deadlines, where none is to pass.
+ROOMY = ConnectionLimits(per_client=4, total=16)
 GUARD = 10.0
 
 
@@ -45,6 +47,13 @@ async def listen(sink: object, limits: ConnectionLimits | None = None,
 @pytest.fixture
 async def quick(store: Store) -> AsyncIterator[Listener]:
     listener = await listen(store, QUICK)
+    yield listener
+    await listener.close()
+
+
+@pytest.fixture
+async def roomy(store: Store) -> AsyncIterator[Listener]:
+    listener = await listen(store, ROOMY)
     yield listener
     await listener.close()
 
@@ -91,8 +100,8 @@ def ping_request(extra: bytes = b"", close: bool = False) -> bytes:
 @pytest.mark.parametrize(("auth", "status"), [(b"", b"401 Unauthorized"),
                                               (AUTH, b"413 Request Entity Too Large")])
 async def test_a_huge_body_is_refused_from_its_headers_before_it_is_sent(
-        quick: Listener, store: Store, auth: bytes, status: bytes) -> None:
-    conn = await Conn.open(quick)
+        roomy: Listener, store: Store, auth: bytes, status: bytes) -> None:
+    conn = await Conn.open(roomy)
     await conn.send(b"POST /ping/nightly HTTP/1.1\r\nHost: x\r\nContent-Length: 10737418240\r\n"
                     b"Expect: 100-continue\r\n" + auth + b"\r\n")
     answer = await conn.rest()  # answered and closed without a byte of the body
@@ -101,18 +110,18 @@ async def test_a_huge_body_is_refused_from_its_headers_before_it_is_sent(
     assert store.heartbeat_pings("nightly") == []
 
 
-async def test_a_body_sent_without_the_token_gets_its_401_not_a_reset(quick: Listener) -> None:
+async def test_a_body_sent_without_the_token_gets_its_401_not_a_reset(roomy: Listener) -> None:
     async with httpx.AsyncClient(timeout=GUARD) as client:
-        r = await client.post(f"http://127.0.0.1:{quick.port}/ping/nightly",
+        r = await client.post(f"http://127.0.0.1:{roomy.port}/ping/nightly",
                               content=b"x" * 60_000)
     assert r.status_code == 401
 
 
 # -- keep-alive ----------------------------------------------------------------------------
 
-async def test_requests_follow_each_other_on_one_connection(quick: Listener,
+async def test_requests_follow_each_other_on_one_connection(roomy: Listener,
                                                             store: Store) -> None:
-    conn = await Conn.open(quick)
+    conn = await Conn.open(roomy)
     await conn.send(ping_request() + ping_request())  # pipelined
     first, second = await conn.answer(), await conn.answer()
     await conn.send(ping_request(close=True))
@@ -151,18 +160,18 @@ async def test_a_slowloris_dribbling_its_headers_still_gets_408(quick: Listener)
 
 # -- the bound per client ------------------------------------------------------------------
 
-async def test_idle_connections_make_way_for_a_ping(quick: Listener, store: Store) -> None:
-    idle = [await Conn.open(quick) for _ in range(3 * QUICK.per_client)]
-    slow = [await Conn.open(quick) for _ in range(QUICK.per_client)]
+async def test_idle_connections_make_way_for_a_ping(roomy: Listener, store: Store) -> None:
+    idle = [await Conn.open(roomy) for _ in range(3 * ROOMY.per_client)]
+    slow = [await Conn.open(roomy) for _ in range(ROOMY.per_client)]
     for conn in slow:
         await conn.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
-    ping = await Conn.open(quick)
+    ping = await Conn.open(roomy)
     await ping.send(ping_request(close=True))
     assert (await ping.rest()).startswith(b"HTTP/1.1 200 OK\r\n")
     assert len(store.heartbeat_pings("nightly")) == 1
     # The oldest ones were dropped at once to make room.
     assert [await c.rest() for c in idle] == [b""] * len(idle)
-    assert quick.hub.table.count("127.0.0.1") <= QUICK.per_client
+    assert roomy.hub.table.count("127.0.0.1") <= ROOMY.per_client
 
 
 class Blocking:
@@ -221,3 +230,18 @@ print(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=60, check=True)
     assert out.stdout.splitlines() == ["open files limit raised from 256 to 1024", "1024"]
+
+
+async def test_a_flood_from_one_address_leaves_another_clients_connection_alone(
+        roomy: Listener, store: Store) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", roomy.port,
+                                                   local_addr=("127.0.0.2", 0))
+    other = Conn(reader, writer)
+    await other.send(ping_request())
+    assert (await other.answer()).startswith(b"HTTP/1.1 200 OK\r\n")  # now kept alive
+    flood = [await Conn.open(roomy) for _ in range(3 * ROOMY.per_client)]
+    await other.send(ping_request(close=True))
+    assert (await other.rest()).startswith(b"HTTP/1.1 200 OK\r\n")
+    assert roomy.hub.table.count("127.0.0.1") == ROOMY.per_client
+    for conn in flood:
+        conn.close()
