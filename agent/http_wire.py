@@ -84,6 +84,7 @@ class RequestHead:
     target: str
     headers: Mapping[str, str]
     length: int
+    chunked: bool = False
 
     def with_body(self, body: bytes) -> Request:
         return Request(self.method, self.target, self.headers, body)
@@ -93,8 +94,7 @@ def request_head(event: h11.Request) -> RequestHead:
     """The head of a request h11 parsed; HttpError for one the routes cannot serve.
 
     Repeated headers are joined with ", " (h11 has already refused conflicting
-    Content-Lengths). Chunked bodies are refused: every client of the listener knows
-    its body's length, and a length is what lets a body be refused before it is read.
+    Content-Lengths).
     """
     # h11 caps only a head that arrives in parts; one that came whole is measured here.
     size = len(event.method) + len(event.target) + sum(len(k) + len(v) + 4
@@ -108,15 +108,17 @@ def request_head(event: h11.Request) -> RequestHead:
     for raw_name, raw_value in event.headers:
         name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    if "transfer-encoding" in headers:
+    return RequestHead(method, event.target.decode("latin-1"), headers,
+                       int(headers.get("content-length", "0")), "transfer-encoding" in headers)
+
+
+def check_body(head: RequestHead) -> None:
+    """HttpError when the announced body is not one the listener takes: chunked (every
+    client of the listener knows its body's length, and a length is what lets a body be
+    refused before it is read) or larger than the cap."""
+    if head.chunked:
         raise HttpError(HTTPStatus.LENGTH_REQUIRED, "send a Content-Length; chunked bodies "
                                                     "are not accepted")
-    return RequestHead(method, event.target.decode("latin-1"), headers,
-                       int(headers.get("content-length", "0")))
-
-
-def check_length(head: RequestHead) -> None:
-    """HttpError when the announced body is larger than the listener takes."""
     if head.length > MAX_BODY_BYTES:
         raise HttpError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                         f"body larger than {MAX_BODY_BYTES // 1024} KB")

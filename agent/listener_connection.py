@@ -26,7 +26,7 @@ from agent.http_wire import (
     Request,
     RequestHead,
     Response,
-    check_length,
+    check_body,
     protocol_error,
     request_head,
 )
@@ -167,7 +167,7 @@ class HttpConnection(asyncio.Protocol):
                     if not self.hub.responder.authorized(self._head.headers):
                         raise HttpError(HTTPStatus.UNAUTHORIZED, "a bearer token is required",
                                         ("WWW-Authenticate", "Bearer"))
-                    check_length(self._head)
+                    check_body(self._head)
                     if self._h11.they_are_waiting_for_100_continue:
                         self._write_events([h11.InformationalResponse(
                             status_code=100, headers=[], reason=b"Continue")])

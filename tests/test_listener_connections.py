@@ -97,13 +97,22 @@ def ping_request(extra: bytes = b"", close: bool = False) -> bytes:
 
 # -- the token before the body -------------------------------------------------------------
 
-@pytest.mark.parametrize(("auth", "status"), [(b"", b"401 Unauthorized"),
-                                              (AUTH, b"413 Request Entity Too Large")])
-async def test_a_huge_body_is_refused_from_its_headers_before_it_is_sent(
-        roomy: Listener, store: Store, auth: bytes, status: bytes) -> None:
+HUGE = b"Content-Length: 10737418240\r\n"
+CHUNKED = b"Transfer-Encoding: chunked\r\n"
+
+
+@pytest.mark.parametrize(("auth", "body", "status"), [
+    (b"", HUGE, b"401 Unauthorized"),
+    (b"", CHUNKED, b"401 Unauthorized"),
+    (b"Authorization: Bearer wrong\r\n", HUGE, b"401 Unauthorized"),
+    (AUTH, HUGE, b"413 Request Entity Too Large"),
+    (AUTH, CHUNKED, b"411 Length Required"),
+])
+async def test_a_body_is_refused_from_the_headers_before_it_is_sent(
+        roomy: Listener, store: Store, auth: bytes, body: bytes, status: bytes) -> None:
     conn = await Conn.open(roomy)
-    await conn.send(b"POST /ping/nightly HTTP/1.1\r\nHost: x\r\nContent-Length: 10737418240\r\n"
-                    b"Expect: 100-continue\r\n" + auth + b"\r\n")
+    await conn.send(b"POST /ping/nightly HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                    + body + auth + b"\r\n")
     answer = await conn.rest()  # answered and closed without a byte of the body
     assert answer.startswith(b"HTTP/1.1 " + status + b"\r\n")
     assert b"100 Continue" not in answer and b"Connection: close\r\n" in answer
