@@ -154,6 +154,19 @@ async def test_healthz_answers_small_json(server: Server, client: httpx.AsyncCli
     assert head.status_code == 200 and head.content == b""
 
 
+async def test_healthz_is_503_while_the_agent_has_a_problem(store: Store,
+                                                            client: httpx.AsyncClient) -> None:
+    api = HttpApi(heartbeats=(), sink=store, clock=FakeClock(T0), health=lambda: Health(
+        "degraded", 3, 0, 0, ("config reload failed at T: 2 problems",)))
+    listener = await start_listener(ListenAddress("127.0.0.1", 0), api)
+    try:
+        r = await client.get(f"http://127.0.0.1:{listener.port}/healthz")
+    finally:
+        await listener.close()
+    assert (r.status_code, r.json()["status"], r.json()["problems"]) == \
+        (503, "degraded", ["config reload failed at T: 2 problems"])
+
+
 # --- the token -----------------------------------------------------------------------------
 
 @pytest.fixture
