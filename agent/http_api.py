@@ -220,6 +220,8 @@ async def serve_agent(config: Config, store: Store, clock: Clock, *,
                   health=health, clock=clock, token=settings.token, on_ping=on_ping,
                   metrics=metrics)
     listener = await start_listener(address, api)
+    if (said := listener.open_files.report()) is not None:
+        log.log(*said)
     needs = "; requests need the bearer token" if settings.token else ""
     log.info("listening on %s%s", address, needs)
     return listener

@@ -6,8 +6,9 @@ already sent its request out of the connection table before it was read. A few a
 every connection is read within a turn or two of being accepted. The backlog itself is
 deep, so a flood does not drop a ping's connection attempt on the floor.
 
-At start the soft limit of open files is raised (up to the hard limit) so the table fits
-in it, and the table is shrunk to it where it cannot be.
+At start the soft limit of open files is raised to ``WANTED_OPEN_FILES`` (or the hard
+limit, if lower) so the connection table fits in it twice over; where it cannot be, the
+table is shrunk to fit.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import logging
 import os
 import resource
 import socket
+from dataclasses import dataclass
 
 from agent.errors import WatchkeeperError
 from agent.listen_address import ListenAddress
@@ -38,29 +40,53 @@ _RESOURCE_PAUSE = 0.1
 _OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
-def raise_open_files_limit(wanted: int = WANTED_OPEN_FILES) -> int:
-    """Raise the soft RLIMIT_NOFILE towards ``wanted`` (within the hard limit); the soft
-    limit in force afterwards."""
+@dataclass(frozen=True, slots=True)
+class OpenFiles:
+    """The soft open files limit before and after the listener asked for more."""
+
+    before: int
+    after: int
+    hard: int
+    #: Why it could not be raised as far as wanted (None when it was, or had no need).
+    failure: str | None = None
+
+    def report(self, wanted: int = WANTED_OPEN_FILES) -> tuple[int, str] | None:
+        """A log level and line for the agent's log, None when there is nothing to say."""
+        if self.failure is not None:
+            return logging.WARNING, (f"cannot raise the open files limit from {self.before}: "
+                                     f"{self.failure}")
+        if self.after > self.before:
+            return logging.INFO, f"open files limit raised from {self.before} to {self.after}"
+        if self.after < wanted:
+            keeps = ConnectionLimits().within_open_files(self.after).total
+            return logging.WARNING, (f"the open files limit is {self.after} (hard limit "
+                                     f"{self.hard}): the listener keeps at most {keeps} "
+                                     "connections")
+        return None
+
+
+def raise_open_files_limit(wanted: int = WANTED_OPEN_FILES) -> OpenFiles:
+    """Raise the soft RLIMIT_NOFILE towards ``wanted`` (within the hard limit), once per
+    process: later calls find it raised already."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = open_files_target(soft, -1 if hard == resource.RLIM_INFINITY else hard, wanted)
+    shown_hard = -1 if hard == resource.RLIM_INFINITY else hard
+    target = open_files_target(soft, shown_hard, wanted)
     if target > soft:
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
         except (ValueError, OSError) as exc:
-            log.warning("cannot raise the open files limit from %d to %d: %s", soft, target, exc)
-            return soft
-        log.info("open files limit raised from %d to %d", soft, target)
-    elif soft < wanted:
-        log.warning("the open files limit is %d (hard limit %d): the listener keeps at most "
-                    "%d connections", soft, hard, ConnectionLimits().within_open_files(soft).total)
-    return target
+            return OpenFiles(soft, soft, shown_hard, str(exc))
+    return OpenFiles(soft, target, shown_hard)
 
 
 class Listener:
     """A running listener; ``port`` is the one bound (useful when asked for port 0)."""
 
-    def __init__(self, sockets: list[socket.socket], address: ListenAddress, hub: Hub) -> None:
+    def __init__(self, sockets: list[socket.socket], address: ListenAddress, hub: Hub,
+                 open_files: OpenFiles) -> None:
         self._sockets = sockets
+        #: What became of the open files limit at start (the agent logs it).
+        self.open_files = open_files
         self.address = address
         self.hub = hub
         self._loop = asyncio.get_running_loop()
@@ -165,4 +191,5 @@ async def start_listener(address: ListenAddress, responder: Responder,
     limit); raises WatchkeeperError when the address cannot be used."""
     open_files = raise_open_files_limit()
     sockets = await bind(address)
-    return Listener(sockets, address, Hub(responder, limits.within_open_files(open_files)))
+    hub = Hub(responder, limits.within_open_files(open_files.after))
+    return Listener(sockets, address, hub, open_files)

@@ -4,6 +4,7 @@ body is read, kept-alive connections, deadlines, and the bound per client."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import subprocess
 import sys
 import threading
@@ -18,6 +19,7 @@ from agent.heartbeats import Ping
 from agent.http_api import Health, HttpApi, Listener, start_listener
 from agent.listen_address import ListenAddress
 from agent.listener_policy import ConnectionLimits
+from agent.listener_server import OpenFiles
 from agent.store import Store
 
 T0 = 1_700_000_000.0
@@ -228,17 +230,33 @@ async def test_without_a_token_the_headers_are_enough_to_answer(store: Store) ->
 
 def test_the_listener_raises_a_low_open_files_limit() -> None:
     script = """
-import asyncio, logging, resource, sys
-logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+import resource
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
 from agent.listener_server import raise_open_files_limit
-raise_open_files_limit(1024)
+print(raise_open_files_limit(1024).report(1024)[1])
 print(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+print(raise_open_files_limit(1024).report(1024))
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=60, check=True)
-    assert out.stdout.splitlines() == ["open files limit raised from 256 to 1024", "1024"]
+    assert out.stdout.splitlines() == ["open files limit raised from 256 to 1024", "1024",
+                                       "None"]
+
+
+@pytest.mark.parametrize(("open_files", "level", "line"), [
+    (OpenFiles(1024, 4096, 524288), logging.INFO, "open files limit raised from 1024 to 4096"),
+    (OpenFiles(4096, 4096, 524288), None, None),
+    (OpenFiles(1024, 1024, 1024), logging.WARNING,
+     "the open files limit is 1024 (hard limit 1024): the listener keeps at most 512 "
+     "connections"),
+    (OpenFiles(1024, 1024, 8192, "not permitted"), logging.WARNING,
+     "cannot raise the open files limit from 1024: not permitted"),
+])
+def test_what_the_agent_says_about_its_open_files_limit(
+        open_files: OpenFiles, level: int | None, line: str | None) -> None:
+    said = open_files.report(4096)
+    assert (said or (None, None)) == (level, line)
 
 
 async def test_a_flood_from_one_address_leaves_another_clients_connection_alone(
