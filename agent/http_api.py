@@ -5,9 +5,10 @@
 no heartbeat check has). ``GET /healthz`` answers a small JSON document without secrets;
 ``GET /metrics`` the agent's metrics in the Prometheus text format (``agent.agent_metrics``).
 
-A minimal HTTP/1.1 server on ``asyncio.start_server`` (the wire format is in
-``agent.http_wire``): every read under a timeout, a bounded number of connections;
-garbage gets a 400, not a traceback. When ``agent.token`` is set every request needs
+This module holds the routes; HTTP itself is h11's, driven by ``agent.listener_connection``
+(the token checked from the headers, before any body), with deadlines and bounds on
+connections from ``agent.listener_policy`` and the sockets in ``agent.listener_server``.
+Garbage gets a 400, not a traceback. When ``agent.token`` is set every request needs
 ``Authorization: Bearer <token>`` (the config requires one whenever the address is not
 loopback).
 """
@@ -15,11 +16,9 @@ loopback).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import logging
-import os
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Protocol
@@ -29,16 +28,11 @@ from agent.check import Capability
 from agent.clock import Clock
 from agent.errors import WatchkeeperError
 from agent.heartbeats import Ping, PingKind
-from agent.http_wire import (
-    LINGER,
-    MAX_HEADER_BYTES,
-    HttpError,
-    Request,
-    Response,
-    close_connection,
-    read_request,
-)
+from agent.http_wire import Request, Response
 from agent.listen_address import ListenAddress, parse_listen
+from agent.listener_policy import ConnectionLimits
+from agent.listener_server import Listener
+from agent.listener_server import start_listener as _start
 from agent.live_checks import checks_needing
 from agent.prometheus import CONTENT_TYPE as METRICS_CONTENT_TYPE
 
@@ -47,8 +41,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("watchkeeper.http")
 
-REQUEST_TIMEOUT = 10.0
-MAX_CONNECTIONS = 64
+#: How long a request may take to arrive whole (a kept-alive connection idles as long).
+REQUEST_TIMEOUT = 5.0
+
+__all__ = ["Health", "HttpApi", "Listener", "serve_agent", "start_listener"]
 
 # -- the handlers --------------------------------------------------------------------------
 
@@ -86,7 +82,9 @@ MetricsPage = Callable[[], Awaitable[str]]
 
 
 class HttpApi:
-    """Routes requests; ``serve`` is the connection handler for ``asyncio.start_server``."""
+    """Routes requests: ``authorized`` is asked with the headers, before any body is read;
+    ``respond`` answers the whole request. ``timeout`` bounds how long a request may take
+    to arrive."""
 
     def __init__(self, *, heartbeats: Collection[str], sink: PingSink,
                  health: Callable[[], Health], clock: Clock, token: str | None = None,
@@ -104,11 +102,10 @@ class HttpApi:
         self.clock = clock
         self._token = token.encode() if token else None
         self.timeout = timeout
-        self._active = 0
 
     async def respond(self, request: Request) -> Response:
         """The answer to one request."""
-        if self._token is not None and not self._authorized(request):
+        if not self.authorized(request.headers):
             return Response.text(HTTPStatus.UNAUTHORIZED, "a bearer token is required\n",
                                  ("WWW-Authenticate", "Bearer"))
         path = request.path
@@ -134,9 +131,11 @@ class HttpApi:
             return await self._ping(path.removeprefix("/ping").strip("/"))
         return Response.text(HTTPStatus.NOT_FOUND, "not found\n")
 
-    def _authorized(self, request: Request) -> bool:
-        assert self._token is not None
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    def authorized(self, headers: Mapping[str, str]) -> bool:
+        """Whether a request with these headers may be answered (always, without a token)."""
+        if self._token is None:
+            return True
+        scheme, _, given = headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer":
             return False
         return hmac.compare_digest(given.strip().encode("latin-1"), self._token)
@@ -183,40 +182,6 @@ class HttpApi:
         log.log(level, "heartbeat %s: %s%s", name, ping.kind.value, code)
         return Response.text(HTTPStatus.OK, "OK")
 
-    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Handle one connection: read one request, answer it, close."""
-        if self._active >= MAX_CONNECTIONS:
-            writer.write(Response.text(HTTPStatus.SERVICE_UNAVAILABLE, "busy\n").encode())
-            await close_connection(writer, reader, linger=False)
-            return
-        self._active += 1
-        try:
-            head = False
-            try:
-                async with asyncio.timeout(self.timeout):
-                    request = await read_request(reader, writer)
-                if request is None:
-                    return
-                head = request.method == "HEAD"
-                response = await self.respond(request)
-            except HttpError as exc:
-                response = exc.response
-            except TimeoutError:
-                response = Response.text(HTTPStatus.REQUEST_TIMEOUT, "request timed out\n")
-            except ConnectionError:
-                return
-            except Exception:  # one bad request must never take the listener down
-                log.exception("HTTP request handling failed")
-                response = Response.text(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error\n")
-            writer.write(response.encode(head=head))
-            async with asyncio.timeout(self.timeout):
-                await writer.drain()
-        except (ConnectionError, TimeoutError):
-            pass
-        finally:
-            self._active -= 1
-            await close_connection(writer, reader)
-
 
 def _not_allowed(allow: str) -> Response:
     return Response.text(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed\n",
@@ -225,35 +190,14 @@ def _not_allowed(allow: str) -> Response:
 
 # -- the server ----------------------------------------------------------------------------
 
-class Listener:
-    """A running listener; ``port`` is the one bound (useful when asked for port 0)."""
-
-    def __init__(self, server: asyncio.Server, address: ListenAddress) -> None:
-        self._server = server
-        self.address = address
-
-    @property
-    def port(self) -> int:
-        return int(self._server.sockets[0].getsockname()[1])
-
-    async def close(self) -> None:
-        """Stop accepting connections."""
-        self._server.close()
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(LINGER + 1):
-                await self._server.wait_closed()
-
-
-async def start_listener(address: ListenAddress, api: HttpApi) -> Listener:
-    """Bind and start serving; raises WatchkeeperError when the address cannot be used."""
-    try:
-        server = await asyncio.start_server(api.serve, address.host, address.port,
-                                            limit=MAX_HEADER_BYTES, reuse_address=True)
-    except OSError as exc:
-        # asyncio wraps the bind error in a long text; the errno says it in a few words.
-        why = os.strerror(exc.errno) if exc.errno else str(exc)
-        raise WatchkeeperError(f"cannot listen on {address}: {why.lower()}") from None
-    return Listener(server, address)
+async def start_listener(address: ListenAddress, api: HttpApi,
+                         limits: ConnectionLimits | None = None) -> Listener:
+    """Bind and start serving ``api``; raises WatchkeeperError when the address cannot be
+    used. ``limits`` default to requests within ``api.timeout``, idle connections closed
+    after as long."""
+    if limits is None:
+        limits = ConnectionLimits(request_timeout=api.timeout, idle_timeout=api.timeout)
+    return await _start(address, api, limits)
 
 
 async def serve_agent(config: Config, store: AgentView, clock: Clock, *,
@@ -283,6 +227,8 @@ async def serve_agent(config: Config, store: AgentView, clock: Clock, *,
                   health=health, clock=clock, token=settings.token, on_ping=on_ping,
                   metrics=metrics)
     listener = await start_listener(address, api)
+    if (said := listener.open_files.report()) is not None:
+        log.log(*said)
     needs = "; requests need the bearer token" if settings.token else ""
     log.info("listening on %s%s", address, needs)
     return listener

@@ -154,6 +154,19 @@ async def test_healthz_answers_small_json(server: Server, client: httpx.AsyncCli
     assert head.status_code == 200 and head.content == b""
 
 
+async def test_healthz_is_503_while_the_agent_has_a_problem(store: Store,
+                                                            client: httpx.AsyncClient) -> None:
+    api = HttpApi(heartbeats=(), sink=store, clock=FakeClock(T0), health=lambda: Health(
+        "degraded", 3, 0, 0, ("config reload failed at T: 2 problems",)))
+    listener = await start_listener(ListenAddress("127.0.0.1", 0), api)
+    try:
+        r = await client.get(f"http://127.0.0.1:{listener.port}/healthz")
+    finally:
+        await listener.close()
+    assert (r.status_code, r.json()["status"], r.json()["problems"]) == \
+        (503, "degraded", ["config reload failed at T: 2 problems"])
+
+
 # --- the token -----------------------------------------------------------------------------
 
 @pytest.fixture
@@ -190,13 +203,16 @@ async def test_the_right_token_is_let_in(guarded: Server, client: httpx.AsyncCli
     b"hello\r\n\r\n",
     b"garbage without an end",
     b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  # a TLS client hello
-    b"GET /healthz HTTP/2.0\r\n\r\n",
-    b"get /healthz HTTP/1.1\r\n\r\n",
-    b"GET /healthz HTTP/1.1\r\nno colon here\r\n\r\n",
-    b"GET /healthz HTTP/1.1\r\n bad: folding\r\n\r\n",
-    b"POST /ping/nightly HTTP/1.1\r\nContent-Length: many\r\n\r\n",
-    b"POST /ping/nightly HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
-    b"POST /ping/nightly HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc",
+    b"GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n",
+    b"get /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /healthz HTTP/1.1\r\n\r\n",  # HTTP/1.1 without a Host
+    b"GET /healthz HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+    b"GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n",
+    b"GET /healthz HTTP/1.1\r\n bad: folding\r\nHost: x\r\n\r\n",
+    b"POST /ping/nightly HTTP/1.1\r\nHost: x\r\nContent-Length: many\r\n\r\n",
+    b"POST /ping/nightly HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n"
+    b"\r\nabcd",
+    b"POST /ping/nightly HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc",
 ])
 async def test_garbage_gets_400(server: Server, data: bytes) -> None:
     answer = await raw(server, data, half_close=True)
@@ -231,8 +247,8 @@ async def test_a_chunked_body_is_411(server: Server, client: httpx.AsyncClient) 
 
 
 async def test_expect_100_continue_is_honoured(server: Server) -> None:
-    answer = await raw(server, b"POST /ping/nightly HTTP/1.1\r\nExpect: 100-continue\r\n"
-                               b"Content-Length: 2\r\n\r\nhi")
+    answer = await raw(server, b"POST /ping/nightly HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                               b"Expect: 100-continue\r\nContent-Length: 2\r\n\r\nhi")
     assert answer.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n")
 
 
@@ -246,7 +262,8 @@ async def test_a_slow_client_gets_408_and_the_listener_goes_on(store: Store) -> 
         assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
         silent = await asyncio.open_connection("127.0.0.1", s.listener.port)
         silent[1].close()  # connects and leaves without a word
-        assert (await raw(s, b"GET /healthz HTTP/1.1\r\n\r\n")).startswith(b"HTTP/1.1 200")
+        assert (await raw(s, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                ).startswith(b"HTTP/1.1 200")
     finally:
         await s.listener.close()
 
