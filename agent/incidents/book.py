@@ -83,7 +83,7 @@ class IncidentBook:
                 " (nothing was sent: a silence held it back throughout)"
             updated = current.with_entry(
                 Entry(at=ev.at, kind=EntryKind.RESOLVED, text=f"resolved{lasted}{sent}"),
-                resolved_at=ev.at)
+                resolved_at=ev.at, severity=Status.OK)
         self._keep(updated)
         return updated
 

@@ -1,0 +1,83 @@
+"""The incident log of a real agent: an outage and its recovery become one incident with
+its timeline and its figures, shown by ``incidents``, ``incident show`` and ``report``,
+and kept across a restart."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.agent_process import AGENT, Agents, cli, wait_until
+from tests.servers.receiver import Receiver
+
+pytestmark = pytest.mark.slow
+
+CONFIG = AGENT + """\
+channels:
+  hook: ["{url}"]
+checks:
+  - name: shop
+    kind: command
+    command: [/bin/sh, -c, 'exit $(cat {flag})']
+"""
+
+
+@pytest.fixture
+def agents(tmp_path: Path, receiver: Receiver) -> Iterator[Agents]:
+    found = Agents(tmp_path, receiver)
+    yield found
+    found.reap()
+
+
+def listed(config: Path) -> list[dict[str, object]]:
+    out = cli("incidents", "--json", "-c", str(config))
+    assert out.returncode == 0, out.stderr
+    found: list[dict[str, object]] = json.loads(out.stdout)["incidents"]
+    return found
+
+
+def test_an_outage_is_one_incident_with_its_timeline_and_figures(
+        agents: Agents, receiver: Receiver, tmp_path: Path) -> None:
+    flag = tmp_path / "flag"
+    flag.write_text("0")
+    agent = agents.start(CONFIG, flag=flag)
+    agent.wait_for_first_cycle()
+    flag.write_text("2")
+    receiver.wait_for(1)
+    opened = wait_until(lambda: listed(agents.config), what="the incident recorded")
+    assert opened[0]["resolved_at"] is None and opened[0]["worst"] == "critical"
+    flag.write_text("0")
+    receiver.wait_for(2)
+    agent.wait_for_log("sent notification RESOLVED")
+
+    def closed() -> list[dict[str, object]]:
+        found = listed(agents.config)
+        return found if found and found[0]["notifications"] == 2 else []
+
+    (incident,) = wait_until(closed, what="the incident closed with both deliveries")
+    assert incident["resolved_at"] is not None and incident["check"] == "shop"
+    assert incident["first_notified_at"] is not None
+    assert incident["first_bad_at"] <= incident["first_notified_at"]  # type: ignore[operator]
+
+    show = cli("incident", "show", str(incident["id"])[:8], "-c", str(agents.config))
+    assert show.returncode == 0, show.stderr
+    lines = show.stdout
+    for words in ("opened", "notified", "resolved", "detected in", "FIRING delivered to hook"):
+        assert words in lines
+    assert agent.stop() == 0
+
+    # Kept across a restart, and counted in the report.
+    again = agents.start()
+    again.wait_for_first_cycle()
+    report = json.loads(cli("report", "--json", "-c", str(agents.config)).stdout)
+    assert report["total"]["incidents"] == 1 and report["total"]["notifications"] == 2
+    assert report["total"]["detect"]["count"] == 1
+    assert report["checks"][0]["check"] == "shop"
+    text = cli("report", "-c", str(agents.config)).stdout
+    assert "shop" in text and "(all)" in text and "bad samples became 2" in text
+    missing = cli("incident", "show", "nope", "-c", str(agents.config))
+    assert missing.returncode == 2 and "no incident 'nope'" in missing.stderr
+    assert again.stop() == 0
