@@ -55,6 +55,11 @@ class ControlError(WatchkeeperError):
     """Asking the agent failed: it refused, did not answer in time, or answered nonsense."""
 
 
+class RequestRefusedError(ControlError):
+    """The agent understood the request and refuses it (no such incident): its words go
+    back to the client."""
+
+
 class AgentNotRunning(ControlError):  # noqa: N818 - a state, not a failure of the caller
     """No agent answers on this state directory's control socket."""
 
@@ -66,6 +71,8 @@ class Op(enum.Enum):
     BASELINE = "baseline"
     SILENCE_ADD = "silence_add"
     SILENCE_REMOVE = "silence_remove"
+    ACK = "ack"
+    UNACK = "unack"
 
 
 class Request(BaseModel):
@@ -125,6 +132,33 @@ class SilenceRemoved(BaseModel):
     removed: bool
 
 
+class AckRequest(Request):
+    """``by`` is on ``incident`` (an id, or a unique start of one): reminders stop."""
+
+    op: Op = Op.ACK
+    incident: str = Field(min_length=1, max_length=200)
+    by: str = Field(min_length=1, max_length=200)
+    comment: str = Field(default="", max_length=2000)
+
+
+class UnackRequest(Request):
+    """Nobody is on ``incident`` any more: reminders go on."""
+
+    op: Op = Op.UNACK
+    incident: str = Field(min_length=1, max_length=200)
+    by: str = Field(min_length=1, max_length=200)
+
+
+class Acked(BaseModel):
+    """The incident as it now stands: its full id, and who is on it (None: nobody)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    incident: str
+    alert: str
+    acked_by: str | None
+
+
 class _Head(BaseModel):
     """The part of any request that says which it is."""
 
@@ -145,6 +179,8 @@ class Answers(Protocol):
 
     async def remove_silence(self, request: SilenceRemoveRequest) -> SilenceRemoved: ...
 
+    async def ack(self, request: AckRequest | UnackRequest) -> Acked: ...
+
 
 @dataclass(frozen=True, slots=True)
 class _Route:
@@ -159,6 +195,8 @@ _ROUTES: dict[Op, _Route] = {
     Op.SILENCE_ADD: _Route(SilenceAddRequest, lambda answers, req: answers.add_silence(req)),
     Op.SILENCE_REMOVE: _Route(SilenceRemoveRequest,
                               lambda answers, req: answers.remove_silence(req)),
+    Op.ACK: _Route(AckRequest, lambda answers, req: answers.ack(req)),
+    Op.UNACK: _Route(UnackRequest, lambda answers, req: answers.ack(req)),
 }
 
 
@@ -271,6 +309,8 @@ async def respond(answers: Answers, line: bytes) -> bytes:
         return _failure(f"malformed request: {_first_problem(exc)}")
     try:
         result = await route.answer(answers, request)
+    except RequestRefusedError as exc:
+        return _failure(str(exc))
     except Exception as exc:  # a bug in one answer must not stop the socket
         log.exception("answering %s on the control socket failed", request.op.value)
         return _failure(f"the agent failed to answer {request.op.value}: "

@@ -20,12 +20,17 @@ from agent.alerting.state import AlertState
 from agent.clock import Clock
 from agent.config.models import Config
 from agent.control import (
+    Acked,
+    AckRequest,
     ControlError,
+    RequestRefusedError,
     SilenceAdded,
     SilenceAddRequest,
     SilenceRemoved,
     SilenceRemoveRequest,
+    UnackRequest,
 )
+from agent.incidents.record import Incident
 from agent.latest import LatestRuns
 from agent.model import AlertKey
 from agent.reports import (
@@ -60,6 +65,9 @@ class SilenceKeeper(Protocol):
                     reason: str) -> Silence: ...
 
     def remove_silence(self, silence_id: int) -> bool: ...
+
+    def acknowledge(self, incident: str, by: str, comment: str, undo: bool = False
+                    ) -> Incident: ...
 
 
 class LiveAnswers:
@@ -127,6 +135,15 @@ class LiveAnswers:
 
     async def remove_silence(self, request: SilenceRemoveRequest) -> SilenceRemoved:
         return SilenceRemoved(removed=self._keeper().remove_silence(request.id))
+
+    async def ack(self, request: AckRequest | UnackRequest) -> Acked:
+        undo = isinstance(request, UnackRequest)
+        comment = "" if isinstance(request, UnackRequest) else request.comment
+        try:
+            record = self._keeper().acknowledge(request.incident, request.by, comment, undo)
+        except LookupError as exc:
+            raise RequestRefusedError(str(exc.args[0])) from None
+        return Acked(incident=record.id, alert=record.key, acked_by=record.acked_by)
 
     def _keeper(self) -> SilenceKeeper:
         if self.silences is None:

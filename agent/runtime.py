@@ -13,9 +13,9 @@ from typing import Any
 
 from agent.agent_metrics import AgentMetrics
 from agent.alerting.judge import Judge, Verdict
-from agent.alerting.settle import Commit, Routing, settle, settle_released
+from agent.alerting.settle import Commit, Routing, settle, settle_event, settle_released
 from agent.alerting.silences import Silence, Suppressed
-from agent.alerting.state import AlertState, Phase
+from agent.alerting.state import AlertEvent, AlertState, EventKind, Phase
 from agent.clock import Clock, SystemClock
 from agent.config.models import Config
 from agent.control import ControlServer, serve_control
@@ -27,7 +27,7 @@ from agent.incidents.record import Incident
 from agent.latest import LatestRun, LatestRuns
 from agent.live_checks import HttpClients, LiveCheck, build_checks
 from agent.live_state import ListenerView, LiveQueue, PingBook, SilenceBook
-from agent.model import STATUS_METRIC, AlertKey, CheckResult, Status
+from agent.model import STATUS_METRIC, AlertKey, CheckResult, Status, make_labels
 from agent.notify.dispatcher import Dispatcher
 from agent.notify.outbox import Recorded, restored
 from agent.notify.sender import send_many
@@ -174,6 +174,25 @@ class Agent:
         log.info("silence #%d removed", silence_id)
         self.release_silenced()
         return True
+
+    def acknowledge(self, incident: str, by: str, comment: str, undo: bool = False
+                    ) -> Incident:
+        """``by`` is on ``incident`` (``undo``: no longer): reminders stop (go on), and
+        the channels its alerts go to are told. Raises LookupError when there is no such
+        open incident."""
+        now = self.clock.now()
+        record = (self.incidents.unacknowledge(incident, now, by) if undo
+                  else self.incidents.acknowledge(incident, now, by, comment))
+        self._record_incidents([record])
+        kind = EventKind.UNACKNOWLEDGED if undo else EventKind.ACKNOWLEDGED
+        why = f"by {by}" + (f": {comment}" if comment and not undo else "")
+        event = AlertEvent(kind, AlertKey(record.host, record.check, record.metric,
+                                          make_labels(record.labels)),
+                           record.severity, now, record.id, why, since=record.first_bad_at)
+        commit = settle_event(event, self.routing)
+        self._store(commit)
+        self._log_notes(commit, self.clock.wall())
+        return record
 
     @staticmethod
     def job(lc: LiveCheck) -> Job:
@@ -338,7 +357,8 @@ class Agent:
         # Silences are wall-clock windows a person gave; decisions keep the decision time.
         wall = self.clock.wall()
         silences = self.silences.active(wall) if verdict.events else []
-        commit = settle(verdict, silences, self.suppressed, self.routing, now, wall=wall)
+        commit = settle(verdict, silences, self.suppressed, self.routing, now, wall=wall,
+                        acknowledged=self.incidents.acknowledged)
         self._store(commit)
         if commit.writes:
             self.judge.apply(verdict)

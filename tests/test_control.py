@@ -16,15 +16,19 @@ from agent.clock import SystemClock
 from agent.control import (
     MAX_REQUEST,
     SOCKET_NAME,
+    Acked,
+    AckRequest,
     AgentNotRunning,
     BaselineRequest,
     ControlError,
     ControlServer,
+    RequestRefusedError,
     SilenceAdded,
     SilenceAddRequest,
     SilenceRemoved,
     SilenceRemoveRequest,
     StatusRequest,
+    UnackRequest,
     ask,
     serve_control,
 )
@@ -56,6 +60,12 @@ class FakeAnswers:
 
     async def remove_silence(self, request: SilenceRemoveRequest) -> SilenceRemoved:
         return SilenceRemoved(removed=request.id == 7)
+
+    async def ack(self, request: AckRequest | UnackRequest) -> Acked:
+        if request.incident != "inc-1":
+            raise RequestRefusedError(f"no open incident {request.incident!r}")
+        return Acked(incident="inc-1", alert="h1/disk/used_percent",
+                     acked_by=None if isinstance(request, UnackRequest) else request.by)
 
 
 @pytest.fixture
@@ -117,6 +127,16 @@ async def test_silences_are_added_and_removed_through_the_socket(
                                         SilenceRemoved)).removed
 
 
+async def test_an_ack_is_answered_and_a_refusal_comes_back_in_the_agents_words(
+        served: tuple[ControlServer, FakeAnswers], tmp_path: Path) -> None:
+    done = await asyncio.to_thread(ask, tmp_path, AckRequest(incident="inc-1", by="alice"),
+                                   Acked)
+    assert done.acked_by == "alice"
+    with pytest.raises(ControlError, match="no open incident 'inc-9'"):
+        await asyncio.to_thread(ask, tmp_path, UnackRequest(incident="inc-9", by="bob"),
+                                Acked)
+
+
 @pytest.mark.parametrize("request_line", [
     b'{"op": "silence_add", "check": "x", "duration": 1}',
     b'{"op": "silence_add", "check": "", "duration": 3600}',
@@ -135,8 +155,8 @@ async def test_a_silence_request_out_of_bounds_is_refused(
 @pytest.mark.parametrize(("data", "words"), [
     (b"garbage\n", "Invalid JSON"),
     (b"[1, 2]\n", "Input should be an object"),
-    (b'{"op": "shutdown"}\n', "op: Input should be 'status', 'baseline', 'silence_add' "
-                              "or 'silence_remove'"),
+    (b'{"op": "shutdown"}\n', "op: Input should be 'status', 'baseline', 'silence_add', "
+                              "'silence_remove', 'ack' or 'unack'"),
     (b'{"op": "status", "extra": 1}\n', "extra: Extra inputs are not permitted"),
     (b'{"no": "op"}\n', "op: Field required"),
     (b"\xff\xfe\x00\n", "Invalid JSON"),

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -58,6 +58,8 @@ class NoteKind(enum.Enum):
     SILENCED = "silenced"
     #: A RESOLVED not sent because its FIRING was never sent.
     DROPPED = "dropped"
+    #: A reminder not sent: someone acknowledged the incident.
+    ACKNOWLEDGED = "acknowledged"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +77,8 @@ class Note:
     @property
     def level(self) -> int:
         """The log level: problems as warnings, everything else as information."""
-        if self.kind in (NoteKind.QUEUED, NoteKind.RELEASED) and \
-                self.event.kind is not EventKind.RESOLVED:
+        if self.kind in (NoteKind.QUEUED, NoteKind.RELEASED) and self.event.kind not in (
+                EventKind.RESOLVED, EventKind.ACKNOWLEDGED, EventKind.UNACKNOWLEDGED):
             return logging.WARNING
         return logging.INFO
 
@@ -91,6 +93,8 @@ class Note:
                     f"{format_until(s.ends_at, now)}{reason}")
         if self.kind is NoteKind.DROPPED:
             return f"{head} (not sent: a silence held back its FIRING)"
+        if self.kind is NoteKind.ACKNOWLEDGED:
+            return f"{head} (not sent: the incident is acknowledged)"
         note = "; its silence ended" if self.kind is NoteKind.RELEASED else ""
         if self.duplicates:
             note = f", {self.duplicates} already queued before{note}"
@@ -136,15 +140,27 @@ class Commit:
 
 def settle(verdict: Verdict, silences: Sequence[Silence],
            suppressed: Mapping[str, Suppressed], routing: Routing, now: float, *,
-           wall: float | None = None) -> Commit:
+           wall: float | None = None, acknowledged: Collection[str] = ()) -> Commit:
     """Decide what ``verdict`` stores and sends at ``now`` (silences read at ``wall``).
 
     Its states are stored whatever happens to its events: a silence holds back
-    notifications, never the truth of an alert's state.
+    notifications, never the truth of an alert's state. Reminders of ``acknowledged``
+    incidents are not sent (someone is on it); every other event of theirs is.
     """
-    commit = _commit(decide(verdict.events, silences, suppressed, now, wall=wall), routing)
+    quiet = [ev for ev in verdict.events
+             if ev.kind is EventKind.REMINDER and ev.incident in acknowledged]
+    events = [ev for ev in verdict.events if not any(ev is q for q in quiet)]
+    commit = _commit(decide(events, silences, suppressed, now, wall=wall), routing)
+    commit.notes.extend(Note(NoteKind.ACKNOWLEDGED, ev) for ev in quiet)
     commit.states = list(verdict.states)
     return commit
+
+
+def settle_event(event: AlertEvent, routing: Routing) -> Commit:
+    """Send one event made outside the alert machine (an acknowledgement) where the
+    alert's events go."""
+    rows = routing.deliveries(event)
+    return Commit(deliveries=rows, notes=[Note(NoteKind.QUEUED, event, len(rows))])
 
 
 def settle_released(suppressed: Sequence[Suppressed], states: Mapping[AlertKey, AlertState],

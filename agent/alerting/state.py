@@ -25,6 +25,8 @@ class EventKind(enum.Enum):
     DEESCALATED = "deescalated"    # CRITICAL -> WARNING while firing
     REMINDER = "reminder"          # still firing after repeat_interval
     RESOLVED = "resolved"
+    ACKNOWLEDGED = "acknowledged"  # someone said "I'm on it": reminders stop
+    UNACKNOWLEDGED = "unacknowledged"  # ... and took it back: reminders go on
 
 
 @dataclass(frozen=True, slots=True)

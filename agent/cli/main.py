@@ -31,6 +31,7 @@ from pathlib import Path
 
 from agent import __version__, logs
 from agent.cli import (
+    ack_cmd,
     baseline_cmd,
     commands,
     incidents_cmd,
@@ -88,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     baseline_cmd.add_parser(sub, common)
     silence_cmd.add_parser(sub, common)
     incidents_cmd.add_parser(sub, common)
+    ack_cmd.add_parser(sub, common)
     return p
 
 
@@ -146,6 +148,8 @@ COMMANDS: dict[str, Command] = {
     "incidents": Command(incidents_cmd.run_list),
     "incident": Command(incidents_cmd.run_show),
     "report": Command(incidents_cmd.run_report),
+    "ack": Command(ack_cmd.run),
+    "unack": Command(ack_cmd.run),
 }
 
 

@@ -65,8 +65,8 @@ class IncidentBook:
         current = self._open.get(ev.incident)
         if ev.kind is EventKind.FIRING:
             return self._fired(note, current)
-        if current is None:
-            return None
+        if current is None or ev.kind in (EventKind.ACKNOWLEDGED, EventKind.UNACKNOWLEDGED):
+            return None  # an acknowledgement is recorded when it is made
         if ev.kind in (EventKind.ESCALATED, EventKind.DEESCALATED):
             before = ev.previous_severity.value.upper() if ev.previous_severity else "?"
             updated = current.with_entry(
@@ -103,6 +103,56 @@ class IncidentBook:
                     Entry(at=ev.at, kind=EntryKind.SILENCED,
                           text=f"held back by silence #{s.id}{reason}"), silenced=True)
         self._open[updated.id] = updated
+        return updated
+
+    # -- who handles it ----------------------------------------------------------------
+
+    @property
+    def acknowledged(self) -> frozenset[str]:
+        """The open incidents someone acknowledged."""
+        return frozenset(i.id for i in self._open.values() if i.acked_at is not None)
+
+    def find(self, incident: str) -> Incident:
+        """The open incident with id ``incident``, or the one whose id starts so.
+
+        Raises LookupError, in words for a person, when there is none or several."""
+        found = self._open.get(incident)
+        if found is not None:
+            return found
+        matches = [i for i in self._open.values() if i.id.startswith(incident)]
+        if len(matches) == 1:
+            return matches[0]
+        closed = self._closed.get(incident) or next(
+            (i for i in self._closed.values() if i.id.startswith(incident)), None)
+        if not matches and closed is not None:
+            raise LookupError(f"incident {closed.id} is resolved already")
+        if not matches:
+            raise LookupError(f"no open incident {incident!r} (see 'watchkeeper incidents')")
+        raise LookupError(f"{incident!r} names {len(matches)} open incidents: "
+                          + ", ".join(sorted(i.id for i in matches)))
+
+    def acknowledge(self, incident: str, at: float, by: str, comment: str) -> Incident:
+        """``by`` handles ``incident`` from ``at`` on (LookupError: see ``find``)."""
+        current = self.find(incident)
+        note = f": {comment}" if comment else ""
+        again = " again" if current.acked_at is not None else ""
+        updated = current.with_entry(
+            Entry(at=at, kind=EntryKind.ACKNOWLEDGED, text=f"acknowledged{again} by {by}{note}"),
+            acked_at=current.acked_at if current.acked_at is not None else at,
+            acked_by=by, ack_comment=comment or None)
+        self._keep(updated)
+        return updated
+
+    def unacknowledge(self, incident: str, at: float, by: str) -> Incident:
+        """Nobody handles ``incident`` any more (LookupError: see ``find``)."""
+        current = self.find(incident)
+        if current.acked_at is None:
+            raise LookupError(f"incident {current.id} is not acknowledged")
+        updated = current.with_entry(
+            Entry(at=at, kind=EntryKind.UNACKNOWLEDGED, text=f"acknowledgement taken back by "
+                                                             f"{by}"),
+            acked_at=None, acked_by=None, ack_comment=None)
+        self._keep(updated)
         return updated
 
     # -- what was delivered ------------------------------------------------------------

@@ -34,17 +34,25 @@ class Message:
         """``critical``, ``warning``, ``unknown``, ``resolved`` (or ``info``): the headline."""
         if self.kind is EventKind.RESOLVED:
             return "resolved"
+        if self.kind in _ACK_KINDS:
+            return "info"
         return "info" if self.severity is Status.OK else self.severity.value
 
     @property
     def notify_type(self) -> str:
         """The Apprise notification type (``success``, ``warning``, ``failure``, ``info``)."""
+        if self.kind in _ACK_KINDS:
+            return "info"
         return "success" if self.kind is EventKind.RESOLVED else _NOTIFY_TYPES[self.severity]
 
     def one_line(self) -> str:
         """Title and body on a single line (for logs)."""
         lines = [line.strip() for line in self.body.splitlines() if line.strip()]
         return " | ".join([self.title, *lines])
+
+
+#: Events that say who handles an incident rather than how the alert stands.
+_ACK_KINDS = frozenset({EventKind.ACKNOWLEDGED, EventKind.UNACKNOWLEDGED})
 
 
 def effective_severity(event: AlertEvent) -> Status:
@@ -98,6 +106,8 @@ def _title(event: AlertEvent, severity: Status) -> str:
     # Label values tell apart the series of one check ("disks /var"): keep them in the title.
     subject = " ".join([key.host, key.check, *(v for _, v in key.labels)])
     prev = event.previous_severity
+    if event.kind in _ACK_KINDS:
+        return _fit(f"{event.kind.value.upper()} {sev} {subject}: ", _flat(event.why), "")
     if event.kind is EventKind.RESOLVED:
         metric = "" if key.metric == STATUS_METRIC else key.metric
         head = f"RESOLVED {subject}" + (": " if metric else "")
@@ -116,6 +126,9 @@ def _body(event: AlertEvent, severity: Status) -> str:
     prev = event.previous_severity
     if event.kind is EventKind.RESOLVED:
         sev_line = f"RESOLVED (was {severity.value.upper()})"
+    elif event.kind in _ACK_KINDS:
+        sev_line = f"{severity.value.upper()} ({event.kind.value}: reminders "
+        sev_line += "stop)" if event.kind is EventKind.ACKNOWLEDGED else "go on)"
     else:
         sev_line = severity.value.upper()
         if event.kind in (EventKind.ESCALATED, EventKind.DEESCALATED) and prev is not None:

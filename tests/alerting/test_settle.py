@@ -188,3 +188,28 @@ def test_silences_are_read_on_the_wall_clock_events_keep_the_decision_time() -> 
     assert [n.kind for n in commit.notes] == [NoteKind.SILENCED]
     assert commit.suppress[0].at == NOW and commit.suppress[0].event.at == NOW
     assert settle(verdict(event(EventKind.FIRING)), [given], {}, ROUTING, NOW).suppress == []
+
+
+@pytest.mark.parametrize(("kind", "sent"), [
+    (EventKind.REMINDER, False),
+    (EventKind.ESCALATED, True),
+    (EventKind.DEESCALATED, True),
+    (EventKind.RESOLVED, True),
+], ids=["reminder-quiet", "escalated-sent", "deescalated-sent", "resolved-sent"])
+def test_an_acknowledged_incident_stops_its_reminders_only(kind: EventKind,
+                                                           sent: bool) -> None:
+    commit = settle(verdict(event(kind, WEB)), [], {}, ROUTING, NOW,
+                    acknowledged={"inc-1"})
+    assert bool(commit.deliveries) is sent
+    assert [n.kind for n in commit.notes] == [
+        NoteKind.QUEUED if sent else NoteKind.ACKNOWLEDGED]
+    other = settle(verdict(event(kind, WEB, incident="inc-2")), [], {}, ROUTING, NOW,
+                   acknowledged={"inc-1"})
+    assert other.deliveries  # another incident's reminders go on
+
+
+def test_a_quiet_reminder_is_logged_as_such() -> None:
+    commit = settle(verdict(event(EventKind.REMINDER, WEB)), [], {}, ROUTING, NOW,
+                    acknowledged={"inc-1"})
+    assert commit.notes[0].text(NOW).endswith("(not sent: the incident is acknowledged)")
+    assert commit.notes[0].level == logging.INFO

@@ -130,3 +130,39 @@ def test_figures_per_check_and_in_total() -> None:
     assert db_figures.detect.count == 0
     assert (total.breaches, total.notifications, total.noise_reduction) == (48, 3, 16.0)
     assert figures([]).noise_reduction is None
+
+
+def test_an_acknowledgement_is_recorded_and_can_be_taken_back() -> None:
+    book = IncidentBook()
+    book.decided([queued(event(EventKind.FIRING, T0, incident="web1-shop-17"))])
+    acked = book.acknowledge("web1-shop", T0 + 30, "alice", "restarting nginx")
+    assert (acked.acked_at, acked.acked_by, acked.ack_comment) == (
+        T0 + 30, "alice", "restarting nginx")
+    assert book.acknowledged == {"web1-shop-17"}
+    assert "acknowledged by alice: restarting nginx" in acked.timeline[-1].text
+    taken = book.unacknowledge("web1-shop-17", T0 + 40, "bob")
+    assert taken.acked_at is None and book.acknowledged == frozenset()
+    assert taken.timeline[-1].kind is EntryKind.UNACKNOWLEDGED
+
+
+@pytest.mark.parametrize(("asked", "words"), [
+    ("nope", "no open incident 'nope'"),
+    ("web1", "'web1' names 2 open incidents"),
+    ("web1-db", "is resolved already"),
+])
+def test_acknowledging_what_is_not_one_open_incident_says_why(asked: str, words: str) -> None:
+    book = IncidentBook()
+    book.decided([queued(event(EventKind.FIRING, T0, incident="web1-shop-1")),
+                  queued(event(EventKind.FIRING, T0, incident="web1-shop-2")),
+                  queued(event(EventKind.FIRING, T0, incident="web1-db-1"))])
+    book.decided([queued(event(EventKind.RESOLVED, T0 + 1, Status.OK, incident="web1-db-1"))])
+    with pytest.raises(LookupError, match=words):
+        book.acknowledge(asked, T0 + 5, "alice", "")
+
+
+def test_a_resolve_ends_the_acknowledgement() -> None:
+    book = IncidentBook()
+    book.decided([queued(event(EventKind.FIRING, T0))])
+    book.acknowledge("inc-1", T0 + 1, "alice", "")
+    book.decided([queued(event(EventKind.RESOLVED, T0 + 9, Status.OK))])
+    assert book.acknowledged == frozenset()
