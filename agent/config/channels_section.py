@@ -14,7 +14,7 @@ from typing import Any
 
 from agent.config.models import Channel, Route
 from agent.config.report import Reporter
-from agent.config.suggest import did_you_mean, unknown_key
+from agent.config.suggest import did_you_mean, quoted, unknown_key
 from agent.config.yaml_lines import YamlPath
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S*$")
@@ -137,7 +137,7 @@ def _names_known(entry: dict[str, Any], key: str, known: Collection[str], *,
         if isinstance(name, str) and name not in known:
             ok = False
             where = (*rpath, key) if isinstance(value, str) else (*rpath, key, j)
-            report.add(where, f"route names unknown {what} {name!r}"
+            report.add(where, f"route names unknown {what} {quoted(name)}"
                               + _known_hint(name, known, f"{what}s"))
     return ok
 
