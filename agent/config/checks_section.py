@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.check import Check, UnknownKind
-from agent.config.models import AgentSettings, AlertPolicy, CheckConfig
+from agent.config.models import NAME_CHARS, AgentSettings, AlertPolicy, CheckConfig
 from agent.config.report import Reporter
 from agent.config.suggest import did_you_mean, quoted
 from agent.config.thresholds_section import parse_thresholds
@@ -29,7 +29,7 @@ class _CommonKeys(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1)
+    name: str | None = Field(default=None, min_length=1, max_length=NAME_CHARS)
     interval: PositiveDuration | None = None
     timeout: PositiveDuration | None = None
     tags: tuple[str, ...] = ()

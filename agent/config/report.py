@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import types
 import typing
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -67,6 +67,16 @@ class Reporter:
         if issue not in self._seen:
             self._seen.add(issue)
             self.issues.append(issue)
+
+    def add_lazily(self, path: YamlPath, message: Callable[[], str]) -> None:
+        """``add``, with a message that costs time to make (a suggestion among many
+        names): made only when the issue will be kept."""
+        if self.is_muted(path):
+            return
+        if self.full:
+            self.dropped += 1
+            return
+        self.add(path, message())
 
     def mute(self, path: YamlPath) -> None:
         """Report nothing more at or below ``path`` (its value is known to be broken)."""

@@ -3,9 +3,9 @@
 Three things make a small file expensive: nesting (PyYAML composes recursively, so 500
 ``[`` overflow Python's stack), many values (each costs PyYAML about a kilobyte), and
 aliases, which are cheap to write and expand exponentially ("billion laughs": nine lines
-that become 387 million values). The composer here counts depth and values as it goes;
-``check_expansion`` then measures what the aliases expand to, in time linear in the
-document, before anything is expanded. Scalars are judged here too: an integer is
+that become 387 million values). The composer (``agent.config.yaml_compose``) counts depth
+and values as it goes; ``check_expansion`` then measures what the aliases expand to, in
+time linear in the document, before anything is expanded. Scalars are judged here too: an integer is
 range-checked from its text before it is converted, and text must be text a path, a
 header or a log line can hold (no NUL byte, no lone surrogate).
 """
@@ -16,8 +16,6 @@ import math
 import sys
 from typing import Any
 
-import yaml
-from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from agent.config.limits import (
@@ -45,33 +43,8 @@ class YamlLimitError(Exception):
         self.message = message
 
 
-class BoundedLoader(yaml.SafeLoader):
-    """SafeLoader whose composer refuses documents nested too deep or with too many values."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
-        self._values = 0
-
-    def compose_node(self, parent: Node | None, index: int) -> Node | None:
-        if self.check_event(AliasEvent):
-            return super().compose_node(parent, index)
-        mark = self.current_event.start_mark  # the event check_event just peeked at
-        self._values += 1
-        if self._values > MAX_VALUES:
-            raise YamlLimitError(mark.line + 1, f"the document holds more than {MAX_VALUES:,} "
-                                                "values (lists, mappings and scalars)")
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
-                raise YamlLimitError(mark.line + 1, _too_deep())
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-
 def _too_deep() -> str:
-    return f"lists and mappings nested more than {MAX_DEPTH} deep"
+    return f"lists and mappings more than {MAX_DEPTH} deep"
 
 
 def check_expansion(root: Node) -> None:

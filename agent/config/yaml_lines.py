@@ -19,13 +19,13 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from agent.config.suggest import quoted
 from agent.config.yaml_bounds import (
-    BoundedLoader,
     YamlLimitError,
     check_expansion,
     key_problem,
     scalar_problem,
     value_problem,
 )
+from agent.config.yaml_compose import compose
 
 #: A position in the document: mapping keys and sequence indexes, from the top.
 YamlPath = tuple[str | int, ...]
@@ -104,20 +104,17 @@ def parse_yaml(text: str) -> ParsedYaml:
     one that passes a limit (too deep, too many values, aliases expanding too far).
     """
     try:
-        loader = BoundedLoader(text)
-    except yaml.YAMLError as e:  # the reader refuses control characters up front
+        root = compose(text)
+        if root is not None:
+            check_expansion(root)
+    except YamlLimitError as e:
+        raise YamlSyntaxError(e.line, e.message) from None
+    except yaml.MarkedYAMLError as e:
+        raise _syntax_error(e) from None
+    except yaml.YAMLError as e:  # the reader refuses control characters
         raise _reader_error(e, text) from None
+    loader = yaml.SafeLoader("")  # SafeLoader's constructors, for the scalars
     try:
-        try:
-            root = loader.get_single_node()
-            if root is not None:
-                check_expansion(root)
-        except YamlLimitError as e:
-            raise YamlSyntaxError(e.line, e.message) from None
-        except yaml.MarkedYAMLError as e:
-            raise _syntax_error(e) from None
-        except yaml.YAMLError as e:
-            raise _reader_error(e, text) from None
         builder = _Builder(loader)
         data = None if root is None else builder.build(root, ())
         if root is not None:
@@ -156,7 +153,7 @@ def _reader_error(e: yaml.YAMLError, text: str) -> YamlSyntaxError:
 class _Builder:
     """Turns composed nodes into plain data, recording lines and problems on the way."""
 
-    def __init__(self, loader: BoundedLoader) -> None:
+    def __init__(self, loader: yaml.SafeLoader) -> None:
         self.loader = loader
         self.lines = LineMap()
         self.problems: list[YamlProblem] = []
