@@ -43,7 +43,8 @@ class YamlLimitError(Exception):
         self.message = message
 
 
-def _too_deep() -> str:
+def too_deep() -> str:
+    """The words for a document nested past ``MAX_DEPTH``."""
     return f"lists and mappings more than {MAX_DEPTH} deep"
 
 
@@ -52,7 +53,7 @@ def check_expansion(root: Node) -> None:
     document much larger than written, or nest it too deep."""
     written = _count_distinct(root)
     budget = min(MAX_VALUES, ALIAS_FACTOR * written + ALIAS_ALLOWANCE)
-    _Expansion(budget).size(root, 1)
+    _Expansion(budget).size(root, 1, root)
 
 
 def _count_distinct(root: Node) -> int:
@@ -90,20 +91,22 @@ class _Expansion:
         self._heights: dict[int, int] = {}
         self._active: set[int] = set()
 
-    def size(self, node: Node, depth: int) -> int:
+    def size(self, node: Node, depth: int, parent: Node) -> int:
+        """The values ``node`` expands to, reached at ``depth`` from ``parent``."""
         key = id(node)
         if key in self._sizes:
             if depth + self._heights[key] - 1 > MAX_DEPTH:
-                raise YamlLimitError(node.start_mark.line + 1, f"aliases nest {_too_deep()}")
+                # Named where the alias is used: the anchored node itself was fine.
+                raise YamlLimitError(parent.start_mark.line + 1, f"aliases nest {too_deep()}")
             return self._sizes[key]
         if key in self._active:
             return 1
         if depth > MAX_DEPTH:
-            raise YamlLimitError(node.start_mark.line + 1, f"aliases nest {_too_deep()}")
+            raise YamlLimitError(node.start_mark.line + 1, f"aliases nest {too_deep()}")
         self._active.add(key)
         total, height = 1, 0
         for child in _children(node):
-            total += self.size(child, depth + 1)
+            total += self.size(child, depth + 1, node)
             height = max(height, self._heights.get(id(child), 1))
             if total > self.budget:
                 raise YamlLimitError(

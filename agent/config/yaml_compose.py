@@ -31,7 +31,7 @@ from yaml.events import (
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from agent.config.limits import MAX_DEPTH, MAX_VALUES
-from agent.config.yaml_bounds import YamlLimitError
+from agent.config.yaml_bounds import YamlLimitError, too_deep
 
 _FAST_LOADER: Any = getattr(yaml, "CSafeLoader", None)
 
@@ -135,9 +135,7 @@ def _document(parser: Any) -> Node:
                 anchors[event.anchor] = node
             if isinstance(node, SequenceNode | MappingNode):
                 if len(stack) >= MAX_DEPTH:
-                    raise YamlLimitError(_start(event).line + 1,
-                                         f"lists and mappings nested more than {MAX_DEPTH} "
-                                         "deep")
+                    raise YamlLimitError(_start(event).line + 1, too_deep())
                 stack.append(_Open(node))
                 continue
         else:  # the end of a sequence or mapping
