@@ -192,8 +192,9 @@ class _Builder:
                 problem = e.problem or "cannot read this value"
                 if problem.startswith("could not determine a constructor"):
                     problem = f"unsupported YAML tag {node.tag!r}"
-            except (ValueError, ArithmeticError, KeyError, TypeError):
-                # A constructor given what its tag cannot hold (!!bool x, a year 0).
+            except Exception:
+                # A constructor given what its tag cannot hold (!!bool x, a year 0, an
+                # empty !!int) raises whatever its code meets: each is this value's issue.
                 problem = f"cannot read {_short(node)} as {_tag_name(node.tag)}"
             else:
                 problem = value_problem(node, value)

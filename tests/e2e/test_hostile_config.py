@@ -40,7 +40,8 @@ SECRET = "hunter22secret"
 
 LEAKS = [
     pytest.param(f"    proxy: user:{SECRET}@proxy.example:3128\n", id="proxy-without-scheme"),
-    pytest.param(f"    proxy: socks5://user:{SECRET}@proxy.example:1080\n", id="proxy-other-scheme"),
+    pytest.param(f"    proxy: socks5://user:{SECRET}@proxy.example:1080\n",
+                 id="proxy-other-scheme"),
     pytest.param(f"    proxy: 'http://user:{SECRET}@proxy example:3128'\n", id="proxy-with-space"),
     pytest.param(f"    bearer_token: [{SECRET}]\n", id="bearer-token-not-text"),
     pytest.param(f"    basic_auth: {{username: u, password: [{SECRET}]}}\n",
