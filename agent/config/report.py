@@ -160,7 +160,10 @@ class Reporter:
             message = "a number here is out of range"
         else:
             message = f"cannot be validated ({type(error).__name__}: {error})"
-        self.add(where, scrub_input(message, data, secret=False))
+        message = scrub_input(message, data, secret=False)
+        for leaf in secret_leaves(model, data):
+            message = scrub_input(message, leaf, secret=True)
+        self.add(where, message)
 
     def _whole_model_checks(self, model: type[BaseModel], data: Any, prefix: YamlPath,
                             errors: list[ErrorDetails]) -> None:
@@ -207,7 +210,7 @@ class Reporter:
                 grouped.setdefault(prefix + _data_path(data, loc), []).append(error)
         for path, group in grouped.items():
             if self.full:
-                self.dropped += len(group)
+                self.dropped += 0 if self.is_muted(path) else len(group)
                 continue
             kinds = [g["type"] for g in group]
             if len(group) > 1 and all(k in _EXPECTED for k in kinds):
