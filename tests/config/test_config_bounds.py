@@ -197,3 +197,23 @@ def test_past_the_issue_limit_the_rest_are_counted(issues: LoadIssues) -> None:
     found = issues("".join(f"unknown{i}: 1\n" for i in range(MAX_ISSUES + 50)))
     assert len(found) == MAX_ISSUES + 1
     assert found[-1] == (None, "", "50 more problems, not listed")
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["libyaml", "pyyaml"])
+@pytest.mark.parametrize(("text", "line", "message"), [
+    ("a: " + _nested(500), 1, f"lists and mappings more than {MAX_DEPTH} deep"),
+    ("a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n",
+     4, "aliases expand the document"),
+    ("a: *nope\n", 1, "invalid YAML: found undefined alias 'nope' at column 4"),
+    ("a: 1\nb: c: d\n", 2, "invalid YAML: mapping values are not allowed here at column 5"),
+])
+def test_either_parser_keeps_the_limits_in_the_same_words(
+        monkeypatch: pytest.MonkeyPatch, fast: bool, text: str, line: int,
+        message: str) -> None:
+    if not fast:
+        monkeypatch.setattr("agent.config.yaml_compose._FAST_LOADER", None)
+    with pytest.raises(YamlSyntaxError) as caught:
+        parse_yaml(text)
+    assert caught.value.line == line
+    assert caught.value.message.startswith(message)
