@@ -7,6 +7,7 @@ URLs carry secrets, so a bad URL is never echoed in a message.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from typing import Any
 
 from agent.config.models import Channel, Route
 from agent.config.report import Reporter
-from agent.config.suggest import did_you_mean, unknown_key
+from agent.config.suggest import did_you_mean, quoted, unknown_key
 from agent.config.yaml_lines import YamlPath
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S*$")
@@ -112,6 +113,7 @@ def parse_routes(data: Any, channel_names: Collection[str], check_names: Collect
         report.add(path, f"expected a list of routes, got {report.show(path, data)}")
         return []
     routes: list[Route] = []
+    channel_names, check_names = frozenset(channel_names), frozenset(check_names)
     for index, entry in enumerate(data):
         rpath: YamlPath = (*path, index)
         route = report.validate(Route, entry, rpath)
@@ -137,9 +139,12 @@ def _names_known(entry: dict[str, Any], key: str, known: Collection[str], *,
         if isinstance(name, str) and name not in known:
             ok = False
             where = (*rpath, key) if isinstance(value, str) else (*rpath, key, j)
-            report.add(where, f"route names unknown {what} {name!r}"
-                              + _known_hint(name, known, f"{what}s"))
+            report.add_lazily(where, functools.partial(_unknown_name, what, name, known))
     return ok
+
+
+def _unknown_name(what: str, name: str, known: Collection[str]) -> str:
+    return f"route names unknown {what} {quoted(name)}{_known_hint(name, known, f'{what}s')}"
 
 
 def _known_hint(name: str, known: Collection[str], what: str) -> str:

@@ -13,9 +13,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.check import Check, UnknownKind
-from agent.config.models import AgentSettings, AlertPolicy, CheckConfig
+from agent.config.models import NAME_CHARS, AgentSettings, AlertPolicy, CheckConfig
 from agent.config.report import Reporter
-from agent.config.suggest import did_you_mean
+from agent.config.suggest import did_you_mean, quoted
 from agent.config.thresholds_section import parse_thresholds
 from agent.config.yaml_lines import YamlPath
 from agent.durations import Duration, PositiveDuration
@@ -29,7 +29,7 @@ class _CommonKeys(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1)
+    name: str | None = Field(default=None, min_length=1, max_length=NAME_CHARS)
     interval: PositiveDuration | None = None
     timeout: PositiveDuration | None = None
     tags: tuple[str, ...] = ()
@@ -63,10 +63,10 @@ class _Kinds:
                 self._seen[kind] = self._resolve(kind)
             except UnknownKind as e:
                 installed = ", ".join(e.available) or "none"
-                self._seen[kind] = (f"unknown check kind {kind!r}"
+                self._seen[kind] = (f"unknown check kind {quoted(kind)}"
                                     f"{did_you_mean(kind, e.available)} (installed: {installed})")
             except Exception as e:  # a broken plugin must not hide the other issues
-                self._seen[kind] = f"check kind {kind!r} cannot be loaded: {e}"
+                self._seen[kind] = f"check kind {quoted(kind)} cannot be loaded: {e}"
         return self._seen[kind]
 
 
@@ -155,7 +155,7 @@ def _check_unique(name: str, entry: dict[str, Any], path: YamlPath,
         return
     line = report.lines.line_of((*first_seen[name], "name"))
     if "name" in entry:
-        report.add((*path, "name"), f"duplicate check name {name!r} (first at line {line})")
+        report.add((*path, "name"), f"duplicate check name {quoted(name)} (first at line {line})")
     else:
-        report.add(path, f"duplicate check name {name!r} (first at line {line}); the name "
+        report.add(path, f"duplicate check name {quoted(name)} (first at line {line}); the name "
                          "defaults to the kind, so give each of these checks a name")

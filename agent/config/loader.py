@@ -18,9 +18,11 @@ from agent.check import load_kind
 from agent.config.channels_section import parse_channels, parse_routes
 from agent.config.checks_section import KindResolver, parse_checks
 from agent.config.interpolate import interpolate_tree
+from agent.config.limits import MAX_CONFIG_BYTES
 from agent.config.models import AgentSettings, AlertPolicy, Config
 from agent.config.report import ModelT, Reporter
 from agent.config.suggest import unknown_key
+from agent.config.text_files import FileRefusedError, read_text_file
 from agent.config.yaml_lines import YamlPath, YamlSyntaxError, parse_yaml
 from agent.errors import ConfigError, ConfigIssue
 
@@ -47,9 +49,9 @@ def load_config(path: Path, env: Mapping[str, str] | None = None,
     """
     source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise _single(source, f"cannot read the config file: {e.strerror or e}") from None
+        text = read_text_file(path, MAX_CONFIG_BYTES)
+    except FileRefusedError as e:
+        raise _single(source, f"cannot read the config file: {e.reason}") from None
     except UnicodeDecodeError:
         raise _single(source, "the config file is not UTF-8 text") from None
     return parse_config(text, source=source, env=env, resolve_kind=resolve_kind,
@@ -61,6 +63,8 @@ def parse_config(text: str, *, source: str = "<config>", env: Mapping[str, str] 
                  base_dir: Path | None = None, judge_urls: UrlJudge | None = None) -> Config:
     """Validate config text; ``source`` names it in issues, ``base_dir`` anchors
     relative ``${file:...}`` paths (default: the working directory)."""
+    if len(text) > MAX_CONFIG_BYTES:
+        raise _single(source, f"the config is longer than {MAX_CONFIG_BYTES:,} characters")
     try:
         parsed = parse_yaml(text)
     except YamlSyntaxError as e:
@@ -78,6 +82,8 @@ def parse_config(text: str, *, source: str = "<config>", env: Mapping[str, str] 
     report = Reporter(source, parsed.lines, tree.sources, secrets)
     for problem in parsed.problems:
         report.add(problem.path, problem.message, problem.line)
+    for where in parsed.dropped:
+        report.mute(where)  # it stands as None: judging it would only repeat the issue
     for where, message in tree.problems:
         report.add(where, message)
     for where, _ in tree.problems:

@@ -37,10 +37,33 @@ def default_state_dir() -> Path:
     return Path(base) / "watchkeeper"
 
 
+#: The longest path the kernel takes (PATH_MAX less the NUL), and one name in it.
+_PATH_BYTES = 4095
+_NAME_BYTES = 255
+#: The longest host and name (a check's, a channel's): they go into every alert key,
+#: message, metric label and store row.
+NAME_CHARS = 255
+
+
+def _path_fits(path: Path) -> Path:
+    """``path`` if the kernel can take it; the YAML reader has refused NUL bytes already."""
+    try:
+        raw = os.fsencode(path)
+    except UnicodeEncodeError:
+        raise ValueError("holds characters a file name cannot") from None
+    if b"\0" in raw:
+        raise ValueError("holds a NUL byte (\\0), which no path may hold")
+    if len(raw) > _PATH_BYTES:
+        raise ValueError(f"is longer than {_PATH_BYTES} bytes, the most a path may be")
+    if any(len(part) > _NAME_BYTES for part in raw.split(b"/")):
+        raise ValueError(f"has a name longer than {_NAME_BYTES} bytes, the most one may be")
+    return path
+
+
 class AgentSettings(_Strict):
     """The ``agent:`` section."""
 
-    host: str = Field(default_factory=socket.gethostname, min_length=1)
+    host: str = Field(default_factory=socket.gethostname, min_length=1, max_length=NAME_CHARS)
     state_dir: Path = Field(default_factory=default_state_dir)
     interval: PositiveDuration = 60.0
     timeout: PositiveDuration = 10.0
@@ -54,6 +77,11 @@ class AgentSettings(_Strict):
     listen: str | None = None
     #: Bearer token the listener requires when bound to anything but loopback.
     token: str | None = Field(default=None, repr=False)
+
+    @field_validator("state_dir")
+    @classmethod
+    def _state_dir(cls, v: Path) -> Path:
+        return _path_fits(v)
 
     @field_validator("log_level")
     @classmethod
@@ -111,7 +139,7 @@ class Channel(_Strict):
     PagerDuty and Opsgenie URLs are never grouped: they keep one incident per alert.
     """
 
-    name: str
+    name: str = Field(max_length=NAME_CHARS)
     urls: tuple[str, ...] = Field(min_length=1)
     group_wait: Duration = 0.0
 

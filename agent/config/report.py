@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 import types
 import typing
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from agent.config.secret_inputs import holds_secret, mask_password, scrub_input, secret_leaves
 from agent.config.suggest import unknown_key
 from agent.config.yaml_lines import LineMap, YamlPath, format_path
 from agent.errors import ConfigIssue
@@ -25,6 +26,10 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 # messages about their own path (a token is long; "info" or "80" are not worth hiding
 # everywhere, and hiding them would mangle unrelated words).
 _GLOBAL_SCRUB_LENGTH = 8
+#: Issues kept, at most: past this a hostile file would only cost time and screens.
+MAX_ISSUES = 200
+#: A text value in a message: longer ones are cut (the line of the file shows it whole).
+_SHOWN_CHARS = 60
 
 
 class Reporter:
@@ -40,6 +45,9 @@ class Reporter:
         #: path -> the substituted value (to keep it out of messages)
         self.secrets = dict(secrets or {})
         self.issues: list[ConfigIssue] = []
+        #: Issues found past ``MAX_ISSUES`` (counted, not kept).
+        self.dropped = 0
+        self._seen: set[ConfigIssue] = set()
         self._muted: set[YamlPath] = set()
 
     # -- adding ---------------------------------------------------------------------------
@@ -51,21 +59,45 @@ class Reporter:
         """
         if self.is_muted(path):
             return
+        if len(self.issues) >= MAX_ISSUES:
+            self.dropped += 1
+            return
         issue = ConfigIssue(self.source, line if line is not None else self.lines.line_of(path),
                             format_path(path), self._scrub(path, message))
-        if issue not in self.issues:
+        if issue not in self._seen:
+            self._seen.add(issue)
             self.issues.append(issue)
+
+    def add_lazily(self, path: YamlPath, message: Callable[[], str]) -> None:
+        """``add``, with a message that costs time to make (a suggestion among many
+        names): made only when the issue will be kept."""
+        if self.is_muted(path):
+            return
+        if self.full:
+            self.dropped += 1
+            return
+        self.add(path, message())
 
     def mute(self, path: YamlPath) -> None:
         """Report nothing more at or below ``path`` (its value is known to be broken)."""
         self._muted.add(path)
 
     def count(self) -> int:
-        return len(self.issues)
+        return len(self.issues) + self.dropped
+
+    @property
+    def full(self) -> bool:
+        """Whether more issues would only be counted (``MAX_ISSUES`` are kept)."""
+        return len(self.issues) >= MAX_ISSUES
 
     def sorted_issues(self) -> list[ConfigIssue]:
-        """The issues in file order (issues without a line first, keeping their order)."""
-        return sorted(self.issues, key=lambda i: i.line or 0)
+        """The issues in file order (issues without a line first, keeping their order),
+        and a last one saying how many more were found, if any."""
+        issues = sorted(self.issues, key=lambda i: i.line or 0)
+        if self.dropped:
+            issues.append(ConfigIssue(self.source, None, "",
+                                      f"{self.dropped:,} more problems, not listed"))
+        return issues
 
     # -- values in messages ---------------------------------------------------------------
 
@@ -103,9 +135,35 @@ class Reporter:
             return model.model_validate(data)
         except ValidationError as e:
             errors = e.errors(include_url=False)
+        except Exception as e:  # a validator that raised what pydantic does not catch
+            self._broken_validator(model, data, prefix, e)
+            return None
         self._report(model, data, prefix, extra_keys, errors)
         self._whole_model_checks(model, data, prefix, errors)
         return None
+
+    def _broken_validator(self, model: type[BaseModel], data: Any, prefix: YamlPath,
+                          error: Exception) -> None:
+        """Report a validator's own exception (OverflowError from ``int(inf)``, say) at
+        the key whose value alone raises it, or at the section when none does."""
+        where = prefix
+        if isinstance(data, dict):
+            for key, value in data.items():
+                try:
+                    model.model_validate({key: value})
+                except ValidationError:
+                    continue
+                except Exception:
+                    where = (*prefix, key)
+                    break
+        if isinstance(error, OverflowError):
+            message = "a number here is out of range"
+        else:
+            message = f"cannot be validated ({type(error).__name__}: {error})"
+        message = scrub_input(message, data, secret=False)
+        for leaf in secret_leaves(model, data):
+            message = scrub_input(message, leaf, secret=True)
+        self.add(where, message)
 
     def _whole_model_checks(self, model: type[BaseModel], data: Any, prefix: YamlPath,
                             errors: list[ErrorDetails]) -> None:
@@ -151,14 +209,31 @@ class Reporter:
             else:
                 grouped.setdefault(prefix + _data_path(data, loc), []).append(error)
         for path, group in grouped.items():
+            if self.full:
+                self.dropped += 0 if self.is_muted(path) else len(group)
+                continue
             kinds = [g["type"] for g in group]
             if len(group) > 1 and all(k in _EXPECTED for k in kinds):
                 wants = list(dict.fromkeys(_EXPECTED[k] for k in kinds))
-                self.add(path, f"expected {' or '.join(wants)}, "
-                               f"got {self.show(path, group[0]['input'])}")
+                message = (f"expected {' or '.join(wants)}, "
+                           f"got {self.show(path, group[0]['input'])}")
+                self.add(path, self._hide_inputs(model, data, group[0], message))
                 continue
-            for message in dict.fromkeys(self._plain(g, path) for g in group):
+            for message in dict.fromkeys(self._hide_inputs(model, data, g, self._plain(g, path))
+                                         for g in group):
                 self.add(path, message)
+
+    def _hide_inputs(self, model: type[BaseModel], data: Any, error: ErrorDetails,
+                     message: str) -> str:
+        """``message`` without the secrets of the value it is about: the whole value of a
+        ``SecretStr`` field, the password of any URL-like text (``user:pw@proxy``)."""
+        loc = tuple(error["loc"])
+        secret = bool(loc) and holds_secret(_annotation_at(model, loc))
+        message = scrub_input(message, error["input"], secret=secret)
+        if not loc:  # about the whole section: its secret fields are hidden whole
+            for leaf in secret_leaves(model, data):
+                message = scrub_input(message, leaf, secret=True)
+        return message
 
     def _plain(self, error: ErrorDetails, path: YamlPath) -> str:
         kind = error["type"]
@@ -220,8 +295,15 @@ def describe(value: Any) -> str:
     if isinstance(value, list | tuple | set | frozenset):
         return "a list"
     if isinstance(value, str):
+        masked = mask_password(value)
+        if masked is not None:
+            value = masked[0]
+        if len(value) > _SHOWN_CHARS:
+            return f"{value[:_SHOWN_CHARS - 20]!r}... ({len(value):,} characters)"
         return repr(value)
-    return repr(value) if isinstance(value, int | float) else repr(str(value))
+    if isinstance(value, int | float):
+        return repr(value)
+    return describe(str(value))
 
 
 def _data_path(data: Any, loc: Sequence[str | int]) -> YamlPath:
@@ -237,6 +319,16 @@ def _data_path(data: Any, loc: Sequence[str | int]) -> YamlPath:
             data = data[part]
             out.append(part)
     return tuple(out)
+
+
+def _annotation_at(model: type[BaseModel], loc: Sequence[str | int]) -> Any:
+    """The annotation of the field at ``loc`` inside ``model`` (None if unknown)."""
+    tp: Any = model
+    for part in loc:
+        tp = _step(tp, part)
+        if tp is None:
+            return None
+    return tp
 
 
 def keys_at(model: type[BaseModel], loc: Sequence[str | int]) -> list[str] | None:

@@ -5,6 +5,19 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+#: Words longer than this get no suggestion (and are cut when quoted): nobody misspells
+#: a key that long, and comparing one costs time.
+_LONGEST = 64
+#: Candidates compared at most, the ones closest in length first.
+_MOST_CANDIDATES = 500
+
+
+def quoted(word: str) -> str:
+    """``repr(word)``, cut when very long."""
+    if len(word) > _LONGEST:
+        return f"{word[:_LONGEST - 20]!r}... ({len(word):,} characters)"
+    return repr(word)
+
 
 def suggest(word: str, candidates: Iterable[str]) -> str | None:
     """The candidate closest to ``word``, or None when nothing is close enough.
@@ -13,8 +26,10 @@ def suggest(word: str, candidates: Iterable[str]) -> str | None:
     ``repeat_interval``) counts as close even when difflib's ratio is low.
     """
     pool = sorted(set(candidates))
-    if not pool or not word:
+    if not pool or not word or len(word) > _LONGEST:
         return None
+    if len(pool) > _MOST_CANDIDATES:
+        pool = sorted(sorted(pool, key=lambda c: abs(len(c) - len(word)))[:_MOST_CANDIDATES])
     by_lower = {c.lower(): c for c in pool}
     lowered = word.lower()
     if lowered in by_lower:
@@ -44,7 +59,7 @@ def unknown_key(key: str, allowed: Iterable[str]) -> str:
     pool = sorted(set(allowed))
     hint = did_you_mean(key, pool)
     if hint:
-        return f"unknown key {key!r}{hint}"
+        return f"unknown key {quoted(key)}{hint}"
     if pool:
-        return f"unknown key {key!r} (allowed: {', '.join(pool)})"
-    return f"unknown key {key!r}"
+        return f"unknown key {quoted(key)} (allowed: {', '.join(pool)})"
+    return f"unknown key {quoted(key)}"

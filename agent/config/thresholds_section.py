@@ -8,12 +8,16 @@ pseudo-metric (the check's own verdict) takes only ``for`` and ``recover_for``.
 from __future__ import annotations
 
 import enum
+import math
+import re
 from typing import Any, TypeVar
 
 from agent.alerting.policy import Persistence
 from agent.config.report import Reporter
-from agent.config.suggest import did_you_mean, unknown_key
+from agent.config.suggest import did_you_mean, quoted, unknown_key
 from agent.config.yaml_lines import YamlPath
+from agent.durations import MAX_DURATION
+from agent.durations import out_of_range as duration_out_of_range
 from agent.model import STATUS_METRIC
 from agent.thresholds.adaptive import AdaptiveSettings
 from agent.thresholds.forecast import ForecastSettings
@@ -30,6 +34,12 @@ STATUS_KEYS = ("for", "recover_for")
 
 _THRESHOLD_HINT = 'expected a threshold like "> 90" or "< 5%"'
 _PERSISTENCE_HINT = "expected a duration like 5m or a sample count like 3"
+
+#: The most consecutive samples ``for`` / ``recover_for`` may ask for.
+MAX_SAMPLES = 1_000_000
+#: A sample count as written (``3``, ``3x``, ``3 samples``), to judge its digits before
+#: ``int()`` converts them (slowly past a few thousand, and not at all past 4,300).
+_COUNT = re.compile(r"\s*(\d+)\s*(?:x|samples?|times)?\s*")
 
 
 class _Direction(enum.Enum):
@@ -67,8 +77,8 @@ def _unknown_metric(metric: str, metrics: frozenset[str], kind: str) -> str:
     known = sorted(metrics | {STATUS_METRIC})
     hint = did_you_mean(metric, known)
     if hint:
-        return f"unknown metric {metric!r}{hint}"
-    return f"unknown metric {metric!r} (kind {kind} reports: {', '.join(known)})"
+        return f"unknown metric {quoted(metric)}{hint}"
+    return f"unknown metric {quoted(metric)} (kind {kind} reports: {', '.join(known)})"
 
 
 def _parse_rule(metric: str, spec: Any, path: YamlPath,
@@ -134,14 +144,24 @@ def _comparison(spec: dict[str, Any], key: str, metric: str, default_op: Op, *,
         report.add(kpath, f"{_THRESHOLD_HINT}, got {report.show(kpath, value)}")
         return None
     try:
-        return parse_comparison(value, metric, default_op)
-    except ValueError as e:
+        comparison = parse_comparison(value, metric, default_op)
+    except (ValueError, OverflowError) as e:
         message = str(e)
-        if not message.startswith(("expected", "cannot read")):
+        if isinstance(e, OverflowError):
+            message = _limit_out_of_range(report.show(kpath, value))
+        elif not message.startswith(("expected", "cannot read")):
             # float() said something in Python's words ("could not convert ...").
             message = f"{_THRESHOLD_HINT}, got {report.show(kpath, value)}"
         report.add(kpath, message)
         return None
+    if not math.isfinite(comparison.limit):
+        report.add(kpath, _limit_out_of_range(report.show(kpath, value)))
+        return None
+    return comparison
+
+
+def _limit_out_of_range(shown: str) -> str:
+    return f"the threshold {shown} is out of range (it must be a finite number)"
 
 
 def _persistence(spec: dict[str, Any], key: str, path: YamlPath,
@@ -153,14 +173,30 @@ def _persistence(spec: dict[str, Any], key: str, path: YamlPath,
     if not isinstance(value, str | int | float | None):
         report.add(kpath, f"{_PERSISTENCE_HINT}, got {report.show(kpath, value)}")
         return Persistence()
+    count = _COUNT.fullmatch(value) if isinstance(value, str) else None
+    if (isinstance(value, int) and not isinstance(value, bool) and value > MAX_SAMPLES) or \
+            (count is not None and len(count.group(1).lstrip("0")) > len(str(MAX_SAMPLES))):
+        report.add(kpath, _count_out_of_range(report.show(kpath, value)))
+        return Persistence()
     try:
-        return parse_persistence(value)
+        persistence = parse_persistence(value)
     except ValueError as e:
         message = str(e)
         if message.startswith("expected"):
             message = f"{_PERSISTENCE_HINT}, got {report.show(kpath, value)}"
         report.add(kpath, message)
         return Persistence()
+    if persistence.samples > MAX_SAMPLES:
+        report.add(kpath, _count_out_of_range(report.show(kpath, value)))
+        return Persistence()
+    if not math.isfinite(persistence.seconds) or persistence.seconds > MAX_DURATION:
+        report.add(kpath, duration_out_of_range(value))
+        return Persistence()
+    return persistence
+
+
+def _count_out_of_range(shown: str) -> str:
+    return f"the sample count {shown} is out of range (at most {MAX_SAMPLES:,})"
 
 
 def _sane(warn: Comparison | None, crit: Comparison | None, recover: Comparison | None,

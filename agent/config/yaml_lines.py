@@ -4,7 +4,8 @@ The document is composed into PyYAML's node tree (SafeLoader rules only) and tur
 plain dicts, lists and scalars here, so that each dotted path such as
 ``checks[3].thresholds.used_percent.warn`` can be mapped back to a line of the file.
 Mapping keys are always text (the key as written), and a key given twice in one mapping
-is reported rather than silently overwritten.
+is reported rather than silently overwritten. The document must keep the limits of
+``agent.config.yaml_bounds`` (depth, values, alias expansion, scalar sizes).
 """
 
 from __future__ import annotations
@@ -16,10 +17,22 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from agent.config.suggest import quoted
+from agent.config.yaml_bounds import (
+    YamlLimitError,
+    check_expansion,
+    key_problem,
+    scalar_problem,
+    value_problem,
+)
+from agent.config.yaml_compose import compose
+
 #: A position in the document: mapping keys and sequence indexes, from the top.
 YamlPath = tuple[str | int, ...]
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+#: A key longer than this is cut in a dotted path (the line of the file shows it whole).
+_SHOWN_KEY = 60
 
 
 def format_path(path: YamlPath) -> str:
@@ -29,7 +42,8 @@ def format_path(path: YamlPath) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            text = part if _PLAIN_KEY.match(part) else _quote(part)
+            key = part if len(part) <= _SHOWN_KEY else f"{part[:_SHOWN_KEY - 20]}..."
+            text = key if _PLAIN_KEY.match(key) else _quote(key)
             out += f".{text}" if out else text
     return out
 
@@ -69,10 +83,13 @@ class ParsedYaml:
     data: Any
     lines: LineMap
     problems: list[YamlProblem]
+    #: Where a value could not be read and stands as None (its problem says why).
+    dropped: list[YamlPath] = field(default_factory=list)
 
 
 class YamlSyntaxError(Exception):
-    """The text is not YAML. ``line`` is 1-based; the message names the column."""
+    """The text is not YAML, or is YAML past the limits. ``line`` is 1-based; the
+    message names the column where it can."""
 
     def __init__(self, line: int | None, message: str) -> None:
         super().__init__(message)
@@ -83,24 +100,26 @@ class YamlSyntaxError(Exception):
 def parse_yaml(text: str) -> ParsedYaml:
     """Parse one YAML document with SafeLoader rules, keeping line numbers.
 
-    Raises YamlSyntaxError for text that is not a single well-formed YAML document.
+    Raises YamlSyntaxError for text that is not a single well-formed YAML document, or
+    one that passes a limit (too deep, too many values, aliases expanding too far).
     """
     try:
-        loader = yaml.SafeLoader(text)
-    except yaml.YAMLError as e:  # the reader refuses control characters up front
+        root = compose(text)
+        if root is not None:
+            check_expansion(root)
+    except YamlLimitError as e:
+        raise YamlSyntaxError(e.line, e.message) from None
+    except yaml.MarkedYAMLError as e:
+        raise _syntax_error(e) from None
+    except yaml.YAMLError as e:  # the reader refuses control characters
         raise _reader_error(e, text) from None
+    loader = yaml.SafeLoader("")  # SafeLoader's constructors, for the scalars
     try:
-        try:
-            root = loader.get_single_node()
-        except yaml.MarkedYAMLError as e:
-            raise _syntax_error(e) from None
-        except yaml.YAMLError as e:
-            raise _reader_error(e, text) from None
         builder = _Builder(loader)
         data = None if root is None else builder.build(root, ())
         if root is not None:
             builder.lines.lines[()] = root.start_mark.line + 1
-        return ParsedYaml(data, builder.lines, builder.problems)
+        return ParsedYaml(data, builder.lines, builder.problems, builder.dropped)
     finally:
         loader.dispose()
 
@@ -138,6 +157,7 @@ class _Builder:
         self.loader = loader
         self.lines = LineMap()
         self.problems: list[YamlProblem] = []
+        self.dropped: list[YamlPath] = []
         # A node reached twice (through an alias) has already had its merge keys
         # flattened; remember which keys were its own so duplicates are judged once.
         self._own_keys: dict[int, frozenset[int]] = {}
@@ -146,7 +166,7 @@ class _Builder:
 
     def build(self, node: Node, path: YamlPath) -> Any:
         if id(node) in self._active:
-            self._problem(path, node, "an alias refers to the collection that contains it")
+            self._drop(path, node, "an alias refers to the collection that contains it")
             return None
         if isinstance(node, MappingNode):
             self._active.add(id(node))
@@ -160,14 +180,28 @@ class _Builder:
                 return self._sequence(node, path)
             finally:
                 self._active.discard(id(node))
-        try:
-            return self.loader.construct_object(node, deep=True)
-        except yaml.MarkedYAMLError as e:
-            problem = e.problem or "cannot read this value"
-            if problem.startswith("could not determine a constructor"):
-                problem = f"unsupported YAML tag {node.tag!r}"
-            self._problem(path, node, problem)
-            return None
+        return self._scalar(node, path)
+
+    def _scalar(self, node: Node, path: YamlPath) -> Any:
+        assert isinstance(node, ScalarNode)  # the composer makes no other kind
+        problem = scalar_problem(node)
+        if problem is None:
+            try:
+                value = self.loader.construct_object(node, deep=True)
+            except yaml.MarkedYAMLError as e:
+                problem = e.problem or "cannot read this value"
+                if problem.startswith("could not determine a constructor"):
+                    problem = f"unsupported YAML tag {node.tag!r}"
+            except Exception:
+                # A constructor given what its tag cannot hold (!!bool x, a year 0, an
+                # empty !!int) raises whatever its code meets: each is this value's issue.
+                problem = f"cannot read {_short(node)} as {_tag_name(node.tag)}"
+            else:
+                problem = value_problem(node, value)
+                if problem is None:
+                    return value
+        self._drop(path, node, problem)
+        return None
 
     def _mapping(self, node: MappingNode, path: YamlPath) -> dict[str, Any]:
         own = self._own_keys.setdefault(id(node), frozenset(id(k) for k, _ in node.value))
@@ -183,13 +217,17 @@ class _Builder:
                 continue
             key = str(key_node.value)
             line = key_node.start_mark.line + 1
+            problem = key_problem(key)
+            if problem is not None:
+                self.problems.append(YamlProblem(path, line, problem))
+                continue
             if id(key_node) in own:
                 if key in first_own_line:
                     if id(key_node) not in self._reported:
                         self._reported.add(id(key_node))
                         self.problems.append(YamlProblem(
                             (*path, key), line,
-                            f"duplicate key {key!r} (first at line {first_own_line[key]})"))
+                            f"duplicate key {quoted(key)} (first at line {first_own_line[key]})"))
                 else:
                     first_own_line[key] = line
             self.lines.lines[(*path, key)] = line
@@ -205,3 +243,17 @@ class _Builder:
 
     def _problem(self, path: YamlPath, node: Node, message: str) -> None:
         self.problems.append(YamlProblem(path, node.start_mark.line + 1, message))
+
+    def _drop(self, path: YamlPath, node: Node, message: str) -> None:
+        """Report a value that cannot be read; it stands as None from here on."""
+        self._problem(path, node, message)
+        self.dropped.append(path)
+
+
+def _short(node: Node) -> str:
+    text = str(node.value)
+    return repr(text if len(text) <= 40 else f"{text[:40]}...")
+
+
+def _tag_name(tag: str) -> str:
+    return tag.rsplit(":", 1)[-1] if tag.startswith("tag:yaml.org,2002:") else repr(tag)
