@@ -50,13 +50,23 @@ def parse_size(value: str | int | float) -> float:
     if isinstance(value, int | float):
         if value < 0:
             raise ValueError(f"a size cannot be negative, got {value}")
-        return float(value)
+        return _finite_size(float(value), value)
     m = _SIZE.match(str(value))
     if not m:
         raise ValueError(f"expected a size like 500MB or 2GiB, got {value!r}")
     number, prefix, binary, _ = m.groups()
     base = 1024 if binary else 1000
-    return float(number) * float(base ** _SIZE_POWERS[prefix.lower()])
+    return _finite_size(float(number) * float(base ** _SIZE_POWERS[prefix.lower()]), value)
+
+
+#: The largest size taken (an exbibyte): beyond it a number is a typo, not a size.
+MAX_SIZE = float(2 ** 60)
+
+
+def _finite_size(size: float, given: object) -> float:
+    if not math.isfinite(size) or size > MAX_SIZE:
+        raise ValueError(f"size {str(given)[:40]!r} is out of range (at most 1 EiB)")
+    return size
 
 
 def parse_percent(value: str | int | float) -> float:

@@ -320,3 +320,11 @@ async def test_the_agent_log_line_writes_each_sample_in_its_unit(
     assert ("check disk: CRITICAL - 93.1% used, 5 GiB free (free_bytes 5 GiB < 10 GiB) "
             "[free_bytes{mount=/var}=5 GiB inodes_used_percent{mount=/var}=<0.01%]"
             ) in caplog.text
+
+
+@pytest.mark.parametrize("value", ["9" * 400 + "MB", "2000000TiB", float("inf"), 1e300])
+def test_a_size_beyond_an_exbibyte_is_refused_not_infinite(value: str | float) -> None:
+    from agent.units import parse_size
+
+    with pytest.raises(ValueError, match="out of range"):
+        parse_size(value)
