@@ -55,7 +55,7 @@ async def test_output_past_max_output_leaves_no_descriptor_behind_over_many_runs
     # Far more than the cap, in one go and then slowly: both the kill and the drain count.
     script = plugin(tmp_path, "flood.sh", "#!/bin/sh\nhead -c 300000 /dev/zero\n"
                                           "while :; do echo more; done\n")
-    check = CommandCheck("flood", CommandOptions(command=(str(script),), max_output="4KiB"))
+    check = CommandCheck("flood", CommandOptions(command=(str(script),), max_output=4096))
     first = await run(check)
     assert first.summary == "command output exceeded 4 KiB (stopped)"
     before = open_fds()
