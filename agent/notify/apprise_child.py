@@ -58,6 +58,8 @@ IDLE_ENV = "WATCHKEEPER_SENDER_IDLE"
 MAX_REQUEST = 16 * 1024 * 1024
 #: The log:// target reads its label from a module global: one such send at a time.
 _LOG_LABEL = threading.Lock()
+#: Apprise loads its plugins on first use: one thread at a time asks for one.
+_LOADING = threading.Lock()
 
 
 class _Capture(logging.Handler):
@@ -119,7 +121,8 @@ def load(url: str, capture: _Capture,
     asset = (apprise.AppriseAsset(storage_path=storage, storage_mode="flush")
              if storage else None)
     try:
-        plugin = apprise.Apprise.instantiate(url, asset=asset)
+        with _LOADING:
+            plugin = apprise.Apprise.instantiate(url, asset=asset)
     except Exception as exc:  # instantiate should not raise; be sure anyway
         return None, _error_text([str(exc)], "invalid notification URL", url)
     if plugin is None:
