@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import os
 import signal
 from collections.abc import Callable
@@ -26,8 +25,8 @@ _PR_SET_PDEATHSIG = 1
 
 def _load_prctl() -> Callable[[int, int], int] | None:
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        fn = libc.prctl
+        # The program's own symbols include libc's (find_library would start ldconfig).
+        fn = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):  # not Linux: the process group still holds
         return None
     fn.argtypes = [ctypes.c_int, ctypes.c_ulong]

@@ -4,12 +4,14 @@ left by a plugin that floods its output."""
 from __future__ import annotations
 
 import os
+import signal
 import time
 
 import pytest
 
-from tests.e2e.agent_process import AGENT, Agents, wait_until
+from tests.e2e.agent_process import AGENT, AgentProcess, Agents, wait_until
 from tests.notify.children import children_of, cmdline, wait_gone
+from tests.servers.http_server import Reply
 from tests.servers.receiver import Receiver
 
 pytestmark = pytest.mark.slow
@@ -26,6 +28,15 @@ checks:
     command: [sleep, "300"]
     interval: 60s
     timeout: 60s
+"""
+
+MEMORY = AGENT + """channels:
+  hook: ["{url}"]
+checks:
+  - name: mem
+    kind: memory
+    thresholds:
+      used_percent: {crit: "> 0"}
 """
 
 FLOOD = AGENT + """checks:
@@ -51,6 +62,30 @@ def test_sigkill_of_the_agent_leaves_no_sender_and_no_plugin_running(
     agent.kill()
     for what, pid in pids.items():
         assert wait_gone(pid), f"the {what} (pid {pid}) outlived the agent: {cmdline(pid)!r}"
+    time.sleep(1)  # the old sender wrote into the closed pipe a little later
+    assert "Traceback" not in agent.log() and "BrokenPipeError" not in agent.log()
+
+
+def sender_of(agent: AgentProcess) -> int | None:
+    found = [p for p in children_of(agent.proc.pid)
+             if "agent.notify.apprise_child" in cmdline(p)]
+    return found[0] if found else None
+
+
+def test_a_sender_child_killed_mid_send_costs_a_retry_not_the_message(
+        agents: Agents, receiver: Receiver) -> None:
+    receiver.answer(Reply(hang=True))  # the first post is never answered
+    agent = agents.start(MEMORY)
+    receiver.wait_for_requests(1)
+    pid = wait_until(lambda: sender_of(agent), what="the sender child")
+    os.kill(pid, signal.SIGKILL)
+    agent.wait_for_log("notification sender exited with code -9; retrying in ")
+    (delivered,) = receiver.wait_for(1, timeout=60)
+    assert "CRITICAL e2e-host mem" in str(delivered["title"])
+    time.sleep(1)
+    assert agent.stop() == 0
+    assert len(receiver.messages()) == 1
+    assert "Traceback" not in agent.log()
 
 
 def test_a_plugin_flooding_past_max_output_leaves_the_agent_no_descriptor(
