@@ -10,6 +10,11 @@ outside the group are killed where this process may, and named either way.
 Only the processes newer than the program are read (pids are handed out in order), so a
 sweep costs a directory listing and a few small reads. A process that wiped its
 environment, or whose environment this user may not read (setuid), is not found.
+
+The mark also names the agent process that made it (pid and start time). The kernel kills
+a plugin when the agent dies, but not what the plugin started (a shell plugin's
+``sleep``): the first run of a new agent process looks through all processes once and
+stops those marked by an agent that no longer runs (``sweep_orphans``).
 """
 
 from __future__ import annotations
@@ -23,11 +28,32 @@ from pathlib import Path
 
 #: The environment variable that marks a run's processes.
 MARK_ENV = "WATCHKEEPER_RUN"
+_NEEDLE = MARK_ENV.encode() + b"="
+#: The agent processes (this one, after a fork) whose orphans were looked for.
+_SWEPT: set[int] = set()
+
+
+def _started_at(pid: int) -> str | None:
+    """When ``pid`` started (clock ticks since boot), to tell it from a later one."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19]
+    except (OSError, IndexError):
+        return None
 
 
 def new_mark() -> str:
-    """A mark for one run (unguessable, so one run never claims another's processes)."""
-    return secrets.token_hex(8)
+    """A mark for one run: this agent process (pid and start time) and a random part (so
+    one run never claims another's processes)."""
+    pid = os.getpid()
+    return f"{pid}.{_started_at(pid)}.{secrets.token_hex(8)}"
+
+
+def _owner_alive(mark: str) -> bool:
+    pid, _, rest = mark.partition(".")
+    started, _, _ = rest.partition(".")
+    if not pid.isdigit():
+        return True  # not a mark this code made: leave it alone
+    return int(pid) == os.getpid() or _started_at(int(pid)) == started
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +147,41 @@ def sweep(mark: str, leader: int) -> list[Stray]:
             continue  # its group is killed already
         if _marked(pid, needle):
             found.append(Stray(pid, seen[1], _kill(pid, needle)))
+    return found
+
+
+def _mark_of(pid: int) -> str | None:
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return None
+    for entry in environ.split(b"\0"):
+        if entry.startswith(_NEEDLE):
+            return entry[len(_NEEDLE):].decode("ascii", "replace")
+    return None
+
+
+def sweep_orphans() -> list[Stray]:
+    """Once per agent process: stop the processes marked by an agent process that no
+    longer runs (what its plugins left when it was killed). Later calls return []."""
+    if os.getpid() in _SWEPT:
+        return []
+    _SWEPT.add(os.getpid())
+    found: list[Stray] = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return found
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        mark = _mark_of(pid)
+        if mark is None or _owner_alive(mark):
+            continue
+        seen = _group_and_name(pid)
+        if seen is not None:
+            found.append(Stray(pid, seen[1], _kill(pid, f"{MARK_ENV}={mark}".encode() + b"\0")))
     return found
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,10 +21,12 @@ from typing import Any
 
 from agent.children import die_with_parent, kill_group
 from agent.units import format_duration
-from checks.shared.strays import MARK_ENV, Stray, new_mark, sweep
+from checks.shared.strays import MARK_ENV, Stray, new_mark, sweep, sweep_orphans
 
 __all__ = ["PLAIN_ENV", "QUIET_ENV", "Finished", "Output", "exited", "kill_group", "reap",
            "run_capped", "run_program"]
+
+log = logging.getLogger("watchkeeper.check")
 
 _CHUNK = 65536
 #: How long the pipes of a program that exited may stay open (a child of it holding them).
@@ -145,6 +148,10 @@ async def run_program(argv: Sequence[str], *, timeout: float, cap: int,
     Raises what starting it raises (FileNotFoundError, PermissionError, OSError).
     """
     loop = asyncio.get_running_loop()
+    orphans = sweep_orphans()
+    if orphans:
+        log.warning("stopped what an agent that died had left running: %s",
+                    "; ".join(f"{s.name} (pid {s.pid})" for s in orphans))
     mark = new_mark()
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()

@@ -11,9 +11,12 @@ import stat
 import sys
 from pathlib import Path
 
+import pytest
+
 from agent.check import CheckContext
 from agent.model import CheckResult, Status
 from checks.command.check import CommandCheck, CommandOptions
+from checks.shared import strays
 from tests.notify.children import gone, running
 
 #: A plugin that starts a sleeper in a session of its own (as a daemonising plugin does),
@@ -134,3 +137,23 @@ async def test_a_plugin_that_runs_on_after_close_is_gone(tmp_path: Path) -> None
     result = await asyncio.wait_for(task, 5)
     assert result.status is Status.UNKNOWN
     assert await gone(grandchild)
+
+
+def test_a_runs_mark_names_this_agent_process_and_is_never_reused() -> None:
+    first, second = strays.new_mark(), strays.new_mark()
+    assert first != second
+    pid, started, _ = first.split(".")
+    assert int(pid) == os.getpid() and started.isdigit()
+
+
+@pytest.mark.parametrize(("mark", "alive"), [
+    ("{me}.{started}.abc", True),               # this agent's own runs
+    ("1.{started_1}.abc", True),                 # an agent that still runs (pid 1 here)
+    ("1.-1.abc", False),                         # that pid, but a later process: it died
+    ("999999999.1.abc", False),                  # no such process any more
+    ("not-ours", True),                          # not a mark this code made: left alone
+])
+def test_whose_orphans_are_stopped(mark: str, alive: bool) -> None:
+    text = mark.format(me=os.getpid(), started=strays._started_at(os.getpid()),
+                       started_1=strays._started_at(1))
+    assert strays._owner_alive(text) is alive

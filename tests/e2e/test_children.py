@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests.e2e.agent_process import AGENT, AgentProcess, Agents, wait_until
-from tests.notify.children import children_of, cmdline, wait_gone
+from tests.notify.children import children_of, cmdline, running, wait_gone
 from tests.servers.http_server import Reply
 from tests.servers.receiver import Receiver
 
@@ -106,3 +106,33 @@ def test_a_plugin_flooding_past_max_output_leaves_the_agent_no_descriptor(
     assert agent.stop() == 0
     assert after == before, f"{after - before} descriptors more after some runs"
     assert runs_after - runs_before >= 8, "the plugin did not run often enough to tell"
+
+
+SHELL_PLUGIN = AGENT + """checks:
+  - name: plugin
+    kind: command
+    command: {command}
+    interval: 60s
+    timeout: 60s
+"""
+
+
+def test_what_a_killed_agents_plugin_started_is_stopped_by_the_next_agent(
+        agents: Agents) -> None:
+    first = agents.start(SHELL_PLUGIN, command='[/bin/sh, -c, "sleep 120; echo OK"]')
+
+    def sleeper() -> int | None:
+        for shell in children_of(first.proc.pid):
+            for pid in children_of(shell):
+                if cmdline(pid).startswith("sleep 120"):
+                    return pid
+        return None
+
+    pid = wait_until(sleeper, what="the plugin's sleep")
+    first.kill()
+    # The kernel killed the shell with the agent; its sleep only lost its parent.
+    assert running(pid)
+    second = agents.start(SHELL_PLUGIN, command="[/bin/echo, OK]")
+    second.wait_for_log("stopped what an agent that died had left running: sleep")
+    assert wait_gone(pid)
+    assert second.stop() == 0
