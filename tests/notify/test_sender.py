@@ -12,7 +12,7 @@ import time
 import pytest
 
 from agent.model import Status
-from agent.notify import sender
+from agent.notify import sender, sender_child
 from agent.notify.message import Message
 from agent.notify.protocol import SendResult
 from tests.notify.children import gone
@@ -49,7 +49,7 @@ async def test_unreachable_target_is_a_retryable_failure() -> None:
 ])
 async def test_broken_child_yields_retryable_failures(monkeypatch: pytest.MonkeyPatch,
                                                       script: str, why: str) -> None:
-    monkeypatch.setattr(sender, "child_command", lambda: [sys.executable, "-c", script])
+    monkeypatch.setattr(sender_child, "child_command", lambda: [sys.executable, "-c", script])
     results = await sender.send(["log://", "json://127.0.0.1:9/x"], MSG, timeout=30)
     assert len(results) == 2
     for r in results:
@@ -62,7 +62,7 @@ async def test_hung_child_is_killed_and_earlier_answers_kept(
     script = ("import json, sys, time; rid = json.loads(sys.stdin.readline())['id']; "
               "print(json.dumps({'id': rid, 'message': 0, 'target': 0, 'ok': True}), "
               "flush=True); time.sleep(60)  # wk_hung_child_marker")
-    monkeypatch.setattr(sender, "child_command", lambda: [sys.executable, "-c", script])
+    monkeypatch.setattr(sender_child, "child_command", lambda: [sys.executable, "-c", script])
     started = time.monotonic()
     results = await sender.send(["log://", "log://"], MSG, timeout=1.5)
     assert time.monotonic() - started < 10
@@ -77,7 +77,7 @@ async def test_hung_child_is_killed_and_earlier_answers_kept(
 
 async def test_child_that_cannot_start_yields_retryable_failures(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sender, "child_command", lambda: ["/nonexistent/python"])
+    monkeypatch.setattr(sender_child, "child_command", lambda: ["/nonexistent/python"])
     results = await sender.send(["log://"], MSG, timeout=5)
     assert not results[0].ok and not results[0].permanent
     assert results[0].error is not None and "could not start" in results[0].error
@@ -98,7 +98,7 @@ async def test_validate_urls_asks_one_child_about_all_urls() -> None:
 
 async def test_urls_the_child_gave_no_answer_for_are_refused_masked(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sender, "child_command", lambda: [sys.executable, "-c", "pass"])
+    monkeypatch.setattr(sender_child, "child_command", lambda: [sys.executable, "-c", "pass"])
     verdicts = await sender.validate_urls(["opsgenie://Key0123456789abcdef"])
     assert verdicts[0].error == "could not validate: notification sender exited with code 0"
     assert verdicts[0].form.shown == "opsgenie://****"
