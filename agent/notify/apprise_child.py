@@ -1,8 +1,12 @@
 """The Apprise child process: ``python -m agent.notify.apprise_child``.
 
-Reads one JSON request on stdin (see ``agent.notify.protocol``), sends or validates, and
-answers one JSON line per result on stdout. Apprise's own log lines are captured and
-returned, masked, as the error texts; nothing it logs reaches stderr. The agent never
+Reads JSON requests on stdin, one a line (see ``agent.notify.protocol``), sends or
+validates each in a thread of its own, and answers one JSON line per result on stdout.
+It stays up for the next request (Apprise is imported once, not once per notification)
+and exits at the end of its input, or after ``WATCHKEEPER_SENDER_IDLE`` seconds without a
+request (a backstop: the agent closes its input when it has nothing more to send). Apprise's
+own log lines are captured and returned, masked, as the error texts; nothing it logs
+reaches stderr, and neither does a traceback (it could quote a URL). The agent never
 imports this module: Apprise and its plugins cost more memory than the agent may use.
 
 Validation answers, per URL, whether Apprise accepts it and its ``UrlForm``: which parts
@@ -16,10 +20,15 @@ from __future__ import annotations
 
 import difflib
 import logging
+import os
 import re
+import select
 import sys
+import threading
 from collections.abc import Callable
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from types import TracebackType
+from typing import Any, TextIO
 from urllib.parse import unquote
 
 import apprise
@@ -35,19 +44,38 @@ from agent.notify.protocol import (
     UrlVerdict,
     WireMessage,
     decode_request,
+    done_line,
+    request_id_of,
     send_line,
     validate_line,
 )
 
 _ERROR_MAX = 500
+#: Requests answered at once (each blocks a thread while its service answers).
+WORKERS = 8
+IDLE_ENV = "WATCHKEEPER_SENDER_IDLE"
+#: The longest request line read; a longer one is refused, not buffered without end.
+MAX_REQUEST = 16 * 1024 * 1024
+#: The log:// target reads its label from a module global: one such send at a time.
+_LOG_LABEL = threading.Lock()
+#: Apprise loads its plugins on first use: one thread at a time asks for one.
+_LOADING = threading.Lock()
 
 
 class _Capture(logging.Handler):
-    """Collects Apprise's warnings and errors for the operation in progress."""
+    """Collects Apprise's warnings and errors for the operation in progress, per thread
+    (Apprise logs from the thread that sends)."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
-        self.lines: list[str] = []
+        self._local = threading.local()
+
+    @property
+    def lines(self) -> list[str]:
+        lines: list[str] | None = getattr(self._local, "lines", None)
+        if lines is None:
+            lines = self._local.lines = []
+        return lines
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -56,7 +84,8 @@ class _Capture(logging.Handler):
             self.lines.append(str(record.msg))
 
     def take(self) -> list[str]:
-        lines, self.lines = self.lines, []
+        lines = self.lines
+        self._local.lines = []
         return lines
 
 
@@ -92,7 +121,8 @@ def load(url: str, capture: _Capture,
     asset = (apprise.AppriseAsset(storage_path=storage, storage_mode="flush")
              if storage else None)
     try:
-        plugin = apprise.Apprise.instantiate(url, asset=asset)
+        with _LOADING:
+            plugin = apprise.Apprise.instantiate(url, asset=asset)
     except Exception as exc:  # instantiate should not raise; be sure anyway
         return None, _error_text([str(exc)], "invalid notification URL", url)
     if plugin is None:
@@ -178,7 +208,10 @@ def check_url(url: str, capture: _Capture) -> UrlVerdict:
 def deliver(plugin: Any, url: str, message: WireMessage, capture: _Capture) -> SendResult:
     """Send one message through one loaded plugin."""
     capture.take()
-    log_target.current_label = message.label
+    labelled = url.partition("://")[0].lower() == log_target.SCHEME
+    if labelled:
+        _LOG_LABEL.acquire()
+        log_target.current_label = message.label
     try:
         ok = plugin.notify(body=message.body, title=message.title,
                            notify_type=message.notify_type)
@@ -188,7 +221,9 @@ def deliver(plugin: Any, url: str, message: WireMessage, capture: _Capture) -> S
         return SendResult(False, _error_text([*capture.take(), f"{type(exc).__name__}: {exc}"],
                                              "", url))
     finally:
-        log_target.current_label = None
+        if labelled:
+            log_target.current_label = None
+            _LOG_LABEL.release()
     if ok:
         capture.take()
         return SendResult(True)
@@ -196,12 +231,12 @@ def deliver(plugin: Any, url: str, message: WireMessage, capture: _Capture) -> S
                                          "notification", url))
 
 
-def serve(request: Request, emit: Callable[[str], None]) -> None:
+def serve(request: Request, emit: Callable[[str], None], capture: _Capture) -> None:
     """Carry out a request, emitting each answer line as soon as it is known."""
-    capture = install_capture()
+    rid = request.id
     if request.mode is Mode.VALIDATE:
         for i, url in enumerate(request.targets):
-            emit(validate_line(i, check_url(url, capture)))
+            emit(validate_line(i, check_url(url, capture), rid))
         return
     for t, url in enumerate(request.targets):
         plugin, error = load(url, capture, request.storage)
@@ -210,28 +245,123 @@ def serve(request: Request, emit: Callable[[str], None]) -> None:
                 result = SendResult(False, error, permanent=True)
             else:
                 result = deliver(plugin, url, message, capture)
-            emit(send_line(m, t, result))
+            emit(send_line(m, t, result, rid))
 
 
-def main() -> int:
-    """Entry point of the child process."""
-    out = sys.stdout
-    # Anything a plugin prints must not corrupt the answer stream.
-    sys.stdout = sys.stderr
-    data = sys.stdin.buffer.read()
+class _Answers:
+    """The child's stdout, shared by the request threads: whole lines only."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._lock = threading.Lock()
+
+    def emit(self, line: str) -> None:
+        with self._lock:
+            try:
+                self._out.write(line + "\n")
+                self._out.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                # Nobody reads the answers any more: the agent is gone.
+                os._exit(0)
+
+
+def _handle(data: bytes, answers: _Answers, capture: _Capture) -> bool:
+    """Carry out one request line; False when it could not be read."""
     try:
         request = decode_request(data)
     except ValueError as exc:
         sys.stderr.write(f"watchkeeper notify child: bad request: {exc}\n")
-        return 2
+        rid = request_id_of(data)
+        if rid is not None:
+            answers.emit(done_line(rid, "the notification sender could not read the request"))
+        return False
+    try:
+        serve(request, answers.emit, capture)
+        answers.emit(done_line(request.id))
+    except Exception as exc:  # a bug must cost this request, never the others
+        answers.emit(done_line(request.id, f"the notification sender failed: "
+                                           f"{type(exc).__name__}"))
+    return True
 
-    def emit(line: str) -> None:
-        out.write(line + "\n")
-        out.flush()
 
-    serve(request, emit)
-    return 0
+def _quiet_excepthook(et: type[BaseException], e: BaseException,
+                      tb: TracebackType | None) -> None:
+    # A traceback could quote a URL with its secrets: the type of the failure is enough.
+    sys.stderr.write(f"watchkeeper notify child: {et.__name__}\n")
 
+
+def _thread_excepthook(args: threading.ExceptHookArgs) -> None:
+    _quiet_excepthook(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback)
+
+
+def _idle_limit() -> float | None:
+    try:
+        value = float(os.environ.get(IDLE_ENV, ""))
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def _lines(fd: int, idle: float | None, busy: Callable[[], bool]) -> Any:
+    """Request lines read from ``fd`` until its end, or until ``idle`` seconds pass with
+    nothing read and nothing in progress. An overlong line is skipped whole."""
+    buf = b""
+    skipping = False
+    while True:
+        ready, _, _ = select.select([fd], [], [], idle)
+        if not ready:
+            if busy():
+                continue
+            return
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            if buf.strip() and not skipping:
+                yield buf
+            return
+        buf += chunk
+        while b"\n" in buf:
+            line, _, buf = buf.partition(b"\n")
+            if skipping:
+                skipping = False
+            elif line.strip():
+                yield line
+        if len(buf) > MAX_REQUEST:
+            sys.stderr.write("watchkeeper notify child: bad request: longer than "
+                             f"{MAX_REQUEST} bytes\n")
+            buf, skipping = b"", True
+
+
+def main() -> int:
+    """Entry point of the child process: 0 at the end of its input, 2 when a request
+    could not be read."""
+    out = sys.stdout
+    # Anything a plugin prints must not corrupt the answer stream.
+    sys.stdout = sys.stderr
+    sys.excepthook = _quiet_excepthook
+    threading.excepthook = _thread_excepthook
+    answers = _Answers(out)
+    capture = install_capture()
+    bad = False
+    in_flight = 0
+    count = threading.Lock()
+
+    def run(data: bytes) -> None:
+        nonlocal in_flight, bad
+        ok = _handle(data, answers, capture)
+        with count:
+            in_flight -= 1
+            bad = bad or not ok
+
+    def busy() -> bool:
+        with count:
+            return in_flight > 0
+
+    with ThreadPoolExecutor(WORKERS, thread_name_prefix="send") as pool:
+        for line in _lines(sys.stdin.fileno(), _idle_limit(), busy):
+            with count:
+                in_flight += 1
+            pool.submit(run, line)
+    return 2 if bad else 0
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,8 +1,10 @@
 """What the agent and the Apprise child process say to each other (JSON, no Apprise here).
 
-The request travels on the child's stdin (URLs carry secrets; argv is visible in ``ps``).
-The child answers one JSON object per line on stdout, as soon as each result is known,
-so the results of a child that later hangs or dies are not lost.
+Requests travel on the child's stdin, one JSON object per line (URLs carry secrets; argv is
+visible in ``ps``), each with an ``id`` of the agent's choosing: the child stays up for
+more requests and answers several at once. It answers one JSON object per line on stdout,
+each carrying its request's ``id``, as soon as each result is known (so the results of a
+child that later hangs or dies are not lost), and ends each request with a ``done`` line.
 """
 
 from __future__ import annotations
@@ -67,12 +69,15 @@ class Request:
     #: Apprise's persistent store (plugins such as Opsgenie remember the alerts they
     #: opened there, to close them later); None keeps it in memory only.
     storage: str | None = None
+    #: What the answers to this request carry, so that several can be in flight at once.
+    id: int = 0
 
 
 def encode_send(targets: Sequence[str], messages: Sequence[Message],
-                storage: str | None = None) -> bytes:
-    """The request to send each message to each target."""
+                storage: str | None = None, request_id: int = 0) -> bytes:
+    """The request (one line, without its newline) to send each message to each target."""
     return json.dumps({
+        "id": request_id,
         "mode": Mode.SEND.value,
         "targets": list(targets),
         "messages": [_wire_dict(WireMessage.of(m)) for m in messages],
@@ -80,9 +85,10 @@ def encode_send(targets: Sequence[str], messages: Sequence[Message],
     }).encode()
 
 
-def encode_validate(urls: Sequence[str]) -> bytes:
-    """The request to check each URL."""
-    return json.dumps({"mode": Mode.VALIDATE.value, "targets": list(urls)}).encode()
+def encode_validate(urls: Sequence[str], request_id: int = 0) -> bytes:
+    """The request (one line, without its newline) to check each URL."""
+    return json.dumps({"id": request_id, "mode": Mode.VALIDATE.value,
+                       "targets": list(urls)}).encode()
 
 
 def _wire_dict(m: WireMessage) -> dict[str, str]:
@@ -113,24 +119,62 @@ def decode_request(data: bytes) -> Request:
     storage = raw.get("storage")
     if storage is not None and not isinstance(storage, str):
         raise ValueError("storage must be a path")
-    return Request(mode, tuple(targets), tuple(messages), storage)
+    request_id = raw.get("id", 0)
+    if not _index(request_id):
+        raise ValueError("id must be a whole number >= 0")
+    return Request(mode, tuple(targets), tuple(messages), storage, request_id)
 
 
-def send_line(message: int, target: int, result: SendResult) -> str:
+def request_id_of(data: bytes) -> int | None:
+    """The ``id`` of a request line, if it can be read at all (to end a bad request)."""
+    d = _object(data)
+    rid = None if d is None else d.get("id")
+    return rid if _index(rid) else None
+
+
+def send_line(message: int, target: int, result: SendResult, request_id: int = 0) -> str:
     """One answer line of send mode."""
-    return json.dumps({"message": message, "target": target, "ok": result.ok,
-                       "error": result.error, "permanent": result.permanent})
+    return json.dumps({"id": request_id, "message": message, "target": target,
+                       "ok": result.ok, "error": result.error, "permanent": result.permanent})
 
 
-def validate_line(index: int, verdict: UrlVerdict) -> str:
+def validate_line(index: int, verdict: UrlVerdict, request_id: int = 0) -> str:
     """One answer line of validate mode (``error`` None means the URL is valid)."""
-    return json.dumps({"index": index, "error": verdict.error, "shown": verdict.form.shown,
-                       "secrets": list(verdict.form.secrets)})
+    return json.dumps({"id": request_id, "index": index, "error": verdict.error,
+                       "shown": verdict.form.shown, "secrets": list(verdict.form.secrets)})
 
 
-def decode_send_line(line: bytes | str) -> tuple[int, int, SendResult] | None:
-    """``(message, target, result)`` from an answer line; None for anything unreadable."""
+def done_line(request_id: int, error: str | None = None) -> str:
+    """The last line of a request's answers; ``error`` says why some may be missing."""
+    return json.dumps({"id": request_id, "done": True, "error": error})
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One readable answer line: its request, whether it ends it, and what it says."""
+
+    request_id: int
+    done: bool
+    fields: dict[str, Any]
+
+    @property
+    def error(self) -> str | None:
+        """Why a ``done`` request may lack answers (None: it does not, or says nothing)."""
+        err = self.fields.get("error")
+        return err if isinstance(err, str) else None
+
+
+def decode_answer(line: bytes | str) -> Answer | None:
+    """The request an answer line belongs to; None when the line is unreadable."""
     d = _object(line)
+    if d is None or not _index(d.get("id")):
+        return None
+    return Answer(d["id"], d.get("done") is True, d)
+
+
+def decode_send_line(line: bytes | str | dict[str, Any]) -> tuple[int, int, SendResult] | None:
+    """``(message, target, result)`` from an answer line; None for anything unreadable."""
+    d = line if isinstance(line, dict) else _object(line)
     if d is None:
         return None
     m, t, ok, err, perm = (d.get("message"), d.get("target"), d.get("ok"), d.get("error"),
@@ -142,9 +186,10 @@ def decode_send_line(line: bytes | str) -> tuple[int, int, SendResult] | None:
     return m, t, SendResult(ok, err, perm)
 
 
-def decode_validate_line(line: bytes | str) -> tuple[int, UrlVerdict] | None:
+def decode_validate_line(line: bytes | str | dict[str, Any]
+                         ) -> tuple[int, UrlVerdict] | None:
     """``(index, verdict)`` from an answer line; None for anything unreadable."""
-    d = _object(line)
+    d = line if isinstance(line, dict) else _object(line)
     if d is None:
         return None
     index, err, shown, secrets = d.get("index"), d.get("error"), d.get("shown"), \

@@ -12,13 +12,16 @@ parsed perfdata of the last run (values and ranges, in metric units) is kept on 
 as ``last_perfdata``.
 
 The command runs without a shell unless ``shell: true``, with a minimal environment
-(``PATH`` and ``LANG`` plus ``env:``), in its own process group: on timeout, on output past
-``max_output`` and after it exits, the whole group is killed so no child lingers.
+(``PATH`` and ``LANG`` plus ``env:``, and the run's mark ``WATCHKEEPER_RUN``), in its own
+process group, and dies with the agent: on timeout, on output past ``max_output`` (read to
+the end and dropped) and after it exits, the whole group is killed so no child lingers;
+what it moved out of its group (``setsid``) is found by the run's mark, killed where
+possible and named in the summary (``checks.shared.strays``).
 """
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import shlex
 import signal
 from pathlib import Path
@@ -30,13 +33,13 @@ from agent.check import Check, CheckContext, CheckOptions
 from agent.model import CheckResult, Sample, Status
 from agent.units import format_bytes, format_duration, parse_size
 from checks.command.perfdata import PerfDatum, parse_plugin_output
-from checks.shared.subproc import PLAIN_ENV, exited, kill_group, reap
+from checks.shared.strays import describe
+from checks.shared.subproc import PLAIN_ENV, Finished, kill_group, run_program
 
 DEFAULT_MAX_OUTPUT = 64 * 1024
 _SHELL_CHARS = frozenset("|&;<>()$`*?[]{}~\n")
 _EXPANDED_IN_DOUBLE_QUOTES = frozenset("$`")
 _SUMMARY_LIMIT = 500
-_CHUNK = 65536
 
 
 def _uses_shell_syntax(command: str) -> bool:
@@ -112,34 +115,6 @@ class CommandOptions(CheckOptions):
         return list(self.command)
 
 
-class _Reader:
-    """Reads a pipe up to ``cap`` bytes; what was read stays here even if reading stops.
-
-    Past the cap it stops (``drain``: keeps reading and dropping, so the writer never
-    blocks) and sets ``overflow``.
-    """
-
-    def __init__(self, stream: asyncio.StreamReader | None, cap: int, drain: bool) -> None:
-        self.data = bytearray()
-        self.overflow = False
-        self._stream = stream
-        self._cap = cap
-        self._drain = drain
-
-    async def read(self) -> None:
-        if self._stream is None:
-            return
-        while chunk := await self._stream.read(_CHUNK):
-            room = self._cap - len(self.data)
-            if len(chunk) > room:
-                self.data.extend(chunk[:max(room, 0)])
-                self.overflow = True
-                if not self._drain:
-                    return
-            else:
-                self.data.extend(chunk)
-
-
 def _budget(timeout: float) -> float:
     """Time the command gets: a little under the agent's timeout, so the check reports it."""
     return max(timeout - min(0.5, timeout * 0.1), 0.01)
@@ -213,7 +188,8 @@ class CommandCheck(Check[CommandOptions]):
         super().__init__(name, options)
         #: The perfdata (values and plugin ranges, in metric units) of the last run.
         self.last_perfdata: tuple[PerfDatum, ...] = ()
-        self._proc: asyncio.subprocess.Process | None = None
+        #: The running command's pid (its process group), while a run is going.
+        self._pid: int | None = None
         #: close() was called during this run (perhaps while its process was starting).
         self._closing = False
 
@@ -224,64 +200,48 @@ class CommandCheck(Check[CommandOptions]):
         self._closing = False
         if opts.cwd is not None and not opts.cwd.is_dir():
             return CheckResult.unknown(f"working directory not found: {opts.cwd}")
-        env = {**PLAIN_ENV, **opts.env}
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, env=env, cwd=opts.cwd,
-                start_new_session=True)
+            done = await run_program(argv, timeout=_budget(ctx.timeout), cap=opts.max_output,
+                                     err_cap=opts.max_output, env={**PLAIN_ENV, **opts.env},
+                                     cwd=opts.cwd, started=self._started)
         except FileNotFoundError:
             return CheckResult.unknown(f"command not found: {argv[0]}")
         except PermissionError:
             return CheckResult.unknown(f"permission denied: {argv[0]}")
         except OSError as exc:
             return CheckResult.unknown(f"cannot run {argv[0]}: {exc.strerror or exc}")
-        self._proc = proc
-        if self._closing:  # close() came while the process was being started
-            kill_group(proc)
-        try:
-            result = await self._collect(proc, opts.max_output, ctx.timeout)
         finally:
-            await reap(proc)
-            self._proc = None
+            self._pid = None
+        result = self._judge(done, ctx.timeout)
+        if done.strays:
+            ctx.logger.warning("check %s: %s", self.name, describe(list(done.strays)))
         if result.status is Status.UNKNOWN and result.error is not None:
             ctx.logger.debug("check %s: %s", self.name, result.summary)
         return result
 
-    async def _collect(self, proc: asyncio.subprocess.Process, cap: int,
-                       timeout: float) -> CheckResult:
-        out, err = _Reader(proc.stdout, cap, drain=False), _Reader(proc.stderr, cap, drain=True)
-        out_task = asyncio.create_task(out.read())
-        err_task = asyncio.create_task(err.read())
-        exit_task = asyncio.create_task(exited(proc))
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + _budget(timeout)
-        try:
-            try:
-                async with asyncio.timeout_at(deadline):
-                    await asyncio.wait({exit_task, out_task},
-                                       return_when=asyncio.FIRST_COMPLETED)
-                    if not out.overflow:
-                        await exit_task
-            except TimeoutError:
-                return CheckResult.unknown(
-                    f"command timed out after {format_duration(timeout)} (killed)")
-            if not out.overflow:
-                # Exited: let the pipes reach EOF, unless a child still holds them open.
-                grace = min(0.5, max(deadline - loop.time(), 0.0))
-                await asyncio.wait({out_task, err_task}, timeout=grace)
-            if out.overflow:
-                return CheckResult.unknown(
-                    f"command output exceeded {format_bytes(cap)} (stopped)")
-            result, perfdata = interpret(exit_task.result(), bytes(out.data), bytes(err.data))
-            self.last_perfdata = perfdata
+    def _started(self, pid: int) -> None:
+        self._pid = pid
+        if self._closing:  # close() came while the process was being started
+            kill_group(pid)
+
+    def _judge(self, done: Finished, timeout: float) -> CheckResult:
+        if done.timed_out:
+            result = CheckResult.unknown(
+                f"command timed out after {format_duration(timeout)} (killed)")
+        elif done.overflow:
+            result = CheckResult.unknown(
+                f"command output exceeded {format_bytes(self.options.max_output)} (stopped)")
+        elif done.returncode is None:
+            result = CheckResult.unknown("command stopped before it finished")
+        else:
+            result, self.last_perfdata = interpret(done.returncode, done.stdout, done.stderr)
+        if not done.strays:
             return result
-        finally:
-            for task in (out_task, err_task, exit_task):
-                task.cancel()
+        note = describe(list(done.strays))
+        return dataclasses.replace(result, summary=f"{result.summary} [{note}]")
 
     async def close(self) -> None:
         """Kill the command if a run is still going."""
         self._closing = True
-        if self._proc is not None:
-            kill_group(self._proc)
+        if self._pid is not None:
+            kill_group(self._pid)

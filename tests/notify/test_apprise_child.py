@@ -4,6 +4,7 @@ and each URL's verdict and private form when asked to validate."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import warnings
@@ -40,9 +41,10 @@ def test_log_target_writes_one_line_and_bad_urls_fail_masked() -> None:
         "key: inc-7:firing:1700000000 | incident: inc-7"]
     # Apprise's own complaints quote the URL: they must not reach the log unmasked.
     assert "bottoken" not in stderr
-    answers = [json.loads(ln) for ln in proc.stdout.decode().splitlines()]
-    assert answers[0] == {"message": 0, "target": 0, "ok": True, "error": None,
+    *answers, done = [json.loads(ln) for ln in proc.stdout.decode().splitlines()]
+    assert answers[0] == {"id": 0, "message": 0, "target": 0, "ok": True, "error": None,
                           "permanent": False}
+    assert done == {"id": 0, "done": True, "error": None}
     assert answers[1]["ok"] is False and answers[1]["permanent"] is True
     assert "bottoken" not in answers[1]["error"] and "chatid" not in answers[1]["error"]
     assert "tgram://****/****" in answers[1]["error"]
@@ -55,10 +57,45 @@ def test_bad_request_exits_2_with_a_message() -> None:
     assert proc.stdout == b""
 
 
+def test_requests_in_one_input_are_each_answered_under_their_id() -> None:
+    message = render(AlertEvent(EventKind.FIRING, AlertKey("web1", "disk", "used_percent"),
+                                Status.CRITICAL, 1_700_000_000.0, "inc-7", "full"))
+    request = b"\n".join([encode_send(["log://"], [message], request_id=7),
+                          b"not json",
+                          encode_validate(["log://", "slack://bad"], request_id=8)])
+    proc = run_child(request + b"\n")
+    assert proc.returncode == 2  # one line could not be read: said, and the rest answered
+    answers = [json.loads(ln) for ln in proc.stdout.decode().splitlines()]
+    by_id: dict[int, list[dict[str, object]]] = {}
+    for a in answers:
+        by_id.setdefault(int(a["id"]), []).append(a)
+    assert sorted(by_id) == [7, 8]
+    assert by_id[7][-1] == {"id": 7, "done": True, "error": None}
+    assert by_id[7][0]["ok"] is True
+    assert [a.get("index") for a in by_id[8][:-1]] == [0, 1]
+    assert by_id[8][-1]["done"] is True
+    assert b"bad request: request is not JSON" in proc.stderr
+
+
+def test_the_child_exits_when_idle_with_nothing_in_flight() -> None:
+    child = subprocess.Popen([sys.executable, "-m", "agent.notify.apprise_child"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=REPO,
+                             env={**os.environ, "WATCHKEEPER_SENDER_IDLE": "0.3"})
+    try:
+        assert child.wait(30) == 0  # its input is still open: it left on its own
+    finally:
+        child.kill()
+        child.wait()
+        assert child.stdin is not None and child.stdout is not None
+        child.stdin.close()
+        child.stdout.close()
+
+
 def _validate(urls: list[str]) -> list[dict[str, object]]:
     proc = run_child(encode_validate(urls))
     assert proc.returncode == 0, proc.stderr
-    answers = [json.loads(ln) for ln in proc.stdout.decode().splitlines()]
+    *answers, done = [json.loads(ln) for ln in proc.stdout.decode().splitlines()]
+    assert done["done"] is True
     assert [a["index"] for a in answers] == list(range(len(urls)))
     return answers
 
