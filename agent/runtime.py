@@ -28,6 +28,7 @@ from agent.latest import LatestRun, LatestRuns
 from agent.live_checks import HttpClients, LiveCheck, build_checks
 from agent.live_state import ListenerView, LiveQueue, PingBook, SilenceBook
 from agent.model import STATUS_METRIC, AlertKey, CheckResult, Status, make_labels
+from agent.notify import sender
 from agent.notify.dispatcher import Dispatcher
 from agent.notify.outbox import Recorded, restored
 from agent.notify.sender import send_many
@@ -270,6 +271,7 @@ class Agent:
                 await self._draining
             dispatch.cancel()
             await asyncio.gather(dispatch, releaser, return_exceptions=True)
+            await sender.aclose()  # the warm Apprise child ends with the agent
             for lc in self.checks.values():
                 try:
                     await lc.check.close()

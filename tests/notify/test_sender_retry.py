@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from agent.clock import FakeClock
-from agent.notify.dispatcher import Dispatcher
 from agent.notify.sender import WarmSender
 from agent.store import Delivery, Store
+from tests.notify.queueing import Queue
 from tests.notify.test_dispatcher import NO_JITTER, T0, event, ops
 from tests.servers.http_server import Reply
 from tests.servers.receiver import Receiver
@@ -31,10 +31,10 @@ async def test_rows_of_a_child_killed_mid_send_are_retried_and_delivered(
         store: Store, receiver: Receiver) -> None:
     clock = FakeClock(T0)
     receiver.answer(Reply(hang=True))  # the first post never gets an answer
-    store.commit([], [Delivery(event("inc-1"), "ops", 0), Delivery(event("inc-2"), "ops", 0)])
+    queue = Queue(store, NO_JITTER)
+    queue.add(Delivery(event("inc-1"), "ops", 0), Delivery(event("inc-2"), "ops", 0))
     async with WarmSender() as warm:
-        d = Dispatcher(store, ops(receiver.url("hook")), clock, sender=warm.send_many,
-                       retry=NO_JITTER)
+        d = queue.dispatcher(ops(receiver.url("hook")), clock, sender=warm.send_many)
         sending = asyncio.create_task(d.run_once())
         await asyncio.to_thread(receiver.wait_for_requests, 1)
         killed = warm.pid
@@ -44,8 +44,10 @@ async def test_rows_of_a_child_killed_mid_send_are_retried_and_delivered(
         assert store.pending_count() == 2  # failed, not lost, not marked sent
         assert receiver.messages() == []
 
-        clock.advance(NO_JITTER.first)
-        assert await d.run_once() == 2
+        # The target backs off as a whole: one probe, then the other at once.
+        queue.advance_to_retry(clock)
+        assert await d.run_once() == 1
+        assert await d.run_once() == 1
         assert warm.started == 2
     delivered = receiver.wait_for(2)
     assert sorted(m["message"].splitlines()[-1] for m in delivered) == [
