@@ -156,8 +156,7 @@ class Reloader:
                 checks[cc.name] = old
         agent.config = config
         agent.checks = checks
-        agent.routing = Routing(config.routes, config.channels,
-                                {c.name: c.tags for c in config.checks})
+        agent.routing = Routing.of(config)
         agent.dispatcher.update_channels(config.channels)
         agent.scheduler.update([agent.job(lc) for lc in checks.values()],
                                restart=set(changes.changed))

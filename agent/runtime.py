@@ -119,8 +119,7 @@ class Agent:
         self.queue = LiveQueue(self.outbox, self.silences, self.clock,
                                lambda: self._dead_at_start)
         self._expired_at: float | None = None
-        self.routing = Routing(config.routes, config.channels,
-                               {c.name: c.tags for c in config.checks})
+        self.routing = Routing.of(config)
         self.reloader = Reloader(self, loader or functools.partial(_load_file, config))
         self.listener: Listener | None = None
 

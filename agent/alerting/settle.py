@@ -28,7 +28,7 @@ from agent.store.records import Delivery
 
 if TYPE_CHECKING:
     from agent.alerting.judge import Verdict
-    from agent.config.models import Channel, Route
+    from agent.config.models import Channel, Config, Route
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,15 +38,29 @@ class Routing:
     routes: Sequence[Route] = ()
     channels: Mapping[str, Channel] = field(default_factory=dict)
     tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Each configured check's runbook, shown in every message of its alerts.
+    runbooks: Mapping[str, str] = field(default_factory=dict)
 
     def deliveries(self, event: AlertEvent) -> list[Delivery]:
-        """One delivery per target of every channel ``event`` is routed to.
+        """One delivery per target of every channel ``event`` is routed to, the event
+        carrying its check's runbook.
 
         The tags are the check's as configured now; a check no longer configured keeps
         the tags its event carries.
         """
         tags = self.tags.get(event.key.check, event.tags)
-        return route_deliveries(event, tags, self.routes, self.channels)
+        return route_deliveries(self.annotate(event), tags, self.routes, self.channels)
+
+    def annotate(self, event: AlertEvent) -> AlertEvent:
+        """``event`` with its check's runbook as configured now."""
+        runbook = self.runbooks.get(event.key.check, event.runbook)
+        return event if runbook == event.runbook else replace(event, runbook=runbook)
+
+    @classmethod
+    def of(cls, config: Config) -> Routing:
+        """The routing of a config."""
+        return cls(config.routes, config.channels, {c.name: c.tags for c in config.checks},
+                   {c.name: c.runbook for c in config.checks if c.runbook})
 
 
 class NoteKind(enum.Enum):
@@ -174,11 +188,13 @@ def settle_released(suppressed: Sequence[Suppressed], states: Mapping[AlertKey, 
 def _commit(decision: Decision, routing: Routing) -> Commit:
     commit = Commit(suppress=list(decision.suppress), forget=list(decision.forget))
     released = {id(ev) for ev in decision.released}
-    for ev in decision.deliver:
+    for raw in decision.deliver:
+        ev = routing.annotate(raw)
         rows = routing.deliveries(ev)
         commit.deliveries.extend(rows)
-        kind = NoteKind.RELEASED if id(ev) in released else NoteKind.QUEUED
+        kind = NoteKind.RELEASED if id(raw) in released else NoteKind.QUEUED
         commit.notes.append(Note(kind, ev, len(rows)))
-    commit.notes.extend(Note(NoteKind.SILENCED, ev, silence=s) for ev, s in decision.silenced)
+    commit.notes.extend(Note(NoteKind.SILENCED, routing.annotate(ev), silence=s)
+                        for ev, s in decision.silenced)
     commit.notes.extend(Note(NoteKind.DROPPED, ev) for ev in decision.dropped)
     return commit

@@ -83,6 +83,8 @@ class AlertEvent:
     duration: float | None = None
     previous_severity: Status | None = None
     tags: tuple[str, ...] = field(default=())
+    #: What to do about it (the check's ``runbook``: a URL or a short text).
+    runbook: str | None = None
     #: Its number among the events of its incident, from 1 (0: an event stored before
     #: events were numbered).
     seq: int = 0

@@ -156,6 +156,8 @@ def timeline(i: Incident, now: float) -> list[str]:
         out.append(f"  resolved {utc_second(i.resolved_at)}, after {_lasted(i, now)}")
     else:
         out.append(f"  still open, for {_lasted(i, now)}")
+    if i.runbook:
+        out.append(f"  runbook: {i.runbook}")
     out.append(f"  {i.notifications} notification(s) sent for {i.breaches} bad sample(s)")
     out.append("timeline:")
     for n, entry in enumerate(i.timeline):

@@ -36,6 +36,8 @@ class _CommonKeys(BaseModel):
     enabled: bool = True
     repeat_interval: Duration | None = None
     send_resolved: bool | None = None
+    #: What to do when it alerts: a URL or a short text, shown in every message.
+    runbook: str | None = Field(default=None, min_length=1, max_length=2000)
 
 
 COMMON_KEYS: tuple[str, ...] = ("kind", "thresholds", *_CommonKeys.model_fields)
@@ -138,7 +140,8 @@ def _parse_entry(entry: dict[str, Any], path: YamlPath, *, agent: AgentSettings,
         interval=common.interval if common.interval is not None else agent.interval,
         timeout=common.timeout if common.timeout is not None else agent.timeout,
         tags=common.tags, enabled=common.enabled, policy=policy,
-        thresholds=thresholds, options=options)
+        thresholds=thresholds, options=options,
+        runbook=common.runbook.strip() if common.runbook else None)
 
 
 def _name_of(entry: dict[str, Any]) -> str | None:

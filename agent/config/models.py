@@ -200,6 +200,8 @@ class CheckConfig(_Strict):
     thresholds: dict[str, ThresholdRule] = Field(default_factory=dict)
     #: The kind's options model instance (a CheckOptions subclass).
     options: Any = None
+    #: What to do when it alerts: a URL or a short text, shown in every message.
+    runbook: str | None = None
 
 
 class Config(_Strict):

@@ -209,7 +209,7 @@ def opened(ev: AlertEvent) -> Incident:
         id=ev.incident, host=key.host, check=key.check, metric=key.metric,
         labels=dict(key.labels), key=key.as_text(), opened_at=ev.at,
         first_bad_at=ev.since if ev.since is not None else ev.at, severity=ev.severity,
-        worst=ev.severity, why=ev.why,
+        worst=ev.severity, why=ev.why, runbook=ev.runbook,
         timeline=[Entry(at=ev.since if ev.since is not None else ev.at,
                         kind=EntryKind.OPENED,
                         text=f"{ev.severity.value.upper()}: {ev.why}")])

@@ -62,6 +62,8 @@ class Incident(BaseModel):
     #: The worst severity it reached.
     worst: Status
     why: str = ""
+    #: The check's runbook when the incident opened.
+    runbook: str | None = None
     #: When the first notification about it was delivered (None: none was).
     first_notified_at: float | None = None
     notifications: int = 0

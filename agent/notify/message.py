@@ -163,6 +163,8 @@ def _body(event: AlertEvent, severity: Status) -> str:
         lines.append(f"Since: {iso_utc(event.since)} ({ago} ago)")
     if event.tags:
         lines.append(f"Tags: {', '.join(event.tags)}")
+    if event.runbook:
+        lines.append(f"Runbook: {_flat(event.runbook)}")
     lines.append(f"key: {event.dedup_key}")
     lines.append(f"incident: {event.incident}")
     return "\n".join(lines)

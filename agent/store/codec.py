@@ -86,6 +86,7 @@ def event_to_json(event: AlertEvent) -> str:
                               if event.previous_severity is not None else None),
         "tags": list(event.tags),
         "seq": event.seq,
+        **({"runbook": event.runbook} if event.runbook else {}),
     }, separators=(",", ":"))
 
 
@@ -110,6 +111,7 @@ def event_from_json(text: str) -> AlertEvent:
         previous_severity=Status(prev) if prev is not None else None,
         tags=tuple(d.get("tags", ())),
         seq=int(d.get("seq") or 0),
+        runbook=d.get("runbook") or None,
     )
 
 

@@ -213,3 +213,15 @@ def test_a_quiet_reminder_is_logged_as_such() -> None:
                     acknowledged={"inc-1"})
     assert commit.notes[0].text(NOW).endswith("(not sent: the incident is acknowledged)")
     assert commit.notes[0].level == logging.INFO
+
+
+def test_every_event_carries_its_checks_runbook_as_configured_now() -> None:
+    routing = Routing(routes=ROUTING.routes, channels=CHANNELS, tags=ROUTING.tags,
+                      runbooks={"web": "https://wiki.example/web-down"})
+    commit = settle(verdict(event(EventKind.FIRING, WEB), event(EventKind.FIRING, DB,
+                                                                incident="inc-2")),
+                    [], {}, routing, NOW)
+    runbooks = {d.event.key.check: d.event.runbook for d in commit.deliveries}
+    assert runbooks == {"web": "https://wiki.example/web-down", "db-main": None}
+    assert {n.event.key.check: n.event.runbook for n in commit.notes}["web"] == \
+        "https://wiki.example/web-down"

@@ -22,6 +22,7 @@ checks:
   - name: shop
     kind: command
     command: [/bin/sh, -c, 'exit $(cat {flag})']
+    runbook: "https://wiki.example/shop-down: restart the shop service"
 """
 
 
@@ -46,7 +47,9 @@ def test_an_outage_is_one_incident_with_its_timeline_and_figures(
     agent = agents.start(CONFIG, flag=flag)
     agent.wait_for_first_cycle()
     flag.write_text("2")
-    receiver.wait_for(1)
+    (firing,) = receiver.wait_for(1)
+    assert "Runbook: https://wiki.example/shop-down: restart the shop service" in \
+        firing["message"]
     opened = wait_until(lambda: listed(agents.config), what="the incident recorded")
     assert opened[0]["resolved_at"] is None and opened[0]["worst"] == "critical"
     flag.write_text("0")
@@ -65,7 +68,8 @@ def test_an_outage_is_one_incident_with_its_timeline_and_figures(
     show = cli("incident", "show", str(incident["id"])[:8], "-c", str(agents.config))
     assert show.returncode == 0, show.stderr
     lines = show.stdout
-    for words in ("opened", "notified", "resolved", "detected in", "FIRING delivered to hook"):
+    for words in ("opened", "notified", "resolved", "detected in", "FIRING delivered to hook",
+                  "runbook: https://wiki.example/shop-down"):
         assert words in lines
     assert agent.stop() == 0
 
