@@ -18,6 +18,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 MONTH_NAMES = {name: i + 1 for i, name in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"))}
@@ -36,6 +37,15 @@ _MONTH_DAYS = {1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10
 #: A satisfiable expression fires within this span (Feb 29 may be 8 years away: 2096-2104).
 _SEARCH_SPAN = timedelta(days=366 * 9)
 _MINUTE = timedelta(minutes=1)
+
+
+def zone(name: str) -> ZoneInfo:
+    """The time zone called ``name``; ValueError with a hint when there is none."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (use a name like Europe/Berlin "
+                         "or UTC)") from None
 
 
 class CronError(ValueError):

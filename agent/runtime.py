@@ -13,6 +13,7 @@ from typing import Any
 
 from agent.agent_metrics import AgentMetrics
 from agent.alerting.judge import Judge, Verdict
+from agent.alerting.maintenance import window_silences
 from agent.alerting.settle import Commit, Routing, settle, settle_event, settle_released
 from agent.alerting.silences import Silence, Suppressed
 from agent.alerting.state import AlertEvent, AlertState, EventKind, Phase
@@ -131,6 +132,13 @@ class Agent:
         """The writer opened a new database file (from its own thread)."""
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self.write_snapshot)
+
+    def silences_at(self, wall: float) -> list[Silence]:
+        """What holds alerts back at ``wall``: the silences, and the maintenance windows
+        of the config (one silence per check a window covers)."""
+        windows = window_silences(self.config.maintenance, wall, self.routing.tags,
+                                  self.config.agent.host)
+        return [*self.silences.active(wall), *windows]
 
     def _record_incidents(self, changed: list[Incident]) -> None:
         for incident in changed:
@@ -357,7 +365,7 @@ class Agent:
         """Settle a verdict, store what it decided, then take it as current."""
         # Silences are wall-clock windows a person gave; decisions keep the decision time.
         wall = self.clock.wall()
-        silences = self.silences.active(wall) if verdict.events else []
+        silences = self.silences_at(wall) if verdict.events else []
         commit = settle(verdict, silences, self.suppressed, self.routing, now, wall=wall,
                         acknowledged=self.incidents.acknowledged)
         self._store(commit)
@@ -432,7 +440,7 @@ class Agent:
         if not self.suppressed:
             return
         commit = settle_released(list(self.suppressed.values()), self.judge.states,
-                                 self.silences.active(wall), self.routing, now, wall=wall)
+                                 self.silences_at(wall), self.routing, now, wall=wall)
         self._store(commit)
         self._log_notes(commit, wall)
 

@@ -8,27 +8,17 @@ HTTP listener, which stores them); this check reads them and judges them with
 from __future__ import annotations
 
 from typing import ClassVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
 from agent.check import Capability, Check, CheckContext, CheckOptions
-from agent.cron import CronExpr
+from agent.cron import CronExpr, zone
 from agent.durations import Duration
 from agent.heartbeats import HeartbeatRules, Schedule, judge
 from agent.model import CheckResult, Status
 
 #: ``memory`` key: when this check first ran (a heartbeat never pinged counts from then).
 FIRST_SEEN = "first_seen"
-
-
-def zone(name: str) -> ZoneInfo:
-    """The time zone called ``name``; ValueError with a hint when there is none."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r} (use a name like Europe/Berlin "
-                         "or UTC)") from None
 
 
 class HeartbeatOptions(CheckOptions):

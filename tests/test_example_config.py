@@ -21,6 +21,8 @@ def test_the_example_loads_as_shipped() -> None:
 def _commented_checks(text: str) -> str:
     """The commented-out list items under ``checks:``, uncommented."""
     body = text.split("\nchecks:\n", 1)[1]
+    # The next top-level section ends the checks.
+    body = re.split(r"^[a-z_]+:$", body, maxsplit=1, flags=re.M)[0]
     out = []
     for line in body.splitlines():
         m = re.match(r"^  # ?(  |- )(.*)$", line)

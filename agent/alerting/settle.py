@@ -103,7 +103,7 @@ class Note:
         if self.kind is NoteKind.SILENCED and self.silence is not None:
             s = self.silence
             reason = f" ({s.reason})" if s.reason else ""
-            return (f"{head} ({ev.severity.value}) silenced by #{s.id} until "
+            return (f"{head} ({ev.severity.value}) silenced by {s.label} until "
                     f"{format_until(s.ends_at, now)}{reason}")
         if self.kind is NoteKind.DROPPED:
             return f"{head} (not sent: a silence held back its FIRING)"

@@ -51,6 +51,13 @@ class Silence:
     reason: str
     created_at: float
     host: str
+    #: The maintenance window it stands for (None: one a person added).
+    window: str | None = None
+
+    @property
+    def label(self) -> str:
+        """``#3``, or ``maintenance window backups`` (how the log and records name it)."""
+        return f"maintenance window {self.window}" if self.window else f"#{self.id}"
 
     def active(self, now: float) -> bool:
         """Whether the silence holds at ``now`` (its end is not included)."""

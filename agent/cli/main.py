@@ -35,6 +35,7 @@ from agent.cli import (
     baseline_cmd,
     commands,
     incidents_cmd,
+    maintenance_cmd,
     ping,
     replay_cmd,
     silence_cmd,
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     silence_cmd.add_parser(sub, common)
     incidents_cmd.add_parser(sub, common)
     ack_cmd.add_parser(sub, common)
+    maintenance_cmd.add_parser(sub, common)
     return p
 
 
@@ -150,6 +152,7 @@ COMMANDS: dict[str, Command] = {
     "report": Command(incidents_cmd.run_report),
     "ack": Command(ack_cmd.run),
     "unack": Command(ack_cmd.run),
+    "maintenance": Command(maintenance_cmd.run),
 }
 
 

@@ -19,6 +19,7 @@ from agent.config.channels_section import parse_channels, parse_routes
 from agent.config.checks_section import KindResolver, parse_checks
 from agent.config.interpolate import interpolate_tree
 from agent.config.limits import MAX_CONFIG_BYTES
+from agent.config.maintenance_section import parse_maintenance
 from agent.config.models import AgentSettings, AlertPolicy, Config
 from agent.config.report import ModelT, Reporter
 from agent.config.suggest import unknown_key
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from agent.notify.masking import UrlForm
     from agent.notify.protocol import UrlVerdict
 
-TOP_KEYS = ("agent", "defaults", "channels", "routes", "checks")
+TOP_KEYS = ("agent", "defaults", "channels", "routes", "checks", "maintenance")
 
 #: Judges notification URLs (Apprise's verdicts, asked of its child process), in order.
 UrlJudge = Callable[[Sequence[str]], Sequence["UrlVerdict"]]
@@ -100,12 +101,14 @@ def parse_config(text: str, *, source: str = "<config>", env: Mapping[str, str] 
     checks = parse_checks(data.get("checks"), agent or AgentSettings(),
                           defaults or AlertPolicy(), resolve_kind, report)
     routes = parse_routes(data.get("routes"), channels.names, checks.names, report)
+    windows = parse_maintenance(data.get("maintenance"), checks.names, report)
     url_forms = _judge_urls(channels.urls, judge_urls, report) if judge_urls else {}
 
     if report.issues or agent is None or defaults is None:
         raise ConfigError(report.sorted_issues())
     return Config(source=source, agent=agent, defaults=defaults, channels=channels.channels,
                   routes=tuple(routes), checks=tuple(checks.checks),
+                  maintenance=tuple(windows),
                   lines=parsed.lines, url_forms=url_forms)
 
 

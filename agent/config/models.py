@@ -215,6 +215,8 @@ class Config(_Strict):
     channels: dict[str, Channel]
     routes: tuple[Route, ...]
     checks: tuple[CheckConfig, ...]
+    #: Recurring windows of planned work (``agent.alerting.maintenance.Window``).
+    maintenance: tuple[Any, ...] = ()
     #: Where each dotted path sits in the file (an ``agent.config.yaml_lines.LineMap``),
     #: for errors found after loading.
     lines: Any = Field(default=None, exclude=True, repr=False)

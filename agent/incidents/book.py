@@ -101,7 +101,8 @@ class IncidentBook:
                 reason = f" ({s.reason})" if s.reason else ""
                 updated = updated.with_entry(
                     Entry(at=ev.at, kind=EntryKind.SILENCED,
-                          text=f"held back by silence #{s.id}{reason}"), silenced=True)
+                          text=f"held back by {'' if s.window else 'silence '}{s.label}{reason}"),
+                    silenced=True)
         self._open[updated.id] = updated
         return updated
 
