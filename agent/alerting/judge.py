@@ -9,8 +9,9 @@ it keeps; the caller persists what it returns and only then calls ``apply``.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from agent.alerting.flapping import flap_step
 from agent.alerting.machine import step
 from agent.alerting.policy import Policy
 from agent.alerting.state import AlertEvent, AlertState, Phase
@@ -55,10 +56,13 @@ def _material(state: AlertState) -> tuple[object, ...]:
     """The fields of a state that matter for storing it: what changes on every run is left
     out (the time; the reason and value too while all is quiet), to tell real changes."""
     quiet = state.phase in _QUIET
+    # The flapping history counts once it holds a problem: all quiet, it changes nothing.
+    history = (state.history, state.history_len) if state.history else (0, 0)
     return (state.key, state.phase, state.severity, state.problem_since,
             state.problem_samples, state.fired_at, state.recovering_since,
             state.recovering_samples, state.last_notified_at, state.incident,
-            "" if quiet else state.why, None if quiet else state.threshold)
+            "" if quiet else state.why, None if quiet else state.threshold,
+            state.flapping, *history)
 
 
 LearnedLoader = Callable[[AlertKey], bytes | None]
@@ -221,7 +225,8 @@ class Judge:
                 rule: ThresholdRule | None, now: float) -> None:
         verdict.record(finding)
         old = self.states.get(finding.key) or AlertState(key=finding.key)
-        new, events = step(old, finding, now, Policy.build(rule, check.policy), check.tags)
+        new, events = flap_step(old, finding, now, Policy.build(rule, check.policy),
+                                check.tags)
         verdict.events.extend(events)
         if events or _material(new) != _material(old):
             verdict.states.append(new)
@@ -267,6 +272,7 @@ class Judge:
             where = "check" if key.host == self.host else f"host name {key.host}"
             finding = Finding(key, Status.OK, f"{where} no longer configured")
             new, events = step(state, finding, now, policy)
+            new = replace(new, flapping=False)
             verdict.record(finding)
             verdict.states.append(new)
             verdict.events.extend(events)

@@ -46,6 +46,12 @@ class Notifying(Protocol):
     @property
     def send_resolved(self) -> bool: ...
 
+    @property
+    def flap_window(self) -> int: ...
+
+    @property
+    def flap_changes(self) -> int: ...
+
 
 @dataclass(frozen=True, slots=True)
 class Policy:
@@ -60,6 +66,10 @@ class Policy:
     recover_after: Persistence = IMMEDIATE
     repeat_interval: float = 0.0
     send_resolved: bool = True
+    #: Flapping: at least ``flap_changes`` changes of state in the last ``flap_window``
+    #: evaluations (0 changes: never flapping); it ends after a whole window unchanged.
+    flap_window: int = 21
+    flap_changes: int = 5
 
     def __post_init__(self) -> None:
         if self.repeat_interval < 0:
@@ -76,4 +86,6 @@ class Policy:
             recover_after=rule.recover_after if rule is not None else IMMEDIATE,
             repeat_interval=float(alert.repeat_interval),
             send_resolved=alert.send_resolved,
+            flap_window=alert.flap_window,
+            flap_changes=alert.flap_changes,
         )

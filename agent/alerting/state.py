@@ -25,6 +25,8 @@ class EventKind(enum.Enum):
     DEESCALATED = "deescalated"    # CRITICAL -> WARNING while firing
     REMINDER = "reminder"          # still firing after repeat_interval
     RESOLVED = "resolved"
+    FLAPPING = "flapping"          # its state changes too often: flips go quiet
+    STABLE = "stable"              # no longer flapping, settled OK or still a problem
     ACKNOWLEDGED = "acknowledged"  # someone said "I'm on it": reminders stop
     UNACKNOWLEDGED = "unacknowledged"  # ... and took it back: reminders go on
 
@@ -59,6 +61,11 @@ class AlertState:
     why: str = ""
     value: float | None = None
     threshold: str | None = None
+    #: The last ``history_len`` evaluations, newest in bit 0 (1: a problem), for flapping.
+    history: int = 0
+    history_len: int = 0
+    #: Whether it flaps now (its flips are not announced).
+    flapping: bool = False
     #: The firing episodes this key has had (the current or last one's number; 0 before
     #: the first, and for states stored before episodes were counted).
     episode: int = 0

@@ -176,10 +176,10 @@ def _spread(s: Spread) -> str:
 def report_table(rows: list[Figures]) -> list[str]:
     """One line per check and one for all, with the means and 90th percentiles."""
     head = ("CHECK", "INCIDENTS", "OPEN", "DETECT mean/p90", "ACK mean/p90",
-            "RESOLVE mean/p90", "SENT", "BAD SAMPLES", "SILENCED")
+            "RESOLVE mean/p90", "SENT", "BAD SAMPLES", "SILENCED", "FLAPPING")
     lines = [(f.check or "(all)", str(f.incidents), str(f.open), _spread(f.detect),
               _spread(f.acknowledge), _spread(f.resolve), str(f.notifications),
-              str(f.breaches), str(f.silenced)) for f in rows]
+              str(f.breaches), str(f.silenced), str(f.flapping)) for f in rows]
     widths = [max(len(r[n]) for r in (head, *lines)) for n in range(len(head))]
     out = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
            for r in (head, *lines)]

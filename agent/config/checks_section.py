@@ -36,6 +36,8 @@ class _CommonKeys(BaseModel):
     enabled: bool = True
     repeat_interval: Duration | None = None
     send_resolved: bool | None = None
+    #: Overrides ``defaults.flap_changes`` (0: this check never counts as flapping).
+    flap_changes: int | None = Field(default=None, ge=0, le=63)
     #: What to do when it alerts: a URL or a short text, shown in every message.
     runbook: str | None = Field(default=None, min_length=1, max_length=2000)
 
@@ -134,7 +136,10 @@ def _parse_entry(entry: dict[str, Any], path: YamlPath, *, agent: AgentSettings,
         repeat_interval=(common.repeat_interval if common.repeat_interval is not None
                          else defaults.repeat_interval),
         send_resolved=(common.send_resolved if common.send_resolved is not None
-                       else defaults.send_resolved))
+                       else defaults.send_resolved),
+        flap_window=defaults.flap_window,
+        flap_changes=(common.flap_changes if common.flap_changes is not None
+                      else defaults.flap_changes))
     return CheckConfig(
         name=common.name or kind, kind=kind,
         interval=common.interval if common.interval is not None else agent.interval,

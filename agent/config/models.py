@@ -124,6 +124,11 @@ class AlertPolicy(_Strict):
 
     repeat_interval: Duration = 4 * 3600.0
     send_resolved: bool = True
+    #: An alert flaps when its state changed ``flap_changes`` times in the last
+    #: ``flap_window`` evaluations (Nagios's 21 results and 20 % of their 20 changes);
+    #: ``flap_changes: 0`` turns flapping detection off.
+    flap_window: int = Field(default=21, ge=3, le=64)
+    flap_changes: int = Field(default=5, ge=0, le=63)
 
 
 #: Longest ``group_wait``: a longer one would hold the first alert of a storm too long.

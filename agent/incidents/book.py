@@ -65,6 +65,13 @@ class IncidentBook:
         current = self._open.get(ev.incident)
         if ev.kind is EventKind.FIRING:
             return self._fired(note, current)
+        if ev.kind is EventKind.FLAPPING:
+            base = current if current is not None else opened(ev)
+            updated = base.with_entry(Entry(at=ev.at, kind=EntryKind.FLAPPING, text=ev.why),
+                                      flapped=base.flapped + 1,
+                                      worst=Status.worst([base.worst, ev.severity]))
+            self._keep(updated)
+            return updated
         if current is None or ev.kind in (EventKind.ACKNOWLEDGED, EventKind.UNACKNOWLEDGED):
             return None  # an acknowledgement is recorded when it is made
         if ev.kind in (EventKind.ESCALATED, EventKind.DEESCALATED):
@@ -74,6 +81,11 @@ class IncidentBook:
                       text=f"{before} -> {ev.severity.value.upper()}: {ev.why}"),
                 severity=ev.severity, why=ev.why,
                 worst=Status.worst([current.worst, ev.severity]))
+        elif ev.kind is EventKind.STABLE:
+            done = {"resolved_at": ev.at} if not ev.severity.is_problem else {}
+            updated = current.with_entry(
+                Entry(at=ev.at, kind=EntryKind.STABLE, text=f"stable again: {ev.why}"),
+                severity=ev.severity, **done)
         elif ev.kind is EventKind.REMINDER:
             updated = current.with_entry(Entry(at=ev.at, kind=EntryKind.REMINDER,
                                                text=f"still {ev.severity.value.upper()}"))

@@ -52,6 +52,8 @@ class Figures(BaseModel):
     breaches: int
     #: Incidents a silence held back.
     silenced: int
+    #: Spells of flapping (each announced once instead of at every flip).
+    flapping: int = 0
 
     @property
     def noise_reduction(self) -> float | None:
@@ -72,7 +74,8 @@ def figures(incidents: Sequence[Incident], check: str | None = None) -> Figures:
                    resolve=Spread.of([max(d, 0.0) for d in resolve]),
                    notifications=sum(i.notifications for i in incidents),
                    breaches=sum(i.breaches for i in incidents),
-                   silenced=sum(1 for i in incidents if i.silenced))
+                   silenced=sum(1 for i in incidents if i.silenced),
+                   flapping=sum(i.flapped for i in incidents))
 
 
 def by_check(incidents: Sequence[Incident]) -> list[Figures]:

@@ -28,6 +28,8 @@ class EntryKind(enum.Enum):
     NOTIFIED = "notified"
     GAVE_UP = "gave_up"
     RELEASED = "released"
+    FLAPPING = "flapping"
+    STABLE = "stable"
     ACKNOWLEDGED = "acknowledged"
     UNACKNOWLEDGED = "unacknowledged"
     RESOLVED = "resolved"
@@ -75,6 +77,8 @@ class Incident(BaseModel):
     breaches: int = 0
     #: Whether a silence held its FIRING back.
     silenced: bool = False
+    #: Spells of flapping within it.
+    flapped: int = 0
     timeline: list[Entry] = []
     #: Entries left out of the middle of a long timeline.
     left_out: int = 0

@@ -32,7 +32,8 @@ class Message:
     @property
     def label(self) -> str:
         """``critical``, ``warning``, ``unknown``, ``resolved`` (or ``info``): the headline."""
-        if self.kind is EventKind.RESOLVED:
+        if self.kind is EventKind.RESOLVED or (
+                self.kind is EventKind.STABLE and self.severity is Status.OK):
             return "resolved"
         if self.kind in _ACK_KINDS:
             return "info"
@@ -43,7 +44,9 @@ class Message:
         """The Apprise notification type (``success``, ``warning``, ``failure``, ``info``)."""
         if self.kind in _ACK_KINDS:
             return "info"
-        return "success" if self.kind is EventKind.RESOLVED else _NOTIFY_TYPES[self.severity]
+        if self.label == "resolved":
+            return "success"
+        return _NOTIFY_TYPES[self.severity]
 
     def one_line(self) -> str:
         """Title and body on a single line (for logs)."""
@@ -53,6 +56,8 @@ class Message:
 
 #: Events that say who handles an incident rather than how the alert stands.
 _ACK_KINDS = frozenset({EventKind.ACKNOWLEDGED, EventKind.UNACKNOWLEDGED})
+#: Events whose title is their kind, the alert and what they say.
+_NOTICE_KINDS = _ACK_KINDS | {EventKind.FLAPPING, EventKind.STABLE}
 
 
 def effective_severity(event: AlertEvent) -> Status:
@@ -108,6 +113,8 @@ def _title(event: AlertEvent, severity: Status) -> str:
     prev = event.previous_severity
     if event.kind in _ACK_KINDS:
         return _fit(f"{event.kind.value.upper()} {sev} {subject}: ", _flat(event.why), "")
+    if event.kind in _NOTICE_KINDS:
+        return _fit(f"{event.kind.value.upper()} {subject}: ", _flat(event.why), "")
     if event.kind is EventKind.RESOLVED:
         metric = "" if key.metric == STATUS_METRIC else key.metric
         head = f"RESOLVED {subject}" + (": " if metric else "")
@@ -126,6 +133,11 @@ def _body(event: AlertEvent, severity: Status) -> str:
     prev = event.previous_severity
     if event.kind is EventKind.RESOLVED:
         sev_line = f"RESOLVED (was {severity.value.upper()})"
+    elif event.kind is EventKind.FLAPPING:
+        sev_line = f"{severity.value.upper()} (flapping: changes are not announced until " \
+                   "it settles)"
+    elif event.kind is EventKind.STABLE:
+        sev_line = f"{severity.value.upper()} (stable again)"
     elif event.kind in _ACK_KINDS:
         sev_line = f"{severity.value.upper()} ({event.kind.value}: reminders "
         sev_line += "stop)" if event.kind is EventKind.ACKNOWLEDGED else "go on)"

@@ -15,7 +15,7 @@ STATE_COLUMNS = (
     "key", "host", "check_name", "metric", "labels", "phase", "severity", "problem_since",
     "problem_samples", "fired_at", "recovering_since", "recovering_samples",
     "last_notified_at", "updated_at", "incident", "why", "value", "threshold", "episode",
-    "emitted",
+    "emitted", "history", "history_len", "flapping",
 )
 
 
@@ -35,7 +35,7 @@ def state_to_row(state: AlertState) -> tuple[Any, ...]:
         state.severity.value, state.problem_since, state.problem_samples, state.fired_at,
         state.recovering_since, state.recovering_samples, state.last_notified_at,
         state.updated_at, state.incident, state.why, state.value, state.threshold,
-        state.episode, state.emitted,
+        state.episode, state.emitted, state.history, state.history_len, int(state.flapping),
     )
 
 
@@ -64,6 +64,9 @@ def state_from_row(row: sqlite3.Row | Mapping[str, Any]) -> AlertState:
         threshold=row["threshold"],
         episode=_count(row, "episode"),
         emitted=_count(row, "emitted"),
+        history=_count(row, "history"),
+        history_len=_count(row, "history_len"),
+        flapping=bool(_count(row, "flapping")),
     )
 
 

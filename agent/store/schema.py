@@ -120,6 +120,12 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX incidents_opened ON incidents (opened_at);
     CREATE INDEX incidents_open ON incidents (id) WHERE resolved_at IS NULL;
     """,
+    # 7: each alert's recent evaluations and whether it flaps.
+    """
+    ALTER TABLE alert_states ADD COLUMN history INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE alert_states ADD COLUMN history_len INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE alert_states ADD COLUMN flapping INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 #: The schema version this code writes and understands.

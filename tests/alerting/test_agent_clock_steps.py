@@ -26,6 +26,8 @@ CONFIG = """
 agent:
   host: db-host
   state_dir: {state}
+defaults:
+  flap_changes: 0   # every flip announced: these tests count them
 channels:
   ops: ["json://127.0.0.1:9/hook"]
 checks:

@@ -1,0 +1,69 @@
+"""A real agent with a check that flips at every run: a few flips are announced, then one
+FLAPPING message; once it settles, one STABLE message; the incident log counts the spell.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.agent_process import AGENT, Agents, cli, wait_until
+from tests.servers.receiver import Receiver
+
+pytestmark = pytest.mark.slow
+
+CONFIG = AGENT + """\
+channels:
+  hook: ["{url}"]
+checks:
+  - name: shaky
+    kind: command
+    command:
+      - /bin/sh
+      - -c
+      - "test -f {calm} && exit 0; n=$(cat {flips}); echo $((1-n)) > {flips}; exit $((2*n))"
+"""
+
+
+@pytest.fixture
+def agents(tmp_path: Path, receiver: Receiver) -> Iterator[Agents]:
+    found = Agents(tmp_path, receiver)
+    yield found
+    found.reap()
+
+
+def titles(receiver: Receiver) -> list[str]:
+    return [m["title"] for m in receiver.messages()]
+
+
+def test_a_flapping_check_is_announced_once_and_once_more_when_it_settles(
+        agents: Agents, receiver: Receiver, tmp_path: Path) -> None:
+    flips = tmp_path / "flips"
+    flips.write_text("1")
+    calm = tmp_path / "calm"
+    agent = agents.start(CONFIG, flips=flips, calm=calm)
+    wait_until(lambda: any(t.startswith("FLAPPING") for t in titles(receiver)), timeout=60,
+               what="the FLAPPING message")
+    bad_runs = agent.log().count("check shaky: CRITICAL")
+    wait_until(lambda: agent.log().count("check shaky: CRITICAL") >= bad_runs + 4,
+               timeout=60, what="eight more flips")
+    flapping_at = titles(receiver).index(next(t for t in titles(receiver)
+                                              if t.startswith("FLAPPING")))
+    assert flapping_at <= 5  # the flips before it: at most the five that made it
+    assert len(titles(receiver)) == flapping_at + 1  # nothing since
+
+    calm.write_text("")
+    stable = wait_until(lambda: [t for t in titles(receiver) if t.startswith("STABLE")],
+                        timeout=90, what="the STABLE message")
+    assert "OK for the last 21 checks" in stable[0]
+    assert len(titles(receiver)) == flapping_at + 2
+
+    def closed() -> list[dict[str, object]]:
+        out = json.loads(cli("incidents", "--json", "-c", str(agents.config)).stdout)
+        return [i for i in out["incidents"] if i["flapped"] and i["resolved_at"]]
+
+    assert wait_until(closed, what="the spell in the incident log")[0]["flapped"] == 1
+    assert agent.stop() == 0
