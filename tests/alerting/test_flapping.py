@@ -60,7 +60,7 @@ def test_after_a_whole_window_without_change_it_is_stable_in_whichever_state(
         tail: str, settled: str, severity: Status) -> None:
     policy = POLICY
     state = AlertState(KEY)
-    kinds = []
+    kinds: list[tuple[str, Status, str]] = []
     for n, c in enumerate("x.x.x." + tail):
         status = Status.CRITICAL if c == "x" else Status.OK
         state, events = flap_step(state, Finding(KEY, status, ""), 60.0 * n, policy)

@@ -119,7 +119,8 @@ def test_malformed_yaml_is_one_issue_with_line_and_column(
 def test_unknown_top_key_suggests_the_close_one(issues: LoadIssues) -> None:
     assert issues("chekcs: []\nfoo: 1\n") == [
         (1, "chekcs", "unknown key 'chekcs'; did you mean 'checks'?"),
-        (2, "foo", "unknown key 'foo' (allowed: agent, channels, checks, defaults, maintenance, routes)"),
+        (2, "foo", "unknown key 'foo' (allowed: agent, channels, checks, defaults, "
+                   "maintenance, routes)"),
     ]
 
 
