@@ -12,6 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from agent.agent_metrics import AgentMetrics
+from agent.alerting.dependencies import (
+    Parent,
+    dependency_silences,
+    waiting_on,
+    with_dependents,
+)
 from agent.alerting.judge import Judge, Verdict
 from agent.alerting.maintenance import window_silences
 from agent.alerting.settle import Commit, Routing, settle, settle_event, settle_released
@@ -133,12 +139,31 @@ class Agent:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self.write_snapshot)
 
-    def silences_at(self, wall: float) -> list[Silence]:
-        """What holds alerts back at ``wall``: the silences, and the maintenance windows
-        of the config (one silence per check a window covers)."""
-        windows = window_silences(self.config.maintenance, wall, self.routing.tags,
-                                  self.config.agent.host)
-        return [*self.silences.active(wall), *windows]
+    def silences_at(self, wall: float, verdict: Verdict | None = None) -> list[Silence]:
+        """What holds alerts back at ``wall``: the silences, the maintenance windows of the
+        config and the dependencies (one silence per check a window or a failing parent
+        covers); ``verdict``'s states count as current."""
+        host = self.config.agent.host
+        windows = window_silences(self.config.maintenance, wall, self.routing.tags, host)
+        states = dict(self.judge.states)
+        states.update((s.key, s) for s in (verdict.states if verdict is not None else ()))
+        depends = dependency_silences(
+            self.dependencies, parents=self.parents, states=list(states.values()),
+            last_runs={r.check: r.finished_at for r in self.latest},
+            now=self.clock.now(), wall=wall, host=host)
+        return [*self.silences.active(wall), *windows, *depends]
+
+    @property
+    def dependencies(self) -> dict[str, tuple[str, ...]]:
+        """Each check's parents, as configured now."""
+        return {c.name: c.depends_on for c in self.config.checks if c.depends_on}
+
+    @property
+    def parents(self) -> dict[str, Parent]:
+        """The checks others depend on, with how long their next run may take."""
+        wanted = {p for parents in self.dependencies.values() for p in parents}
+        return {c.name: Parent(c.name, c.interval, c.timeout) for c in self.config.checks
+                if c.name in wanted}
 
     def _record_incidents(self, changed: list[Incident]) -> None:
         for incident in changed:
@@ -365,9 +390,15 @@ class Agent:
         """Settle a verdict, store what it decided, then take it as current."""
         # Silences are wall-clock windows a person gave; decisions keep the decision time.
         wall = self.clock.wall()
-        silences = self.silences_at(wall) if verdict.events else []
+        silences = self.silences_at(wall, verdict) if verdict.events else []
+        if verdict.events and self.dependencies:
+            states = [*self.judge.states.values(), *verdict.states]
+            verdict.events = with_dependents(verdict.events, self.dependencies, states)
         commit = settle(verdict, silences, self.suppressed, self.routing, now, wall=wall,
                         acknowledged=self.incidents.acknowledged)
+        # A dependent waits for its parent's next check: run that now.
+        for parent in waiting_on([n.silence for n in commit.notes if n.silence is not None]):
+            self.scheduler.run_now(parent)
         self._store(commit)
         if commit.writes:
             self.judge.apply(verdict)

@@ -100,6 +100,9 @@ class Note:
         """One log line (``now``, the wall clock, words a silence's end)."""
         ev = self.event
         head = f"alert {ev.kind.value.upper()} {ev.key.as_text()}: {ev.why}"
+        if self.kind is NoteKind.SILENCED and self.silence is not None and \
+                self.silence.parent:
+            return f"{head} ({ev.severity.value}) held back: {self.silence.reason}"
         if self.kind is NoteKind.SILENCED and self.silence is not None:
             s = self.silence
             reason = f" ({s.reason})" if s.reason else ""

@@ -53,10 +53,15 @@ class Silence:
     host: str
     #: The maintenance window it stands for (None: one a person added).
     window: str | None = None
+    #: The check it depends on, whose failure (or coming check) it stands for.
+    parent: str | None = None
 
     @property
     def label(self) -> str:
-        """``#3``, or ``maintenance window backups`` (how the log and records name it)."""
+        """``#3``, ``maintenance window backups`` or ``its dependency on gateway`` (how
+        the log and records name it)."""
+        if self.parent:
+            return f"its dependency on {self.parent}"
         return f"maintenance window {self.window}" if self.window else f"#{self.id}"
 
     def active(self, now: float) -> bool:

@@ -92,6 +92,8 @@ class AlertEvent:
     tags: tuple[str, ...] = field(default=())
     #: What to do about it (the check's ``runbook``: a URL or a short text).
     runbook: str | None = None
+    #: The checks that depend on this one and fail with it (their alerts held back).
+    dependents: tuple[str, ...] = ()
     #: Its number among the events of its incident, from 1 (0: an event stored before
     #: events were numbered).
     seq: int = 0

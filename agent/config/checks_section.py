@@ -36,6 +36,8 @@ class _CommonKeys(BaseModel):
     enabled: bool = True
     repeat_interval: Duration | None = None
     send_resolved: bool | None = None
+    #: The checks this one depends on: while one fails, this one's new alerts wait.
+    depends_on: tuple[str, ...] = ()
     #: Overrides ``defaults.flap_changes`` (0: this check never counts as flapping).
     flap_changes: int | None = Field(default=None, ge=0, le=63)
     #: What to do when it alerts: a URL or a short text, shown in every message.
@@ -101,7 +103,36 @@ def parse_checks(data: Any, agent: AgentSettings, defaults: AlertPolicy,
             _check_unique(name, entry, epath, first_seen, report)
         if check is not None and report.count() == before:
             out.checks.append(check)
+    _check_dependencies(data, out.names, report)
     return out
+
+
+def _check_dependencies(data: list[Any], names: list[str], report: Reporter) -> None:
+    """Every name under ``depends_on`` is a check, not the check itself, and no chain of
+    them comes back to where it started."""
+    from agent.alerting.dependencies import cycle
+
+    known = set(names)
+    graph: dict[str, list[str]] = {}
+    where: dict[str, YamlPath] = {}
+    for index, entry in enumerate(data):
+        if not isinstance(entry, dict) or not isinstance(entry.get("depends_on"), list):
+            continue
+        name = _name_of(entry)
+        dpath: YamlPath = ("checks", index, "depends_on")
+        parents = [p for p in entry["depends_on"] if isinstance(p, str)]
+        for parent in parents:
+            if parent == name:
+                report.add(dpath, f"check {name!r} cannot depend on itself")
+            elif parent not in known:
+                report.add(dpath, f"no check is named {parent!r}")
+        if name is not None:
+            graph[name] = [p for p in parents if p in known and p != name]
+            where[name] = dpath
+    found = cycle(graph)
+    if found is not None:
+        report.add(where[found[0]], "dependencies go round in a circle: "
+                                    + " -> ".join(found))
 
 
 def _parse_entry(entry: dict[str, Any], path: YamlPath, *, agent: AgentSettings,
@@ -146,7 +177,8 @@ def _parse_entry(entry: dict[str, Any], path: YamlPath, *, agent: AgentSettings,
         timeout=common.timeout if common.timeout is not None else agent.timeout,
         tags=common.tags, enabled=common.enabled, policy=policy,
         thresholds=thresholds, options=options,
-        runbook=common.runbook.strip() if common.runbook else None)
+        runbook=common.runbook.strip() if common.runbook else None,
+        depends_on=common.depends_on)
 
 
 def _name_of(entry: dict[str, Any]) -> str | None:

@@ -207,6 +207,8 @@ class CheckConfig(_Strict):
     options: Any = None
     #: What to do when it alerts: a URL or a short text, shown in every message.
     runbook: str | None = None
+    #: The checks it depends on (``agent.alerting.dependencies``).
+    depends_on: tuple[str, ...] = ()
 
 
 class Config(_Strict):

@@ -113,7 +113,8 @@ class IncidentBook:
                 reason = f" ({s.reason})" if s.reason else ""
                 updated = updated.with_entry(
                     Entry(at=ev.at, kind=EntryKind.SILENCED,
-                          text=f"held back by {'' if s.window else 'silence '}{s.label}{reason}"),
+                          text=f"held back: {s.reason}" if s.parent else
+                          f"held back by {'' if s.window else 'silence '}{s.label}{reason}"),
                     silenced=True)
         self._open[updated.id] = updated
         return updated

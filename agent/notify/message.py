@@ -123,6 +123,9 @@ def _title(event: AlertEvent, severity: Status) -> str:
                     if lasted is not None else "")
     head = f"{'STILL ' if event.kind is EventKind.REMINDER else ''}{sev} {subject}: "
     tail = ""
+    if event.dependents:
+        n = len(event.dependents)
+        tail = f" (and {n} dependent check{'s' if n != 1 else ''} failing)"
     if event.kind in (EventKind.ESCALATED, EventKind.DEESCALATED) and prev is not None:
         tail = f" (was {prev.value.upper()})"
     return _fit(head, _flat(event.why) or key.metric, tail)
@@ -175,6 +178,10 @@ def _body(event: AlertEvent, severity: Status) -> str:
         lines.append(f"Since: {iso_utc(event.since)} ({ago} ago)")
     if event.tags:
         lines.append(f"Tags: {', '.join(event.tags)}")
+    if event.dependents:
+        n = len(event.dependents)
+        lines.append(f"Also failing: {n} dependent check{'s' if n != 1 else ''} "
+                     f"({', '.join(event.dependents)}), not announced on their own")
     if event.runbook:
         lines.append(f"Runbook: {_flat(event.runbook)}")
     lines.append(f"key: {event.dedup_key}")

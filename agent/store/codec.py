@@ -90,6 +90,7 @@ def event_to_json(event: AlertEvent) -> str:
         "tags": list(event.tags),
         "seq": event.seq,
         **({"runbook": event.runbook} if event.runbook else {}),
+        **({"dependents": list(event.dependents)} if event.dependents else {}),
     }, separators=(",", ":"))
 
 
@@ -115,6 +116,7 @@ def event_from_json(text: str) -> AlertEvent:
         tags=tuple(d.get("tags", ())),
         seq=int(d.get("seq") or 0),
         runbook=d.get("runbook") or None,
+        dependents=tuple(str(c) for c in d.get("dependents", ())),
     )
 
 

@@ -1,0 +1,138 @@
+"""Dependencies: one root problem is one page.
+
+A check may name the checks it ``depends_on`` (its parents: the gateway, the database, the
+host's network). While a parent fails, a dependent's new alerts are held back exactly as a
+silence holds them (``agent.alerting.silences``): checks keep running and their states
+stay true, an alert opened before the parent failed still resolves, and a dependent that
+still fails once the parent has recovered is announced then, on its own. The parent's own
+messages name the dependents failing with it.
+
+A dependent's alert is also held while a parent has not been checked since the dependent's
+problem began (the two often fail in the same moment, and whichever runs first must not
+page alone), for at most the parent's interval and timeout.
+
+Pure: the states, the last runs and the clock's reading come in as values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from agent.alerting.silences import Silence
+from agent.alerting.state import AlertEvent, AlertState, Phase
+
+_OPEN = (Phase.PENDING, Phase.FIRING)
+
+
+@dataclass(frozen=True, slots=True)
+class Parent:
+    """A check others depend on: its name and how long a run of it may take to come."""
+
+    name: str
+    interval: float
+    timeout: float
+
+
+def dependents_of(depends_on: Mapping[str, Sequence[str]]) -> dict[str, frozenset[str]]:
+    """For each parent, every check that depends on it, directly or through others."""
+    children: dict[str, set[str]] = {}
+    for child, parents in depends_on.items():
+        for parent in parents:
+            children.setdefault(parent, set()).add(child)
+    out: dict[str, frozenset[str]] = {}
+    for parent, direct in children.items():
+        seen: set[str] = set()
+        todo = list(direct)
+        while todo:
+            name = todo.pop()
+            if name in seen or name == parent:
+                continue
+            seen.add(name)
+            todo.extend(children.get(name, ()))
+        out[parent] = frozenset(seen)
+    return out
+
+
+def cycle(depends_on: Mapping[str, Sequence[str]]) -> list[str] | None:
+    """A chain of checks that depend on themselves (``[a, b, a]``), or None."""
+    state: dict[str, int] = {}  # 1: being visited, 2: done
+    path: list[str] = []
+
+    def visit(name: str) -> list[str] | None:
+        state[name] = 1
+        path.append(name)
+        for parent in depends_on.get(name, ()):
+            if state.get(parent) == 1:
+                return [*path[path.index(parent):], parent]
+            if state.get(parent) is None and (found := visit(parent)) is not None:
+                return found
+        path.pop()
+        state[name] = 2
+        return None
+
+    for name in depends_on:
+        if name not in state and (found := visit(name)) is not None:
+            return found
+    return None
+
+
+def failing(states: Iterable[AlertState]) -> dict[str, float]:
+    """Checks with an open (pending or firing) alert, and since when they fail."""
+    out: dict[str, float] = {}
+    for s in states:
+        if s.phase in _OPEN:
+            since = s.problem_since if s.problem_since is not None else s.updated_at or 0.0
+            out[s.key.check] = min(out.get(s.key.check, since), since)
+    return out
+
+
+def dependency_silences(depends_on: Mapping[str, Sequence[str]], *,
+                        parents: Mapping[str, Parent], states: Sequence[AlertState],
+                        last_runs: Mapping[str, float], now: float, wall: float,
+                        host: str) -> list[Silence]:
+    """The holds dependencies put on alerts at ``now`` (the decision time of the states
+    and runs; the silences are on the wall clock, ``wall``, as silences are): one per
+    dependent of a failing parent, and one per dependent alert whose parent was not
+    checked since its problem began (while that check may still come)."""
+    down = failing(states)
+    out: list[Silence] = []
+    for parent, children in dependents_of(depends_on).items():
+        if parent in down:
+            out.extend(Silence(id=0, check_glob=child, metric=None,
+                               starts_at=float("-inf"), ends_at=float("inf"),
+                               reason=f"{child} depends on {parent}, which is failing",
+                               created_at=wall, host=host, parent=parent)
+                       for child in sorted(children))
+    for s in states:
+        if s.phase not in _OPEN or s.problem_since is None:
+            continue
+        for name in depends_on.get(s.key.check, ()):
+            p = parents.get(name)
+            if p is None or name in down or last_runs.get(name, float("-inf")) >= s.problem_since:
+                continue
+            left = s.problem_since + p.interval + p.timeout - now
+            if left > 0:
+                out.append(Silence(id=0, check_glob=s.key.check, metric=s.key.metric,
+                                   starts_at=float("-inf"), ends_at=wall + left,
+                                   reason=f"waiting for {name}'s next check, which it "
+                                          "depends on", created_at=wall, host=host,
+                                   parent=name))
+    return out
+
+
+def waiting_on(silences: Sequence[Silence]) -> set[str]:
+    """The parents whose next check a hold waits for (to run them at once)."""
+    return {s.parent for s in silences if s.parent and s.ends_at != float("inf")}
+
+
+def with_dependents(events: Sequence[AlertEvent], depends_on: Mapping[str, Sequence[str]],
+                    states: Sequence[AlertState]) -> list[AlertEvent]:
+    """The events, a parent's naming the dependents that fail with it."""
+    children = dependents_of(depends_on)
+    down = failing(states)
+    out = []
+    for ev in events:
+        along = tuple(sorted(c for c in children.get(ev.key.check, ()) if c in down))
+        out.append(replace(ev, dependents=along) if along != ev.dependents else ev)
+    return out
