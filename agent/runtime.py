@@ -18,9 +18,17 @@ from agent.alerting.dependencies import (
     waiting_on,
     with_dependents,
 )
+from agent.alerting.escalation import due_steps, unanswered
 from agent.alerting.judge import Judge, Verdict
 from agent.alerting.maintenance import window_silences
-from agent.alerting.settle import Commit, Routing, settle, settle_event, settle_released
+from agent.alerting.settle import (
+    Commit,
+    Routing,
+    settle,
+    settle_escalation,
+    settle_event,
+    settle_released,
+)
 from agent.alerting.silences import Silence, Suppressed
 from agent.alerting.state import AlertEvent, AlertState, EventKind, Phase
 from agent.clock import Clock, SystemClock
@@ -222,7 +230,7 @@ class Agent:
         event = AlertEvent(kind, AlertKey(record.host, record.check, record.metric,
                                           make_labels(record.labels)),
                            record.severity, now, record.id, why, since=record.first_bad_at)
-        commit = settle_event(event, self.routing)
+        commit = settle_event(event, self.routing, self.incidents.escalated_channels())
         self._store(commit)
         self._log_notes(commit, self.clock.wall())
         return record
@@ -395,7 +403,8 @@ class Agent:
             states = [*self.judge.states.values(), *verdict.states]
             verdict.events = with_dependents(verdict.events, self.dependencies, states)
         commit = settle(verdict, silences, self.suppressed, self.routing, now, wall=wall,
-                        acknowledged=self.incidents.acknowledged)
+                        acknowledged=self.incidents.acknowledged,
+                        escalated=self.incidents.escalated_channels())
         # A dependent waits for its parent's next check: run that now.
         for parent in waiting_on([n.silence for n in commit.notes if n.silence is not None]):
             self.scheduler.run_now(parent)
@@ -455,6 +464,25 @@ class Agent:
                 self.release_silenced()
             except Exception:  # a bug here must not hold back notifications for good
                 log.exception("announcing alerts whose silence ended failed")
+            try:
+                self.escalate()
+            except Exception:  # nor here
+                log.exception("escalating unanswered incidents failed")
+
+    def escalate(self) -> None:
+        """Take the escalation steps due: tell more channels of incidents still open and
+        unacknowledged (every ``RELEASE_PERIOD``)."""
+        now = self.clock.now()
+        for incident in self.incidents.open_incidents():
+            tags = self.routing.tags.get(incident.check, ())
+            for step in due_steps(incident, self.config.routes, tags, now):
+                commit = settle_escalation(unanswered(incident, step, now, tags),
+                                           step.channels, self.routing)
+                self._store(commit)
+                record = self.incidents.escalated(incident.id, step.step, step.channels,
+                                                  step.after, now)
+                self._record_incidents([record] if record is not None else [])
+                self._log_notes(commit, self.clock.wall())
 
     def release_silenced(self) -> None:
         """Announce the suppressed incidents whose silence ended and that still fire.

@@ -20,6 +20,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from agent.alerting.escalation import followers
 from agent.alerting.silences import Decision, Silence, Suppressed, decide, format_until, release
 from agent.alerting.state import AlertEvent, AlertState, EventKind
 from agent.model import AlertKey
@@ -157,7 +158,8 @@ class Commit:
 
 def settle(verdict: Verdict, silences: Sequence[Silence],
            suppressed: Mapping[str, Suppressed], routing: Routing, now: float, *,
-           wall: float | None = None, acknowledged: Collection[str] = ()) -> Commit:
+           wall: float | None = None, acknowledged: Collection[str] = (),
+           escalated: Mapping[str, Sequence[str]] | None = None) -> Commit:
     """Decide what ``verdict`` stores and sends at ``now`` (silences read at ``wall``).
 
     Its states are stored whatever happens to its events: a silence holds back
@@ -167,17 +169,37 @@ def settle(verdict: Verdict, silences: Sequence[Silence],
     quiet = [ev for ev in verdict.events
              if ev.kind is EventKind.REMINDER and ev.incident in acknowledged]
     events = [ev for ev in verdict.events if not any(ev is q for q in quiet)]
-    commit = _commit(decide(events, silences, suppressed, now, wall=wall), routing)
+    commit = _commit(decide(events, silences, suppressed, now, wall=wall), routing,
+                     escalated or {})
     commit.notes.extend(Note(NoteKind.ACKNOWLEDGED, ev) for ev in quiet)
     commit.states = list(verdict.states)
     return commit
 
 
-def settle_event(event: AlertEvent, routing: Routing) -> Commit:
+def settle_event(event: AlertEvent, routing: Routing,
+                 escalated: Mapping[str, Sequence[str]] | None = None) -> Commit:
     """Send one event made outside the alert machine (an acknowledgement) where the
-    alert's events go."""
-    rows = routing.deliveries(event)
+    alert's events go, and to the channels its incident was escalated to."""
+    rows = _with_followers(event, routing.deliveries(event), routing, escalated or {})
     return Commit(deliveries=rows, notes=[Note(NoteKind.QUEUED, event, len(rows))])
+
+
+def settle_escalation(event: AlertEvent, channels: Sequence[str], routing: Routing) -> Commit:
+    """Send an escalation step's message to its channels only."""
+    rows = [Delivery(event, name, target) for name in channels
+            if name in routing.channels for target in range(len(routing.channels[name].urls))]
+    return Commit(deliveries=rows, notes=[Note(NoteKind.QUEUED, event, len(rows))])
+
+
+def _with_followers(event: AlertEvent, rows: list[Delivery], routing: Routing,
+                    escalated: Mapping[str, Sequence[str]]) -> list[Delivery]:
+    """``rows`` and, for an event escalated channels follow, one delivery per target of
+    each such channel the routes did not reach."""
+    reached = {d.channel for d in rows}
+    extra = [Delivery(ev, name, target) for ev, name in followers([event], escalated)
+             if name not in reached and name in routing.channels
+             for target in range(len(routing.channels[name].urls))]
+    return rows + extra
 
 
 def settle_released(suppressed: Sequence[Suppressed], states: Mapping[AlertKey, AlertState],
@@ -188,12 +210,13 @@ def settle_released(suppressed: Sequence[Suppressed], states: Mapping[AlertKey, 
     return _commit(release(suppressed, states, silences, now, wall=wall), routing)
 
 
-def _commit(decision: Decision, routing: Routing) -> Commit:
+def _commit(decision: Decision, routing: Routing,
+            escalated: Mapping[str, Sequence[str]] | None = None) -> Commit:
     commit = Commit(suppress=list(decision.suppress), forget=list(decision.forget))
     released = {id(ev) for ev in decision.released}
     for raw in decision.deliver:
         ev = routing.annotate(raw)
-        rows = routing.deliveries(ev)
+        rows = _with_followers(ev, routing.deliveries(ev), routing, escalated or {})
         commit.deliveries.extend(rows)
         kind = NoteKind.RELEASED if id(raw) in released else NoteKind.QUEUED
         commit.notes.append(Note(kind, ev, len(rows)))

@@ -27,6 +27,7 @@ class EventKind(enum.Enum):
     RESOLVED = "resolved"
     FLAPPING = "flapping"          # its state changes too often: flips go quiet
     STABLE = "stable"              # no longer flapping, settled OK or still a problem
+    UNANSWERED = "unanswered"      # still open and unacknowledged: an escalation step
     ACKNOWLEDGED = "acknowledged"  # someone said "I'm on it": reminders stop
     UNACKNOWLEDGED = "unacknowledged"  # ... and took it back: reminders go on
 

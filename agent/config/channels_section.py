@@ -123,6 +123,12 @@ def parse_routes(data: Any, channel_names: Collection[str], check_names: Collect
             known = _names_known(entry, "channels", channel_names, rpath=rpath, report=report)
             known = _names_known(entry, "checks", check_names, rpath=rpath, report=report) \
                 and known
+            steps = entry.get("escalate")
+            for n, step in enumerate(steps if isinstance(steps, list) else []):
+                if isinstance(step, dict):
+                    known = _names_known(step, "channels", channel_names,
+                                         rpath=(*rpath, "escalate", n), report=report) \
+                        and known
         if route is not None and known:
             routes.append(route)
     return routes

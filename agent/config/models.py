@@ -161,17 +161,26 @@ class Channel(_Strict):
 _ALERT_SEVERITIES = frozenset(s.value for s in Status if s is not Status.OK)
 
 
+class EscalationStep(_Strict):
+    """``{after: 15m, channels: [sms]}``: who else is told when nobody reacted."""
+
+    after: PositiveDuration
+    channels: tuple[str, ...] = Field(min_length=1)
+
+
 class Route(_Strict):
     """Send events that match every given condition to ``channels``.
 
     Conditions left out match everything. An event goes to the union of the channels of
-    all matching routes.
+    all matching routes. ``escalate`` steps tell more channels when an incident the route
+    sent is still open and unacknowledged ``after`` its start.
     """
 
     channels: tuple[str, ...] = Field(min_length=1)
     severity: tuple[Status, ...] = ()
     tags: tuple[str, ...] = ()
     checks: tuple[str, ...] = ()
+    escalate: tuple[EscalationStep, ...] = Field(default=(), max_length=10)
 
     @field_validator("severity", mode="before")
     @classmethod

@@ -72,8 +72,9 @@ class IncidentBook:
                                       worst=Status.worst([base.worst, ev.severity]))
             self._keep(updated)
             return updated
-        if current is None or ev.kind in (EventKind.ACKNOWLEDGED, EventKind.UNACKNOWLEDGED):
-            return None  # an acknowledgement is recorded when it is made
+        if current is None or ev.kind in (EventKind.ACKNOWLEDGED, EventKind.UNACKNOWLEDGED,
+                                          EventKind.UNANSWERED):
+            return None  # an acknowledgement or escalation is recorded when it is made
         if ev.kind in (EventKind.ESCALATED, EventKind.DEESCALATED):
             before = ev.previous_severity.value.upper() if ev.previous_severity else "?"
             updated = current.with_entry(
@@ -89,13 +90,15 @@ class IncidentBook:
         elif ev.kind is EventKind.REMINDER:
             updated = current.with_entry(Entry(at=ev.at, kind=EntryKind.REMINDER,
                                                text=f"still {ev.severity.value.upper()}"))
-        else:  # RESOLVED
+        elif ev.kind is EventKind.RESOLVED:
             lasted = f" after {format_duration(ev.duration)}" if ev.duration else ""
             sent = "" if note.kind is not NoteKind.DROPPED else \
                 " (nothing was sent: a silence held it back throughout)"
             updated = current.with_entry(
                 Entry(at=ev.at, kind=EntryKind.RESOLVED, text=f"resolved{lasted}{sent}"),
                 resolved_at=ev.at, severity=Status.OK)
+        else:
+            return None
         self._keep(updated)
         return updated
 
@@ -168,6 +171,27 @@ class IncidentBook:
             acked_at=None, acked_by=None, ack_comment=None)
         self._keep(updated)
         return updated
+
+    def escalated(self, incident: str, step: str, channels: Sequence[str],
+                  after: float, at: float) -> Incident | None:
+        """An escalation step was taken: ``channels`` told it is still open."""
+        current = self._open.get(incident)
+        if current is None:
+            return None
+        told = [c for c in channels if c not in current.escalated_to]
+        updated = current.with_entry(
+            Entry(at=at, kind=EntryKind.ESCALATED,
+                  text=f"escalated to {', '.join(channels)}: nobody acknowledged it within "
+                       f"{format_duration(after)}"),
+            escalations=[*current.escalations, step],
+            escalated_to=[*current.escalated_to, *told])
+        self._keep(updated)
+        return updated
+
+    def escalated_channels(self) -> dict[str, tuple[str, ...]]:
+        """For each incident known here, the channels escalation told."""
+        return {i.id: tuple(i.escalated_to)
+                for i in (*self._open.values(), *self._closed.values()) if i.escalated_to}
 
     # -- what was delivered ------------------------------------------------------------
 

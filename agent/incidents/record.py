@@ -30,6 +30,7 @@ class EntryKind(enum.Enum):
     RELEASED = "released"
     FLAPPING = "flapping"
     STABLE = "stable"
+    ESCALATED = "escalated"
     ACKNOWLEDGED = "acknowledged"
     UNACKNOWLEDGED = "unacknowledged"
     RESOLVED = "resolved"
@@ -79,6 +80,9 @@ class Incident(BaseModel):
     silenced: bool = False
     #: Spells of flapping within it.
     flapped: int = 0
+    #: Escalation steps taken (``route.step``), and the channels they told.
+    escalations: list[str] = []
+    escalated_to: list[str] = []
     timeline: list[Entry] = []
     #: Entries left out of the middle of a long timeline.
     left_out: int = 0

@@ -58,6 +58,8 @@ class Message:
 _ACK_KINDS = frozenset({EventKind.ACKNOWLEDGED, EventKind.UNACKNOWLEDGED})
 #: Events whose title is their kind, the alert and what they say.
 _NOTICE_KINDS = _ACK_KINDS | {EventKind.FLAPPING, EventKind.STABLE}
+#: Events titled with their kind and the alert's severity.
+_SEVERE_NOTICES = _ACK_KINDS | {EventKind.UNANSWERED}
 
 
 def effective_severity(event: AlertEvent) -> Status:
@@ -111,7 +113,7 @@ def _title(event: AlertEvent, severity: Status) -> str:
     # Label values tell apart the series of one check ("disks /var"): keep them in the title.
     subject = " ".join([key.host, key.check, *(v for _, v in key.labels)])
     prev = event.previous_severity
-    if event.kind in _ACK_KINDS:
+    if event.kind in _SEVERE_NOTICES:
         return _fit(f"{event.kind.value.upper()} {sev} {subject}: ", _flat(event.why), "")
     if event.kind in _NOTICE_KINDS:
         return _fit(f"{event.kind.value.upper()} {subject}: ", _flat(event.why), "")

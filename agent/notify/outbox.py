@@ -22,6 +22,8 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from agent.alerting.state import EventKind
+from agent.model import Status
 from agent.notify.backoff import RetryPolicy
 from agent.notify.protocol import SendResult
 from agent.store.records import Delivery, OutboxRow
@@ -131,7 +133,8 @@ class Outbox:
             firsts: dict[str, OutboxRow] = {}
             for row in rows:
                 firsts.setdefault(row.event.incident, row)
-            rows = list(firsts.values())
+            # Under a backlog: critical before warning before resolved notices.
+            rows = sorted(firsts.values(), key=lambda r: (priority(r), r.id))
         state = self._targets.get(target)
         if not grouped and state is not None and state.failures:
             return rows[:1]
@@ -219,6 +222,20 @@ class Outbox:
         """Every queued row as it stands, in id order (for a full write to the store)."""
         return sorted((r for rows in self._rows.values() for r in rows.values()),
                       key=lambda r: r.id)
+
+
+#: Events that tell how an incident ends or who handles it: sent after live problems.
+_NOTICES = frozenset({EventKind.RESOLVED, EventKind.ACKNOWLEDGED, EventKind.UNACKNOWLEDGED,
+                      EventKind.STABLE})
+_SEVERITY_ORDER = {Status.CRITICAL: 0, Status.UNKNOWN: 1, Status.WARNING: 2}
+
+
+def priority(row: OutboxRow) -> int:
+    """Which goes first under a backlog (lower first)."""
+    ev = row.event
+    if ev.kind in _NOTICES or not ev.severity.is_problem:
+        return 3
+    return _SEVERITY_ORDER.get(ev.severity, 2)
 
 
 def restored(rows: Sequence[OutboxRow], next_id: int, now: float, mono: float,

@@ -149,3 +149,12 @@ def test_status_shows_the_targets_next_try_for_rows_waiting_behind_it() -> None:
     pending = box.pending(T0, 0.0)
     assert [r.next_attempt_at for r in pending] == [T0 + 10, T0 + 10]
     assert {r.id for r in pending} == {first.id, second.id}
+
+
+def test_under_a_backlog_critical_goes_before_warning_before_resolved_notices() -> None:
+    box = Outbox(retry=POLICY)
+    box.add([Delivery(event("a", RESOLVED), "ops", 0),
+             Delivery(AlertEvent(FIRING, AlertKey("web1", "b", "status"), Status.WARNING, T0,
+                                 "b", "slow"), "ops", 0),
+             Delivery(event("c"), "ops", 0)])
+    assert [r.event.incident for r in box.sendable(HOOK, False, limit=2)] == ["c", "b"]
