@@ -37,7 +37,7 @@ from agent.errors import CheckError
 from agent.model import CheckResult, Status
 from agent.units import format_bytes, format_duration, format_percent
 from checks.shared.host import call_with_deadline
-from checks.shared.subproc import PLAIN_ENV, exited, reap
+from agent.programs import PLAIN_ENV, exited, reap
 
 PLACEHOLDER = "{file}"
 _MAGIC = frozenset("*?[")

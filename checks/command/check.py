@@ -16,7 +16,7 @@ The command runs without a shell unless ``shell: true``, with a minimal environm
 process group, and dies with the agent: on timeout, on output past ``max_output`` (read to
 the end and dropped) and after it exits, the whole group is killed so no child lingers;
 what it moved out of its group (``setsid``) is found by the run's mark, killed where
-possible and named in the summary (``checks.shared.strays``).
+possible and named in the summary (``agent.strays``).
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from agent.check import Check, CheckContext, CheckOptions
 from agent.model import CheckResult, Sample, Status
 from agent.units import format_bytes, format_duration, parse_size
 from checks.command.perfdata import PerfDatum, parse_plugin_output
-from checks.shared.strays import describe
-from checks.shared.subproc import PLAIN_ENV, Finished, kill_group, run_program
+from agent.strays import describe
+from agent.programs import PLAIN_ENV, Finished, kill_group, run_program
 
 DEFAULT_MAX_OUTPUT = 64 * 1024
 _SHELL_CHARS = frozenset("|&;<>()$`*?[]{}~\n")

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.errors import CheckError
-from checks.shared.subproc import Output, run_capped
+from agent.programs import Output, run_capped
 
-#: Runs argv with a timeout and an output cap (``checks.shared.subproc.run_capped`` by default).
+#: Runs argv with a timeout and an output cap (``agent.programs.run_capped`` by default).
 JournalRunner = Callable[[Sequence[str], float, int], Awaitable[Output]]
 
 _NO_ACCESS_HINTS = ("insufficient permissions", "not seeing messages from other users")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from agent.errors import CheckError
-from checks.shared.subproc import run_capped
+from agent.programs import run_capped
 
 #: Exists exactly when systemd is the init system (what ``sd_booted()`` tests).
 SYSTEMD_RUNTIME_DIR = Path("/run/systemd/system")

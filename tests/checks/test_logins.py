@@ -31,7 +31,7 @@ from checks.logins.authlog import (
 from checks.logins.check import LoginsCheck, LoginsOptions, Source, permission_fix
 from checks.logins.journaltail import JournalPosition, journal_argv, parse_entries
 from checks.logins.logtail import LogPosition, read_new
-from checks.shared.subproc import Output
+from agent.programs import Output
 
 ATTACKER = "203.0.113.9"
 OTHER = "198.51.100.2"

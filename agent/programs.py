@@ -21,7 +21,7 @@ from typing import Any
 
 from agent.children import die_with_parent, kill_group
 from agent.units import format_duration
-from checks.shared.strays import MARK_ENV, Stray, new_mark, sweep, sweep_orphans
+from agent.strays import MARK_ENV, Stray, new_mark, sweep, sweep_orphans
 
 __all__ = ["PLAIN_ENV", "QUIET_ENV", "Finished", "Output", "exited", "kill_group", "reap",
            "run_capped", "run_program"]
@@ -142,7 +142,7 @@ async def run_program(argv: Sequence[str], *, timeout: float, cap: int,
 
     It is stopped (its whole process group killed) when it has not ended after ``timeout``
     seconds, as soon as stdout passes the cap, and, for whatever it left running, after it
-    exits; processes it moved out of its group are swept too (``checks.shared.strays``).
+    exits; processes it moved out of its group are swept too (``agent.strays``).
     Both pipes are read to their end and closed whatever happens, and the program is
     reaped. ``started`` gets its pid (to stop it from outside: ``kill_group``).
     Raises what starting it raises (FileNotFoundError, PermissionError, OSError).
