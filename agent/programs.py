@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.children import die_with_parent, kill_group
-from agent.units import format_duration
 from agent.strays import MARK_ENV, Stray, new_mark, sweep, sweep_orphans
+from agent.units import format_duration
 
 __all__ = ["PLAIN_ENV", "QUIET_ENV", "Finished", "Output", "exited", "kill_group", "reap",
            "run_capped", "run_program"]

@@ -35,9 +35,9 @@ from agent.check import Check, CheckContext, CheckOptions
 from agent.durations import Duration
 from agent.errors import CheckError
 from agent.model import CheckResult, Status
+from agent.programs import PLAIN_ENV, exited, reap
 from agent.units import format_bytes, format_duration, format_percent
 from checks.shared.host import call_with_deadline
-from agent.programs import PLAIN_ENV, exited, reap
 
 PLACEHOLDER = "{file}"
 _MAGIC = frozenset("*?[")

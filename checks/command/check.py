@@ -31,10 +31,10 @@ from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
 from agent.check import Check, CheckContext, CheckOptions
 from agent.model import CheckResult, Sample, Status
+from agent.programs import PLAIN_ENV, Finished, kill_group, run_program
+from agent.strays import describe
 from agent.units import format_bytes, format_duration, parse_size
 from checks.command.perfdata import PerfDatum, parse_plugin_output
-from agent.strays import describe
-from agent.programs import PLAIN_ENV, Finished, kill_group, run_program
 
 DEFAULT_MAX_OUTPUT = 64 * 1024
 _SHELL_CHARS = frozenset("|&;<>()$`*?[]{}~\n")

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from agent import strays
 from agent.check import CheckContext
 from agent.model import CheckResult, Status
 from checks.command.check import CommandCheck, CommandOptions
-from agent import strays
 from tests.notify.children import gone, running
 
 #: A plugin that starts a sleeper in a session of its own (as a daemonising plugin does),

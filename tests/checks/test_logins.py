@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from agent.check import CheckContext, load_kind
 from agent.model import CheckResult, Status
+from agent.programs import Output
 from checks.logins.authlog import (
     AttemptCounter,
     SshEvent,
@@ -31,7 +32,6 @@ from checks.logins.authlog import (
 from checks.logins.check import LoginsCheck, LoginsOptions, Source, permission_fix
 from checks.logins.journaltail import JournalPosition, journal_argv, parse_entries
 from checks.logins.logtail import LogPosition, read_new
-from agent.programs import Output
 
 ATTACKER = "203.0.113.9"
 OTHER = "198.51.100.2"
