@@ -396,6 +396,18 @@ def table(samples: Samples, rounds: int, seconds: float) -> tuple[list[str], lis
     return lines, misses
 
 
+def versions() -> str:
+    """``nginx 1.22.1, Monit 5.33.0, ...``: what was measured."""
+    out = []
+    for label, cmd in (("nginx", ["nginx", "-v"]), ("Monit", ["monit", "-V"]),
+                       ("blackbox_exporter", ["prometheus-blackbox-exporter", "--version"]),
+                       ("node_exporter", ["prometheus-node-exporter", "--version"])):
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        m = re.search(r"(\d+\.\d+(?:\.\d+)?)", done.stdout + done.stderr)
+        out.append(f"{label} {m.group(1) if m else '?'}")
+    return ", ".join(out)
+
+
 def run(args: argparse.Namespace) -> int:
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     workloads = args.workloads.split(",")
@@ -435,6 +447,7 @@ def run(args: argparse.Namespace) -> int:
             nginx.wait(timeout=30)
     lines, misses = table(samples, args.rounds, args.seconds)
     print("\n".join(lines))
+    print(f"\n{versions()}; Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
     # Anything else running on the machine shows here (this run alone stays well under 1).
     print(f"\nload average (1 min) at the end of the slots: {min(loads):.2f} to "
           f"{max(loads):.2f}, median {statistics.median(loads):.2f}")
