@@ -19,6 +19,7 @@ metrics renamed to base units (``exposed_metric``).
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -61,6 +62,7 @@ def metric_name(text: str) -> str:
     return name if name and not name[0].isdigit() else "_" + name
 
 
+@functools.lru_cache(maxsize=1024)
 def label_name(text: str) -> str:
     """``text`` made a valid label name (as ``metric_name``, without ``:``; a leading
     ``__``, reserved for Prometheus, is cut to one ``_``; camelCase split as
@@ -75,6 +77,8 @@ def label_name(text: str) -> str:
 
 def label_value(text: str) -> str:
     """``text`` escaped for the inside of a label value's double quotes."""
+    if text.isascii() and "\\" not in text and '"' not in text and "\n" not in text:
+        return text  # the common case, and a page holds thousands of label values
     return _SURROGATE.sub("\ufffd", text).translate(_LABEL_VALUE_ESCAPES)
 
 
@@ -99,14 +103,22 @@ def label_pairs(labels: Iterable[tuple[str, str]]) -> LabelPairs:
     """Labels with valid names, in the order given; a name already taken by an earlier
     label (or reserved for histograms and summaries) gets ``exported_`` in front (as often
     as needed), so no value is lost."""
-    out: list[tuple[str, str]] = []
+    raw = tuple(labels)
+    names = _label_names(tuple(name for name, _ in raw))
+    return tuple((name, str(value)) for name, (_, value) in zip(names, raw, strict=True))
+
+
+@functools.lru_cache(maxsize=1024)
+def _label_names(raw_names: tuple[str, ...]) -> tuple[str, ...]:
+    """``label_pairs``'s names for these raw names (the same few sets on every page)."""
+    out: list[str] = []
     taken: set[str] = set(_RESERVED_LABELS)
-    for raw_name, value in labels:
+    for raw_name in raw_names:
         name = label_name(raw_name)
         while name in taken:
             name = CLASH_PREFIX + name
         taken.add(name)
-        out.append((name, str(value)))
+        out.append(name)
     return tuple(out)
 
 

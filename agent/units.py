@@ -7,6 +7,7 @@ user writes, ``format_*`` write a value the one way it is written everywhere.
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import re
 
@@ -131,6 +132,7 @@ _NOISE = 1e-12
 _BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
 
 
+@functools.lru_cache(maxsize=1024)  # a few metric names, asked for on every result
 def unit_of(metric: str) -> Unit:
     """The unit of ``metric`` from its name: ``used_percent`` -> PERCENT,
     ``cert_days_left`` -> DAYS, ``check_last_run_timestamp_seconds`` -> NONE (a point in

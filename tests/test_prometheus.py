@@ -66,6 +66,7 @@ def test_label_names_are_sanitised(text: str, name: str) -> None:
     ('\\"\n', '\\\\\\"\\n'),
     ("tab\tand ünïcode", "tab\tand ünïcode"),
     ("bad byte \udcff", "bad byte \ufffd"),
+    ('ünï "q"\n', 'ünï \\"q\\"\\n'),
 ])
 def test_label_values_escape_backslash_quote_and_newline(text: str, escaped: str) -> None:
     assert label_value(text) == escaped
