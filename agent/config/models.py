@@ -161,6 +161,14 @@ class Channel(_Strict):
 _ALERT_SEVERITIES = frozenset(s.value for s in Status if s is not Status.OK)
 
 
+class ActionConfig(_Strict):
+    """``on_firing`` / ``on_resolved``: a command (argv, no shell) and its limits."""
+
+    command: tuple[str, ...] = Field(min_length=1, max_length=256)
+    timeout: PositiveDuration = 30.0
+    max_per_hour: int = Field(default=3, ge=1, le=60)
+
+
 class EscalationStep(_Strict):
     """``{after: 15m, channels: [sms]}``: who else is told when nobody reacted."""
 
@@ -218,6 +226,9 @@ class CheckConfig(_Strict):
     runbook: str | None = None
     #: The checks it depends on (``agent.alerting.dependencies``).
     depends_on: tuple[str, ...] = ()
+    #: Commands run when one of its alerts fires / resolves (``agent.incidents.actions``).
+    on_firing: ActionConfig | None = None
+    on_resolved: ActionConfig | None = None
 
 
 class Config(_Strict):

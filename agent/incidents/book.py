@@ -188,6 +188,16 @@ class IncidentBook:
         self._keep(updated)
         return updated
 
+    def acted(self, incident: str, text: str, at: float) -> Incident | None:
+        """The check's action ran for ``incident`` (``text``: how it went)."""
+        current = self._known(incident)
+        if current is None:
+            return None
+        updated = current.with_entry(Entry(at=at, kind=EntryKind.ACTION, text=text),
+                                     actions=current.actions + 1)
+        self._keep(updated)
+        return updated
+
     def escalated_channels(self) -> dict[str, tuple[str, ...]]:
         """For each incident known here, the channels escalation told."""
         return {i.id: tuple(i.escalated_to)
