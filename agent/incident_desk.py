@@ -23,6 +23,7 @@ from agent.config.models import Config
 from agent.incidents.actions import Budget, Outcome, after_fix, environment
 from agent.incidents.book import IncidentBook
 from agent.incidents.record import Incident
+from agent.incidents.recurrence import raised
 from agent.notify.outbox import Recorded
 from agent.store import writes
 from agent.store.writes import WriteSink
@@ -96,11 +97,18 @@ class IncidentDesk:
     # -- actions -------------------------------------------------------------------------
 
     def annotate(self, events: list[AlertEvent]) -> list[AlertEvent]:
-        """The events, each telling what its check's action did since its incident's last
-        notification (a resolve: whether it fixed it)."""
-        if not (self._notes or self._fixes):
-            return events
-        return [self._with_action(ev) for ev in events]
+        """The events, a FIRING raised when it recurs too often, each telling what its
+        check's action did since its incident's last notification (a resolve: whether it
+        fixed it)."""
+        config = self._config()
+        out = []
+        for event in events:
+            check = config.check(event.key.check) if event.kind is EventKind.FIRING else None
+            rule = check.recurrence if check is not None else None
+            ev = event if rule is None else raised(event, self.book.recent(), rule.count,
+                                                   rule.within, rule.severity)
+            out.append(self._with_action(ev) if self._notes or self._fixes else ev)
+        return out
 
     def _with_action(self, event: AlertEvent) -> AlertEvent:
         fix = self._fixes.pop(event.incident, None) if event.kind is EventKind.RESOLVED \

@@ -114,7 +114,10 @@ class Agent:
         self.outbox = restored(read(Store.queued_rows, list[OutboxRow]()), last_outbox + 1,
                                self.clock.now(), self.clock.monotonic())
         self._dead_at_start = read(Store.dead_count, 0)
-        self.incidents = IncidentBook(read(Store.open_incidents, list[Incident]()))
+        # The open incidents, and those of the last month (recurrences count them).
+        self.incidents = IncidentBook(read(Store.open_incidents, list[Incident]()) + read(
+            lambda store: store.incidents(since=self.clock.now() - 31 * 86400.0),
+            list[Incident]()))
         self.dispatcher = Dispatcher(self.outbox, self.writer, config.channels, self.clock,
                                      sender=functools.partial(send_many, storage=apprise_store))
         self.scheduler = Scheduler([self.job(lc) for lc in self.checks.values()],

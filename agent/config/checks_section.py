@@ -19,6 +19,7 @@ from agent.config.models import (
     AgentSettings,
     AlertPolicy,
     CheckConfig,
+    Recurrence,
 )
 from agent.config.report import Reporter
 from agent.config.suggest import did_you_mean, quoted
@@ -47,6 +48,7 @@ class _CommonKeys(BaseModel):
     #: Commands run when one of its alerts fires / resolves.
     on_firing: ActionConfig | None = None
     on_resolved: ActionConfig | None = None
+    recurrence: Recurrence | None = None
     #: Overrides ``defaults.flap_changes`` (0: this check never counts as flapping).
     flap_changes: int | None = Field(default=None, ge=0, le=63)
     #: What to do when it alerts: a URL or a short text, shown in every message.
@@ -188,7 +190,7 @@ def _parse_entry(entry: dict[str, Any], path: YamlPath, *, agent: AgentSettings,
         thresholds=thresholds, options=options,
         runbook=common.runbook.strip() if common.runbook else None,
         depends_on=common.depends_on, on_firing=common.on_firing,
-        on_resolved=common.on_resolved)
+        on_resolved=common.on_resolved, recurrence=common.recurrence)
 
 
 def _name_of(entry: dict[str, Any]) -> str | None:

@@ -169,6 +169,23 @@ class ActionConfig(_Strict):
     max_per_hour: int = Field(default=3, ge=1, le=60)
 
 
+class Recurrence(_Strict):
+    """``{count: 3, within: 24h, severity: critical}``: an alert opening for the
+    ``count``-th time within ``within`` is raised to ``severity``."""
+
+    count: int = Field(ge=2, le=1000)
+    #: At most 31 days: the agent keeps a month of incidents at hand.
+    within: PositiveDuration = Field(le=31 * 86400.0)
+    severity: Status = Status.CRITICAL
+
+    @field_validator("severity")
+    @classmethod
+    def _problem(cls, v: Status) -> Status:
+        if v is Status.OK:
+            raise ValueError("severity ok never alerts; use warning, critical, unknown")
+        return v
+
+
 class EscalationStep(_Strict):
     """``{after: 15m, channels: [sms]}``: who else is told when nobody reacted."""
 
@@ -229,6 +246,8 @@ class CheckConfig(_Strict):
     #: Commands run when one of its alerts fires / resolves (``agent.incidents.actions``).
     on_firing: ActionConfig | None = None
     on_resolved: ActionConfig | None = None
+    #: Repeated problems get serious (``agent.incidents.recurrence``).
+    recurrence: Recurrence | None = None
 
 
 class Config(_Strict):

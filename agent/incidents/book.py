@@ -24,9 +24,17 @@ CLOSED_KEPT = 1000
 class IncidentBook:
     """Open incidents by id, and the latest resolved ones."""
 
-    def __init__(self, open_incidents: Iterable[Incident] = ()) -> None:
-        self._open = {i.id: i for i in open_incidents if i.open}
+    def __init__(self, incidents: Iterable[Incident] = ()) -> None:
+        """From the incidents stored: the open ones, and the latest resolved ones (to
+        count recurrences and record late deliveries)."""
+        self._open: dict[str, Incident] = {}
         self._closed: OrderedDict[str, Incident] = OrderedDict()
+        for incident in sorted(incidents, key=lambda i: i.opened_at):
+            self._keep(incident)
+
+    def recent(self) -> list[Incident]:
+        """The open incidents and the latest resolved ones."""
+        return [*self._closed.values(), *self._open.values()]
 
     def _known(self, incident: str) -> Incident | None:
         return self._open.get(incident) or self._closed.get(incident)
