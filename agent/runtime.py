@@ -15,8 +15,11 @@ from agent.agent_metrics import AgentMetrics
 from agent.alerting.dependencies import (
     Parent,
     dependency_silences,
+    is_remote,
+    network_words,
     waiting_on,
     with_dependents,
+    with_network,
 )
 from agent.alerting.judge import Judge, Verdict
 from agent.alerting.maintenance import window_silences
@@ -167,8 +170,13 @@ class Agent:
 
     @property
     def dependencies(self) -> dict[str, tuple[str, ...]]:
-        """Each check's parents, as configured now."""
-        return {c.name: c.depends_on for c in self.config.checks if c.depends_on}
+        """Each check's parents, as configured now (the connectivity check one of every
+        check of a remote target)."""
+        declared = {c.name: c.depends_on for c in self.config.checks if c.depends_on}
+        net = self.config.agent.connectivity
+        remote = [name for name, lc in self.checks.items()
+                  if net is not None and is_remote(type(lc.check).targets(lc.config.options))]
+        return with_network(declared, net, remote)
 
     @property
     def parents(self) -> dict[str, Parent]:
@@ -381,9 +389,11 @@ class Agent:
         # Silences are wall-clock windows a person gave; decisions keep the decision time.
         wall = self.clock.wall()
         silences = self.silences_at(wall, verdict) if verdict.events else []
-        if verdict.events and self.dependencies:
+        if verdict.events and (depends := self.dependencies):
             states = [*self.judge.states.values(), *verdict.states]
-            verdict.events = with_dependents(verdict.events, self.dependencies, states)
+            verdict.events = network_words(
+                with_dependents(verdict.events, depends, states),
+                self.config.agent.connectivity, self.config.agent.host)
         verdict.events = self.desk.annotate(verdict.events)
         commit = settle(verdict, silences, self.suppressed, self.routing, now, wall=wall,
                         acknowledged=self.incidents.acknowledged,

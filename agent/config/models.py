@@ -70,6 +70,9 @@ class AgentSettings(_Strict):
     max_concurrency: int = Field(default=16, ge=1, le=1024)
     #: On SIGTERM, how long queued notifications may still be sent before the agent exits.
     shutdown_drain: Duration = 10.0
+    #: A check that tells whether this host reaches the network (a gateway or resolver):
+    #: while it fails, every check of a remote target waits, as if it depended on it.
+    connectivity: str | None = Field(default=None, min_length=1, max_length=255)
     #: How long resolved incidents are kept in the incident log.
     incidents_kept: PositiveDuration = 400 * 86400.0
     log_level: str = "info"
