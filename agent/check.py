@@ -104,6 +104,13 @@ class Check(Generic[OptionsT]):
     needs: ClassVar[frozenset[Capability]] = frozenset()
 
     @classmethod
+    def targets(cls, options: Any) -> tuple[str, ...]:
+        """The hosts it reaches over the network (empty: it checks this machine); the
+        agent's ``connectivity`` check holds back the alerts of checks with a remote one
+        while the host cannot reach the network."""
+        return ()
+
+    @classmethod
     def default_thresholds(cls, options: Any) -> dict[str, ThresholdRule]:
         """Thresholds the kind's own options imply (the tls check's ``warn_days`` on
         ``cert_days_left``); a metric's ``thresholds:`` in the config replace them. Limits

@@ -15,37 +15,38 @@ from agent.agent_metrics import AgentMetrics
 from agent.alerting.dependencies import (
     Parent,
     dependency_silences,
+    is_remote,
+    network_words,
     waiting_on,
     with_dependents,
+    with_network,
 )
-from agent.alerting.escalation import due_steps, unanswered
 from agent.alerting.judge import Judge, Verdict
 from agent.alerting.maintenance import window_silences
 from agent.alerting.settle import (
     Commit,
     Routing,
     settle,
-    settle_escalation,
-    settle_event,
     settle_released,
 )
 from agent.alerting.silences import Silence, Suppressed
-from agent.alerting.state import AlertEvent, AlertState, EventKind, Phase
+from agent.alerting.state import AlertState, Phase
 from agent.clock import Clock, SystemClock
 from agent.config.models import Config
 from agent.control import ControlServer, serve_control
 from agent.control_answers import LiveAnswers
 from agent.errors import StateError
 from agent.http_api import Listener, serve_agent
+from agent.incident_desk import IncidentDesk
 from agent.incidents.book import IncidentBook
 from agent.incidents.record import Incident
 from agent.latest import LatestRun, LatestRuns
 from agent.live_checks import HttpClients, LiveCheck, build_checks
 from agent.live_state import ListenerView, LiveQueue, PingBook, SilenceBook
-from agent.model import STATUS_METRIC, AlertKey, CheckResult, Status, make_labels
+from agent.model import STATUS_METRIC, AlertKey, CheckResult, Status
 from agent.notify import sender
 from agent.notify.dispatcher import Dispatcher
-from agent.notify.outbox import Recorded, restored
+from agent.notify.outbox import restored
 from agent.notify.sender import send_many
 from agent.reloader import ConfigLoader, Reloader
 from agent.scheduler import Job, Scheduler
@@ -116,10 +117,12 @@ class Agent:
         self.outbox = restored(read(Store.queued_rows, list[OutboxRow]()), last_outbox + 1,
                                self.clock.now(), self.clock.monotonic())
         self._dead_at_start = read(Store.dead_count, 0)
-        self.incidents = IncidentBook(read(Store.open_incidents, list[Incident]()))
+        # The open incidents, and those of the last month (recurrences count them).
+        self.incidents = IncidentBook(read(Store.open_incidents, list[Incident]()) + read(
+            lambda store: store.incidents(since=self.clock.now() - 31 * 86400.0),
+            list[Incident]()))
         self.dispatcher = Dispatcher(self.outbox, self.writer, config.channels, self.clock,
-                                     sender=functools.partial(send_many, storage=apprise_store),
-                                     on_outcome=self._delivered)
+                                     sender=functools.partial(send_many, storage=apprise_store))
         self.scheduler = Scheduler([self.job(lc) for lc in self.checks.values()],
                                    self._on_result, config.agent.max_concurrency, self.clock)
         #: Each check's latest run, for /metrics.
@@ -135,6 +138,10 @@ class Agent:
                                lambda: self._dead_at_start)
         self._expired_at: float | None = None
         self.routing = Routing.of(config)
+        self.desk = IncidentDesk(self.incidents, self.writer, self.clock,
+                                 config=lambda: self.config, routing=lambda: self.routing,
+                                 send=self._send, run_now=self.scheduler.run_now)
+        self.dispatcher.on_outcome = self.desk.delivered
         self.reloader = Reloader(self, loader or functools.partial(_load_file, config))
         self.listener: Listener | None = None
 
@@ -163,8 +170,13 @@ class Agent:
 
     @property
     def dependencies(self) -> dict[str, tuple[str, ...]]:
-        """Each check's parents, as configured now."""
-        return {c.name: c.depends_on for c in self.config.checks if c.depends_on}
+        """Each check's parents, as configured now (the connectivity check one of every
+        check of a remote target)."""
+        declared = {c.name: c.depends_on for c in self.config.checks if c.depends_on}
+        net = self.config.agent.connectivity
+        remote = [name for name, lc in self.checks.items()
+                  if net is not None and is_remote(type(lc.check).targets(lc.config.options))]
+        return with_network(declared, net, remote)
 
     @property
     def parents(self) -> dict[str, Parent]:
@@ -172,15 +184,6 @@ class Agent:
         wanted = {p for parents in self.dependencies.values() for p in parents}
         return {c.name: Parent(c.name, c.interval, c.timeout) for c in self.config.checks
                 if c.name in wanted}
-
-    def _record_incidents(self, changed: list[Incident]) -> None:
-        for incident in changed:
-            self.writer.submit(writes.incident(incident))
-
-    def _delivered(self, done: Recorded, at: float) -> None:
-        """The dispatcher's outcomes, into the incident log."""
-        self._record_incidents(self.incidents.delivered(done.sent, at)
-                               + self.incidents.given_up(done.dead, at))
 
     def write_snapshot(self) -> None:
         """Hand the writer everything the agent holds: the alert states, the queue,
@@ -193,7 +196,7 @@ class Agent:
             self.writer.submit(writes.silence(silence))
         for lc in self.checks.values():
             self.writer.submit(writes.memory(lc.config.name, lc.ctx.memory))
-        self._record_incidents(self.incidents.open_incidents())
+        self.desk.record(self.incidents.open_incidents())
         self._save_learned(now, everything=True)
 
     def add_silence(self, check_glob: str, metric: str | None, duration: float,
@@ -218,22 +221,8 @@ class Agent:
 
     def acknowledge(self, incident: str, by: str, comment: str, undo: bool = False
                     ) -> Incident:
-        """``by`` is on ``incident`` (``undo``: no longer): reminders stop (go on), and
-        the channels its alerts go to are told. Raises LookupError when there is no such
-        open incident."""
-        now = self.clock.now()
-        record = (self.incidents.unacknowledge(incident, now, by) if undo
-                  else self.incidents.acknowledge(incident, now, by, comment))
-        self._record_incidents([record])
-        kind = EventKind.UNACKNOWLEDGED if undo else EventKind.ACKNOWLEDGED
-        why = f"by {by}" + (f": {comment}" if comment and not undo else "")
-        event = AlertEvent(kind, AlertKey(record.host, record.check, record.metric,
-                                          make_labels(record.labels)),
-                           record.severity, now, record.id, why, since=record.first_bad_at)
-        commit = settle_event(event, self.routing, self.incidents.escalated_channels())
-        self._store(commit)
-        self._log_notes(commit, self.clock.wall())
-        return record
+        """Asked on the control socket: see ``IncidentDesk.acknowledge``."""
+        return self.desk.acknowledge(incident, by, comment, undo)
 
     @staticmethod
     def job(lc: LiveCheck) -> Job:
@@ -312,6 +301,7 @@ class Agent:
             dispatch.cancel()
             await asyncio.gather(dispatch, releaser, return_exceptions=True)
             await sender.aclose()  # the warm Apprise child ends with the agent
+            await self.desk.close()
             for lc in self.checks.values():
                 try:
                     await lc.check.close()
@@ -399,12 +389,16 @@ class Agent:
         # Silences are wall-clock windows a person gave; decisions keep the decision time.
         wall = self.clock.wall()
         silences = self.silences_at(wall, verdict) if verdict.events else []
-        if verdict.events and self.dependencies:
+        if verdict.events and (depends := self.dependencies):
             states = [*self.judge.states.values(), *verdict.states]
-            verdict.events = with_dependents(verdict.events, self.dependencies, states)
+            verdict.events = network_words(
+                with_dependents(verdict.events, depends, states),
+                self.config.agent.connectivity, self.config.agent.host)
+        verdict.events = self.desk.annotate(verdict.events)
         commit = settle(verdict, silences, self.suppressed, self.routing, now, wall=wall,
                         acknowledged=self.incidents.acknowledged,
                         escalated=self.incidents.escalated_channels())
+        self.desk.start_actions(commit)
         # A dependent waits for its parent's next check: run that now.
         for parent in waiting_on([n.silence for n in commit.notes if n.silence is not None]):
             self.scheduler.run_now(parent)
@@ -422,7 +416,7 @@ class Agent:
             # The log then says how many were queued, never more.
             commit.stored([(d.event.dedup_key, d.channel, d.target) in added
                            for d in commit.deliveries])
-            self._record_incidents(self.incidents.decided(commit.notes))
+            self.desk.record(self.incidents.decided(commit.notes))
             self.writer.submit(writes.commit(commit.states, suppress=commit.suppress,
                                              forget=commit.forget, rows=rows))
             for incident in commit.forget:
@@ -431,12 +425,19 @@ class Agent:
         if commit.deliveries:
             self.dispatcher.wake()
 
+    def _send(self, commit: Commit) -> None:
+        """Queue and store a commit made outside a check's result, and log it."""
+        self._store(commit)
+        self._log_notes(commit, self.clock.wall())
+
     @staticmethod
     def _log_notes(commit: Commit, now: float) -> None:
         for note in commit.notes:
             log.log(note.level, "%s", note.text(now))
 
     def _save_memory(self, lc: LiveCheck) -> None:
+        if not lc.ctx.memory and lc.saved_memory == "{}":
+            return  # most checks keep nothing: no encoding per run
         memory = json.dumps(lc.ctx.memory, sort_keys=True, default=str)
         if memory != lc.saved_memory:
             self.writer.submit(writes.memory(lc.config.name, lc.ctx.memory))
@@ -465,24 +466,9 @@ class Agent:
             except Exception:  # a bug here must not hold back notifications for good
                 log.exception("announcing alerts whose silence ended failed")
             try:
-                self.escalate()
+                self.desk.escalate()
             except Exception:  # nor here
                 log.exception("escalating unanswered incidents failed")
-
-    def escalate(self) -> None:
-        """Take the escalation steps due: tell more channels of incidents still open and
-        unacknowledged (every ``RELEASE_PERIOD``)."""
-        now = self.clock.now()
-        for incident in self.incidents.open_incidents():
-            tags = self.routing.tags.get(incident.check, ())
-            for step in due_steps(incident, self.config.routes, tags, now):
-                commit = settle_escalation(unanswered(incident, step, now, tags),
-                                           step.channels, self.routing)
-                self._store(commit)
-                record = self.incidents.escalated(incident.id, step.step, step.channels,
-                                                  step.after, now)
-                self._record_incidents([record] if record is not None else [])
-                self._log_notes(commit, self.clock.wall())
 
     def release_silenced(self) -> None:
         """Announce the suppressed incidents whose silence ended and that still fire.
@@ -524,11 +510,13 @@ class Agent:
 
     def _log_result(self, lc: LiveCheck, result: CheckResult, verdict: Verdict) -> None:
         """One line per run with the judged status (INFO on the first run and on problems)."""
+        level = logging.INFO if lc.runs == 1 or verdict.status is not Status.OK \
+            else logging.DEBUG
+        if not log.isEnabledFor(level):
+            return  # formatting every metric of every run costs more than the check
         metrics = " ".join(f"{s.series}={format_value(s.metric, s.value)}"
                            for s in result.samples)
         # The thresholds' reasons, when they and not the check itself make it a problem.
         why = "; ".join(f.why for f in verdict.problems() if f.key.metric != STATUS_METRIC)
-        level = logging.INFO if lc.runs == 1 or verdict.status is not Status.OK \
-            else logging.DEBUG
         log.log(level, "check %s: %s - %s%s%s", lc.config.name, verdict.status.value.upper(),
                 result.summary, f" ({why})" if why else "", f" [{metrics}]" if metrics else "")

@@ -94,6 +94,10 @@ class TcpCheck(Check[TcpOptions]):
     Options: ClassVar[type[TcpOptions]] = TcpOptions
     metrics: ClassVar[frozenset[str]] = frozenset({"up", "connect_ms", "response_ms"})
 
+    @classmethod
+    def targets(cls, options: TcpOptions) -> tuple[str, ...]:
+        return (str(options.host),)
+
     async def run(self, ctx: CheckContext) -> CheckResult:
         opts = self.options
         loop = asyncio.get_running_loop()

@@ -16,11 +16,12 @@ Pure: the states, the last runs and the clock's reading come in as values.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import ipaddress
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from agent.alerting.silences import Silence
-from agent.alerting.state import AlertEvent, AlertState, Phase
+from agent.alerting.state import AlertEvent, AlertState, EventKind, Phase
 
 _OPEN = (Phase.PENDING, Phase.FIRING)
 
@@ -124,6 +125,46 @@ def dependency_silences(depends_on: Mapping[str, Sequence[str]], *,
 def waiting_on(silences: Sequence[Silence]) -> set[str]:
     """The parents whose next check a hold waits for (to run them at once)."""
     return {s.parent for s in silences if s.parent and s.ends_at != float("inf")}
+
+
+def is_remote(hosts: Sequence[str]) -> bool:
+    """Whether any of ``hosts`` lies beyond this machine (not loopback, not a socket)."""
+    for host in hosts:
+        name = host.strip("[]").lower()
+        if not name or name.startswith("/") or name in ("localhost", "localhost."):
+            continue
+        try:
+            if ipaddress.ip_address(name).is_loopback:
+                continue
+        except ValueError:
+            pass
+        return True
+    return False
+
+
+def with_network(depends_on: Mapping[str, Sequence[str]], connectivity: str | None,
+                 remote: Collection[str]) -> dict[str, tuple[str, ...]]:
+    """The dependencies with the host's own: every ``remote`` check depends on the
+    ``connectivity`` check (when there is one)."""
+    out = {name: tuple(parents) for name, parents in depends_on.items()}
+    if connectivity is None:
+        return out
+    for name in remote:
+        parents = out.get(name, ())
+        if name != connectivity and connectivity not in parents:
+            out[name] = (*parents, connectivity)
+    return out
+
+
+def network_words(events: Sequence[AlertEvent], connectivity: str | None,
+                  host: str) -> list[AlertEvent]:
+    """The connectivity check's problems, worded as what they mean for the host."""
+    if connectivity is None:
+        return list(events)
+    return [replace(ev, why=f"{host} cannot reach the network: {ev.why}")
+            if ev.key.check == connectivity and ev.severity.is_problem
+            and ev.kind not in (EventKind.RESOLVED, EventKind.STABLE) else ev
+            for ev in events]
 
 
 def with_dependents(events: Sequence[AlertEvent], depends_on: Mapping[str, Sequence[str]],

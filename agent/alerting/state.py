@@ -95,6 +95,8 @@ class AlertEvent:
     runbook: str | None = None
     #: The checks that depend on this one and fail with it (their alerts held back).
     dependents: tuple[str, ...] = ()
+    #: What the check's action did since the last notification of the incident.
+    action: str | None = None
     #: Its number among the events of its incident, from 1 (0: an event stored before
     #: events were numbered).
     seq: int = 0

@@ -13,7 +13,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.check import Check, UnknownKind
-from agent.config.models import NAME_CHARS, AgentSettings, AlertPolicy, CheckConfig
+from agent.config.models import (
+    NAME_CHARS,
+    ActionConfig,
+    AgentSettings,
+    AlertPolicy,
+    CheckConfig,
+    Recurrence,
+)
 from agent.config.report import Reporter
 from agent.config.suggest import did_you_mean, quoted
 from agent.config.thresholds_section import parse_thresholds
@@ -38,6 +45,10 @@ class _CommonKeys(BaseModel):
     send_resolved: bool | None = None
     #: The checks this one depends on: while one fails, this one's new alerts wait.
     depends_on: tuple[str, ...] = ()
+    #: Commands run when one of its alerts fires / resolves.
+    on_firing: ActionConfig | None = None
+    on_resolved: ActionConfig | None = None
+    recurrence: Recurrence | None = None
     #: Overrides ``defaults.flap_changes`` (0: this check never counts as flapping).
     flap_changes: int | None = Field(default=None, ge=0, le=63)
     #: What to do when it alerts: a URL or a short text, shown in every message.
@@ -178,7 +189,8 @@ def _parse_entry(entry: dict[str, Any], path: YamlPath, *, agent: AgentSettings,
         tags=common.tags, enabled=common.enabled, policy=policy,
         thresholds=thresholds, options=options,
         runbook=common.runbook.strip() if common.runbook else None,
-        depends_on=common.depends_on)
+        depends_on=common.depends_on, on_firing=common.on_firing,
+        on_resolved=common.on_resolved, recurrence=common.recurrence)
 
 
 def _name_of(entry: dict[str, Any]) -> str | None:

@@ -102,6 +102,10 @@ def parse_config(text: str, *, source: str = "<config>", env: Mapping[str, str] 
                           defaults or AlertPolicy(), resolve_kind, report)
     routes = parse_routes(data.get("routes"), channels.names, checks.names, report)
     windows = parse_maintenance(data.get("maintenance"), checks.names, report)
+    if agent is not None and agent.connectivity is not None and \
+            agent.connectivity not in checks.names:
+        report.add(("agent", "connectivity"), f"no check is named {agent.connectivity!r} "
+                                              "(it names the check of this host's network)")
     url_forms = _judge_urls(channels.urls, judge_urls, report) if judge_urls else {}
 
     if report.issues or agent is None or defaults is None:

@@ -70,6 +70,9 @@ class AgentSettings(_Strict):
     max_concurrency: int = Field(default=16, ge=1, le=1024)
     #: On SIGTERM, how long queued notifications may still be sent before the agent exits.
     shutdown_drain: Duration = 10.0
+    #: A check that tells whether this host reaches the network (a gateway or resolver):
+    #: while it fails, every check of a remote target waits, as if it depended on it.
+    connectivity: str | None = Field(default=None, min_length=1, max_length=255)
     #: How long resolved incidents are kept in the incident log.
     incidents_kept: PositiveDuration = 400 * 86400.0
     log_level: str = "info"
@@ -161,6 +164,31 @@ class Channel(_Strict):
 _ALERT_SEVERITIES = frozenset(s.value for s in Status if s is not Status.OK)
 
 
+class ActionConfig(_Strict):
+    """``on_firing`` / ``on_resolved``: a command (argv, no shell) and its limits."""
+
+    command: tuple[str, ...] = Field(min_length=1, max_length=256)
+    timeout: PositiveDuration = 30.0
+    max_per_hour: int = Field(default=3, ge=1, le=60)
+
+
+class Recurrence(_Strict):
+    """``{count: 3, within: 24h, severity: critical}``: an alert opening for the
+    ``count``-th time within ``within`` is raised to ``severity``."""
+
+    count: int = Field(ge=2, le=1000)
+    #: At most 31 days: the agent keeps a month of incidents at hand.
+    within: PositiveDuration = Field(le=31 * 86400.0)
+    severity: Status = Status.CRITICAL
+
+    @field_validator("severity")
+    @classmethod
+    def _problem(cls, v: Status) -> Status:
+        if v is Status.OK:
+            raise ValueError("severity ok never alerts; use warning, critical, unknown")
+        return v
+
+
 class EscalationStep(_Strict):
     """``{after: 15m, channels: [sms]}``: who else is told when nobody reacted."""
 
@@ -218,6 +246,11 @@ class CheckConfig(_Strict):
     runbook: str | None = None
     #: The checks it depends on (``agent.alerting.dependencies``).
     depends_on: tuple[str, ...] = ()
+    #: Commands run when one of its alerts fires / resolves (``agent.incidents.actions``).
+    on_firing: ActionConfig | None = None
+    on_resolved: ActionConfig | None = None
+    #: Repeated problems get serious (``agent.incidents.recurrence``).
+    recurrence: Recurrence | None = None
 
 
 class Config(_Strict):

@@ -24,9 +24,17 @@ CLOSED_KEPT = 1000
 class IncidentBook:
     """Open incidents by id, and the latest resolved ones."""
 
-    def __init__(self, open_incidents: Iterable[Incident] = ()) -> None:
-        self._open = {i.id: i for i in open_incidents if i.open}
+    def __init__(self, incidents: Iterable[Incident] = ()) -> None:
+        """From the incidents stored: the open ones, and the latest resolved ones (to
+        count recurrences and record late deliveries)."""
+        self._open: dict[str, Incident] = {}
         self._closed: OrderedDict[str, Incident] = OrderedDict()
+        for incident in sorted(incidents, key=lambda i: i.opened_at):
+            self._keep(incident)
+
+    def recent(self) -> list[Incident]:
+        """The open incidents and the latest resolved ones."""
+        return [*self._closed.values(), *self._open.values()]
 
     def _known(self, incident: str) -> Incident | None:
         return self._open.get(incident) or self._closed.get(incident)
@@ -185,6 +193,16 @@ class IncidentBook:
                        f"{format_duration(after)}"),
             escalations=[*current.escalations, step],
             escalated_to=[*current.escalated_to, *told])
+        self._keep(updated)
+        return updated
+
+    def acted(self, incident: str, text: str, at: float) -> Incident | None:
+        """The check's action ran for ``incident`` (``text``: how it went)."""
+        current = self._known(incident)
+        if current is None:
+            return None
+        updated = current.with_entry(Entry(at=at, kind=EntryKind.ACTION, text=text),
+                                     actions=current.actions + 1)
         self._keep(updated)
         return updated
 

@@ -31,6 +31,7 @@ class EntryKind(enum.Enum):
     FLAPPING = "flapping"
     STABLE = "stable"
     ESCALATED = "escalated"
+    ACTION = "action"
     ACKNOWLEDGED = "acknowledged"
     UNACKNOWLEDGED = "unacknowledged"
     RESOLVED = "resolved"
@@ -83,6 +84,8 @@ class Incident(BaseModel):
     #: Escalation steps taken (``route.step``), and the channels they told.
     escalations: list[str] = []
     escalated_to: list[str] = []
+    #: Runs of the check's actions for it.
+    actions: int = 0
     timeline: list[Entry] = []
     #: Entries left out of the middle of a long timeline.
     left_out: int = 0

@@ -184,6 +184,8 @@ def _body(event: AlertEvent, severity: Status) -> str:
         n = len(event.dependents)
         lines.append(f"Also failing: {n} dependent check{'s' if n != 1 else ''} "
                      f"({', '.join(event.dependents)}), not announced on their own")
+    if event.action:
+        lines.append(f"Action: {_flat(event.action)}")
     if event.runbook:
         lines.append(f"Runbook: {_flat(event.runbook)}")
     lines.append(f"key: {event.dedup_key}")

@@ -281,6 +281,16 @@ class DatabaseCheck(Check[DatabaseOptions]):
     #: Empty: the custom query's metric is named by the config (see STANDARD_METRICS).
     metrics: ClassVar[frozenset[str]] = frozenset()
 
+    @classmethod
+    def targets(cls, options: DatabaseOptions) -> tuple[str, ...]:
+        if options.host is not None:
+            return (options.host,)
+        dsn = options.dsn.get_secret_value() if options.dsn is not None else ""
+        if "://" in dsn:
+            return (urlsplit(dsn).hostname or "localhost",)
+        found = re.search(r"(?:^|\s)host\s*=\s*(\S+)", dsn)
+        return (found.group(1),) if found else ("localhost",)
+
     def __init__(self, name: str, options: DatabaseOptions) -> None:
         super().__init__(name, options)
         self._session: Session | None = None

@@ -162,6 +162,11 @@ class DnsCheck(Check[DnsOptions]):
     Options: ClassVar[type[CheckOptions]] = DnsOptions
     metrics: ClassVar[frozenset[str]] = frozenset({"response_ms", "answers", "soa_serial"})
 
+    @classmethod
+    def targets(cls, options: DnsOptions) -> tuple[str, ...]:
+        # No resolver given: those of resolv.conf, somewhere on the network.
+        return tuple(r.ip for r in options.resolvers) or ("resolv.conf",)
+
     def __init__(self, name: str, options: DnsOptions) -> None:
         super().__init__(name, options)
         self._qname = options.query_name()

@@ -39,6 +39,10 @@ class HttpCheck(Check[HttpOptions]):
         {"up", "response_ms", "status_code", "body_bytes", "cert_days_left"})
     needs: ClassVar[frozenset[Capability]] = frozenset({Capability.HTTP_POOL})
 
+    @classmethod
+    def targets(cls, options: HttpOptions) -> tuple[str, ...]:
+        return (httpx.URL(options.url).host,)
+
     def __init__(self, name: str, options: HttpOptions) -> None:
         super().__init__(name, options)
         self._settings = options.client_settings()

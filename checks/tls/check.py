@@ -152,6 +152,10 @@ class TlsCheck(Check[TlsOptions]):
         {"cert_days_left", "tls_version", "handshake_ms", "chain_valid", "hostname_match"})
 
     @classmethod
+    def targets(cls, options: TlsOptions) -> tuple[str, ...]:
+        return (str(options.host),)
+
+    @classmethod
     def default_thresholds(cls, options: Any) -> dict[str, ThresholdRule]:
         """``cert_days_left`` below ``warn_days`` warns, below ``crit_days`` is critical."""
         o: TlsOptions = options

@@ -9,8 +9,11 @@ from agent.alerting.dependencies import (
     cycle,
     dependency_silences,
     dependents_of,
+    is_remote,
+    network_words,
     waiting_on,
     with_dependents,
+    with_network,
 )
 from agent.alerting.judge import Verdict
 from agent.alerting.settle import NoteKind, Routing, settle
@@ -109,3 +112,26 @@ def test_the_parents_messages_name_the_dependents_failing_with_it() -> None:
     assert ev.dependents == ("cart", "shop")
     (other,) = with_dependents([event("api")], DEPENDS, states)
     assert other.dependents == ()
+
+
+@pytest.mark.parametrize(("hosts", "remote"), [
+    (("127.0.0.1",), False), (("::1",), False), (("[::1]",), False), (("localhost",), False),
+    (("/run/postgresql",), False), (("shop.example.com",), True), (("192.168.1.1",), True),
+    (("127.0.0.1", "10.0.0.1"), True), ((), False), (("resolv.conf",), True),
+])
+def test_a_check_is_remote_when_it_reaches_beyond_this_machine(hosts: tuple[str, ...],
+                                                               remote: bool) -> None:
+    assert is_remote(hosts) is remote
+
+
+def test_the_connectivity_check_is_a_parent_of_every_remote_check() -> None:
+    deps = with_network({"shop": ("db",)}, "gateway", ["shop", "api", "gateway"])
+    assert deps == {"shop": ("db", "gateway"), "api": ("gateway",)}
+    assert with_network({"shop": ("db",)}, None, ["shop"]) == {"shop": ("db",)}
+
+
+def test_the_connectivity_checks_problem_is_worded_for_the_host() -> None:
+    (ev,) = network_words([event("gateway")], "gateway", "web1")
+    assert ev.why == "web1 cannot reach the network: down"
+    (other,) = network_words([event("shop")], "gateway", "web1")
+    assert other.why == "down"
