@@ -69,7 +69,7 @@ async def _load_file(config: Config) -> Config:
     return await asyncio.to_thread(load_config, Path(config.source))
 
 #: How often suppressed incidents are looked at, to announce those whose silence ended.
-RELEASE_PERIOD = 15.0
+RELEASE_PERIOD = 5.0
 #: How often silences that ended long ago are deleted.
 EXPIRE_PERIOD = 3600.0
 #: How often systemd's STATUS= line is brought up to date.

@@ -73,7 +73,7 @@ def test_an_incident_acknowledged_in_time_is_not_escalated(
     incident = listed["incidents"][0]["id"]
     out = cli("ack", incident, "--by", "alice", "-c", str(agents.config))
     assert out.returncode == 0, out.stderr
-    wait_until(lambda: agent.log().count("check shop: CRITICAL") >= 25,
+    wait_until(lambda: agent.log().count("check shop: CRITICAL") >= 13,
                timeout=60, what="time past the escalation")
     assert on(receiver, "pager") == []
     assert agent.stop() == 0
