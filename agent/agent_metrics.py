@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 from agent import __version__
 from agent.alerting.state import AlertState, Phase
+from agent.incidents.counters import IncidentCounters
 from agent.latest import LatestRun
 from agent.model import AlertKey
 from agent.prometheus import (
@@ -55,8 +56,10 @@ class OutboxCounter(Protocol):
 
 def exposition(runs: Iterable[LatestRun], alerts: Iterable[AlertState],
                stats: Mapping[str, JobStats], outbox: OutboxCounts,
-               version: str = __version__) -> str:
-    """The ``/metrics`` page for these runs, alert states, scheduler stats and queue."""
+               version: str = __version__, *, incidents: IncidentFigures | None = None
+               ) -> str:
+    """The ``/metrics`` page for these runs, alert states, scheduler stats and queue (and
+    incident management's counters, when given)."""
     page = Exposition()
     counter = MetricType.COUNTER
     status = page.family(PREFIX + "check_status", "judged status of each check's latest "
@@ -98,9 +101,47 @@ def exposition(runs: Iterable[LatestRun], alerts: Iterable[AlertState],
     queued.add(outbox.queued)
     dead.add(outbox.dead)
     info.add(1, {"version": version})
+    alerts = list(alerts)
+    if incidents is not None:
+        _add_incident_metrics(page, incidents, alerts)
 
     _add_check_metrics(page, runs)
     return page.render()
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentFigures:
+    """Incident management's numbers at one moment."""
+
+    open: int
+    counters: IncidentCounters
+
+
+def _add_incident_metrics(page: Exposition, figures: IncidentFigures,
+                          alerts: list[AlertState]) -> None:
+    counter = MetricType.COUNTER
+    c = figures.counters
+    page.family(PREFIX + "incidents_open", "incidents open now").add(figures.open)
+    for name, help_text, counts in (
+            ("incidents_opened_total", "incidents opened since the agent started", c.opened),
+            ("flapping_spells_total", "times an alert started flapping (announced once)",
+             c.flapping),
+            ("incidents_acknowledged_total", "incidents someone acknowledged",
+             c.acknowledged),
+            ("escalations_total", "escalation steps taken (incidents nobody answered)",
+             c.escalations),
+            ("actions_total", "runs of checks' on_firing / on_resolved commands", c.actions)):
+        family = page.family(PREFIX + name, help_text, counter)
+        for check in sorted(counts):
+            family.add(counts[check], {"check": check})
+    held = page.family(PREFIX + "alerts_held_total", "new alerts held back, by why: a "
+                       "silence, a maintenance window, a dependency", counter)
+    for (check, reason) in sorted(c.held):
+        held.add(c.held[(check, reason)], {"check": check, "reason": reason})
+    flapping = page.family(PREFIX + "alert_flapping", "1 for each alert flapping now")
+    for state in sorted((s for s in alerts if s.flapping), key=lambda s: s.key.as_text()):
+        flapping.add(1, [("check", state.key.check), ("metric", state.key.metric),
+                         *state.key.labels])
 
 
 def _add_check_metrics(page: Exposition, runs: list[LatestRun]) -> None:
@@ -153,7 +194,9 @@ class AgentMetrics:
 
     def __init__(self, runs: Iterable[LatestRun], alerts: Mapping[AlertKey, AlertState],
                  stats: Mapping[str, JobStats], store: OutboxCounter,
-                 version: str = __version__) -> None:
+                 version: str = __version__, *,
+                 incidents: Callable[[], IncidentFigures] | None = None) -> None:
+        self.incidents = incidents
         self.runs = runs
         self.alerts = alerts
         self.stats = stats
@@ -165,4 +208,5 @@ class AgentMetrics:
 
     async def __call__(self) -> str:
         outbox = await asyncio.to_thread(self._outbox)
-        return exposition(self.runs, self.alerts.values(), self.stats, outbox, self.version)
+        return exposition(self.runs, self.alerts.values(), self.stats, outbox, self.version,
+                          incidents=self.incidents() if self.incidents is not None else None)

@@ -16,12 +16,20 @@ from dataclasses import replace
 
 from agent.action_runner import run_action
 from agent.alerting.escalation import due_steps, key_of, unanswered
-from agent.alerting.settle import Commit, NoteKind, Routing, settle_escalation, settle_event
+from agent.alerting.settle import (
+    Commit,
+    Note,
+    NoteKind,
+    Routing,
+    settle_escalation,
+    settle_event,
+)
 from agent.alerting.state import AlertEvent, EventKind
 from agent.clock import Clock
 from agent.config.models import Config
 from agent.incidents.actions import Budget, Outcome, after_fix, environment
 from agent.incidents.book import IncidentBook
+from agent.incidents.counters import IncidentCounters
 from agent.incidents.record import Incident
 from agent.incidents.recurrence import raised
 from agent.notify.outbox import Recorded
@@ -52,6 +60,12 @@ class IncidentDesk:
         self._tasks: set[asyncio.Task[None]] = set()
         self._notes: dict[str, str] = {}
         self._fixes: dict[str, Outcome] = {}
+        self.counters = IncidentCounters()
+
+    def decided(self, notes: Sequence[Note]) -> None:
+        """Take what a commit decided into the incident log and the counters."""
+        self.record(self.book.decided(notes))
+        self.counters.decided(notes)
 
     def record(self, changed: Sequence[Incident]) -> None:
         """Hand changed records to the store writer."""
@@ -73,6 +87,8 @@ class IncidentDesk:
         record = (self.book.unacknowledge(incident, now, by) if undo
                   else self.book.acknowledge(incident, now, by, comment))
         self.record([record])
+        if not undo:
+            self.counters.acknowledged[record.check] += 1
         kind = EventKind.UNACKNOWLEDGED if undo else EventKind.ACKNOWLEDGED
         why = f"by {by}" + (f": {comment}" if comment and not undo else "")
         event = AlertEvent(kind, key_of(record), record.severity, now, record.id, why,
@@ -90,6 +106,7 @@ class IncidentDesk:
             for step in due_steps(incident, self._config().routes, tags, now):
                 self._send(settle_escalation(unanswered(incident, step, now, tags),
                                              step.channels, routing))
+                self.counters.escalations[incident.check] += 1
                 record = self.book.escalated(incident.id, step.step, step.channels,
                                              step.after, now)
                 self.record([record] if record is not None else [])
@@ -140,6 +157,7 @@ class IncidentDesk:
             task.add_done_callback(self._tasks.discard)
 
     async def _act(self, event: AlertEvent, command: tuple[str, ...], timeout: float) -> None:
+        self.counters.actions[event.key.check] += 1
         outcome = await run_action(command, timeout, environment(event), self.clock)
         text = outcome.text()
         log.log(logging.INFO if outcome.ok else logging.WARNING, "action for %s %s: %s",

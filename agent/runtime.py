@@ -11,7 +11,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from agent.agent_metrics import AgentMetrics
+from agent.agent_metrics import AgentMetrics, IncidentFigures
 from agent.alerting.dependencies import (
     Parent,
     dependency_silences,
@@ -326,8 +326,10 @@ class Agent:
             await self.listener.close()
             self.listener = None
         if self.config.agent.listen:
-            metrics = AgentMetrics(self.latest, self.judge.states,
-                                   self.scheduler.stats, self.queue)
+            metrics = AgentMetrics(
+                self.latest, self.judge.states, self.scheduler.stats, self.queue,
+                incidents=lambda: IncidentFigures(len(self.incidents.open_incidents()),
+                                                  self.desk.counters))
             view = ListenerView(self.pings, self.queue, self.judge.states)
             self.listener = await serve_agent(self.config, view, self.clock,
                                               on_ping=self.scheduler.run_now,
@@ -416,7 +418,7 @@ class Agent:
             # The log then says how many were queued, never more.
             commit.stored([(d.event.dedup_key, d.channel, d.target) in added
                            for d in commit.deliveries])
-            self.desk.record(self.incidents.decided(commit.notes))
+            self.desk.decided(commit.notes)
             self.writer.submit(writes.commit(commit.states, suppress=commit.suppress,
                                              forget=commit.forget, rows=rows))
             for incident in commit.forget:

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.agent_metrics import OutboxCounts, exposition
+from agent.agent_metrics import IncidentFigures, OutboxCounts, exposition
 from agent.alerting.state import AlertState, Phase
+from agent.incidents.counters import IncidentCounters
 from agent.latest import LatestRun
 from agent.model import AlertKey, CheckResult, Sample, Status, make_labels
 from agent.scheduler import JobStats
@@ -61,7 +62,15 @@ def realistic_page() -> str:
                                               make_labels(ODD_LABELS[i % 3])),
                                      Phase.FIRING, Status.WARNING))
     stats = {run.check: JobStats(runs=3, skipped=1, timeouts=1) for run in runs}
-    return exposition(runs, alerts, stats, OutboxCounts(2, 1), version="1.2.3")
+    counters = IncidentCounters()
+    for run in runs:
+        counters.opened[run.check] += 2
+        counters.held[(run.check, "dependency")] += 1
+        counters.acknowledged[run.check] += 1
+    alerts.append(AlertState(AlertKey("h1", "flappy", "status"), Phase.FIRING,
+                             Status.CRITICAL, flapping=True))
+    return exposition(runs, alerts, stats, OutboxCounts(2, 1), version="1.2.3",
+                      incidents=IncidentFigures(3, counters))
 
 
 def test_every_kind_of_check_is_on_the_realistic_page() -> None:
@@ -71,7 +80,10 @@ def test_every_kind_of_check_is_on_the_realistic_page() -> None:
     text = realistic_page()
     assert "watchkeeper_response_seconds{" in text and "watchkeeper_used_ratio{" in text
     assert "exported_le=" in text and 'mount="C:\\\\ \\"data\\"\\n"' in text
-    assert text.count("watchkeeper_alert_firing{") == 2 * len(kinds)
+    assert text.count("watchkeeper_alert_firing{") == 2 * len(kinds) + 1
+    assert "watchkeeper_incidents_open 3" in text
+    assert 'watchkeeper_alerts_held_total{check="cpu-check",reason="dependency"} 1' in text
+    assert 'watchkeeper_alert_flapping{check="flappy",metric="status"} 1' in text
 
 
 def test_promtool_has_nothing_to_say_about_the_page() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.e2e.agent_process import AGENT, Agents, cli, wait_until
@@ -23,7 +24,7 @@ CHECK = """\
 
 
 def config(flags: Path) -> str:
-    text = AGENT + 'channels:\n  hook: ["{url}"]\nchecks:\n'
+    text = AGENT + '  listen: "{listen}"\nchannels:\n  hook: ["{url}"]\nchecks:\n'
     text += CHECK.format(name="gateway", flags=flags)
     for child in CHILDREN:
         text += CHECK.format(name=child, flags=flags) + "    depends_on: [gateway]\n"
@@ -58,6 +59,9 @@ def test_one_root_problem_is_one_page(agents: Agents, receiver: Receiver,
                what="a few more runs")
     assert len(titles(receiver)) == 1 and "gateway" in titles(receiver)[0]
     assert "depends on gateway, which is failing" in agent.log()
+    metrics = httpx.get(f"http://{agents.listen}/metrics", timeout=5).text
+    assert 'watchkeeper_alerts_held_total{check="web",reason="dependency"} 1' in metrics
+    assert 'watchkeeper_incidents_opened_total{check="gateway"} 1' in metrics
 
     # The gateway recovers; so do all but one of its dependents.
     for name in ["gateway", *CHILDREN[:-1]]:
