@@ -43,8 +43,12 @@ def test_every_commented_example_is_valid_when_uncommented(tmp_path: Path) -> No
     kinds = {item["kind"] for item in yaml.safe_load(checks)}
     assert kinds >= {"http", "tls", "dns", "database", "backup", "heartbeat", "process",
                      "systemd", "command", "logins", "disk"}
+    routes_text = text.split("\nroutes:\n", 1)[1].split("\nchecks:\n", 1)[0]
+    routes = "\n".join(re.sub(r"^  # ?", "  ", line) for line in routes_text.splitlines()
+                       if line.startswith("  # "))
+    assert "escalate:" in routes
     enabled = (f"agent:\n  state_dir: {tmp_path}\nchannels:\n{channel_yaml}\n"
-               f"checks:\n{checks}\n")
+               f"routes:\n{routes}\nchecks:\n{checks}\n")
     enabled = re.sub(r"\$\{file:[^}]+\}", "${file:" + str(secret) + "}", enabled)
     path = tmp_path / "all.yaml"
     path.write_text(enabled)
