@@ -15,7 +15,7 @@ could have held at the fork.
 from __future__ import annotations
 
 import contextlib
-import ctypes
+import functools
 import os
 import signal
 from collections.abc import Callable
@@ -23,7 +23,11 @@ from collections.abc import Callable
 _PR_SET_PDEATHSIG = 1
 
 
+@functools.cache
 def _load_prctl() -> Callable[[int, int], int] | None:
+    # ctypes is loaded with the first child, not at start: many agents never start one.
+    import ctypes
+
     try:
         # The program's own symbols include libc's (find_library would start ldconfig).
         fn = ctypes.CDLL(None, use_errno=True).prctl
@@ -35,14 +39,11 @@ def _load_prctl() -> Callable[[int, int], int] | None:
     return prctl
 
 
-# Looked up once in the agent: the child only calls it (nothing is imported after fork).
-_PRCTL = _load_prctl()
-
-
 def die_with_parent() -> Callable[[], None] | None:
     """A ``preexec_fn`` that has the child SIGKILLed when this process dies (None where the
     platform cannot: then only the process group is left to kill)."""
-    prctl = _PRCTL
+    # Looked up in the agent, before the fork: the child only calls it.
+    prctl = _load_prctl()
     if prctl is None:
         return None
     parent = os.getpid()

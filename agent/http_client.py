@@ -40,6 +40,14 @@ DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=50,
                               keepalive_expiry=30.0)
 
 
+def limits_for(concurrency: int) -> httpx.Limits:
+    """The pool's limits for an agent running ``concurrency`` checks at once: no more
+    idle connections than can be used at once (the pool looks at each on every
+    request)."""
+    return httpx.Limits(max_connections=100, max_keepalive_connections=max(concurrency, 1),
+                        keepalive_expiry=30.0)
+
+
 @dataclass(frozen=True, slots=True)
 class ClientSettings:
     """The connection settings that need a client of their own (the pool's cache key)."""

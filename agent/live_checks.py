@@ -88,9 +88,10 @@ class HttpClients:
         self._pool: Any = None
         self._client: Any = None
         if Capability.HTTP_POOL in needs(config, load):
-            from agent.http_client import HttpClientPool
+            from agent.http_client import HttpClientPool, limits_for
 
-            self._pool = HttpClientPool()
+            # Idle connections kept: as many as run at once; every request scans them.
+            self._pool = HttpClientPool(limits_for(config.agent.max_concurrency))
             self.factory = self._pool
         else:
             self.factory = self._single

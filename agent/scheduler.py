@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from agent.clock import Clock
+from agent.clock import Clock, SystemClock
 from agent.errors import CheckError
 from agent.model import CheckResult
 from agent.units import format_duration
@@ -98,6 +98,8 @@ async def within(clock: Clock, seconds: float, work: Awaitable[T]) -> asyncio.Fu
     """Run ``work`` for at most ``seconds`` on ``clock``: its finished task (result or
     exception inside), or None when the time ran out first (the work is then cancelled,
     and waited for until it has stopped)."""
+    if isinstance(clock, SystemClock):
+        return await _within_loop_time(seconds, work)
     task = asyncio.ensure_future(work)
     timer = asyncio.ensure_future(clock.sleep(seconds))
     try:
@@ -109,6 +111,27 @@ async def within(clock: Clock, seconds: float, work: Awaitable[T]) -> asyncio.Fu
             task.cancel()
             await asyncio.wait({task})
     return None if overran else task
+
+
+async def _within_loop_time(seconds: float, work: Awaitable[T]) -> asyncio.Future[T] | None:
+    """``within`` on the real clock: the event loop's own timeout, in this task (no task
+    and no timer of its own per run: this runs for every check's every turn)."""
+    done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+    try:
+        async with asyncio.timeout(seconds) as scope:
+            result = await work
+    except TimeoutError as exc:
+        if scope.expired():
+            return None
+        done.set_exception(exc)
+        return done
+    except asyncio.CancelledError:
+        raise
+    except BaseException as exc:
+        done.set_exception(exc)
+        return done
+    done.set_result(result)
+    return done
 
 
 async def execute(job: Job, clock: Clock) -> Execution:

@@ -11,6 +11,7 @@ import random
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -339,3 +340,36 @@ async def test_stop_gives_up_on_a_stuck_run_after_the_longest_timeout() -> None:
     await clock.run_for(0.001)
     assert task.done() and cancelled.is_set()
     await task
+
+
+async def _sleeps(seconds: float) -> str:
+    await asyncio.sleep(seconds)
+    return "done"
+
+
+async def _gives_up() -> str:
+    raise TimeoutError("the server did not answer")
+
+
+async def _crashes() -> str:
+    raise ValueError("bad")
+
+
+@pytest.mark.parametrize(("work", "expected"), [
+    (lambda: _sleeps(0.0), "done"),
+    (lambda: _sleeps(5.0), None),
+    (_gives_up, TimeoutError),
+    (_crashes, ValueError),
+], ids=["finishes", "overruns", "inner-timeout", "crashes"])
+async def test_on_the_real_clock_a_run_is_bounded_in_its_own_task(
+        work: Any, expected: object) -> None:
+    from agent.clock import SystemClock
+    from agent.scheduler import within
+
+    done = await within(SystemClock(), 0.05, work())
+    if expected is None:
+        assert done is None
+    elif isinstance(expected, type):
+        assert done is not None and isinstance(done.exception(), expected)
+    else:
+        assert done is not None and done.result() == expected

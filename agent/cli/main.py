@@ -22,25 +22,17 @@ code     ``check``                                        every other command
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 from agent import __version__, logs
-from agent.cli import (
-    ack_cmd,
-    baseline_cmd,
-    commands,
-    incidents_cmd,
-    maintenance_cmd,
-    ping,
-    replay_cmd,
-    silence_cmd,
-    status_cmd,
-)
+from agent.cli import commands, ping
 from agent.cli.usage import UsageError
 from agent.errors import ConfigError, WatchkeeperError
 from agent.model import Status
@@ -59,8 +51,18 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see 'watchkeeper --help')")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full command-line grammar."""
+#: The modules that add commands of their own (imported only when needed: ``run`` never
+#: needs them, and the agent keeps what it imports for its whole life).
+_COMMAND_MODULES = ("status_cmd", "replay_cmd", "baseline_cmd", "silence_cmd",
+                    "incidents_cmd", "ack_cmd", "maintenance_cmd")
+
+
+def _module(name: str) -> ModuleType:
+    return importlib.import_module(f"agent.cli.{name}")
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The full command-line grammar (``command`` "run": only what that needs)."""
     common = _Parser(add_help=False)
     common.add_argument("-c", "--config", type=Path,
                         default=Path(os.environ.get("WATCHKEEPER_CONFIG", DEFAULT_CONFIG)),
@@ -79,19 +81,19 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="print JSON instead of a table")
     c.add_argument("names", nargs="*", metavar="CHECK", help="only these checks")
     sub.add_parser("validate", parents=[common], help="validate the config file")
-    status_cmd.add_parser(sub, common)
     n = sub.add_parser("notify", help="notification tools")
     nsub = n.add_subparsers(dest="notify_command", required=True, parser_class=_Parser,
                             metavar="SUBCOMMAND")
     nt = nsub.add_parser("test", parents=[common], help="send a test message to each channel")
     nt.add_argument("--channel", action="append", help="only this channel (repeatable)")
-    replay_cmd.add_parser(sub)
     ping.add_parser(sub, common)
-    baseline_cmd.add_parser(sub, common)
-    silence_cmd.add_parser(sub, common)
-    incidents_cmd.add_parser(sub, common)
-    ack_cmd.add_parser(sub, common)
-    maintenance_cmd.add_parser(sub, common)
+    if command != "run":
+        for name in _COMMAND_MODULES:
+            module = _module(name)
+            if name == "replay_cmd":
+                module.add_parser(sub)
+            else:
+                module.add_parser(sub, common)
     return p
 
 
@@ -102,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = COMMANDS.get(_command_name(argv))
     usage_exit = command.usage_exit if command is not None else USAGE_EXIT
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(_command_name(argv)).parse_args(argv)
     except UsageError as exc:
         print(f"watchkeeper: {exc}", file=sys.stderr)
         return usage_exit
@@ -130,10 +132,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    """A subcommand: what runs it, and its exit code for bad usage, config or state."""
+    """A subcommand: what runs it (a function, or ``module:function`` of ``agent.cli``
+    imported when it runs), and its exit code for bad usage, config or state."""
 
-    run: Callable[[argparse.Namespace], int]
+    target: Callable[[argparse.Namespace], int] | str
     usage_exit: int = USAGE_EXIT
+
+    def run(self, args: argparse.Namespace) -> int:
+        target = self.target
+        if isinstance(target, str):
+            module, _, func = target.partition(":")
+            target = getattr(_module(module), func)
+        result: int = target(args)
+        return result
 
 
 COMMANDS: dict[str, Command] = {
@@ -141,18 +152,18 @@ COMMANDS: dict[str, Command] = {
     # A Nagios plugin that cannot check says UNKNOWN (2 would read as CRITICAL).
     "check": Command(commands.check, usage_exit=Status.UNKNOWN.exit_code),
     "validate": Command(commands.validate),
-    "status": Command(status_cmd.run),
+    "status": Command("status_cmd:run"),
     "notify": Command(commands.notify_test),
-    "replay": Command(replay_cmd.run),
+    "replay": Command("replay_cmd:run"),
     "ping": Command(ping.run),
-    "baseline": Command(baseline_cmd.run),
-    "silence": Command(silence_cmd.run),
-    "incidents": Command(incidents_cmd.run_list),
-    "incident": Command(incidents_cmd.run_show),
-    "report": Command(incidents_cmd.run_report),
-    "ack": Command(ack_cmd.run),
-    "unack": Command(ack_cmd.run),
-    "maintenance": Command(maintenance_cmd.run),
+    "baseline": Command("baseline_cmd:run"),
+    "silence": Command("silence_cmd:run"),
+    "incidents": Command("incidents_cmd:run_list"),
+    "incident": Command("incidents_cmd:run_show"),
+    "report": Command("incidents_cmd:run_report"),
+    "ack": Command("ack_cmd:run"),
+    "unack": Command("ack_cmd:run"),
+    "maintenance": Command("maintenance_cmd:run"),
 }
 
 
