@@ -69,3 +69,19 @@ def test_a_flapping_check_is_announced_once_and_once_more_when_it_settles(
 
     assert wait_until(closed, what="the spell in the incident log")[0]["flapped"] == 1
     assert agent.stop() == 0
+
+
+def test_replay_shows_flapping_and_its_settling(tmp_path: Path) -> None:
+    trace = tmp_path / "flap.csv"
+    rows = ["timestamp,value"] + [f"{1_700_000_000 + 60 * i},{95 if i % 2 and i < 30 else 10}"
+                                  for i in range(60)]
+    trace.write_text("\n".join(rows) + "\n")
+    config = tmp_path / "c.yaml"
+    config.write_text(f"agent:\n  host: r\n  state_dir: {tmp_path / 'state'}\nchecks:\n"
+                      "  - name: x\n    kind: cpu\n    thresholds:\n"
+                      '      usage_percent: {crit: "> 90"}\n')
+    out = cli("replay", str(trace), "-c", str(config), "--check", "x")
+    assert out.returncode == 0, out.stderr
+    kinds = [json.loads(line)["event"] for line in out.stdout.splitlines()]
+    assert kinds == ["firing", "resolved", "firing", "resolved", "firing", "flapping",
+                     "stable"]
