@@ -9,9 +9,8 @@ import json
 import logging
 import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent.agent_metrics import AgentMetrics, IncidentFigures
 from agent.alerting.dependencies import (
     Parent,
     dependency_silences,
@@ -36,7 +35,6 @@ from agent.config.models import Config
 from agent.control import ControlServer, serve_control
 from agent.control_answers import LiveAnswers
 from agent.errors import StateError
-from agent.http_api import Listener, serve_agent
 from agent.incident_desk import IncidentDesk
 from agent.incidents.book import IncidentBook
 from agent.incidents.record import Incident
@@ -57,6 +55,9 @@ from agent.store.reader import StateReader
 from agent.store.writer import StoreWriter
 from agent.timefmt import utc_minute
 from agent.units import format_value
+
+if TYPE_CHECKING:
+    from agent.http_api import Listener
 
 log = logging.getLogger("watchkeeper.agent")
 
@@ -326,6 +327,10 @@ class Agent:
             await self.listener.close()
             self.listener = None
         if self.config.agent.listen:
+            # Imported only for an agent with a listener: the rest never pay for them.
+            from agent.agent_metrics import AgentMetrics, IncidentFigures
+            from agent.http_api import serve_agent
+
             metrics = AgentMetrics(
                 self.latest, self.judge.states, self.scheduler.stats, self.queue,
                 incidents=lambda: IncidentFigures(len(self.incidents.open_incidents()),
