@@ -266,10 +266,12 @@ async def test_cpu_percent_sees_a_busy_process(spawn: Spawn) -> None:
     spawn(tag, code="while True: pass")
     c = check(cmdline=tag)
     first = await c.run(ctx())
-    assert first.metrics["cpu_percent"] > 30  # the first run samples briefly
-    time.sleep(0.2)
+    # A spinning process gets well over this even on a loaded 2-core machine; an idle one
+    # reads about 0.
+    assert first.metrics["cpu_percent"] > 5  # the first run samples briefly
+    time.sleep(0.5)
     second = await c.run(ctx())
-    assert second.metrics["cpu_percent"] > 30  # later runs average since the previous one
+    assert second.metrics["cpu_percent"] > 5  # later runs average since the previous one
 
 
 async def test_name_matches_a_real_process(spawn: Spawn, tmp_path: Path) -> None:
