@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from agent.alerting.silences import SILENCE_KEPT, Silence
 from agent.alerting.state import AlertState, Phase
@@ -73,6 +73,12 @@ class PingBook:
         self._sink = sink
         self.keep = keep
         self._pings: dict[str, deque[Ping]] = {}
+
+    def preload(self, names: Iterable[str]) -> None:
+        """Read these heartbeats' pings now (at start), so no later read waits on the
+        database inside the event loop."""
+        for name in names:
+            self._load(name)
 
     def heartbeat_pings(self, name: str, limit: int = PINGS_KEPT) -> list[Ping]:
         pings = self._load(name)

@@ -30,6 +30,7 @@ from agent.alerting.settle import (
 )
 from agent.alerting.silences import Silence, Suppressed
 from agent.alerting.state import AlertState, Phase
+from agent.check import Capability
 from agent.clock import Clock, SystemClock
 from agent.config.models import Config
 from agent.control import ControlServer, serve_control
@@ -39,7 +40,7 @@ from agent.incident_desk import IncidentDesk
 from agent.incidents.book import IncidentBook
 from agent.incidents.record import Incident
 from agent.latest import LatestRun, LatestRuns
-from agent.live_checks import HttpClients, LiveCheck, build_checks
+from agent.live_checks import HttpClients, LiveCheck, build_checks, checks_needing
 from agent.live_state import ListenerView, LiveQueue, PingBook, SilenceBook
 from agent.model import STATUS_METRIC, AlertKey, CheckResult, Status
 from agent.notify import sender
@@ -106,6 +107,7 @@ class Agent:
         states = read(Store.load_states, dict[AlertKey, AlertState]())
         self.judge = Judge(config.agent.host, states, load_learned=self.reader.load_learned)
         self.pings = PingBook(self.reader, self.writer)
+        self.pings.preload(checks_needing(config, Capability.PINGS))
         self.http = HttpClients(config)
         self.checks = {lc.config.name: lc for lc in build_checks(
             config, self.clock, self.http.factory, heartbeats=self.pings)}

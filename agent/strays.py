@@ -126,20 +126,21 @@ def _kill(pid: int, mark: bytes) -> bool:
                 os.close(fd)
 
 
+def _pids() -> list[int]:
+    """Every process now (none when /proc cannot be read)."""
+    try:
+        return [int(e) for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return []
+
+
 def sweep(mark: str, leader: int) -> list[Stray]:
     """Kill the processes carrying ``mark`` outside ``leader``'s process group (the program
     the run started, in a session of its own) and say which they were."""
     needle = f"{MARK_ENV}={mark}".encode() + b"\0"
     last = _last_pid()
     found: list[Stray] = []
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return found
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        pid = int(entry)
+    for pid in _pids():
         if pid == leader or not _newer(pid, leader, last):
             continue
         seen = _group_and_name(pid)
@@ -168,14 +169,7 @@ def sweep_orphans() -> list[Stray]:
         return []
     _SWEPT.add(os.getpid())
     found: list[Stray] = []
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return found
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        pid = int(entry)
+    for pid in _pids():
         mark = _mark_of(pid)
         if mark is None or _owner_alive(mark):
             continue

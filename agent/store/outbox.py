@@ -13,15 +13,16 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from agent.errors import StateError
+from agent.store import writes
 from agent.store.codec import event_from_json
-from agent.store.records import OutboxRow
+from agent.store.records import PENDING, OutboxRow
+from agent.store.writes import Write
 
 log = logging.getLogger("watchkeeper.store")
 
 _A = TypeVar("_A")
 _R = TypeVar("_R")
 
-PENDING = "sent_at IS NULL AND dead = 0"
 
 
 class OutboxQueries:
@@ -31,6 +32,9 @@ class OutboxQueries:
         raise NotImplementedError
 
     def _tx(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        raise NotImplementedError
+
+    def apply(self, batch: Sequence[Write]) -> list[int]:
         raise NotImplementedError
 
     def due(self, now: float, limit: int = 100) -> list[OutboxRow]:
@@ -68,10 +72,7 @@ class OutboxQueries:
 
     def mark_sent(self, row_id: int, now: float) -> None:
         """Record a successful delivery (it is never sent again)."""
-        with self._tx() as conn:
-            conn.execute("UPDATE outbox SET sent_at = ?, last_attempt_at = ?, "
-                         "attempts = attempts + 1, last_error = NULL WHERE id = ?",
-                         (now, now, row_id))
+        self.apply([writes.sent([row_id], now)])
 
     def mark_failed(self, row_id: int, now: float, error: str,
                     retry_at: float | None) -> None:
@@ -113,10 +114,7 @@ class OutboxQueries:
 
     def prune_outbox(self, older_than: float) -> int:
         """Delete sent and dead rows created before ``older_than``; return how many."""
-        with self._tx() as conn:
-            cur = conn.execute("DELETE FROM outbox WHERE NOT (" + PENDING + ") "
-                               "AND created_at < ?", (older_than,))
-            return cur.rowcount
+        return self.apply([writes.prune_outbox(older_than)])[0]
 
 
 

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from agent.alerting.state import AlertEvent
 
+#: The SQL condition of an outbox row still to be sent.
+PENDING = "sent_at IS NULL AND dead = 0"
+
 
 @dataclass(frozen=True, slots=True)
 class Delivery:

@@ -26,8 +26,7 @@ from agent.store import incidents as _incidents
 from agent.store import learned as _learned
 from agent.store import silences as _silences
 from agent.store.codec import STATE_COLUMNS, event_to_json, state_to_row
-from agent.store.outbox import PENDING
-from agent.store.records import Delivery, OutboxRow
+from agent.store.records import PENDING, Delivery, OutboxRow
 
 _UPSERT_STATE = (
     f"INSERT INTO alert_states ({', '.join(STATE_COLUMNS)}) "
