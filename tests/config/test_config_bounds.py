@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -50,13 +52,25 @@ def test_a_fifo_with_a_writer_waiting_is_refused_without_reading(tmp_path: Path)
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     # A writer blocks in open() until a reader comes; the refusal must not depend on it.
-    writer = threading.Thread(target=lambda: fifo.write_bytes(b"secret"), daemon=True)
+    def write() -> None:
+        with contextlib.suppress(BrokenPipeError):
+            fifo.write_bytes(b"secret")
+
+    writer = threading.Thread(target=write, daemon=True)
     writer.start()
     with pytest.raises(FileRefusedError):
         read_text_file(fifo, 100)
-    with fifo.open("rb") as drain:  # let the writer finish
-        drain.read()
-    writer.join(timeout=30)
+    # Let the writer finish, whether it is still waiting in open() or has written: a
+    # reader that never blocks comes and goes until it is done (a blocking one would wait
+    # forever for a writer that already left).
+    deadline = time.monotonic() + 30
+    while writer.is_alive() and time.monotonic() < deadline:
+        fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        time.sleep(0.05)
+        with contextlib.suppress(BlockingIOError):
+            os.read(fd, 100)
+        os.close(fd)
+    assert not writer.is_alive()
 
 
 # -- the YAML document --------------------------------------------------------------------
