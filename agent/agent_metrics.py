@@ -135,7 +135,7 @@ def _add_incident_metrics(page: Exposition, figures: IncidentFigures,
         for check in sorted(counts):
             family.add(counts[check], {"check": check})
     held = page.family(PREFIX + "alerts_held_total", "new alerts held back, by why: a "
-                       "silence, a maintenance window, a dependency", counter)
+                       "silence, a maintenance window, a dependency, grouping", counter)
     for (check, reason) in sorted(c.held):
         held.add(c.held[(check, reason)], {"check": check, "reason": reason})
     flapping = page.family(PREFIX + "alert_flapping", "1 for each alert flapping now")

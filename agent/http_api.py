@@ -24,6 +24,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote
 
+from agent.ack_links import PATH_PREFIX
 from agent.check import Capability
 from agent.clock import Clock
 from agent.errors import WatchkeeperError
@@ -37,6 +38,7 @@ from agent.live_checks import checks_needing
 from agent.prometheus import CONTENT_TYPE as METRICS_CONTENT_TYPE
 
 if TYPE_CHECKING:
+    from agent.ack_page import AckEndpoint
     from agent.config.models import Config
 
 log = logging.getLogger("watchkeeper.http")
@@ -90,8 +92,11 @@ class HttpApi:
                  health: Callable[[], Health], clock: Clock, token: str | None = None,
                  timeout: float = REQUEST_TIMEOUT,
                  on_ping: Callable[[str], object] | None = None,
-                 metrics: MetricsPage | None = None) -> None:
+                 metrics: MetricsPage | None = None, acks: AckEndpoint | None = None
+                 ) -> None:
         self.heartbeats = frozenset(heartbeats)
+        #: Answers acknowledgement links (None: ``agent.public_url`` is not set).
+        self.acks = acks
         #: Called with the heartbeat's name after a ping is stored (the agent re-runs
         #: that check at once, so a failure is announced without waiting for its turn).
         self.on_ping = on_ping
@@ -105,10 +110,12 @@ class HttpApi:
 
     async def respond(self, request: Request) -> Response:
         """The answer to one request."""
-        if not self.authorized(request.headers):
+        path = request.path
+        if self.acks is not None and path.startswith(PATH_PREFIX):
+            return self.acks.answer(request)
+        if not self.authorized(request.headers, path):
             return Response.text(HTTPStatus.UNAUTHORIZED, "a bearer token is required\n",
                                  ("WWW-Authenticate", "Bearer"))
-        path = request.path
         if path == "/healthz":
             if request.method not in ("GET", "HEAD"):
                 return _not_allowed("GET, HEAD")
@@ -131,9 +138,10 @@ class HttpApi:
             return await self._ping(path.removeprefix("/ping").strip("/"))
         return Response.text(HTTPStatus.NOT_FOUND, "not found\n")
 
-    def authorized(self, headers: Mapping[str, str]) -> bool:
-        """Whether a request with these headers may be answered (always, without a token)."""
-        if self._token is None:
+    def authorized(self, headers: Mapping[str, str], path: str = "/") -> bool:
+        """Whether a request for ``path`` with these headers may be answered (always,
+        without a token; an acknowledgement link carries its own signature)."""
+        if self._token is None or (self.acks is not None and path.startswith(PATH_PREFIX)):
             return True
         scheme, _, given = headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer":
@@ -203,7 +211,8 @@ async def start_listener(address: ListenAddress, api: HttpApi,
 async def serve_agent(config: Config, store: AgentView, clock: Clock, *,
                       on_ping: Callable[[str], object] | None = None,
                       metrics: MetricsPage | None = None,
-                      problems: Callable[[], tuple[str, ...]] = tuple) -> Listener:
+                      problems: Callable[[], tuple[str, ...]] = tuple,
+                      acks: AckEndpoint | None = None) -> Listener:
     """Start the listener of a running agent on ``config.agent.listen``.
 
     Pings are taken for every configured check whose kind needs ``Capability.PINGS``,
@@ -225,7 +234,7 @@ async def serve_agent(config: Config, store: AgentView, clock: Clock, *,
 
     api = HttpApi(heartbeats=checks_needing(config, Capability.PINGS), sink=store,
                   health=health, clock=clock, token=settings.token, on_ping=on_ping,
-                  metrics=metrics)
+                  metrics=metrics, acks=acks)
     listener = await start_listener(address, api)
     if (said := listener.open_files.report()) is not None:
         log.log(*said)

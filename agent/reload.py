@@ -69,5 +69,5 @@ def _same_options(a: CheckConfig, b: CheckConfig) -> bool:
 def _listener_settings(config: Config) -> tuple[object, ...]:
     # The listener takes pings for the checks it was started with: a check added or
     # removed may change that, so any change of the check list rebinds it too.
-    return (config.agent.listen, config.agent.token,
+    return (config.agent.listen, config.agent.token, config.agent.public_url,
             tuple(sorted((c.name, c.kind) for c in config.checks)))

@@ -11,17 +11,10 @@ import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.alerting.dependencies import (
-    Parent,
-    dependency_silences,
-    is_remote,
-    network_words,
-    waiting_on,
-    with_dependents,
-    with_network,
-)
+from agent.ack_links import AckLinks, load_key
+from agent.alerting.dependencies import Parent, is_remote, waiting_on, with_network
+from agent.alerting.holds import HoldRules, holds_at, told
 from agent.alerting.judge import Judge, Verdict
-from agent.alerting.maintenance import window_silences
 from agent.alerting.settle import (
     Commit,
     Routing,
@@ -29,7 +22,7 @@ from agent.alerting.settle import (
     settle_released,
 )
 from agent.alerting.silences import Silence, Suppressed
-from agent.alerting.state import AlertState, Phase
+from agent.alerting.state import AlertEvent, AlertState, Phase
 from agent.check import Capability
 from agent.clock import Clock, SystemClock
 from agent.config.models import Config
@@ -145,6 +138,8 @@ class Agent:
                                  config=lambda: self.config, routing=lambda: self.routing,
                                  send=self._send, run_now=self.scheduler.run_now)
         self.dispatcher.on_outcome = self.desk.delivered
+        self.dispatcher.decorate = self._offer_ack_link
+        self._ack_key: bytes | None = None
         self.reloader = Reloader(self, loader or functools.partial(_load_file, config))
         self.listener: Listener | None = None
 
@@ -159,17 +154,24 @@ class Agent:
 
     def silences_at(self, wall: float, verdict: Verdict | None = None) -> list[Silence]:
         """What holds alerts back at ``wall``: the silences, the maintenance windows of the
-        config and the dependencies (one silence per check a window or a failing parent
-        covers); ``verdict``'s states count as current."""
-        host = self.config.agent.host
-        windows = window_silences(self.config.maintenance, wall, self.routing.tags, host)
+        config, the dependencies and the groups; ``verdict``'s states count as current."""
+        return holds_at(self.hold_rules, self.silences.active(wall),
+                        self._current_states(verdict),
+                        {r.check: r.finished_at for r in self.latest}, now=self.clock.now(),
+                        wall=wall)
+
+    def _current_states(self, verdict: Verdict | None = None) -> list[AlertState]:
         states = dict(self.judge.states)
         states.update((s.key, s) for s in (verdict.states if verdict is not None else ()))
-        depends = dependency_silences(
-            self.dependencies, parents=self.parents, states=list(states.values()),
-            last_runs={r.check: r.finished_at for r in self.latest},
-            now=self.clock.now(), wall=wall, host=host)
-        return [*self.silences.active(wall), *windows, *depends]
+        return list(states.values())
+
+    @property
+    def hold_rules(self) -> HoldRules:
+        """What the config says about holding alerts back, as it stands now."""
+        agent = self.config.agent
+        return HoldRules(agent.host, self.config.maintenance, self.routing.tags,
+                         self.dependencies, self.parents, agent.connectivity,
+                         agent.group_window)
 
     @property
     def dependencies(self) -> dict[str, tuple[str, ...]]:
@@ -338,9 +340,30 @@ class Agent:
                 incidents=lambda: IncidentFigures(len(self.incidents.open_incidents()),
                                                   self.desk.counters))
             view = ListenerView(self.pings, self.queue, self.judge.states)
+            links = self.ack_links
+            acks = None
+            if links is not None:
+                from agent.ack_page import AckEndpoint
+
+                acks = AckEndpoint(links, self.incidents.get, self.desk.acknowledge)
             self.listener = await serve_agent(self.config, view, self.clock,
                                               on_ping=self.scheduler.run_now,
-                                              metrics=metrics, problems=self.problems)
+                                              metrics=metrics, problems=self.problems,
+                                              acks=acks)
+
+    @property
+    def ack_links(self) -> AckLinks | None:
+        """The acknowledgement links messages carry (None: ``agent.public_url`` unset)."""
+        base = self.config.agent.public_url
+        if base is None:
+            return None
+        if self._ack_key is None:
+            self._ack_key = load_key(self.config.agent.state_dir)
+        return AckLinks(base, self._ack_key) if self._ack_key is not None else None
+
+    def _offer_ack_link(self, event: AlertEvent) -> AlertEvent:
+        links = self.ack_links
+        return event if links is None else links.offer(event)
 
     def problems(self) -> tuple[str, ...]:
         """What is wrong with the agent itself, for /healthz and STATUS=."""
@@ -398,12 +421,10 @@ class Agent:
         # Silences are wall-clock windows a person gave; decisions keep the decision time.
         wall = self.clock.wall()
         silences = self.silences_at(wall, verdict) if verdict.events else []
-        if verdict.events and (depends := self.dependencies):
-            states = [*self.judge.states.values(), *verdict.states]
-            verdict.events = network_words(
-                with_dependents(verdict.events, depends, states),
-                self.config.agent.connectivity, self.config.agent.host)
-        verdict.events = self.desk.annotate(verdict.events)
+        if verdict.events:
+            verdict.events = self.desk.annotate(told(
+                verdict.events, self.hold_rules, self._current_states(verdict), silences,
+                wall=wall, before=list(self.judge.states.values())))
         commit = settle(verdict, silences, self.suppressed, self.routing, now, wall=wall,
                         acknowledged=self.incidents.acknowledged,
                         escalated=self.incidents.escalated_channels())
@@ -493,8 +514,12 @@ class Agent:
             self.writer.submit(writes.prune_incidents(now - self.config.agent.incidents_kept))
         if not self.suppressed:
             return
-        commit = settle_released(list(self.suppressed.values()), self.judge.states,
-                                 self.silences_at(wall), self.routing, now, wall=wall)
+        holds = self.silences_at(wall)
+        states = list(self.judge.states.values())
+        commit = settle_released(list(self.suppressed.values()), self.judge.states, holds,
+                                 self.routing, now, wall=wall,
+                                 annotate=lambda events: told(events, self.hold_rules, states,
+                                                              holds, wall=wall))
         self._store(commit)
         self._log_notes(commit, wall)
 

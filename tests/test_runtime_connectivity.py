@@ -20,6 +20,7 @@ agent:
   host: web1
   state_dir: {state}
   connectivity: gateway
+  group_window: 0s  # each alert on its own: these tests count them
 channels:
   ops: ["json://127.0.0.1:9/hook"]
 checks:

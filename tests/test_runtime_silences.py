@@ -24,6 +24,7 @@ CONFIG = """
 agent:
   host: db-host
   state_dir: {state}
+  group_window: 0s  # each alert on its own: these tests count them
 channels:
   ops: ["json://127.0.0.1:9/hook"]
   other: ["json://127.0.0.1:9/other"]

@@ -16,12 +16,20 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from agent.alerting.escalation import followers
-from agent.alerting.silences import Decision, Silence, Suppressed, decide, format_until, release
+from agent.alerting.silences import (
+    Decision,
+    HoldCause,
+    Silence,
+    Suppressed,
+    decide,
+    format_until,
+    release,
+)
 from agent.alerting.state import AlertEvent, AlertState, EventKind
 from agent.model import AlertKey
 from agent.notify.routing import deliveries as route_deliveries
@@ -102,7 +110,7 @@ class Note:
         ev = self.event
         head = f"alert {ev.kind.value.upper()} {ev.key.as_text()}: {ev.why}"
         if self.kind is NoteKind.SILENCED and self.silence is not None and \
-                self.silence.parent:
+                self.silence.cause in (HoldCause.DEPENDENCY, HoldCause.GROUPING):
             return f"{head} ({ev.severity.value}) held back: {self.silence.reason}"
         if self.kind is NoteKind.SILENCED and self.silence is not None:
             s = self.silence
@@ -204,10 +212,19 @@ def _with_followers(event: AlertEvent, rows: list[Delivery], routing: Routing,
 
 def settle_released(suppressed: Sequence[Suppressed], states: Mapping[AlertKey, AlertState],
                     silences: Sequence[Silence], routing: Routing, now: float, *,
-                    wall: float | None = None) -> Commit:
+                    wall: float | None = None,
+                    annotate: Callable[[list[AlertEvent]], list[AlertEvent]] | None = None
+                    ) -> Commit:
     """Announce the suppressed incidents whose silence ended (at ``wall``) and that still
-    fire."""
-    return _commit(release(suppressed, states, silences, now, wall=wall), routing)
+    fire; ``annotate`` adds what their messages say of other alerts (those depending on
+    them or grouped under them)."""
+    decision = release(suppressed, states, silences, now, wall=wall)
+    if annotate is not None and decision.deliver:
+        told = annotate(decision.deliver)
+        same = {id(raw): ev for raw, ev in zip(decision.deliver, told, strict=True)}
+        decision.released = [same.get(id(ev), ev) for ev in decision.released]
+        decision.deliver = told
+    return _commit(decision, routing)
 
 
 def _commit(decision: Decision, routing: Routing,

@@ -19,6 +19,7 @@ incident that is no longer silenced announces it likewise.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
@@ -32,6 +33,15 @@ MAX_SILENCE = 30 * 86400.0
 MIN_SILENCE = 60.0
 #: Silences that ended longer ago than this are deleted.
 SILENCE_KEPT = 7 * 86400.0
+
+
+class HoldCause(enum.Enum):
+    """Why an alert is held back."""
+
+    SILENCE = "silence"
+    MAINTENANCE = "maintenance"
+    DEPENDENCY = "dependency"
+    GROUPING = "grouping"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,14 +65,30 @@ class Silence:
     window: str | None = None
     #: The check it depends on, whose failure (or coming check) it stands for.
     parent: str | None = None
+    #: The one alert it holds (None: every alert of the check and metric matched).
+    key: AlertKey | None = None
+    #: The alert whose group it holds ``key`` in: alerts of one host that open together
+    #: go out as one message (for the first alert itself: waiting for the others).
+    group: AlertKey | None = None
 
     @property
     def label(self) -> str:
-        """``#3``, ``maintenance window backups`` or ``its dependency on gateway`` (how
-        the log and records name it)."""
+        """``#3``, ``maintenance window backups``, ``its dependency on gateway`` or
+        ``grouping with web1/api`` (how the log and records name it)."""
+        if self.group is not None:
+            return f"grouping with {self.group.as_text()}"
         if self.parent:
             return f"its dependency on {self.parent}"
         return f"maintenance window {self.window}" if self.window else f"#{self.id}"
+
+    @property
+    def cause(self) -> HoldCause:
+        """What the hold stands for."""
+        if self.group is not None:
+            return HoldCause.GROUPING
+        if self.parent:
+            return HoldCause.DEPENDENCY
+        return HoldCause.MAINTENANCE if self.window else HoldCause.SILENCE
 
     def active(self, now: float) -> bool:
         """Whether the silence holds at ``now`` (its end is not included)."""
@@ -70,6 +96,8 @@ class Silence:
 
     def matches(self, key: AlertKey, now: float) -> bool:
         """Whether the silence holds back the alerts of ``key`` at ``now``."""
+        if self.key is not None:
+            return self.active(now) and key == self.key
         return (self.active(now) and key.host == self.host
                 and fnmatchcase(key.check, self.check_glob)
                 and (self.metric is None or key.metric == self.metric))

@@ -95,8 +95,14 @@ class AlertEvent:
     runbook: str | None = None
     #: The checks that depend on this one and fail with it (their alerts held back).
     dependents: tuple[str, ...] = ()
+    #: The other alerts of this host that opened with this one, held under its incident
+    #: (``check/metric{labels}``; see ``agent.alerting.host_groups``).
+    grouped: tuple[str, ...] = ()
     #: What the check's action did since the last notification of the incident.
     action: str | None = None
+    #: The signed link acknowledging its incident (added just before sending, never
+    #: stored: see ``agent.ack_links``).
+    ack_url: str | None = None
     #: Its number among the events of its incident, from 1 (0: an event stored before
     #: events were numbered).
     seq: int = 0

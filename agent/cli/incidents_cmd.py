@@ -147,7 +147,12 @@ def timeline(i: Incident, now: float) -> list[str]:
         out.append(f"  detected in {format_duration(i.first_notified_at - i.first_bad_at)} "
                    f"(first notification delivered {utc_second(i.first_notified_at)})")
     else:
-        out.append("  no notification delivered" + (" (silenced)" if i.silenced else ""))
+        out.append("  no notification delivered" + (f" (held back: {i.held_by or 'silence'})"
+                                                     if i.silenced else ""))
+    if i.under is not None:
+        out.append(f"  held under incident {i.under}")
+    if i.related:
+        out.append(f"  {len(i.related)} alert(s) held under it: {', '.join(i.related)}")
     if i.acked_at is not None:
         by = f" by {i.acked_by}" if i.acked_by else ""
         note = f": {i.ack_comment}" if i.ack_comment else ""
@@ -176,10 +181,14 @@ def _spread(s: Spread) -> str:
 def report_table(rows: list[Figures]) -> list[str]:
     """One line per check and one for all, with the means and 90th percentiles."""
     head = ("CHECK", "INCIDENTS", "OPEN", "DETECT mean/p90", "ACK mean/p90",
-            "RESOLVE mean/p90", "SENT", "BAD SAMPLES", "SILENCED", "FLAPPING")
+            "RESOLVE mean/p90", "SENT", "BAD SAMPLES", "SILENCED", "UNDER PARENT",
+            "GROUPED", "FLAPPING")
     lines = [(f.check or "(all)", str(f.incidents), str(f.open), _spread(f.detect),
               _spread(f.acknowledge), _spread(f.resolve), str(f.notifications),
-              str(f.breaches), str(f.silenced), str(f.flapping)) for f in rows]
+              str(f.breaches),
+              str(f.held.get("silence", 0) + f.held.get("maintenance", 0)),
+              str(f.held.get("dependency", 0)), str(f.held.get("grouping", 0)),
+              str(f.flapping)) for f in rows]
     widths = [max(len(r[n]) for r in (head, *lines)) for n in range(len(head))]
     out = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
            for r in (head, *lines)]

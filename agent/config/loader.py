@@ -106,6 +106,9 @@ def parse_config(text: str, *, source: str = "<config>", env: Mapping[str, str] 
             agent.connectivity not in checks.names:
         report.add(("agent", "connectivity"), f"no check is named {agent.connectivity!r} "
                                               "(it names the check of this host's network)")
+    if agent is not None and agent.public_url is not None and agent.listen is None:
+        report.add(("agent", "public_url"), "needs agent.listen: the listener answers the "
+                                            "acknowledgement links it puts in messages")
     url_forms = _judge_urls(channels.urls, judge_urls, report) if judge_urls else {}
 
     if report.issues or agent is None or defaults is None:

@@ -73,11 +73,17 @@ class AgentSettings(_Strict):
     #: A check that tells whether this host reaches the network (a gateway or resolver):
     #: while it fails, every check of a remote target waits, as if it depended on it.
     connectivity: str | None = Field(default=None, min_length=1, max_length=255)
+    #: Alerts of this host that open within this long of the first are one incident and
+    #: one message (0: each alert goes out on its own, at once).
+    group_window: Duration = 30.0
     #: How long resolved incidents are kept in the incident log.
     incidents_kept: PositiveDuration = 400 * 86400.0
     log_level: str = "info"
     #: ``host:port`` of the local HTTP listener (health, pings, metrics); None = off.
     listen: str | None = None
+    #: Where people reach the listener (``https://mon.example.com:9110``): messages then
+    #: carry a signed link acknowledging their incident, answered at ``/ack/...``.
+    public_url: str | None = Field(default=None, max_length=2000)
     #: Bearer token the listener requires when bound to anything but loopback.
     token: str | None = Field(default=None, repr=False)
 
@@ -102,6 +108,21 @@ class AgentSettings(_Strict):
 
             parse_listen(v)
         return v
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(v.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host, as people "
+                             "reach the listener (https://mon.example.com:9110)")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError("must be a plain base URL: no query, fragment or credentials")
+        return v.strip().rstrip("/")
 
     @field_validator("token")
     @classmethod

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 
+from agent.alerting.host_groups import grouped_text
 from agent.alerting.settle import Note, NoteKind
+from agent.alerting.silences import HoldCause, Silence
 from agent.alerting.state import AlertEvent, EventKind
 from agent.incidents.record import Entry, EntryKind, Incident
 from agent.model import AlertKey, Status
@@ -28,6 +30,8 @@ class IncidentBook:
         """From the incidents stored: the open ones, and the latest resolved ones (to
         count recurrences and record late deliveries)."""
         self._open: dict[str, Incident] = {}
+        #: Incidents an alert joined while one note was taken.
+        self._heads: list[Incident] = []
         self._closed: OrderedDict[str, Incident] = OrderedDict()
         for incident in sorted(incidents, key=lambda i: i.opened_at):
             self._keep(incident)
@@ -63,10 +67,34 @@ class IncidentBook:
         """Take the events of one commit (its notes say what became of each)."""
         changed: dict[str, Incident] = {}
         for note in notes:
+            self._heads = []
             found = self._event(note)
             if found is not None:
-                changed[found.id] = found
+                changed.update((i.id, i) for i in (found, *self._heads))
+                for joined in self._adopt(note.event, found):
+                    changed[joined.id] = joined
         return list(changed.values())
+
+    def _adopt(self, ev: AlertEvent, head: Incident) -> list[Incident]:
+        """The held incidents that the event's message names (dependents failing with it,
+        alerts grouped under it) join ``head``: the records that changed."""
+        if not head.open or not (ev.dependents or ev.grouped):
+            return []
+        wanted_checks = set(ev.dependents)
+        wanted_alerts = set(ev.grouped)
+        out: list[Incident] = []
+        for held in sorted(self._open.values(), key=lambda i: i.opened_at):
+            if held.id == head.id or held.under is not None or not held.silenced or \
+                    held.host != head.host:
+                continue
+            if held.check in wanted_checks or alert_text(held) in wanted_alerts:
+                head, child = joined(head, held, ev.at)
+                self._keep(child)
+                out.append(child)
+        if out:
+            self._keep(head)
+            out.append(head)
+        return out
 
     def _event(self, note: Note) -> Incident | None:
         ev = note.event
@@ -122,13 +150,33 @@ class IncidentBook:
             if note.kind is NoteKind.SILENCED and note.silence is not None:
                 s = note.silence
                 reason = f" ({s.reason})" if s.reason else ""
+                plain = s.cause in (HoldCause.SILENCE, HoldCause.MAINTENANCE)
                 updated = updated.with_entry(
                     Entry(at=ev.at, kind=EntryKind.SILENCED,
-                          text=f"held back: {s.reason}" if s.parent else
-                          f"held back by {'' if s.window else 'silence '}{s.label}{reason}"),
-                    silenced=True)
+                          text=f"held back by {'' if s.window else 'silence '}{s.label}{reason}"
+                          if plain else f"held back: {s.reason}"),
+                    silenced=True, held_by=s.cause.value)
+                first = s.group is not None and s.key == s.group  # it waits for the others
+                head = None if first else self._head_of(s, ev.key.host)
+                if head is not None:
+                    head, updated = joined(head, updated, ev.at)
+                    self._keep(head)
+                    self._heads.append(head)
         self._open[updated.id] = updated
         return updated
+
+    def _head_of(self, hold: Silence, host: str) -> Incident | None:
+        """The open incident a held alert joins: its group's first alert's, or its failing
+        parent's (not one whose next check is still awaited)."""
+        for incident in sorted(self._open.values(), key=lambda i: i.opened_at):
+            if incident.host != host:
+                continue
+            if hold.group is not None and incident.key == hold.group.as_text():
+                return incident
+            if hold.group is None and hold.parent and hold.ends_at == float("inf") and \
+                    incident.check == hold.parent:
+                return incident
+        return None
 
     # -- who handles it ----------------------------------------------------------------
 
@@ -256,6 +304,24 @@ class IncidentBook:
             if current is not None:
                 self._open[incident] = current.model_copy(
                     update={"breaches": current.breaches + 1})
+
+
+def alert_text(incident: Incident) -> str:
+    """How messages name the incident's alert among others of its host."""
+    return grouped_text(AlertKey(incident.host, incident.check, incident.metric,
+                                 tuple(sorted(incident.labels.items()))))
+
+
+def joined(head: Incident, child: Incident, at: float) -> tuple[Incident, Incident]:
+    """``child`` held under ``head``: both records say so."""
+    name = alert_text(child)
+    head = head.with_entry(Entry(at=at, kind=EntryKind.JOINED,
+                                 text=f"{name} held under it: {child.why}"),
+                           related=[*head.related, name])
+    child = child.with_entry(Entry(at=at, kind=EntryKind.JOINED,
+                                   text=f"held under incident {head.id} ({alert_text(head)})"),
+                             under=head.id)
+    return head, child
 
 
 def opened(ev: AlertEvent) -> Incident:

@@ -15,11 +15,9 @@ from agent.alerting.state import EventKind
 
 
 def hold_reason(note: Note) -> str:
-    """Why an alert was held back: ``silence``, ``maintenance`` or ``dependency``."""
-    s = note.silence
-    if s is None:
-        return "silence"
-    return "dependency" if s.parent else "maintenance" if s.window else "silence"
+    """Why an alert was held back: ``silence``, ``maintenance``, ``dependency`` or
+    ``grouping``."""
+    return "silence" if note.silence is None else note.silence.cause.value
 
 
 @dataclass

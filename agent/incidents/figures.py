@@ -9,6 +9,7 @@ and resolved, and how much noise they stood for. Pure: the incidents come in as 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
@@ -50,8 +51,11 @@ class Figures(BaseModel):
     notifications: int
     #: Bad samples while incidents were open: what paging on every breach would send.
     breaches: int
-    #: Incidents a silence held back.
+    #: Incidents held back (their FIRING not sent on its own), in all and by why:
+    #: ``silence``, ``maintenance``, ``dependency`` (under a failing parent) and
+    #: ``grouping`` (under the first alert of the host that opened with it).
     silenced: int
+    held: dict[str, int] = {}
     #: Spells of flapping (each announced once instead of at every flip).
     flapping: int = 0
 
@@ -75,6 +79,7 @@ def figures(incidents: Sequence[Incident], check: str | None = None) -> Figures:
                    notifications=sum(i.notifications for i in incidents),
                    breaches=sum(i.breaches for i in incidents),
                    silenced=sum(1 for i in incidents if i.silenced),
+                   held=dict(Counter(i.held_by or "silence" for i in incidents if i.silenced)),
                    flapping=sum(i.flapped for i in incidents))
 
 

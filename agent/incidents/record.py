@@ -23,6 +23,8 @@ class EntryKind(enum.Enum):
 
     OPENED = "opened"
     SILENCED = "silenced"
+    #: An alert held under this incident joined it, or this one joined another's.
+    JOINED = "joined"
     SEVERITY = "severity"
     REMINDER = "reminder"
     NOTIFIED = "notified"
@@ -77,8 +79,14 @@ class Incident(BaseModel):
     resolved_at: float | None = None
     #: Samples that breached while it was open (the raw noise it stood for).
     breaches: int = 0
-    #: Whether a silence held its FIRING back.
+    #: Whether a silence held its FIRING back, and why (``silence``, ``maintenance``,
+    #: ``dependency`` or ``grouping``).
     silenced: bool = False
+    held_by: str | None = None
+    #: The incident it is held under (its parent's, or the first alert's of its group).
+    under: str | None = None
+    #: The alerts held under it (``check/metric{labels}``), in the order they joined.
+    related: list[str] = []
     #: Spells of flapping within it.
     flapped: int = 0
     #: Escalation steps taken (``route.step``), and the channels they told.

@@ -20,6 +20,7 @@ import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from agent.alerting.state import AlertEvent
 from agent.clock import Clock
 from agent.notify.grouping import groups_target, release_at
 from agent.notify.incident_keys import keyed_url
@@ -54,6 +55,9 @@ class Dispatcher:
                  keep_done: float = 7 * 86400.0, rng: random.Random | None = None,
                  on_outcome: Callable[[Recorded, float], None] | None = None) -> None:
         self.outbox = outbox
+        #: Adds what a message shows but the store does not keep (the acknowledgement
+        #: link), just before it is rendered.
+        self.decorate: Callable[[AlertEvent], AlertEvent] | None = None
         #: Told of each attempt's outcome, with its time (the incident log).
         self.on_outcome = on_outcome
         self.store = store
@@ -71,6 +75,9 @@ class Dispatcher:
         self._last_prune: float | None = None
         #: When the earliest group the last pass held goes out (monotonic; None: none).
         self._held_until: float | None = None
+
+    def _shown(self, event: AlertEvent) -> AlertEvent:
+        return event if self.decorate is None else self.decorate(event)
 
     def wake(self) -> None:
         """New rows were queued: look at the outbox now."""
@@ -177,7 +184,7 @@ class Dispatcher:
     async def _send_rows(self, target: TargetId, url: str, rows: list[OutboxRow]) -> None:
         """Send rows to one URL in one child and record each outcome."""
         where = f"channel {target[0]} #{target[1]} ({mask_url(url)})"
-        messages = [render(r.event) for r in rows]
+        messages = [render(self._shown(r.event)) for r in rows]
         async with self._limit:
             try:
                 results = await self._send([url], messages, self.send_timeout)
@@ -196,7 +203,7 @@ class Dispatcher:
             return
         where = (f"channel {target[0]} #{target[1]} ({mask_url(url)}) in a group of "
                  f"{len(rows)}")
-        message = render_group([r.event for r in rows])
+        message = render_group([self._shown(r.event) for r in rows])
         async with self._limit:
             try:
                 results = await self._send([url], [message], self.send_timeout)

@@ -128,6 +128,9 @@ def _title(event: AlertEvent, severity: Status) -> str:
     if event.dependents:
         n = len(event.dependents)
         tail = f" (and {n} dependent check{'s' if n != 1 else ''} failing)"
+    elif event.grouped:
+        n = len(event.grouped)
+        tail = f" (and {n} more alert{'s' if n != 1 else ''})"
     if event.kind in (EventKind.ESCALATED, EventKind.DEESCALATED) and prev is not None:
         tail = f" (was {prev.value.upper()})"
     return _fit(head, _flat(event.why) or key.metric, tail)
@@ -180,17 +183,40 @@ def _body(event: AlertEvent, severity: Status) -> str:
         lines.append(f"Since: {iso_utc(event.since)} ({ago} ago)")
     if event.tags:
         lines.append(f"Tags: {', '.join(event.tags)}")
-    if event.dependents:
-        n = len(event.dependents)
-        lines.append(f"Also failing: {n} dependent check{'s' if n != 1 else ''} "
-                     f"({', '.join(event.dependents)}), not announced on their own")
+    lines.extend(_others_lines(event))
     if event.action:
         lines.append(f"Action: {_flat(event.action)}")
     if event.runbook:
         lines.append(f"Runbook: {_flat(event.runbook)}")
+    if event.ack_url:
+        lines.append(f"Acknowledge: {event.ack_url}")
     lines.append(f"key: {event.dedup_key}")
     lines.append(f"incident: {event.incident}")
     return "\n".join(lines)
+
+
+def _others_lines(event: AlertEvent) -> list[str]:
+    """The lines naming the alerts held under this one: its dependents failing with it,
+    and the alerts of the host that opened with it."""
+    lines = []
+    if event.dependents:
+        n = len(event.dependents)
+        lines.append(f"Also failing: {n} dependent check{'s' if n != 1 else ''} "
+                     f"({', '.join(event.dependents)}), not announced on their own")
+    if event.grouped:
+        lines.extend(_grouped_lines(event))
+    return lines
+
+
+def _grouped_lines(event: AlertEvent) -> list[str]:
+    """The lines naming the alerts of the host that opened with this one."""
+    n = len(event.grouped)
+    more = f"{n} more alert{'s' if n != 1 else ''} of {event.key.host}"
+    if event.kind is EventKind.RESOLVED:
+        return [f"Still failing: {more} that opened with it ({', '.join(event.grouped)}); "
+                "each is announced on its own now"]
+    return [f"Opened with it: {more} ({', '.join(event.grouped)}), held under this "
+            f"incident; {event.key.check} opened first"]
 
 
 def _started(event: AlertEvent) -> float | None:

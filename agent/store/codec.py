@@ -91,6 +91,7 @@ def event_to_json(event: AlertEvent) -> str:
         "seq": event.seq,
         **({"runbook": event.runbook} if event.runbook else {}),
         **({"dependents": list(event.dependents)} if event.dependents else {}),
+        **({"grouped": list(event.grouped)} if event.grouped else {}),
         **({"action": event.action} if event.action else {}),
     }, separators=(",", ":"))
 
@@ -118,6 +119,7 @@ def event_from_json(text: str) -> AlertEvent:
         seq=int(d.get("seq") or 0),
         runbook=d.get("runbook") or None,
         dependents=tuple(str(c) for c in d.get("dependents", ())),
+        grouped=tuple(str(c) for c in d.get("grouped", ())),
         action=d.get("action") or None,
     )
 

@@ -26,6 +26,7 @@ CONFIG = """
 agent:
   host: db-host
   state_dir: {state}
+  group_window: 0s  # each alert on its own: these tests count them
 defaults:
   flap_changes: 0   # every flip announced: these tests count them
 channels:

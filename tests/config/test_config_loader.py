@@ -178,6 +178,16 @@ def test_only_the_named_kinds_are_resolved(config_file: Callable[[str], Path]) -
     ("agent: {log_level: loud}",
      (1, "agent.log_level", "must be one of debug, info, warning, error")),
     ("agent: {listen: [1]}", (1, "agent.listen", "expected text, got a list")),
+    ('agent: {listen: "127.0.0.1:9110", public_url: "ftp://x"}',
+     (1, "agent.public_url", "must be an http:// or https:// URL with a host, as people "
+                             "reach the listener (https://mon.example.com:9110)")),
+    ('agent: {listen: "127.0.0.1:9110", public_url: "https://u:p@mon.example.com"}',
+     (1, "agent.public_url", "must be a plain base URL: no query, fragment or credentials")),
+    ('agent: {public_url: "https://mon.example.com"}',
+     (1, "agent.public_url", "needs agent.listen: the listener answers the acknowledgement "
+                             "links it puts in messages")),
+    ("agent: {group_window: soon}",
+     (1, "agent.group_window", "expected a duration like 30s, 5m, 4h or 1d, got 'soon'")),
     ("agent: {interval: }",
      (1, "agent.interval", "expected a duration like 30s, 5m, 4h or 1d, got an empty value")),
     ("defaults: {send_resolved: maybe}",

@@ -36,13 +36,15 @@ def _env(extra: dict[str, str] | None) -> dict[str, str]:
 
 FIRST_CYCLE = "first check cycle complete"
 
-#: The agent section end-to-end configs start with: a fixed host name, a turn a second.
+#: The agent section end-to-end configs start with: a fixed host name, a turn a second,
+#: and each alert sent on its own at once (the tests of grouping turn it on).
 AGENT = """
 agent:
   host: {host}
   state_dir: {state}
   interval: 1s
   timeout: 5s
+  group_window: 0s
 """
 
 

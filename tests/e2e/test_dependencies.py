@@ -4,6 +4,7 @@ announced on its own, and the ones that recovered with it send nothing."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,6 +63,13 @@ def test_one_root_problem_is_one_page(agents: Agents, receiver: Receiver,
     metrics = httpx.get(f"http://{agents.listen}/metrics", timeout=5).text
     assert 'watchkeeper_alerts_held_total{check="web",reason="dependency"} 1' in metrics
     assert 'watchkeeper_incidents_opened_total{check="gateway"} 1' in metrics
+    # The incident log holds the dependents under the gateway's incident.
+    listed = json.loads(cli("incidents", "--json", "-c", str(agents.config)).stdout)
+    by_check = {i["check"]: i for i in listed["incidents"]}
+    assert sorted(by_check["gateway"]["related"]) == sorted(CHILDREN)
+    assert all(by_check[c]["under"] == by_check["gateway"]["id"] for c in CHILDREN)
+    report = cli("report", "--json", "-c", str(agents.config)).stdout
+    assert json.loads(report)["total"]["held"] == {"dependency": len(CHILDREN)}
 
     # The gateway recovers; so do all but one of its dependents.
     for name in ["gateway", *CHILDREN[:-1]]:

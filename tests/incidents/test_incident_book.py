@@ -166,3 +166,61 @@ def test_a_resolve_ends_the_acknowledgement() -> None:
     book.acknowledge("inc-1", T0 + 1, "alice", "")
     book.decided([queued(event(EventKind.RESOLVED, T0 + 9, Status.OK))])
     assert book.acknowledged == frozenset()
+
+
+def _held(check: str, at: float, hold: Silence) -> Note:
+    ev = AlertEvent(EventKind.FIRING, AlertKey("web1", check, "status"), Status.CRITICAL, at,
+                    f"inc-{check}", f"{check} is down", since=at - 5)
+    return Note(NoteKind.SILENCED, ev, silence=hold)
+
+
+def _failing_parent(child: str) -> Silence:
+    return Silence(id=0, check_glob=child, metric=None, starts_at=float("-inf"),
+                   ends_at=float("inf"), reason=f"{child} depends on gateway, which is "
+                   "failing", created_at=T0, host="web1", parent="gateway")
+
+
+def test_a_dependent_held_while_its_parent_fails_joins_the_parents_incident() -> None:
+    book = IncidentBook()
+    gateway = AlertEvent(EventKind.FIRING, AlertKey("web1", "gateway", "status"),
+                         Status.CRITICAL, T0, "inc-gateway", "no route")
+    book.decided([queued(gateway)])
+    changed = {i.id: i for i in book.decided([_held("shop", T0 + 3, _failing_parent("shop"))])}
+    assert changed["inc-shop"].under == "inc-gateway"
+    assert changed["inc-shop"].held_by == "dependency"
+    assert changed["inc-gateway"].related == ["shop"]
+    assert changed["inc-gateway"].timeline[-1].text == "shop held under it: shop is down"
+
+
+def test_a_dependent_held_before_its_parent_fired_joins_when_the_parent_names_it() -> None:
+    book = IncidentBook()
+    waiting = Silence(id=0, check_glob="shop", metric="status", starts_at=float("-inf"),
+                      ends_at=T0 + 15, reason="waiting for gateway's next check, which it "
+                      "depends on", created_at=T0, host="web1", parent="gateway")
+    (alone,) = book.decided([_held("shop", T0, waiting)])
+    assert alone.under is None  # the parent may yet turn out fine
+    gateway = AlertEvent(EventKind.FIRING, AlertKey("web1", "gateway", "status"),
+                         Status.CRITICAL, T0 + 4, "inc-gateway", "no route",
+                         dependents=("shop",))
+    changed = {i.id: i for i in book.decided([queued(gateway)])}
+    assert changed["inc-shop"].under == "inc-gateway"
+    assert changed["inc-gateway"].related == ["shop"]
+
+
+def test_alerts_grouped_under_the_first_of_their_host_join_its_incident() -> None:
+    first = AlertKey("web1", "web", "status")
+    wait = Silence(id=0, check_glob="web", metric="status", starts_at=float("-inf"),
+                   ends_at=T0 + 30, reason="waiting 30 s", created_at=T0, host="web1",
+                   key=first, group=first)
+    under = Silence(id=0, check_glob="api", metric="status", starts_at=float("-inf"),
+                    ends_at=float("inf"), reason="grouped under web1/web/status",
+                    created_at=T0, host="web1", key=AlertKey("web1", "api", "status"),
+                    group=first)
+    book = IncidentBook()
+    (web,) = book.decided([_held("web", T0, wait)])
+    assert (web.held_by, web.under) == ("grouping", None)  # the first waits, joins nothing
+    changed = {i.id: i for i in book.decided([_held("api", T0 + 4, under)])}
+    assert changed["inc-api"].under == "inc-web"
+    assert changed["inc-web"].related == ["api"]
+    total = figures(list(changed.values()))
+    assert total.held == {"grouping": 2}

@@ -1,0 +1,81 @@
+"""A real agent: four checks of one host fail within a few seconds, without any declared
+dependency; one message says so, naming the others and which one opened first, and the
+incident log holds them under one incident."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.agent_process import AGENT, Agents, cli, wait_until
+from tests.servers.receiver import Receiver
+
+pytestmark = pytest.mark.slow
+
+CHECKS = ["web", "api", "shop", "mail"]
+CHECK = """\
+  - name: {name}
+    kind: command
+    command: [/bin/sh, -c, 'exit $(cat {flags}/{name})']
+"""
+
+
+@pytest.fixture
+def agents(tmp_path: Path, receiver: Receiver) -> Iterator[Agents]:
+    found = Agents(tmp_path, receiver)
+    yield found
+    found.reap()
+
+
+def config(flags: Path) -> str:
+    text = AGENT.replace("group_window: 0s", "group_window: 3s")
+    text += 'channels:\n  hook: ["{url}"]\nchecks:\n'
+    for name in CHECKS:
+        text += CHECK.format(name=name, flags=flags)
+        (flags / name).write_text("0")
+    return text
+
+
+def test_alerts_of_one_host_opening_together_are_one_message_and_one_incident(
+        agents: Agents, receiver: Receiver, tmp_path: Path) -> None:
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    agent = agents.start(config(flags))
+    agent.wait_for_first_cycle()
+    (flags / "web").write_text("2")
+    agent.wait_for_log("alert FIRING e2e-host/web/status")
+    for name in CHECKS[1:]:  # the others follow within the window
+        (flags / name).write_text("2")
+    for name in CHECKS[1:]:
+        agent.wait_for_log(f"alert FIRING e2e-host/{name}/status")
+    receiver.wait_for(1)
+    wait_until(lambda: agent.log().count("check web: CRITICAL") >= 6, timeout=30,
+               what="a few more runs after the window")
+    (message,) = receiver.messages()
+    assert message["title"].startswith("CRITICAL e2e-host web: ")
+    assert message["title"].endswith("(and 3 more alerts)")
+    (line,) = [x for x in message["message"].splitlines() if x.startswith("Opened with it")]
+    assert line.startswith("Opened with it: 3 more alerts of e2e-host (")
+    assert line.endswith("), held under this incident; web opened first")
+    assert all(name in line for name in CHECKS[1:])
+
+    listed = json.loads(cli("incidents", "--json", "-c", str(agents.config)).stdout)["incidents"]
+    by_check = {i["check"]: i for i in listed}
+    first = by_check["web"]
+    assert sorted(first["related"]) == ["api", "mail", "shop"]
+    assert all(by_check[c]["under"] == first["id"] for c in CHECKS[1:])
+    report = cli("report", "-c", str(agents.config)).stdout
+    assert "GROUPED" in report
+
+    # Everything recovers: the one incident that was announced is resolved, once.
+    for name in CHECKS:
+        (flags / name).write_text("0")
+    receiver.wait_for(2)
+    for name in CHECKS[1:]:
+        agent.wait_for_log(f"alert RESOLVED e2e-host/{name}/status")
+    titles = [m["title"] for m in receiver.messages()]
+    assert len(titles) == 2 and titles[1].startswith("RESOLVED e2e-host web")
+    assert agent.stop() == 0
