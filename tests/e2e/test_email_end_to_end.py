@@ -12,7 +12,7 @@ from tests.servers.smtp_server import SmtpTestServer
 pytestmark = pytest.mark.slow
 
 CONFIG = """
-agent: {host: mailhost, state_dir: {state}, interval: 1s}
+agent: {host: mailhost, state_dir: {state}, interval: 1s, group_window: 0s}
 channels:
   email: ["{email}"]
 checks:

@@ -35,7 +35,7 @@ channels:
 
 def test_log_target_writes_alerts_to_the_agent_log(agents: Agents) -> None:
     agent = agents.start("""
-agent: {host: loghost, state_dir: {state}, interval: 1s}
+agent: {host: loghost, state_dir: {state}, interval: 1s, group_window: 0s}
 channels:
   log: [log://]
 checks:

@@ -33,6 +33,7 @@ def write(path: Path, tmp: Path, url: str, port: int, checks: str) -> None:
         agent:
           host: e2e-host
           state_dir: {tmp / "state"}
+          group_window: 0s
           listen: 127.0.0.1:{port}
         channels:
           hook: ["{url}"]

@@ -51,6 +51,7 @@ def start(tmp_path: Path, port: int, drain: str) -> AgentProcess:
         agent:
           host: e2e-host
           state_dir: {tmp_path / "state"}
+          group_window: 0s
           shutdown_drain: {drain}
         channels:
           hook: ["json://127.0.0.1:{port}/hook"]

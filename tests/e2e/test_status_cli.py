@@ -32,6 +32,7 @@ def _config(tmp: Path, port: int) -> Path:
 agent:
   host: st-host
   state_dir: {tmp / 'state'}
+  group_window: 0s
   interval: 1s
 channels:
   ops: ["{url}"]
