@@ -86,6 +86,10 @@ class RequestHead:
     length: int
     chunked: bool = False
 
+    @property
+    def path(self) -> str:
+        return urlsplit(self.target).path
+
     def with_body(self, body: bytes) -> Request:
         return Request(self.method, self.target, self.headers, body)
 

@@ -43,7 +43,7 @@ _WARN_EVERY = 60.0
 class Responder(Protocol):
     """The routes: who may ask, and the answer to a whole request."""
 
-    def authorized(self, headers: Mapping[str, str]) -> bool: ...
+    def authorized(self, headers: Mapping[str, str], path: str) -> bool: ...
 
     def respond(self, request: Request) -> Awaitable[Response]: ...
 
@@ -164,7 +164,8 @@ class HttpConnection(asyncio.Protocol):
                 event = self._h11.next_event()
                 if isinstance(event, h11.Request):
                     self._head = request_head(event)
-                    if not self.hub.responder.authorized(self._head.headers):
+                    if not self.hub.responder.authorized(self._head.headers,
+                                                       self._head.path):
                         raise HttpError(HTTPStatus.UNAUTHORIZED, "a bearer token is required",
                                         ("WWW-Authenticate", "Bearer"))
                     check_body(self._head)

@@ -251,6 +251,8 @@ class CheckConfig(_Strict):
     on_resolved: ActionConfig | None = None
     #: Repeated problems get serious (``agent.incidents.recurrence``).
     recurrence: Recurrence | None = None
+    #: Shown on the status page (``agent.status_page``); others never appear there.
+    public: bool = False
 
 
 class Config(_Strict):
