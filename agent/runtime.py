@@ -59,6 +59,7 @@ from agent.units import format_value
 
 if TYPE_CHECKING:
     from agent.http_api import Listener
+    from agent.status_page.live import LivePage
 
 log = logging.getLogger("watchkeeper.agent")
 
@@ -332,21 +333,26 @@ class Agent:
             # Imported only for an agent with a listener: the rest never pay for them.
             from agent.agent_metrics import AgentMetrics, IncidentFigures
             from agent.http_api import serve_agent
-            from agent.status_page.live import LivePage
-            from agent.status_page.sources import history_source, live_snapshot
 
             metrics = AgentMetrics(
                 self.latest, self.judge.states, self.scheduler.stats, self.queue,
                 incidents=lambda: IncidentFigures(len(self.incidents.open_incidents()),
                                                   self.desk.counters))
             view = ListenerView(self.pings, self.queue, self.judge.states)
-            status = LivePage(lambda: live_snapshot(self.config, self.judge.states,
-                                                    self.incidents.recent(), self.latest),
-                              history_source(self.store), self.clock)
             self.listener = await serve_agent(self.config, view, self.clock,
                                               on_ping=self.scheduler.run_now,
                                               metrics=metrics, problems=self.problems,
-                                              status=status)
+                                              status=self.status_page())
+
+    def status_page(self) -> LivePage:
+        """The status page the listener serves (``/status``): what the agent holds, and
+        the history in its store."""
+        from agent.status_page.live import LivePage
+        from agent.status_page.sources import history_source, live_snapshot
+
+        return LivePage(lambda: live_snapshot(self.config, self.judge.states,
+                                              self.incidents.recent(), self.latest),
+                        history_source(self.store), self.clock)
 
     def problems(self) -> tuple[str, ...]:
         """What is wrong with the agent itself, for /healthz and STATUS=."""
