@@ -41,6 +41,8 @@ class _CommonKeys(BaseModel):
     timeout: PositiveDuration | None = None
     tags: tuple[str, ...] = ()
     enabled: bool = True
+    #: Shown on the status page (``/status``, ``watchkeeper status-page``).
+    public: bool = False
     repeat_interval: Duration | None = None
     send_resolved: bool | None = None
     #: The checks this one depends on: while one fails, this one's new alerts wait.
@@ -53,8 +55,6 @@ class _CommonKeys(BaseModel):
     flap_changes: int | None = Field(default=None, ge=0, le=63)
     #: What to do when it alerts: a URL or a short text, shown in every message.
     runbook: str | None = Field(default=None, min_length=1, max_length=2000)
-    #: Shown on the status page (``/status``, ``watchkeeper status-page``).
-    public: bool = False
 
 
 COMMON_KEYS: tuple[str, ...] = ("kind", "thresholds", *_CommonKeys.model_fields)
@@ -188,11 +188,11 @@ def _parse_entry(entry: dict[str, Any], path: YamlPath, *, agent: AgentSettings,
         name=common.name or kind, kind=kind,
         interval=common.interval if common.interval is not None else agent.interval,
         timeout=common.timeout if common.timeout is not None else agent.timeout,
-        tags=common.tags, enabled=common.enabled, policy=policy,
+        tags=common.tags, enabled=common.enabled, public=common.public, policy=policy,
         thresholds=thresholds, options=options,
         runbook=common.runbook.strip() if common.runbook else None,
         depends_on=common.depends_on, on_firing=common.on_firing,
-        on_resolved=common.on_resolved, recurrence=common.recurrence, public=common.public)
+        on_resolved=common.on_resolved, recurrence=common.recurrence)
 
 
 def _name_of(entry: dict[str, Any]) -> str | None:

@@ -238,6 +238,8 @@ class CheckConfig(_Strict):
     timeout: float
     tags: tuple[str, ...] = ()
     enabled: bool = True
+    #: Shown on the status page (``agent.status_page``); others never appear there.
+    public: bool = False
     policy: AlertPolicy = AlertPolicy()
     thresholds: dict[str, ThresholdRule] = Field(default_factory=dict)
     #: The kind's options model instance (a CheckOptions subclass).
@@ -251,8 +253,6 @@ class CheckConfig(_Strict):
     on_resolved: ActionConfig | None = None
     #: Repeated problems get serious (``agent.incidents.recurrence``).
     recurrence: Recurrence | None = None
-    #: Shown on the status page (``agent.status_page``); others never appear there.
-    public: bool = False
 
 
 class Config(_Strict):
