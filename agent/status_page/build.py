@@ -2,7 +2,8 @@
 
 Pure: the moment is passed in, the history is only read. Only the public checks are
 looked at; the names of the others are taken out of every text shown (an incident's
-reason may name a dependency), so a page never tells what a check not shown is called.
+reason may name a dependency), so a page never tells what a check not shown is called,
+and so are the config's secrets (the log scrubber's safety net: checks mask them already).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 
+from agent import logs
 from agent.alerting.state import AlertState, Phase
 from agent.incidents.record import Incident
 from agent.model import Status
@@ -196,7 +198,7 @@ def _ms(value: float) -> str:
 
 class _Hider:
     """Takes the names of the checks not shown out of a text (a whole name, not a part of
-    a longer word)."""
+    a longer word), and any secret of the config."""
 
     def __init__(self, private: Iterable[str], public: Iterable[str]) -> None:
         names = sorted({n for n in private if n} - set(public), key=len, reverse=True)
@@ -205,6 +207,6 @@ class _Hider:
         ) if names else None
 
     def __call__(self, text: str) -> str:
-        if self._pattern is None or not text:
-            return text
-        return self._pattern.sub(HIDDEN_NAME, text)
+        if self._pattern is not None and text:
+            text = self._pattern.sub(HIDDEN_NAME, text)
+        return logs.scrubber.scrub(text)

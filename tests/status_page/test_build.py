@@ -6,6 +6,7 @@ import datetime
 
 import pytest
 
+from agent import logs
 from agent.alerting.state import AlertState, Phase
 from agent.incidents.record import Incident
 from agent.model import AlertKey, Status
@@ -185,13 +186,16 @@ def test_a_long_list_of_incidents_is_cut_to_the_latest() -> None:
 
 @pytest.mark.parametrize(("why", "shown"), [
     ("waits on db", f"waits on {HIDDEN_NAME}"),
+    ("401 for s3cr3t-status-zz9", "401 for ****"),  # a secret of the config
     ("db: connection refused", f"{HIDDEN_NAME}: connection refused"),
     ("dbx is slow", "dbx is slow"),              # another word, not the name
     ("my-db is slow", "my-db is slow"),
     ("db.example.com refused", "db.example.com refused"),
     ("", ""),
 ])
-def test_the_names_of_checks_not_shown_are_taken_out_of_reasons(why: str, shown: str) -> None:
+def test_names_of_checks_not_shown_and_secrets_are_taken_out_of_reasons(why: str,
+                                                                        shown: str) -> None:
+    logs.scrubber.add(["s3cr3t-status-zz9"])
     page = build_page(snapshot(state("web", Phase.FIRING, Status.CRITICAL, why),
                                incidents=(incident(1, "web", opened=NOW, lasted=None,
                                                    why=why),)), NoHistory(), NOW)

@@ -38,6 +38,12 @@ checks:
     kind: tcp
     host: 127.0.0.1
     port: 9
+  - name: switched-off-3x
+    kind: tcp
+    host: 127.0.0.1
+    port: 9
+    enabled: false
+    public: true
 """
 
 
@@ -96,6 +102,7 @@ def test_the_command_writes_the_page_of_the_saved_state(
     assert 'data-check="web" data-state="no_data"' in page  # nothing says it ran
     assert 'data-incident="i001"' in page and 'data-incident="i002"' not in page
     assert "internal-db-9q" not in page
+    assert "switched-off-3x" not in page  # public, but not checked: nothing to show
     assert "internal-db-9q" not in (out / "status.json").read_text()
 
 
