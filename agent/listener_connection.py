@@ -2,10 +2,11 @@
 the connection table (``agent.listener_policy``) knows it by.
 
 The token is checked as soon as the request line and headers are in, before any body is
-read: a request without it gets 401 at once, one announcing a body too large 413, and the
-connection closes. Each phase has a deadline (a request must be complete within
-``request_timeout``, a kept-alive connection is dropped after ``idle_timeout``); while the
-request is answered, reading is paused, so a pipelining client buffers nothing here.
+read (the routes say which paths need it): a request without it gets 401 at once, one
+announcing a body too large 413, and the connection closes. Each phase has a deadline (a
+request must be complete within ``request_timeout``, a kept-alive connection is dropped
+after ``idle_timeout``); while the request is answered, reading is paused, so a pipelining
+client buffers nothing here.
 """
 
 from __future__ import annotations
