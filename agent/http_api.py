@@ -1,16 +1,19 @@
-"""The agent's small local HTTP listener: ``/healthz``, ``/metrics`` and heartbeat pings.
+"""The agent's small local HTTP listener: ``/healthz``, ``/metrics``, heartbeat pings and
+the status page.
 
 ``GET|POST /ping/NAME`` (success), ``/ping/NAME/start``, ``/ping/NAME/fail`` and
 ``/ping/NAME/<exit code>`` store a ping of heartbeat check NAME (200 "OK"; 404 for a name
 no heartbeat check has). ``GET /healthz`` answers a small JSON document without secrets;
 ``GET /metrics`` the agent's metrics in the Prometheus text format (``agent.agent_metrics``).
+``GET /status`` (and ``/status.json``) the status page of the checks marked ``public: true``
+(``agent.status_page``); 404 when none is.
 
 This module holds the routes; HTTP itself is h11's, driven by ``agent.listener_connection``
 (the token checked from the headers, before any body), with deadlines and bounds on
 connections from ``agent.listener_policy`` and the sockets in ``agent.listener_server``.
 Garbage gets a 400, not a traceback. When ``agent.token`` is set every request needs
 ``Authorization: Bearer <token>`` (the config requires one whenever the address is not
-loopback).
+loopback), except the status page: it is meant for anyone.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from agent.prometheus import CONTENT_TYPE as METRICS_CONTENT_TYPE
 if TYPE_CHECKING:
     from agent.ack_page import AckEndpoint
     from agent.config.models import Config
+    from agent.status_page.live import Rendered
 
 log = logging.getLogger("watchkeeper.http")
 
@@ -83,6 +87,16 @@ _ACTIONS = {"start": PingKind.START, "fail": PingKind.FAIL}
 MetricsPage = Callable[[], Awaitable[str]]
 
 
+class StatusPages(Protocol):
+    """The status page (``agent.status_page.live.LivePage``)."""
+
+    async def current(self) -> Rendered: ...
+
+
+#: The status page's paths: served to anyone, token or not.
+STATUS_PATHS = frozenset({"/status", "/status/", "/status.json"})
+
+
 class HttpApi:
     """Routes requests: ``authorized`` is asked with the headers, before any body is read;
     ``respond`` answers the whole request. ``timeout`` bounds how long a request may take
@@ -92,8 +106,8 @@ class HttpApi:
                  health: Callable[[], Health], clock: Clock, token: str | None = None,
                  timeout: float = REQUEST_TIMEOUT,
                  on_ping: Callable[[str], object] | None = None,
-                 metrics: MetricsPage | None = None, acks: AckEndpoint | None = None
-                 ) -> None:
+                 metrics: MetricsPage | None = None, acks: AckEndpoint | None = None,
+                 status: StatusPages | None = None) -> None:
         self.heartbeats = frozenset(heartbeats)
         #: Answers acknowledgement links (None: ``agent.public_url`` is not set).
         self.acks = acks
@@ -104,6 +118,8 @@ class HttpApi:
         self.health = health
         #: Without it ``/metrics`` is 404 (a listener standing in for a stopped agent).
         self.metrics = metrics
+        #: Without it ``/status`` is 404 and needs the token like any other path.
+        self.status = status
         self.clock = clock
         self._token = token.encode() if token else None
         self.timeout = timeout
@@ -132,16 +148,22 @@ class HttpApi:
             if request.method not in ("GET", "HEAD"):
                 return _not_allowed("GET, HEAD")
             return await self._metrics(self.metrics)
+        if path in STATUS_PATHS and self.status is not None:
+            if request.method not in ("GET", "HEAD"):
+                return _not_allowed("GET, HEAD")
+            return await self._status(self.status, as_json=path.endswith(".json"))
         if path == "/ping" or path.startswith("/ping/"):
             if request.method not in ("GET", "POST"):
                 return _not_allowed("GET, POST")
             return await self._ping(path.removeprefix("/ping").strip("/"))
         return Response.text(HTTPStatus.NOT_FOUND, "not found\n")
 
-    def authorized(self, headers: Mapping[str, str], path: str = "/") -> bool:
-        """Whether a request for ``path`` with these headers may be answered (always,
-        without a token; an acknowledgement link carries its own signature)."""
-        if self._token is None or (self.acks is not None and path.startswith(PATH_PREFIX)):
+    def authorized(self, headers: Mapping[str, str], path: str = "") -> bool:
+        """Whether a request for ``path`` with these headers may be answered (always
+        without a token; the status page and acknowledgement links, which carry their own
+        signature, always)."""
+        if self._token is None or (path in STATUS_PATHS and self.status is not None) or \
+                (self.acks is not None and path.startswith(PATH_PREFIX)):
             return True
         scheme, _, given = headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer":
@@ -156,6 +178,21 @@ class HttpApi:
             log.error("cannot serve /metrics: %s", exc)
             return Response.text(HTTPStatus.INTERNAL_SERVER_ERROR, "cannot read the state\n")
         return Response(HTTPStatus.OK, text.encode(), METRICS_CONTENT_TYPE)
+
+    @staticmethod
+    async def _status(pages: StatusPages, *, as_json: bool) -> Response:
+        from agent.status_page.live import HEADERS
+
+        try:
+            page = await pages.current()
+        except WatchkeeperError as exc:
+            log.error("cannot serve the status page: %s", exc)
+            return Response.text(HTTPStatus.INTERNAL_SERVER_ERROR, "cannot read the state\n")
+        body = page.json if as_json else page.html
+        if body is None:
+            return Response.text(HTTPStatus.NOT_FOUND, "no check is public (public: true)\n")
+        kind = "application/json" if as_json else "text/html; charset=utf-8"
+        return Response(HTTPStatus.OK, body, kind, HEADERS)
 
     async def _ping(self, rest: str) -> Response:
         try:
@@ -212,14 +249,15 @@ async def serve_agent(config: Config, store: AgentView, clock: Clock, *,
                       on_ping: Callable[[str], object] | None = None,
                       metrics: MetricsPage | None = None,
                       problems: Callable[[], tuple[str, ...]] = tuple,
-                      acks: AckEndpoint | None = None) -> Listener:
+                      acks: AckEndpoint | None = None,
+                      status: StatusPages | None = None) -> Listener:
     """Start the listener of a running agent on ``config.agent.listen``.
 
     Pings are taken for every configured check whose kind needs ``Capability.PINGS``,
     enabled or not, so a job's ping does not fail while its check is switched off.
     ``metrics`` renders ``/metrics`` (``agent.agent_metrics.AgentMetrics``); without it
     that path is 404. ``problems`` names what is wrong with the agent itself (/healthz is
-    then "degraded", HTTP 503).
+    then "degraded", HTTP 503). ``status`` is the status page (``/status``).
     """
     settings = config.agent
     address = parse_listen(settings.listen or "")
@@ -234,7 +272,7 @@ async def serve_agent(config: Config, store: AgentView, clock: Clock, *,
 
     api = HttpApi(heartbeats=checks_needing(config, Capability.PINGS), sink=store,
                   health=health, clock=clock, token=settings.token, on_ping=on_ping,
-                  metrics=metrics, acks=acks)
+                  metrics=metrics, acks=acks, status=status)
     listener = await start_listener(address, api)
     if (said := listener.open_files.report()) is not None:
         log.log(*said)

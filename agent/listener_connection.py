@@ -2,10 +2,11 @@
 the connection table (``agent.listener_policy``) knows it by.
 
 The token is checked as soon as the request line and headers are in, before any body is
-read: a request without it gets 401 at once, one announcing a body too large 413, and the
-connection closes. Each phase has a deadline (a request must be complete within
-``request_timeout``, a kept-alive connection is dropped after ``idle_timeout``); while the
-request is answered, reading is paused, so a pipelining client buffers nothing here.
+read (the routes say which paths need it): a request without it gets 401 at once, one
+announcing a body too large 413, and the connection closes. Each phase has a deadline (a
+request must be complete within ``request_timeout``, a kept-alive connection is dropped
+after ``idle_timeout``); while the request is answered, reading is paused, so a pipelining
+client buffers nothing here.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ _WARN_EVERY = 60.0
 class Responder(Protocol):
     """The routes: who may ask, and the answer to a whole request."""
 
-    def authorized(self, headers: Mapping[str, str], path: str = "/") -> bool: ...
+    def authorized(self, headers: Mapping[str, str], path: str) -> bool: ...
 
     def respond(self, request: Request) -> Awaitable[Response]: ...
 
@@ -165,7 +166,7 @@ class HttpConnection(asyncio.Protocol):
                 if isinstance(event, h11.Request):
                     self._head = request_head(event)
                     if not self.hub.responder.authorized(self._head.headers,
-                                                        self._head.path):
+                                                       self._head.path):
                         raise HttpError(HTTPStatus.UNAUTHORIZED, "a bearer token is required",
                                         ("WWW-Authenticate", "Bearer"))
                     check_body(self._head)

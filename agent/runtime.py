@@ -52,6 +52,7 @@ from agent.units import format_value
 
 if TYPE_CHECKING:
     from agent.http_api import Listener
+    from agent.status_page.live import LivePage
 
 log = logging.getLogger("watchkeeper.agent")
 
@@ -349,7 +350,7 @@ class Agent:
             self.listener = await serve_agent(self.config, view, self.clock,
                                               on_ping=self.scheduler.run_now,
                                               metrics=metrics, problems=self.problems,
-                                              acks=acks)
+                                              acks=acks, status=self.status_page())
 
     @property
     def ack_links(self) -> AckLinks | None:
@@ -364,6 +365,16 @@ class Agent:
     def _offer_ack_link(self, event: AlertEvent) -> AlertEvent:
         links = self.ack_links
         return event if links is None else links.offer(event)
+
+    def status_page(self) -> LivePage:
+        """The status page the listener serves (``/status``): what the agent holds, and
+        the history in its store."""
+        from agent.status_page.live import LivePage
+        from agent.status_page.sources import history_source, live_snapshot
+
+        return LivePage(lambda: live_snapshot(self.config, self.judge.states,
+                                              self.incidents.recent(), self.latest),
+                        history_source(self.store), self.clock)
 
     def problems(self) -> tuple[str, ...]:
         """What is wrong with the agent itself, for /healthz and STATUS=."""

@@ -53,8 +53,8 @@ class _Parser(argparse.ArgumentParser):
 
 #: The modules that add commands of their own (imported only when needed: ``run`` never
 #: needs them, and the agent keeps what it imports for its whole life).
-_COMMAND_MODULES = ("status_cmd", "replay_cmd", "baseline_cmd", "silence_cmd",
-                    "incidents_cmd", "ack_cmd", "maintenance_cmd")
+_COMMAND_MODULES = ("status_cmd", "status_page_cmd", "replay_cmd", "baseline_cmd",
+                    "silence_cmd", "incidents_cmd", "ack_cmd", "maintenance_cmd")
 
 
 def _module(name: str) -> ModuleType:
@@ -153,6 +153,7 @@ COMMANDS: dict[str, Command] = {
     "check": Command(commands.check, usage_exit=Status.UNKNOWN.exit_code),
     "validate": Command(commands.validate),
     "status": Command("status_cmd:run"),
+    "status-page": Command("status_page_cmd:run"),
     "notify": Command(commands.notify_test),
     "replay": Command("replay_cmd:run"),
     "ping": Command(ping.run),

@@ -41,6 +41,8 @@ class _CommonKeys(BaseModel):
     timeout: PositiveDuration | None = None
     tags: tuple[str, ...] = ()
     enabled: bool = True
+    #: Shown on the status page (``/status``, ``watchkeeper status-page``).
+    public: bool = False
     repeat_interval: Duration | None = None
     send_resolved: bool | None = None
     #: The checks this one depends on: while one fails, this one's new alerts wait.
@@ -186,7 +188,7 @@ def _parse_entry(entry: dict[str, Any], path: YamlPath, *, agent: AgentSettings,
         name=common.name or kind, kind=kind,
         interval=common.interval if common.interval is not None else agent.interval,
         timeout=common.timeout if common.timeout is not None else agent.timeout,
-        tags=common.tags, enabled=common.enabled, policy=policy,
+        tags=common.tags, enabled=common.enabled, public=common.public, policy=policy,
         thresholds=thresholds, options=options,
         runbook=common.runbook.strip() if common.runbook else None,
         depends_on=common.depends_on, on_firing=common.on_firing,

@@ -259,6 +259,8 @@ class CheckConfig(_Strict):
     timeout: float
     tags: tuple[str, ...] = ()
     enabled: bool = True
+    #: Shown on the status page (``agent.status_page``); others never appear there.
+    public: bool = False
     policy: AlertPolicy = AlertPolicy()
     thresholds: dict[str, ThresholdRule] = Field(default_factory=dict)
     #: The kind's options model instance (a CheckOptions subclass).
