@@ -29,7 +29,7 @@ from agent.alerting.settle import (
     settle_released,
 )
 from agent.alerting.silences import Silence, Suppressed
-from agent.alerting.state import AlertState, Phase
+from agent.alerting.state import AlertEvent, AlertState, Phase
 from agent.check import Capability
 from agent.clock import Clock, SystemClock
 from agent.config.models import Config
@@ -44,7 +44,9 @@ from agent.live_checks import HttpClients, LiveCheck, build_checks, checks_needi
 from agent.live_state import ListenerView, LiveQueue, PingBook, SilenceBook
 from agent.model import STATUS_METRIC, AlertKey, CheckResult, Status
 from agent.notify import sender
+from agent.notify.am_alerts import open_for
 from agent.notify.dispatcher import Dispatcher
+from agent.notify.native import NativeSender
 from agent.notify.outbox import restored
 from agent.notify.sender import send_many
 from agent.reloader import ConfigLoader, Reloader
@@ -124,8 +126,11 @@ class Agent:
         self.incidents = IncidentBook(read(Store.open_incidents, list[Incident]()) + read(
             lambda store: store.incidents(since=self.clock.now() - 31 * 86400.0),
             list[Incident]()))
+        #: Webhook v1 and Alertmanager targets, sent by the agent itself.
+        self.native = NativeSender(self.clock, lambda: self.config)
         self.dispatcher = Dispatcher(self.outbox, self.writer, config.channels, self.clock,
-                                     sender=functools.partial(send_many, storage=apprise_store))
+                                     sender=functools.partial(send_many, storage=apprise_store),
+                                     native=self.native.send)
         self.scheduler = Scheduler([self.job(lc) for lc in self.checks.values()],
                                    self._on_result, config.agent.max_concurrency, self.clock)
         #: Each check's latest run, for /metrics.
@@ -274,7 +279,7 @@ class Agent:
         log.info("watchkeeper started on %s: %d checks, %d channels, state in %s",
                  self.config.agent.host, len(self.checks), len(self.config.channels),
                  self.config.agent.state_dir)
-        dispatch = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
+        dispatch = asyncio.create_task(self._deliver(), name="dispatcher")
         releaser = asyncio.create_task(self._release_loop(), name="silence release")
         try:
             self.retire_stale_alerts()
@@ -303,7 +308,7 @@ class Agent:
                 await self._draining
             dispatch.cancel()
             await asyncio.gather(dispatch, releaser, return_exceptions=True)
-            await sender.aclose()  # the warm Apprise child ends with the agent
+            await self._close_senders()
             await self.desk.close()
             for lc in self.checks.values():
                 try:
@@ -341,6 +346,20 @@ class Agent:
             self.listener = await serve_agent(self.config, view, self.clock,
                                               on_ping=self.scheduler.run_now,
                                               metrics=metrics, problems=self.problems)
+
+    async def _deliver(self) -> None:
+        """Send what the outbox holds, and keep Alertmanager's open alerts open."""
+        await asyncio.gather(self.dispatcher.run(), self.native.keep_alive(self.open_alerts))
+
+    async def _close_senders(self) -> None:
+        await sender.aclose()  # the warm Apprise child ends with the agent
+        await self.native.aclose()
+
+    def open_alerts(self, url: str) -> list[AlertEvent]:
+        """The firing alerts that go to the Alertmanager target ``url`` (posted again)."""
+        return open_for(url, list(self.judge.states.values()), self.clock.now(),
+                        routing=self.routing, held=self.suppressed,
+                        escalated=self.incidents.escalated_channels())
 
     def problems(self) -> tuple[str, ...]:
         """What is wrong with the agent itself, for /healthz and STATUS=."""

@@ -106,7 +106,8 @@ def parse_config(text: str, *, source: str = "<config>", env: Mapping[str, str] 
             agent.connectivity not in checks.names:
         report.add(("agent", "connectivity"), f"no check is named {agent.connectivity!r} "
                                               "(it names the check of this host's network)")
-    url_forms = _judge_urls(channels.urls, judge_urls, report) if judge_urls else {}
+    url_forms = {**channels.forms,
+                 **(_judge_urls(channels.urls, judge_urls, report) if judge_urls else {})}
 
     if report.issues or agent is None or defaults is None:
         raise ConfigError(report.sorted_issues())
