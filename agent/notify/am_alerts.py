@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent.alerting.state import AlertEvent, AlertState, EventKind, Phase
 from agent.model import AlertKey, Status
-from agent.notify.message import effective_severity, render
+from agent.notify.message import effective_severity, render, render_test
 from agent.notify.payload import AlertStatus, KindOf, rfc3339, started_at, status_of
 from agent.units import format_value
 
@@ -122,6 +122,25 @@ def _summary(event: AlertEvent) -> str:
     if event.kind in (EventKind.FIRING, EventKind.ESCALATED, EventKind.DEESCALATED):
         return render(event).title
     return render(replace(event, kind=EventKind.FIRING, previous_severity=None)).title
+
+
+#: How long the alert of ``watchkeeper notify test`` stays open in Alertmanager.
+TEST_OPEN_FOR = 300.0
+
+
+def test_alert(host: str, now: float, url: str) -> dict[str, Any]:
+    """The alert ``watchkeeper notify test`` posts: ``alertname=WatchkeeperTest``, open
+    for five minutes, then ended by Alertmanager itself."""
+    return {"labels": {"alertname": "WatchkeeperTest", "host": host, "severity": "info"},
+            "annotations": {"summary": render_test(host, now).title,
+                            "description": "This is a test notification; nothing is "
+                                           "wrong."},
+            "startsAt": rfc3339(now), "endsAt": rfc3339(now + TEST_OPEN_FOR),
+            "generatorURL": url}
+
+
+# Not a test, despite its name: keep pytest from collecting it where it is imported.
+test_alert.__test__ = False  # type: ignore[attr-defined]
 
 
 def open_event(state: AlertState, now: float, tags: Sequence[str] = (),

@@ -9,6 +9,7 @@ httpx is imported on the first send, so an agent without such targets never load
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -18,7 +19,8 @@ from agent.clock import Clock
 from agent.listen_address import parse_listen
 from agent.model import AlertKey
 from agent.notify.alertmanager import AlertmanagerPoster
-from agent.notify.am_alerts import AlertContext
+from agent.notify.am_alerts import AlertContext, test_alert
+from agent.notify.http_post import post_json
 from agent.notify.masking import mask_url, scrub
 from agent.notify.native_urls import (
     AlertmanagerTarget,
@@ -26,8 +28,9 @@ from agent.notify.native_urls import (
     is_alertmanager,
     parse_target,
 )
+from agent.notify.payload import encode, test_document
 from agent.notify.protocol import SendResult
-from agent.notify.webhook import send_webhook
+from agent.notify.webhook import headers_for, send_webhook
 
 if TYPE_CHECKING:
     import httpx
@@ -76,6 +79,8 @@ class NativeSender:
         self._am = AlertmanagerPoster()
         #: When each Alertmanager target was last refreshed (monotonic).
         self._refreshed: dict[str, float] = {}
+        #: The targets whose last refresh failed, and why.
+        self._failing: dict[str, str] = {}
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -115,6 +120,30 @@ class NativeSender:
             log.exception("sending to %s failed", mask_url(url))
             return [SendResult(False, f"sending failed: {type(exc).__name__}")] * len(events)
 
+    async def send_test(self, url: str, host: str) -> SendResult:
+        """Send ``watchkeeper notify test``'s notification to the native target ``url``:
+        the webhook's ``test`` document, or Alertmanager's ``WatchkeeperTest`` alert.
+        The error text is masked."""
+        result = await self._send_test(url, host)
+        if result.error:
+            return SendResult(False, scrub(result.error, [url]), result.permanent)
+        return result
+
+    async def _send_test(self, url: str, host: str) -> SendResult:
+        try:
+            target = parse_target(url)
+        except ValueError as exc:
+            return SendResult(False, f"invalid target: {exc}", True)
+        now = self.clock.wall()
+        if isinstance(target, WebhookTarget):
+            doc = test_document(host, now)
+            body = encode(doc)
+            return await post_json(self.client, target.url, body, timeout=POST_TIMEOUT,
+                                   headers=headers_for(target, str(doc["key"]), body, now))
+        alert = test_alert(host, now, f"watchkeeper://{_path(host)}/test")
+        return await post_json(self.client, target.alerts_url, json.dumps([alert]).encode(),
+                               auth=target.auth, timeout=POST_TIMEOUT)
+
     def _alertmanagers(self) -> dict[str, AlertmanagerTarget]:
         config = self.config()
         found: dict[str, AlertmanagerTarget] = {}
@@ -144,10 +173,20 @@ class NativeSender:
                                          events=functools.partial(open_alerts, url),
                                          ctx=self._context(), wall=self.clock.wall,
                                          timeout=POST_TIMEOUT)
-            if result is not None and not result.ok:
-                log.warning("posting open alerts to %s again failed: %s", mask_url(url),
-                            scrub(result.error or "unknown error", [url]))
+            self._note(url, result)
         return min(waits, default=60.0)
+
+    def _note(self, url: str, result: SendResult | None) -> None:
+        """Log a refresh's failure once (not every ``resend``) and its recovery."""
+        if result is None or result.ok:
+            if self._failing.pop(url, None) is not None:
+                log.info("posting open alerts to %s works again", mask_url(url))
+            return
+        error = scrub(result.error or "unknown error", [url])
+        if self._failing.get(url) != error:
+            log.warning("posting open alerts to %s again failed: %s (tried again every "
+                        "resend period)", mask_url(url), error)
+        self._failing[url] = error
 
     async def keep_alive(self, open_alerts: OpenAlerts) -> None:
         """Post Alertmanager's open alerts again, each target every ``resend``, until

@@ -21,9 +21,11 @@ from typing import Any
 
 from agent.alerting.state import AlertEvent, EventKind
 from agent.model import Status
-from agent.notify.message import effective_severity, render, render_group
+from agent.notify.message import effective_severity, render, render_group, render_test
 
 SCHEMA = "watchkeeper.alert/v1"
+#: The ``event`` of ``watchkeeper notify test``'s document (no alert is behind it).
+TEST_EVENT = "test"
 #: The schema file, shipped in the package beside this module.
 SCHEMA_FILE = "watchkeeper.alert.v1.json"
 
@@ -133,6 +135,26 @@ def document(events: Sequence[AlertEvent], kind_of: KindOf) -> dict[str, Any]:
     if len(events) > 1:
         top["summary"] = render_group(events).title
     return {"schema": SCHEMA, **top, "alerts": [asdict(a) for a in alerts]}
+
+
+def test_document(host: str, now: float) -> dict[str, Any]:
+    """The document ``watchkeeper notify test`` sends: ``event`` ``test``, status
+    ``resolved`` (a receiver that opens tickets for what fires opens none for it)."""
+    stamp = rfc3339(now)
+    alert = AlertFields(
+        event=TEST_EVENT, key=f"test:{int(now)}", incident=f"test-{int(now)}",
+        severity=Status.OK.value, previous_severity=None,
+        status=AlertStatus.RESOLVED.value, host=host, check="watchkeeper", kind=None,
+        metric="status", labels={}, value=None, threshold=None,
+        why="This is a test notification; nothing is wrong.",
+        summary=render_test(host, now).title, at=stamp, started_at=stamp,
+        resolved_at=stamp, duration_seconds=0.0, runbook=None, tags=[], dependents=[],
+        action=None)
+    return {"schema": SCHEMA, **asdict(alert), "alerts": [asdict(alert)]}
+
+
+# Not a test, despite its name: keep pytest from collecting it where it is imported.
+test_document.__test__ = False  # type: ignore[attr-defined]
 
 
 def encode(doc: Mapping[str, Any]) -> bytes:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.agent_process import AGENT, Agents
+from tests.e2e.agent_process import AGENT, Agents, cli
 from tests.servers.webhook_receiver import SchemaReceiver
 
 pytestmark = pytest.mark.slow
@@ -63,3 +63,30 @@ def test_a_firing_and_its_resolve_arrive_as_signed_v1_documents(
     assert resolved["resolved_at"] is not None
     for run in agents.started:
         assert SECRET not in run.log()
+
+
+def test_notify_test_sends_a_valid_test_document_and_a_test_alert(
+        agents: Agents, hook: SchemaReceiver, tmp_path: Path) -> None:
+    from tests.servers import alertmanager
+
+    with alertmanager.running(tmp_path) as am:
+        config = agents.write_config("""
+agent: {host: web1, state_dir: {state}}
+channels:
+  hook: ["{hook}?secret={secret}"]
+  am: ["{am}"]
+  down: ["webhook+http://127.0.0.1:1/nothing-here?secret={secret}"]
+""", hook=hook.webhook_url(), secret=SECRET, am=am.url())
+        out = cli("notify", "test", "-c", str(config))
+        assert out.returncode == 1, out.stderr
+        (doc,) = hook.wait_for(1)
+        assert hook.invalid == []
+        assert (doc["event"], doc["host"], doc["status"]) == ("test", "web1", "resolved")
+        (alert,) = am.wait_for(lambda a: len(a) == 1)
+        assert alert["labels"] == {"alertname": "WatchkeeperTest", "host": "web1",
+                                   "severity": "info"}
+        lines = out.stdout.splitlines()
+        assert any(line.startswith("hook: sent to webhook+http://127.0.0.1") for line in lines)
+        assert any(line.startswith("am: sent to alertmanager://127.0.0.1") for line in lines)
+        assert any(line.startswith("down: FAILED webhook+http://127.0.0.1:1/") for line in lines)
+        assert SECRET not in out.stdout + out.stderr

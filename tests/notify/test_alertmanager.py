@@ -3,6 +3,7 @@ Alertmanager (and a real two-member cluster) on 127.0.0.1."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,8 @@ from tests.config.config_support import resolve_fake
 from tests.notify.queueing import Queue
 from tests.servers import alertmanager
 from tests.servers.alertmanager import Alertmanager
+from tests.servers.http_server import Reply
+from tests.servers.receiver import Receiver
 
 NO_JITTER = RetryPolicy(first=10.0, cap=900.0, give_up_after=86400.0, jitter=0.0)
 KEY = AlertKey("web1", "disks", "used_percent", (("mount", "/var"),))
@@ -171,3 +174,28 @@ async def test_both_members_of_a_cluster_hold_the_same_one_alert(
             assert am1.alerts()[0]["fingerprint"] == am2.alerts()[0]["fingerprint"]
         finally:
             await rig.native.aclose()
+
+
+async def test_a_refresh_that_fails_is_logged_once_and_its_recovery_too(
+        receiver: Receiver, caplog: pytest.LogCaptureFixture) -> None:
+    from agent.clock import FakeClock
+
+    caplog.set_level(logging.INFO, "watchkeeper.notify")
+    receiver.answer(*[Reply(503, b"busy")] * 3)
+    url = f"alertmanager://127.0.0.1:{receiver.port}?resend=1s"
+    config = parse_config(f"channels:\n  am: '{url}'\n", resolve_kind=resolve_fake)
+    clock = FakeClock(time.time())
+    native = NativeSender(clock, lambda: config)
+    opened = [event()]
+    try:
+        for _ in range(4):
+            assert await native.refresh_due(lambda u: opened) == 1.0
+            clock.advance(1.0)
+        said = [r.getMessage() for r in caplog.records]
+        failed = [m for m in said if "again failed" in m]
+        assert len(failed) == 1 and "HTTP 503" in failed[0] and url in failed[0]
+        assert [m for m in said if "works again" in m] == [
+            f"posting open alerts to {url} works again"]
+        assert [r.path for r in receiver.requests()] == ["/api/v2/alerts"] * 4
+    finally:
+        await native.aclose()

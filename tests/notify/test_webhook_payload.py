@@ -10,7 +10,15 @@ import pytest
 
 from agent.alerting.state import AlertEvent, EventKind
 from agent.model import AlertKey, Status
-from agent.notify.payload import SCHEMA, AlertStatus, document, encode, schema, status_of
+from agent.notify.payload import (
+    SCHEMA,
+    AlertStatus,
+    document,
+    encode,
+    schema,
+    status_of,
+    test_document,
+)
 from tests.servers.webhook_receiver import schema_problems
 
 T0 = 1_714_564_800.0  # 2024-05-01T12:00:00Z
@@ -86,7 +94,7 @@ def test_every_kind_of_event_is_a_valid_document_with_its_status(
 
 def test_the_schema_names_exactly_the_event_kinds_there_are() -> None:
     props = schema()["$defs"]["alert"]["properties"]
-    assert props["event"]["enum"] == [k.value for k in EventKind]
+    assert props["event"]["enum"] == [*(k.value for k in EventKind), "test"]
     assert sorted(props["severity"]["enum"]) == sorted(s.value for s in Status)
 
 
@@ -132,3 +140,11 @@ def test_the_body_is_compact_utf8_json() -> None:
     body = encode(doc(ev(why="Platte voll: 93 % — bitte prüfen")))
     assert "prüfen".encode() in body and b", " not in body
     assert json.loads(body)["why"] == "Platte voll: 93 % — bitte prüfen"
+
+
+def test_the_test_notification_is_a_valid_document_about_nothing() -> None:
+    d = test_document("web1", T0)
+    assert schema_problems(d) == []
+    assert (d["event"], d["status"], d["severity"], d["host"]) == (
+        "test", "resolved", "ok", "web1")
+    assert d["summary"].startswith("TEST web1")
