@@ -127,7 +127,7 @@ class Agent:
             lambda store: store.incidents(since=self.clock.now() - 31 * 86400.0),
             list[Incident]()))
         #: Webhook v1 and Alertmanager targets, sent by the agent itself.
-        self.native = NativeSender(self.clock, lambda: self.config)
+        self.native = NativeSender(self.clock, lambda: self.config, self.http.factory)
         self.dispatcher = Dispatcher(self.outbox, self.writer, config.channels, self.clock,
                                      sender=functools.partial(send_many, storage=apprise_store),
                                      native=self.native.send)

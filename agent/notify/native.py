@@ -69,12 +69,16 @@ def _path(text: str) -> str:
 
 class NativeSender:
     """Sends to webhook and Alertmanager targets. ``config()`` is the agent's config as
-    it stands (check kinds, the listener); ``aclose()`` when the agent stops."""
+    it stands (check kinds, the listener); ``client()`` the agent's shared HTTP client
+    (the checks' own, so the agent loads one TLS context, not two); ``aclose()`` when the
+    agent stops."""
 
-    def __init__(self, clock: Clock, config: Callable[[], Config | None] = lambda: None
-                 ) -> None:
+    def __init__(self, clock: Clock, config: Callable[[], Config | None] = lambda: None,
+                 client: Callable[[], httpx.AsyncClient] | None = None) -> None:
         self.clock = clock
         self.config = config
+        #: The agent's shared HTTP client (its owner closes it); None: one of our own.
+        self._shared = client
         self._client: httpx.AsyncClient | None = None
         self._am = AlertmanagerPoster()
         #: When each Alertmanager target was last refreshed (monotonic).
@@ -84,6 +88,9 @@ class NativeSender:
 
     @property
     def client(self) -> httpx.AsyncClient:
+        """The HTTP client posts go through (made on first use)."""
+        if self._shared is not None:
+            return self._shared()
         if self._client is None:
             # Only now: an agent without such targets never loads the HTTP client.
             from agent.http_client import ClientSettings, build_client

@@ -45,8 +45,16 @@ def test_firing_shows_with_its_labels_stays_open_and_resolves_after_the_fix(
         assert notes["kind"] == "memory" and notes["threshold"] == "> 0%"
         assert notes["description"].startswith("used_percent")
         # Posted again while it fires: its end moves on and it never times out.
-        am.wait_for(lambda a: ours(a) and ours(a)[0]["endsAt"] > alert["endsAt"],
-                    what="the alert posted again")
+        again = am.wait_for(lambda a: ours(a) and ours(a)[0]["endsAt"] > alert["endsAt"],
+                            what="the alert posted again")
+        assert agent.stop() == 0
+        # Restarted while it fires: nothing is announced again, yet the alert is still
+        # posted (from the stored state) and keeps its start.
+        agent = agents.start(CONFIG, limit="> 0", urls=urls)
+        later = am.wait_for(lambda a: ours(a) and ours(a)[0]["endsAt"] > again[0]["endsAt"],
+                            what="the alert posted again after a restart")
+        assert ours(later)[0]["startsAt"] == alert["startsAt"]
+        assert "deliveries queued" not in agent.log()
         assert agent.stop() == 0
 
         agent = agents.start(CONFIG, limit="> 100", urls=urls)
