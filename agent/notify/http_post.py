@@ -10,6 +10,7 @@ The answer's body is read only up to a few KiB, for the error text.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -43,7 +44,9 @@ async def post_json(client: httpx.AsyncClient, url: str, body: bytes, *,
     import httpx
 
     try:
-        async with client.stream(
+        # One deadline for the whole exchange: httpx's own timeouts are per read, which a
+        # server dripping its answer byte by byte would never meet.
+        async with asyncio.timeout(timeout), client.stream(
                 "POST", url, content=body, auth=auth, timeout=timeout,
                 headers={"Content-Type": "application/json", **(headers or {})}) as answer:
             kept = b""
@@ -52,7 +55,7 @@ async def post_json(client: httpx.AsyncClient, url: str, body: bytes, *,
                 if len(kept) >= BODY_KEPT:
                     break
             return result_of(answer.status_code, answer.reason_phrase, kept[:BODY_KEPT])
-    except httpx.TimeoutException:
+    except (httpx.TimeoutException, TimeoutError):
         return SendResult(False, f"no answer within {timeout:g}s")
     except httpx.HTTPError as exc:
         return SendResult(False, f"{type(exc).__name__}: {exc}" if str(exc)

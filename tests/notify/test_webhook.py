@@ -117,7 +117,9 @@ async def test_a_grouped_channel_sends_one_document_listing_the_alerts(
     (Reply(429, b"slow down"), False, 1),
     (Reply(503, b"busy"), False, 1),
     (Reply(drop=True), False, 1),
-], ids=["400", "404", "301", "429", "503", "dropped"])
+    (Reply(hang=True), False, 1),
+    (Reply(200, body_size=10_000_000, delay=0.0, stall_after=100), False, 1),
+], ids=["400", "404", "301", "429", "503", "dropped", "hangs", "stalls-mid-body"])
 async def test_a_refusal_is_permanent_and_a_passing_failure_is_retried(
         store: Store, hook: SchemaReceiver, reply: Reply, dead: bool, attempts: int) -> None:
     clock = FakeClock(T0)
@@ -126,7 +128,7 @@ async def test_a_refusal_is_permanent_and_a_passing_failure_is_retried(
     queue.add(Delivery(event(), "hook", 0))
     native = NativeSender(clock)
     d = queue.dispatcher(channel(hook.webhook_url(query=f"secret={SECRET}")), clock,
-                         native=native.send)
+                         native=native.send, send_timeout=1.0)
     try:
         assert await d.run_once() == 1
         row = store.outbox_row(1)
