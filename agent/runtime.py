@@ -37,7 +37,9 @@ from agent.live_checks import HttpClients, LiveCheck, build_checks, checks_needi
 from agent.live_state import ListenerView, LiveQueue, PingBook, SilenceBook
 from agent.model import STATUS_METRIC, AlertKey, CheckResult, Status
 from agent.notify import sender
+from agent.notify.am_alerts import open_for
 from agent.notify.dispatcher import Dispatcher
+from agent.notify.native import NativeSender
 from agent.notify.outbox import restored
 from agent.notify.sender import send_many
 from agent.reloader import ConfigLoader, Reloader
@@ -118,8 +120,11 @@ class Agent:
         self.incidents = IncidentBook(read(Store.open_incidents, list[Incident]()) + read(
             lambda store: store.incidents(since=self.clock.now() - 31 * 86400.0),
             list[Incident]()))
+        #: Webhook v1 and Alertmanager targets, sent by the agent itself.
+        self.native = NativeSender(self.clock, lambda: self.config, self.http.factory)
         self.dispatcher = Dispatcher(self.outbox, self.writer, config.channels, self.clock,
-                                     sender=functools.partial(send_many, storage=apprise_store))
+                                     sender=functools.partial(send_many, storage=apprise_store),
+                                     native=self.native.send)
         self.scheduler = Scheduler([self.job(lc) for lc in self.checks.values()],
                                    self._on_result, config.agent.max_concurrency, self.clock)
         #: Each check's latest run, for /metrics.
@@ -277,7 +282,7 @@ class Agent:
         log.info("watchkeeper started on %s: %d checks, %d channels, state in %s",
                  self.config.agent.host, len(self.checks), len(self.config.channels),
                  self.config.agent.state_dir)
-        dispatch = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
+        dispatch = asyncio.create_task(self._deliver(), name="dispatcher")
         releaser = asyncio.create_task(self._release_loop(), name="silence release")
         try:
             self.retire_stale_alerts()
@@ -306,7 +311,7 @@ class Agent:
                 await self._draining
             dispatch.cancel()
             await asyncio.gather(dispatch, releaser, return_exceptions=True)
-            await sender.aclose()  # the warm Apprise child ends with the agent
+            await self._close_senders()
             await self.desk.close()
             for lc in self.checks.values():
                 try:
@@ -375,6 +380,20 @@ class Agent:
         return LivePage(lambda: live_snapshot(self.config, self.judge.states,
                                               self.incidents.recent(), self.latest),
                         history_source(self.store), self.clock)
+
+    async def _deliver(self) -> None:
+        """Send what the outbox holds, and keep Alertmanager's open alerts open."""
+        await asyncio.gather(self.dispatcher.run(), self.native.keep_alive(self.open_alerts))
+
+    async def _close_senders(self) -> None:
+        await sender.aclose()  # the warm Apprise child ends with the agent
+        await self.native.aclose()
+
+    def open_alerts(self, url: str) -> list[AlertEvent]:
+        """The firing alerts that go to the Alertmanager target ``url`` (posted again)."""
+        return open_for(url, list(self.judge.states.values()), self.clock.now(),
+                        routing=self.routing, held=self.suppressed,
+                        escalated=self.incidents.escalated_channels())
 
     def problems(self) -> tuple[str, ...]:
         """What is wrong with the agent itself, for /healthz and STATUS=."""

@@ -190,10 +190,27 @@ def render_check_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+async def _send_test(urls: list[str], message: Any, host: str) -> list[Any]:
+    """The test message to each URL: through Apprise, or the agent's own webhook and
+    Alertmanager senders for theirs."""
+    from agent.clock import SystemClock
+    from agent.notify.native import NativeSender
+    from agent.notify.native_urls import native_kind
+    from agent.notify.sender import send
+
+    apprise = [u for u in urls if native_kind(u) is None]
+    sent = iter(await send(apprise, message, timeout=30.0) if apprise else [])
+    native = NativeSender(SystemClock())
+    try:
+        return [await native.send_test(u, host) if native_kind(u) is not None
+                else next(sent) for u in urls]
+    finally:
+        await native.aclose()
+
+
 def notify_test(args: argparse.Namespace) -> int:
     from agent.notify.masking import mask_url
     from agent.notify.message import test_message
-    from agent.notify.sender import send
 
     config = load(args)
     names = args.channel or list(config.channels)
@@ -210,7 +227,7 @@ def notify_test(args: argparse.Namespace) -> int:
     failed = 0
     for name in names:
         urls = config.channels[name].urls
-        results = asyncio.run(send(list(urls), message, timeout=30.0))
+        results = asyncio.run(_send_test(list(urls), message, config.agent.host))
         for url, res in zip(urls, results, strict=True):
             if res.ok:
                 print(f"{name}: sent to {mask_url(url)}")

@@ -2,7 +2,9 @@
 
 Only the URL's outer shape (``scheme://...``) is checked here; whether Apprise accepts
 it is asked of Apprise in the same pass (``ParsedChannels.urls``, judged by the loader).
-URLs carry secrets, so a bad URL is never echoed in a message.
+The targets the agent sends itself (``webhook+https://``, ``alertmanager://``: see
+``agent.notify.native_urls``) are judged here in full instead. URLs carry secrets, so a
+bad URL is never echoed in a message.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from agent.config.models import Channel, Route
 from agent.config.report import Reporter
 from agent.config.suggest import did_you_mean, quoted, unknown_key
 from agent.config.yaml_lines import YamlPath
+from agent.notify.masking import UrlForm
+from agent.notify.native_urls import native_form, native_kind, parse_target
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S*$")
 _URL_HINT = "expected an Apprise URL like 'scheme://...'"
@@ -31,11 +35,13 @@ _PLACEHOLDER_URLS = ("placeholder://",)
 @dataclass
 class ParsedChannels:
     """The valid channels, every channel name the file declares (valid or not), and
-    every URL of the right shape with its place (for Apprise to judge)."""
+    every URL of the right shape with its place (for Apprise to judge), and the forms of
+    the native targets' URLs (judged here)."""
 
     channels: dict[str, Channel] = field(default_factory=dict)
     names: list[str] = field(default_factory=list)
     urls: list[tuple[YamlPath, str]] = field(default_factory=list)
+    forms: dict[str, UrlForm] = field(default_factory=dict)
 
 
 def parse_channels(data: Any, report: Reporter) -> ParsedChannels:
@@ -52,7 +58,7 @@ def parse_channels(data: Any, report: Reporter) -> ParsedChannels:
     for name, spec in data.items():
         out.names.append(name)
         before = report.count()
-        urls = _channel_urls((*path, name), spec, report, out.urls)
+        urls = _channel_urls((*path, name), spec, report, out)
         if not name.strip():
             report.add((*path, name), "a channel name must not be empty")
         fields: dict[str, Any] = {"name": name, "urls": urls or _PLACEHOLDER_URLS}
@@ -66,7 +72,7 @@ def parse_channels(data: Any, report: Reporter) -> ParsedChannels:
 
 
 def _channel_urls(path: YamlPath, spec: Any, report: Reporter,
-                  shaped: list[tuple[YamlPath, str]]) -> tuple[str, ...] | None:
+                  out: ParsedChannels) -> tuple[str, ...] | None:
     where = path
     if isinstance(spec, dict):
         strays = [key for key in spec if key not in _MAPPING_KEYS]
@@ -96,11 +102,26 @@ def _channel_urls(path: YamlPath, spec: Any, report: Reporter,
             report.add(upath, f"{_URL_HINT}, got {report.show(upath, url)}")
         elif not _URL.match(url.strip()):
             report.add(upath, _URL_HINT)
+        elif native_kind(url) is not None:
+            if _native_ok(upath, url.strip(), report):
+                urls.append(url.strip())
+                out.forms[url.strip()] = native_form(url)
         else:
             urls.append(url.strip())
             if not report.is_muted(upath):
-                shaped.append((upath, url.strip()))
+                out.urls.append((upath, url.strip()))
     return tuple(urls) if len(urls) == len(items) else None
+
+
+def _native_ok(path: YamlPath, url: str, report: Reporter) -> bool:
+    """Whether a webhook or Alertmanager URL is usable; reports why not (showing it
+    masked)."""
+    try:
+        parse_target(url)
+    except ValueError as exc:
+        report.add(path, f"cannot use {native_form(url).shown}: {exc}")
+        return False
+    return True
 
 
 def parse_routes(data: Any, channel_names: Collection[str], check_names: Collection[str],

@@ -109,7 +109,8 @@ def parse_config(text: str, *, source: str = "<config>", env: Mapping[str, str] 
     if agent is not None and agent.public_url is not None and agent.listen is None:
         report.add(("agent", "public_url"), "needs agent.listen: the listener answers the "
                                             "acknowledgement links it puts in messages")
-    url_forms = _judge_urls(channels.urls, judge_urls, report) if judge_urls else {}
+    url_forms = {**channels.forms,
+                 **(_judge_urls(channels.urls, judge_urls, report) if judge_urls else {})}
 
     if report.issues or agent is None or defaults is None:
         raise ConfigError(report.sorted_issues())

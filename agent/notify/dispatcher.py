@@ -26,6 +26,7 @@ from agent.notify.grouping import groups_target, release_at
 from agent.notify.incident_keys import keyed_url
 from agent.notify.masking import mask_url, scrub
 from agent.notify.message import Message, render, render_group
+from agent.notify.native_urls import native_kind
 from agent.notify.outbox import Outbox, Recorded, TargetId
 from agent.notify.protocol import SendResult
 from agent.notify.sender import send_many
@@ -40,6 +41,9 @@ log = logging.getLogger("watchkeeper.notify")
 
 #: ``(targets, messages, timeout) -> result[message][target]``; never raises.
 SendMany = Callable[[Sequence[str], Sequence[Message], float], Awaitable[list[list[SendResult]]]]
+#: ``(url, events, grouped, timeout) -> result per event`` for the targets the agent sends
+#: itself (webhook v1, Alertmanager: ``agent.notify.native``); never raises.
+NativeSend = Callable[[str, Sequence[AlertEvent], bool, float], Awaitable[list[SendResult]]]
 
 
 class Dispatcher:
@@ -53,11 +57,13 @@ class Dispatcher:
                  clock: Clock, *, sender: SendMany = send_many, batch: int = 100,
                  send_timeout: float = 120.0, concurrency: int = 4, idle_wait: float = 60.0,
                  keep_done: float = 7 * 86400.0, rng: random.Random | None = None,
-                 on_outcome: Callable[[Recorded, float], None] | None = None) -> None:
+                 on_outcome: Callable[[Recorded, float], None] | None = None,
+                 native: NativeSend | None = None) -> None:
         self.outbox = outbox
         #: Adds what a message shows but the store does not keep (the acknowledgement
         #: link), just before it is rendered.
         self.decorate: Callable[[AlertEvent], AlertEvent] | None = None
+        self._native = native
         #: Told of each attempt's outcome, with its time (the incident log).
         self.on_outcome = on_outcome
         self.store = store
@@ -184,11 +190,15 @@ class Dispatcher:
     async def _send_rows(self, target: TargetId, url: str, rows: list[OutboxRow]) -> None:
         """Send rows to one URL in one child and record each outcome."""
         where = f"channel {target[0]} #{target[1]} ({mask_url(url)})"
-        messages = [render(self._shown(r.event)) for r in rows]
         async with self._limit:
             try:
-                results = await self._send([url], messages, self.send_timeout)
-                outcome = [r[0] for r in results]
+                if native_kind(url) is not None:
+                    outcome = await self._send_native(url, [self._shown(r.event) for r in rows],
+                                                      False)
+                else:
+                    results = await self._send([url], [render(self._shown(r.event))
+                                                       for r in rows], self.send_timeout)
+                    outcome = [r[0] for r in results]
                 if len(outcome) != len(rows):
                     raise ValueError(f"sender gave {len(outcome)} results for {len(rows)}")
             except Exception as exc:  # the sender promises not to raise; stay up if it does
@@ -203,16 +213,32 @@ class Dispatcher:
             return
         where = (f"channel {target[0]} #{target[1]} ({mask_url(url)}) in a group of "
                  f"{len(rows)}")
-        message = render_group([self._shown(r.event) for r in rows])
         async with self._limit:
             try:
-                results = await self._send([url], [message], self.send_timeout)
-                if len(results) != 1 or len(results[0]) != 1:
-                    raise ValueError(f"sender gave {len(results)} results for 1")
-                outcome = results[0][0]
+                if native_kind(url) is not None:
+                    outcomes = await self._send_native(url, [self._shown(r.event) for r in rows],
+                                                       True)
+                else:
+                    message = render_group([self._shown(r.event) for r in rows])
+                    results = await self._send([url], [message], self.send_timeout)
+                    if len(results) != 1 or len(results[0]) != 1:
+                        raise ValueError(f"sender gave {len(results)} results for 1")
+                    outcomes = [results[0][0]] * len(rows)
+                if len(outcomes) != len(rows):
+                    raise ValueError(f"sender gave {len(outcomes)} results for {len(rows)}")
             except Exception as exc:  # the sender promises not to raise; stay up if it does
-                outcome = SendResult(False, f"sending failed: {type(exc).__name__}: {exc}")
-        self._record(target, [(row, outcome) for row in rows], url, where)
+                outcomes = [SendResult(False, f"sending failed: {type(exc).__name__}: {exc}")
+                            ] * len(rows)
+        self._record(target, list(zip(rows, outcomes, strict=True)), url, where)
+
+    async def _send_native(self, url: str, events: list[AlertEvent],
+                           grouped: bool) -> list[SendResult]:
+        if self._native is None:
+            # Imported on first use: an agent without such targets never loads httpx here.
+            from agent.notify.native import NativeSender
+
+            self._native = NativeSender(self.clock).send
+        return await self._native(url, events, grouped, self.send_timeout)
 
     def _record(self, target: TargetId, outcome: list[tuple[OutboxRow, SendResult]],
                 url: str, where: str) -> None:

@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from agent.notify.incident_keys import opens_incidents
+from agent.notify.native_urls import is_alertmanager
 from agent.store import OutboxRow
 
 
 def groups_target(url: str, group_wait: float) -> bool:
     """Whether rows for ``url`` are grouped: ``group_wait`` is on and the service does
-    not open one incident per alert (PagerDuty and Opsgenie always get one per row)."""
-    return group_wait > 0 and not opens_incidents(url)
+    not open one incident per alert (PagerDuty and Opsgenie always get one per row) nor
+    group alerts itself (Alertmanager)."""
+    return group_wait > 0 and not opens_incidents(url) and not is_alertmanager(url)
 
 
 def release_at(rows: Sequence[OutboxRow], group_wait: float) -> float:
