@@ -92,6 +92,7 @@ def event_to_json(event: AlertEvent) -> str:
         **({"runbook": event.runbook} if event.runbook else {}),
         **({"dependents": list(event.dependents)} if event.dependents else {}),
         **({"action": event.action} if event.action else {}),
+        **({"where": event.where} if event.where else {}),
     }, separators=(",", ":"))
 
 
@@ -119,6 +120,7 @@ def event_from_json(text: str) -> AlertEvent:
         runbook=d.get("runbook") or None,
         dependents=tuple(str(c) for c in d.get("dependents", ())),
         action=d.get("action") or None,
+        where=d.get("where") or None,
     )
 
 
