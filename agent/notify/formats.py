@@ -55,7 +55,7 @@ EMAIL_SCHEMES = frozenset({"mailto", "mailtos"})
 CHAT_SCHEMES = frozenset({
     "slack", "discord", "tgram", "matrix", "matrixs", "msteams", "workflow", "workflows",
     "mmost", "mmosts", "rocket", "rockets", "gchat", "zulip", "wxteams", "webex",
-    "guilded", "revolt", "ryver", "lark", "feishu", "dingtalk",
+    "guilded", "revolt", "ryver", "dingtalk",
 })
 #: Text-message services; most plugins also say so themselves (``body_maxlen`` <= 160).
 SMS_SCHEMES = frozenset({
@@ -65,7 +65,8 @@ SMS_SCHEMES = frozenset({
 })
 #: One SMS in the GSM 7-bit alphabet.
 SMS_MAX = 160
-#: Longest chat body: a few lines, never a wall of text on a phone.
+#: The facts a chat body shows: a few lines, never a wall of text on a phone (a message
+#: with none of them, like the test message, shows all it has).
 CHAT_ROWS = ("Where", "Value", "Threshold", "Since", "Resolved", "Also failing", "Action",
              "Runbook", "Incident")
 #: A group's chat body lists this many alerts, then says how many more there are.
@@ -127,16 +128,19 @@ def chat_body(message: WireMessage) -> str:
     """A short CommonMark body: for one alert the facts a reader acts on (where, value,
     since, runbook, incident) one a line; for a group, one line per alert."""
     if message.alerts > 1:
-        rows = [f"- **{md_escape(label)}** {md_escape(text)}"
-                for label, text in message.facts[:CHAT_GROUP_ROWS]]
+        lines = [f"- **{md_escape(label)}** {md_escape(text)}"
+                 for label, text in message.facts[:CHAT_GROUP_ROWS]]
         more = len(message.facts) - CHAT_GROUP_ROWS
         if more > 0:
-            rows.append(f"- and {more} more")
-        return "\n".join(rows)
+            lines.append(f"- and {more} more")
+        return "\n".join(lines)
     if not message.facts:  # a message built without facts: its plain lines
         return md_escape(message.body)
+    # The title says what and why; the reason again only when the title had to cut it.
+    rows = [(label, value) for label, value in message.facts if label in CHAT_ROWS
+            or (label == "Why" and value not in message.title)]
     return "\n".join(f"**{label}:** {_md_value(label, value)}"
-                     for label, value in message.facts if label in CHAT_ROWS)
+                      for label, value in rows or message.facts)
 
 
 # -- SMS -------------------------------------------------------------------------------
