@@ -25,7 +25,6 @@ import re
 import select
 import sys
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
@@ -36,9 +35,9 @@ import apprise
 from apprise.apprise import N_MGR
 from apprise.logger import LOGGER_NAME
 
-from agent.notify import log_target, mail_send
-from agent.notify.formats import Family, family_of, for_family
+from agent.notify import log_target
 from agent.notify.masking import UrlForm, fallback_form, form_with, mask_text, scrub
+from agent.notify.plugin_send import send_as_family
 from agent.notify.protocol import (
     Mode,
     Request,
@@ -215,7 +214,7 @@ def deliver(plugin: Any, url: str, message: WireMessage, capture: _Capture) -> S
         _LOG_LABEL.acquire()
         log_target.current_label = message.label
     try:
-        ok = _send(plugin, url, message)
+        ok = send_as_family(plugin, url, message)
     except apprise.exception.AppriseImproperlyConfigured as exc:
         return SendResult(False, _error_text([*capture.take(), str(exc)], "", url), True)
     except Exception as exc:
@@ -230,28 +229,6 @@ def deliver(plugin: Any, url: str, message: WireMessage, capture: _Capture) -> S
         return SendResult(True)
     return SendResult(False, _error_text(capture.take(), "the service did not accept the "
                                          "notification", url))
-
-
-def target_family(plugin: Any, url: str) -> Family:
-    """The family of ``url``'s target, by its scheme and what its plugin says of itself."""
-    def limit(name: str) -> int | None:
-        value = getattr(plugin, name, None)
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-    return family_of(url.partition("://")[0], limit("title_maxlen"), limit("body_maxlen"))
-
-
-def _send(plugin: Any, url: str, message: WireMessage) -> bool:
-    """Send ``message`` as targets of its family show it."""
-    family = target_family(plugin, url)
-    if family is Family.EMAIL:
-        sent = mail_send.send(plugin, message, time.time())
-        if sent is not None:
-            return sent
-    shown = for_family(family, message)
-    return bool(plugin.notify(body=shown.body, title=shown.title,
-                              notify_type=message.notify_type,
-                              body_format=shown.body_format.value))
 
 
 def serve(request: Request, emit: Callable[[str], None], capture: _Capture) -> None:

@@ -18,9 +18,9 @@ import pytest
 
 from agent.alerting.state import AlertEvent, EventKind
 from agent.model import AlertKey, Status
-from agent.notify.apprise_child import target_family
 from agent.notify.formats import Family
 from agent.notify.message import render, render_group
+from agent.notify.plugin_send import target_family
 from agent.notify.protocol import encode_send
 from tests.servers.receiver import Receiver
 from tests.servers.smtp_server import SmtpTestServer
