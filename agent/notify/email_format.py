@@ -32,6 +32,9 @@ OWN_HEADERS = frozenset({"subject", "from", "to", "cc", "reply-to", "date", "mes
 _COLOURS = {"critical": "#b71c1c", "warning": "#e65100", "unknown": "#6a1b9a",
             "resolved": "#1b5e20", "info": "#0d47a1"}
 _NOT_ATOM = re.compile(r"[^A-Za-z0-9.\-_]+")
+_DOMAIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.\-]*[A-Za-z0-9])?$")
+#: A header name as RFC 5322 allows it (printable ASCII, no colon, no space).
+_HEADER_NAME = re.compile(r"^[!-9;-~]+$")
 _LINK = re.compile(r"^https?://[^\s<>\"]+$")
 
 
@@ -84,8 +87,10 @@ def html_part(message: WireMessage) -> str:
         "<!DOCTYPE html>",
         '<html><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1"></head>',
-        '<body style="font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,'
-        'sans-serif;font-size:14px;color:#222222">',
+        # Text and background colours set together stay readable in a dark-mode client;
+        # on a div, since some webmail drops the body element.
+        '<body><div style="font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,'
+        'sans-serif;font-size:14px;color:#222222;background:#ffffff;padding:12px">',
         f'<h2 style="font-size:17px;margin:0 0 12px 0;color:{colour}">'
         f"{html.escape(message.title)}</h2>",
         '<table style="border-collapse:collapse" role="presentation">',
@@ -97,7 +102,7 @@ def html_part(message: WireMessage) -> str:
     if _footer(message):
         lines.append(f'<p style="color:#888888;font-size:12px;margin-top:16px">'
                      f"{html.escape(_footer(message))}</p>")
-    lines.append("</body></html>")
+    lines.append("</div></body></html>")
     return "\n".join(lines) + "\n"
 
 
@@ -126,11 +131,13 @@ def mime_message(message: WireMessage, sender: tuple[str, str],
     """The whole message for one recipient: ``multipart/alternative`` with the text and
     the HTML part, threaded. ``sender`` and ``to`` are (name, address); ``headers`` are
     extra ones (the URL's ``+Header=value``), never replacing those written here."""
-    domain = sender[1].rpartition("@")[2] or "watchkeeper.invalid"
+    domain = sender[1].rpartition("@")[2]
+    domain = domain if _DOMAIN.match(domain) else "watchkeeper.invalid"
     mail = EmailMessage()
-    for name, value in (headers or {}).items():
-        if name.strip().lower() not in OWN_HEADERS:
-            mail[name] = " ".join(value.split())
+    for raw, value in (headers or {}).items():
+        name = raw.strip()
+        if _HEADER_NAME.match(name) and name.lower() not in OWN_HEADERS:
+            mail[name] = " ".join(str(value).split())
     mail["Subject"] = subject(message)
     mail["From"] = formataddr(sender)
     mail["To"] = formataddr(to)

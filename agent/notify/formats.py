@@ -2,6 +2,8 @@
 
 - Email (``mailto://``, ``mailtos://``): a text and an HTML part with a small table, a
   short subject, threaded per incident (``agent.notify.email_format``).
+- Email services' APIs (SendGrid, Mailgun, SES, Office 365, ...): the same subject and
+  HTML table; the service builds the message (no threading: it picks the Message-ID).
 - Chat (Slack, Teams, Telegram, Discord, Matrix, Mattermost, ...): CommonMark, which
   Apprise turns into each service's own markup; one line of title, a short body.
 - SMS (Twilio, SNS and every plugin that says its messages fit one SMS): the title alone,
@@ -19,7 +21,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from agent.notify.email_format import subject, text_part
+from agent.notify.email_format import html_part, subject, text_part
 from agent.notify.message import cut_at_word
 from agent.notify.protocol import WireMessage
 
@@ -28,6 +30,7 @@ class Family(enum.Enum):
     """The kinds of targets that show a message each in their own way."""
 
     EMAIL = "email"
+    EMAIL_API = "email_api"
     CHAT = "chat"
     SMS = "sms"
     PLAIN = "plain"
@@ -51,6 +54,11 @@ class Rendered:
 
 
 EMAIL_SCHEMES = frozenset({"mailto", "mailtos"})
+#: Email services Apprise reaches through their HTTP APIs, which take an HTML body.
+EMAIL_API_SCHEMES = frozenset({
+    "sendgrid", "mailgun", "ses", "azure", "o365", "resend", "brevo", "postmark",
+    "sparkpost", "smtp2go", "mailersend", "sendpulse",
+})
 #: Chat services whose Apprise plugin takes CommonMark and converts it to its own markup.
 CHAT_SCHEMES = frozenset({
     "slack", "discord", "tgram", "matrix", "matrixs", "msteams", "workflow", "workflows",
@@ -80,6 +88,8 @@ def family_of(schema: str, title_maxlen: int | None = None,
     schema = schema.lower()
     if schema in EMAIL_SCHEMES:
         return Family.EMAIL
+    if schema in EMAIL_API_SCHEMES:
+        return Family.EMAIL_API
     if schema in SMS_SCHEMES or (title_maxlen == 0 and body_maxlen is not None
                                  and 0 < body_maxlen <= SMS_MAX):
         return Family.SMS
@@ -97,6 +107,8 @@ def for_family(family: Family, message: WireMessage) -> Rendered:
         return Rendered(message.title, chat_body(message), BodyFormat.MARKDOWN)
     if family is Family.EMAIL:
         return Rendered(subject(message), text_part(message))
+    if family is Family.EMAIL_API:
+        return Rendered(subject(message), html_part(message), BodyFormat.HTML)
     return Rendered(message.title, message.body)
 
 

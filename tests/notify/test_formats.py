@@ -113,6 +113,8 @@ def test_an_email_subject_is_under_80_characters_and_chat_titles_are_one_line(
 @pytest.mark.parametrize(("schema", "title_max", "body_max", "family"), [
     ("mailto", None, None, Family.EMAIL),
     ("MAILTOS", 250, 32768, Family.EMAIL),
+    ("sendgrid", 250, 32768, Family.EMAIL_API),
+    ("o365", 250, 32768, Family.EMAIL_API),
     ("slack", 0, 35000, Family.CHAT),
     ("tgram", 0, 4096, Family.CHAT),
     ("discord", 256, 2000, Family.CHAT),
@@ -155,6 +157,12 @@ def test_cut_at_word_never_splits_a_word_unless_it_is_the_only_one(text: str, li
                                                                     cut: str) -> None:
     assert cut_at_word(text, limit) == cut
     assert len(cut_at_word(text, limit)) <= limit
+
+
+def test_email_services_get_the_subject_and_the_html_table() -> None:
+    shown = for_family(Family.EMAIL_API, CASES["firing"])
+    assert shown.title == subject(CASES["firing"])
+    assert (shown.body, shown.body_format) == (html_part(CASES["firing"]), BodyFormat.HTML)
 
 
 def test_markdown_in_what_a_check_said_is_shown_literally() -> None:

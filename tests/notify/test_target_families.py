@@ -146,6 +146,8 @@ def test_an_sms_is_the_title_alone() -> None:
      "+15551234567/+15557654321", Family.SMS),
     ("sns://AHIAJGNT76XIMXDBIJYA/bu1dHSdO22pfaaVy/us-east-2/+15551234567", Family.SMS),
     ("smseagle://Tok3nAbcdef12345@127.0.0.1:8080/+15551234567", Family.SMS),
+    ("sendgrid://SG.abcd1234efgh5678ijkl:alerts@example.com/ops@example.com",
+     Family.EMAIL_API),
     ("json://127.0.0.1:8080/hook", Family.PLAIN),
     ("ntfy://ntfy.sh/alerts", Family.PLAIN),
 ])
