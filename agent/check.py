@@ -113,8 +113,9 @@ class Check(Generic[OptionsT]):
     @classmethod
     def where(cls, options: Any) -> str | None:
         """What it watches, as its messages name it: a URL, ``host:port`` or a path
-        (None: nothing beyond the host it runs on). Never with credentials in it."""
-        return None
+        (None: nothing beyond the host it runs on). Never with credentials in it. By
+        default the hosts it reaches (``targets``)."""
+        return ", ".join(cls.targets(options)) or None
 
     @classmethod
     def default_thresholds(cls, options: Any) -> dict[str, ThresholdRule]:

@@ -282,14 +282,6 @@ class DatabaseCheck(Check[DatabaseOptions]):
     metrics: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
-    def where(cls, options: DatabaseOptions) -> str | None:
-        try:
-            t = options.target()
-        except ValueError:
-            return None
-        return f"{t.engine.value} {t.address}" + (f"/{t.database}" if t.database else "")
-
-    @classmethod
     def targets(cls, options: DatabaseOptions) -> tuple[str, ...]:
         if options.host is not None:
             return (options.host,)

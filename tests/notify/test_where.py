@@ -29,12 +29,17 @@ HEAD = "agent: {host: web1, state_dir: /tmp/wk-where-test}\nchannels: {ops: ['lo
      "shop.example.com A @ 127.0.0.1:5353"),
     ("{kind: dns, query: example.com, type: MX}", "example.com MX @ resolv.conf"),
     ("{kind: database, engine: postgres, dsn: 'postgresql://app:S3cretPw@db1:5433/shop'}",
-     "postgres db1:5433/shop"),
-    ("{kind: database, engine: redis, host: cache1}", "redis cache1:6379"),
+     "db1"),   # the hosts a kind reaches, when it says no more
+    ("{kind: database, engine: redis, host: cache1}", "cache1"),
     ("{kind: disk, path: /var}", "/var"),
     ("{kind: disk, all: true}", None),
     ("{kind: backup, path: /srv/backups}", "/srv/backups"),
     ("{kind: memory}", None),
+    ("{kind: systemd, unit: nginx.service}", "unit nginx.service"),
+    ("{kind: systemd, failed_units: true}", None),
+    ("{kind: process, process_name: nginx}", "process nginx"),
+    ("{kind: process, pidfile: /run/nginx.pid}", "pidfile /run/nginx.pid"),
+    ("{kind: process, cmdline: 'java .*--token=abc'}", None),
 ])
 def test_each_kind_names_what_it_watches_without_its_credentials(check: str,
                                                                  where: str | None) -> None:
