@@ -395,10 +395,12 @@ def _mask_basic(m: re.Match[str]) -> str:
 
 def shown_location(url: str) -> str:
     """What a check watches, fit for a message: ``url`` without its ``user:password@``
-    and with the values of secret-looking query parameters (``?token=...``) masked; the
-    host and path stay, since they are what the reader needs to see."""
+    and with token-like path segments and the values of secret-looking query parameters
+    (``?token=...``) masked; the host and the rest of the path stay, since they are what
+    the reader needs to see."""
     parts = _split(url)
     if parts is None:
         return mask_userinfo(url)
     secrets = [v for n, v in parts.query if v and (_secret_param(n) or looks_secret(v))]
+    secrets += [s for s in parts.path if looks_secret(s)]
     return mask_userinfo(mask_parts(url.strip(), secrets))

@@ -21,6 +21,9 @@ HEAD = "agent: {host: web1, state_dir: /tmp/wk-where-test}\nchannels: {ops: ['lo
     # Credentials in the URL move to basic_auth; a token in its query is masked.
     ("{kind: http, url: 'https://bob:Hunter2pw@shop.example.com/h?api_key=abc123def456'}",
      "https://shop.example.com/h?api_key=****"),
+    # A token in the path (a webhook's, a ping URL's) is masked too.
+    ("{kind: http, url: 'https://hc.example.com/ping/4f9c2e1ab7d34c0e9a1f/status'}",
+     "https://hc.example.com/ping/****/status"),
     ("{kind: tcp, host: db.example.com, port: 5432}", "db.example.com:5432"),
     ("{kind: tcp, host: '::1', port: 6379}", "[::1]:6379"),
     ("{kind: tls, host: mail.example.com, starttls: smtp}", "mail.example.com:25"),
