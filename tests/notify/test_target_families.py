@@ -18,10 +18,10 @@ import pytest
 
 from agent.alerting.state import AlertEvent, EventKind
 from agent.model import AlertKey, Status
-from agent.notify.formats import Family
+from agent.notify.formats import Family, for_family
 from agent.notify.message import render, render_group
 from agent.notify.plugin_send import target_family
-from agent.notify.protocol import encode_send
+from agent.notify.protocol import WireMessage, encode_send
 from tests.servers.receiver import Receiver
 from tests.servers.smtp_server import SmtpTestServer
 
@@ -155,3 +155,18 @@ def test_each_apprise_plugin_falls_in_its_family(url: str, family: Family) -> No
     plugin = apprise.Apprise.instantiate(url)
     assert plugin is not None
     assert target_family(plugin, url) is family
+
+
+@pytest.mark.parametrize(("url", "line"), [
+    ("tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/-100123",
+     "*Value:* `91% (threshold > 90)`"),
+    ("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#ops",
+     "*Value:* `91% (threshold &gt; 90)`"),
+    ("discord://4174216298/JHMHI8qBe7bk2ZwO5U711o3dV_js", "**Value:** `91% (threshold > 90)`"),
+])
+def test_chat_markdown_becomes_each_services_own_markup(url: str, line: str) -> None:
+    shown = for_family(Family.CHAT, WireMessage.of(render(OTHER)))
+    plugin = apprise.Apprise.instantiate(url)
+    assert plugin is not None
+    converted = plugin.dialect_convert(shown.body, apprise.NotifyFormat.MARKDOWN)
+    assert line in converted.splitlines()
