@@ -111,6 +111,13 @@ class Check(Generic[OptionsT]):
         return ()
 
     @classmethod
+    def where(cls, options: Any) -> str | None:
+        """What it watches, as its messages name it: a URL, ``host:port`` or a path
+        (None: nothing beyond the host it runs on). Never with credentials in it. By
+        default the hosts it reaches (``targets``)."""
+        return ", ".join(cls.targets(options)) or None
+
+    @classmethod
     def default_thresholds(cls, options: Any) -> dict[str, ThresholdRule]:
         """Thresholds the kind's own options imply (the tls check's ``warn_days`` on
         ``cert_days_left``); a metric's ``thresholds:`` in the config replace them. Limits
@@ -155,3 +162,4 @@ def load_kind(kind: str) -> type[Check[Any]]:
     if not (isinstance(cls, type) and issubclass(cls, Check)):
         raise TypeError(f"entry point {kind!r} does not name a Check subclass")
     return cls
+

@@ -226,6 +226,10 @@ class BackupCheck(Check[BackupOptions]):
     metrics: ClassVar[frozenset[str]] = frozenset(
         {"age_hours", "size_bytes", "size_change_percent", "files"})
 
+    @classmethod
+    def where(cls, options: BackupOptions) -> str | None:
+        return options.path
+
     async def run(self, ctx: CheckContext) -> CheckResult:
         """List the files, measure the newest, verify it when it is new."""
         opts = self.options

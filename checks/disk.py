@@ -190,6 +190,11 @@ class DiskCheck(Check[DiskOptions]):
     metrics: ClassVar[frozenset[str]] = frozenset(
         {"used_percent", "free_bytes", "inodes_used_percent"})
 
+    @classmethod
+    def where(cls, options: DiskOptions) -> str | None:
+        # With ``all``, each alert's ``mount`` label already says which disk.
+        return options.path
+
     def measure(self, path: str) -> DiskUsage:
         """Measure one filesystem (blocking; runs in a daemon thread)."""
         return DiskUsage.of(path)

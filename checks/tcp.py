@@ -38,6 +38,7 @@ from checks.shared.net import (
     Port,
     Regex,
     describe_os_error,
+    host_port,
     quoted,
     run_budget,
 )
@@ -97,6 +98,10 @@ class TcpCheck(Check[TcpOptions]):
     @classmethod
     def targets(cls, options: TcpOptions) -> tuple[str, ...]:
         return (str(options.host),)
+
+    @classmethod
+    def where(cls, options: TcpOptions) -> str | None:
+        return host_port(str(options.host), options.port)
 
     async def run(self, ctx: CheckContext) -> CheckResult:
         opts = self.options

@@ -18,7 +18,7 @@ import enum
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agent.alerting.escalation import followers
 from agent.alerting.silences import (
@@ -31,6 +31,7 @@ from agent.alerting.silences import (
     release,
 )
 from agent.alerting.state import AlertEvent, AlertState, EventKind
+from agent.check import load_kind
 from agent.model import AlertKey
 from agent.notify.routing import deliveries as route_deliveries
 from agent.store.records import Delivery
@@ -49,6 +50,8 @@ class Routing:
     tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: Each configured check's runbook, shown in every message of its alerts.
     runbooks: Mapping[str, str] = field(default_factory=dict)
+    #: What each configured check watches (``Check.where``), named in its messages.
+    wheres: Mapping[str, str] = field(default_factory=dict)
 
     def deliveries(self, event: AlertEvent) -> list[Delivery]:
         """One delivery per target of every channel ``event`` is routed to, the event
@@ -61,15 +64,36 @@ class Routing:
         return route_deliveries(self.annotate(event), tags, self.routes, self.channels)
 
     def annotate(self, event: AlertEvent) -> AlertEvent:
-        """``event`` with its check's runbook as configured now."""
+        """``event`` with its check's runbook and what it watches as configured now."""
         runbook = self.runbooks.get(event.key.check, event.runbook)
-        return event if runbook == event.runbook else replace(event, runbook=runbook)
+        where = self.wheres.get(event.key.check, event.where)
+        if runbook == event.runbook and where == event.where:
+            return event
+        return replace(event, runbook=runbook, where=where)
 
     @classmethod
     def of(cls, config: Config) -> Routing:
         """The routing of a config."""
         return cls(config.routes, config.channels, {c.name: c.tags for c in config.checks},
-                   {c.name: c.runbook for c in config.checks if c.runbook})
+                   {c.name: c.runbook for c in config.checks if c.runbook},
+                   watched(config))
+
+
+def watched(config: Config) -> dict[str, str]:
+    """What each configured check watches, by its kind's ``where`` (a kind that cannot
+    say, or fails to, names nothing: a message without it is better than none)."""
+    kinds: dict[str, Any] = {}
+    out: dict[str, str] = {}
+    for c in config.checks:
+        try:
+            if c.kind not in kinds:
+                kinds[c.kind] = load_kind(c.kind)
+            where = kinds[c.kind].where(c.options)
+        except Exception:  # a kind's own code (a third party's): never stop routing
+            continue
+        if isinstance(where, str) and where.strip():
+            out[c.name] = " ".join(where.split())[:500]
+    return out
 
 
 class NoteKind(enum.Enum):

@@ -106,6 +106,9 @@ class AlertEvent:
     #: Its number among the events of its incident, from 1 (0: an event stored before
     #: events were numbered).
     seq: int = 0
+    #: What the check watches (its URL, ``host:port`` or path; no credentials), shown in
+    #: messages; filled in when the event is routed, like the runbook.
+    where: str | None = None
 
     @property
     def dedup_key(self) -> str:

@@ -37,6 +37,7 @@ from apprise.logger import LOGGER_NAME
 
 from agent.notify import log_target
 from agent.notify.masking import UrlForm, fallback_form, form_with, mask_text, scrub
+from agent.notify.plugin_send import send_as_family
 from agent.notify.protocol import (
     Mode,
     Request,
@@ -213,8 +214,7 @@ def deliver(plugin: Any, url: str, message: WireMessage, capture: _Capture) -> S
         _LOG_LABEL.acquire()
         log_target.current_label = message.label
     try:
-        ok = plugin.notify(body=message.body, title=message.title,
-                           notify_type=message.notify_type)
+        ok = send_as_family(plugin, url, message)
     except apprise.exception.AppriseImproperlyConfigured as exc:
         return SendResult(False, _error_text([*capture.take(), str(exc)], "", url), True)
     except Exception as exc:

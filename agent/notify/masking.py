@@ -391,3 +391,16 @@ def _mask_basic(m: re.Match[str]) -> str:
     if _decoded_basic(m.group(3)) is None:
         return m.group(0)
     return f"{m.group(1)}{m.group(2)}{MASK}"
+
+
+def shown_location(url: str) -> str:
+    """What a check watches, fit for a message: ``url`` without its ``user:password@``
+    and with token-like path segments and the values of secret-looking query parameters
+    (``?token=...``) masked; the host and the rest of the path stay, since they are what
+    the reader needs to see."""
+    parts = _split(url)
+    if parts is None:
+        return mask_userinfo(url)
+    secrets = [v for n, v in parts.query if v and (_secret_param(n) or looks_secret(v))]
+    secrets += [s for s in parts.path if looks_secret(s)]
+    return mask_userinfo(mask_parts(url.strip(), secrets))

@@ -1,4 +1,6 @@
-"""The words of a notification: a short title (fits an SMS) and a body of plain lines."""
+"""The words of a notification: a short title (fits an SMS), a body of plain lines, and
+the same facts as a table (label, value) for the targets that can show one (email's
+table, chat's short list: ``agent.notify.formats``)."""
 
 from __future__ import annotations
 
@@ -28,6 +30,15 @@ class Message:
     body: str
     severity: Status
     kind: EventKind = EventKind.FIRING
+    #: The body's facts as (label, value) rows: a table in email, a list in chat. For a
+    #: group: one row per alert (its label, what it says).
+    facts: tuple[tuple[str, str], ...] = ()
+    #: The incident and this message's dedup key (email threads by them); empty for a
+    #: group, which spans incidents.
+    incident: str = ""
+    ref: str = ""
+    #: How many alerts it announces (more than one: a group).
+    alerts: int = 1
 
     @property
     def label(self) -> str:
@@ -72,7 +83,9 @@ def effective_severity(event: AlertEvent) -> Status:
 def render(event: AlertEvent) -> Message:
     """The message announcing ``event``."""
     severity = effective_severity(event)
-    return Message(_title(event, severity), _body(event, severity), severity, event.kind)
+    facts = _facts(event, severity)
+    return Message(_title(event, severity), _body(event, severity), severity, event.kind,
+                   facts, event.incident, event.dedup_key)
 
 
 #: Order of the counts in a group's title: worst first, resolved last.
@@ -104,7 +117,17 @@ def render_group(events: Sequence[AlertEvent]) -> Message:
     title = _fit(f"{len(events)} alerts on ", where, f": {tally}")
     body = "\n".join([*(m.title for m in singles), "",
                        *(f"key: {e.dedup_key}" for e in events)])
-    return Message(title, body, severity, kind)
+    rows = tuple((m.label.upper(), _group_row(m.title, m.label, e.where))
+                 for m, e in zip(singles, events, strict=True))
+    return Message(title, body, severity, kind, rows, alerts=len(events))
+
+
+def _group_row(title: str, label: str, where: str | None) -> str:
+    """A grouped alert's title without its leading label (the row's first cell says
+    it), and what its check watches."""
+    head, _, rest = title.partition(" ")
+    text = rest if head == label.upper() and rest else title
+    return f"{text} at {where}" if where else text
 
 
 def _title(event: AlertEvent, severity: Status) -> str:
@@ -138,29 +161,15 @@ def _title(event: AlertEvent, severity: Status) -> str:
 
 def _body(event: AlertEvent, severity: Status) -> str:
     key = event.key
-    prev = event.previous_severity
-    if event.kind is EventKind.RESOLVED:
-        sev_line = f"RESOLVED (was {severity.value.upper()})"
-    elif event.kind is EventKind.FLAPPING:
-        sev_line = f"{severity.value.upper()} (flapping: changes are not announced until " \
-                   "it settles)"
-    elif event.kind is EventKind.STABLE:
-        sev_line = f"{severity.value.upper()} (stable again)"
-    elif event.kind in _ACK_KINDS:
-        sev_line = f"{severity.value.upper()} ({event.kind.value}: reminders "
-        sev_line += "stop)" if event.kind is EventKind.ACKNOWLEDGED else "go on)"
-    else:
-        sev_line = severity.value.upper()
-        if event.kind in (EventKind.ESCALATED, EventKind.DEESCALATED) and prev is not None:
-            sev_line += f" (was {prev.value.upper()})"
-        elif event.kind is EventKind.REMINDER:
-            sev_line += " (still firing)"
+    sev_line = _severity_line(event, severity)
     lines = [
         f"Severity: {sev_line}",
         f"Host: {key.host}",
         f"Check: {key.check}",
         f"Metric: {_metric_text(key) or STATUS_METRIC}",
     ]
+    if event.where:
+        lines.append(f"Where: {_flat(event.where)}")
     if event.value is not None:
         value = f"Value: {format_value(key.metric, event.value)}"
         if event.threshold:
@@ -219,6 +228,72 @@ def _grouped_lines(event: AlertEvent) -> list[str]:
             f"incident; {event.key.check} opened first"]
 
 
+def _severity_line(event: AlertEvent, severity: Status) -> str:
+    """``CRITICAL``, ``RESOLVED (was CRITICAL)``, ``WARNING (still firing)``..."""
+    prev = event.previous_severity
+    if event.kind is EventKind.RESOLVED:
+        sev_line = f"RESOLVED (was {severity.value.upper()})"
+    elif event.kind is EventKind.FLAPPING:
+        sev_line = f"{severity.value.upper()} (flapping: changes are not announced until " \
+                   "it settles)"
+    elif event.kind is EventKind.STABLE:
+        sev_line = f"{severity.value.upper()} (stable again)"
+    elif event.kind in _ACK_KINDS:
+        sev_line = f"{severity.value.upper()} ({event.kind.value}: reminders "
+        sev_line += "stop)" if event.kind is EventKind.ACKNOWLEDGED else "go on)"
+    else:
+        sev_line = severity.value.upper()
+        if event.kind in (EventKind.ESCALATED, EventKind.DEESCALATED) and prev is not None:
+            sev_line += f" (was {prev.value.upper()})"
+        elif event.kind is EventKind.REMINDER:
+            sev_line += " (still firing)"
+    return sev_line
+
+
+def _facts(event: AlertEvent, severity: Status) -> tuple[tuple[str, str], ...]:
+    """The table of one event: what, where, value against threshold, since, incident,
+    runbook (the rows it has)."""
+    key = event.key
+    metric = _metric_text(key)
+    rows = [("Status", _severity_line(event, severity)),
+            ("What", f"{key.check} on {key.host}" + (f": {metric}" if metric else ""))]
+    if event.why:
+        rows.append(("Why", _flat(event.why)))
+    if event.where:
+        rows.append(("Where", _flat(event.where)))
+    if event.value is not None:
+        value = format_value(key.metric, event.value)
+        rows.append(("Value", f"{value} (threshold {event.threshold})"
+                     if event.threshold else value))
+    elif event.threshold:
+        rows.append(("Threshold", event.threshold))
+    if event.kind is EventKind.RESOLVED:
+        started, lasted = _started(event), _lasted(event)
+        if started is not None:
+            rows.append(("Since", iso_utc(started)))
+        rows.append(("Resolved", iso_utc(event.at) + (
+            f" (lasted {format_duration(lasted)})" if lasted is not None else "")))
+    elif event.since is not None:
+        rows.append(("Since", f"{iso_utc(event.since)} "
+                              f"({format_duration(event.at - event.since)} ago)"))
+    if event.dependents:
+        rows.append(("Also failing", ", ".join(event.dependents)))
+    if event.grouped:
+        label = "Still failing" if event.kind is EventKind.RESOLVED else "Opened with it"
+        rows.append((label, ", ".join(event.grouped) + (
+            "" if event.kind is EventKind.RESOLVED else f" ({event.key.check} opened first)")))
+    if event.action:
+        rows.append(("Action", _flat(event.action)))
+    if event.tags:
+        rows.append(("Tags", ", ".join(event.tags)))
+    if event.runbook:
+        rows.append(("Runbook", _flat(event.runbook)))
+    rows.append(("Incident", event.incident))
+    if event.ack_url:
+        rows.append(("Acknowledge", event.ack_url))
+    return tuple(rows)
+
+
 def _started(event: AlertEvent) -> float | None:
     """When the problem began: its first bad sample, else its resolve less its duration."""
     if event.since is not None:
@@ -273,6 +348,17 @@ def truncate(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:-") + _ELLIPSIS
 
 
+def cut_at_word(text: str, limit: int) -> str:
+    """``text`` within ``limit`` characters, cut at the last word that fits, with ``...``
+    (mid-word only when a single word is longer than the limit)."""
+    if len(text) <= limit:
+        return text
+    room = text[: limit - len(_ELLIPSIS)]
+    if not text[len(room)].isspace() and " " in room:
+        room = room.rsplit(" ", 1)[0]
+    return room.rstrip(" ,;:-(") + _ELLIPSIS
+
+
 def iso_utc(ts: float) -> str:
     """``2024-05-01T12:00:00Z``: the second ``ts`` falls in (never rounded up)."""
     return datetime.fromtimestamp(math.floor(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -290,6 +376,8 @@ def render_test(host: str, now: float) -> Message:
         ]),
         severity=Status.OK,
         kind=EventKind.FIRING,
+        facts=(("Status", "INFO (test): nothing is wrong"), ("Host", host),
+               ("Sent", iso_utc(now))),
     )
 
 

@@ -53,10 +53,16 @@ class WireMessage:
     body: str
     label: str
     notify_type: str
+    #: What the child renders richer forms from (``agent.notify.formats``).
+    facts: tuple[tuple[str, str], ...] = ()
+    incident: str = ""
+    ref: str = ""
+    alerts: int = 1
 
     @classmethod
     def of(cls, message: Message) -> WireMessage:
-        return cls(message.title, message.body, message.label, message.notify_type)
+        return cls(message.title, message.body, message.label, message.notify_type,
+                   message.facts, message.incident, message.ref, message.alerts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +97,27 @@ def encode_validate(urls: Sequence[str], request_id: int = 0) -> bytes:
                        "targets": list(urls)}).encode()
 
 
-def _wire_dict(m: WireMessage) -> dict[str, str]:
-    return {"title": m.title, "body": m.body, "label": m.label, "notify_type": m.notify_type}
+def _wire_dict(m: WireMessage) -> dict[str, Any]:
+    return {"title": m.title, "body": m.body, "label": m.label, "notify_type": m.notify_type,
+            "facts": [list(f) for f in m.facts], "incident": m.incident, "ref": m.ref,
+            "alerts": m.alerts}
+
+
+def _wire_message(i: int, m: Any) -> WireMessage:
+    """One message of a request (its rich parts optional: an older agent sends none)."""
+    if not isinstance(m, dict) or not all(
+            isinstance(m.get(k), str) for k in ("title", "body", "label", "notify_type")):
+        raise ValueError(f"message {i} must have text title, body, label, notify_type")
+    facts = m.get("facts") or []
+    if not isinstance(facts, list) or not all(
+            isinstance(f, list) and len(f) == 2 and all(isinstance(x, str) for x in f)
+            for f in facts):
+        raise ValueError(f"message {i}: facts must be a list of [label, value] texts")
+    incident, ref, alerts = m.get("incident") or "", m.get("ref") or "", m.get("alerts", 1)
+    if not isinstance(incident, str) or not isinstance(ref, str) or not _index(alerts):
+        raise ValueError(f"message {i}: incident and ref must be texts, alerts a count")
+    return WireMessage(m["title"], m["body"], m["label"], m["notify_type"],
+                       tuple((a, b) for a, b in facts), incident, ref, alerts)
 
 
 def decode_request(data: bytes) -> Request:
@@ -112,10 +137,7 @@ def decode_request(data: bytes) -> Request:
         raise ValueError("targets must be a list of strings")
     messages: list[WireMessage] = []
     for i, m in enumerate(raw.get("messages") or []):
-        if not isinstance(m, dict) or not all(
-                isinstance(m.get(k), str) for k in ("title", "body", "label", "notify_type")):
-            raise ValueError(f"message {i} must have text title, body, label, notify_type")
-        messages.append(WireMessage(m["title"], m["body"], m["label"], m["notify_type"]))
+        messages.append(_wire_message(i, m))
     storage = raw.get("storage")
     if storage is not None and not isinstance(storage, str):
         raise ValueError("storage must be a path")

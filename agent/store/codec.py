@@ -93,6 +93,7 @@ def event_to_json(event: AlertEvent) -> str:
         **({"dependents": list(event.dependents)} if event.dependents else {}),
         **({"grouped": list(event.grouped)} if event.grouped else {}),
         **({"action": event.action} if event.action else {}),
+        **({"where": event.where} if event.where else {}),
     }, separators=(",", ":"))
 
 
@@ -121,6 +122,7 @@ def event_from_json(text: str) -> AlertEvent:
         dependents=tuple(str(c) for c in d.get("dependents", ())),
         grouped=tuple(str(c) for c in d.get("grouped", ())),
         action=d.get("action") or None,
+        where=d.get("where") or None,
     )
 
 

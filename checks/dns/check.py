@@ -167,6 +167,11 @@ class DnsCheck(Check[DnsOptions]):
         # No resolver given: those of resolv.conf, somewhere on the network.
         return tuple(r.ip for r in options.resolvers) or ("resolv.conf",)
 
+    @classmethod
+    def where(cls, options: DnsOptions) -> str | None:
+        asked = ", ".join(str(r) for r in options.resolvers)
+        return f"{options.query} {options.type.value} @ {asked or 'resolv.conf'}"
+
     def __init__(self, name: str, options: DnsOptions) -> None:
         super().__init__(name, options)
         self._qname = options.query_name()

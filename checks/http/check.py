@@ -17,7 +17,7 @@ from agent.check import Capability, Check, CheckContext
 from agent.errors import CheckError
 from agent.http_client import ClientSettings, HttpClientPool, pool_from
 from agent.model import CheckResult, Status
-from agent.notify.masking import CredentialScrubber
+from agent.notify.masking import CredentialScrubber, shown_location
 from agent.units import format_bytes, format_duration
 from checks.http.certs import describe_tls_failure, fetch_certificate
 from checks.http.expect import judge
@@ -42,6 +42,10 @@ class HttpCheck(Check[HttpOptions]):
     @classmethod
     def targets(cls, options: HttpOptions) -> tuple[str, ...]:
         return (httpx.URL(options.url).host,)
+
+    @classmethod
+    def where(cls, options: HttpOptions) -> str | None:
+        return shown_location(str(options.url))
 
     def __init__(self, name: str, options: HttpOptions) -> None:
         super().__init__(name, options)

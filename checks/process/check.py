@@ -236,6 +236,15 @@ class ProcessCheck(Check[ProcessOptions]):
     metrics: ClassVar[frozenset[str]] = frozenset(
         {"running", "rss_bytes", "cpu_percent", "open_fds", "uptime_seconds", "restarts"})
 
+    @classmethod
+    def where(cls, options: ProcessOptions) -> str | None:
+        # A command line pattern may quote a secret passed as an argument: not shown.
+        if options.process_name:
+            return f"process {options.process_name}"
+        if options.pidfile is not None:
+            return f"pidfile {options.pidfile}"
+        return f"unit {options.unit}" if options.unit else None
+
     def __init__(self, name: str, options: ProcessOptions, *, runner: Runner | None = None,
                  booted: Callable[[], bool] | None = None) -> None:
         super().__init__(name, options)

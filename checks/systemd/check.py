@@ -171,6 +171,10 @@ class SystemdCheck(Check[SystemdOptions]):
     Options: ClassVar[type[CheckOptions]] = SystemdOptions
     metrics: ClassVar[frozenset[str]] = frozenset({"active", "restarts", "failed_units"})
 
+    @classmethod
+    def where(cls, options: SystemdOptions) -> str | None:
+        return f"unit {options.unit}" if options.unit else None
+
     def __init__(self, name: str, options: SystemdOptions, *, runner: Runner | None = None,
                  booted: Callable[[], bool] | None = None) -> None:
         super().__init__(name, options)

@@ -21,7 +21,7 @@ from agent.check import Check, CheckContext, CheckOptions
 from agent.model import CheckResult, Status
 from agent.thresholds.rules import ThresholdRule, parse_comparison
 from agent.timefmt import utc_date
-from checks.shared.net import CaFile, Host, Port
+from checks.shared.net import CaFile, Host, Port, host_port
 from checks.tls.cert import CertInfo, day_span, matches_host, parse_certificate
 from checks.tls.failures import expired, not_valid_yet, verify_failure, wrong_name
 from checks.tls.probe import (
@@ -154,6 +154,10 @@ class TlsCheck(Check[TlsOptions]):
     @classmethod
     def targets(cls, options: TlsOptions) -> tuple[str, ...]:
         return (str(options.host),)
+
+    @classmethod
+    def where(cls, options: TlsOptions) -> str | None:
+        return host_port(str(options.host), options.effective_port)
 
     @classmethod
     def default_thresholds(cls, options: Any) -> dict[str, ThresholdRule]:

@@ -30,6 +30,14 @@ def test_send_request_round_trips() -> None:
     assert req.messages == (WireMessage("T", "b\nc", "critical", "failure"),)
 
 
+def test_a_message_travels_with_its_table_and_threading() -> None:
+    msg = Message("T", "b", Status.WARNING, facts=(("Where", "db1:5432"), ("Incident", "i-1")),
+                  incident="i-1", ref="i-1:2", alerts=1)
+    [wire] = decode_request(encode_send(["log://"], [msg])).messages
+    assert wire == WireMessage("T", "b", "warning", "warning", (("Where", "db1:5432"),
+                               ("Incident", "i-1")), "i-1", "i-1:2", 1)
+
+
 def test_validate_request_round_trips() -> None:
     req = decode_request(encode_validate(["a://b"]))
     assert (req.mode, req.targets, req.messages) == (Mode.VALIDATE, ("a://b",), ())
@@ -41,6 +49,10 @@ def test_validate_request_round_trips() -> None:
     (b'{"mode": "explode", "targets": []}', "unknown mode"),
     (b'{"mode": "send", "targets": "log://"}', "targets must be a list"),
     (b'{"mode": "send", "targets": [], "messages": [{"title": 1}]}', "message 0"),
+    (b'{"mode": "send", "targets": [], "messages": [{"title": "t", "body": "b", "label": "x",'
+     b' "notify_type": "info", "facts": [["only a label"]]}]}', "facts must be a list"),
+    (b'{"mode": "send", "targets": [], "messages": [{"title": "t", "body": "b", "label": "x",'
+     b' "notify_type": "info", "alerts": -1}]}', "alerts a count"),
     (b"\xff\xfe", "not JSON"),
 ])
 def test_bad_requests_say_what_is_wrong(data: bytes, why: str) -> None:
