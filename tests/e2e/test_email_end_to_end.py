@@ -31,7 +31,8 @@ checks:
 
 #: A long host and check name, so that the subject must be cut.
 WEB_CONFIG = """
-agent: {host: shop-frontend-eu-west-production-01, state_dir: {state}, interval: 1s}
+agent: {host: shop-frontend-eu-west-production-01, state_dir: {state}, interval: 1s,
+       group_window: 0s}
 channels:
   email: ["{email}"]
 checks:
