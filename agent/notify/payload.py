@@ -14,7 +14,7 @@ import enum
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
@@ -91,6 +91,9 @@ class AlertFields:
     tags: list[str]
     dependents: list[str]
     action: str | None
+    #: Optional in v1 (receivers of older agents never see them).
+    grouped: list[str] = field(default_factory=list)
+    ack_url: str | None = None
 
     @classmethod
     def of(cls, event: AlertEvent, kind_of: KindOf) -> AlertFields:
@@ -112,7 +115,7 @@ class AlertFields:
             resolved_at=rfc3339(event.at) if resolved else None,
             duration_seconds=max(0.0, event.at - start) if resolved else None,
             runbook=event.runbook, tags=list(event.tags), dependents=list(event.dependents),
-            action=event.action)
+            action=event.action, grouped=list(event.grouped), ack_url=event.ack_url)
 
 
 def _lead(events: Sequence[AlertEvent]) -> AlertEvent:

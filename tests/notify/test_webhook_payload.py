@@ -148,3 +148,12 @@ def test_the_test_notification_is_a_valid_document_about_nothing() -> None:
     assert (d["event"], d["status"], d["severity"], d["host"]) == (
         "test", "resolved", "ok", "web1")
     assert d["summary"].startswith("TEST web1")
+
+
+def test_the_alerts_grouped_under_one_and_its_ack_link_are_in_the_document() -> None:
+    d = doc(ev(grouped=("api", "db/used_percent{mount=/}"),
+               ack_url="https://mon.example.com/ack/inc-1.abc"))
+    assert d["grouped"] == ["api", "db/used_percent{mount=/}"]
+    assert d["ack_url"] == "https://mon.example.com/ack/inc-1.abc"
+    plain = doc(ev())
+    assert (plain["grouped"], plain["ack_url"]) == ([], None)
