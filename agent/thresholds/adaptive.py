@@ -43,13 +43,14 @@ import math
 import struct
 import time
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
 
 from agent.durations import Duration
 from agent.model import AlertKey, Finding, Status
-from agent.thresholds.baseline import RECENT_SLOTS, SLOT_SECONDS, Baseline
+from agent.thresholds.baseline import DAY_SLOTS, RECENT_SLOTS, SLOT_SECONDS, Baseline
 from agent.units import format_duration, format_value
 
 _isfinite = math.isfinite
@@ -151,15 +152,34 @@ class Code(enum.IntEnum):
     HELD = 3      # normal again, but within the cooldown of an anomaly
     LEARNING = 4  # still warming up: no verdict
     IGNORED = 5   # not a finite number: not learned, no verdict
+    STILL = 6     # stopped moving: the same value for far longer than ever before
+    RISING = 7    # drifting up: the daily mean rose on each of the last days
+    FALLING = 8   # drifting down
 
 
-NORMAL, ABOVE, BELOW, HELD, LEARNING, IGNORED = (
-    Code.NORMAL, Code.ABOVE, Code.BELOW, Code.HELD, Code.LEARNING, Code.IGNORED)
+NORMAL, ABOVE, BELOW, HELD, LEARNING, IGNORED, STILL, RISING, FALLING = (
+    Code.NORMAL, Code.ABOVE, Code.BELOW, Code.HELD, Code.LEARNING, Code.IGNORED,
+    Code.STILL, Code.RISING, Code.FALLING)
 #: The codes that are a problem (with the settings' severity).
-PROBLEM_CODES = (ABOVE, BELOW, HELD)
+PROBLEM_CODES = (ABOVE, BELOW, HELD, STILL, RISING, FALLING)
+_EPISODES = (ABOVE, BELOW, STILL, RISING, FALLING)
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_STATE = struct.Struct("<Bdddddddb?")
-_STATE_FORMAT = 1
+_STATE = struct.Struct("<B17dbbI?")
+_STATE_FORMAT = 2
+
+#: A value that stays exactly the same alerts after the longer of this ...
+STILL_MIN = 2 * SLOT_SECONDS
+#: ... and this many times the longest it ever stayed the same before (once it moved).
+STILL_FACTOR = 3.0
+#: An anomaly is over after its cooldown and at least this many normal samples (so
+#: that one sample an hour does not end it at the first normal one).
+CALM_SAMPLES = 3
+#: After an anomaly, another on the same side must go beyond its peak for this long.
+REARM = 3 * 86400.0
+#: Drift: the daily mean moved the same way on each of this many days in a row ...
+DRIFT_DAYS = 7
+#: ... by more in all than this share of the recent range's width.
+DRIFT_SHARE = 0.5
 
 
 class AdaptiveState:
@@ -171,8 +191,10 @@ class AdaptiveState:
     follows the host's local time zone, daylight saving included.
     """
 
-    __slots__ = ("_offset", "_offset_until", "baseline", "episode", "factor", "first_t",
-                 "last_bad_t", "last_t", "lower", "metric", "peak", "ready", "settings",
+    __slots__ = ("_offset", "_offset_until", "baseline", "calm", "drift", "drift_day", "drift_from",
+                 "drift_to", "episode", "factor", "first_t", "last_bad_t", "last_t",
+                 "last_value", "longest_still", "lower", "metric", "moved_t", "peak",
+                 "ready", "rearm_hi", "rearm_lo", "rearm_until", "settings", "still_at",
                  "upper", "utc_offset")
 
     def __init__(self, settings: AdaptiveSettings | None = None, metric: str = "value",
@@ -185,11 +207,23 @@ class AdaptiveState:
         self.first_t = math.nan   # start of the current stretch of data (for warm-up)
         self.last_t = math.nan
         self.last_bad_t = math.nan
-        self.episode = NORMAL     # ABOVE / BELOW while an anomaly (or its cooldown) lasts
+        self.episode = NORMAL     # the problem code while an anomaly (or its cooldown) lasts
         self.peak = math.nan      # the most extreme value of the episode
+        self.calm = 0             # normal samples since the episode's last problem
         self.ready = False        # warmed up, with a band for the current hour
         self.upper = math.inf     # problem above this ...
         self.lower = -math.inf    # ... or below this (for the current hour)
+        self.last_value = math.nan
+        self.moved_t = math.nan   # when the value last changed (NaN: it never did)
+        self.longest_still = 0.0  # the longest it stayed the same before
+        self.still_at = math.inf  # staying the same until this time is unusual
+        self.rearm_hi = -math.inf  # the peak a new anomaly above must pass ...
+        self.rearm_lo = math.inf   # ... or below
+        self.rearm_until = -math.inf
+        self.drift = NORMAL       # RISING / FALLING: found at this hour, not yet reported
+        self.drift_day = -math.inf  # the day (epoch days) drift was last reported
+        self.drift_from = math.nan  # the daily means it moved from and to
+        self.drift_to = math.nan
         self._offset = 0.0 if utc_offset is None else utc_offset
         self._offset_until = -math.inf if utc_offset is None else math.inf
 
@@ -198,13 +232,15 @@ class AdaptiveState:
     def observe(self, t: float, value: float) -> Code:
         """Learn ``value`` at epoch time ``t`` and say what it is: a verdict code.
 
-        NORMAL, ABOVE / BELOW (unusual now), HELD (normal again but within the cooldown
-        of an anomaly), LEARNING (warm-up) or IGNORED (not a finite number).
+        NORMAL, ABOVE / BELOW (unusual now), STILL (stopped moving), RISING / FALLING
+        (drift over days), HELD (normal again but within the cooldown of an anomaly),
+        LEARNING (warm-up) or IGNORED (not a finite number).
         """
         if not _isfinite(value):
             return HELD if self.episode else IGNORED
         if not t >= self.last_t:
             self._time_moved(t)
+        prev_t = self.last_t
         self.last_t = t
         if t >= self._offset_until:
             self._refresh_offset(t)
@@ -212,9 +248,9 @@ class AdaptiveState:
         hour = int((t + self._offset) // SLOT_SECONDS)
         if hour != base.cur_hour:
             if hour - base.cur_hour > RECENT_SLOTS:
-                self.first_t = t  # the first sample, or the first after a long gap: warm up
+                self._restart(t)  # the first sample, or the first after a long gap
             base.add(hour, value)
-            self._thresholds(t)
+            self._thresholds(t, hour)
         else:
             # Inline comparisons, not min()/max(): this is the per-sample hot path.
             if value < base.cur_lo:  # noqa: PLR1730
@@ -222,19 +258,32 @@ class AdaptiveState:
             if value > base.cur_hi:  # noqa: PLR1730
                 base.cur_hi = value
             base.cur_n += 1
+            base.cur_sum += value
+        if value != self.last_value:
+            if self.last_value == self.last_value:  # a change, not the first value
+                self._moved(prev_t, t)
+            self.last_value = value
+            still = False
+        else:
+            still = t >= self.still_at and self.ready
         if value > self.upper:
             code = ABOVE
         elif value < self.lower:
             code = BELOW
+        elif still:
+            code = STILL
+        elif self.drift:
+            code, self.drift = self.drift, NORMAL
         else:
             if not self.episode:
                 return NORMAL if self.ready else LEARNING
-            if t - self.last_bad_t < self.settings.cooldown:
+            self.calm += 1
+            if t - self.last_bad_t < self.settings.cooldown or self.calm < CALM_SAMPLES:
                 return HELD
-            self.episode = NORMAL
-            self.peak = math.nan
+            self._episode_over(t)
             return NORMAL if self.ready else LEARNING
         self.last_bad_t = t
+        self.calm = 0
         if self.episode != code:
             self.episode = code
             self.peak = value
@@ -242,18 +291,68 @@ class AdaptiveState:
             self.peak = value
         return code
 
-    def _thresholds(self, t: float) -> None:
+    def _moved(self, prev_t: float, t: float) -> None:
+        """The value changed at ``t`` (it was the same until ``prev_t``)."""
+        if self.moved_t == self.moved_t:
+            self.longest_still = max(self.longest_still, prev_t - self.moved_t)
+        self.moved_t = t
+        self.still_at = t + max(STILL_MIN, STILL_FACTOR * self.longest_still)
+
+    def _episode_over(self, t: float) -> None:
+        """An anomaly ended: the next one on its side must go beyond its peak for a while."""
+        if self.episode == ABOVE:
+            self.rearm_hi, self.rearm_until = self.peak, t + REARM
+            self.upper = max(self.upper, self.peak)
+        elif self.episode == BELOW:
+            self.rearm_lo, self.rearm_until = self.peak, t + REARM
+            self.lower = min(self.lower, self.peak)
+        self.episode = NORMAL
+        self.peak = math.nan
+
+    def _restart(self, t: float) -> None:
+        """Start learning afresh (the first sample, or the first after a long gap)."""
+        self.first_t = t
+        self.moved_t = math.nan
+        self.last_value = math.nan
+        self.longest_still = 0.0
+        self.still_at = math.inf
+        self.rearm_hi, self.rearm_lo, self.rearm_until = -math.inf, math.inf, -math.inf
+
+    def _thresholds(self, t: float, hour: int) -> None:
         """Recompute the problem thresholds for the hour that just began."""
         band = self.baseline.band
         self.ready = band is not None and t - self.first_t >= self.settings.warmup
         if band is None or not self.ready:
             self.upper, self.lower = math.inf, -math.inf
             return
-        margin = max(self.factor * (band.hi - band.lo),
+        margin = max(self.factor * band.width,
                      self.settings.min_deviation.of(max(abs(band.hi), abs(band.lo))))
         direction = self.settings.direction
-        self.upper = band.hi + margin if direction is not Direction.BELOW else math.inf
-        self.lower = band.lo - margin if direction is not Direction.ABOVE else -math.inf
+        upper, lower = band.hi + margin, band.lo - margin
+        if t < self.rearm_until:
+            upper, lower = max(upper, self.rearm_hi), min(lower, self.rearm_lo)
+        self.upper = upper if direction is not Direction.BELOW else math.inf
+        self.lower = lower if direction is not Direction.ABOVE else -math.inf
+        if hour % DAY_SLOTS == 0:
+            self._drift(hour // DAY_SLOTS, band.width)
+
+    def _drift(self, day: int, width: float) -> None:
+        """Once a day: did the daily mean move the same way on each of the last days?"""
+        if day - self.drift_day < DRIFT_DAYS:
+            return
+        means = self.baseline.daily_means(DRIFT_DAYS + 1)
+        if means is None:
+            return
+        steps = [b - a for a, b in pairwise(means)]
+        direction = self.settings.direction
+        found = NORMAL
+        if all(s > 0 for s in steps) and direction is not Direction.BELOW:
+            found = RISING
+        elif all(s < 0 for s in steps) and direction is not Direction.ABOVE:
+            found = FALLING
+        if found and abs(means[-1] - means[0]) > DRIFT_SHARE * width:
+            self.drift, self.drift_day = found, day
+            self.drift_from, self.drift_to = means[0], means[-1]
 
     def _time_moved(self, t: float) -> None:
         """The clock went back: move the episode's times with it (no time has passed)."""
@@ -261,6 +360,9 @@ class AdaptiveState:
             shift = t - self.last_t
             self.first_t += shift
             self.last_bad_t += shift
+            self.moved_t += shift
+            self.still_at += shift
+            self.rearm_until += shift
 
     def _refresh_offset(self, t: float) -> None:
         self._offset = float(time.localtime(t).tm_gmtoff)
@@ -268,10 +370,12 @@ class AdaptiveState:
 
     # -- words ---------------------------------------------------------------------------
 
-    def when(self, t: float) -> str:
-        """``Tue 14:00``: the hour of the week that ``t`` falls in (this state's zone)."""
+    def when(self, t: float, weekday: bool = True) -> str:
+        """``Tue 14:00``: the hour of the week that ``t`` falls in (this state's zone);
+        ``14:00`` without the weekday."""
         local = time.gmtime(t + self._offset)
-        return f"{_DAYS[local.tm_wday]} {local.tm_hour:02d}:00"
+        hour = f"{local.tm_hour:02d}:00"
+        return f"{_DAYS[local.tm_wday]} {hour}" if weekday else hour
 
     def usual(self) -> str:
         """``120-180``: the normal range of the current hour (empty while learning)."""
@@ -279,6 +383,27 @@ class AdaptiveState:
         if band is None:
             return ""
         return f"{format_value(self.metric, band.lo)}-{format_value(self.metric, band.hi)}"
+
+    def _side(self, code: Code, t: float) -> str:
+        """What made ``code`` (a problem code other than HELD) a problem, in words."""
+        m = self.metric
+        band = self.baseline.band
+        if code in (ABOVE, BELOW):
+            side = "above" if code == ABOVE else "below"
+            if band is not None and band.profile:
+                at = self.when(t, weekday=band.profile > DAY_SLOTS)
+                return f"far {side} normal (usually {self.usual()} at {at})"
+            where = f" for {self.when(t)}" if band is not None and band.seasonal else ""
+            return f"far {side} normal{where} (usually {self.usual()})"
+        if code == STILL:
+            still = format_duration(max(0.0, t - self.moved_t))
+            before = (f"before, it stayed the same for at most "
+                      f"{format_duration(self.longest_still)}" if self.longest_still
+                      else "before, it changed at every sample")
+            return f"unchanged for {still} ({before})"
+        verb = "rose" if code == RISING else "fell"
+        return (f"drifting: its daily mean {verb} on each of the last {DRIFT_DAYS} days, "
+                f"from {format_value(m, self.drift_from)} to {format_value(m, self.drift_to)}")
 
     def explain(self, code: Code, t: float, value: float) -> str:
         """The ``why`` of a verdict code, in words."""
@@ -290,17 +415,16 @@ class AdaptiveState:
             learned = 0.0 if self.first_t != self.first_t else max(0.0, t - self.first_t)
             return (f"{m} {shown}: learning what is normal "
                     f"({format_duration(learned)} of {format_duration(self.settings.warmup)})")
+        if code in _EPISODES:
+            return f"{m} {shown} is {self._side(code, t)}"
         where = f" for {self.when(t)}" if band.seasonal else ""
         usual = f"(usually {self.usual()})"
-        if code in (ABOVE, BELOW):
-            side = "above" if code == ABOVE else "below"
-            return f"{m} {shown} is far {side} normal{where} {usual}"
-        if code == HELD:
-            side = "above" if self.episode == ABOVE else "below"
+        if code == HELD and self.episode:
             ago = format_duration(t - self.last_bad_t)
-            peak = format_value(m, self.peak)
-            return (f"{m} {shown} is back within normal{where} {usual}, but was far {side} "
-                    f"it {ago} ago (peak {peak})")
+            was = self._side(self.episode, self.last_bad_t)
+            if self.episode in (ABOVE, BELOW):
+                was += f", peak {format_value(m, self.peak)}"
+            return f"{m} {shown} is back within normal{where} {usual}, but {ago} ago was {was}"
         return f"{m} {shown} is within normal{where} {usual}"
 
     def finding(self, key: AlertKey, code: Code, t: float, value: float) -> Finding:
@@ -315,28 +439,38 @@ class AdaptiveState:
     def to_bytes(self) -> bytes:
         """The learned state and the current episode as compact bytes (settings excluded)."""
         head = _STATE.pack(_STATE_FORMAT, self.first_t, self.last_t, self.last_bad_t,
-                           self.peak, self.upper, self.lower, self._offset, self.episode,
+                           self.peak, self.upper, self.lower, self._offset, self.last_value,
+                           self.moved_t, self.longest_still, self.still_at, self.rearm_hi,
+                           self.rearm_lo, self.rearm_until, self.drift_day, self.drift_from,
+                           self.drift_to, self.episode, self.drift, min(self.calm, 2**31),
                            self.ready)
         return head + self.baseline.to_bytes()
 
     @classmethod
     def from_bytes(cls, data: bytes, settings: AdaptiveSettings | None = None,
                    metric: str = "value", utc_offset: float | None = None) -> AdaptiveState:
-        """Restore ``to_bytes`` output. ValueError when the bytes are not such a state.
+        """Restore ``to_bytes`` output. ValueError when the bytes are not such a state
+        (an older format included: what it learned is dropped and learned again).
 
         Settings are configuration, not learned state: pass the current ones. Thresholds
         follow new settings from the next hour on.
         """
         if len(data) < _STATE.size or data[0] != _STATE_FORMAT:
             raise ValueError("stored adaptive state has an unknown format")
-        (_, first_t, last_t, last_bad_t, peak, upper, lower, offset, episode,
-         ready) = _STATE.unpack_from(data)
+        (_, first_t, last_t, last_bad_t, peak, upper, lower, offset, last_value, moved_t,
+         longest_still, still_at, rearm_hi, rearm_lo, rearm_until, drift_day, drift_from,
+         drift_to, episode, drift, calm, ready) = _STATE.unpack_from(data)
         self = cls(settings, metric, utc_offset)
         self.baseline = Baseline.from_bytes(data[_STATE.size:])
         self.first_t, self.last_t, self.last_bad_t = first_t, last_t, last_bad_t
         self.peak, self.upper, self.lower = peak, upper, lower
-        self.episode = Code(episode) if episode in (ABOVE, BELOW) else NORMAL
-        self.ready = ready
+        self.last_value, self.moved_t, self.longest_still = last_value, moved_t, longest_still
+        self.still_at = still_at
+        self.rearm_hi, self.rearm_lo, self.rearm_until = rearm_hi, rearm_lo, rearm_until
+        self.drift_day, self.drift_from, self.drift_to = drift_day, drift_from, drift_to
+        self.episode = Code(episode) if episode in _EPISODES else NORMAL
+        self.drift = Code(drift) if drift in (RISING, FALLING) else NORMAL
+        self.calm, self.ready = calm, ready
         if utc_offset is None:
             self._offset = offset  # refreshed at the next hour
         return self

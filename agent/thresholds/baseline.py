@@ -1,22 +1,27 @@
 """The learned normal range of one metric: hourly summaries, robust ranks, seasonal bands.
 
-History is kept as one summary per clock hour (lowest and highest value seen in it) in a
-ring of three weeks, so memory is fixed (12 KB of arrays, about 17 KB in all, per metric)
-however fast samples arrive and however long the agent runs. Each new hour the *band* (the normal
-range for that hour) is recomputed from completed hours only:
+History is kept as one summary per clock hour (lowest, highest and mean value seen in it)
+in a ring of three weeks, so memory is fixed (16 KB of arrays, about 20 KB in all, per
+metric) however fast samples arrive and however long the agent runs. Every statistic is
+over hours, never over samples, so a metric sampled every minute and one sampled every
+hour learn the same kind of range. Each new hour the *band* (the normal range for that
+hour) is recomputed from completed hours only:
 
 * **recent**: over the last 7 days, the range reached in more than ``rank_fraction`` of
   the hours (by default 5 %: 9 of a week's 168 hours, 2 of the first day's 24). One
   spike, or a few, cannot widen it; a lasting level shift widens it once it has lasted
-  that many hours.
-* **daily**: the range reached at this hour of the day (give or take an hour) on most of
-  the last 7 days (all of one known day, both of two, two of three, ...). A nightly backup
-  at 02:00 makes 02:00 busy, not 14:00.
-* **weekly**: the same at this hour of the week on most of the last 3 weeks, once 2 weeks
-  are known (the Sunday job).
+  that many hours. Its width is the *spread* that margins are measured in.
+* **seasonal profile**: the range reached near this hour (give or take an hour) on the
+  last days, or at this hour of the week on the last weeks. While few periods are known
+  (fewer than ``NARROW_DAYS`` days, ``NARROW_WEEKS`` weeks) it can only widen the recent
+  range, with what most of them did (a nightly backup at 02:00 makes 02:00 busy, not
+  14:00). Once enough are known the profile *is* the band, narrower where the hour is
+  always quiet: a value normal at 14:00 is unusual at 03:00 if 03:00 is always quiet.
+  The profile is what all known periods but the most extreme one did.
+* **sustained**: the level every one of the last ``SUSTAINED_SLOTS`` hours reached joins
+  the band, so a lasting level shift is the new normal within hours at every hour.
 
-The band is the union of those ranges. All of it is O(1) per sample; the hourly recompute
-costs a few microseconds.
+All of it is O(1) per sample; the hourly recompute costs a few microseconds.
 """
 
 from __future__ import annotations
@@ -31,20 +36,25 @@ from dataclasses import dataclass
 SLOT_SECONDS = 3600
 DAY_SLOTS = 24
 WEEK_SLOTS = 7 * DAY_SLOTS
-#: Hourly summaries kept: three weeks (the weekly band looks that far back).
+#: Hourly summaries kept: three weeks (the weekly profile looks that far back).
 RING_SLOTS = 3 * WEEK_SLOTS
 #: The window of the rank-based recent range.
 RECENT_SLOTS = WEEK_SLOTS
 DAILY_DAYS = 7
 WEEKLY_WEEKS = 3
-#: Days (weeks) of the same hour that must be known before the daily (weekly) band counts.
+#: Days (weeks) of the same hour that must be known before the profile counts at all ...
 DAILY_MIN = 1
 WEEKLY_MIN = 2
+#: ... and before it replaces the recent range (narrowing it where the hour is quiet).
+NARROW_DAYS = 5
+NARROW_WEEKS = 3
+#: Hours whose common level joins the band (a level shift is normal after this long).
+SUSTAINED_SLOTS = 6
 #: Completed hours needed before there is any band at all.
 MIN_SLOTS = 3
 _EMPTY = -(2**62)
-_FORMAT = 1
-_HEADER = struct.Struct("<Bdqqdd")
+_FORMAT = 2
+_HEADER = struct.Struct("<Bdqqddd")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,24 +63,35 @@ class Band:
 
     lo: float
     hi: float
-    #: A daily or weekly profile was known for this hour (it may or may not have widened it).
+    #: A daily or weekly profile was known for this hour (it may have widened or narrowed).
     seasonal: bool
     #: Completed hours in the recent window.
     hours: int
+    #: The width of the recent range (margins are measured in it); NaN: ``hi - lo``.
+    spread: float = math.nan
+    #: The period in hours (24 or 168) of the profile that replaced the recent range (the
+    #: band may be narrower than the week's); 0 when none did.
+    profile: int = 0
+
+    @property
+    def width(self) -> float:
+        """What a margin is a share of: the recent range's width."""
+        return self.hi - self.lo if self.spread != self.spread else self.spread
 
 
 class Baseline:
-    """Hourly low/high summaries of one metric and the band derived from them.
+    """Hourly summaries of one metric and the band derived from them.
 
-    ``add(hour, value)`` learns a value of clock hour ``hour`` (an integer count of hours,
-    local time); ``band`` is the normal range for the current hour, or None while fewer than
-    ``MIN_SLOTS`` hours are known.
+    ``add(hour, value)`` is the per-sample entry (``hour`` counts clock hours since the
+    epoch in the metric's time zone). ``band`` is the band for the current hour, or None
+    while fewer than ``MIN_SLOTS`` hours are known.
     """
 
     __slots__ = (
         "_hi",
         "_hour",
         "_lo",
+        "_mean",
         "_rec_hi",
         "_rec_lo",
         "band",
@@ -78,6 +99,7 @@ class Baseline:
         "cur_hour",
         "cur_lo",
         "cur_n",
+        "cur_sum",
         "rank_fraction",
     )
 
@@ -91,12 +113,14 @@ class Baseline:
         self._hour = array("q", [_EMPTY]) * RING_SLOTS
         self._lo = array("d", [0.0]) * RING_SLOTS
         self._hi = array("d", [0.0]) * RING_SLOTS
+        self._mean = array("d", [0.0]) * RING_SLOTS
         self._rec_hi = array("d")  # sorted highs of the recent window
         self._rec_lo = array("d")  # sorted lows of the recent window
         self.cur_hour = _EMPTY
         self.cur_lo = math.inf
         self.cur_hi = -math.inf
         self.cur_n = 0
+        self.cur_sum = 0.0
         self.band: Band | None = None
 
     # -- learning ------------------------------------------------------------------------
@@ -112,6 +136,7 @@ class Baseline:
         if value > self.cur_hi:  # noqa: PLR1730
             self.cur_hi = value
         self.cur_n += 1
+        self.cur_sum += value
         return rolled
 
     def roll(self, hour: int) -> None:
@@ -133,8 +158,8 @@ class Baseline:
             self.cur_hour = hour
             return
         if self.cur_n:
-            self._store(prev, self.cur_lo, self.cur_hi)
-        self.cur_lo, self.cur_hi, self.cur_n = math.inf, -math.inf, 0
+            self._store(prev, self.cur_lo, self.cur_hi, self.cur_sum / self.cur_n)
+        self.cur_lo, self.cur_hi, self.cur_n, self.cur_sum = math.inf, -math.inf, 0, 0.0
         self.cur_hour = hour
         self._expire(prev - RECENT_SLOTS, hour - RECENT_SLOTS)
         self.band = self._compute_band(hour)
@@ -143,12 +168,13 @@ class Baseline:
         """Forget everything learned."""
         self._clear()
 
-    def _store(self, hour: int, lo: float, hi: float) -> None:
+    def _store(self, hour: int, lo: float, hi: float, mean: float) -> None:
         i = hour % RING_SLOTS
         if self._hour[i] == hour:  # the same hour again (after a clock shift): merge
             self._unrecent(i)
             lo, hi = min(lo, self._lo[i]), max(hi, self._hi[i])
-        self._hour[i], self._lo[i], self._hi[i] = hour, lo, hi
+            mean = (mean + self._mean[i]) / 2
+        self._hour[i], self._lo[i], self._hi[i], self._mean[i] = hour, lo, hi, mean
         insort(self._rec_hi, hi)
         insort(self._rec_lo, lo)
 
@@ -170,17 +196,17 @@ class Baseline:
                 self._unrecent(i)
 
     def _shift(self, delta: int) -> None:
-        hours = [(h + delta, self._lo[i], self._hi[i])
+        hours = [(h + delta, self._lo[i], self._hi[i], self._mean[i])
                  for i, h in enumerate(self._hour) if h != _EMPTY]
-        cur = (self.cur_lo, self.cur_hi, self.cur_n)
+        cur = (self.cur_lo, self.cur_hi, self.cur_n, self.cur_sum)
         self._hour = array("q", [_EMPTY]) * RING_SLOTS
         self._rec_hi, self._rec_lo = array("d"), array("d")
         self.cur_hour += delta
-        for h, lo, hi in hours:
+        for h, lo, hi, mean in hours:
             if h >= self.cur_hour - RING_SLOTS:
-                self._store(h, lo, hi)
+                self._store(h, lo, hi, mean)
         self._expire(self.cur_hour - RING_SLOTS, self.cur_hour - RECENT_SLOTS)
-        self.cur_lo, self.cur_hi, self.cur_n = cur
+        self.cur_lo, self.cur_hi, self.cur_n, self.cur_sum = cur
 
     # -- the band ------------------------------------------------------------------------
 
@@ -205,18 +231,41 @@ class Baseline:
             return None
         r = min(int(self.rank_fraction * n) + 1, n)
         lo, hi = self._rec_lo[r - 1], self._rec_hi[n - r]
+        spread = hi - lo
+        weekly = self._periods(hour, WEEK_SLOTS, WEEKLY_WEEKS)
+        daily = self._periods(hour, DAY_SLOTS, DAILY_DAYS)
+        narrow, period = ((weekly, WEEK_SLOTS) if len(weekly[0]) >= NARROW_WEEKS
+                          else (daily, DAY_SLOTS) if len(daily[0]) >= NARROW_DAYS
+                          else (None, 0))
+        if narrow is not None:
+            los, his = narrow
+            m = len(his)
+            # What every period but the most extreme one reached (all of them if few).
+            skip = 1 if m >= 4 else 0
+            lo, hi = los[skip], his[m - 1 - skip]
+            if period == DAY_SLOTS and len(weekly[0]) >= WEEKLY_MIN:
+                lo, hi = self._majority(weekly, lo, hi)  # the Sunday job widens Sundays
+            s_lo, s_hi = self._sustained()
+            lo, hi = min(lo, s_lo), max(hi, s_hi)
+            return Band(lo, hi, True, n, spread, period)
         seasonal = False
-        for period, count, least in ((DAY_SLOTS, DAILY_DAYS, DAILY_MIN),
-                                     (WEEK_SLOTS, WEEKLY_WEEKS, WEEKLY_MIN)):
-            found = self._seasonal(hour, period, count, least)
-            if found is not None:
+        for ranges, least in ((daily, DAILY_MIN), (weekly, WEEKLY_MIN)):
+            if len(ranges[0]) >= least:
                 seasonal = True
-                lo, hi = min(lo, found[0]), max(hi, found[1])
-        return Band(lo, hi, seasonal, n)
+                lo, hi = self._majority(ranges, lo, hi)
+        return Band(lo, hi, seasonal, n, spread)
 
-    def _seasonal(self, hour: int, period: int, count: int,
-                  least: int) -> tuple[float, float] | None:
-        """The range reached near this hour of the period in most of the last periods."""
+    @staticmethod
+    def _majority(ranges: tuple[list[float], list[float]], lo: float,
+                  hi: float) -> tuple[float, float]:
+        """``lo``-``hi`` widened by the range reached on a strict majority of the periods
+        (both of two, two of three...)."""
+        los, his = ranges
+        m = len(his)
+        return min(lo, los[m - 1 - (m - 1) // 2]), max(hi, his[(m - 1) // 2])
+
+    def _periods(self, hour: int, period: int, count: int) -> tuple[list[float], list[float]]:
+        """The ranges near this hour of the period in the last periods: lows, highs sorted."""
         los: list[float] = []
         his: list[float] = []
         hours, lo_a, hi_a = self._hour, self._lo, self._hi
@@ -229,13 +278,41 @@ class Baseline:
             if hi >= lo:
                 los.append(lo)
                 his.append(hi)
-        m = len(his)
-        if m < least:
-            return None
-        # A level reached on a strict majority of the periods (both of two, two of three...).
+        los.sort()
         his.sort()
-        los.sort(reverse=True)
-        return los[(m - 1) // 2], his[(m - 1) // 2]
+        return los, his
+
+    def _sustained(self) -> tuple[float, float]:
+        """The level each of the last hours reached: (highest low, lowest high)."""
+        lo, hi = -math.inf, math.inf
+        for h in range(self.cur_hour - SUSTAINED_SLOTS, self.cur_hour):
+            i = h % RING_SLOTS
+            if self._hour[i] != h:
+                return math.inf, -math.inf  # not known throughout: nothing sustained
+            lo, hi = max(lo, self._lo[i]), min(hi, self._hi[i])
+        return lo, hi
+
+    def daily_means(self, days: int) -> list[float] | None:
+        """The mean of each of the last ``days`` whole days (24 hours before the current
+        hour, 48 to 24 before...), oldest first; None unless each has 20 of its hours."""
+        out: list[float] = []
+        for d in range(days, 0, -1):
+            total, count = 0.0, 0
+            for h in range(self.cur_hour - 24 * d, self.cur_hour - 24 * (d - 1)):
+                i = h % RING_SLOTS
+                if self._hour[i] == h:
+                    total += self._mean[i]
+                    count += 1
+            if count < 20:  # most of the day
+                return None
+            out.append(total / count)
+        return out
+
+    def hour_range(self) -> float:
+        """The median width of the recent hours (how much the metric moves in an hour)."""
+        widths = sorted(self._hi[i] - self._lo[i] for i, h in enumerate(self._hour)
+                        if h != _EMPTY and h >= self.cur_hour - RECENT_SLOTS)
+        return widths[len(widths) // 2] if widths else 0.0
 
     # -- persistence ---------------------------------------------------------------------
 
@@ -245,27 +322,31 @@ class Baseline:
         The band is not stored: it is a function of the stored hours.
         """
         head = _HEADER.pack(_FORMAT, self.rank_fraction, self.cur_hour, self.cur_n,
-                            self.cur_lo, self.cur_hi)
+                            self.cur_lo, self.cur_hi, self.cur_sum)
         return zlib.compress(head + self._hour.tobytes() + self._lo.tobytes()
-                             + self._hi.tobytes(), 6)
+                             + self._hi.tobytes() + self._mean.tobytes(), 6)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Baseline:
-        """Rebuild a baseline from ``to_bytes``; ValueError when the data is not one."""
+        """Rebuild a baseline from ``to_bytes``; ValueError when the data is not one
+        (a corrupt row, or one of an older format: learning again is the safe side)."""
         try:
             body = zlib.decompress(data)
         except zlib.error as exc:
             raise ValueError(f"stored baseline is corrupt ({exc})") from None
-        size = _HEADER.size + RING_SLOTS * 24
+        size = _HEADER.size + RING_SLOTS * 32
         if len(body) != size or body[0] != _FORMAT:
             raise ValueError("stored baseline has an unknown format or size")
-        _, frac, cur_hour, cur_n, cur_lo, cur_hi = _HEADER.unpack_from(body)
+        _, frac, cur_hour, cur_n, cur_lo, cur_hi, cur_sum = _HEADER.unpack_from(body)
         self = cls(frac)
         off = _HEADER.size
-        self._hour = array("q", body[off:off + RING_SLOTS * 8])
-        self._lo = array("d", body[off + RING_SLOTS * 8:off + RING_SLOTS * 16])
-        self._hi = array("d", body[off + RING_SLOTS * 16:])
+        step = RING_SLOTS * 8
+        self._hour = array("q", body[off:off + step])
+        self._lo = array("d", body[off + step:off + 2 * step])
+        self._hi = array("d", body[off + 2 * step:off + 3 * step])
+        self._mean = array("d", body[off + 3 * step:])
         self.cur_hour, self.cur_n, self.cur_lo, self.cur_hi = cur_hour, cur_n, cur_lo, cur_hi
+        self.cur_sum = cur_sum
         if cur_hour != _EMPTY:
             for h in range(cur_hour - RECENT_SLOTS, cur_hour):
                 i = h % RING_SLOTS
