@@ -18,8 +18,9 @@ hour) is recomputed from completed hours only:
   14:00). Once enough are known the profile *is* the band, narrower where the hour is
   always quiet: a value normal at 14:00 is unusual at 03:00 if 03:00 is always quiet.
   The profile is what all known periods but the most extreme one did.
-* **sustained**: the level every one of the last ``SUSTAINED_SLOTS`` hours reached joins
-  the band, so a lasting level shift is the new normal within hours at every hour.
+* **sustained**: once the last ``SUSTAINED_SLOTS`` hours all went beyond their bands on
+  one side, the level most of them reached joins the profile's band, so a lasting level
+  shift is the new normal within hours at every hour.
 
 All of it is O(1) per sample; the hourly recompute costs a few microseconds.
 """
@@ -54,7 +55,7 @@ SUSTAINED_SLOTS = 6
 MIN_SLOTS = 3
 _EMPTY = -(2**62)
 _FORMAT = 2
-_HEADER = struct.Struct("<Bdqqddd")
+_HEADER = struct.Struct("<Bdqqdddqq")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +95,9 @@ class Baseline:
         "_mean",
         "_rec_hi",
         "_rec_lo",
+        "_usual",
         "band",
+        "beyond",
         "cur_hi",
         "cur_hour",
         "cur_lo",
@@ -122,6 +125,10 @@ class Baseline:
         self.cur_n = 0
         self.cur_sum = 0.0
         self.band: Band | None = None
+        #: Hours in a row whose highs went above their usual range, and whose lows below.
+        self.beyond = [0, 0]
+        #: The current hour's usual range: its band before a sustained level widened it.
+        self._usual = (math.inf, -math.inf)
 
     # -- learning ------------------------------------------------------------------------
 
@@ -151,7 +158,7 @@ class Baseline:
             return
         if hour < prev:
             self._shift(hour - prev)
-            self.band = self._compute_band(hour)
+            self.band = self._compute_band(hour, keep=True)
             return
         if hour - prev > RECENT_SLOTS:
             self.reset()
@@ -159,10 +166,13 @@ class Baseline:
             return
         if self.cur_n:
             self._store(prev, self.cur_lo, self.cur_hi, self.cur_sum / self.cur_n)
+            (lo, hi), beyond = self._usual, self.beyond
+            beyond[0] = beyond[0] + 1 if self.cur_hi > hi else 0
+            beyond[1] = beyond[1] + 1 if self.cur_lo < lo else 0
         self.cur_lo, self.cur_hi, self.cur_n, self.cur_sum = math.inf, -math.inf, 0, 0.0
         self.cur_hour = hour
         self._expire(prev - RECENT_SLOTS, hour - RECENT_SLOTS)
-        self.band = self._compute_band(hour)
+        self.band = self._compute_band(hour, keep=True)
 
     def reset(self) -> None:
         """Forget everything learned."""
@@ -225,9 +235,13 @@ class Baseline:
             return None
         return self._compute_band(hour)
 
-    def _compute_band(self, hour: int) -> Band | None:
+    def _compute_band(self, hour: int, keep: bool = False) -> Band | None:
+        """The band of ``hour``; ``keep``: it is the current hour's (remember its usual
+        range, to tell at its end whether it went beyond)."""
         n = len(self._rec_hi)
         if n < MIN_SLOTS:
+            if keep:
+                self._usual = (-math.inf, math.inf)
             return None
         r = min(int(self.rank_fraction * n) + 1, n)
         lo, hi = self._rec_lo[r - 1], self._rec_hi[n - r]
@@ -245,14 +259,22 @@ class Baseline:
             lo, hi = los[skip], his[m - 1 - skip]
             if period == DAY_SLOTS and len(weekly[0]) >= WEEKLY_MIN:
                 lo, hi = self._majority(weekly, lo, hi)  # the Sunday job widens Sundays
+            if keep:
+                self._usual = (lo, hi)
+            # A level held beyond the band for hours is the new normal (a level shift).
             s_lo, s_hi = self._sustained()
-            lo, hi = min(lo, s_lo), max(hi, s_hi)
+            if self.beyond[0] >= SUSTAINED_SLOTS:
+                hi = max(hi, s_hi)
+            if self.beyond[1] >= SUSTAINED_SLOTS:
+                lo = min(lo, s_lo)
             return Band(lo, hi, True, n, spread, period)
         seasonal = False
         for ranges, least in ((daily, DAILY_MIN), (weekly, WEEKLY_MIN)):
             if len(ranges[0]) >= least:
                 seasonal = True
                 lo, hi = self._majority(ranges, lo, hi)
+        if keep:
+            self._usual = (lo, hi)
         return Band(lo, hi, seasonal, n, spread)
 
     @staticmethod
@@ -265,32 +287,45 @@ class Baseline:
         return min(lo, los[m - 1 - (m - 1) // 2]), max(hi, his[(m - 1) // 2])
 
     def _periods(self, hour: int, period: int, count: int) -> tuple[list[float], list[float]]:
-        """The ranges near this hour of the period in the last periods: lows, highs sorted."""
+        """The ranges at this hour of the period in the last periods: lows, highs sorted.
+
+        The highs are those of the hour give or take one (a job that runs late is not an
+        anomaly), the lows those of the hour itself (a job that did not run is one).
+        """
         los: list[float] = []
         his: list[float] = []
         hours, lo_a, hi_a = self._hour, self._lo, self._hi
         for k in range(1, count + 1):
-            lo, hi = math.inf, -math.inf
-            for h in (hour - k * period - 1, hour - k * period, hour - k * period + 1):
+            at = hour - k * period
+            i = at % RING_SLOTS
+            if hours[i] != at:
+                continue
+            lo, hi = lo_a[i], hi_a[i]
+            for h in (at - 1, at + 1):
                 i = h % RING_SLOTS
                 if hours[i] == h:
-                    lo, hi = min(lo, lo_a[i]), max(hi, hi_a[i])
-            if hi >= lo:
-                los.append(lo)
-                his.append(hi)
+                    hi = max(hi, hi_a[i])
+            los.append(lo)
+            his.append(hi)
         los.sort()
         his.sort()
         return los, his
 
     def _sustained(self) -> tuple[float, float]:
-        """The level each of the last hours reached: (highest low, lowest high)."""
-        lo, hi = -math.inf, math.inf
+        """The level most of the last hours reached: the (highest low, lowest high) of
+        all but the ``SUSTAINED_SLOTS // 3`` most extreme of them."""
+        los: list[float] = []
+        his: list[float] = []
         for h in range(self.cur_hour - SUSTAINED_SLOTS, self.cur_hour):
             i = h % RING_SLOTS
             if self._hour[i] != h:
                 return math.inf, -math.inf  # not known throughout: nothing sustained
-            lo, hi = max(lo, self._lo[i]), min(hi, self._hi[i])
-        return lo, hi
+            los.append(self._lo[i])
+            his.append(self._hi[i])
+        los.sort()
+        his.sort()
+        k = SUSTAINED_SLOTS // 3
+        return los[-1 - k], his[k]
 
     def daily_means(self, days: int) -> list[float] | None:
         """The mean of each of the last ``days`` whole days (24 hours before the current
@@ -322,7 +357,7 @@ class Baseline:
         The band is not stored: it is a function of the stored hours.
         """
         head = _HEADER.pack(_FORMAT, self.rank_fraction, self.cur_hour, self.cur_n,
-                            self.cur_lo, self.cur_hi, self.cur_sum)
+                            self.cur_lo, self.cur_hi, self.cur_sum, *self.beyond)
         return zlib.compress(head + self._hour.tobytes() + self._lo.tobytes()
                              + self._hi.tobytes() + self._mean.tobytes(), 6)
 
@@ -337,7 +372,8 @@ class Baseline:
         size = _HEADER.size + RING_SLOTS * 32
         if len(body) != size or body[0] != _FORMAT:
             raise ValueError("stored baseline has an unknown format or size")
-        _, frac, cur_hour, cur_n, cur_lo, cur_hi, cur_sum = _HEADER.unpack_from(body)
+        (_, frac, cur_hour, cur_n, cur_lo, cur_hi, cur_sum, above,
+         below) = _HEADER.unpack_from(body)
         self = cls(frac)
         off = _HEADER.size
         step = RING_SLOTS * 8
@@ -346,12 +382,13 @@ class Baseline:
         self._hi = array("d", body[off + 2 * step:off + 3 * step])
         self._mean = array("d", body[off + 3 * step:])
         self.cur_hour, self.cur_n, self.cur_lo, self.cur_hi = cur_hour, cur_n, cur_lo, cur_hi
-        self.cur_sum = cur_sum
+        self.cur_sum, self.beyond = cur_sum, [above, below]
         if cur_hour != _EMPTY:
             for h in range(cur_hour - RECENT_SLOTS, cur_hour):
                 i = h % RING_SLOTS
                 if self._hour[i] == h:
                     insort(self._rec_hi, self._hi[i])
                     insort(self._rec_lo, self._lo[i])
-            self.band = self._compute_band(cur_hour)  # the same inputs give the same band
+            # The same inputs give the same band.
+            self.band = self._compute_band(cur_hour, keep=True)
         return self
