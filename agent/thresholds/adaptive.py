@@ -155,18 +155,28 @@ class Code(enum.IntEnum):
     STILL = 6     # stopped moving: the same value for far longer than ever before
     RISING = 7    # drifting up: the daily mean rose on each of the last days
     FALLING = 8   # drifting down
+    HIGHER = 9    # the last hour's mean was far above the recent hours' means
+    LOWER = 10    # ... far below
 
 
-NORMAL, ABOVE, BELOW, HELD, LEARNING, IGNORED, STILL, RISING, FALLING = (
+NORMAL, ABOVE, BELOW, HELD, LEARNING, IGNORED, STILL, RISING, FALLING, HIGHER, LOWER = (
     Code.NORMAL, Code.ABOVE, Code.BELOW, Code.HELD, Code.LEARNING, Code.IGNORED,
-    Code.STILL, Code.RISING, Code.FALLING)
+    Code.STILL, Code.RISING, Code.FALLING, Code.HIGHER, Code.LOWER)
 #: The codes that are a problem (with the settings' severity).
-PROBLEM_CODES = (ABOVE, BELOW, HELD, STILL, RISING, FALLING)
-_EPISODES = (ABOVE, BELOW, STILL, RISING, FALLING)
+PROBLEM_CODES = (ABOVE, BELOW, HELD, STILL, RISING, FALLING, HIGHER, LOWER)
+_EPISODES = (ABOVE, BELOW, STILL, RISING, FALLING, HIGHER, LOWER)
+#: The codes found once an hour (reported with the next sample).
+_HOURLY = (RISING, FALLING, HIGHER, LOWER)
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_STATE = struct.Struct("<B17dbbI?")
+_STATE = struct.Struct("<B20dbbI?")
 _STATE_FORMAT = 2
 
+#: How much further than the odd day of the last weeks a value must go to alert.
+CALIBRATE = 1.0
+#: The least excess of an hour's mean, as a multiple of the sensitivity's share.
+LEVEL_FACTOR = 3.0
+#: The margin of a profile's band (from a few periods) is this many times wider.
+NARROW_MARGIN = 1.0
 #: A value that stays exactly the same alerts after the longer of this ...
 STILL_MIN = 2 * SLOT_SECONDS
 #: ... and this many times the longest it ever stayed the same before (once it moved).
@@ -191,11 +201,36 @@ class AdaptiveState:
     follows the host's local time zone, daylight saving included.
     """
 
-    __slots__ = ("_offset", "_offset_until", "baseline", "calm", "drift", "drift_day", "drift_from",
-                 "drift_to", "episode", "factor", "first_t", "last_bad_t", "last_t",
-                 "last_value", "longest_still", "lower", "metric", "moved_t", "peak",
-                 "ready", "rearm_hi", "rearm_lo", "rearm_until", "settings", "still_at",
-                 "upper", "utc_offset")
+    __slots__ = (
+        "_offset",
+        "_offset_until",
+        "baseline",
+        "calm",
+        "drift_day",
+        "drift_from",
+        "drift_to",
+        "episode",
+        "factor",
+        "first_t",
+        "last_bad_t",
+        "last_t",
+        "last_value",
+        "level",
+        "longest_still",
+        "lower",
+        "metric",
+        "moved_t",
+        "peak",
+        "pending",
+        "ready",
+        "rearm_hi",
+        "rearm_lo",
+        "rearm_until",
+        "settings",
+        "still_at",
+        "upper",
+        "utc_offset",
+    )
 
     def __init__(self, settings: AdaptiveSettings | None = None, metric: str = "value",
                  utc_offset: float | None = None) -> None:
@@ -220,10 +255,11 @@ class AdaptiveState:
         self.rearm_hi = -math.inf  # the peak a new anomaly above must pass ...
         self.rearm_lo = math.inf   # ... or below
         self.rearm_until = -math.inf
-        self.drift = NORMAL       # RISING / FALLING: found at this hour, not yet reported
+        self.pending = NORMAL     # a problem found when the hour began, not yet reported
         self.drift_day = -math.inf  # the day (epoch days) drift was last reported
         self.drift_from = math.nan  # the daily means it moved from and to
         self.drift_to = math.nan
+        self.level = (math.nan, math.nan, math.nan)  # the hour's mean, the usual means
         self._offset = 0.0 if utc_offset is None else utc_offset
         self._offset_until = -math.inf if utc_offset is None else math.inf
 
@@ -251,6 +287,7 @@ class AdaptiveState:
                 self._restart(t)  # the first sample, or the first after a long gap
             base.add(hour, value)
             self._thresholds(t, hour)
+            self._level()
         else:
             # Inline comparisons, not min()/max(): this is the per-sample hot path.
             if value < base.cur_lo:  # noqa: PLR1730
@@ -272,8 +309,8 @@ class AdaptiveState:
             code = BELOW
         elif still:
             code = STILL
-        elif self.drift:
-            code, self.drift = self.drift, NORMAL
+        elif self.pending:
+            code, self.pending = self.pending, NORMAL
         else:
             if not self.episode:
                 return NORMAL if self.ready else LEARNING
@@ -325,16 +362,42 @@ class AdaptiveState:
         if band is None or not self.ready:
             self.upper, self.lower = math.inf, -math.inf
             return
-        margin = max(self.factor * band.width,
-                     self.settings.min_deviation.of(max(abs(band.hi), abs(band.lo))))
+        factor = self.factor * (NARROW_MARGIN if band.profile else 1.0)
+        least = self.settings.min_deviation.of(max(abs(band.hi), abs(band.lo)))
+        # Beyond the band by more than the odd day of the last weeks went, and by more
+        # than the sensitivity's share of the band (a metric that never strays).
+        up = max(factor, CALIBRATE * band.over) if band.over == band.over else factor
+        down = max(factor, CALIBRATE * band.under) if band.under == band.under else factor
         direction = self.settings.direction
-        upper, lower = band.hi + margin, band.lo - margin
+        upper = band.hi + max(up * band.width, least)
+        lower = band.lo - max(down * band.width, least)
         if t < self.rearm_until:
             upper, lower = max(upper, self.rearm_hi), min(lower, self.rearm_lo)
         self.upper = upper if direction is not Direction.BELOW else math.inf
         self.lower = lower if direction is not Direction.ABOVE else -math.inf
         if hour % DAY_SLOTS == 0:
             self._drift(hour // DAY_SLOTS, band.width)
+
+    def _level(self) -> None:
+        """At the end of an hour: was its mean far beyond the recent hours' means?
+
+        Far is beyond the sensitivity's share of their range and beyond what the hours
+        of all but the odd recent day went (a level shift that spikes would hide)."""
+        band, base = self.baseline.band, self.baseline
+        if not self.ready or band is None or band.mean_over != band.mean_over:
+            return
+        up, down = base.mean_excess
+        direction = self.settings.direction
+        f = self.factor * LEVEL_FACTOR
+        if up > max(f, CALIBRATE * band.mean_over) and direction is not Direction.BELOW:
+            self.pending = HIGHER
+        elif down > max(f, CALIBRATE * band.mean_under) and direction is not Direction.ABOVE:
+            self.pending = LOWER
+        else:
+            return
+        lo, hi = base.mean_range
+        mean = hi + up * (hi - lo) if self.pending == HIGHER else lo - down * (hi - lo)
+        self.level = (mean, lo, hi)
 
     def _drift(self, day: int, width: float) -> None:
         """Once a day: did the daily mean move the same way on each of the last days?"""
@@ -351,7 +414,7 @@ class AdaptiveState:
         elif all(s < 0 for s in steps) and direction is not Direction.ABOVE:
             found = FALLING
         if found and abs(means[-1] - means[0]) > DRIFT_SHARE * width:
-            self.drift, self.drift_day = found, day
+            self.pending, self.drift_day = found, day
             self.drift_from, self.drift_to = means[0], means[-1]
 
     def _time_moved(self, t: float) -> None:
@@ -388,6 +451,11 @@ class AdaptiveState:
         """What made ``code`` (a problem code other than HELD) a problem, in words."""
         m = self.metric
         band = self.baseline.band
+        if code in (HIGHER, LOWER):
+            mean, lo, hi = (format_value(m, x) for x in self.level)
+            side = "above" if code == HIGHER else "below"
+            return (f"on a level far {side} normal: the last hour averaged {mean} "
+                    f"(hourly means usually {lo}-{hi})")
         if code in (ABOVE, BELOW):
             side = "above" if code == ABOVE else "below"
             if band is not None and band.profile:
@@ -442,8 +510,8 @@ class AdaptiveState:
                            self.peak, self.upper, self.lower, self._offset, self.last_value,
                            self.moved_t, self.longest_still, self.still_at, self.rearm_hi,
                            self.rearm_lo, self.rearm_until, self.drift_day, self.drift_from,
-                           self.drift_to, self.episode, self.drift, min(self.calm, 2**31),
-                           self.ready)
+                           self.drift_to, *self.level, self.episode, self.pending,
+                           min(self.calm, 2**31), self.ready)
         return head + self.baseline.to_bytes()
 
     @classmethod
@@ -459,7 +527,8 @@ class AdaptiveState:
             raise ValueError("stored adaptive state has an unknown format")
         (_, first_t, last_t, last_bad_t, peak, upper, lower, offset, last_value, moved_t,
          longest_still, still_at, rearm_hi, rearm_lo, rearm_until, drift_day, drift_from,
-         drift_to, episode, drift, calm, ready) = _STATE.unpack_from(data)
+         drift_to, level_mean, level_lo, level_hi, episode, pending, calm,
+         ready) = _STATE.unpack_from(data)
         self = cls(settings, metric, utc_offset)
         self.baseline = Baseline.from_bytes(data[_STATE.size:])
         self.first_t, self.last_t, self.last_bad_t = first_t, last_t, last_bad_t
@@ -469,7 +538,8 @@ class AdaptiveState:
         self.rearm_hi, self.rearm_lo, self.rearm_until = rearm_hi, rearm_lo, rearm_until
         self.drift_day, self.drift_from, self.drift_to = drift_day, drift_from, drift_to
         self.episode = Code(episode) if episode in _EPISODES else NORMAL
-        self.drift = Code(drift) if drift in (RISING, FALLING) else NORMAL
+        self.pending = Code(pending) if pending in _HOURLY else NORMAL
+        self.level = (level_mean, level_lo, level_hi)
         self.calm, self.ready = calm, ready
         if utc_offset is None:
             self._offset = offset  # refreshed at the next hour

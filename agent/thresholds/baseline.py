@@ -48,7 +48,15 @@ DAILY_MIN = 1
 WEEKLY_MIN = 2
 #: ... and before it replaces the recent range (narrowing it where the hour is quiet).
 NARROW_DAYS = 5
-NARROW_WEEKS = 3
+NARROW_WEEKS = 99
+#: Days whose excess beyond the band is kept, the rank of the one that counts (2: the
+#: largest could be an anomaly), and the days needed before it counts.
+EXCESS_DAYS = 21
+EXCESS_RANK = 3
+EXCESS_MIN_DAYS = 3
+#: Periods of the profile left out as the most extreme (on each side).
+NARROW_SKIP = 0
+NARROW_SKIP_FROM = 4
 #: Hours whose common level joins the band (a level shift is normal after this long).
 SUSTAINED_SLOTS = 6
 #: Completed hours needed before there is any band at all.
@@ -73,6 +81,13 @@ class Band:
     #: The period in hours (24 or 168) of the profile that replaced the recent range (the
     #: band may be narrower than the week's); 0 when none did.
     profile: int = 0
+    #: How far the last days went beyond their bands, at most but for the odd day, in
+    #: band widths, above and below (NaN while few days are known).
+    over: float = math.nan
+    under: float = math.nan
+    #: The same for the hours' means beyond the range of the recent hours' means.
+    mean_over: float = math.nan
+    mean_under: float = math.nan
 
     @property
     def width(self) -> float:
@@ -95,7 +110,13 @@ class Baseline:
         "_mean",
         "_rec_hi",
         "_rec_lo",
+        "_rec_mean",
         "_usual",
+        "_xday",
+        "_xdn",
+        "_xmd",
+        "_xmu",
+        "_xup",
         "band",
         "beyond",
         "cur_hi",
@@ -103,6 +124,8 @@ class Baseline:
         "cur_lo",
         "cur_n",
         "cur_sum",
+        "mean_excess",
+        "mean_range",
         "rank_fraction",
     )
 
@@ -117,6 +140,17 @@ class Baseline:
         self._lo = array("d", [0.0]) * RING_SLOTS
         self._hi = array("d", [0.0]) * RING_SLOTS
         self._mean = array("d", [0.0]) * RING_SLOTS
+        # How far each of the last days went beyond its bands, at most, in band widths.
+        self._xday = array("q", [_EMPTY]) * EXCESS_DAYS
+        self._xup = array("d", [0.0]) * EXCESS_DAYS
+        self._xdn = array("d", [0.0]) * EXCESS_DAYS
+        self._xmu = array("d", [0.0]) * EXCESS_DAYS  # the same for hourly means
+        self._xmd = array("d", [0.0]) * EXCESS_DAYS
+        self._rec_mean = array("d")  # sorted means of the recent window
+        #: How far the mean of the hour that ended went beyond the recent hours' means
+        #: (above, below; in widths of their range), and that range.
+        self.mean_excess = (0.0, 0.0)
+        self.mean_range = (math.nan, math.nan)
         self._rec_hi = array("d")  # sorted highs of the recent window
         self._rec_lo = array("d")  # sorted lows of the recent window
         self.cur_hour = _EMPTY
@@ -164,11 +198,15 @@ class Baseline:
             self.reset()
             self.cur_hour = hour
             return
+        self.mean_excess = (0.0, 0.0)
         if self.cur_n:
-            self._store(prev, self.cur_lo, self.cur_hi, self.cur_sum / self.cur_n)
+            mean = self.cur_sum / self.cur_n
+            self.mean_excess = self._mean_excess(mean)
+            self._store(prev, self.cur_lo, self.cur_hi, mean)
             (lo, hi), beyond = self._usual, self.beyond
             beyond[0] = beyond[0] + 1 if self.cur_hi > hi else 0
             beyond[1] = beyond[1] + 1 if self.cur_lo < lo else 0
+            self._excess(prev, *self.mean_excess)
         self.cur_lo, self.cur_hi, self.cur_n, self.cur_sum = math.inf, -math.inf, 0, 0.0
         self.cur_hour = hour
         self._expire(prev - RECENT_SLOTS, hour - RECENT_SLOTS)
@@ -177,6 +215,49 @@ class Baseline:
     def reset(self) -> None:
         """Forget everything learned."""
         self._clear()
+
+    def _mean_excess(self, mean: float) -> tuple[float, float]:
+        """How far ``mean`` is beyond the range of the recent hours' means, in its widths."""
+        rec = self._rec_mean
+        n = len(rec)
+        if n < DAY_SLOTS:
+            self.mean_range = (math.nan, math.nan)
+            return 0.0, 0.0
+        r = min(int(self.rank_fraction * n) + 1, n)
+        lo, hi = rec[r - 1], rec[n - r]
+        self.mean_range = (lo, hi)
+        if not hi > lo:
+            return 0.0, 0.0
+        return max(0.0, (mean - hi) / (hi - lo)), max(0.0, (lo - mean) / (hi - lo))
+
+    def _excess(self, hour: int, mean_up: float, mean_down: float) -> None:
+        """Note how far the hour that ended went beyond its band, in band widths (and its
+        mean beyond the recent means)."""
+        band = self.band
+        up = down = 0.0
+        if band is not None and band.width > 0:
+            up = max(0.0, (self.cur_hi - band.hi) / band.width)
+            down = max(0.0, (band.lo - self.cur_lo) / band.width)
+        day = hour // DAY_SLOTS
+        j = day % EXCESS_DAYS
+        if self._xday[j] != day:
+            self._xday[j] = day
+            self._xup[j] = self._xdn[j] = self._xmu[j] = self._xmd[j] = 0.0
+        self._xup[j], self._xdn[j] = max(up, self._xup[j]), max(down, self._xdn[j])
+        self._xmu[j] = max(mean_up, self._xmu[j])
+        self._xmd[j] = max(mean_down, self._xmd[j])
+
+    def _excesses(self, hour: int) -> tuple[float, float, float, float]:
+        """The ``EXCESS_RANK``-th largest excess of the last days: of the band above and
+        below, of the means above and below; NaN while fewer than ``EXCESS_MIN_DAYS``
+        days are known."""
+        first = hour // DAY_SLOTS - EXCESS_DAYS
+        days = [j for j, d in enumerate(self._xday) if d > first]
+        if len(days) < EXCESS_MIN_DAYS:
+            return math.nan, math.nan, math.nan, math.nan
+        k = -EXCESS_RANK
+        return (sorted(self._xup[j] for j in days)[k], sorted(self._xdn[j] for j in days)[k],
+                sorted(self._xmu[j] for j in days)[k], sorted(self._xmd[j] for j in days)[k])
 
     def _store(self, hour: int, lo: float, hi: float, mean: float) -> None:
         i = hour % RING_SLOTS
@@ -187,6 +268,7 @@ class Baseline:
         self._hour[i], self._lo[i], self._hi[i], self._mean[i] = hour, lo, hi, mean
         insort(self._rec_hi, hi)
         insort(self._rec_lo, lo)
+        insort(self._rec_mean, mean)
 
     def _unrecent(self, i: int) -> None:
         rec = self._rec_hi
@@ -196,6 +278,10 @@ class Baseline:
         rec = self._rec_lo
         j = bisect_left(rec, self._lo[i])
         if j < len(rec) and rec[j] == self._lo[i]:
+            rec.pop(j)
+        rec = self._rec_mean
+        j = bisect_left(rec, self._mean[i])
+        if j < len(rec) and rec[j] == self._mean[i]:
             rec.pop(j)
 
     def _expire(self, start: int, stop: int) -> None:
@@ -210,7 +296,7 @@ class Baseline:
                  for i, h in enumerate(self._hour) if h != _EMPTY]
         cur = (self.cur_lo, self.cur_hi, self.cur_n, self.cur_sum)
         self._hour = array("q", [_EMPTY]) * RING_SLOTS
-        self._rec_hi, self._rec_lo = array("d"), array("d")
+        self._rec_hi, self._rec_lo, self._rec_mean = array("d"), array("d"), array("d")
         self.cur_hour += delta
         for h, lo, hi, mean in hours:
             if h >= self.cur_hour - RING_SLOTS:
@@ -246,6 +332,7 @@ class Baseline:
         r = min(int(self.rank_fraction * n) + 1, n)
         lo, hi = self._rec_lo[r - 1], self._rec_hi[n - r]
         spread = hi - lo
+        over, under, mean_over, mean_under = self._excesses(hour)
         weekly = self._periods(hour, WEEK_SLOTS, WEEKLY_WEEKS)
         daily = self._periods(hour, DAY_SLOTS, DAILY_DAYS)
         narrow, period = ((weekly, WEEK_SLOTS) if len(weekly[0]) >= NARROW_WEEKS
@@ -254,8 +341,8 @@ class Baseline:
         if narrow is not None:
             los, his = narrow
             m = len(his)
-            # What every period but the most extreme one reached (all of them if few).
-            skip = 1 if m >= 4 else 0
+            # What every period but the most extreme ones reached (all of them if few).
+            skip = NARROW_SKIP if m >= NARROW_SKIP_FROM else 0
             lo, hi = los[skip], his[m - 1 - skip]
             if period == DAY_SLOTS and len(weekly[0]) >= WEEKLY_MIN:
                 lo, hi = self._majority(weekly, lo, hi)  # the Sunday job widens Sundays
@@ -267,7 +354,7 @@ class Baseline:
                 hi = max(hi, s_hi)
             if self.beyond[1] >= SUSTAINED_SLOTS:
                 lo = min(lo, s_lo)
-            return Band(lo, hi, True, n, spread, period)
+            return Band(lo, hi, True, n, spread, period, over, under, mean_over, mean_under)
         seasonal = False
         for ranges, least in ((daily, DAILY_MIN), (weekly, WEEKLY_MIN)):
             if len(ranges[0]) >= least:
@@ -275,7 +362,7 @@ class Baseline:
                 lo, hi = self._majority(ranges, lo, hi)
         if keep:
             self._usual = (lo, hi)
-        return Band(lo, hi, seasonal, n, spread)
+        return Band(lo, hi, seasonal, n, spread, 0, over, under, mean_over, mean_under)
 
     @staticmethod
     def _majority(ranges: tuple[list[float], list[float]], lo: float,
@@ -295,6 +382,7 @@ class Baseline:
         los: list[float] = []
         his: list[float] = []
         hours, lo_a, hi_a = self._hour, self._lo, self._hi
+        oldest = hour - count * period  # not an hour older than the periods looked at
         for k in range(1, count + 1):
             at = hour - k * period
             i = at % RING_SLOTS
@@ -303,7 +391,7 @@ class Baseline:
             lo, hi = lo_a[i], hi_a[i]
             for h in (at - 1, at + 1):
                 i = h % RING_SLOTS
-                if hours[i] == h:
+                if hours[i] == h and h >= oldest:
                     hi = max(hi, hi_a[i])
             los.append(lo)
             his.append(hi)
@@ -359,7 +447,9 @@ class Baseline:
         head = _HEADER.pack(_FORMAT, self.rank_fraction, self.cur_hour, self.cur_n,
                             self.cur_lo, self.cur_hi, self.cur_sum, *self.beyond)
         return zlib.compress(head + self._hour.tobytes() + self._lo.tobytes()
-                             + self._hi.tobytes() + self._mean.tobytes(), 6)
+                             + self._hi.tobytes() + self._mean.tobytes() + self._xday.tobytes()
+                             + self._xup.tobytes() + self._xdn.tobytes() + self._xmu.tobytes()
+                             + self._xmd.tobytes(), 6)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Baseline:
@@ -369,7 +459,7 @@ class Baseline:
             body = zlib.decompress(data)
         except zlib.error as exc:
             raise ValueError(f"stored baseline is corrupt ({exc})") from None
-        size = _HEADER.size + RING_SLOTS * 32
+        size = _HEADER.size + RING_SLOTS * 32 + EXCESS_DAYS * 40
         if len(body) != size or body[0] != _FORMAT:
             raise ValueError("stored baseline has an unknown format or size")
         (_, frac, cur_hour, cur_n, cur_lo, cur_hi, cur_sum, above,
@@ -380,7 +470,14 @@ class Baseline:
         self._hour = array("q", body[off:off + step])
         self._lo = array("d", body[off + step:off + 2 * step])
         self._hi = array("d", body[off + 2 * step:off + 3 * step])
-        self._mean = array("d", body[off + 3 * step:])
+        self._mean = array("d", body[off + 3 * step:off + 4 * step])
+        off += 4 * step
+        days = EXCESS_DAYS * 8
+        self._xday = array("q", body[off:off + days])
+        self._xup = array("d", body[off + days:off + 2 * days])
+        self._xdn = array("d", body[off + 2 * days:off + 3 * days])
+        self._xmu = array("d", body[off + 3 * days:off + 4 * days])
+        self._xmd = array("d", body[off + 4 * days:])
         self.cur_hour, self.cur_n, self.cur_lo, self.cur_hi = cur_hour, cur_n, cur_lo, cur_hi
         self.cur_sum, self.beyond = cur_sum, [above, below]
         if cur_hour != _EMPTY:
@@ -389,6 +486,7 @@ class Baseline:
                 if self._hour[i] == h:
                     insort(self._rec_hi, self._hi[i])
                     insort(self._rec_lo, self._lo[i])
+                    insort(self._rec_mean, self._mean[i])
             # The same inputs give the same band.
             self.band = self._compute_band(cur_hour, keep=True)
         return self
