@@ -396,8 +396,7 @@ class AdaptiveState:
         else:
             return
         lo, hi = base.mean_range
-        mean = hi + up * (hi - lo) if self.pending == HIGHER else lo - down * (hi - lo)
-        self.level = (mean, lo, hi)
+        self.level = (base.last_mean, lo, hi)
 
     def _drift(self, day: int, width: float) -> None:
         """Once a day: did the daily mean move the same way on each of the last days?"""

@@ -51,9 +51,11 @@ NARROW_DAYS = 5
 NARROW_WEEKS = 99
 #: Days whose excess beyond the band is kept, the rank of the one that counts (2: the
 #: largest could be an anomaly), and the days needed before it counts.
-EXCESS_DAYS = 21
+EXCESS_DAYS = 28
 EXCESS_RANK = 3
 EXCESS_MIN_DAYS = 3
+#: Samples an hour needs for its own low to make the profile (fewer: its neighbours' too).
+PROFILE_SAMPLES = 6
 #: Periods of the profile left out as the most extreme (on each side).
 NARROW_SKIP = 0
 NARROW_SKIP_FROM = 4
@@ -104,6 +106,7 @@ class Baseline:
     """
 
     __slots__ = (
+        "_count",
         "_hi",
         "_hour",
         "_lo",
@@ -124,6 +127,7 @@ class Baseline:
         "cur_lo",
         "cur_n",
         "cur_sum",
+        "last_mean",
         "mean_excess",
         "mean_range",
         "rank_fraction",
@@ -140,6 +144,7 @@ class Baseline:
         self._lo = array("d", [0.0]) * RING_SLOTS
         self._hi = array("d", [0.0]) * RING_SLOTS
         self._mean = array("d", [0.0]) * RING_SLOTS
+        self._count = array("I", [0]) * RING_SLOTS  # samples in the hour
         # How far each of the last days went beyond its bands, at most, in band widths.
         self._xday = array("q", [_EMPTY]) * EXCESS_DAYS
         self._xup = array("d", [0.0]) * EXCESS_DAYS
@@ -151,6 +156,7 @@ class Baseline:
         #: (above, below; in widths of their range), and that range.
         self.mean_excess = (0.0, 0.0)
         self.mean_range = (math.nan, math.nan)
+        self.last_mean = math.nan
         self._rec_hi = array("d")  # sorted highs of the recent window
         self._rec_lo = array("d")  # sorted lows of the recent window
         self.cur_hour = _EMPTY
@@ -200,9 +206,10 @@ class Baseline:
             return
         self.mean_excess = (0.0, 0.0)
         if self.cur_n:
-            mean = self.cur_sum / self.cur_n
-            self.mean_excess = self._mean_excess(mean)
+            mean = self.last_mean = self.cur_sum / self.cur_n
+            self.mean_excess = self._mean_excess(prev, mean)
             self._store(prev, self.cur_lo, self.cur_hi, mean)
+            self._count[prev % RING_SLOTS] = min(self.cur_n, 2**31)
             (lo, hi), beyond = self._usual, self.beyond
             beyond[0] = beyond[0] + 1 if self.cur_hi > hi else 0
             beyond[1] = beyond[1] + 1 if self.cur_lo < lo else 0
@@ -216,8 +223,10 @@ class Baseline:
         """Forget everything learned."""
         self._clear()
 
-    def _mean_excess(self, mean: float) -> tuple[float, float]:
-        """How far ``mean`` is beyond the range of the recent hours' means, in its widths."""
+    def _mean_excess(self, hour: int, mean: float) -> tuple[float, float]:
+        """How far ``mean``, that of ``hour``, is beyond the range of the recent hours'
+        means (widened by what the means near this hour of the day reached on two of the
+        last days: a daily job is normal at its hour), in widths of the recent range."""
         rec = self._rec_mean
         n = len(rec)
         if n < DAY_SLOTS:
@@ -225,10 +234,26 @@ class Baseline:
             return 0.0, 0.0
         r = min(int(self.rank_fraction * n) + 1, n)
         lo, hi = rec[r - 1], rec[n - r]
+        width = hi - lo
+        los: list[float] = []
+        his: list[float] = []
+        for k in range(1, DAILY_DAYS + 1):
+            day_lo, day_hi = math.inf, -math.inf
+            for h in (hour - k * DAY_SLOTS - 1, hour - k * DAY_SLOTS, hour - k * DAY_SLOTS + 1):
+                i = h % RING_SLOTS
+                if self._hour[i] == h:
+                    day_lo, day_hi = min(day_lo, self._mean[i]), max(day_hi, self._mean[i])
+            if day_hi >= day_lo:
+                los.append(day_lo)
+                his.append(day_hi)
+        if len(his) >= 2:
+            los.sort()
+            his.sort()
+            lo, hi = min(lo, los[1]), max(hi, his[-2])
         self.mean_range = (lo, hi)
-        if not hi > lo:
+        if not width > 0:
             return 0.0, 0.0
-        return max(0.0, (mean - hi) / (hi - lo)), max(0.0, (lo - mean) / (hi - lo))
+        return max(0.0, (mean - hi) / width), max(0.0, (lo - mean) / width)
 
     def _excess(self, hour: int, mean_up: float, mean_down: float) -> None:
         """Note how far the hour that ended went beyond its band, in band widths (and its
@@ -292,15 +317,16 @@ class Baseline:
                 self._unrecent(i)
 
     def _shift(self, delta: int) -> None:
-        hours = [(h + delta, self._lo[i], self._hi[i], self._mean[i])
+        hours = [(h + delta, self._lo[i], self._hi[i], self._mean[i], self._count[i])
                  for i, h in enumerate(self._hour) if h != _EMPTY]
         cur = (self.cur_lo, self.cur_hi, self.cur_n, self.cur_sum)
         self._hour = array("q", [_EMPTY]) * RING_SLOTS
         self._rec_hi, self._rec_lo, self._rec_mean = array("d"), array("d"), array("d")
         self.cur_hour += delta
-        for h, lo, hi, mean in hours:
+        for h, lo, hi, mean, count in hours:
             if h >= self.cur_hour - RING_SLOTS:
                 self._store(h, lo, hi, mean)
+                self._count[h % RING_SLOTS] = count
         self._expire(self.cur_hour - RING_SLOTS, self.cur_hour - RECENT_SLOTS)
         self.cur_lo, self.cur_hi, self.cur_n, self.cur_sum = cur
 
@@ -377,7 +403,8 @@ class Baseline:
         """The ranges at this hour of the period in the last periods: lows, highs sorted.
 
         The highs are those of the hour give or take one (a job that runs late is not an
-        anomaly), the lows those of the hour itself (a job that did not run is one).
+        anomaly), the lows those of the hour itself (a job that did not run is one) if it
+        had ``PROFILE_SAMPLES`` samples, else of the hour give or take one too.
         """
         los: list[float] = []
         his: list[float] = []
@@ -389,10 +416,13 @@ class Baseline:
             if hours[i] != at:
                 continue
             lo, hi = lo_a[i], hi_a[i]
+            few = self._count[i] < PROFILE_SAMPLES
             for h in (at - 1, at + 1):
                 i = h % RING_SLOTS
                 if hours[i] == h and h >= oldest:
                     hi = max(hi, hi_a[i])
+                    if few:  # a low from a sample or two is no profile: its neighbours'
+                        lo = min(lo, lo_a[i])
             los.append(lo)
             his.append(hi)
         los.sort()
@@ -446,7 +476,8 @@ class Baseline:
         """
         head = _HEADER.pack(_FORMAT, self.rank_fraction, self.cur_hour, self.cur_n,
                             self.cur_lo, self.cur_hi, self.cur_sum, *self.beyond)
-        return zlib.compress(head + self._hour.tobytes() + self._lo.tobytes()
+        return zlib.compress(head + self._hour.tobytes() + self._count.tobytes()
+                             + self._lo.tobytes()
                              + self._hi.tobytes() + self._mean.tobytes() + self._xday.tobytes()
                              + self._xup.tobytes() + self._xdn.tobytes() + self._xmu.tobytes()
                              + self._xmd.tobytes(), 6)
@@ -459,7 +490,7 @@ class Baseline:
             body = zlib.decompress(data)
         except zlib.error as exc:
             raise ValueError(f"stored baseline is corrupt ({exc})") from None
-        size = _HEADER.size + RING_SLOTS * 32 + EXCESS_DAYS * 40
+        size = _HEADER.size + RING_SLOTS * 36 + EXCESS_DAYS * 40
         if len(body) != size or body[0] != _FORMAT:
             raise ValueError("stored baseline has an unknown format or size")
         (_, frac, cur_hour, cur_n, cur_lo, cur_hi, cur_sum, above,
@@ -468,6 +499,8 @@ class Baseline:
         off = _HEADER.size
         step = RING_SLOTS * 8
         self._hour = array("q", body[off:off + step])
+        self._count = array("I", body[off + step:off + step + RING_SLOTS * 4])
+        off += RING_SLOTS * 4
         self._lo = array("d", body[off + step:off + 2 * step])
         self._hi = array("d", body[off + 2 * step:off + 3 * step])
         self._mean = array("d", body[off + 3 * step:off + 4 * step])
