@@ -16,6 +16,7 @@ import pytest
 from agent.thresholds.adaptive import (
     ABOVE,
     BELOW,
+    HIGHER,
     PROBLEM_CODES,
     RISING,
     STILL,
@@ -195,3 +196,20 @@ def test_a_clock_jump_is_not_an_anomaly(step: int, jump: int) -> None:
     after = trace(cycle, 1, step, 2, START + 7 * DAY + jump)
     _, _, codes = judged(history, after)
     assert alerts(codes) == []
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_spiky_metric_whose_level_rises_alerts_though_its_spikes_hide_it(step: int) -> None:
+    def spiky(level: float) -> Shape:
+        def shape(t: float, rng: random.Random) -> float:
+            spike = (t // step) % (1800 // step) == 0  # a burst every half hour
+            return (100.0 if spike else level) + rng.gauss(0, 0.5)
+        return shape
+
+    day = START + 7 * DAY
+    state, _, codes = judged(trace(spiky(5.0), 7, step), trace(spiky(30.0), 0.5, step, 2, day))
+    starts = alerts(codes)
+    assert [codes[i] for i in starts] == [HIGHER]
+    assert starts[0] * step <= 2 * HOUR  # when the first hour on the new level ends
+    why = state.explain(HIGHER, day + starts[0] * step, 30.0)
+    assert "on a level far above normal: the last hour averaged " in why
