@@ -459,7 +459,7 @@ class AdaptiveState:
             side = "above" if code == ABOVE else "below"
             if band is not None and band.profile:
                 at = self.when(t, weekday=band.profile > DAY_SLOTS)
-                return f"far {side} normal (usually {self.usual()} at {at})"
+                return f"far {side} normal for {self.when(t)} (usually {self.usual()} at {at})"
             where = f" for {self.when(t)}" if band is not None and band.seasonal else ""
             return f"far {side} normal{where} (usually {self.usual()})"
         if code == STILL:

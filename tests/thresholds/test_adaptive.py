@@ -133,7 +133,7 @@ def test_spike_at_an_unusual_hour_alerts_but_not_at_the_usual_hour() -> None:
     codes = run(unusual, afternoon)
     assert codes[-1] == ABOVE
     why = unusual.explain(codes[-1], *afternoon[-1])
-    assert why.startswith("response_ms 250ms is far above normal (usually ")
+    assert why.startswith("response_ms 250ms is far above normal for Thu 14:00 (usually ")
     assert why.endswith(" at 14:00)")  # ten days known: the profile of 14:00 speaks
 
 

@@ -99,7 +99,7 @@ def test_a_value_normal_elsewhere_in_the_day_alerts_where_it_is_not(
     state, _, codes = judged(history, [(at, value), (at + step, value)])
     assert (ABOVE in codes) is alerted
     if alerted and hour == 3:
-        assert "is far above normal (usually " in state.explain(ABOVE, at, value)
+        assert "is far above normal for Tue 03:00 (usually " in state.explain(ABOVE, at, value)
         assert state.explain(ABOVE, at, value).endswith(" at 03:00)")
 
 
@@ -140,7 +140,8 @@ def test_a_missing_daily_job_alerts(step: int) -> None:
     [(t, code, why)] = found
     assert code == BELOW
     assert 9 * HOUR <= t - day < 9 * HOUR + 2 * step  # as soon as its hour began
-    assert "is far below normal (usually 5" in why and why.endswith(" at 09:00)")
+    assert "is far below normal for Tue 09:00 (usually 5" in why
+    assert why.endswith(" at 09:00)")
 
 
 @pytest.mark.parametrize("step", STEPS)
