@@ -7,30 +7,36 @@ Configured per metric beside the static limits (which always apply as well)::
         crit: "> 2000"
         adaptive: {sensitivity: medium, direction: both, min_deviation: 10%, warmup: 1d}
 
-Algorithm (O(1) per sample; about 17 KB of memory per metric however long it runs, 1 to
-12 KB when stored; see ``baseline``):
+Algorithm (O(1) per sample; about 27 KB of memory per metric however long it runs and
+however often it is sampled, 10 to 14 KB when stored; see ``baseline``). Everything is
+reckoned in hours and days, never in samples, so one set of defaults holds from one sample
+a minute to one an hour:
 
-1. Each clock hour is summarised by its lowest and highest value; three weeks of hours are
-   kept. The *normal range* for the coming hour is the union of
-   - the range reached in at least 5 % of the hours of the last 7 days (9 of 168 hours:
-     a spike, or a handful, cannot widen it; a lasting level shift does, after 9 hours),
-   - the range reached at this hour of the day (+-1 h) on most of the last 7 days (from
-     the second day on: all of one known day, both of two, two of three...), and
-   - the range reached at this hour of the week (+-1 h) on most of the last 3 weeks (once
-     2 weeks are known).
-2. A value is *unusual* when it leaves that range by more than a margin:
-   ``margin = max(k x (high - low), min_deviation)``, where ``k`` is 0.5 / 0.25 / 0.125
-   for sensitivity low / medium / high and ``min_deviation`` is either a share of the
-   range's level (``10%``, the default, so a flat metric does not alert on noise) or an
-   absolute amount in the metric's unit (``min_deviation: 50``).
-3. No verdict during ``warmup`` (default 1d) after the first sample (or after a gap in
+1. Each clock hour is summarised (lowest, highest, mean value); three weeks are kept. The
+   *band* of the coming hour is what is normal for it (``baseline``): the range of most of
+   the last week's hours, widened by what this hour of the day (week) did; once five days
+   are known, what this hour of the day reached on the last 7 days, so an hour that is
+   always quiet gets a quiet band and a value normal at 14:00 alerts at 03:00.
+2. A value is *unusual* when it leaves the band by more than a margin: the largest of
+   ``k`` x the width of the week's range (``k`` 0.5 / 0.25 / 0.125 for sensitivity low /
+   medium / high), ``min_deviation`` (a share of the level, ``10%`` by default, or an
+   amount in the metric's unit), and how far beyond their bands the last four weeks' days
+   went, but for the two most extreme (``CALIBRATE``): a metric whose every day has a
+   burst needs a bigger burst to alert, so false alerts stay a matter of days, not samples.
+3. Besides the band, once an hour: the hour's *mean* far outside the recent hours' means
+   (a level shift that spikes hide; ``HIGHER`` / ``LOWER``), and once a day: the daily
+   mean moving the same way on each of the last 7 days by more than half the week's range
+   (a leak; ``RISING`` / ``FALLING``). Any time: a value that stays exactly the same for
+   3 times longer than it ever did (at least 2 h) once it moved before (``STILL``).
+4. No verdict during ``warmup`` (default 1d) after the first sample (or after a gap in
    the data longer than the 7-day window).
-4. Once unusual, the verdict stays a problem until values have been normal again for
-   ``cooldown`` (default 1h): one anomaly is one alert, however ragged its end.
+5. Once unusual, the verdict stays a problem until values have been normal again for
+   ``cooldown`` (default 1h) and 3 samples: one anomaly is one alert, however ragged its
+   end. For 3 days after, a new anomaly on the same side must go beyond its peak.
 
 Defaults: sensitivity medium, direction both, min_deviation 10%, warmup 1d, cooldown 1h,
-severity warning. The verdict's ``why`` says what is normal, e.g. ``response_ms 840 is far
-above normal for Tue 14:00 (usually 120-180)``.
+severity warning. The verdict's ``why`` says what is normal, e.g. ``response_ms 840 is
+far above normal for Tue 03:00 (usually 92-146 at 03:00)``.
 
 ``judge(state, t, value)`` is the per-sample entry point; ``AdaptiveState.to_bytes`` /
 ``from_bytes`` persist the learned state (restoring it gives identical later verdicts).

@@ -1,28 +1,33 @@
 """The learned normal range of one metric: hourly summaries, robust ranks, seasonal bands.
 
-History is kept as one summary per clock hour (lowest, highest and mean value seen in it)
-in a ring of three weeks, so memory is fixed (16 KB of arrays, about 20 KB in all, per
-metric) however fast samples arrive and however long the agent runs. Every statistic is
-over hours, never over samples, so a metric sampled every minute and one sampled every
-hour learn the same kind of range. Each new hour the *band* (the normal range for that
-hour) is recomputed from completed hours only:
+History is kept as one summary per clock hour (lowest, highest and mean value, and the
+number of samples) in a ring of three weeks, plus how far each of the last four weeks'
+days went beyond its bands, so memory is fixed (about 26 KB per metric) however fast
+samples arrive and however long the agent runs. Every statistic is over hours and days,
+never over samples. Each new hour the *band* (the normal range for that hour) is
+recomputed from completed hours only:
 
 * **recent**: over the last 7 days, the range reached in more than ``rank_fraction`` of
   the hours (by default 5 %: 9 of a week's 168 hours, 2 of the first day's 24). One
   spike, or a few, cannot widen it; a lasting level shift widens it once it has lasted
-  that many hours. Its width is the *spread* that margins are measured in.
-* **seasonal profile**: the range reached near this hour (give or take an hour) on the
-  last days, or at this hour of the week on the last weeks. While few periods are known
-  (fewer than ``NARROW_DAYS`` days, ``NARROW_WEEKS`` weeks) it can only widen the recent
-  range, with what most of them did (a nightly backup at 02:00 makes 02:00 busy, not
-  14:00). Once enough are known the profile *is* the band, narrower where the hour is
-  always quiet: a value normal at 14:00 is unusual at 03:00 if 03:00 is always quiet.
-  The profile is what all known periods but the most extreme one did.
-* **sustained**: once the last ``SUSTAINED_SLOTS`` hours all went beyond their bands on
-  one side, the level most of them reached joins the profile's band, so a lasting level
-  shift is the new normal within hours at every hour.
+  that many hours. Its width is what margins are measured in.
+* **seasonal profile**: the range reached at this hour on the last days (or at this hour
+  of the week on the last weeks). While fewer than ``NARROW_DAYS`` days of it are known it
+  only widens the recent range, with what most of those days did (a nightly backup at
+  02:00 makes 02:00 busy, not 14:00). From then on the profile *is* the band: what this
+  hour reached on any of the last 7 days (highs give or take an hour, so a job that runs
+  late is not an anomaly; lows of the hour itself, so one that did not run is), widened
+  by the weekly profile where two weeks are known. An hour that is always quiet gets a
+  quiet band: a value normal at 14:00 is unusual at 03:00 if 03:00 is always quiet.
+* **sustained**: once the last ``SUSTAINED_SLOTS`` hours all went beyond their profile on
+  one side, the level most of them reached joins the band, so a lasting level shift is
+  the new normal within hours at every hour (until the profile has learned it).
+* **excess**: how far beyond its band (in band widths) each day went at most, above and
+  below, and how far the hours' means went beyond the recent hours' means; the
+  ``EXCESS_RANK``-th largest of the last ``EXCESS_DAYS`` days sets how far out a value
+  must be to be unusual (``adaptive``).
 
-All of it is O(1) per sample; the hourly recompute costs a few microseconds.
+All of it is O(1) per sample; the hourly recompute costs tens of microseconds.
 """
 
 from __future__ import annotations
