@@ -21,7 +21,7 @@ a minute to one an hour:
    ``k`` x the width of the week's range (``k`` 0.5 / 0.25 / 0.125 for sensitivity low /
    medium / high), ``min_deviation`` (a share of the level, ``10%`` by default, or an
    amount in the metric's unit), and how far beyond their bands the last four weeks' days
-   went, but for the two most extreme (``CALIBRATE``): a metric whose every day has a
+   went, but for the two most extreme (1.3 / 1 / 0.8 times that): a metric whose every day has a
    burst needs a bigger burst to alert, so false alerts stay a matter of days, not samples.
 3. Besides the band, once an hour: the hour's *mean* far outside the recent hours' means
    (a level shift that spikes hide; ``HIGHER`` / ``LOWER``), and once a day: the daily
@@ -77,8 +77,14 @@ class Sensitivity(enum.Enum):
         """The margin beyond the normal range, as a share of the range's width."""
         return _FACTORS[self]
 
+    @property
+    def calibrate(self) -> float:
+        """How much further than the odd day of the last weeks a value must go."""
+        return _CALIBRATE[self]
+
 
 _FACTORS = {Sensitivity.LOW: 0.5, Sensitivity.MEDIUM: 0.25, Sensitivity.HIGH: 0.125}
+_CALIBRATE = {Sensitivity.LOW: 1.3, Sensitivity.MEDIUM: 1.0, Sensitivity.HIGH: 0.8}
 
 
 class Direction(enum.Enum):
@@ -177,8 +183,6 @@ _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _STATE = struct.Struct("<B20dbbI?")
 _STATE_FORMAT = 2
 
-#: How much further than the odd day of the last weeks a value must go to alert.
-CALIBRATE = 1.0
 #: The least excess of an hour's mean, as a multiple of the sensitivity's share.
 LEVEL_FACTOR = 3.0
 #: The margin of a profile's band (from a few periods) is this many times wider.
@@ -211,6 +215,7 @@ class AdaptiveState:
         "_offset",
         "_offset_until",
         "baseline",
+        "calibrate",
         "calm",
         "drift_day",
         "drift_from",
@@ -244,6 +249,7 @@ class AdaptiveState:
         self.metric = metric
         self.utc_offset = utc_offset
         self.factor = self.settings.sensitivity.margin_factor
+        self.calibrate = self.settings.sensitivity.calibrate
         self.baseline = Baseline(RANK_FRACTION)
         self.first_t = math.nan   # start of the current stretch of data (for warm-up)
         self.last_t = math.nan
@@ -372,8 +378,8 @@ class AdaptiveState:
         least = self.settings.min_deviation.of(max(abs(band.hi), abs(band.lo)))
         # Beyond the band by more than the odd day of the last weeks went, and by more
         # than the sensitivity's share of the band (a metric that never strays).
-        up = max(factor, CALIBRATE * band.over) if band.over == band.over else factor
-        down = max(factor, CALIBRATE * band.under) if band.under == band.under else factor
+        up = max(factor, self.calibrate * band.over) if band.over == band.over else factor
+        down = max(factor, self.calibrate * band.under) if band.under == band.under else factor
         direction = self.settings.direction
         upper = band.hi + max(up * band.width, least)
         lower = band.lo - max(down * band.width, least)
@@ -395,9 +401,9 @@ class AdaptiveState:
         up, down = base.mean_excess
         direction = self.settings.direction
         f = self.factor * LEVEL_FACTOR
-        if up > max(f, CALIBRATE * band.mean_over) and direction is not Direction.BELOW:
+        if up > max(f, self.calibrate * band.mean_over) and direction is not Direction.BELOW:
             self.pending = HIGHER
-        elif down > max(f, CALIBRATE * band.mean_under) and direction is not Direction.ABOVE:
+        elif down > max(f, self.calibrate * band.mean_under) and direction is not Direction.ABOVE:
             self.pending = LOWER
         else:
             return
