@@ -27,7 +27,8 @@ a minute to one an hour:
    (a level shift that spikes hide; ``HIGHER`` / ``LOWER``), and once a day: the daily
    mean moving the same way on each of the last 7 days by more than half the week's range
    (a leak; ``RISING`` / ``FALLING``). Any time: a value that stays exactly the same for
-   3 times longer than it ever did (at least 2 h) once it moved before (``STILL``).
+   3 times longer than it ever did (at least 2 h), if it changed at most samples before
+   (``STILL``).
 4. No verdict during ``warmup`` (default 1d) after the first sample (or after a gap in
    the data longer than the 7-day window).
 5. Once unusual, the verdict stays a problem until values have been normal again for
@@ -180,11 +181,13 @@ _EPISODES = (ABOVE, BELOW, STILL, RISING, FALLING, HIGHER, LOWER)
 #: The codes found once an hour (reported with the next sample).
 _HOURLY = (RISING, FALLING, HIGHER, LOWER)
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_STATE = struct.Struct("<B20dbbI?")
+_STATE = struct.Struct("<B20dbbIQQ?")
 _STATE_FORMAT = 2
 
 #: The least excess of an hour's mean, as a multiple of the sensitivity's share.
 LEVEL_FACTOR = 3.0
+#: The least change of an hour's mean, as a share of ``min_deviation``.
+LEVEL_LEAST = 0.1
 #: The margin of a profile's band (from a few periods) is this many times wider.
 NARROW_MARGIN = 1.0
 #: A value that stays exactly the same alerts after the longer of this ...
@@ -194,6 +197,8 @@ STILL_FACTOR = 3.0
 #: An anomaly is over after its cooldown and at least this many normal samples (so
 #: that one sample an hour does not end it at the first normal one).
 CALM_SAMPLES = 3
+#: ... if the value changed at more than this share of the samples before.
+STILL_MOVING = 0.5
 #: After an anomaly, another on the same side must go beyond its peak for this long.
 REARM = 3 * 86400.0
 #: Drift: the daily mean moved the same way on each of this many days in a row ...
@@ -231,12 +236,14 @@ class AdaptiveState:
         "lower",
         "metric",
         "moved_t",
+        "moves",
         "peak",
         "pending",
         "ready",
         "rearm_hi",
         "rearm_lo",
         "rearm_until",
+        "seen",
         "settings",
         "still_at",
         "upper",
@@ -264,6 +271,8 @@ class AdaptiveState:
         self.moved_t = math.nan   # when the value last changed (NaN: it never did)
         self.longest_still = 0.0  # the longest it stayed the same before
         self.still_at = math.inf  # staying the same until this time is unusual
+        self.seen = 0             # samples of the current stretch of data ...
+        self.moves = 0            # ... and how many of them changed the value
         self.rearm_hi = -math.inf  # the peak a new anomaly above must pass ...
         self.rearm_lo = math.inf   # ... or below
         self.rearm_until = -math.inf
@@ -308,13 +317,18 @@ class AdaptiveState:
                 base.cur_hi = value
             base.cur_n += 1
             base.cur_sum += value
+        self.seen += 1
         if value != self.last_value:
             if self.last_value == self.last_value:  # a change, not the first value
+                self.moves += 1
                 self._moved(prev_t, t)
             self.last_value = value
             still = False
         else:
-            still = t >= self.still_at and self.ready
+            # Only a metric that usually moves can stop: a count that rarely changes
+            # stays the same for long by nature.
+            still = (t >= self.still_at and self.ready
+                     and self.moves > STILL_MOVING * self.seen)
         if value > self.upper:
             code = ABOVE
         elif value < self.lower:
@@ -331,6 +345,10 @@ class AdaptiveState:
                 return HELD
             self._episode_over(t)
             return NORMAL if self.ready else LEARNING
+        return self._problem(t, value, code)
+
+    def _problem(self, t: float, value: float, code: Code) -> Code:
+        """A sample found a problem: the episode goes on (or begins) with it."""
         self.last_bad_t = t
         self.calm = 0
         if self.episode != code:
@@ -365,6 +383,7 @@ class AdaptiveState:
         self.last_value = math.nan
         self.longest_still = 0.0
         self.still_at = math.inf
+        self.seen = self.moves = 0
         self.rearm_hi, self.rearm_lo, self.rearm_until = -math.inf, math.inf, -math.inf
 
     def _thresholds(self, t: float, hour: int) -> None:
@@ -393,21 +412,27 @@ class AdaptiveState:
     def _level(self) -> None:
         """At the end of an hour: was its mean far beyond the recent hours' means?
 
-        Far is beyond the sensitivity's share of their range and beyond what the hours
-        of all but the odd recent day went (a level shift that spikes would hide)."""
+        Far is beyond the sensitivity's share of their range, beyond what the hours of
+        all but the odd recent day went, and by more than a share of ``min_deviation`` (a level
+        shift that spikes would hide)."""
         band, base = self.baseline.band, self.baseline
         if not self.ready or band is None or band.mean_over != band.mean_over:
             return
         up, down = base.mean_excess
+        lo, hi = base.mean_range
+        mean = base.last_mean
+        # Means vary less than values: a share of the least deviation of a value.
+        least = LEVEL_LEAST * self.settings.min_deviation.of(max(abs(lo), abs(hi)))
         direction = self.settings.direction
         f = self.factor * LEVEL_FACTOR
-        if up > max(f, self.calibrate * band.mean_over) and direction is not Direction.BELOW:
+        if (up > max(f, self.calibrate * band.mean_over) and mean - hi > least
+                and direction is not Direction.BELOW):
             self.pending = HIGHER
-        elif down > max(f, self.calibrate * band.mean_under) and direction is not Direction.ABOVE:
+        elif (down > max(f, self.calibrate * band.mean_under) and lo - mean > least
+                and direction is not Direction.ABOVE):
             self.pending = LOWER
         else:
             return
-        lo, hi = base.mean_range
         self.level = (base.last_mean, lo, hi)
 
     def _drift(self, day: int, width: float) -> None:
@@ -522,7 +547,7 @@ class AdaptiveState:
                            self.moved_t, self.longest_still, self.still_at, self.rearm_hi,
                            self.rearm_lo, self.rearm_until, self.drift_day, self.drift_from,
                            self.drift_to, *self.level, self.episode, self.pending,
-                           min(self.calm, 2**31), self.ready)
+                           min(self.calm, 2**31), self.seen, self.moves, self.ready)
         return head + self.baseline.to_bytes()
 
     @classmethod
@@ -538,7 +563,7 @@ class AdaptiveState:
             raise ValueError("stored adaptive state has an unknown format")
         (_, first_t, last_t, last_bad_t, peak, upper, lower, offset, last_value, moved_t,
          longest_still, still_at, rearm_hi, rearm_lo, rearm_until, drift_day, drift_from,
-         drift_to, level_mean, level_lo, level_hi, episode, pending, calm,
+         drift_to, level_mean, level_lo, level_hi, episode, pending, calm, seen, moves,
          ready) = _STATE.unpack_from(data)
         self = cls(settings, metric, utc_offset)
         self.baseline = Baseline.from_bytes(data[_STATE.size:])
@@ -551,7 +576,7 @@ class AdaptiveState:
         self.episode = Code(episode) if episode in _EPISODES else NORMAL
         self.pending = Code(pending) if pending in _HOURLY else NORMAL
         self.level = (level_mean, level_lo, level_hi)
-        self.calm, self.ready = calm, ready
+        self.calm, self.seen, self.moves, self.ready = calm, seen, moves, ready
         if utc_offset is None:
             self._offset = offset  # refreshed at the next hour
         return self
