@@ -54,6 +54,8 @@ WEEKLY_MIN = 2
 #: ... and before it replaces the recent range (narrowing it where the hour is quiet).
 NARROW_DAYS = 5
 NARROW_WEEKS = 99
+#: Days known before the profile narrows the band from below too.
+NARROW_LOW_DAYS = 7
 #: Days whose excess beyond the band is kept, the rank of the one that counts (2: the
 #: largest could be an anomaly), and the days needed before it counts.
 EXCESS_DAYS = 28
@@ -278,14 +280,15 @@ class Baseline:
         self._xmd[j] = max(mean_down, self._xmd[j])
 
     def _excesses(self, hour: int) -> tuple[float, float, float, float]:
-        """The ``EXCESS_RANK``-th largest excess of the last days: of the band above and
-        below, of the means above and below; NaN while fewer than ``EXCESS_MIN_DAYS``
-        days are known."""
+        """The ``EXCESS_RANK``-th largest excess of the last days (the largest while fewer
+        than ``EXCESS_MIN_DAYS`` are known): of the band above and below, of the means
+        above and below; NaN before any day is known."""
         first = hour // DAY_SLOTS - EXCESS_DAYS
         days = [j for j, d in enumerate(self._xday) if d > first]
-        if len(days) < EXCESS_MIN_DAYS:
+        if not days:
             return math.nan, math.nan, math.nan, math.nan
-        k = -EXCESS_RANK
+        # The first days: the largest so far (few days tell little of the odd one).
+        k = -EXCESS_RANK if len(days) >= EXCESS_MIN_DAYS else -1
         return (sorted(self._xup[j] for j in days)[k], sorted(self._xdn[j] for j in days)[k],
                 sorted(self._xmu[j] for j in days)[k], sorted(self._xmd[j] for j in days)[k])
 
@@ -374,7 +377,8 @@ class Baseline:
             m = len(his)
             # What every period but the most extreme ones reached (all of them if few).
             skip = NARROW_SKIP if m >= NARROW_SKIP_FROM else 0
-            lo, hi = los[skip], his[m - 1 - skip]
+            # From below only once a whole week is known: the first weekend is quieter.
+            lo, hi = (los[skip] if m >= NARROW_LOW_DAYS else min(lo, los[0])), his[m - 1 - skip]
             if period == DAY_SLOTS and len(weekly[0]) >= WEEKLY_MIN:
                 lo, hi = self._majority(weekly, lo, hi)  # the Sunday job widens Sundays
             if keep:

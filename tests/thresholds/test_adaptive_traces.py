@@ -154,7 +154,7 @@ def test_a_metric_that_stops_moving_alerts_and_one_always_flat_does_not(step: in
     assert 2 * HOUR <= frozen[at][0] - frozen[0][0] <= 2 * HOUR + 2 * step
     assert "value 50 is unchanged for 2h" in state.explain(STILL, *frozen[at])
     flat = [(START + i * step, 45.0) for i in range(8 * DAY // step)]
-    _, codes = judged(flat, [])[1:]
+    codes = judged(flat, [])[1]
     assert alerts(codes) == []
 
 
@@ -214,3 +214,32 @@ def test_a_spiky_metric_whose_level_rises_alerts_though_its_spikes_hide_it(step:
     assert starts[0] * step <= 2 * HOUR  # when the first hour on the new level ends
     why = state.explain(HIGHER, day + starts[0] * step, 30.0)
     assert "on a level far above normal: the last hour averaged " in why
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_spikes_coming_ever_more_often_alert(step: int) -> None:
+    def spikes(every: int) -> Shape:
+        def shape(t: float, rng: random.Random) -> float:
+            return 80.0 if (t // step) % (every // step) == 0 else 10.0 + rng.gauss(0, 1)
+        return shape
+
+    day = START + 8 * DAY
+    # A spike every two hours for a week is normal; then one every ten minutes.
+    _, before, codes = judged(trace(spikes(2 * HOUR), 8, step),
+                              trace(spikes(600), 0.5, step, 2, day))
+    assert alerts(before) == []
+    starts = alerts(codes)
+    assert starts and starts[0] * step <= 2 * HOUR
+    assert codes[starts[0]] in (ABOVE, HIGHER)
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_the_first_weekend_of_a_weekday_metric_is_not_an_anomaly(step: int) -> None:
+    def office(t: float, rng: random.Random) -> float:
+        weekday = (int(t // DAY) + 3) % 7 < 5  # 1970-01-01 was a Thursday
+        hod = (t % DAY) / HOUR
+        busy = weekday and 8 <= hod < 18
+        return (80.0 if busy else 10.0) + rng.gauss(0, 2)
+
+    codes = judged(trace(office, 9, step), [])[1]  # Mon to Tue of the next week
+    assert alerts(codes) == []
