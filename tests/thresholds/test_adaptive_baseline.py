@@ -28,7 +28,9 @@ def test_no_band_until_three_hours_are_known() -> None:
     fill(base, range(H0, H0 + 3))
     assert base.band is None
     base.add(H0 + 3, 10.0)
-    assert base.band == Band(9.0, 11.0, False, 3, 2.0)
+    band = base.band
+    assert band is not None
+    assert (band.lo, band.hi, band.seasonal, band.hours, band.width) == (9.0, 11.0, False, 3, 2.0)
 
 
 @pytest.mark.parametrize(("spiky_hours", "widened"), [(1, False), (5, False), (12, True)])
