@@ -33,7 +33,8 @@ a minute to one an hour:
    the data longer than the 7-day window).
 5. Once unusual, the verdict stays a problem until values have been normal again for
    ``cooldown`` (default 1h) and 3 samples: one anomaly is one alert, however ragged its
-   end. For 3 days after, a new anomaly on the same side must go beyond its peak.
+   end. For 3 days after, a new anomaly on the same side must go beyond its peak (a new
+   level beyond its hour's mean).
 
 Defaults: sensitivity medium, direction both, min_deviation 10%, warmup 1d, cooldown 1h,
 severity warning. The verdict's ``why`` says what is normal, e.g. ``response_ms 840 is
@@ -181,7 +182,7 @@ _EPISODES = (ABOVE, BELOW, STILL, RISING, FALLING, HIGHER, LOWER)
 #: The codes found once an hour (reported with the next sample).
 _HOURLY = (RISING, FALLING, HIGHER, LOWER)
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_STATE = struct.Struct("<B20dbbIQQ?")
+_STATE = struct.Struct("<B23dbbIQQ?")
 _STATE_FORMAT = 2
 
 #: The least excess of an hour's mean, as a multiple of the sensitivity's share.
@@ -242,6 +243,7 @@ class AdaptiveState:
         "ready",
         "rearm_hi",
         "rearm_lo",
+        "rearm_mean",
         "rearm_until",
         "seen",
         "settings",
@@ -276,6 +278,7 @@ class AdaptiveState:
         self.rearm_hi = -math.inf  # the peak a new anomaly above must pass ...
         self.rearm_lo = math.inf   # ... or below
         self.rearm_until = -math.inf
+        self.rearm_mean = (-math.inf, math.inf, -math.inf)  # the same for hourly means
         self.pending = NORMAL     # a problem found when the hour began, not yet reported
         self.drift_day = -math.inf  # the day (epoch days) drift was last reported
         self.drift_from = math.nan  # the daily means it moved from and to
@@ -366,13 +369,18 @@ class AdaptiveState:
         self.still_at = t + max(STILL_MIN, STILL_FACTOR * self.longest_still)
 
     def _episode_over(self, t: float) -> None:
-        """An anomaly ended: the next one on its side must go beyond its peak for a while."""
+        """An anomaly ended: the next one on its side must go beyond its peak (its hour's
+        mean, for a level) for a while."""
         if self.episode == ABOVE:
             self.rearm_hi, self.rearm_until = self.peak, t + REARM
             self.upper = max(self.upper, self.peak)
         elif self.episode == BELOW:
             self.rearm_lo, self.rearm_until = self.peak, t + REARM
             self.lower = min(self.lower, self.peak)
+        elif self.episode == HIGHER:
+            self.rearm_mean = (self.level[0], -math.inf, t + REARM)
+        elif self.episode == LOWER:
+            self.rearm_mean = (math.inf, self.level[0], t + REARM)
         self.episode = NORMAL
         self.peak = math.nan
 
@@ -385,6 +393,7 @@ class AdaptiveState:
         self.still_at = math.inf
         self.seen = self.moves = 0
         self.rearm_hi, self.rearm_lo, self.rearm_until = -math.inf, math.inf, -math.inf
+        self.rearm_mean = (-math.inf, math.inf, -math.inf)
 
     def _thresholds(self, t: float, hour: int) -> None:
         """Recompute the problem thresholds for the hour that just began."""
@@ -425,10 +434,13 @@ class AdaptiveState:
         least = LEVEL_LEAST * self.settings.min_deviation.of(max(abs(lo), abs(hi)))
         direction = self.settings.direction
         f = self.factor * LEVEL_FACTOR
-        if (up > max(f, self.calibrate * band.mean_over) and mean - hi > least
+        r_hi, r_lo, r_until = self.rearm_mean
+        if self.last_t >= r_until:
+            r_hi, r_lo = -math.inf, math.inf
+        if (up > max(f, self.calibrate * band.mean_over) and mean - hi > least and mean > r_hi
                 and direction is not Direction.BELOW):
             self.pending = HIGHER
-        elif (down > max(f, self.calibrate * band.mean_under) and lo - mean > least
+        elif (down > max(f, self.calibrate * band.mean_under) and lo - mean > least and mean < r_lo
                 and direction is not Direction.ABOVE):
             self.pending = LOWER
         else:
@@ -462,6 +474,8 @@ class AdaptiveState:
             self.moved_t += shift
             self.still_at += shift
             self.rearm_until += shift
+            hi, lo, until = self.rearm_mean
+            self.rearm_mean = (hi, lo, until + shift)
 
     def _refresh_offset(self, t: float) -> None:
         self._offset = float(time.localtime(t).tm_gmtoff)
@@ -546,7 +560,8 @@ class AdaptiveState:
                            self.peak, self.upper, self.lower, self._offset, self.last_value,
                            self.moved_t, self.longest_still, self.still_at, self.rearm_hi,
                            self.rearm_lo, self.rearm_until, self.drift_day, self.drift_from,
-                           self.drift_to, *self.level, self.episode, self.pending,
+                           self.drift_to, *self.level, *self.rearm_mean, self.episode,
+                           self.pending,
                            min(self.calm, 2**31), self.seen, self.moves, self.ready)
         return head + self.baseline.to_bytes()
 
@@ -563,7 +578,8 @@ class AdaptiveState:
             raise ValueError("stored adaptive state has an unknown format")
         (_, first_t, last_t, last_bad_t, peak, upper, lower, offset, last_value, moved_t,
          longest_still, still_at, rearm_hi, rearm_lo, rearm_until, drift_day, drift_from,
-         drift_to, level_mean, level_lo, level_hi, episode, pending, calm, seen, moves,
+         drift_to, level_mean, level_lo, level_hi, rearm_mean_hi, rearm_mean_lo,
+         rearm_mean_until, episode, pending, calm, seen, moves,
          ready) = _STATE.unpack_from(data)
         self = cls(settings, metric, utc_offset)
         self.baseline = Baseline.from_bytes(data[_STATE.size:])
@@ -576,6 +592,7 @@ class AdaptiveState:
         self.episode = Code(episode) if episode in _EPISODES else NORMAL
         self.pending = Code(pending) if pending in _HOURLY else NORMAL
         self.level = (level_mean, level_lo, level_hi)
+        self.rearm_mean = (rearm_mean_hi, rearm_mean_lo, rearm_mean_until)
         self.calm, self.seen, self.moves, self.ready = calm, seen, moves, ready
         if utc_offset is None:
             self._offset = offset  # refreshed at the next hour
