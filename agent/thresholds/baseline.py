@@ -16,9 +16,11 @@ recomputed from completed hours only:
   only widens the recent range, with what most of those days did (a nightly backup at
   02:00 makes 02:00 busy, not 14:00). From then on the profile *is* the band: what this
   hour reached on any of the last 7 days (highs give or take an hour, so a job that runs
-  late is not an anomaly; lows of the hour itself, so one that did not run is), widened
-  by the weekly profile where two weeks are known. An hour that is always quiet gets a
-  quiet band: a value normal at 14:00 is unusual at 03:00 if 03:00 is always quiet.
+  late is not an anomaly; lows of the hour itself, so one that did not run is), and once
+  ``NARROW_WEEKS`` weeks are known, what this hour of the week reached on each of them.
+  An hour that is always quiet gets a quiet band: a value normal at 14:00 is unusual at
+  03:00 if 03:00 is always quiet, and on a Saturday if Saturdays are. The band narrows
+  from below only once a whole week is known (the first weekend is quieter, not wrong).
 * **sustained**: once the last ``SUSTAINED_SLOTS`` hours all went beyond their profile on
   one side, the level most of them reached joins the band, so a lasting level shift is
   the new normal within hours at every hour (until the profile has learned it).
@@ -53,7 +55,7 @@ DAILY_MIN = 1
 WEEKLY_MIN = 2
 #: ... and before it replaces the recent range (narrowing it where the hour is quiet).
 NARROW_DAYS = 5
-NARROW_WEEKS = 99
+NARROW_WEEKS = 3
 #: Days known before the profile narrows the band from below too.
 NARROW_LOW_DAYS = 7
 #: Days whose excess beyond the band is kept, the rank of the one that counts (2: the

@@ -233,13 +233,33 @@ def test_spikes_coming_ever_more_often_alert(step: int) -> None:
     assert codes[starts[0]] in (ABOVE, HIGHER)
 
 
+def office(t: float, rng: random.Random) -> float:
+    """Busy (80) on weekdays 08:00-18:00, else quiet (10)."""
+    weekday = (int(t // DAY) + 3) % 7 < 5  # 1970-01-01 was a Thursday
+    hod = (t % DAY) / HOUR
+    busy = weekday and 8 <= hod < 18
+    return (80.0 if busy else 10.0) + rng.gauss(0, 2)
+
+
 @pytest.mark.parametrize("step", STEPS)
 def test_the_first_weekend_of_a_weekday_metric_is_not_an_anomaly(step: int) -> None:
-    def office(t: float, rng: random.Random) -> float:
-        weekday = (int(t // DAY) + 3) % 7 < 5  # 1970-01-01 was a Thursday
-        hod = (t % DAY) / HOUR
-        busy = weekday and 8 <= hod < 18
-        return (80.0 if busy else 10.0) + rng.gauss(0, 2)
-
     codes = judged(trace(office, 9, step), [])[1]  # Mon to Tue of the next week
     assert alerts(codes) == []
+
+
+@pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize(("weeks", "alerted"), [(3, False), (4, True)])
+def test_an_hour_of_the_week_always_quiet_gets_a_quiet_band_after_three_of_them(
+        step: int, weeks: int, alerted: bool) -> None:
+    # Saturdays are quiet; a weekday's busy level on a Saturday afternoon alerts once
+    # three Saturdays are known (before, 14:00 is judged by what any day did then).
+    saturday = START + (7 * weeks - 2) * DAY
+    history = trace(office, 7 * weeks - 2, step) + trace(office, 14 / 24, step, 2, saturday)
+    at = saturday + 14 * HOUR + 5 * 60
+    state, before, codes = judged(history, [(at, 80.0), (at + step, 80.0)])
+    assert alerts(before) == []
+    assert (ABOVE in codes) is alerted
+    if alerted:
+        why = state.explain(ABOVE, at, 80.0)
+        assert "far above normal for Sat 14:00 (usually " in why
+        assert why.endswith(" at Sat 14:00)")
