@@ -15,8 +15,9 @@ a minute to one an hour:
 1. Each clock hour is summarised (lowest, highest, mean value); three weeks are kept. The
    *band* of the coming hour is what is normal for it (``baseline``): the range of most of
    the last week's hours, widened by what this hour of the day (week) did; once five days
-   are known, what this hour of the day reached on the last 7 days, so an hour that is
-   always quiet gets a quiet band and a value normal at 14:00 alerts at 03:00.
+   are known, what this hour of the day reached on the last 7 days (once three weeks are,
+   this hour of the week on each of them), so an hour that is always quiet gets a quiet
+   band and a value normal at 14:00 alerts at 03:00 (or on a quiet Saturday).
 2. A value is *unusual* when it leaves the band by more than a margin: the largest of
    ``k`` x the width of the week's range (``k`` 0.5 / 0.25 / 0.125 for sensitivity low /
    medium / high), ``min_deviation`` (a share of the level, ``10%`` by default, or an
