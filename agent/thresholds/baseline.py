@@ -17,7 +17,8 @@ recomputed from completed hours only:
   02:00 makes 02:00 busy, not 14:00). From then on the profile *is* the band: what this
   hour reached on any of the last 7 days (highs give or take an hour, so a job that runs
   late is not an anomaly; lows of the hour itself, so one that did not run is), and once
-  ``NARROW_WEEKS`` weeks are known, what this hour of the week reached on each of them.
+  ``NARROW_WEEKS`` weeks are known, what this hour of the week reached on each of them
+  where that is clearly quieter than the day's profile (a weekly rhythm).
   An hour that is always quiet gets a quiet band: a value normal at 14:00 is unusual at
   03:00 if 03:00 is always quiet, and on a Saturday if Saturdays are. The band narrows
   from below only once a whole week is known (the first weekend is quieter, not wrong).
@@ -65,9 +66,9 @@ EXCESS_RANK = 3
 EXCESS_MIN_DAYS = 3
 #: Samples an hour needs for its own low to make the profile (fewer: its neighbours' too).
 PROFILE_SAMPLES = 6
-#: Periods of the profile left out as the most extreme (on each side).
-NARROW_SKIP = 0
-NARROW_SKIP_FROM = 4
+#: An hour of the week replaces the hour of the day's profile if its highs stay below
+#: this share of the day's range.
+WEEKLY_QUIETER = 0.5
 #: Hours whose common level joins the band (a level shift is normal after this long).
 SUSTAINED_SLOTS = 6
 #: Completed hours needed before there is any band at all.
@@ -371,16 +372,15 @@ class Baseline:
         over, under, mean_over, mean_under = self._excesses(hour)
         weekly = self._periods(hour, WEEK_SLOTS, WEEKLY_WEEKS)
         daily = self._periods(hour, DAY_SLOTS, DAILY_DAYS)
-        narrow, period = ((weekly, WEEK_SLOTS) if len(weekly[0]) >= NARROW_WEEKS
-                          else (daily, DAY_SLOTS) if len(daily[0]) >= NARROW_DAYS
-                          else (None, 0))
+        narrow, period = (daily, DAY_SLOTS) if len(daily[0]) >= NARROW_DAYS else (None, 0)
+        if len(weekly[0]) >= NARROW_WEEKS and (narrow is None
+                                               or self._quieter(weekly, daily)):
+            narrow, period = weekly, WEEK_SLOTS
         if narrow is not None:
             los, his = narrow
-            m = len(his)
-            # What every period but the most extreme ones reached (all of them if few).
-            skip = NARROW_SKIP if m >= NARROW_SKIP_FROM else 0
-            # From below only once a whole week is known: the first weekend is quieter.
-            lo, hi = (los[skip] if m >= NARROW_LOW_DAYS else min(lo, los[0])), his[m - 1 - skip]
+            # What this hour reached in any of the periods; from below only once a whole
+            # week is known (the first weekend is quieter, not wrong).
+            lo, hi = (los[0] if len(los) >= NARROW_LOW_DAYS else min(lo, los[0])), his[-1]
             if period == DAY_SLOTS and len(weekly[0]) >= WEEKLY_MIN:
                 lo, hi = self._majority(weekly, lo, hi)  # the Sunday job widens Sundays
             if keep:
@@ -400,6 +400,16 @@ class Baseline:
         if keep:
             self._usual = (lo, hi)
         return Band(lo, hi, seasonal, n, spread, 0, over, under, mean_over, mean_under)
+
+    @staticmethod
+    def _quieter(weekly: tuple[list[float], list[float]],
+                 daily: tuple[list[float], list[float]]) -> bool:
+        """This hour of the week is clearly quieter than this hour of the day usually is
+        (a Saturday afternoon of an office): its own profile, not the day's, is normal.
+        For a metric without a weekly rhythm, a few weeks' hours are but a thin sample
+        of the same, and the day's profile (of more hours) stays."""
+        d_lo, d_hi = daily[0][0], daily[1][-1]
+        return weekly[1][-1] < d_lo + WEEKLY_QUIETER * (d_hi - d_lo)
 
     @staticmethod
     def _majority(ranges: tuple[list[float], list[float]], lo: float,
