@@ -25,10 +25,9 @@ recomputed from completed hours only:
 * **sustained**: once the last ``SUSTAINED_SLOTS`` hours all went beyond their profile on
   one side, the level most of them reached joins the band, so a lasting level shift is
   the new normal within hours at every hour (until the profile has learned it).
-* **excess**: how far beyond its band (in band widths) each day went at most, above and
-  below, and how far the hours' means went beyond the recent hours' means; the
-  ``EXCESS_RANK``-th largest of the last ``EXCESS_DAYS`` days sets how far out a value
-  must be to be unusual (``adaptive``).
+* **excess**: how far beyond its band each hour went, and its mean beyond the recent
+  hours' means, noted day by day (``excess``): how far out a value must be to be
+  unusual (``adaptive``).
 
 All of it is O(1) per sample; the hourly recompute costs tens of microseconds.
 """
@@ -41,6 +40,8 @@ import zlib
 from array import array
 from bisect import bisect_left, insort
 from dataclasses import dataclass
+
+from agent.thresholds.excess import DailyExcess
 
 SLOT_SECONDS = 3600
 DAY_SLOTS = 24
@@ -59,11 +60,6 @@ NARROW_DAYS = 5
 NARROW_WEEKS = 3
 #: Days known before the profile narrows the band from below too.
 NARROW_LOW_DAYS = 7
-#: Days whose excess beyond the band is kept, the rank of the one that counts (2: the
-#: largest could be an anomaly), and the days needed before it counts.
-EXCESS_DAYS = 28
-EXCESS_RANK = 3
-EXCESS_MIN_DAYS = 3
 #: Samples an hour needs for its own low to make the profile (fewer: its neighbours' too).
 PROFILE_SAMPLES = 6
 #: An hour of the week replaces the hour of the day's profile if its highs stay below
@@ -117,6 +113,7 @@ class Baseline:
 
     __slots__ = (
         "_count",
+        "_days",
         "_hi",
         "_hour",
         "_lo",
@@ -125,11 +122,6 @@ class Baseline:
         "_rec_lo",
         "_rec_mean",
         "_usual",
-        "_xday",
-        "_xdn",
-        "_xmd",
-        "_xmu",
-        "_xup",
         "band",
         "beyond",
         "cur_hi",
@@ -156,11 +148,7 @@ class Baseline:
         self._mean = array("d", [0.0]) * RING_SLOTS
         self._count = array("I", [0]) * RING_SLOTS  # samples in the hour
         # How far each of the last days went beyond its bands, at most, in band widths.
-        self._xday = array("q", [_EMPTY]) * EXCESS_DAYS
-        self._xup = array("d", [0.0]) * EXCESS_DAYS
-        self._xdn = array("d", [0.0]) * EXCESS_DAYS
-        self._xmu = array("d", [0.0]) * EXCESS_DAYS  # the same for hourly means
-        self._xmd = array("d", [0.0]) * EXCESS_DAYS
+        self._days = DailyExcess()  # how far the last days went beyond
         self._rec_mean = array("d")  # sorted means of the recent window
         #: How far the mean of the hour that ended went beyond the recent hours' means
         #: (above, below; in widths of their range), and that range.
@@ -273,27 +261,7 @@ class Baseline:
         if band is not None and band.width > 0:
             up = max(0.0, (self.cur_hi - band.hi) / band.width)
             down = max(0.0, (band.lo - self.cur_lo) / band.width)
-        day = hour // DAY_SLOTS
-        j = day % EXCESS_DAYS
-        if self._xday[j] != day:
-            self._xday[j] = day
-            self._xup[j] = self._xdn[j] = self._xmu[j] = self._xmd[j] = 0.0
-        self._xup[j], self._xdn[j] = max(up, self._xup[j]), max(down, self._xdn[j])
-        self._xmu[j] = max(mean_up, self._xmu[j])
-        self._xmd[j] = max(mean_down, self._xmd[j])
-
-    def _excesses(self, hour: int) -> tuple[float, float, float, float]:
-        """The ``EXCESS_RANK``-th largest excess of the last days (the largest while fewer
-        than ``EXCESS_MIN_DAYS`` are known): of the band above and below, of the means
-        above and below; NaN before any day is known."""
-        first = hour // DAY_SLOTS - EXCESS_DAYS
-        days = [j for j, d in enumerate(self._xday) if d > first]
-        if not days:
-            return math.nan, math.nan, math.nan, math.nan
-        # The first days: the largest so far (few days tell little of the odd one).
-        k = -EXCESS_RANK if len(days) >= EXCESS_MIN_DAYS else -1
-        return (sorted(self._xup[j] for j in days)[k], sorted(self._xdn[j] for j in days)[k],
-                sorted(self._xmu[j] for j in days)[k], sorted(self._xmd[j] for j in days)[k])
+        self._days.note(hour, up, down, mean_up, mean_down)
 
     def _store(self, hour: int, lo: float, hi: float, mean: float) -> None:
         i = hour % RING_SLOTS
@@ -369,7 +337,7 @@ class Baseline:
         r = min(int(self.rank_fraction * n) + 1, n)
         lo, hi = self._rec_lo[r - 1], self._rec_hi[n - r]
         spread = hi - lo
-        over, under, mean_over, mean_under = self._excesses(hour)
+        over, under, mean_over, mean_under = self._days.ranks(hour)
         weekly = self._periods(hour, WEEK_SLOTS, WEEKLY_WEEKS)
         daily = self._periods(hour, DAY_SLOTS, DAILY_DAYS)
         narrow, period = (daily, DAY_SLOTS) if len(daily[0]) >= NARROW_DAYS else (None, 0)
@@ -482,12 +450,6 @@ class Baseline:
             out.append(total / count)
         return out
 
-    def hour_range(self) -> float:
-        """The median width of the recent hours (how much the metric moves in an hour)."""
-        widths = sorted(self._hi[i] - self._lo[i] for i, h in enumerate(self._hour)
-                        if h != _EMPTY and h >= self.cur_hour - RECENT_SLOTS)
-        return widths[len(widths) // 2] if widths else 0.0
-
     # -- persistence ---------------------------------------------------------------------
 
     def to_bytes(self) -> bytes:
@@ -499,9 +461,8 @@ class Baseline:
                             self.cur_lo, self.cur_hi, self.cur_sum, *self.beyond)
         return zlib.compress(head + self._hour.tobytes() + self._count.tobytes()
                              + self._lo.tobytes()
-                             + self._hi.tobytes() + self._mean.tobytes() + self._xday.tobytes()
-                             + self._xup.tobytes() + self._xdn.tobytes() + self._xmu.tobytes()
-                             + self._xmd.tobytes(), 6)
+                             + self._hi.tobytes() + self._mean.tobytes()
+                             + self._days.to_bytes(), 6)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Baseline:
@@ -511,7 +472,7 @@ class Baseline:
             body = zlib.decompress(data)
         except zlib.error as exc:
             raise ValueError(f"stored baseline is corrupt ({exc})") from None
-        size = _HEADER.size + RING_SLOTS * 36 + EXCESS_DAYS * 40
+        size = _HEADER.size + RING_SLOTS * 36 + DailyExcess.SIZE
         if len(body) != size or body[0] != _FORMAT:
             raise ValueError("stored baseline has an unknown format or size")
         (_, frac, cur_hour, cur_n, cur_lo, cur_hi, cur_sum, above,
@@ -526,12 +487,7 @@ class Baseline:
         self._hi = array("d", body[off + 2 * step:off + 3 * step])
         self._mean = array("d", body[off + 3 * step:off + 4 * step])
         off += 4 * step
-        days = EXCESS_DAYS * 8
-        self._xday = array("q", body[off:off + days])
-        self._xup = array("d", body[off + days:off + 2 * days])
-        self._xdn = array("d", body[off + 2 * days:off + 3 * days])
-        self._xmu = array("d", body[off + 3 * days:off + 4 * days])
-        self._xmd = array("d", body[off + 4 * days:])
+        self._days = DailyExcess.from_bytes(body[off:])
         self.cur_hour, self.cur_n, self.cur_lo, self.cur_hi = cur_hour, cur_n, cur_lo, cur_hi
         self.cur_sum, self.beyond = cur_sum, [above, below]
         if cur_hour != _EMPTY:

@@ -130,16 +130,16 @@ def test_a_missing_daily_job_alerts(step: int) -> None:
     state = AdaptiveState(metric="value", utc_offset=0)
     run(state, trace(job, 8, step))
     rng = random.Random(2)
-    found = []
+    found: list[tuple[float, Code, str]] = []
     for i in range(12 * HOUR // step):
         t = day + i * step
         v = 5.0 + rng.gauss(0, 0.5)  # the job did not run today
         code = state.observe(t, v)
         if code in PROBLEM_CODES and not found:
             found.append((t, code, state.explain(code, t, v)))
-    [(t, code, why)] = found
+    [(at, code, why)] = found
     assert code == BELOW
-    assert 9 * HOUR <= t - day < 9 * HOUR + 2 * step  # as soon as its hour began
+    assert 9 * HOUR <= at - day < 9 * HOUR + 2 * step  # as soon as its hour began
     assert "is far below normal for Tue 09:00 (usually 5" in why
     assert why.endswith(" at 09:00)")
 
@@ -147,20 +147,20 @@ def test_a_missing_daily_job_alerts(step: int) -> None:
 @pytest.mark.parametrize("step", STEPS)
 def test_a_metric_that_stops_moving_alerts_and_one_always_flat_does_not(step: int) -> None:
     history = trace(steady, 7, step)
-    frozen = [(START + 7 * DAY + i * step, 50.0) for i in range(6 * HOUR // step)]
+    frozen = [(START + 7 * DAY + i * step + 0.0, 50.0) for i in range(6 * HOUR // step)]
     state, _, codes = judged(history, frozen)
     assert [codes[i] for i in alerts(codes)] == [STILL]
     at = alerts(codes)[0]
     assert 2 * HOUR <= frozen[at][0] - frozen[0][0] <= 2 * HOUR + 2 * step
     assert "value 50 is unchanged for 2h" in state.explain(STILL, *frozen[at])
-    flat = [(START + i * step, 45.0) for i in range(8 * DAY // step)]
+    flat = [(START + i * step + 0.0, 45.0) for i in range(8 * DAY // step)]
     codes = judged(flat, [])[1]
     assert alerts(codes) == []
 
 
 @pytest.mark.parametrize("step", STEPS)
 def test_a_flat_line_that_turns_to_noise_alerts_when_it_starts(step: int) -> None:
-    flat = [(START + i * step, 0.0) for i in range(7 * DAY // step)]
+    flat = [(START + i * step + 0.0, 0.0) for i in range(7 * DAY // step)]
     noise = [(t, abs(v - 50)) for t, v in trace(steady, 2, step, 3, START + 7 * DAY)]
     _, before, after = judged(flat, noise)
     assert alerts(before) == []
