@@ -58,7 +58,7 @@ class DailyExcess:
         if not days:
             return _NAN4
         # The first days: the largest so far (few days tell little of the odd one).
-        k = -EXCESS_RANK if len(days) >= EXCESS_MIN_DAYS else -1
+        k = -min(EXCESS_RANK, len(days)) if len(days) >= EXCESS_MIN_DAYS else -1
         return (sorted(self._up[j] for j in days)[k], sorted(self._down[j] for j in days)[k],
                 sorted(self._mean_up[j] for j in days)[k],
                 sorted(self._mean_down[j] for j in days)[k])
