@@ -193,8 +193,10 @@ class Judge:
 
         def judge_learned(value: float, now: float) -> Verdict | None:
             previous = states.get(key)
+            # Quiet and staying so changes nothing, unless the flapping history still
+            # holds a problem (each evaluation shifts it).
             if not observe(now, value) and not exact and (
-                    previous is None or previous.phase in _QUIET):
+                    previous is None or (previous.phase in _QUIET and not previous.history)):
                 return None
             return self._verdict(check, series.finding(key, now, value, previous), rule, now)
 

@@ -1,22 +1,35 @@
 """The learned normal range of one metric: hourly summaries, robust ranks, seasonal bands.
 
-History is kept as one summary per clock hour (lowest and highest value seen in it) in a
-ring of three weeks, so memory is fixed (12 KB of arrays, about 17 KB in all, per metric)
-however fast samples arrive and however long the agent runs. Each new hour the *band* (the normal
-range for that hour) is recomputed from completed hours only:
+History is kept as one summary per clock hour (lowest, highest and mean value, and the
+number of samples) in a ring of three weeks, plus how far each of the last four weeks'
+days went beyond its bands, so memory is fixed (about 26 KB per metric) however fast
+samples arrive and however long the agent runs. Every statistic is over hours and days,
+never over samples. Each new hour the *band* (the normal range for that hour) is
+recomputed from completed hours only:
 
 * **recent**: over the last 7 days, the range reached in more than ``rank_fraction`` of
   the hours (by default 5 %: 9 of a week's 168 hours, 2 of the first day's 24). One
   spike, or a few, cannot widen it; a lasting level shift widens it once it has lasted
-  that many hours.
-* **daily**: the range reached at this hour of the day (give or take an hour) on most of
-  the last 7 days (all of one known day, both of two, two of three, ...). A nightly backup
-  at 02:00 makes 02:00 busy, not 14:00.
-* **weekly**: the same at this hour of the week on most of the last 3 weeks, once 2 weeks
-  are known (the Sunday job).
+  that many hours. Its width is what margins are measured in.
+* **seasonal profile**: the range reached at this hour on the last days (or at this hour
+  of the week on the last weeks). While fewer than ``NARROW_DAYS`` days of it are known it
+  only widens the recent range, with what most of those days did (a nightly backup at
+  02:00 makes 02:00 busy, not 14:00). From then on the profile *is* the band: what this
+  hour reached on any of the last 7 days (highs give or take an hour, so a job that runs
+  late is not an anomaly; lows of the hour itself, so one that did not run is), and once
+  ``NARROW_WEEKS`` weeks are known, what this hour of the week reached on each of them
+  where that is clearly quieter than the day's profile (a weekly rhythm).
+  An hour that is always quiet gets a quiet band: a value normal at 14:00 is unusual at
+  03:00 if 03:00 is always quiet, and on a Saturday if Saturdays are. The band narrows
+  from below only once a whole week is known (the first weekend is quieter, not wrong).
+* **sustained**: once the last ``SUSTAINED_SLOTS`` hours all went beyond their profile on
+  one side, the level most of them reached joins the band, so a lasting level shift is
+  the new normal within hours at every hour (until the profile has learned it).
+* **excess**: how far beyond its band each hour went, and its mean beyond the recent
+  hours' means, noted day by day (``excess``): how far out a value must be to be
+  unusual (``adaptive``).
 
-The band is the union of those ranges. All of it is O(1) per sample; the hourly recompute
-costs a few microseconds.
+All of it is O(1) per sample; the hourly recompute costs tens of microseconds.
 """
 
 from __future__ import annotations
@@ -28,23 +41,37 @@ from array import array
 from bisect import bisect_left, insort
 from dataclasses import dataclass
 
+from agent.thresholds.excess import DailyExcess
+
 SLOT_SECONDS = 3600
 DAY_SLOTS = 24
 WEEK_SLOTS = 7 * DAY_SLOTS
-#: Hourly summaries kept: three weeks (the weekly band looks that far back).
+#: Hourly summaries kept: three weeks (the weekly profile looks that far back).
 RING_SLOTS = 3 * WEEK_SLOTS
 #: The window of the rank-based recent range.
 RECENT_SLOTS = WEEK_SLOTS
 DAILY_DAYS = 7
 WEEKLY_WEEKS = 3
-#: Days (weeks) of the same hour that must be known before the daily (weekly) band counts.
+#: Days (weeks) of the same hour that must be known before the profile counts at all ...
 DAILY_MIN = 1
 WEEKLY_MIN = 2
+#: ... and before it replaces the recent range (narrowing it where the hour is quiet).
+NARROW_DAYS = 5
+NARROW_WEEKS = 3
+#: Days known before the profile narrows the band from below too.
+NARROW_LOW_DAYS = 7
+#: Samples an hour needs for its own low to make the profile (fewer: its neighbours' too).
+PROFILE_SAMPLES = 6
+#: An hour of the week replaces the hour of the day's profile if its highs stay below
+#: this share of the day's range.
+WEEKLY_QUIETER = 0.5
+#: Hours whose common level joins the band (a level shift is normal after this long).
+SUSTAINED_SLOTS = 6
 #: Completed hours needed before there is any band at all.
 MIN_SLOTS = 3
 _EMPTY = -(2**62)
-_FORMAT = 1
-_HEADER = struct.Struct("<Bdqqdd")
+_FORMAT = 2
+_HEADER = struct.Struct("<Bdqqdddqq")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,31 +80,58 @@ class Band:
 
     lo: float
     hi: float
-    #: A daily or weekly profile was known for this hour (it may or may not have widened it).
+    #: A daily or weekly profile was known for this hour (it may have widened or narrowed).
     seasonal: bool
     #: Completed hours in the recent window.
     hours: int
+    #: The width of the recent range (margins are measured in it); NaN: ``hi - lo``.
+    spread: float = math.nan
+    #: The period in hours (24 or 168) of the profile that replaced the recent range (the
+    #: band may be narrower than the week's); 0 when none did.
+    profile: int = 0
+    #: How far the last days went beyond their bands, at most but for the odd day, in
+    #: band widths, above and below (NaN while few days are known).
+    over: float = math.nan
+    under: float = math.nan
+    #: The same for the hours' means beyond the range of the recent hours' means.
+    mean_over: float = math.nan
+    mean_under: float = math.nan
+
+    @property
+    def width(self) -> float:
+        """What a margin is a share of: the recent range's width."""
+        return self.hi - self.lo if self.spread != self.spread else self.spread
 
 
 class Baseline:
-    """Hourly low/high summaries of one metric and the band derived from them.
+    """Hourly summaries of one metric and the band derived from them.
 
-    ``add(hour, value)`` learns a value of clock hour ``hour`` (an integer count of hours,
-    local time); ``band`` is the normal range for the current hour, or None while fewer than
-    ``MIN_SLOTS`` hours are known.
+    ``add(hour, value)`` is the per-sample entry (``hour`` counts clock hours since the
+    epoch in the metric's time zone). ``band`` is the band for the current hour, or None
+    while fewer than ``MIN_SLOTS`` hours are known.
     """
 
     __slots__ = (
+        "_count",
+        "_days",
         "_hi",
         "_hour",
         "_lo",
+        "_mean",
         "_rec_hi",
         "_rec_lo",
+        "_rec_mean",
+        "_usual",
         "band",
+        "beyond",
         "cur_hi",
         "cur_hour",
         "cur_lo",
         "cur_n",
+        "cur_sum",
+        "last_mean",
+        "mean_excess",
+        "mean_range",
         "rank_fraction",
     )
 
@@ -91,13 +145,28 @@ class Baseline:
         self._hour = array("q", [_EMPTY]) * RING_SLOTS
         self._lo = array("d", [0.0]) * RING_SLOTS
         self._hi = array("d", [0.0]) * RING_SLOTS
+        self._mean = array("d", [0.0]) * RING_SLOTS
+        self._count = array("I", [0]) * RING_SLOTS  # samples in the hour
+        # How far each of the last days went beyond its bands, at most, in band widths.
+        self._days = DailyExcess()  # how far the last days went beyond
+        self._rec_mean = array("d")  # sorted means of the recent window
+        #: How far the mean of the hour that ended went beyond the recent hours' means
+        #: (above, below; in widths of their range), and that range.
+        self.mean_excess = (0.0, 0.0)
+        self.mean_range = (math.nan, math.nan)
+        self.last_mean = math.nan
         self._rec_hi = array("d")  # sorted highs of the recent window
         self._rec_lo = array("d")  # sorted lows of the recent window
         self.cur_hour = _EMPTY
         self.cur_lo = math.inf
         self.cur_hi = -math.inf
         self.cur_n = 0
+        self.cur_sum = 0.0
         self.band: Band | None = None
+        #: Hours in a row whose highs went above their usual range, and whose lows below.
+        self.beyond = [0, 0]
+        #: The current hour's usual range: its band before a sustained level widened it.
+        self._usual = (math.inf, -math.inf)
 
     # -- learning ------------------------------------------------------------------------
 
@@ -112,6 +181,7 @@ class Baseline:
         if value > self.cur_hi:  # noqa: PLR1730
             self.cur_hi = value
         self.cur_n += 1
+        self.cur_sum += value
         return rolled
 
     def roll(self, hour: int) -> None:
@@ -126,31 +196,83 @@ class Baseline:
             return
         if hour < prev:
             self._shift(hour - prev)
-            self.band = self._compute_band(hour)
+            self.band = self._compute_band(hour, keep=True)
             return
         if hour - prev > RECENT_SLOTS:
             self.reset()
             self.cur_hour = hour
             return
+        self.mean_excess = (0.0, 0.0)
         if self.cur_n:
-            self._store(prev, self.cur_lo, self.cur_hi)
-        self.cur_lo, self.cur_hi, self.cur_n = math.inf, -math.inf, 0
+            mean = self.last_mean = self.cur_sum / self.cur_n
+            self.mean_excess = self._mean_excess(prev, mean)
+            self._store(prev, self.cur_lo, self.cur_hi, mean)
+            self._count[prev % RING_SLOTS] = min(self.cur_n, 2**31)
+            (lo, hi), beyond = self._usual, self.beyond
+            beyond[0] = beyond[0] + 1 if self.cur_hi > hi else 0
+            beyond[1] = beyond[1] + 1 if self.cur_lo < lo else 0
+            self._excess(prev, *self.mean_excess)
+        self.cur_lo, self.cur_hi, self.cur_n, self.cur_sum = math.inf, -math.inf, 0, 0.0
         self.cur_hour = hour
         self._expire(prev - RECENT_SLOTS, hour - RECENT_SLOTS)
-        self.band = self._compute_band(hour)
+        self.band = self._compute_band(hour, keep=True)
 
     def reset(self) -> None:
         """Forget everything learned."""
         self._clear()
 
-    def _store(self, hour: int, lo: float, hi: float) -> None:
+    def _mean_excess(self, hour: int, mean: float) -> tuple[float, float]:
+        """How far ``mean``, that of ``hour``, is beyond the range of the recent hours'
+        means (widened by what the means near this hour of the day reached on two of the
+        last days: a daily job is normal at its hour), in widths of the recent range."""
+        rec = self._rec_mean
+        n = len(rec)
+        if n < DAY_SLOTS:
+            self.mean_range = (math.nan, math.nan)
+            return 0.0, 0.0
+        r = min(int(self.rank_fraction * n) + 1, n)
+        lo, hi = rec[r - 1], rec[n - r]
+        width = hi - lo
+        los: list[float] = []
+        his: list[float] = []
+        for k in range(1, DAILY_DAYS + 1):
+            day_lo, day_hi = math.inf, -math.inf
+            for h in (hour - k * DAY_SLOTS - 1, hour - k * DAY_SLOTS, hour - k * DAY_SLOTS + 1):
+                i = h % RING_SLOTS
+                if self._hour[i] == h:
+                    day_lo, day_hi = min(day_lo, self._mean[i]), max(day_hi, self._mean[i])
+            if day_hi >= day_lo:
+                los.append(day_lo)
+                his.append(day_hi)
+        if len(his) >= 2:
+            los.sort()
+            his.sort()
+            lo, hi = min(lo, los[1]), max(hi, his[-2])
+        self.mean_range = (lo, hi)
+        if not width > 0:
+            return 0.0, 0.0
+        return max(0.0, (mean - hi) / width), max(0.0, (lo - mean) / width)
+
+    def _excess(self, hour: int, mean_up: float, mean_down: float) -> None:
+        """Note how far the hour that ended went beyond its band, in band widths (and its
+        mean beyond the recent means)."""
+        band = self.band
+        up = down = 0.0
+        if band is not None and band.width > 0:
+            up = max(0.0, (self.cur_hi - band.hi) / band.width)
+            down = max(0.0, (band.lo - self.cur_lo) / band.width)
+        self._days.note(hour, up, down, mean_up, mean_down)
+
+    def _store(self, hour: int, lo: float, hi: float, mean: float) -> None:
         i = hour % RING_SLOTS
         if self._hour[i] == hour:  # the same hour again (after a clock shift): merge
             self._unrecent(i)
             lo, hi = min(lo, self._lo[i]), max(hi, self._hi[i])
-        self._hour[i], self._lo[i], self._hi[i] = hour, lo, hi
+            mean = (mean + self._mean[i]) / 2
+        self._hour[i], self._lo[i], self._hi[i], self._mean[i] = hour, lo, hi, mean
         insort(self._rec_hi, hi)
         insort(self._rec_lo, lo)
+        insort(self._rec_mean, mean)
 
     def _unrecent(self, i: int) -> None:
         rec = self._rec_hi
@@ -161,6 +283,10 @@ class Baseline:
         j = bisect_left(rec, self._lo[i])
         if j < len(rec) and rec[j] == self._lo[i]:
             rec.pop(j)
+        rec = self._rec_mean
+        j = bisect_left(rec, self._mean[i])
+        if j < len(rec) and rec[j] == self._mean[i]:
+            rec.pop(j)
 
     def _expire(self, start: int, stop: int) -> None:
         """Drop the hours in [start, stop) from the recent window."""
@@ -170,17 +296,18 @@ class Baseline:
                 self._unrecent(i)
 
     def _shift(self, delta: int) -> None:
-        hours = [(h + delta, self._lo[i], self._hi[i])
+        hours = [(h + delta, self._lo[i], self._hi[i], self._mean[i], self._count[i])
                  for i, h in enumerate(self._hour) if h != _EMPTY]
-        cur = (self.cur_lo, self.cur_hi, self.cur_n)
+        cur = (self.cur_lo, self.cur_hi, self.cur_n, self.cur_sum)
         self._hour = array("q", [_EMPTY]) * RING_SLOTS
-        self._rec_hi, self._rec_lo = array("d"), array("d")
+        self._rec_hi, self._rec_lo, self._rec_mean = array("d"), array("d"), array("d")
         self.cur_hour += delta
-        for h, lo, hi in hours:
+        for h, lo, hi, mean, count in hours:
             if h >= self.cur_hour - RING_SLOTS:
-                self._store(h, lo, hi)
+                self._store(h, lo, hi, mean)
+                self._count[h % RING_SLOTS] = count
         self._expire(self.cur_hour - RING_SLOTS, self.cur_hour - RECENT_SLOTS)
-        self.cur_lo, self.cur_hi, self.cur_n = cur
+        self.cur_lo, self.cur_hi, self.cur_n, self.cur_sum = cur
 
     # -- the band ------------------------------------------------------------------------
 
@@ -199,43 +326,129 @@ class Baseline:
             return None
         return self._compute_band(hour)
 
-    def _compute_band(self, hour: int) -> Band | None:
+    def _compute_band(self, hour: int, keep: bool = False) -> Band | None:
+        """The band of ``hour``; ``keep``: it is the current hour's (remember its usual
+        range, to tell at its end whether it went beyond)."""
         n = len(self._rec_hi)
         if n < MIN_SLOTS:
+            if keep:
+                self._usual = (-math.inf, math.inf)
             return None
         r = min(int(self.rank_fraction * n) + 1, n)
         lo, hi = self._rec_lo[r - 1], self._rec_hi[n - r]
+        spread = hi - lo
+        over, under, mean_over, mean_under = self._days.ranks(hour)
+        weekly = self._periods(hour, WEEK_SLOTS, WEEKLY_WEEKS)
+        daily = self._periods(hour, DAY_SLOTS, DAILY_DAYS)
+        narrow, period = (daily, DAY_SLOTS) if len(daily[0]) >= NARROW_DAYS else (None, 0)
+        if len(weekly[0]) >= NARROW_WEEKS and (narrow is None
+                                               or self._quieter(weekly, daily)):
+            narrow, period = weekly, WEEK_SLOTS
+        if narrow is not None:
+            los, his = narrow
+            # What this hour reached in any of the periods; from below only once a whole
+            # week is known (the first weekend is quieter, not wrong).
+            lo, hi = (los[0] if len(los) >= NARROW_LOW_DAYS else min(lo, los[0])), his[-1]
+            if period == DAY_SLOTS and len(weekly[0]) >= WEEKLY_MIN:
+                lo, hi = self._majority(weekly, lo, hi)  # the Sunday job widens Sundays
+            if keep:
+                self._usual = (lo, hi)
+            # A level held beyond the band for hours is the new normal (a level shift).
+            s_lo, s_hi = self._sustained()
+            if self.beyond[0] >= SUSTAINED_SLOTS:
+                hi = max(hi, s_hi)
+            if self.beyond[1] >= SUSTAINED_SLOTS:
+                lo = min(lo, s_lo)
+            return Band(lo, hi, True, n, spread, period, over, under, mean_over, mean_under)
         seasonal = False
-        for period, count, least in ((DAY_SLOTS, DAILY_DAYS, DAILY_MIN),
-                                     (WEEK_SLOTS, WEEKLY_WEEKS, WEEKLY_MIN)):
-            found = self._seasonal(hour, period, count, least)
-            if found is not None:
+        for ranges, least in ((daily, DAILY_MIN), (weekly, WEEKLY_MIN)):
+            if len(ranges[0]) >= least:
                 seasonal = True
-                lo, hi = min(lo, found[0]), max(hi, found[1])
-        return Band(lo, hi, seasonal, n)
+                lo, hi = self._majority(ranges, lo, hi)
+        if keep:
+            self._usual = (lo, hi)
+        return Band(lo, hi, seasonal, n, spread, 0, over, under, mean_over, mean_under)
 
-    def _seasonal(self, hour: int, period: int, count: int,
-                  least: int) -> tuple[float, float] | None:
-        """The range reached near this hour of the period in most of the last periods."""
+    @staticmethod
+    def _quieter(weekly: tuple[list[float], list[float]],
+                 daily: tuple[list[float], list[float]]) -> bool:
+        """This hour of the week is clearly quieter than this hour of the day usually is
+        (a Saturday afternoon of an office): its own profile, not the day's, is normal.
+        For a metric without a weekly rhythm, a few weeks' hours are but a thin sample
+        of the same, and the day's profile (of more hours) stays."""
+        d_lo, d_hi = daily[0][0], daily[1][-1]
+        return weekly[1][-1] < d_lo + WEEKLY_QUIETER * (d_hi - d_lo)
+
+    @staticmethod
+    def _majority(ranges: tuple[list[float], list[float]], lo: float,
+                  hi: float) -> tuple[float, float]:
+        """``lo``-``hi`` widened by the range reached on a strict majority of the periods
+        (both of two, two of three...)."""
+        los, his = ranges
+        m = len(his)
+        return min(lo, los[m - 1 - (m - 1) // 2]), max(hi, his[(m - 1) // 2])
+
+    def _periods(self, hour: int, period: int, count: int) -> tuple[list[float], list[float]]:
+        """The ranges at this hour of the period in the last periods: lows, highs sorted.
+
+        The highs are those of the hour give or take one (a job that runs late is not an
+        anomaly), the lows those of the hour itself (a job that did not run is one) if it
+        had ``PROFILE_SAMPLES`` samples, else of the hour give or take one too.
+        """
         los: list[float] = []
         his: list[float] = []
         hours, lo_a, hi_a = self._hour, self._lo, self._hi
+        oldest = hour - count * period  # not an hour older than the periods looked at
         for k in range(1, count + 1):
-            lo, hi = math.inf, -math.inf
-            for h in (hour - k * period - 1, hour - k * period, hour - k * period + 1):
+            at = hour - k * period
+            i = at % RING_SLOTS
+            if hours[i] != at:
+                continue
+            lo, hi = lo_a[i], hi_a[i]
+            few = self._count[i] < PROFILE_SAMPLES
+            for h in (at - 1, at + 1):
                 i = h % RING_SLOTS
-                if hours[i] == h:
-                    lo, hi = min(lo, lo_a[i]), max(hi, hi_a[i])
-            if hi >= lo:
-                los.append(lo)
-                his.append(hi)
-        m = len(his)
-        if m < least:
-            return None
-        # A level reached on a strict majority of the periods (both of two, two of three...).
+                if hours[i] == h and h >= oldest:
+                    hi = max(hi, hi_a[i])
+                    if few:  # a low from a sample or two is no profile: its neighbours'
+                        lo = min(lo, lo_a[i])
+            los.append(lo)
+            his.append(hi)
+        los.sort()
         his.sort()
-        los.sort(reverse=True)
-        return los[(m - 1) // 2], his[(m - 1) // 2]
+        return los, his
+
+    def _sustained(self) -> tuple[float, float]:
+        """The level most of the last hours reached: the (highest low, lowest high) of
+        all but the ``SUSTAINED_SLOTS // 3`` most extreme of them."""
+        los: list[float] = []
+        his: list[float] = []
+        for h in range(self.cur_hour - SUSTAINED_SLOTS, self.cur_hour):
+            i = h % RING_SLOTS
+            if self._hour[i] != h:
+                return math.inf, -math.inf  # not known throughout: nothing sustained
+            los.append(self._lo[i])
+            his.append(self._hi[i])
+        los.sort()
+        his.sort()
+        k = SUSTAINED_SLOTS // 3
+        return los[-1 - k], his[k]
+
+    def daily_means(self, days: int) -> list[float] | None:
+        """The mean of each of the last ``days`` whole days (24 hours before the current
+        hour, 48 to 24 before...), oldest first; None unless each has 20 of its hours."""
+        out: list[float] = []
+        for d in range(days, 0, -1):
+            total, count = 0.0, 0
+            for h in range(self.cur_hour - 24 * d, self.cur_hour - 24 * (d - 1)):
+                i = h % RING_SLOTS
+                if self._hour[i] == h:
+                    total += self._mean[i]
+                    count += 1
+            if count < 20:  # most of the day
+                return None
+            out.append(total / count)
+        return out
 
     # -- persistence ---------------------------------------------------------------------
 
@@ -245,32 +458,45 @@ class Baseline:
         The band is not stored: it is a function of the stored hours.
         """
         head = _HEADER.pack(_FORMAT, self.rank_fraction, self.cur_hour, self.cur_n,
-                            self.cur_lo, self.cur_hi)
-        return zlib.compress(head + self._hour.tobytes() + self._lo.tobytes()
-                             + self._hi.tobytes(), 6)
+                            self.cur_lo, self.cur_hi, self.cur_sum, *self.beyond)
+        return zlib.compress(head + self._hour.tobytes() + self._count.tobytes()
+                             + self._lo.tobytes()
+                             + self._hi.tobytes() + self._mean.tobytes()
+                             + self._days.to_bytes(), 6)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Baseline:
-        """Rebuild a baseline from ``to_bytes``; ValueError when the data is not one."""
+        """Rebuild a baseline from ``to_bytes``; ValueError when the data is not one
+        (a corrupt row, or one of an older format: learning again is the safe side)."""
         try:
             body = zlib.decompress(data)
         except zlib.error as exc:
             raise ValueError(f"stored baseline is corrupt ({exc})") from None
-        size = _HEADER.size + RING_SLOTS * 24
+        size = _HEADER.size + RING_SLOTS * 36 + DailyExcess.SIZE
         if len(body) != size or body[0] != _FORMAT:
             raise ValueError("stored baseline has an unknown format or size")
-        _, frac, cur_hour, cur_n, cur_lo, cur_hi = _HEADER.unpack_from(body)
+        (_, frac, cur_hour, cur_n, cur_lo, cur_hi, cur_sum, above,
+         below) = _HEADER.unpack_from(body)
         self = cls(frac)
         off = _HEADER.size
-        self._hour = array("q", body[off:off + RING_SLOTS * 8])
-        self._lo = array("d", body[off + RING_SLOTS * 8:off + RING_SLOTS * 16])
-        self._hi = array("d", body[off + RING_SLOTS * 16:])
+        step = RING_SLOTS * 8
+        self._hour = array("q", body[off:off + step])
+        self._count = array("I", body[off + step:off + step + RING_SLOTS * 4])
+        off += RING_SLOTS * 4
+        self._lo = array("d", body[off + step:off + 2 * step])
+        self._hi = array("d", body[off + 2 * step:off + 3 * step])
+        self._mean = array("d", body[off + 3 * step:off + 4 * step])
+        off += 4 * step
+        self._days = DailyExcess.from_bytes(body[off:])
         self.cur_hour, self.cur_n, self.cur_lo, self.cur_hi = cur_hour, cur_n, cur_lo, cur_hi
+        self.cur_sum, self.beyond = cur_sum, [above, below]
         if cur_hour != _EMPTY:
             for h in range(cur_hour - RECENT_SLOTS, cur_hour):
                 i = h % RING_SLOTS
                 if self._hour[i] == h:
                     insort(self._rec_hi, self._hi[i])
                     insort(self._rec_lo, self._lo[i])
-            self.band = self._compute_band(cur_hour)  # the same inputs give the same band
+                    insort(self._rec_mean, self._mean[i])
+            # The same inputs give the same band.
+            self.band = self._compute_band(cur_hour, keep=True)
         return self

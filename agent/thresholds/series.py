@@ -14,6 +14,7 @@ them; on a tie the static limit speaks first, then the forecast, then the learne
 
 from __future__ import annotations
 
+import logging
 import math
 import struct
 
@@ -34,6 +35,7 @@ from agent.thresholds.forecast import (
 from agent.thresholds.rules import ThresholdRule
 from agent.thresholds.static import evaluate
 
+_log = logging.getLogger(__name__)
 _MAGIC = b"WKS1"
 _LEN = struct.Struct("<I")
 
@@ -143,7 +145,10 @@ class SeriesJudge:
                                                     self.metric, self.adaptive.utc_offset)
             if self.forecast is not None and parts[1]:
                 forecast = Forecaster.from_bytes(parts[1], self.forecast.settings)
-        except (ValueError, struct.error):
+        except (ValueError, struct.error) as exc:
+            # An older format (the engine learns more now) or a corrupt row.
+            _log.info("learned state of %s not restored (%s); learning it again",
+                      self.metric, exc)
             return False
         self.adaptive = adaptive or self.adaptive
         self.forecast = forecast or self.forecast

@@ -134,6 +134,7 @@ def test_spike_at_an_unusual_hour_alerts_but_not_at_the_usual_hour() -> None:
     assert codes[-1] == ABOVE
     why = unusual.explain(codes[-1], *afternoon[-1])
     assert why.startswith("response_ms 250ms is far above normal for Thu 14:00 (usually ")
+    assert why.endswith(" at 14:00)")  # ten days known: the profile of 14:00 speaks
 
 
 def test_level_shift_alerts_once_then_adapts_within_bounded_time() -> None:

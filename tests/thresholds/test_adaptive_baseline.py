@@ -28,7 +28,9 @@ def test_no_band_until_three_hours_are_known() -> None:
     fill(base, range(H0, H0 + 3))
     assert base.band is None
     base.add(H0 + 3, 10.0)
-    assert base.band == Band(9.0, 11.0, False, 3)
+    band = base.band
+    assert band is not None
+    assert (band.lo, band.hi, band.seasonal, band.hours, band.width) == (9.0, 11.0, False, 3, 2.0)
 
 
 @pytest.mark.parametrize(("spiky_hours", "widened"), [(1, False), (5, False), (12, True)])
@@ -56,13 +58,28 @@ def test_the_daily_range_is_what_most_recent_days_did_at_this_hour(
     assert band_at(base, H0 + 86).hi == 11.0  # 14:00 is never busy
 
 
-def test_the_weekly_range_needs_two_weeks() -> None:
+def test_a_spike_stays_in_its_hours_profile_for_a_week_then_is_forgotten() -> None:
+    # Once five days are known, the hour's own profile is the band: what this hour (and
+    # the hours beside it) reached on any of the last 7 days.
+    base = Baseline()
+    fill(base, range(H0, H0 + 24 * 7 + 3), special={H0 + 3: 100.0})
+    seven_days_on = band_at(base, H0 + 24 * 7 + 3)
+    assert seven_days_on.profile == 24 and seven_days_on.hi == 100.0
+    assert band_at(base, H0 + 24 * 7 + 14).hi == 11.0  # the rest of the day never saw it
+    fill(base, range(H0 + 24 * 7 + 3, H0 + 24 * 8 + 3))
+    assert band_at(base, H0 + 24 * 8 + 3).hi == 11.0  # eight days on: gone
+
+
+def test_an_hour_of_week_seen_busy_twice_is_busy_before_the_days_are_known() -> None:
+    # Without five days of each hour (a gap), the weekly profile still widens: the
+    # Sunday job seen twice a week apart.
     base = Baseline()
     sunday = {H0 + 168 * w + 3: 100.0 for w in range(3)}
-    fill(base, range(H0, H0 + 168 + 3), special=sunday)
-    assert band_at(base, H0 + 168 + 3).hi == 11.0    # seen once: an outlier
-    fill(base, range(H0 + 168 + 3, H0 + 336 + 3), special=sunday)
-    assert band_at(base, H0 + 336 + 3).hi == 100.0   # twice, a week apart: the Sunday job
+    fill(base, range(H0, H0 + 24), special=sunday)
+    fill(base, range(H0 + 168 - 12, H0 + 168 + 12), special=sunday)
+    fill(base, range(H0 + 336 - 12, H0 + 336 + 3), special=sunday)
+    band = band_at(base, H0 + 336 + 3)
+    assert band.profile == 0 and band.seasonal and band.hi == 100.0
 
 
 def test_history_older_than_the_recent_window_leaves_the_recent_range() -> None:

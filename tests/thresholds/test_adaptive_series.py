@@ -102,3 +102,17 @@ def test_stored_state_for_another_forecast_window_is_dropped() -> None:
 
 def test_nothing_learned_is_empty_bytes() -> None:
     assert SeriesJudge("used_percent", RULE).to_bytes() == b""
+
+
+def test_state_learned_by_an_older_engine_is_dropped_with_a_log_line(
+        caplog: pytest.LogCaptureFixture) -> None:
+    judge = SeriesJudge("load", adaptive=AdaptiveSettings())
+    for i in range(300):
+        judge.observe(1_700_000_000 + 60 * i, 1.0 + (i % 7))
+    data = bytearray(judge.to_bytes())
+    data[8] = 1  # the adaptive state's format byte: the first engine's
+    fresh = SeriesJudge("load", adaptive=AdaptiveSettings())
+    with caplog.at_level("INFO"):
+        assert not fresh.restore(bytes(data))
+    assert "learned state of load not restored" in caplog.text
+    assert fresh.adaptive is not None and fresh.adaptive.baseline.started is False

@@ -68,12 +68,11 @@ def test_half_a_day_is_still_learning_and_knows_only_the_hours_it_saw() -> None:
     assert d.learning is not None and not d.learning.ready
     assert 13.9 * 3600 < d.learning.elapsed < 14 * 3600  # 00:00 to 13:55
     assert d.learning.needed == 24 * 3600 and d.learning.percent == 57
-    # The coming week's hours within an hour of one seen complete on Monday (00:00 to
-    # 12:59) have a daily profile; the current hour's would be Sunday's, never seen.
+    # The coming week's hours seen complete on Monday (00:00 to 12:59) have a daily
+    # profile; the current hour's would be Sunday's, never seen.
     seen = set(range(13))
-    near = {h for h in range(24) if {(h - 1) % 24, h, (h + 1) % 24} & seen}
     known = {(r.weekday, r.hour) for r in d.by_hour}
-    assert known == {(day, h) for day in range(7) for h in near} - {(0, 13)}
+    assert known == {(day, h) for day in range(7) for h in seen}
 
 
 def test_a_warmed_up_series_knows_every_hour_and_its_busy_hour() -> None:

@@ -1,0 +1,265 @@
+"""Synthetic traces a sysadmin knows the answer to, at one- and five-minute steps.
+
+Each trace is a week or more of a metric (a daily cycle, a flat line, a leak...) with the
+thing to judge at its end; the learned thresholds (default settings) must alert on what
+is wrong, with the reason, and stay quiet on what is normal, whatever the sampling step.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+
+import pytest
+
+from agent.thresholds.adaptive import (
+    ABOVE,
+    BELOW,
+    HIGHER,
+    PROBLEM_CODES,
+    RISING,
+    STILL,
+    AdaptiveState,
+    Code,
+)
+
+START = 1_704_067_200  # Mon 2024-01-01 00:00 UTC
+HOUR = 3600
+DAY = 86400
+Shape = Callable[[float, random.Random], float]
+
+
+def cycle(t: float, rng: random.Random) -> float:
+    """A working day: 10 at night, up to 100 at 14:00, a little noise."""
+    hod = (t % DAY) / HOUR
+    busy = max(0.0, math.sin(math.pi * (hod - 6) / 16)) if 6 <= hod <= 22 else 0.0
+    return 10 + 90 * busy + rng.gauss(0, 2)
+
+
+def steady(t: float, rng: random.Random) -> float:
+    return 50 + rng.gauss(0, 2)
+
+
+def job(t: float, rng: random.Random) -> float:
+    """Quiet at 5, and a daily job 09:00-10:00 at 60."""
+    return (60.0 if 9 <= (t % DAY) / HOUR < 10 else 5.0) + rng.gauss(0, 0.5)
+
+
+def trace(shape: Shape, days: float, step: int, seed: int = 1,
+          start: float = START) -> list[tuple[float, float]]:
+    rng = random.Random(seed)
+    return [(start + i * step, shape(start + i * step, rng))
+            for i in range(int(days * DAY / step))]
+
+
+def run(state: AdaptiveState, rows: list[tuple[float, float]]) -> list[Code]:
+    return [state.observe(t, v) for t, v in rows]
+
+
+def alerts(codes: list[Code]) -> list[int]:
+    """Indexes where a problem begins (a new alert)."""
+    out, prev = [], False
+    for i, c in enumerate(codes):
+        now = c in PROBLEM_CODES
+        if now and not prev:
+            out.append(i)
+        prev = now
+    return out
+
+
+def judged(history: list[tuple[float, float]], tail: list[tuple[float, float]],
+           ) -> tuple[AdaptiveState, list[Code], list[Code]]:
+    state = AdaptiveState(metric="value", utc_offset=0)
+    return state, run(state, history), run(state, tail)
+
+
+STEPS = [60, 300]
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_daily_cycle_stays_quiet_for_days(step: int) -> None:
+    _, before, after = judged(trace(cycle, 7, step), trace(cycle, 7, step, 2, START + 7 * DAY))
+    assert alerts(before) == []
+    assert alerts(after) == []
+
+
+@pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize(("hour", "value", "alerted"), [
+    (3, 90.0, True),    # the afternoon's level at 03:00, when 03:00 is always quiet
+    (14, 90.0, False),  # the same at 14:00 is the usual afternoon
+    (3, 13.0, False),   # a little more than usual at night is noise
+    (14, 250.0, True),  # far above any afternoon
+])
+def test_a_value_normal_elsewhere_in_the_day_alerts_where_it_is_not(
+        step: int, hour: int, value: float, alerted: bool) -> None:
+    day = START + 8 * DAY
+    history = trace(cycle, 8, step) + trace(cycle, hour / 24, step, 2, day)
+    at = day + hour * HOUR + 5 * 60
+    state, _, codes = judged(history, [(at, value), (at + step, value)])
+    assert (ABOVE in codes) is alerted
+    if alerted and hour == 3:
+        assert "is far above normal for Tue 03:00 (usually " in state.explain(ABOVE, at, value)
+        assert state.explain(ABOVE, at, value).endswith(" at 03:00)")
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_spike_at_night_alerts_once(step: int) -> None:
+    history = trace(cycle, 8, step)
+    night = trace(cycle, 0.25, step, 2, START + 8 * DAY)
+    spike_at = len(night) // 2
+    for i in range(spike_at, spike_at + 15 * 60 // step):
+        night[i] = (night[i][0], 70.0)
+    _, _, codes = judged(history, night)
+    assert alerts(codes) == [spike_at]
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_level_shift_alerts_once_then_is_the_new_normal(step: int) -> None:
+    history = trace(steady, 7, step)
+    shifted = [(t, v + 40) for t, v in trace(steady, 3, step, 2, START + 7 * DAY)]
+    _, _, codes = judged(history, shifted)
+    assert alerts(codes) == [0]
+    day = DAY // step
+    assert not any(c in PROBLEM_CODES for c in codes[2 * day:])
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_missing_daily_job_alerts(step: int) -> None:
+    day = START + 8 * DAY
+    state = AdaptiveState(metric="value", utc_offset=0)
+    run(state, trace(job, 8, step))
+    rng = random.Random(2)
+    found: list[tuple[float, Code, str]] = []
+    for i in range(12 * HOUR // step):
+        t = day + i * step
+        v = 5.0 + rng.gauss(0, 0.5)  # the job did not run today
+        code = state.observe(t, v)
+        if code in PROBLEM_CODES and not found:
+            found.append((t, code, state.explain(code, t, v)))
+    [(at, code, why)] = found
+    assert code == BELOW
+    assert 9 * HOUR <= at - day < 9 * HOUR + 2 * step  # as soon as its hour began
+    assert "is far below normal for Tue 09:00 (usually 5" in why
+    assert why.endswith(" at 09:00)")
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_metric_that_stops_moving_alerts_and_one_always_flat_does_not(step: int) -> None:
+    history = trace(steady, 7, step)
+    frozen = [(START + 7 * DAY + i * step + 0.0, 50.0) for i in range(6 * HOUR // step)]
+    state, _, codes = judged(history, frozen)
+    assert [codes[i] for i in alerts(codes)] == [STILL]
+    at = alerts(codes)[0]
+    assert 2 * HOUR <= frozen[at][0] - frozen[0][0] <= 2 * HOUR + 2 * step
+    assert "value 50 is unchanged for 2h" in state.explain(STILL, *frozen[at])
+    flat = [(START + i * step + 0.0, 45.0) for i in range(8 * DAY // step)]
+    codes = judged(flat, [])[1]
+    assert alerts(codes) == []
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_flat_line_that_turns_to_noise_alerts_when_it_starts(step: int) -> None:
+    flat = [(START + i * step + 0.0, 0.0) for i in range(7 * DAY // step)]
+    noise = [(t, abs(v - 50)) for t, v in trace(steady, 2, step, 3, START + 7 * DAY)]
+    _, before, after = judged(flat, noise)
+    assert alerts(before) == []
+    # At once; the week it knows was flat, so a rare extreme of the noise may alert again
+    # while the noise is still new (at most one more in two days).
+    assert alerts(after)[0] == 0
+    assert len(alerts(after)) <= 2
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_slow_leak_alerts_as_drift_after_a_week(step: int) -> None:
+    def leak(t: float, rng: random.Random) -> float:
+        return 40 + 3 * (t - START) / DAY + rng.gauss(0, 1)
+
+    _, _, codes = judged([], trace(leak, 14, step))
+    starts = alerts(codes)
+    assert [codes[i] for i in starts] == [RISING]
+    assert 8 * DAY <= starts[0] * step <= 9 * DAY
+
+
+@pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize("gap_hours", [0.5, 3, 30])
+def test_a_gap_in_the_data_is_not_an_anomaly(step: int, gap_hours: float) -> None:
+    history = trace(cycle, 7, step)
+    resumed = trace(cycle, 1, step, 2, START + 7 * DAY + gap_hours * HOUR)
+    _, _, codes = judged(history, resumed)
+    assert alerts(codes) == []
+
+
+@pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize("jump", [-HOUR, 2 * HOUR, -DAY])
+def test_a_clock_jump_is_not_an_anomaly(step: int, jump: int) -> None:
+    history = trace(cycle, 7, step)
+    after = trace(cycle, 1, step, 2, START + 7 * DAY + jump)
+    _, _, codes = judged(history, after)
+    assert alerts(codes) == []
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_spiky_metric_whose_level_rises_alerts_though_its_spikes_hide_it(step: int) -> None:
+    def spiky(level: float) -> Shape:
+        def shape(t: float, rng: random.Random) -> float:
+            spike = (t // step) % (1800 // step) == 0  # a burst every half hour
+            return (100.0 if spike else level) + rng.gauss(0, 0.5)
+        return shape
+
+    day = START + 7 * DAY
+    state, _, codes = judged(trace(spiky(5.0), 7, step), trace(spiky(30.0), 0.5, step, 2, day))
+    starts = alerts(codes)
+    assert [codes[i] for i in starts] == [HIGHER]
+    assert starts[0] * step <= 2 * HOUR  # when the first hour on the new level ends
+    why = state.explain(HIGHER, day + starts[0] * step, 30.0)
+    assert "on a level far above normal: the last hour averaged " in why
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_spikes_coming_ever_more_often_alert(step: int) -> None:
+    def spikes(every: int) -> Shape:
+        def shape(t: float, rng: random.Random) -> float:
+            return 80.0 if (t // step) % (every // step) == 0 else 10.0 + rng.gauss(0, 1)
+        return shape
+
+    day = START + 8 * DAY
+    # A spike every two hours for a week is normal; then one every ten minutes.
+    _, before, codes = judged(trace(spikes(2 * HOUR), 8, step),
+                              trace(spikes(600), 0.5, step, 2, day))
+    assert alerts(before) == []
+    starts = alerts(codes)
+    assert starts and starts[0] * step <= 2 * HOUR
+    assert codes[starts[0]] in (ABOVE, HIGHER)
+
+
+def office(t: float, rng: random.Random) -> float:
+    """Busy (80) on weekdays 08:00-18:00, else quiet (10)."""
+    weekday = (int(t // DAY) + 3) % 7 < 5  # 1970-01-01 was a Thursday
+    hod = (t % DAY) / HOUR
+    busy = weekday and 8 <= hod < 18
+    return (80.0 if busy else 10.0) + rng.gauss(0, 2)
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_the_first_weekend_of_a_weekday_metric_is_not_an_anomaly(step: int) -> None:
+    codes = judged(trace(office, 9, step), [])[1]  # Mon to Tue of the next week
+    assert alerts(codes) == []
+
+
+@pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize(("weeks", "alerted"), [(3, False), (4, True)])
+def test_an_hour_of_the_week_always_quiet_gets_a_quiet_band_after_three_of_them(
+        step: int, weeks: int, alerted: bool) -> None:
+    # Saturdays are quiet; a weekday's busy level on a Saturday afternoon alerts once
+    # three Saturdays are known (before, 14:00 is judged by what any day did then).
+    saturday = START + (7 * weeks - 2) * DAY
+    history = trace(office, 7 * weeks - 2, step) + trace(office, 14 / 24, step, 2, saturday)
+    at = saturday + 14 * HOUR + 5 * 60
+    state, before, codes = judged(history, [(at, 80.0), (at + step, 80.0)])
+    assert alerts(before) == []
+    assert (ABOVE in codes) is alerted
+    if alerted:
+        why = state.explain(ABOVE, at, 80.0)
+        assert "far above normal for Sat 14:00 (usually " in why
+        assert why.endswith(" at Sat 14:00)")

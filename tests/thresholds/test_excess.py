@@ -1,0 +1,47 @@
+"""The day-by-day excess: how far a metric strays on an ordinary bad day."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from agent.thresholds.excess import EXCESS_DAYS, DailyExcess
+
+DAY0 = 20_000 * 24  # an hour count at midnight
+
+
+def noted(days: list[float]) -> DailyExcess:
+    ex = DailyExcess()
+    for d, up in enumerate(days):
+        ex.note(DAY0 + 24 * d + 5, up, up / 2, up / 4, 0.0)
+        ex.note(DAY0 + 24 * d + 6, up / 10, 0.0, 0.0, 0.0)  # a smaller hour the same day
+    return ex
+
+
+@pytest.mark.parametrize(("days", "counts"), [
+    ([], math.nan),                    # nothing known
+    ([0.5], 0.5),                      # the first days: the largest so far
+    ([0.5, 2.0], 2.0),
+    ([0.5, 2.0, 1.0], 0.5),            # three days: the third largest
+    ([9.0, 0.5, 8.0, 1.0, 0.2], 1.0),  # two bad days do not set the bar
+])
+def test_the_day_that_counts_is_the_third_worst(days: list[float], counts: float) -> None:
+    up, down, mean_up, mean_down = noted(days).ranks(DAY0 + 24 * len(days))
+    if math.isnan(counts):
+        assert math.isnan(up) and math.isnan(down)
+        return
+    assert (up, down, mean_up, mean_down) == (counts, counts / 2, counts / 4, 0.0)
+
+
+def test_days_older_than_the_window_are_forgotten() -> None:
+    ex = noted([50.0] * 3 + [1.0] * EXCESS_DAYS)
+    assert ex.ranks(DAY0 + 24 * (3 + EXCESS_DAYS))[0] == 1.0
+
+
+def test_round_trip_and_a_clear_error_on_a_wrong_size() -> None:
+    ex = noted([0.5, 2.0, 1.0, 3.0])
+    again = DailyExcess.from_bytes(ex.to_bytes())
+    assert again.ranks(DAY0 + 96) == ex.ranks(DAY0 + 96)
+    with pytest.raises(ValueError, match="unknown size"):
+        DailyExcess.from_bytes(ex.to_bytes()[:-1])
