@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import enum
 import math
+import operator
 import struct
 from array import array
 from itertools import accumulate, pairwise
@@ -69,6 +70,12 @@ HALF_SHARE = 0.25
 #: A fall within the last day larger than this share of the trend's rise over a day (or
 #: its window, if shorter) marks a cycle: the daily drop of a saw-tooth is its whole rise.
 CYCLE_SHARE = 0.5
+#: A window not given is its horizon divided by this (7 days: 2 days) ...
+WINDOW_SHARE = 3.5
+#: ... or, for the fast trend, by this (6 hours: 2 hours) ...
+CRIT_WINDOW_SHARE = 3.0
+#: ... and at most this long: the trend of the last week says little about the next one.
+MAX_WINDOW = 7 * DAY
 #: The default limit of a metric that fills up (used percent of a disk, inodes, memory).
 FULL = 100.0
 _FORMAT = 2
@@ -110,9 +117,9 @@ class ForecastSettings(BaseModel):
     ``limit`` is in the metric's unit (``100``, ``95%``, ``500GiB``); ``direction`` is
     ``rising`` (default: used space, queue length) or ``falling`` (free space towards a
     floor). ``horizon`` (default 7d) is how far ahead the slow trend, taken over ``window``
-    (default 2d, at least 1h), alerts at ``severity`` (warning); ``crit_horizon`` (default
-    6h; ``false`` turns it off) is how far ahead the fast trend, over ``crit_window``
-    (default 2h, at least 1h), alerts critical.
+    (default horizon / 3.5, so 2d; at least 1h), alerts at ``severity`` (warning);
+    ``crit_horizon`` (default 6h; ``false`` turns it off) is how far ahead the fast trend,
+    over ``crit_window`` (default crit_horizon / 3, so 2h; at least 1h), alerts critical.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -124,6 +131,26 @@ class ForecastSettings(BaseModel):
     severity: Status = Status.WARNING
     crit_horizon: Annotated[float | None, BeforeValidator(_optional_duration)] = 6 * HOUR
     crit_window: Duration = 2 * HOUR
+
+    @model_validator(mode="before")
+    @classmethod
+    def _windows_follow_horizons(cls, data: Any) -> Any:
+        """A window not given is its horizon / 3.5 (the slow one) or / 3 (the fast one),
+        at least 1h: ``horizon: 12h`` looks at the last 3.4 hours, not two days."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for window, horizon, share in (("window", "horizon", WINDOW_SHARE),
+                                       ("crit_window", "crit_horizon", CRIT_WINDOW_SHARE)):
+            if window in data or data.get(horizon) in (None, False):
+                continue
+            try:
+                seconds = read_duration(data[horizon])
+            except (ValueError, TypeError, OverflowError):
+                continue  # the horizon's own check says what is wrong with it
+            if seconds > 0:
+                data[window] = min(max(seconds / share, HOUR), MAX_WINDOW)
+        return data
 
     @field_validator("severity", "direction", mode="before")
     @classmethod
@@ -147,8 +174,10 @@ class ForecastSettings(BaseModel):
 
 def theil_sen(xs: list[float], ys: list[float]) -> tuple[float, float]:
     """Median pairwise slope and the median intercept: a line one outlier cannot tilt."""
-    slopes = sorted((ys[j] - ys[i]) / (xs[j] - xs[i])
-                    for i in range(len(xs)) for j in range(i + 1, len(xs)) if xs[j] != xs[i])
+    n = len(xs)
+    slopes = [(ys[j] - y) / (xs[j] - x) for i, (x, y) in enumerate(zip(xs, ys, strict=True))
+              for j in range(i + 1, n) if xs[j] != x]
+    slopes.sort()
     if not slopes:
         return 0.0, ys[-1]
     slope = _median(slopes)
@@ -456,7 +485,8 @@ def _largest_fall(ys: list[float]) -> float:
     """The largest drop from an earlier high to a later low (0 for a rising series)."""
     if not ys:
         return 0.0
-    return max(top - y for top, y in zip(accumulate(ys, max), ys, strict=True))
+    fall: float = max(map(operator.sub, accumulate(ys, max), ys))
+    return fall
 
 
 def hours_to_full(samples: list[tuple[float, float]], settings: ForecastSettings) -> float | None:
