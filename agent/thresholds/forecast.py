@@ -520,7 +520,8 @@ def forecast_finding(state: Forecaster, key: AlertKey, value: float, metric: str
 
 
 def explain(state: Forecaster, metric: str) -> str:
-    """``used_percent will reach 100% in about 7h (rising 4.2% per hour over the last 2h)``."""
+    """``used_percent will reach 100% in about 7h (rising 4.2% per hour over the last 2h)``;
+    ``... in about 6d 23h (rising 3.07% a day over the last 2d)`` for a slow trend."""
     tr = state.lead
     limit = format_value(metric, tr.limit)
     hours = tr.hours_to_full
@@ -528,12 +529,15 @@ def explain(state: Forecaster, metric: str) -> str:
         if math.isnan(tr.slope):
             return f"{metric}: not enough history for a forecast yet"
         return f"{metric} is not heading for {limit}"
-    rate = format_value(metric, abs(tr.slope))
+    # A slow trend reads best per day ("3% a day"), a fast one per hour.
+    daily = tr.cyclic or tr.window >= DAY
+    rate = format_value(metric, abs(tr.slope) * (24 if daily else 1))
     way = "rising" if tr.slope > 0 else "falling"
-    over = ("since this time yesterday, after a drop" if tr.cyclic
-            else f"over the last {format_duration(tr.window)}")
+    per = "a day" if daily else "per hour"
+    over = (", day over day" if tr.cyclic
+            else f" over the last {format_duration(tr.window)}")
     when = "now" if hours <= 0 else f"in about {format_duration(hours * 3600)}"
-    return f"{metric} will reach {limit} {when} ({way} {rate} per hour {over})"
+    return f"{metric} will reach {limit} {when} ({way} {rate} {per}{over})"
 
 
 def default_forecast(limit: float = FULL, **changes: Any) -> ForecastSettings:

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from agent.model import AlertKey, Status
+from agent.alerting.judge import Judge
+from agent.config.models import AlertPolicy, CheckConfig
+from agent.model import AlertKey, CheckResult, Sample, Status, make_labels
+from agent.store import Store
 from agent.thresholds.forecast import (
     Forecaster,
     ForecastSettings,
@@ -23,6 +28,7 @@ from agent.thresholds.forecast import (
     judge_forecast,
     theil_sen,
 )
+from checks.disk import DiskCheck, DiskOptions
 
 START = 1_704_067_200.0  # Monday 2024-01-01 00:00 UTC
 MINUTE = 60.0
@@ -284,16 +290,26 @@ def test_a_slow_leak_with_a_day_missing_still_warns_a_week_ahead(step: float) ->
     assert found and 20 * 24.0 - found[0].at_hours >= 6.5 * 24
 
 
-def test_the_message_says_when_and_how_fast() -> None:
-    flat = trace(2, lambda h: 50.0, MINUTE)
-    runaway = trace(3 / 24, lambda h: 50 + 10 * h, MINUTE, start=START + 2 * DAY)
+@pytest.mark.parametrize(("make", "status", "rate"), [
+    pytest.param(lambda: trace(2, lambda h: 50.0, MINUTE)
+                 + trace(3 / 24, lambda h: 50 + 10 * h, MINUTE, start=START + 2 * DAY),
+                 Status.CRITICAL, r"\(rising (9\.\d+|10(\.\d+)?)% per hour over the last 2h\)",
+                 id="fast"),
+    pytest.param(lambda: trace(13.5, leak, MINUTE, noise=0.0),
+                 Status.WARNING, r"\(rising 3% a day over the last 2d\)", id="slow"),
+    pytest.param(lambda: trace(12, lambda h: leak(h) + 15 * ((h % 24) / 24), 300.0,
+                               noise=0.0),
+                 Status.WARNING, r"\(rising 3% a day, day over day\)", id="saw-tooth"),
+])
+def test_the_message_says_when_and_how_fast(make: Callable[[], Trace], status: Status,
+                                            rate: str) -> None:
     state = Forecaster(DEFAULTS)
     finding = None
-    for t, v in flat + runaway:
+    for t, v in make():
         state, finding = judge_forecast(state, t, v, "used_percent", KEY)
-    assert finding is not None and finding.status is Status.CRITICAL
+    assert finding is not None and finding.status is status
     assert finding.why.startswith("used_percent will reach 100% in about ")
-    assert "(rising " in finding.why and "per hour over the last 2h)" in finding.why
+    assert re.search(rate + "$", finding.why), finding.why
 
 
 def test_a_firing_forecast_resolves_once_the_fill_stops() -> None:
@@ -351,3 +367,42 @@ def test_nan_and_clock_jumps_do_not_crash() -> None:
     for t, v in samples[300:]:
         judge_forecast(state, t - 5 * HOUR, v)  # the clock went back five hours
     assert not state.firing
+
+
+def test_a_disk_check_s_default_forecast_survives_a_restart(tmp_path: Path) -> None:
+    """The leak of a disk check with no thresholds configured, the agent restarted on day
+    12, half a day before it warns: the warning comes when it would have without the
+    restart, a week ahead."""
+    rules = DiskCheck.default_thresholds(DiskOptions(path="/"))
+    check = CheckConfig(name="disks", kind="disk", interval=300.0, timeout=10.0,
+                        policy=AlertPolicy(), thresholds=rules)
+    labels = make_labels({"mount": "/var"})
+    samples = trace(14, leak, 300.0, noise=1.0)
+
+    def warned_at(restart_at: float | None) -> float | None:
+        store = Store.open(tmp_path / str(restart_at))
+        judge = Judge("web1", load_learned=store.load_learned)
+        for t, v in samples:
+            if restart_at is not None and t >= restart_at:
+                final = judge.learned_due(t, everything=True)  # saved at shutdown
+                store.save_learned(final, t)
+                store.close()
+                store = Store.open(tmp_path / str(restart_at))
+                judge = Judge("web1", load_learned=store.load_learned)
+                restart_at = None
+            result = CheckResult.ok("disks", samples=[Sample("used_percent", v, labels)])
+            verdict = judge.judge(check, result, t)
+            judge.apply(verdict)
+            due = judge.learned_due(t)
+            store.save_learned(due, t)
+            judge.learned_saved([k for k, _ in due], t)
+            if verdict.status is Status.WARNING:
+                store.close()
+                return (t - START) / HOUR
+        store.close()
+        return None
+
+    uninterrupted = warned_at(None)
+    assert uninterrupted is not None and 20 * 24 - uninterrupted >= 6.5 * 24
+    # A state lost at the restart would need another day of history: a later warning.
+    assert warned_at(START + 12.5 * DAY) == uninterrupted
