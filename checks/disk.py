@@ -192,16 +192,16 @@ class DiskCheck(Check[DiskOptions]):
     metrics: ClassVar[frozenset[str]] = frozenset(
         {"used_percent", "free_bytes", "inodes_used_percent"})
 
+    def measure(self, path: str) -> DiskUsage:
+        """Measure one filesystem (blocking; runs in a daemon thread)."""
+        return DiskUsage.of(path)
+
     @classmethod
     def default_thresholds(cls, options: Any) -> dict[str, ThresholdRule]:
         """A forecast towards 100 % on ``used_percent`` and ``inodes_used_percent``: a
         warning when a disk will be full within a week, critical within 6 hours."""
         return {m: ThresholdRule(m, forecast=default_forecast())
                 for m in ("used_percent", "inodes_used_percent")}
-
-    def measure(self, path: str) -> DiskUsage:
-        """Measure one filesystem (blocking; runs in a daemon thread)."""
-        return DiskUsage.of(path)
 
     async def run(self, ctx: CheckContext) -> CheckResult:
         """Measure the configured path, or every real filesystem."""

@@ -13,8 +13,8 @@ is seen a week ahead; the fast one (``crit_window``, 2 hours) is critical when t
 nearer than ``crit_horizon`` (6 hours), so a disk that fills in hours pages in time.
 
 Algorithm, per trend: samples are averaged into 24 buckets per window (2 days: 2-hour
-buckets; 2 hours: 5-minute buckets) and the last day and a window of buckets is kept (at
-most a few hundred numbers). At each full bucket:
+buckets; 2 hours: 5-minute buckets) and the last day and a window of buckets is kept
+(37 and 313 numbers with their bucket indexes: 5.7 KB a series). At each full bucket:
 
 * the trend is the Theil-Sen slope of the last window of bucket means (the median of the
   pairwise slopes: one odd bucket cannot tilt it), and the level is the robust line's
@@ -26,7 +26,9 @@ most a few hundred numbers). At each full bucket:
   half of what the trend would move it in a day (or a window, if shorter: log rotation,
   a cache purge), the rise is a cycle, not a fill; the trend is then the mean change
   of each bucket since the same bucket a day before (about zero for a daily cycle), and
-  counts only when it stands out of the noise;
+  counts only when it stands out of the noise (and, with a window of two days or more,
+  when the day before changed the same way: a wandering metric does not rise two days
+  running);
 * ``hours_to_full = (limit - level) / slope`` when the trend heads for the limit in the
   configured ``direction`` (``rising`` by default; ``falling`` for free space sinking to a
   floor); 0 when the level is there already; None when the trend heads away, is not
@@ -74,7 +76,7 @@ CYCLE_SHARE = 0.5
 WINDOW_SHARE = 3.5
 #: ... or, for the fast trend, by this (6 hours: 2 hours) ...
 CRIT_WINDOW_SHARE = 3.0
-#: ... and at most this long: the trend of the last week says little about the next one.
+#: ... and at most this long (a longer window is slow to see that a fill stopped).
 MAX_WINDOW = 7 * DAY
 #: The default limit of a metric that fills up (used percent of a disk, inodes, memory).
 FULL = 100.0
