@@ -25,7 +25,7 @@ from agent.durations import MAX_DURATION
 from agent.durations import out_of_range as duration_out_of_range
 from agent.model import STATUS_METRIC
 from agent.thresholds.adaptive import AdaptiveSettings
-from agent.thresholds.forecast import ForecastSettings
+from agent.thresholds.forecast import ForecastSettings, Heading
 from agent.thresholds.rules import (
     Comparison,
     Op,
@@ -119,10 +119,12 @@ def _parse_rule(metric: str, spec: Any, path: YamlPath, report: Reporter,
     warn = _comparison(spec, "warn", metric, Op.GT, path=path, report=report)
     crit = _comparison(spec, "crit", metric, Op.GT, path=path, report=report)
     adaptive = _adaptive(spec, path, report)
-    forecast = _forecast(spec, path, report, default_forecast)
+    firing = warn or crit
+    # A metric whose limits are lower bounds (free space) falls towards its limit.
+    falls = firing is not None and _DIRECTIONS.get(firing.op) is _Direction.DOWN
+    forecast = _forecast(spec, path, report, default_forecast, falls=falls)
     if not {"warn", "crit", "adaptive", "forecast", "limit"} & set(spec):
         report.add(path, "a threshold needs warn, crit, adaptive, forecast or limit")
-    firing = warn or crit
     recover_op = firing.op.opposite if firing is not None else Op.LE
     recover = _comparison(spec, "recover", metric, recover_op, path=path, report=report)
     if report.count() > before:
@@ -144,18 +146,23 @@ def _adaptive(spec: dict[str, Any], path: YamlPath,
 
 
 def _forecast(spec: dict[str, Any], path: YamlPath, report: Reporter,
-              default: ForecastSettings | None) -> ForecastSettings | None:
+              default: ForecastSettings | None, *, falls: bool) -> ForecastSettings | None:
     """The forecast of a rule: its ``forecast:`` block (``true``: every default, ``false``:
     none), towards the rule's ``limit``, else the block's own, else the kind's default's.
-    Without a ``forecast:`` key, a ``limit`` turns it on; otherwise the default stands."""
+    Without a ``forecast:`` key, a ``limit`` turns it on; otherwise the default stands.
+    The user's own limit is approached ``falling`` when the rule's warn/crit are ``<``
+    (free space sinks to its floor) unless the block says its ``direction``."""
     limit: float | None = None
     if "limit" in spec:
         declared = report.validate(ForecastSettings, {"limit": spec["limit"]}, path)
         if declared is None:
             return None
         limit = declared.limit
+    heading = {"direction": Heading.FALLING.value} if falls else {}
     if "forecast" not in spec:
-        return ForecastSettings(limit=limit) if limit is not None else default
+        if limit is None:
+            return default
+        return ForecastSettings.model_validate({"limit": limit, **heading})
     block = spec["forecast"]
     if block is False:
         return None
@@ -163,6 +170,8 @@ def _forecast(spec: dict[str, Any], path: YamlPath, report: Reporter,
     value = {} if block is True or block is None else block
     if not isinstance(value, dict):
         return report.validate(ForecastSettings, value, fpath)  # says what it expected
+    if limit is not None or "limit" in value:  # the user's own limit, not the kind's
+        value = {**heading, **value}
     if limit is not None:
         if "limit" in value:
             report.add((*fpath, "limit"), "the limit is set twice (limit: beside forecast:); "

@@ -10,7 +10,7 @@ import pytest
 
 from agent.config import Config, load_config
 from agent.errors import ConfigError
-from agent.thresholds.forecast import ForecastSettings
+from agent.thresholds.forecast import ForecastSettings, Heading
 from agent.thresholds.rules import Comparison, Op
 
 DAY = 86400.0
@@ -99,6 +99,26 @@ def test_a_metric_can_shape_its_forecast(tmp_path: Path, rule: str,
             used_percent: {rule}
     """).checks
     assert check.thresholds["used_percent"].forecast == expected
+
+
+@pytest.mark.parametrize(("rule", "heading"), [
+    pytest.param('{limit: 1GiB, crit: "< 2GiB"}', Heading.FALLING, id="declared-below"),
+    pytest.param('{crit: "< 2GiB", forecast: {limit: 1GiB}}', Heading.FALLING,
+                 id="in-block-below"),
+    pytest.param('{limit: 1GiB, crit: "< 2GiB", forecast: {direction: rising}}',
+                 Heading.RISING, id="said-otherwise"),
+    pytest.param('{limit: 90GiB, warn: "> 80GiB"}', Heading.RISING, id="declared-above"),
+])
+def test_a_limit_below_the_metric_s_thresholds_is_approached_falling(
+        tmp_path: Path, rule: str, heading: Heading) -> None:
+    (check,) = _load(tmp_path, f"""
+        - kind: disk
+          path: /
+          thresholds:
+            free_bytes: {rule}
+    """).checks
+    forecast = check.thresholds["free_bytes"].forecast
+    assert forecast is not None and forecast.direction is heading
 
 
 def test_a_declared_limit_turns_a_forecast_on_for_any_metric(tmp_path: Path) -> None:
