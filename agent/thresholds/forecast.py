@@ -35,8 +35,10 @@ buckets; 2 hours: 5-minute buckets) and the last day and a window of buckets is 
   steady, or while no more than half a window is known.
 
 On the first day no cycle can be seen yet, so a steady rise is taken at its word (the slow
-trend needs a day of data before it speaks, by which time a daily rotation has been seen);
-the state persists (``to_bytes``), so that happens once in a metric's life, not per restart.
+trend needs a day of data before it speaks, by which time a daily rotation has been seen),
+but only as a warning: a fresh host's first busy morning (memory from 40 % to 75 % in four
+hours) does not page. The state persists (``to_bytes``), so that happens once in a metric's
+life, not per restart.
 
 Each verdict is a problem when ``hours_to_full`` is at most its horizon (``severity``,
 default warning, for ``horizon``; critical for ``crit_horizon``), and stays one until the
@@ -78,10 +80,12 @@ WINDOW_SHARE = 3.5
 CRIT_WINDOW_SHARE = 3.0
 #: ... and at most this long (a longer window is slow to see that a fill stopped).
 MAX_WINDOW = 7 * DAY
+#: A forecast this young (since its first sample) warns but never pages.
+FIRST_DAY = DAY
 #: The default limit of a metric that fills up (used percent of a disk, inodes, memory).
 FULL = 100.0
 _FORMAT = 2
-_HEAD = struct.Struct("<BB")
+_HEAD = struct.Struct("<BBd")
 _TREND = struct.Struct("<ddqdddBI")
 
 
@@ -393,9 +397,10 @@ class Forecaster:
     ``hours_to_full``, ``slope``, ``level`` and ``cyclic`` are those of the leading trend:
     the firing one (critical first), else the one that sees the limit nearest, else the
     slow one. ``cur_idx`` and ``bucket`` are the finest trend's bucket in progress.
+    ``since`` is when the history began (the first sample, or the clock going back).
     """
 
-    __slots__ = ("_fine", "settings", "trends")
+    __slots__ = ("_fine", "last", "settings", "since", "trends")
 
     def __init__(self, settings: ForecastSettings) -> None:
         self.settings = settings
@@ -406,11 +411,16 @@ class Forecaster:
                                 Status.CRITICAL))
         self.trends = tuple(trends)
         self._fine = min(self.trends, key=lambda tr: tr.bucket)
+        self.since = math.nan
+        self.last = math.nan
 
     def add(self, t: float, value: float) -> None:
         """Learn one sample; non-finite values are ignored."""
         if not math.isfinite(value) or not math.isfinite(t):
             return
+        if math.isnan(self.since) or t < self._fine.cur_idx * self._fine.bucket:
+            self.since = t  # the first sample, or the clock went back: trends start again
+        self.last = t
         for tr in self.trends:
             tr.add(t, value)
 
@@ -436,10 +446,18 @@ class Forecaster:
         return any(tr.firing for tr in self.trends)
 
     @property
+    def young(self) -> bool:
+        """Less than a day of history: a daily ramp cannot be told from a fill yet."""
+        return not self.last - self.since >= FIRST_DAY
+
+    @property
     def status(self) -> Status:
-        """The worst verdict of the trends (OK when none fires)."""
+        """The worst verdict of the trends (OK when none fires); only a warning while
+        ``young``, so a fresh host's first busy morning does not page."""
         firing = [tr.severity for tr in self.trends if tr.firing]
-        return max(firing, key=lambda s: s.rank) if firing else Status.OK
+        if not firing:
+            return Status.OK
+        return Status.WARNING if self.young else max(firing, key=lambda s: s.rank)
 
     @property
     def hours_to_full(self) -> float | None:
@@ -467,7 +485,8 @@ class Forecaster:
 
     def to_bytes(self) -> bytes:
         """The trend state as compact bytes (settings excluded)."""
-        return _HEAD.pack(_FORMAT, len(self.trends)) + b"".join(tr.pack() for tr in self.trends)
+        return (_HEAD.pack(_FORMAT, len(self.trends), self.since)
+                + b"".join(tr.pack() for tr in self.trends))
 
     @classmethod
     def from_bytes(cls, data: bytes, settings: ForecastSettings) -> Forecaster:
@@ -476,6 +495,7 @@ class Forecaster:
         size = _HEAD.size + sum(tr.packed_size for tr in self.trends)
         if len(data) != size or data[0] != _FORMAT or data[1] != len(self.trends):
             raise ValueError("stored forecast state has an unknown format or other settings")
+        _, _, self.since = _HEAD.unpack_from(data)
         off = _HEAD.size
         for tr in self.trends:
             tr.unpack(data[off:off + tr.packed_size])

@@ -227,6 +227,37 @@ def test_a_disk_that_fills_in_hours_is_critical_three_hours_before_it_is_full(
 
 
 @pytest.mark.parametrize("step", STEPS)
+def test_a_disk_that_fills_on_its_first_day_warns_in_time_without_paging(
+        step: float) -> None:
+    # Nothing tells a first busy morning from a fill yet: a warning, 3 hours before full.
+    flat = trace(3 / 24, lambda h: 50.0, step)
+    runaway = trace(5 / 24, lambda h: 50 + 10 * h, step, seed=2, start=START + 3 * HOUR)
+    found = alerts(flat + runaway)
+    assert [a.status for a in found] == [Status.WARNING]
+    assert 8 - found[0].at_hours >= 3
+
+
+def ramp(h: float) -> float:
+    """Memory of an app server: 40 % at night, up to 75 % from 08:00 to 12:00, down at 20:00."""
+    d = h % 24
+    if d < 8 or d >= 22:
+        return 40.0
+    if d < 12:
+        return 40 + 35 * (d - 8) / 4
+    if d < 20:
+        return 75.0
+    return 75 - 35 * (d - 20) / 2
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_daily_memory_ramp_never_pages_and_is_quiet_after_its_first_day(
+        step: float) -> None:
+    found = alerts(trace(14, ramp, step, noise=1.0))
+    assert all(a.status is Status.WARNING for a in found)
+    assert [a for a in found if a.at_hours >= 24] == []
+
+
+@pytest.mark.parametrize("step", STEPS)
 def test_a_log_rotation_saw_tooth_stays_quiet_for_three_weeks(step: float) -> None:
     assert alerts(trace(21, sawtooth, step)) == []
 
@@ -297,7 +328,7 @@ def test_a_slow_leak_with_a_day_missing_still_warns_a_week_ahead(step: float) ->
                  + trace(3 / 24, lambda h: 50 + 10 * h, MINUTE, start=START + 2 * DAY),
                  Status.CRITICAL, r"\(rising (9\.\d+|10(\.\d+)?)% per hour over the last 2h\)",
                  id="fast"),
-    pytest.param(lambda: trace(13.5, leak, MINUTE, noise=0.0),
+    pytest.param(lambda: trace(13.5, leak, 300.0, noise=0.0),
                  Status.WARNING, r"\(rising 3% a day over the last 2d\)", id="slow"),
     pytest.param(lambda: trace(12, lambda h: leak(h) + 15 * ((h % 24) / 24), 300.0,
                                noise=0.0),
@@ -355,6 +386,21 @@ def test_the_state_of_a_series_is_a_few_kilobytes_however_long_it_runs() -> None
         tracemalloc.stop()
     assert grown < 12 * 1024  # measured: about 7.5 KB
     assert len(state.to_bytes()) < 6 * 1024  # stored: 5.7 KB
+
+
+def test_a_restart_keeps_how_old_the_history_is() -> None:
+    # Restarted after two quiet days, a runaway fill still pages: not a first day again.
+    flat = trace(2, lambda h: 50.0, MINUTE)
+    runaway = trace(3 / 24, lambda h: 50 + 10 * h, MINUTE, seed=2, start=START + 2 * DAY)
+    state = Forecaster(DEFAULTS)
+    for t, v in flat:
+        judge_forecast(state, t, v)
+    state = Forecaster.from_bytes(state.to_bytes(), DEFAULTS)
+    seen = set()
+    for t, v in runaway:
+        judge_forecast(state, t, v)
+        seen.add(state.status)
+    assert Status.CRITICAL in seen
 
 
 @pytest.mark.parametrize("other", [
