@@ -9,7 +9,7 @@ import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import psutil
 from pydantic import field_validator, model_validator
@@ -17,6 +17,8 @@ from pydantic import field_validator, model_validator
 from agent.check import Check, CheckContext, CheckOptions
 from agent.errors import CheckError
 from agent.model import CheckResult, Sample, Status, make_labels
+from agent.thresholds.forecast import default_forecast
+from agent.thresholds.rules import ThresholdRule
 from agent.units import format_bytes, format_percent
 from checks.shared.host import call_with_deadline, percent
 
@@ -198,6 +200,13 @@ class DiskCheck(Check[DiskOptions]):
     def measure(self, path: str) -> DiskUsage:
         """Measure one filesystem (blocking; runs in a daemon thread)."""
         return DiskUsage.of(path)
+
+    @classmethod
+    def default_thresholds(cls, options: Any) -> dict[str, ThresholdRule]:
+        """A forecast towards 100 % on ``used_percent`` and ``inodes_used_percent``: a
+        warning when a disk will be full within a week, critical within 6 hours."""
+        return {m: ThresholdRule(m, forecast=default_forecast())
+                for m in ("used_percent", "inodes_used_percent")}
 
     async def run(self, ctx: CheckContext) -> CheckResult:
         """Measure the configured path, or every real filesystem."""

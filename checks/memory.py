@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import psutil
 
 from agent.check import Check, CheckContext, CheckOptions
 from agent.model import CheckResult
+from agent.thresholds.forecast import default_forecast
+from agent.thresholds.rules import ThresholdRule
 from agent.units import format_bytes, format_percent
 from checks.shared.host import percent
 
@@ -29,6 +31,12 @@ class MemoryCheck(Check[MemoryOptions]):
     Options: ClassVar[type[CheckOptions]] = MemoryOptions
     metrics: ClassVar[frozenset[str]] = frozenset(
         {"used_percent", "available_bytes", "swap_used_percent"})
+
+    @classmethod
+    def default_thresholds(cls, options: Any) -> dict[str, ThresholdRule]:
+        """A forecast towards 100 % on ``used_percent``: a warning when memory will run out
+        within a week (a leak), critical within 6 hours."""
+        return {"used_percent": ThresholdRule("used_percent", forecast=default_forecast())}
 
     async def run(self, ctx: CheckContext) -> CheckResult:
         """Read memory and swap use once."""

@@ -170,12 +170,14 @@ def _parse_entry(entry: dict[str, Any], path: YamlPath, *, agent: AgentSettings,
     if cls is not None:
         option_data = {k: v for k, v in entry.items() if k not in COMMON_KEYS}
         options = report.validate(cls.Options, option_data, path, extra_keys=COMMON_KEYS)
+    kind_rules = (cls.default_thresholds(options)
+                  if cls is not None and options is not None else {})
     thresholds = parse_thresholds(entry.get("thresholds"), (*path, "thresholds"),
                                   cls.metrics if cls is not None else frozenset(),
-                                  kind if isinstance(kind, str) else "?", report)
+                                  kind if isinstance(kind, str) else "?", report,
+                                  defaults=kind_rules)
     if cls is None or common is None or options is None or not isinstance(kind, str):
         return None
-    thresholds = {**cls.default_thresholds(options), **thresholds}
     policy = AlertPolicy(
         repeat_interval=(common.repeat_interval if common.repeat_interval is not None
                          else defaults.repeat_interval),

@@ -3,6 +3,11 @@
 ``warn`` and ``crit`` default to ``>`` when written as a bare number; a bare ``recover``
 takes the opposite of the rule's operator (``> 80`` recovers at ``<= 75``). The ``status``
 pseudo-metric (the check's own verdict) takes only ``for`` and ``recover_for``.
+
+``limit`` declares the value a metric cannot go past (a quota, a queue's capacity): it
+turns the forecast on towards it, and is the limit of a ``forecast:`` block that names
+none. A kind's default rules (a disk's forecast towards 100 %) stay under a metric's own
+rule unless that rule says otherwise (``forecast: false`` turns the forecast off).
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import enum
 import math
 import re
-from typing import Any, TypeVar
+from typing import Any
 
 from agent.alerting.policy import Persistence
 from agent.config.report import Reporter
@@ -20,7 +25,7 @@ from agent.durations import MAX_DURATION
 from agent.durations import out_of_range as duration_out_of_range
 from agent.model import STATUS_METRIC
 from agent.thresholds.adaptive import AdaptiveSettings
-from agent.thresholds.forecast import ForecastSettings
+from agent.thresholds.forecast import ForecastSettings, Heading
 from agent.thresholds.rules import (
     Comparison,
     Op,
@@ -29,7 +34,7 @@ from agent.thresholds.rules import (
     parse_persistence,
 )
 
-RULE_KEYS = ("warn", "crit", "recover", "for", "recover_for", "adaptive", "forecast")
+RULE_KEYS = ("warn", "crit", "recover", "for", "recover_for", "adaptive", "forecast", "limit")
 STATUS_KEYS = ("for", "recover_for")
 
 _THRESHOLD_HINT = 'expected a threshold like "> 90" or "< 5%"'
@@ -52,22 +57,29 @@ _DIRECTIONS = {Op.GT: _Direction.UP, Op.GE: _Direction.UP,
 
 
 def parse_thresholds(data: Any, path: YamlPath, metrics: frozenset[str], kind: str,
-                     report: Reporter) -> dict[str, ThresholdRule]:
-    """Parse ``thresholds:`` at ``path``. ``metrics`` empty = any metric name is accepted."""
+                     report: Reporter, *,
+                     defaults: dict[str, ThresholdRule] | None = None) -> dict[str, ThresholdRule]:
+    """Parse ``thresholds:`` at ``path``. ``metrics`` empty = any metric name is accepted.
+
+    ``defaults`` are the kind's own rules: a metric's rule replaces its default, except
+    that the default's forecast stays unless the rule has ``forecast`` or ``limit``.
+    """
+    rules: dict[str, ThresholdRule] = dict(defaults or {})
     if data is None:
-        return {}
+        return rules
     if not isinstance(data, dict):
         report.add(path, "expected a mapping of metric names to rules, "
                          f"got {report.show(path, data)}")
-        return {}
-    rules: dict[str, ThresholdRule] = {}
+        return rules
     for metric, spec in data.items():
         mpath = (*path, metric)
         known = not metrics or metric == STATUS_METRIC or metric in metrics
         if not known:
             report.add(mpath, _unknown_metric(metric, metrics, kind))
         # The rule is judged either way: its own mistakes are further problems to fix.
-        rule = _parse_rule(metric, spec, mpath, report)
+        default = rules.get(metric) if known else None
+        rule = _parse_rule(metric, spec, mpath, report,
+                           default.forecast if default is not None else None)
         if rule is not None and known:
             rules[metric] = rule
     return rules
@@ -81,8 +93,8 @@ def _unknown_metric(metric: str, metrics: frozenset[str], kind: str) -> str:
     return f"unknown metric {quoted(metric)} (kind {kind} reports: {', '.join(known)})"
 
 
-def _parse_rule(metric: str, spec: Any, path: YamlPath,
-                report: Reporter) -> ThresholdRule | None:
+def _parse_rule(metric: str, spec: Any, path: YamlPath, report: Reporter,
+                default_forecast: ForecastSettings | None = None) -> ThresholdRule | None:
     is_status = metric == STATUS_METRIC
     allowed = STATUS_KEYS if is_status else RULE_KEYS
     if not isinstance(spec, dict):
@@ -106,11 +118,13 @@ def _parse_rule(metric: str, spec: Any, path: YamlPath,
 
     warn = _comparison(spec, "warn", metric, Op.GT, path=path, report=report)
     crit = _comparison(spec, "crit", metric, Op.GT, path=path, report=report)
-    adaptive = _learned(AdaptiveSettings, spec, "adaptive", path, report)
-    forecast = _learned(ForecastSettings, spec, "forecast", path, report)
-    if not {"warn", "crit", "adaptive", "forecast"} & set(spec):
-        report.add(path, "a threshold needs warn, crit, adaptive or forecast")
+    adaptive = _adaptive(spec, path, report)
     firing = warn or crit
+    # A metric whose limits are lower bounds (free space) falls towards its limit.
+    falls = firing is not None and _DIRECTIONS.get(firing.op) is _Direction.DOWN
+    forecast = _forecast(spec, path, report, default_forecast, falls=falls)
+    if not {"warn", "crit", "adaptive", "forecast", "limit"} & set(spec):
+        report.add(path, "a threshold needs warn, crit, adaptive, forecast or limit")
     recover_op = firing.op.opposite if firing is not None else Op.LE
     recover = _comparison(spec, "recover", metric, recover_op, path=path, report=report)
     if report.count() > before:
@@ -122,16 +136,55 @@ def _parse_rule(metric: str, spec: Any, path: YamlPath,
                          adaptive=adaptive, forecast=forecast)
 
 
-_LearnedT = TypeVar("_LearnedT", AdaptiveSettings, ForecastSettings)
-
-
-def _learned(model: type[_LearnedT], spec: dict[str, Any], key: str, path: YamlPath,
-             report: Reporter) -> _LearnedT | None:
-    """The ``adaptive:`` / ``forecast:`` block; ``adaptive: true`` means all defaults."""
-    if key not in spec or spec[key] is False:
+def _adaptive(spec: dict[str, Any], path: YamlPath,
+              report: Reporter) -> AdaptiveSettings | None:
+    """The ``adaptive:`` block; ``adaptive: true`` means all defaults."""
+    if "adaptive" not in spec or spec["adaptive"] is False:
         return None
-    value = {} if spec[key] is True or spec[key] is None else spec[key]
-    return report.validate(model, value, (*path, key))
+    value = {} if spec["adaptive"] is True or spec["adaptive"] is None else spec["adaptive"]
+    return report.validate(AdaptiveSettings, value, (*path, "adaptive"))
+
+
+def _forecast(spec: dict[str, Any], path: YamlPath, report: Reporter,
+              default: ForecastSettings | None, *, falls: bool) -> ForecastSettings | None:
+    """The forecast of a rule: its ``forecast:`` block (``true``: every default, ``false``:
+    none), towards the rule's ``limit``, else the block's own, else the kind's default's.
+    Without a ``forecast:`` key, a ``limit`` turns it on; otherwise the default stands.
+    The user's own limit is approached ``falling`` when the rule's warn/crit are ``<``
+    (free space sinks to its floor) unless the block says its ``direction``."""
+    limit: float | None = None
+    if "limit" in spec:
+        declared = report.validate(ForecastSettings, {"limit": spec["limit"]}, path)
+        if declared is None:
+            return None
+        limit = declared.limit
+    heading = {"direction": Heading.FALLING.value} if falls else {}
+    if "forecast" not in spec:
+        if limit is None:
+            return default
+        return ForecastSettings.model_validate({"limit": limit, **heading})
+    block = spec["forecast"]
+    if block is False:
+        return None
+    fpath = (*path, "forecast")
+    value = {} if block is True or block is None else block
+    if not isinstance(value, dict):
+        return report.validate(ForecastSettings, value, fpath)  # says what it expected
+    if limit is not None or "limit" in value:  # the user's own limit, not the kind's
+        value = {**heading, **value}
+    if limit is not None:
+        if "limit" in value:
+            report.add((*fpath, "limit"), "the limit is set twice (limit: beside forecast:); "
+                                          "keep one")
+            return None
+        value = {**value, "limit": limit}
+    elif "limit" not in value:
+        if default is None:
+            report.add(fpath, "a forecast needs a limit: set limit: on the metric "
+                              "or in forecast:")
+            return None
+        value = {**value, "limit": default.limit}
+    return report.validate(ForecastSettings, value, fpath)
 
 
 def _comparison(spec: dict[str, Any], key: str, metric: str, default_op: Op, *,

@@ -1,55 +1,92 @@
 """Forecasts: when will this metric reach its limit? ("/var will be full in about 7 hours")
 
-Configured per metric::
+On by default for disk and inode used percent and memory used percent (limit 100), and for
+any metric whose thresholds declare a ``limit:``; configured per metric::
 
     thresholds:
       used_percent:
-        forecast: {limit: 100, horizon: 12h, window: 6h}
+        forecast: {limit: 100, horizon: 7d, window: 2d, crit_horizon: 6h, crit_window: 2h}
 
-Algorithm: samples are averaged into 24 buckets per ``window`` (6h: 15-minute buckets) and
-the last day of buckets is kept (at most 600 numbers). At each full bucket:
+Two trends are kept, each over its own window: the slow one (``window``, default 2 days)
+warns when the limit is nearer than ``horizon`` (7 days), so a leak of a few percent a day
+is seen a week ahead; the fast one (``crit_window``, 2 hours) is critical when the limit is
+nearer than ``crit_horizon`` (6 hours), so a disk that fills in hours pages in time.
 
-* the trend is the Theil-Sen slope of the last ``window`` of bucket means (the median of
-  the pairwise slopes: one odd bucket cannot tilt it), and the level is the robust line's
+Algorithm, per trend: samples are averaged into 24 buckets per window (2 days: 2-hour
+buckets; 2 hours: 5-minute buckets) and the last day and a window of buckets is kept
+(37 and 313 numbers with their bucket indexes: 5.7 KB a series). At each full bucket:
+
+* the trend is the Theil-Sen slope of the last window of bucket means (the median of the
+  pairwise slopes: one odd bucket cannot tilt it), and the level is the robust line's
   value now;
+* steadiness: the trend counts only when both halves of the window head the same way (a
+  one-off step, a gap after which the level is another, is not a fill) and the rise over
+  the window is larger than the scatter around the line (noise is not a trend);
 * saw-tooth guard: if the metric fell back in the last day (and a window) by more than
-  the trend would move it over one ``window`` (log rotation, a cache purge), the rise is
-  a cycle, not a fill; the trend is then the change since the same time yesterday, about
-  zero for a daily cycle;
+  half of what the trend would move it in a day (or a window, if shorter: log rotation,
+  a cache purge), the rise is a cycle, not a fill; the trend is then the mean change
+  of each bucket since the same bucket a day before (about zero for a daily cycle), and
+  counts only when it stands out of the noise (and, with a window of two days or more,
+  when the day before changed the same way: a wandering metric does not rise two days
+  running);
 * ``hours_to_full = (limit - level) / slope`` when the trend heads for the limit in the
   configured ``direction`` (``rising`` by default; ``falling`` for free space sinking to a
-  floor); 0 when the level is there already; None when the trend heads away, or while
-  less than half a window is known.
+  floor); 0 when the level is there already; None when the trend heads away, is not
+  steady, or while no more than half a window is known.
 
-On the first day no cycle can be seen yet, so a steady rise is taken at its word; the
-state persists (``to_bytes``), so that happens once in a metric's life, not per restart.
+On the first day no cycle can be seen yet, so a steady rise is taken at its word (the slow
+trend needs a day of data before it speaks, by which time a daily rotation has been seen),
+but only as a warning: a fresh host's first busy morning (memory from 40 % to 75 % in four
+hours) does not page. The state persists (``to_bytes``), so that happens once in a metric's
+life, not per restart.
 
-The verdict is a problem (``severity``, default warning) when ``hours_to_full`` is at most
-``horizon``, and stays one until the forecast is beyond 1.5 x horizon again.
+Each verdict is a problem when ``hours_to_full`` is at most its horizon (``severity``,
+default warning, for ``horizon``; critical for ``crit_horizon``), and stays one until the
+forecast is beyond 1.5 x that horizon again.
 """
 
 from __future__ import annotations
 
 import enum
 import math
+import operator
 import struct
 from array import array
+from itertools import accumulate, pairwise
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator, model_validator
 
-from agent.durations import Duration
+from agent.durations import Duration, read_duration
 from agent.model import AlertKey, Finding, Status
 from agent.units import format_duration, format_value, parse_percent, parse_size
 
 BUCKETS_PER_WINDOW = 24
-#: Buckets averaged at each end of the day-over-day comparison of the saw-tooth guard.
-_NET_BUCKETS = 3
 DAY = 86400.0
+HOUR = 3600.0
 #: A firing forecast resolves once it is beyond this many horizons again (hysteresis).
 RESOLVE_FACTOR = 1.5
-_FORMAT = 1
-_HEAD = struct.Struct("<BddqdddBI")
+#: A trend is steady when the rise over its window is this many times the median scatter
+#: of the bucket means around the line (noise alone rarely reaches it).
+NOISE_FACTOR = 3.0
+#: ... and each half of the window rises at least this share of the whole window's slope.
+HALF_SHARE = 0.25
+#: A fall within the last day larger than this share of the trend's rise over a day (or
+#: its window, if shorter) marks a cycle: the daily drop of a saw-tooth is its whole rise.
+CYCLE_SHARE = 0.5
+#: A window not given is its horizon divided by this (7 days: 2 days) ...
+WINDOW_SHARE = 3.5
+#: ... or, for the fast trend, by this (6 hours: 2 hours) ...
+CRIT_WINDOW_SHARE = 3.0
+#: ... and at most this long (a longer window is slow to see that a fill stopped).
+MAX_WINDOW = 7 * DAY
+#: A forecast this young (since its first sample) warns but never pages.
+FIRST_DAY = DAY
+#: The default limit of a metric that fills up (used percent of a disk, inodes, memory).
+FULL = 100.0
+_FORMAT = 2
+_HEAD = struct.Struct("<BBd")
+_TREND = struct.Struct("<ddqdddBI")
 
 
 class Heading(enum.Enum):
@@ -59,7 +96,8 @@ class Heading(enum.Enum):
     FALLING = "falling"
 
 
-def _limit(v: Any) -> Any:
+def parse_limit(v: Any) -> Any:
+    """A limit as written: ``100``, ``"95%"``, ``"500GiB"``; other types are left to pydantic."""
     if isinstance(v, str):
         text = v.strip()
         if text.endswith("%"):
@@ -71,22 +109,54 @@ def _limit(v: Any) -> Any:
     return v
 
 
+def _optional_duration(v: Any) -> Any:
+    """``crit_horizon: false`` (or 0, or null) turns the critical forecast off."""
+    if v is None or v is False:
+        return None
+    seconds = read_duration(v)
+    return seconds or None
+
+
 class ForecastSettings(BaseModel):
-    """The ``forecast:`` block of a metric: the limit, how soon is too soon, the trend window.
+    """The ``forecast:`` block of a metric: the limit, how soon is too soon, the trend windows.
 
     ``limit`` is in the metric's unit (``100``, ``95%``, ``500GiB``); ``direction`` is
     ``rising`` (default: used space, queue length) or ``falling`` (free space towards a
-    floor); ``horizon`` (default 12h) is how far ahead a forecast alerts; ``window``
-    (default 6h, at least 1h) is how much recent history the trend is taken over.
+    floor). ``horizon`` (default 7d) is how far ahead the slow trend, taken over ``window``
+    (default horizon / 3.5, so 2d; at least 1h), alerts at ``severity`` (warning);
+    ``crit_horizon`` (default 6h; ``false`` turns it off) is how far ahead the fast trend,
+    over ``crit_window`` (default crit_horizon / 3, so 2h; at least 1h), alerts critical.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    limit: Annotated[float, BeforeValidator(_limit)]
+    limit: Annotated[float, BeforeValidator(parse_limit)]
     direction: Heading = Heading.RISING
-    horizon: Duration = 12 * 3600.0
-    window: Duration = 6 * 3600.0
+    horizon: Duration = 7 * DAY
+    window: Duration = 2 * DAY
     severity: Status = Status.WARNING
+    crit_horizon: Annotated[float | None, BeforeValidator(_optional_duration)] = 6 * HOUR
+    crit_window: Duration = 2 * HOUR
+
+    @model_validator(mode="before")
+    @classmethod
+    def _windows_follow_horizons(cls, data: Any) -> Any:
+        """A window not given is its horizon / 3.5 (the slow one) or / 3 (the fast one),
+        at least 1h: ``horizon: 12h`` looks at the last 3.4 hours, not two days."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for window, horizon, share in (("window", "horizon", WINDOW_SHARE),
+                                       ("crit_window", "crit_horizon", CRIT_WINDOW_SHARE)):
+            if window in data or data.get(horizon) in (None, False):
+                continue
+            try:
+                seconds = read_duration(data[horizon])
+            except (ValueError, TypeError, OverflowError):
+                continue  # the horizon's own check says what is wrong with it
+            if seconds > 0:
+                data[window] = min(max(seconds / share, HOUR), MAX_WINDOW)
+        return data
 
     @field_validator("severity", "direction", mode="before")
     @classmethod
@@ -99,8 +169,10 @@ class ForecastSettings(BaseModel):
             raise ValueError("limit must be a finite number")
         if self.horizon <= 0:
             raise ValueError("horizon must be longer than 0s")
-        if self.window < 3600:
+        if self.window < HOUR:
             raise ValueError("window must be at least 1h")
+        if self.crit_window < HOUR:
+            raise ValueError("crit_window must be at least 1h")
         if self.severity not in (Status.WARNING, Status.CRITICAL):
             raise ValueError("severity must be warning or critical")
         return self
@@ -108,8 +180,10 @@ class ForecastSettings(BaseModel):
 
 def theil_sen(xs: list[float], ys: list[float]) -> tuple[float, float]:
     """Median pairwise slope and the median intercept: a line one outlier cannot tilt."""
-    slopes = sorted((ys[j] - ys[i]) / (xs[j] - xs[i])
-                    for i in range(len(xs)) for j in range(i + 1, len(xs)) if xs[j] != xs[i])
+    n = len(xs)
+    slopes = [(ys[j] - y) / (xs[j] - x) for i, (x, y) in enumerate(zip(xs, ys, strict=True))
+              for j in range(i + 1, n) if xs[j] != x]
+    slopes.sort()
     if not slopes:
         return 0.0, ys[-1]
     slope = _median(slopes)
@@ -121,20 +195,23 @@ def _median(v: list[float]) -> float:
     return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
 
 
-class Forecaster:
-    """The trend state of one metric. ``add(t, value)`` per sample; read the result fields.
+class Trend:
+    """One trend over one window, and its verdict against one horizon.
 
     After each full bucket: ``hours_to_full`` (None when the limit is not being approached),
     ``slope`` (per hour), ``level`` and ``cyclic`` (the saw-tooth guard took the day's net
-    change as the trend).
+    change as the trend). ``firing`` is the verdict with its hysteresis.
     """
 
     __slots__ = ("_idx", "_mean", "_slots", "bucket", "cur_idx", "cur_n", "cur_sum",
-                 "cyclic", "firing", "hours_to_full", "level", "settings", "slope")
+                 "cyclic", "direction", "firing", "horizon", "hours_to_full", "level",
+                 "limit", "severity", "slope", "window")
 
-    def __init__(self, settings: ForecastSettings) -> None:
-        self.settings = settings
-        self.bucket = settings.window / BUCKETS_PER_WINDOW
+    def __init__(self, limit: float, direction: Heading, window: float, horizon: float,
+                 severity: Status) -> None:
+        self.limit, self.direction, self.window = limit, direction, window
+        self.horizon, self.severity = horizon, severity
+        self.bucket = window / BUCKETS_PER_WINDOW
         self._slots = math.ceil(DAY / self.bucket) + BUCKETS_PER_WINDOW + 1
         self._idx = array("q", [-1]) * self._slots
         self._mean = array("d", [0.0]) * self._slots
@@ -148,9 +225,7 @@ class Forecaster:
         self.firing = False
 
     def add(self, t: float, value: float) -> None:
-        """Learn one sample; non-finite values are ignored."""
-        if not math.isfinite(value) or not math.isfinite(t):
-            return
+        """Learn one finite sample at epoch time ``t``."""
         idx = int(t // self.bucket)
         if idx != self.cur_idx:
             self._close(idx)
@@ -162,6 +237,17 @@ class Forecaster:
         if self.cur_n:
             self._close(self.cur_idx + 1)
 
+    def judge(self) -> None:
+        """Update ``firing`` from the latest forecast (with hysteresis)."""
+        hours = self.hours_to_full
+        horizon = self.horizon / HOUR
+        if hours is None:
+            self.firing = False
+        elif self.firing:
+            self.firing = hours <= horizon * RESOLVE_FACTOR
+        else:
+            self.firing = hours <= horizon
+
     def _close(self, idx: int) -> None:
         if self.cur_n:
             i = self.cur_idx % self._slots
@@ -172,79 +258,256 @@ class Forecaster:
         self._update(idx)
 
     def _known(self, start: int, stop: int) -> tuple[list[float], list[float]]:
-        xs: list[float] = []
-        ys: list[float] = []
-        for k in range(max(start, stop - self._slots + 1), stop):
-            i = k % self._slots
-            if self._idx[i] == k:
-                xs.append(k * self.bucket / 3600.0)
-                ys.append(self._mean[i])
-        return xs, ys
+        n, idxs, means = self._slots, self._idx, self._mean
+        ks = [k for k in range(max(start, stop - n + 1), stop) if idxs[k % n] == k]
+        hours = self.bucket / HOUR
+        return [k * hours for k in ks], [means[k % n] for k in ks]
 
     def _update(self, idx: int) -> None:
         """Recompute the forecast from the full buckets before ``idx``."""
         xs, ys = self._known(idx - BUCKETS_PER_WINDOW, idx)
         self.hours_to_full = None
-        if len(xs) < BUCKETS_PER_WINDOW // 2:
+        if len(xs) <= BUCKETS_PER_WINDOW // 2:
             self.slope = self.level = math.nan
             return
         slope, intercept = theil_sen(xs, ys)
-        now_h = idx * self.bucket / 3600.0
+        now_h = idx * self.bucket / HOUR
         level = intercept + slope * now_h
         per_day = round(DAY / self.bucket)
         _, recent = self._known(idx - per_day - BUCKETS_PER_WINDOW, idx)
-        if self.settings.direction is Heading.FALLING:
+        falling = self.direction is Heading.FALLING
+        if falling:
             recent = [-y for y in recent]  # its saw-tooth jumps up: free space comes back
-        self.cyclic = _largest_fall(recent) > abs(slope) * self.settings.window / 3600.0
+        rise = abs(slope) * min(self.window, DAY) / HOUR
+        self.cyclic = _largest_fall(recent) > CYCLE_SHARE * rise
         if self.cyclic:
-            # A saw-tooth: the trend is the change since the same time yesterday.
-            _, now_y = self._known(idx - _NET_BUCKETS, idx)
-            _, then_y = self._known(idx - per_day - _NET_BUCKETS, idx - per_day)
-            slope = 0.0
-            if now_y and then_y:
-                slope = (sum(now_y) / len(now_y) - sum(then_y) / len(then_y)) / 24.0
+            slope, level, steady = self._day_over_day(idx, per_day)
+        else:
+            steady = _steady(xs, ys, slope, intercept, self.window / HOUR)
         self.slope, self.level = slope, level
-        gap = self.settings.limit - level
-        if self.settings.direction is Heading.FALLING:
+        gap = self.limit - level
+        if falling:
             gap, slope = -gap, -slope
         if gap <= 0:
             self.hours_to_full = 0.0  # there already
-        elif slope > 0:
+        elif slope > 0 and steady:
             self.hours_to_full = gap / slope
 
-    def to_bytes(self) -> bytes:
-        """The trend state as compact bytes (settings excluded)."""
-        hours = math.nan if self.hours_to_full is None else self.hours_to_full
-        head = _HEAD.pack(_FORMAT, self.bucket, self.cur_sum, self.cur_idx, self.slope,
-                          self.level, hours, self.cyclic | (self.firing << 1), self.cur_n)
-        return head + self._idx.tobytes() + self._mean.tobytes()
+    def _day_over_day(self, idx: int, per_day: int) -> tuple[float, float, bool]:
+        """A saw-tooth's trend: the mean change of each bucket since the same bucket a day
+        before, over as many buckets as are kept, up to a whole day (a day's change no
+        daily cycle moves; pairs, so a gap cannot misalign the cycle).
 
-    @classmethod
-    def from_bytes(cls, data: bytes, settings: ForecastSettings) -> Forecaster:
-        """Restore ``to_bytes`` output for the same settings; ValueError otherwise."""
-        self = cls(settings)
-        if len(data) != _HEAD.size + self._slots * 16 or data[0] != _FORMAT:
+        The level is the median of the latest three buckets. Not steady unless at least
+        half of the span has pairs and the change stands out of their scatter; where two
+        days before are kept (a window of two days or more), the day before must have
+        changed the same way as well (a metric that wanders does not rise two days running).
+        """
+        net = max(1, min(per_day, self._slots - per_day - 1))
+        _, now_y = self._known(idx - net, idx)
+        level = _median(sorted(now_y[-3:])) if now_y else math.nan
+        days = 2 if self._slots > 2 * per_day + net else 1
+        changes: list[float] = []
+        steady = True
+        for back in range(days):
+            end = idx - back * per_day
+            diffs = self._pairs(end - net, end, per_day)
+            if 2 * len(diffs) < net:
+                return 0.0, level, False
+            change = sum(diffs) / len(diffs)
+            steady = steady and abs(change) > NOISE_FACTOR * _mean_error(diffs)
+            changes.append(change)
+        if len(changes) > 1 and min(changes) / max(changes, key=abs) < HALF_SHARE:
+            steady = False
+        return changes[0] / 24.0 if days == 1 else sum(changes) / 48.0, level, steady
+
+    def _pairs(self, start: int, stop: int, lag: int) -> list[float]:
+        """Each known bucket in ``start..stop`` minus the known one ``lag`` buckets before."""
+        out = []
+        for k in range(start, stop):
+            i, j = k % self._slots, (k - lag) % self._slots
+            if self._idx[i] == k and self._idx[j] == k - lag:
+                out.append(self._mean[i] - self._mean[j])
+        return out
+
+    def pack(self) -> bytes:
+        hours = math.nan if self.hours_to_full is None else self.hours_to_full
+        return (_TREND.pack(self.bucket, self.cur_sum, self.cur_idx, self.slope, self.level,
+                            hours, self.cyclic | (self.firing << 1), self.cur_n)
+                + self._idx.tobytes() + self._mean.tobytes())
+
+    @property
+    def packed_size(self) -> int:
+        return _TREND.size + self._slots * 16
+
+    def unpack(self, data: bytes) -> None:
+        """Restore ``pack`` output of a trend with the same window; ValueError otherwise."""
+        if len(data) != self.packed_size:
             raise ValueError("stored forecast state has an unknown format or other settings")
-        (_, bucket, cur_sum, cur_idx, slope, level, hours, flags,
-         cur_n) = _HEAD.unpack_from(data)
+        (bucket, cur_sum, cur_idx, slope, level, hours, flags,
+         cur_n) = _TREND.unpack_from(data)
         if bucket != self.bucket:
             raise ValueError("stored forecast state was made with another window")
-        off = _HEAD.size
+        off = _TREND.size
         self._idx = array("q", data[off:off + self._slots * 8])
         self._mean = array("d", data[off + self._slots * 8:])
         self.cur_sum, self.cur_idx, self.cur_n = cur_sum, cur_idx, cur_n
         self.slope, self.level = slope, level
         self.hours_to_full = None if math.isnan(hours) else hours
         self.cyclic, self.firing = bool(flags & 1), bool(flags & 2)
+
+
+def _mean_error(v: list[float]) -> float:
+    """The standard error of the mean of ``v``, widened for neighbours that move together
+    (a wandering metric's day-over-day differences are not independent)."""
+    n = len(v)
+    if n < 2:
+        return math.inf
+    m = sum(v) / n
+    dev = [x - m for x in v]
+    var = sum(d * d for d in dev) / (n - 1)
+    if var == 0:
+        return 0.0
+    r = sum(a * b for a, b in pairwise(dev)) / (var * (n - 1))
+    r = min(max(r, 0.0), 0.95)
+    return math.sqrt(var / n * (1 + r) / (1 - r))
+
+
+def _steady(xs: list[float], ys: list[float], slope: float, intercept: float,
+            window_h: float) -> bool:
+    """Whether the line is a trend: both halves of the window head its way, and the rise
+    over the window stands out of the scatter around it."""
+    if slope == 0:
+        return False
+    scatter = _median(sorted(abs(y - intercept - slope * x) for x, y in zip(xs, ys, strict=True)))
+    if abs(slope) * window_h <= NOISE_FACTOR * scatter:
+        return False
+    mid = len(xs) // 2
+    for part in (slice(None, mid), slice(mid, None)):
+        half, _ = theil_sen(xs[part], ys[part])
+        if half / slope < HALF_SHARE:
+            return False
+    return True
+
+
+class Forecaster:
+    """The trend state of one metric. ``add(t, value)`` per sample; read the result fields.
+
+    ``trends`` are the slow (warning) trend and, unless turned off, the fast (critical) one.
+    ``hours_to_full``, ``slope``, ``level`` and ``cyclic`` are those of the leading trend:
+    the firing one (critical first), else the one that sees the limit nearest, else the
+    slow one. ``cur_idx`` and ``bucket`` are the finest trend's bucket in progress.
+    ``since`` is when the history began (the first sample, or the clock going back).
+    """
+
+    __slots__ = ("_fine", "last", "settings", "since", "trends")
+
+    def __init__(self, settings: ForecastSettings) -> None:
+        self.settings = settings
+        s = settings
+        trends = [Trend(s.limit, s.direction, s.window, s.horizon, s.severity)]
+        if s.crit_horizon is not None:
+            trends.append(Trend(s.limit, s.direction, s.crit_window, s.crit_horizon,
+                                Status.CRITICAL))
+        self.trends = tuple(trends)
+        self._fine = min(self.trends, key=lambda tr: tr.bucket)
+        self.since = math.nan
+        self.last = math.nan
+
+    def add(self, t: float, value: float) -> None:
+        """Learn one sample; non-finite values are ignored."""
+        if not math.isfinite(value) or not math.isfinite(t):
+            return
+        if math.isnan(self.since) or t < self._fine.cur_idx * self._fine.bucket:
+            self.since = t  # the first sample, or the clock went back: trends start again
+        self.last = t
+        for tr in self.trends:
+            tr.add(t, value)
+
+    def flush(self) -> None:
+        """Count the buckets in progress as full (end of data): forecast from all of them."""
+        for tr in self.trends:
+            tr.flush()
+
+    @property
+    def lead(self) -> Trend:
+        """The trend the verdict and its words come from."""
+        firing = [tr for tr in self.trends if tr.firing]
+        if firing:
+            return max(firing, key=lambda tr: tr.severity.rank)
+        known = [tr for tr in self.trends if tr.hours_to_full is not None]
+        if known:
+            return min(known, key=lambda tr: tr.hours_to_full or 0.0)
+        return self.trends[0]
+
+    @property
+    def firing(self) -> bool:
+        """Some trend's forecast is a problem now."""
+        return any(tr.firing for tr in self.trends)
+
+    @property
+    def young(self) -> bool:
+        """Less than a day of history: a daily ramp cannot be told from a fill yet."""
+        return not self.last - self.since >= FIRST_DAY
+
+    @property
+    def status(self) -> Status:
+        """The worst verdict of the trends (OK when none fires); only a warning while
+        ``young``, so a fresh host's first busy morning does not page."""
+        firing = [tr.severity for tr in self.trends if tr.firing]
+        if not firing:
+            return Status.OK
+        return Status.WARNING if self.young else max(firing, key=lambda s: s.rank)
+
+    @property
+    def hours_to_full(self) -> float | None:
+        return self.lead.hours_to_full
+
+    @property
+    def slope(self) -> float:
+        return self.lead.slope
+
+    @property
+    def level(self) -> float:
+        return self.lead.level
+
+    @property
+    def cyclic(self) -> bool:
+        return self.lead.cyclic
+
+    @property
+    def cur_idx(self) -> int:
+        return self._fine.cur_idx
+
+    @property
+    def bucket(self) -> float:
+        return self._fine.bucket
+
+    def to_bytes(self) -> bytes:
+        """The trend state as compact bytes (settings excluded)."""
+        return (_HEAD.pack(_FORMAT, len(self.trends), self.since)
+                + b"".join(tr.pack() for tr in self.trends))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, settings: ForecastSettings) -> Forecaster:
+        """Restore ``to_bytes`` output for the same settings; ValueError otherwise."""
+        self = cls(settings)
+        size = _HEAD.size + sum(tr.packed_size for tr in self.trends)
+        if len(data) != size or data[0] != _FORMAT or data[1] != len(self.trends):
+            raise ValueError("stored forecast state has an unknown format or other settings")
+        _, _, self.since = _HEAD.unpack_from(data)
+        off = _HEAD.size
+        for tr in self.trends:
+            tr.unpack(data[off:off + tr.packed_size])
+            off += tr.packed_size
         return self
 
 
 def _largest_fall(ys: list[float]) -> float:
     """The largest drop from an earlier high to a later low (0 for a rising series)."""
-    top, fall = -math.inf, 0.0
-    for y in ys:
-        top = max(top, y)
-        fall = max(fall, top - y)
+    if not ys:
+        return 0.0
+    fall: float = max(map(operator.sub, accumulate(ys, max), ys))
     return fall
 
 
@@ -261,18 +524,12 @@ def judge_forecast(state: Forecaster, t: float, value: float, metric: str = "val
                    key: AlertKey | None = None) -> tuple[Forecaster, Finding | None]:
     """Learn one sample and judge the forecast; a Finding when ``key`` is given.
 
-    Problem (the settings' severity) when the limit will be reached within ``horizon``;
-    a firing forecast stays a problem until it is beyond 1.5 x horizon again.
+    Problem (the trend's severity) when the limit will be reached within its horizon;
+    a firing forecast stays a problem until it is beyond 1.5 x that horizon again.
     """
     state.add(t, value)
-    hours = state.hours_to_full
-    horizon = state.settings.horizon / 3600.0
-    if hours is None:
-        state.firing = False
-    elif state.firing:
-        state.firing = hours <= horizon * RESOLVE_FACTOR
-    else:
-        state.firing = hours <= horizon
+    for tr in state.trends:
+        tr.judge()
     if key is None:
         return state, None
     return state, forecast_finding(state, key, value, metric)
@@ -280,23 +537,31 @@ def judge_forecast(state: Forecaster, t: float, value: float, metric: str = "val
 
 def forecast_finding(state: Forecaster, key: AlertKey, value: float, metric: str) -> Finding:
     """The Finding of a forecaster that has already seen this sample (via judge_forecast)."""
-    status = state.settings.severity if state.firing else Status.OK
-    return Finding(key, status, explain(state, metric), value,
+    return Finding(key, state.status, explain(state, metric), value,
                    f"limit {format_value(metric, state.settings.limit)}")
 
 
 def explain(state: Forecaster, metric: str) -> str:
-    """``used_percent will reach 100% in about 7h (rising 4.2% per hour over the last 6h)``."""
-    s = state.settings
-    limit = format_value(metric, s.limit)
-    hours = state.hours_to_full
+    """``used_percent will reach 100% in about 7h (rising 4.2% per hour over the last 2h)``;
+    ``... in about 6d 23h (rising 3.07% a day over the last 2d)`` for a slow trend."""
+    tr = state.lead
+    limit = format_value(metric, tr.limit)
+    hours = tr.hours_to_full
     if hours is None:
-        if math.isnan(state.slope):
+        if math.isnan(tr.slope):
             return f"{metric}: not enough history for a forecast yet"
         return f"{metric} is not heading for {limit}"
-    rate = format_value(metric, abs(state.slope))
-    way = "rising" if state.slope > 0 else "falling"
-    over = ("since this time yesterday, after a drop" if state.cyclic
-            else f"over the last {format_duration(s.window)}")
+    # A slow trend reads best per day ("3% a day"), a fast one per hour.
+    daily = tr.cyclic or tr.window >= DAY
+    rate = format_value(metric, abs(tr.slope) * (24 if daily else 1))
+    way = "rising" if tr.slope > 0 else "falling"
+    per = "a day" if daily else "per hour"
+    over = (", day over day" if tr.cyclic
+            else f" over the last {format_duration(tr.window)}")
     when = "now" if hours <= 0 else f"in about {format_duration(hours * 3600)}"
-    return f"{metric} will reach {limit} {when} ({way} {rate} per hour {over})"
+    return f"{metric} will reach {limit} {when} ({way} {rate} {per}{over})"
+
+
+def default_forecast(limit: float = FULL, **changes: Any) -> ForecastSettings:
+    """The forecast a kind turns on by default for a metric that fills up towards ``limit``."""
+    return ForecastSettings.model_validate({"limit": limit, **changes})

@@ -86,14 +86,14 @@ def test_a_kind_with_open_metric_names_takes_any_name(load: LoadText) -> None:
       "unknown key 'critical'; did you mean 'crit'?")),
     ("used_percent: {for: 5m}",
      (4, "checks[0].thresholds.used_percent",
-      "a threshold needs warn, crit, adaptive or forecast")),
+      "a threshold needs warn, crit, adaptive, forecast or limit")),
     ("used_percent: {warn: 80, for: soon}",
      (4, "checks[0].thresholds.used_percent.for",
       "expected a duration like 5m or a sample count like 3, got 'soon'")),
     ("used_percent: 90",
      (4, "checks[0].thresholds.used_percent",
-      "expected a mapping with warn, crit, recover, for, recover_for, adaptive or forecast, "
-      "got 90")),
+      "expected a mapping with warn, crit, recover, for, recover_for, adaptive, forecast or "
+      "limit, got 90")),
     ("status: {for: 3, warn: 1}",
      (4, "checks[0].thresholds.status.warn",
       "the status pseudo-metric takes only for and recover_for")),

@@ -30,6 +30,7 @@ checks:
     thresholds:
       used_percent:
         adaptive: {{warmup: 1d}}
+        forecast: false
   - name: disk
     kind: disk
     path: /
@@ -131,7 +132,7 @@ def test_the_full_hour_table(config_file: Path) -> None:
     (["nope"], ["no learned thresholds for check 'nope'",
                 "checks with learned thresholds: api, disk, gone"]),
     (["disk", "load1"], ["check disk has no learned thresholds for metric 'load1'",
-                         "it has: free_bytes, used_percent"]),
+                         "it has: free_bytes, inodes_used_percent, used_percent"]),
     (["disk", "used_percent", "extra"], ["unrecognized arguments: extra"]),
 ], ids=["unknown-check", "unknown-metric", "too-many-arguments"])
 def test_bad_arguments_exit_2_with_what_exists(config_file: Path, args: list[str],

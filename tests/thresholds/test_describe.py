@@ -105,7 +105,7 @@ def test_a_steady_rise_has_its_slope_and_hours_to_full() -> None:
     assert trend.slope_per_hour == pytest.approx(0.5)
     assert trend.hours_to_full == pytest.approx((100 - trend.level) / 0.5)  # type: ignore[operator]
     assert 100 < trend.hours_to_full < 112  # type: ignore[operator]
-    assert not trend.firing and trend.horizon_hours == 12
+    assert not trend.firing and trend.horizon_hours == 7 * 24
     json.dumps(d.as_dict(), allow_nan=False)
 
 
