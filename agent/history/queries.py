@@ -1,0 +1,229 @@
+"""Reading the history back: uptime, daily states, response times, outages.
+
+Each read of a series takes the finest rows there are for each stretch of time: 1-hour
+rollups before the 5-minute ones start, 5-minute rollups after, and raw samples past the
+last 5-minute bucket written (the minutes whose bucket is still open in the agent). A
+rollup counts in a span when its bucket starts in it, so a span's edges are exact to the
+bucket. Uptime is the fraction of the check's runs that were up (OK or WARNING) among
+those that were up or down (CRITICAL): UNKNOWN runs, and time no agent ran, are no data.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from agent.history.outages import Outage
+from agent.history.recorder import RESPONSE_METRIC, RUN_METRIC
+from agent.history.rollup import FIVE_MINUTES, HOUR
+from agent.model import STATUS_METRIC
+from agent.store.codec import labels_to_json
+
+_NO_LABELS = labels_to_json(())
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """``n`` samples starting at ``start`` (a raw sample, or a rollup) and their mean."""
+
+    start: float
+    n: int
+    mean: float
+
+
+class HistoryQueries:
+    """Reads of the history tables through ``conn`` (read-only is enough)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    # -- the status page's interface ------------------------------------------------------
+
+    def uptime(self, check: str, since: float, until: float) -> float | None:
+        """Fraction (0..1) of the time in [since, until) the check was up; None: no data."""
+        up, n = self.counts(check, since, until)
+        return up / n if n else None
+
+    def daily_up(self, check: str, days: int, until: float, tz: datetime.tzinfo
+                 ) -> list[float | None]:
+        """Per local calendar day, oldest first, the last ``days`` days up to ``until``:
+        fraction up, None where no data."""
+        if days <= 0:
+            return []
+        bounds = day_bounds(days, until, tz)
+        points = self.points(check, STATUS_METRIC, bounds[0], until)
+        bins: list[list[Point]] = [[] for _ in range(days)]
+        for p in points:
+            i = _bin(bounds, p.start)
+            if i is not None:
+                bins[i].append(p)
+        return [_fraction(b) for b in bins]
+
+    def response_ms(self, check: str, since: float, until: float, points: int
+                    ) -> list[float | None]:
+        """The check's response time in ms, averaged into ``points`` equal buckets over
+        [since, until)."""
+        if points <= 0 or until <= since:
+            return []
+        width = (until - since) / points
+        sums = [0.0] * points
+        counts = [0] * points
+        for p in self.points(check, self.response_metric(check), since, until):
+            i = min(int((p.start - since) / width), points - 1)
+            sums[i] += p.mean * p.n
+            counts[i] += p.n
+        return [s / n if n else None for s, n in zip(sums, counts, strict=True)]
+
+    # -- more, for ``watchkeeper uptime`` --------------------------------------------------
+
+    def response_metric(self, check: str) -> str:
+        """The metric taken as the check's response time: its own ``response_ms`` when it
+        reports one, else its run time."""
+        found = self.conn.execute(
+            "SELECT 1 FROM history_series WHERE check_name = ? AND metric = ? AND labels = ?",
+            (check, RESPONSE_METRIC, _NO_LABELS)).fetchone()
+        return RESPONSE_METRIC if found else RUN_METRIC
+
+    def response_percentiles(self, check: str, since: float, until: float,
+                             quantiles: Sequence[float] = (0.5, 0.95)) -> list[float | None]:
+        """The response time's quantiles over [since, until): of the raw samples where
+        they are kept, of the rollups' means (each weighing its samples) before."""
+        points = self.points(check, self.response_metric(check), since, until,
+                             prefer_raw=True)
+        return [weighted_quantile(points, q) for q in quantiles]
+
+    def outages(self, check: str, since: float, until: float) -> list[Outage]:
+        """The check's outages that overlap [since, until), cut to it, oldest first."""
+        rows = self.conn.execute(
+            "SELECT started_at, last_down_at, ended_at FROM history_outages "
+            "WHERE check_name = ? AND started_at < ? AND coalesce(ended_at, ?) > ? "
+            "ORDER BY started_at", (check, until, math.inf, since)).fetchall()
+        out = []
+        for started, last_down, ended in rows:
+            end = min(float(ended), until) if ended is not None else None
+            out.append(Outage(check, max(float(started), since), float(last_down), end))
+        return out
+
+    def checks(self) -> list[str]:
+        """The checks with a status history, by name."""
+        rows = self.conn.execute("SELECT DISTINCT check_name FROM history_series "
+                                 "WHERE metric = ? ORDER BY check_name", (STATUS_METRIC,))
+        return [str(r[0]) for r in rows]
+
+    # -- one series -------------------------------------------------------------------
+
+    def points(self, check: str, metric: str, since: float, until: float,
+               labels: str = _NO_LABELS, *, prefer_raw: bool = False) -> list[Point]:
+        """The series' rows over [since, until), in time order: for each stretch of time
+        the rollups (``prefer_raw``: the raw samples where they are kept)."""
+        out: list[Point] = []
+        for table, lo, hi, series in self._stretches(check, metric, labels, since, until,
+                                                     prefer_raw=prefer_raw):
+            column = "at, 1, value" if table == "history_raw" else "bucket, n, mean"
+            time = "at" if table == "history_raw" else "bucket"
+            out += [Point(float(t), int(n), float(m)) for t, n, m in self.conn.execute(
+                f"SELECT {column} FROM {table} WHERE series = ? AND {time} >= ? "
+                f"AND {time} < ? ORDER BY {time}", (series, lo, hi))]
+        return out
+
+    def counts(self, check: str, since: float, until: float) -> tuple[float, int]:
+        """Up runs and runs that were up or down, over [since, until) (summed in SQL)."""
+        up, n = 0.0, 0
+        for table, lo, hi, series in self._stretches(check, STATUS_METRIC, _NO_LABELS,
+                                                     since, until):
+            sums = ("sum(value), count(*)" if table == "history_raw"
+                    else "sum(n * mean), sum(n)")
+            time = "at" if table == "history_raw" else "bucket"
+            got_up, got_n = self.conn.execute(
+                f"SELECT {sums} FROM {table} WHERE series = ? AND {time} >= ? "
+                f"AND {time} < ?", (series, lo, hi)).fetchone()
+            up += float(got_up or 0.0)
+            n += int(got_n or 0)
+        return up, n
+
+    def _stretches(self, check: str, metric: str, labels: str, since: float, until: float,
+                   *, prefer_raw: bool = False) -> list[tuple[str, float, float, int]]:
+        """Which table covers which part of [since, until): (table, from, until, series)."""
+        row = self.conn.execute(
+            "SELECT id FROM history_series WHERE check_name = ? AND metric = ? AND labels = ?",
+            (check, metric, labels)).fetchone()
+        if row is None or until <= since:
+            return []
+        series = int(row[0])
+        first5, end5 = self._span("history_5m", series, FIVE_MINUTES)
+        _, end1 = self._span("history_1h", series, HOUR)
+        # Raw samples past the last rollup (``prefer_raw``: from the first whole 5-minute
+        # bucket they cover), 5-minute rollups before, from the hour they begin in, and
+        # 1-hour rollups before that.
+        raw_from = end5 if end5 is not None else end1
+        if prefer_raw:
+            first_raw = self.conn.execute("SELECT min(at) FROM history_raw WHERE series = ?",
+                                          (series,)).fetchone()[0]
+            if first_raw is not None:
+                aligned = -(-int(first_raw) // FIVE_MINUTES) * FIVE_MINUTES
+                raw_from = aligned if raw_from is None else min(raw_from, aligned)
+        rollups_until = until if raw_from is None else min(until, raw_from)
+        hours_until = min(first5 // HOUR * HOUR if first5 is not None else rollups_until,
+                          rollups_until)
+        lo = math.ceil(since)
+        out: list[tuple[str, float, float, int]] = []
+        if hours_until > lo:
+            out.append(("history_1h", lo, hours_until, series))
+        if first5 is not None and rollups_until > max(lo, hours_until):
+            out.append(("history_5m", max(lo, hours_until), rollups_until, series))
+        out.append(("history_raw", max(math.floor(since), raw_from or 0), until, series))
+        return out
+
+    def _span(self, table: str, series: int, width: int) -> tuple[int | None, int | None]:
+        low, high = self.conn.execute(
+            f"SELECT min(bucket), max(bucket) FROM {table} WHERE series = ?",
+            (series,)).fetchone()
+        return (None if low is None else int(low),
+                None if high is None else int(high) + width)
+
+
+def _fraction(points: Sequence[Point]) -> float | None:
+    n = sum(p.n for p in points)
+    return sum(p.mean * p.n for p in points) / n if n else None
+
+
+def weighted_quantile(points: Sequence[Point], q: float) -> float | None:
+    """The ``q`` quantile of the points' means, each counted ``n`` times (nearest rank)."""
+    total = sum(p.n for p in points)
+    if not total:
+        return None
+    rank = max(math.ceil(q * total), 1)
+    seen = 0
+    for p in sorted(points, key=lambda p: p.mean):
+        seen += p.n
+        if seen >= rank:
+            return p.mean
+    return None  # not reached: the ranks add up to ``total``
+
+
+def day_bounds(days: int, until: float, tz: datetime.tzinfo) -> list[float]:
+    """The starts of the last ``days`` local calendar days up to ``until``, oldest first,
+    and the end of the last (``days + 1`` epoch times)."""
+    last = datetime.datetime.fromtimestamp(until, tz).date()
+    first = last - datetime.timedelta(days=days - 1)
+    out = []
+    for i in range(days + 1):
+        day = first + datetime.timedelta(days=i)
+        out.append(datetime.datetime.combine(day, datetime.time(), tz).timestamp())
+    return out
+
+
+def _bin(bounds: Sequence[float], at: float) -> int | None:
+    if at < bounds[0] or at >= bounds[-1]:
+        return None
+    lo, hi = 0, len(bounds) - 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if bounds[mid] <= at:
+            lo = mid
+        else:
+            hi = mid
+    return lo

@@ -1,0 +1,156 @@
+"""The running agent's history: every series' samples, rollups and outages, written in
+batches through the store writer.
+
+On the event loop, ``record`` takes each judged run: the check's status (as the series
+``status``: 1 up, 0 down; UNKNOWN is no data and not recorded), each of its samples, and,
+for a check that reports no ``response_ms`` of its own, its run time (``run_ms``). Raw
+samples wait in memory and go out as ONE write at most every ``FLUSH_EVERY`` seconds;
+rollups are summed up in memory (two small buckets per series) and go out in the flush
+after their bucket closed. Each flush also prunes the old rows of a few series, in turn,
+so pruning is spread thin and every series is pruned every few minutes.
+
+What a crash (kill -9, power cut) loses: the samples of the last ``FLUSH_EVERY`` seconds
+and the open 5-minute and 1-hour buckets (the raw samples of those minutes are kept, but
+are not rolled up again). A clean stop writes the open buckets, partial as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+from agent.config.models import HistorySettings
+from agent.history.outages import OutageBook, up_of
+from agent.history.rollup import Rollup, SeriesRollups
+from agent.history.writes import Cutoffs, Flush, SeriesRow, all_series, end_open_outages, flush
+from agent.model import STATUS_METRIC, Labels, Sample, Status
+from agent.store.codec import labels_to_json
+from agent.store.writes import WriteSink
+
+#: Seconds between flushes.
+FLUSH_EVERY = 15.0
+#: Series pruned per flush.
+PRUNE_PER_FLUSH = 50
+#: The pseudo-metric of a check's run time, kept for checks without a ``response_ms``.
+RUN_METRIC = "run_ms"
+#: The metric taken as a check's response time when it reports it (unlabelled).
+RESPONSE_METRIC = "response_ms"
+
+_SeriesKey = tuple[str, str, Labels]
+
+
+class HistoryRecorder:
+    """See the module docstring. ``settings`` gives ``agent.history`` as configured now
+    (a reload may change it); ``known`` are the series the store holds already."""
+
+    def __init__(self, settings: Callable[[], HistorySettings], sink: WriteSink,
+                 known: Iterable[SeriesRow], now: float) -> None:
+        self.settings = settings
+        self.sink = sink
+        self._ids: dict[_SeriesKey, int] = {}
+        self._rows: dict[int, SeriesRow] = {}
+        for row in known:
+            self._rows[row.id] = row
+        self._by_text = {(r.check, r.metric, r.labels): r.id for r in self._rows.values()}
+        self._next_id = max(self._rows, default=0) + 1
+        self._rollups: dict[int, SeriesRollups] = {}
+        self.outages = OutageBook()
+        self._pending = Flush()
+        self._flushed_at = now
+        self._prune_at = 0
+        self.sink.submit(end_open_outages())
+
+    def record(self, check: str, status: Status, samples: Sequence[Sample], duration: float,
+               at: float) -> None:
+        """One judged run of ``check``, finished at ``at`` (the agent's decision time)."""
+        if not self.settings().enabled:
+            return
+        up = up_of(status)
+        self.outages.observe(check, up, at)
+        if up is not None:
+            self._add(check, STATUS_METRIC, (), 1.0 if up else 0.0, at)
+        has_response = False
+        for sample in samples:
+            if sample.metric in (STATUS_METRIC, RUN_METRIC):
+                continue  # the pseudo-series' names are the agent's
+            has_response = has_response or (sample.metric == RESPONSE_METRIC
+                                            and not sample.labels)
+            self._add(check, sample.metric, sample.labels, sample.value, at)
+        if not has_response and up is not None:
+            self._add(check, RUN_METRIC, (), round(duration * 1000, 1), at)
+
+    def _add(self, check: str, metric: str, labels: Labels, value: float, at: float) -> None:
+        key = (check, metric, labels)
+        series = self._ids.get(key)
+        if series is None:
+            series = self._id_of(key)
+        self._pending.raw.append((series, int(at), value))
+        rollups = self._rollups.get(series)
+        if rollups is None:
+            rollups = self._rollups[series] = SeriesRollups(series)
+        rollups.add(at, value, self._pending.rollups)
+
+    def _id_of(self, key: _SeriesKey) -> int:
+        check, metric, labels = key
+        text = labels_to_json(labels)
+        series = self._by_text.get((check, metric, text))
+        if series is None:
+            series = self._next_id
+            self._next_id += 1
+            row = SeriesRow(series, check, metric, text)
+            self._rows[series] = row
+            self._by_text[(check, metric, text)] = series
+            self._pending.series.append(row)
+        self._ids[key] = series
+        return series
+
+    def flush_due(self, now: float) -> None:
+        """Flush when ``FLUSH_EVERY`` seconds passed since the last one."""
+        if now - self._flushed_at >= FLUSH_EVERY:
+            self.flush(now)
+
+    def flush(self, now: float, everything: bool = False) -> None:
+        """Hand the writer what waits: the samples, the closed buckets (all open ones too
+        when ``everything``: at shutdown), the changed outages and a turn of pruning."""
+        self._flushed_at = now
+        pending, self._pending = self._pending, Flush()
+        closed: list[Rollup] = pending.rollups
+        stopped = []
+        for series, rollups in self._rollups.items():
+            if everything:
+                rollups.close_all(closed)
+            else:
+                rollups.close_before(now, closed)
+            if rollups.empty:
+                stopped.append(series)
+        for series in stopped:
+            del self._rollups[series]
+        pending.outages = self.outages.take_changed()
+        pending.prune = self._prune_turn()
+        s = self.settings()
+        pending.cutoffs = Cutoffs(now - s.raw, now - s.five_minutes, now - s.keep)
+        if pending:
+            self.sink.submit(flush(pending))
+
+    def _prune_turn(self) -> list[int]:
+        ids = sorted(self._rows)
+        if not ids:
+            return []
+        start = self._prune_at % len(ids)
+        turn = ids[start:start + PRUNE_PER_FLUSH]
+        self._prune_at = start + len(turn)
+        return turn
+
+    def resubmit(self) -> None:
+        """Write every known series again (the database file was replaced)."""
+        self.sink.submit(all_series(list(self._rows.values())))
+
+    def open_buckets(self, series: int) -> SeriesRollups | None:
+        """The open buckets of a series (for uptime ratios of the minutes not yet written)."""
+        return self._rollups.get(series)
+
+    def series_id(self, check: str, metric: str, labels: Labels = ()) -> int | None:
+        return self._by_text.get((check, metric, labels_to_json(labels)))
+
+    @property
+    def series_count(self) -> int:
+        return len(self._rows)
