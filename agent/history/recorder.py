@@ -23,7 +23,7 @@ from agent.history.outages import OutageBook, up_of
 from agent.history.rollup import Rollup, SeriesRollups
 from agent.history.writes import Cutoffs, Flush, SeriesRow, all_series, end_open_outages, flush
 from agent.model import STATUS_METRIC, Labels, Sample, Status
-from agent.store.codec import labels_to_json
+from agent.store.codec import labels_from_json, labels_to_json
 from agent.store.writes import WriteSink
 
 #: Seconds between flushes.
@@ -46,12 +46,20 @@ class HistoryRecorder:
                  known: Iterable[SeriesRow], now: float) -> None:
         self.settings = settings
         self.sink = sink
+        #: Each series' id; ``_order`` holds the ids in the order given (for pruning).
         self._ids: dict[_SeriesKey, int] = {}
-        self._rows: dict[int, SeriesRow] = {}
+        self._order: list[int] = []
+        top = 0
         for row in known:
-            self._rows[row.id] = row
-        self._by_text = {(r.check, r.metric, r.labels): r.id for r in self._rows.values()}
-        self._next_id = max(self._rows, default=0) + 1
+            top = max(top, row.id)
+            try:
+                labels = labels_from_json(row.labels)
+            except ValueError:
+                continue  # never matched again; pruned by age with the others
+            self._ids[(row.check, row.metric, labels)] = row.id
+            self._order.append(row.id)
+        self._order.sort()
+        self._next_id = top + 1
         self._rollups: dict[int, SeriesRollups] = {}
         self.outages = OutageBook()
         self._pending = Flush()
@@ -91,16 +99,11 @@ class HistoryRecorder:
 
     def _id_of(self, key: _SeriesKey) -> int:
         check, metric, labels = key
-        text = labels_to_json(labels)
-        series = self._by_text.get((check, metric, text))
-        if series is None:
-            series = self._next_id
-            self._next_id += 1
-            row = SeriesRow(series, check, metric, text)
-            self._rows[series] = row
-            self._by_text[(check, metric, text)] = series
-            self._pending.series.append(row)
+        series = self._next_id
+        self._next_id += 1
         self._ids[key] = series
+        self._order.append(series)
+        self._pending.series.append(SeriesRow(series, check, metric, labels_to_json(labels)))
         return series
 
     def flush_due(self, now: float) -> None:
@@ -132,7 +135,7 @@ class HistoryRecorder:
             self.sink.submit(flush(pending))
 
     def _prune_turn(self) -> list[int]:
-        ids = sorted(self._rows)
+        ids = self._order
         if not ids:
             return []
         start = self._prune_at % len(ids)
@@ -142,15 +145,16 @@ class HistoryRecorder:
 
     def resubmit(self) -> None:
         """Write every known series again (the database file was replaced)."""
-        self.sink.submit(all_series(list(self._rows.values())))
+        self.sink.submit(all_series([SeriesRow(series, check, metric, labels_to_json(labels))
+                                     for (check, metric, labels), series in self._ids.items()]))
 
     def open_buckets(self, series: int) -> SeriesRollups | None:
         """The open buckets of a series (for uptime ratios of the minutes not yet written)."""
         return self._rollups.get(series)
 
     def series_id(self, check: str, metric: str, labels: Labels = ()) -> int | None:
-        return self._by_text.get((check, metric, labels_to_json(labels)))
+        return self._ids.get((check, metric, labels))
 
     @property
     def series_count(self) -> int:
-        return len(self._rows)
+        return len(self._order)

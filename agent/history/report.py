@@ -93,8 +93,9 @@ def figures(history: HistoryQueries, check: str, span: Span, *, incidents: int =
         budget = error_budget(slo, span, downtime(history, check, start, span.until)[1])
     return UptimeFigures(
         check=check, uptime_percent=100.0 * up / runs if runs else None, runs=runs,
-        outages=outages, incidents=incidents, downtime_seconds=total,
-        longest_outage_seconds=longest, response_metric=history.response_metric(check),
+        outages=outages, incidents=incidents, downtime_seconds=round(total, 3),
+        longest_outage_seconds=round(longest, 3),
+        response_metric=history.response_metric(check),
         response_p50_ms=p50, response_p95_ms=p95, budget=budget)
 
 
@@ -104,8 +105,9 @@ def error_budget(slo: float, span: Span, used: float) -> Budget:
     start, end, name = month_bounds(span.until, span.tz)
     allowed = (100.0 - slo) / 100.0 * (end - start)
     left = allowed - used
-    return Budget(target_percent=slo, month=name, allowed_seconds=allowed, used_seconds=used,
-                  left_seconds=left, left_percent=100.0 * left / allowed)
+    return Budget(target_percent=slo, month=name, allowed_seconds=round(allowed, 3),
+                  used_seconds=round(used, 3), left_seconds=round(left, 3),
+                  left_percent=round(100.0 * left / allowed, 4))
 
 
 def no_data(check: str, span: Span, slo: float | None = None) -> UptimeFigures:
