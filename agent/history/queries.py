@@ -159,12 +159,11 @@ class HistoryQueries:
         # bucket they cover), 5-minute rollups before, from the hour they begin in, and
         # 1-hour rollups before that.
         raw_from = end5 if end5 is not None else end1
-        if prefer_raw:
+        if prefer_raw and raw_from is not None:
             first_raw = self.conn.execute("SELECT min(at) FROM history_raw WHERE series = ?",
                                           (series,)).fetchone()[0]
             if first_raw is not None:
-                aligned = -(-int(first_raw) // FIVE_MINUTES) * FIVE_MINUTES
-                raw_from = aligned if raw_from is None else min(raw_from, aligned)
+                raw_from = min(raw_from, -(-int(first_raw) // FIVE_MINUTES) * FIVE_MINUTES)
         rollups_until = until if raw_from is None else min(until, raw_from)
         hours_until = min(first5 // HOUR * HOUR if first5 is not None else rollups_until,
                           rollups_until)

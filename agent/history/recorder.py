@@ -5,13 +5,13 @@ On the event loop, ``record`` takes each judged run: the check's status (as the 
 ``status``: 1 up, 0 down; UNKNOWN is no data and not recorded), each of its samples, and,
 for a check that reports no ``response_ms`` of its own, its run time (``run_ms``). Raw
 samples wait in memory and go out as ONE write at most every ``FLUSH_EVERY`` seconds;
-rollups are summed up in memory (two small buckets per series) and go out in the flush
+rollups are summed up in memory (one small bucket per series) and go out in the flush
 after their bucket closed. Each flush also prunes the old rows of a few series, in turn,
 so pruning is spread thin and every series is pruned every few minutes.
 
 What a crash (kill -9, power cut) loses: the samples of the last ``FLUSH_EVERY`` seconds
-and the open 5-minute and 1-hour buckets (the raw samples of those minutes are kept, but
-are not rolled up again). A clean stop writes the open buckets, partial as they are.
+and the open 5-minute bucket (the raw samples of those minutes are kept, but are not
+rolled up again). A clean stop writes the open bucket, partial as it is.
 """
 
 from __future__ import annotations
@@ -147,10 +147,6 @@ class HistoryRecorder:
         """Write every known series again (the database file was replaced)."""
         self.sink.submit(all_series([SeriesRow(series, check, metric, labels_to_json(labels))
                                      for (check, metric, labels), series in self._ids.items()]))
-
-    def open_buckets(self, series: int) -> SeriesRollups | None:
-        """The open buckets of a series (for uptime ratios of the minutes not yet written)."""
-        return self._rollups.get(series)
 
     def series_id(self, check: str, metric: str, labels: Labels = ()) -> int | None:
         return self._ids.get((check, metric, labels))

@@ -229,3 +229,15 @@ def test_percentiles_take_the_raw_samples_where_they_are_kept(store: Store) -> N
     # Once the raw samples are pruned, the 5-minute means stand for them.
     store.query(lambda c: c.execute("DELETE FROM history_raw"))
     assert history.response_percentiles("web", T0, T0 + 2 * HOUR) == [48.0, 93.0]
+
+
+def test_the_minutes_not_rolled_up_yet_are_read_from_the_raw_samples(store: Store) -> None:
+    rec, _ = recorder(store)
+    for i in range(3):  # the agent runs; its first 5-minute bucket is still open
+        rec.record("web", Status.CRITICAL if i == 1 else Status.OK,
+                   (Sample("response_ms", 10.0 * (i + 1)),), 0.1, T0 + i * 60)
+    rec.flush(T0 + 3 * 60)
+    history = read(store)
+    assert history.uptime("web", T0, T0 + HOUR) == pytest.approx(2 / 3)
+    assert history.response_percentiles("web", T0, T0 + HOUR) == [20.0, 30.0]
+    assert history.response_ms("web", T0, T0 + 180, 3) == [10.0, 20.0, 30.0]

@@ -13,25 +13,26 @@ CASES = [
     ("one bucket stays open until its end",
      [(0, 1.0), (60, 3.0)], 299,
      []),
-    ("a flush past its end closes it",
+    ("a flush past its end closes it, adding it to its hour",
      [(0, 1.0), (60, 3.0)], 300,
-     [Rollup(7, FIVE_MINUTES, T0, 2, 1.0, 3.0, 2.0)]),
+     [Rollup(7, FIVE_MINUTES, T0, 2, 1.0, 3.0, 2.0), Rollup(7, HOUR, T0, 2, 1.0, 3.0, 2.0)]),
     ("a sample of the next bucket closes the one before",
      [(0, 4.0), (299, 2.0), (300, 9.0)], None,
-     [Rollup(7, FIVE_MINUTES, T0, 2, 2.0, 4.0, 3.0)]),
+     [Rollup(7, FIVE_MINUTES, T0, 2, 2.0, 4.0, 3.0), Rollup(7, HOUR, T0, 2, 2.0, 4.0, 3.0)]),
     ("a sample that goes back in time counts in the open bucket",
      [(400, 1.0), (10, 5.0)], 600,
-     [Rollup(7, FIVE_MINUTES, T0 + 300, 2, 1.0, 5.0, 3.0)]),
-    ("the hour closes with its last 5-minute bucket, summing them",
-     [(0, 1.0), (1800, 0.0), (3599, 0.0)], HOUR,
-     [Rollup(7, FIVE_MINUTES, T0, 1, 1.0, 1.0, 1.0),
+     [Rollup(7, FIVE_MINUTES, T0 + 300, 2, 1.0, 5.0, 3.0),
+      Rollup(7, HOUR, T0, 2, 1.0, 5.0, 3.0)]),
+    ("each 5-minute bucket adds to the row of its hour",
+     [(0, 1.0), (1800, 0.0), (3599, 0.0), (3600, 1.0)], None,
+     [Rollup(7, FIVE_MINUTES, T0, 1, 1.0, 1.0, 1.0), Rollup(7, HOUR, T0, 1, 1.0, 1.0, 1.0),
       Rollup(7, FIVE_MINUTES, T0 + 1800, 1, 0.0, 0.0, 0.0),
+      Rollup(7, HOUR, T0, 1, 0.0, 0.0, 0.0),
       Rollup(7, FIVE_MINUTES, T0 + 3300, 1, 0.0, 0.0, 0.0),
-      Rollup(7, HOUR, T0, 3, 0.0, 1.0, 1 / 3)]),
-    ("a gap of hours closes each bucket once",
+      Rollup(7, HOUR, T0, 1, 0.0, 0.0, 0.0)]),
+    ("a gap of hours closes the bucket once",
      [(0, 2.0), (3 * HOUR, 4.0)], None,
-     [Rollup(7, FIVE_MINUTES, T0, 1, 2.0, 2.0, 2.0),
-      Rollup(7, HOUR, T0, 1, 2.0, 2.0, 2.0)]),
+     [Rollup(7, FIVE_MINUTES, T0, 1, 2.0, 2.0, 2.0), Rollup(7, HOUR, T0, 1, 2.0, 2.0, 2.0)]),
 ]
 
 
@@ -49,7 +50,7 @@ def test_buckets_close_when_their_time_is_over(samples: list[tuple[int, float]],
     assert out == written
 
 
-def test_closing_everything_writes_the_partial_buckets() -> None:
+def test_closing_everything_writes_the_partial_bucket() -> None:
     series = SeriesRollups(1)
     out: list[Rollup] = []
     series.add(T0 + 10, 5.0, out)
@@ -60,11 +61,11 @@ def test_closing_everything_writes_the_partial_buckets() -> None:
     assert series.empty
 
 
-def test_a_series_holds_two_small_buckets_whatever_it_saw() -> None:
+def test_a_series_holds_one_small_bucket_whatever_it_saw() -> None:
     series = SeriesRollups(1)
     out: list[Rollup] = []
     for i in range(10_000):
         series.add(T0 + i * 10, float(i % 3), out)
-    assert series.five is not None and series.hour is not None
-    # Every bucket that ended was written once; the last of each is still open.
-    assert len(out) == 10_000 * 10 // FIVE_MINUTES + 10_000 * 10 // HOUR
+    assert series.five is not None
+    # Every bucket that ended was written once (and added to its hour); the last is open.
+    assert len(out) == 2 * (10_000 * 10 // FIVE_MINUTES)
