@@ -9,12 +9,14 @@ flushed it: up to a quarter of a minute behind a running agent). The definitions
                  "outages": 2, "incidents": 1, "downtime_seconds": 1260.0,
                  "longest_outage_seconds": 900.0, "response_metric": "response_ms",
                  "response_p50_ms": 120.5, "response_p95_ms": 340.0,
+                 "response_from": 1766966400.0,
                  "budget": {"target_percent": 99.9, "month": "2026-12",
                             "allowed_seconds": 2678.4, "used_seconds": 1260.0,
                             "left_seconds": 1418.4, "left_percent": 52.96}}]}
 
 ``uptime_percent``, the response times and ``budget`` are null when there is no data (or
-no ``slo``).
+no ``slo``); ``response_from`` is the first raw sample the percentiles take (raw samples
+are kept ``agent.history.raw``, 48 h by default).
 """
 
 from __future__ import annotations
@@ -67,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"uptime over the last {format_duration(args.since)}:")
         print("\n".join(table(found)))
+        raw = config.agent.history.raw
+        if args.since > raw:
+            print(f"(P50 and P95 are of the last {format_duration(raw)}: the raw samples "
+                  "kept; rollups' means would hide the slow tail)")
     return 0
 
 

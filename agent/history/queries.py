@@ -88,12 +88,15 @@ class HistoryQueries:
         return RESPONSE_METRIC if found else RUN_METRIC
 
     def response_percentiles(self, check: str, since: float, until: float,
-                             quantiles: Sequence[float] = (0.5, 0.95)) -> list[float | None]:
-        """The response time's quantiles over [since, until): of the raw samples where
-        they are kept, of the rollups' means (each weighing its samples) before."""
+                             quantiles: Sequence[float] = (0.5, 0.95)
+                             ) -> tuple[list[float | None], float | None]:
+        """The response time's quantiles over [since, until), of the raw samples (the
+        rollups' means would hide the slow tail), and the time of the first sample they
+        take (None: none): a span longer than the raw samples' is cut to them."""
         points = self.points(check, self.response_metric(check), since, until,
-                             prefer_raw=True)
-        return [weighted_quantile(points, q) for q in quantiles]
+                             raw_only=True)
+        first = points[0].start if points else None
+        return [weighted_quantile(points, q) for q in quantiles], first
 
     def outages(self, check: str, since: float, until: float) -> list[Outage]:
         """The check's outages that overlap [since, until), cut to it, oldest first."""
@@ -116,12 +119,12 @@ class HistoryQueries:
     # -- one series -------------------------------------------------------------------
 
     def points(self, check: str, metric: str, since: float, until: float,
-               labels: str = _NO_LABELS, *, prefer_raw: bool = False) -> list[Point]:
+               labels: str = _NO_LABELS, *, raw_only: bool = False) -> list[Point]:
         """The series' rows over [since, until), in time order: for each stretch of time
-        the rollups (``prefer_raw``: the raw samples where they are kept)."""
+        the rollups, then the raw samples past them (``raw_only``: only raw samples)."""
         out: list[Point] = []
         for table, lo, hi, series in self._stretches(check, metric, labels, since, until,
-                                                     prefer_raw=prefer_raw):
+                                                     raw_only=raw_only):
             column = "at, 1, value" if table == "history_raw" else "bucket, n, mean"
             time = "at" if table == "history_raw" else "bucket"
             out += [Point(float(t), int(n), float(m)) for t, n, m in self.conn.execute(
@@ -145,7 +148,7 @@ class HistoryQueries:
         return up, n
 
     def _stretches(self, check: str, metric: str, labels: str, since: float, until: float,
-                   *, prefer_raw: bool = False) -> list[tuple[str, float, float, int]]:
+                   *, raw_only: bool = False) -> list[tuple[str, float, float, int]]:
         """Which table covers which part of [since, until): (table, from, until, series)."""
         row = self.conn.execute(
             "SELECT id FROM history_series WHERE check_name = ? AND metric = ? AND labels = ?",
@@ -153,19 +156,16 @@ class HistoryQueries:
         if row is None or until <= since:
             return []
         series = int(row[0])
+        if raw_only:
+            return [("history_raw", math.floor(since), until, series)]
         first5, end5 = self._span("history_5m", series, FIVE_MINUTES)
         _, end1 = self._span("history_1h", series, HOUR)
-        # Raw samples past the last rollup (``prefer_raw``: from the first whole 5-minute
-        # bucket they cover), 5-minute rollups before, from the hour they begin in, and
-        # 1-hour rollups before that.
+        # 1-hour rollups up to the first whole hour the 5-minute ones cover (an hour's row
+        # holds every 5-minute bucket closed in it, so the hour they begin in is whole
+        # there), 5-minute rollups from there, raw samples past the last rollup.
         raw_from = end5 if end5 is not None else end1
-        if prefer_raw and raw_from is not None:
-            first_raw = self.conn.execute("SELECT min(at) FROM history_raw WHERE series = ?",
-                                          (series,)).fetchone()[0]
-            if first_raw is not None:
-                raw_from = min(raw_from, -(-int(first_raw) // FIVE_MINUTES) * FIVE_MINUTES)
         rollups_until = until if raw_from is None else min(until, raw_from)
-        hours_until = min(first5 // HOUR * HOUR if first5 is not None else rollups_until,
+        hours_until = min(-(-first5 // HOUR) * HOUR if first5 is not None else rollups_until,
                           rollups_until)
         lo = math.ceil(since)
         out: list[tuple[str, float, float, int]] = []

@@ -8,8 +8,8 @@ Definitions (the README's too):
 - an outage: from the first CRITICAL run to the next up one; downtime is their sum and
   the longest is the longest of them, cut to the span;
 - incidents: the incident log's incidents of the check opened in the span;
-- response time: the check's ``response_ms`` (else its run time), p50 and p95 of the
-  raw samples where kept and of the rollups' means before;
+- response time: the check's ``response_ms`` (else its run time), p50 and p95 of its raw
+  samples in the span (kept 48 h by default: a longer span's percentiles are of those);
 - error budget: ``(100 - slo)%`` of this calendar month (local time), less the downtime
   so far this month; negative when overspent.
 """
@@ -53,6 +53,8 @@ class UptimeFigures(BaseModel):
     response_metric: str
     response_p50_ms: float | None
     response_p95_ms: float | None
+    #: The first sample the percentiles take (they are of the raw samples, kept 48 h).
+    response_from: float | None = None
     budget: Budget | None = None
 
 
@@ -86,7 +88,7 @@ def figures(history: HistoryQueries, check: str, span: Span, *, incidents: int =
     """``check``'s figures over ``span`` (``slo``: its target in percent)."""
     up, runs = history.counts(check, span.since, span.until)
     outages, total, longest = downtime(history, check, span.since, span.until)
-    p50, p95 = history.response_percentiles(check, span.since, span.until)
+    (p50, p95), response_from = history.response_percentiles(check, span.since, span.until)
     budget = None
     if slo is not None:
         start = month_bounds(span.until, span.tz)[0]
@@ -96,7 +98,7 @@ def figures(history: HistoryQueries, check: str, span: Span, *, incidents: int =
         outages=outages, incidents=incidents, downtime_seconds=round(total, 3),
         longest_outage_seconds=round(longest, 3),
         response_metric=history.response_metric(check),
-        response_p50_ms=p50, response_p95_ms=p95, budget=budget)
+        response_p50_ms=p50, response_p95_ms=p95, response_from=response_from, budget=budget)
 
 
 def error_budget(slo: float, span: Span, used: float) -> Budget:

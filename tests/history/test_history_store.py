@@ -215,20 +215,20 @@ def test_response_times_are_averaged_into_equal_buckets() -> None:
     history = HistoryQueries(conn)
     assert history.response_ms("web", T0, T0 + 1200, 2) == [150.0, 400.0]
     assert history.response_ms("web", T0, T0 + 2400, 4) == [150.0, 400.0, None, None]
-    assert history.response_percentiles("web", T0, T0 + 1200) == [200.0, 500.0]
+    # Percentiles are of raw samples only: the means would hide the slow tail.
+    assert history.response_percentiles("web", T0, T0 + 1200) == ([None, None], None)
 
 
-def test_percentiles_take_the_raw_samples_where_they_are_kept(store: Store) -> None:
+def test_percentiles_are_of_the_raw_samples(store: Store) -> None:
     rec, _ = recorder(store)
     for i in range(100):  # 100 minutes: 1..100 ms
         rec.record("web", Status.OK, (Sample("response_ms", float(i + 1)),), 0.1,
                    T0 + i * 60)
     rec.flush(T0 + 2 * HOUR, everything=True)
     history = read(store)
-    assert history.response_percentiles("web", T0, T0 + 2 * HOUR) == [50.0, 95.0]
-    # Once the raw samples are pruned, the 5-minute means stand for them.
-    store.query(lambda c: c.execute("DELETE FROM history_raw"))
-    assert history.response_percentiles("web", T0, T0 + 2 * HOUR) == [48.0, 93.0]
+    assert history.response_percentiles("web", T0, T0 + 2 * HOUR) == ([50.0, 95.0], T0)
+    assert history.response_percentiles("web", T0 + HOUR, T0 + 2 * HOUR) == \
+        ([80.0, 98.0], T0 + HOUR)
 
 
 def test_the_minutes_not_rolled_up_yet_are_read_from_the_raw_samples(store: Store) -> None:
@@ -239,5 +239,16 @@ def test_the_minutes_not_rolled_up_yet_are_read_from_the_raw_samples(store: Stor
     rec.flush(T0 + 3 * 60)
     history = read(store)
     assert history.uptime("web", T0, T0 + HOUR) == pytest.approx(2 / 3)
-    assert history.response_percentiles("web", T0, T0 + HOUR) == [20.0, 30.0]
+    assert history.response_percentiles("web", T0, T0 + HOUR) == ([20.0, 30.0], T0)
     assert history.response_ms("web", T0, T0 + 180, 3) == [10.0, 20.0, 30.0]
+
+
+def test_the_hour_the_5_minute_rollups_were_pruned_in_is_read_whole_from_its_hour() -> None:
+    conn = _conn_with(
+        [Rollup(1, HOUR, int(T0), 60, 0.0, 1.0, 0.5)]  # all of the hour: 30 up of 60
+        # Its second half is still in 5-minute rows (the first half pruned).
+        + [Rollup(1, FIVE_MINUTES, int(T0 + 1800 + i * 300), 5, 1.0, 1.0, 1.0)
+           for i in range(6)]
+        + [Rollup(1, FIVE_MINUTES, int(T0 + HOUR + i * 300), 5, 1.0, 1.0, 1.0)
+           for i in range(12)], [])
+    assert HistoryQueries(conn).counts("web", T0, T0 + 2 * HOUR) == (30 + 60, 60 + 60)
