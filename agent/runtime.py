@@ -134,7 +134,8 @@ class Agent:
         self.latest = LatestRuns()
         self.history = HistoryRecorder(lambda: self.config.agent.history, self.writer,
                                        read(lambda s: s.query(load_series), []),
-                                       self.clock.now())
+                                       self.clock.now(),
+                                       fault=lambda: self.writer.health().fault)
         self._first_cycle_left = set(self.checks)
         self.silences = SilenceBook(read(
             lambda store: store.silences(host=config.agent.host), list[Silence]()),

@@ -9,6 +9,11 @@ rollups are summed up in memory (one small bucket per series) and go out in the 
 after their bucket closed. Each flush also prunes the old rows of a few series, in turn,
 so pruning is spread thin and every series is pruned every few minutes.
 
+While the database cannot be written (``fault`` says why), the samples and rollups are
+dropped at each flush rather than held, so a long fault costs no memory: the history has
+a gap there (no data, which counts neither for nor against uptime). Outages are kept and
+written once the database takes writes again.
+
 What a crash (kill -9, power cut) loses: the samples of the last ``FLUSH_EVERY`` seconds
 and the open 5-minute bucket (the raw samples of those minutes are kept, but are not
 rolled up again). A clean stop writes the open bucket, partial as it is.
@@ -16,6 +21,7 @@ rolled up again). A clean stop writes the open bucket, partial as it is.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 
 from agent.config.models import HistorySettings
@@ -25,6 +31,8 @@ from agent.history.writes import Cutoffs, Flush, SeriesRow, all_series, end_open
 from agent.model import STATUS_METRIC, Labels, Sample, Status
 from agent.store.codec import labels_from_json, labels_to_json
 from agent.store.writes import WriteSink
+
+log = logging.getLogger("watchkeeper.store")
 
 #: Seconds between flushes.
 FLUSH_EVERY = 15.0
@@ -43,9 +51,13 @@ class HistoryRecorder:
     (a reload may change it); ``known`` are the series the store holds already."""
 
     def __init__(self, settings: Callable[[], HistorySettings], sink: WriteSink,
-                 known: Iterable[SeriesRow], now: float) -> None:
+                 known: Iterable[SeriesRow], now: float,
+                 fault: Callable[[], str | None] = lambda: None) -> None:
         self.settings = settings
         self.sink = sink
+        self.fault = fault
+        #: Samples dropped since the database last took writes.
+        self.dropped = 0
         #: Each series' id; ``_order`` holds the ids in the order given (for pruning).
         self._ids: dict[_SeriesKey, int] = {}
         self._order: list[int] = []
@@ -63,6 +75,9 @@ class HistoryRecorder:
         self._rollups: dict[int, SeriesRollups] = {}
         self.outages = OutageBook()
         self._pending = Flush()
+        #: Series first seen while the database could not be written.
+        self._unwritten: list[SeriesRow] = []
+        self._faulted = False
         self._flushed_at = now
         self._prune_at = 0
         self.sink.submit(end_open_outages())
@@ -127,6 +142,22 @@ class HistoryRecorder:
                 stopped.append(series)
         for series in stopped:
             del self._rollups[series]
+        fault = self.fault()
+        if fault is not None:
+            if not self._faulted:
+                log.warning("history: the state database cannot be written (%s): its "
+                            "samples are dropped until it can", fault)
+                self._faulted = True
+            self.dropped += len(pending.raw)
+            # Series first seen now are written with their next samples.
+            self._unwritten += pending.series
+            return
+        if self._faulted:
+            log.warning("history: written again; %d samples were dropped meanwhile",
+                        self.dropped)
+            self._faulted, self.dropped = False, 0
+        pending.series[:0] = self._unwritten
+        self._unwritten = []
         pending.outages = self.outages.take_changed()
         pending.prune = self._prune_turn()
         s = self.settings()

@@ -252,3 +252,24 @@ def test_the_hour_the_5_minute_rollups_were_pruned_in_is_read_whole_from_its_hou
         + [Rollup(1, FIVE_MINUTES, int(T0 + HOUR + i * 300), 5, 1.0, 1.0, 1.0)
            for i in range(12)], [])
     assert HistoryQueries(conn).counts("web", T0, T0 + 2 * HOUR) == (30 + 60, 60 + 60)
+
+
+def test_while_the_database_cannot_be_written_samples_are_dropped_not_held(
+        store: Store) -> None:
+    sink = Sink(store)
+    fault: list[str | None] = [None]
+    rec = HistoryRecorder(lambda: SETTINGS, sink, (), T0, fault=lambda: fault[0])
+    fault[0] = "disk full"
+    before = sink.writes
+    run_minutes(rec, T0, 30, down=range(10, 20))  # an outage while nothing can be written
+    assert sink.writes == before and rec.dropped >= 29
+    assert not rec._pending.raw  # nothing piles up in memory
+    fault[0] = None
+    rec.record("web", Status.OK, (), 0.1, T0 + 31 * 60)
+    rec.flush(T0 + 32 * 60, everything=True)
+    history = read(store)
+    # The outage is kept; the dropped minutes are no data (the 5 minutes still open when
+    # the fault ended are kept, with the run after it).
+    assert history.outages("web", T0, T0 + HOUR) == [
+        Outage("web", T0 + 10 * 60, T0 + 19 * 60, T0 + 20 * 60)]
+    assert history.counts("web", T0, T0 + HOUR) == (6.0, 6)
