@@ -1,11 +1,12 @@
 """Reading the history back: uptime, daily states, response times, outages.
 
-Each read of a series takes the finest rows there are for each stretch of time: 1-hour
-rollups before the 5-minute ones start, 5-minute rollups after, and raw samples past the
-last 5-minute bucket written (the minutes whose bucket is still open in the agent). A
-rollup counts in a span when its bucket starts in it, so a span's edges are exact to the
-bucket. Uptime is the fraction of the check's runs that were up (OK or WARNING) among
-those that were up or down (CRITICAL): UNKNOWN runs, and time no agent ran, are no data.
+Each read of a series takes the finest rows there are for each stretch of time: packed
+1-hour rollups (``packing``) before the plain ones, 1-hour rollups before the 5-minute
+ones start, 5-minute rollups after, and raw samples past the last 5-minute bucket
+written (the minutes whose bucket is still open in the agent). A rollup counts in a span
+when its bucket starts in it, so a span's edges are exact to the bucket. Uptime is the
+fraction of the check's runs that were up (OK or WARNING) among those that were up or
+down (CRITICAL): UNKNOWN runs, and time no agent ran, are no data.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agent.history.outages import Outage
+from agent.history.packing import DAY, unpack
 from agent.history.recorder import RESPONSE_METRIC, RUN_METRIC
 from agent.history.rollup import FIVE_MINUTES, HOUR
 from agent.model import STATUS_METRIC
@@ -125,6 +127,9 @@ class HistoryQueries:
         out: list[Point] = []
         for table, lo, hi, series in self._stretches(check, metric, labels, since, until,
                                                      raw_only=raw_only):
+            if table == "history_1d":
+                out += self._packed(series, lo, hi)
+                continue
             column = "at, 1, value" if table == "history_raw" else "bucket, n, mean"
             time = "at" if table == "history_raw" else "bucket"
             out += [Point(float(t), int(n), float(m)) for t, n, m in self.conn.execute(
@@ -137,6 +142,11 @@ class HistoryQueries:
         up, n = 0.0, 0
         for table, lo, hi, series in self._stretches(check, STATUS_METRIC, _NO_LABELS,
                                                      since, until):
+            if table == "history_1d":
+                points = self._packed(series, lo, hi)
+                up += sum(p.mean * p.n for p in points)
+                n += sum(p.n for p in points)
+                continue
             sums = ("sum(value), count(*)" if table == "history_raw"
                     else "sum(n * mean), sum(n)")
             time = "at" if table == "history_raw" else "bucket"
@@ -159,7 +169,7 @@ class HistoryQueries:
         if raw_only:
             return [("history_raw", math.floor(since), until, series)]
         first5, end5 = self._span("history_5m", series, FIVE_MINUTES)
-        _, end1 = self._span("history_1h", series, HOUR)
+        first1, end1 = self._span("history_1h", series, HOUR)
         # 1-hour rollups up to the first whole hour the 5-minute ones cover (an hour's row
         # holds every 5-minute bucket closed in it, so the hour they begin in is whole
         # there), 5-minute rollups from there, raw samples past the last rollup.
@@ -169,11 +179,25 @@ class HistoryQueries:
                           rollups_until)
         lo = math.ceil(since)
         out: list[tuple[str, float, float, int]] = []
-        if hours_until > lo:
-            out.append(("history_1h", lo, hours_until, series))
+        # Packed days hold the hours before the first one left in ``history_1h``.
+        days_until = hours_until if first1 is None else min(first1, hours_until)
+        if days_until > lo:
+            out.append(("history_1d", lo, days_until, series))
+        if hours_until > max(lo, days_until):
+            out.append(("history_1h", max(lo, days_until), hours_until, series))
         if first5 is not None and rollups_until > max(lo, hours_until):
             out.append(("history_5m", max(lo, hours_until), rollups_until, series))
         out.append(("history_raw", max(math.floor(since), raw_from or 0), until, series))
+        return out
+
+    def _packed(self, series: int, since: float, until: float) -> list[Point]:
+        """The packed hours of a series starting in [since, until)."""
+        out = []
+        for day, blob in self.conn.execute(
+                "SELECT day, hours FROM history_1d WHERE series = ? AND day > ? AND day < ? "
+                "ORDER BY day", (series, since - DAY, until)):
+            out += [Point(float(h.start), h.n, h.mean) for h in unpack(int(day), bytes(blob))
+                    if since <= h.start < until]
         return out
 
     def _span(self, table: str, series: int, width: int) -> tuple[int | None, int | None]:

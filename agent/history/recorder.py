@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from agent.config.models import HistorySettings
 from agent.history.outages import OutageBook, up_of
+from agent.history.packing import COMPACT_AFTER
 from agent.history.rollup import Rollup, SeriesRollups
 from agent.history.writes import Cutoffs, Flush, SeriesRow, all_series, end_open_outages, flush
 from agent.model import STATUS_METRIC, Labels, Sample, Status
@@ -161,7 +162,8 @@ class HistoryRecorder:
         pending.outages = self.outages.take_changed()
         pending.prune = self._prune_turn()
         s = self.settings()
-        pending.cutoffs = Cutoffs(now - s.raw, now - s.five_minutes, now - s.keep)
+        pending.cutoffs = Cutoffs(now - s.raw, now - s.five_minutes, now - s.keep,
+                                  now - max(COMPACT_AFTER, s.five_minutes))
         if pending:
             self.sink.submit(flush(pending))
 

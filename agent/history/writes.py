@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from agent.history.outages import Outage
+from agent.history.packing import DAY, compact
 from agent.history.rollup import FIVE_MINUTES, Rollup
 from agent.store.writes import Write
 
@@ -52,11 +53,13 @@ class SeriesRow:
 
 @dataclass(frozen=True, slots=True)
 class Cutoffs:
-    """Rows older than these (epoch seconds) are pruned."""
+    """Rows older than these (epoch seconds) are pruned; hours older than ``pack`` are
+    packed a day to a row."""
 
     raw: float
     five_minutes: float
     hour: float
+    pack: float
 
 
 @dataclass(slots=True)
@@ -101,7 +104,8 @@ def flush(item: Flush) -> Write:
 
 def prune_series(conn: sqlite3.Connection, series: Sequence[int], cutoffs: Cutoffs) -> int:
     """Delete the rows of ``series`` older than ``cutoffs`` (at most ``PRUNE_ROWS`` per
-    table and series), and the outages that ended before the hour rollups' cutoff."""
+    table and series), pack a few of their old hours, and delete the outages that ended
+    before the hour rollups' cutoff."""
     deleted = 0
     for table, column, cutoff in (("history_raw", "at", cutoffs.raw),
                                   ("history_5m", "bucket", cutoffs.five_minutes),
@@ -111,6 +115,13 @@ def prune_series(conn: sqlite3.Connection, series: Sequence[int], cutoffs: Cutof
                f"LIMIT {PRUNE_ROWS})")
         for s in series:
             deleted += conn.execute(sql, (s, int(cutoff))).rowcount
+    # Packed days go whole: once their last hour is past the cutoff.
+    last_day = int(cutoffs.hour) // DAY * DAY - DAY
+    for s in series:
+        deleted += conn.execute("DELETE FROM history_1d WHERE series = ? AND day <= ?",
+                                (s, last_day)).rowcount
+        if cutoffs.pack > cutoffs.hour:
+            compact(conn, s, cutoffs.pack)
     if series:
         deleted += conn.execute(
             "DELETE FROM history_outages WHERE rowid IN (SELECT rowid FROM history_outages "

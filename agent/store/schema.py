@@ -128,7 +128,8 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 8: each series' history (agent.history): the series by the ids the agent gave them,
     # raw samples (at: whole epoch seconds), 5-minute and 1-hour rollups (bucket: its
-    # start), and each check's outages (runs of CRITICAL).
+    # start), older hours packed a UTC day to a row (agent.history.packing), and each
+    # check's outages (runs of CRITICAL).
     """
     CREATE TABLE history_series (
         id         INTEGER PRIMARY KEY,
@@ -160,6 +161,12 @@ MIGRATIONS: tuple[str, ...] = (
         high   REAL NOT NULL,
         mean   REAL NOT NULL,
         PRIMARY KEY (series, bucket)
+    ) WITHOUT ROWID;
+    CREATE TABLE history_1d (
+        series INTEGER NOT NULL,
+        day    INTEGER NOT NULL,
+        hours  BLOB NOT NULL,
+        PRIMARY KEY (series, day)
     ) WITHOUT ROWID;
     CREATE TABLE history_outages (
         check_name   TEXT NOT NULL,

@@ -12,7 +12,8 @@ The last ``--detail-days`` (more than the 5-minute rollups are kept) run through
 agent's own ``HistoryRecorder``, sample by sample, flushing every 15 s of simulated time
 and pruning as the agent does. The days before them are what is left of them once the
 raw samples and the 5-minute rollups are pruned: their 1-hour rollups, written with the
-same write the recorder uses. ``--detail-days`` equal to ``--days`` runs the whole span
+same write the recorder uses, and packed a day to a row past 32 days (``packing.pack``,
+as the writer packs them). ``--detail-days`` equal to ``--days`` runs the whole span
 sample by sample (slow: about a minute per simulated week). The report gives the file's
 size, the rows per table and the free pages pruning left for SQLite to reuse.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sqlite3
 import sys
 import tempfile
 import time
@@ -32,6 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from agent.config.models import HistorySettings  # noqa: E402
+from agent.history.packing import COMPACT_AFTER, Hour, pack  # noqa: E402
 from agent.history.recorder import FLUSH_EVERY, HistoryRecorder  # noqa: E402
 from agent.history.rollup import HOUR, Rollup  # noqa: E402
 from agent.history.writes import Flush, load_series  # noqa: E402
@@ -39,7 +42,7 @@ from agent.history.writes import flush as flush_write  # noqa: E402
 from agent.model import Sample, Status  # noqa: E402
 from agent.store import Store  # noqa: E402
 
-DAY = 86400.0
+DAY = 86400
 INTERVAL = 60.0
 #: Where the simulated year ends (a fixed time, so runs compare).
 END = 1_790_000_000.0 // HOUR * HOUR
@@ -55,26 +58,50 @@ def run_sample(rng: random.Random, check: int, at: float) -> tuple[Status, list[
     return (Status.CRITICAL if down else Status.OK), samples
 
 
+def _hours(rng: random.Random, c: int, hour: float) -> list[float]:
+    """The rollup (n, low, high, mean) of each of a check's five series in one hour."""
+    times = [rng.lognormvariate(4.6, 0.35) for _ in range(60)]
+    size = 5120.0 + c % 7
+    return [60, 1.0, 1.0, 1.0, 60, 1.0, 1.0, 1.0,
+            60, round(min(times), 1), round(max(times), 1), sum(times) / 60,
+            60, 200.0, 200.0, 200.0, 60, size, size, size]
+
+
 def early_hours(store: Store, recorder: HistoryRecorder, rng: random.Random, checks: int,
-                *, since: float, until: float) -> None:
-    """The 1-hour rollups of [since, until), as the recorder leaves them once pruned."""
-    ids = [[recorder.series_id(f"web{c:03d}", m) for m in
+                *, since: float, until: float, packed_until: float) -> None:
+    """The 1-hour rollups of [since, until), as the recorder leaves them once pruned:
+    packed a day to a row before ``packed_until``, plain rows after."""
+    ids = [[recorder.series_id(f"web{c:03d}", m) or 0 for m in
             ("status", "up", "response_ms", "status_code", "body_bytes")]
            for c in range(checks)]
-    hour = since
-    while hour < until:
-        rows: list[Rollup] = []
+    day = since // DAY * DAY
+    while day < packed_until:
+        rows: list[tuple[int, int, bytes]] = []
         for c, series in enumerate(ids):
-            status, up, resp, code, size = (s or 0 for s in series)
-            times = [rng.lognormvariate(4.6, 0.35) for _ in range(60)]
-            rows += [Rollup(status, HOUR, int(hour), 60, 1.0, 1.0, 1.0),
-                     Rollup(up, HOUR, int(hour), 60, 1.0, 1.0, 1.0),
-                     Rollup(resp, HOUR, int(hour), 60, round(min(times), 1),
-                            round(max(times), 1), sum(times) / 60),
-                     Rollup(code, HOUR, int(hour), 60, 200.0, 200.0, 200.0),
-                     Rollup(size, HOUR, int(hour), 60, 5120.0 + c % 7, 5120.0 + c % 7,
-                            5120.0 + c % 7)]
-        store.apply([flush_write(Flush(rollups=rows))])
+            hours: list[list[Hour]] = [[] for _ in series]
+            for h in range(24):
+                at = day + h * HOUR
+                if since <= at < packed_until:
+                    v = _hours(rng, c, at)
+                    for k in range(5):
+                        hours[k].append(Hour(int(at), int(v[4 * k]), v[4 * k + 1],
+                                             v[4 * k + 2], v[4 * k + 3]))
+            rows += [(s, int(day), pack(hs)) for s, hs in zip(series, hours, strict=True) if hs]
+        def insert(conn: sqlite3.Connection, rows: list[tuple[int, int, bytes]] = rows
+                   ) -> None:
+            conn.executemany("INSERT INTO history_1d (series, day, hours) VALUES (?, ?, ?)",
+                             rows)
+
+        store.query(insert)
+        day += DAY
+    hour = packed_until // HOUR * HOUR
+    while hour < until:
+        out: list[Rollup] = []
+        for c, series in enumerate(ids):
+            v = _hours(rng, c, hour)
+            out += [Rollup(s, HOUR, int(hour), int(v[4 * k]), v[4 * k + 1], v[4 * k + 2],
+                           v[4 * k + 3]) for k, s in enumerate(series)]
+        store.apply([flush_write(Flush(rollups=out))])
         hour += HOUR
 
 
@@ -92,7 +119,8 @@ def simulate(state: Path, checks: int, days: float, detail_days: float) -> dict[
         recorder.record(f"web{c:03d}", status, samples, 0.1, start)
     recorder.flush(start, everything=True)
     began = time.monotonic()
-    early_hours(store, recorder, rng, checks, since=start + HOUR, until=detail_from)
+    early_hours(store, recorder, rng, checks, since=start + HOUR, until=detail_from,
+                packed_until=min(detail_from, END - COMPACT_AFTER))
     t = max(detail_from, start + HOUR)
     runs = 0
     while t < END:
@@ -109,7 +137,7 @@ def simulate(state: Path, checks: int, days: float, detail_days: float) -> dict[
     def facts(conn: Any) -> dict[str, int]:
         out = {t: int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
                for t in ("history_series", "history_raw", "history_5m", "history_1h",
-                         "history_outages")}
+                         "history_1d", "history_outages")}
         out["page_size"] = int(conn.execute("PRAGMA page_size").fetchone()[0])
         out["pages"] = int(conn.execute("PRAGMA page_count").fetchone()[0])
         out["free_pages"] = int(conn.execute("PRAGMA freelist_count").fetchone()[0])
