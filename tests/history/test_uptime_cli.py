@@ -70,6 +70,8 @@ def test_uptime_shows_each_check_with_its_outages_and_budget(
     assert web[:6] == ["web", "98.957%", "1", "30m", "30m", "0"], lines[2]
     assert web[6:9] == ["104ms", "109ms", "99.9%"], lines[2]
     assert lines[3].split()[:3] == ["batch", "no", "data"]
+    assert lines[4] == ("(P50 and P95 are of the last 2d: the raw samples kept; rollups' "
+                        "means would hide the slow tail)")
 
 
 def test_uptime_json_gives_the_figures_in_seconds_and_percent(
