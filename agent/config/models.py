@@ -66,7 +66,8 @@ HISTORY_RAW_MIN = 600.0
 
 
 class HistorySettings(_Strict):
-    """``agent.history``: how long each series' history is kept (``agent.history``).
+    """``agent.history``: how long each series' history is kept (``agent.history``
+    records it, ``watchkeeper uptime`` and ``/metrics`` read it).
 
     Raw samples for ``raw``, 5-minute rollups for ``five_minutes``, 1-hour rollups and
     the outages for ``keep``; ``enabled: false`` keeps none.
