@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -56,10 +56,10 @@ class OutboxCounter(Protocol):
 
 def exposition(runs: Iterable[LatestRun], alerts: Iterable[AlertState],
                stats: Mapping[str, JobStats], outbox: OutboxCounts,
-               version: str = __version__, *, incidents: IncidentFigures | None = None
-               ) -> str:
+               version: str = __version__, *, incidents: IncidentFigures | None = None,
+               uptime: Mapping[str, Mapping[str, float]] | None = None) -> str:
     """The ``/metrics`` page for these runs, alert states, scheduler stats and queue (and
-    incident management's counters, when given)."""
+    incident management's counters and the checks' uptime ratios, when given)."""
     page = Exposition()
     counter = MetricType.COUNTER
     status = page.family(PREFIX + "check_status", "judged status of each check's latest "
@@ -104,6 +104,13 @@ def exposition(runs: Iterable[LatestRun], alerts: Iterable[AlertState],
     alerts = list(alerts)
     if incidents is not None:
         _add_incident_metrics(page, incidents, alerts)
+    if uptime is not None:
+        ratio = page.family(PREFIX + "check_uptime_ratio", "fraction of each check's runs "
+                            "over the window that were up (OK or WARNING; CRITICAL is "
+                            "down, UNKNOWN no data), 1 is 100%")
+        for check in sorted(uptime):
+            for window, value in sorted(uptime[check].items()):
+                ratio.add(value, {"check": check, "window": window})
 
     _add_check_metrics(page, runs)
     return page.render()
@@ -195,8 +202,11 @@ class AgentMetrics:
     def __init__(self, runs: Iterable[LatestRun], alerts: Mapping[AlertKey, AlertState],
                  stats: Mapping[str, JobStats], store: OutboxCounter,
                  version: str = __version__, *,
-                 incidents: Callable[[], IncidentFigures] | None = None) -> None:
+                 incidents: Callable[[], IncidentFigures] | None = None,
+                 uptime: Callable[[], Awaitable[Mapping[str, Mapping[str, float]]]] | None
+                 = None) -> None:
         self.incidents = incidents
+        self.uptime = uptime
         self.runs = runs
         self.alerts = alerts
         self.stats = stats
@@ -208,5 +218,7 @@ class AgentMetrics:
 
     async def __call__(self) -> str:
         outbox = await asyncio.to_thread(self._outbox)
+        uptime = await self.uptime() if self.uptime is not None else None
         return exposition(self.runs, self.alerts.values(), self.stats, outbox, self.version,
-                          incidents=self.incidents() if self.incidents is not None else None)
+                          incidents=self.incidents() if self.incidents is not None else None,
+                          uptime=uptime)

@@ -29,6 +29,8 @@ from agent.config.models import Config
 from agent.control import ControlServer, serve_control
 from agent.control_answers import LiveAnswers
 from agent.errors import StateError
+from agent.history.recorder import HistoryRecorder
+from agent.history.writes import load_series
 from agent.incident_desk import IncidentDesk
 from agent.incidents.book import IncidentBook
 from agent.incidents.record import Incident
@@ -129,6 +131,10 @@ class Agent:
                                    self._on_result, config.agent.max_concurrency, self.clock)
         #: Each check's latest run, for /metrics.
         self.latest = LatestRuns()
+        self.history = HistoryRecorder(lambda: self.config.agent.history, self.writer,
+                                       read(lambda s: s.query(load_series), []),
+                                       self.clock.now(),
+                                       fault=lambda: self.writer.health().fault)
         self._first_cycle_left = set(self.checks)
         self.silences = SilenceBook(read(
             lambda store: store.silences(host=config.agent.host), list[Silence]()),
@@ -209,6 +215,7 @@ class Agent:
             self.writer.submit(writes.memory(lc.config.name, lc.ctx.memory))
         self.desk.record(self.incidents.open_incidents())
         self._save_learned(now, everything=True)
+        self.history.resubmit()
 
     def add_silence(self, check_glob: str, metric: str | None, duration: float,
                     reason: str) -> Silence:
@@ -320,6 +327,7 @@ class Agent:
                     log.warning("closing check %s failed: %s", lc.config.name, exc)
             await self.http.aclose()
             self._save_learned(self.clock.now(), everything=True)
+            self.history.flush(self.clock.now(), everything=True)
             await asyncio.to_thread(self.writer.close, self.config.agent.shutdown_drain)
             self.close()
             log.info("watchkeeper stopped")
@@ -339,12 +347,18 @@ class Agent:
         if self.config.agent.listen:
             # Imported only for an agent with a listener: the rest never pay for them.
             from agent.agent_metrics import AgentMetrics, IncidentFigures
+            from agent.history.ratios import UptimeRatios, store_query
             from agent.http_api import serve_agent
+            from agent.store.db import DB_NAME
+
+            ratios = UptimeRatios(store_query(self.config.agent.state_dir / DB_NAME),
+                                  self.clock.now, self.clock.monotonic)
 
             metrics = AgentMetrics(
                 self.latest, self.judge.states, self.scheduler.stats, self.queue,
                 incidents=lambda: IncidentFigures(len(self.incidents.open_incidents()),
-                                                  self.desk.counters))
+                                                  self.desk.counters),
+                uptime=ratios.current)
             view = ListenerView(self.pings, self.queue, self.judge.states)
             links = self.ack_links
             acks = None
@@ -436,9 +450,11 @@ class Agent:
         # Logged once settled: whoever asks the agent finds the state it tells.
         self._log_result(lc, result, verdict)
         self._log_notes(commit, self.clock.wall())
-        self.latest.record(LatestRun(job.name, lc.config.kind, result, now,
-                                     self.scheduler.stats[job.name].last_duration,
+        duration = self.scheduler.stats[job.name].last_duration
+        self.latest.record(LatestRun(job.name, lc.config.kind, result, now, duration,
                                      verdict.status))
+        self.history.record(job.name, verdict.status, result.samples, duration, now)
+        self.history.flush_due(now)
         self._save_memory(lc)
         self._save_learned(now)
         if lc.config.name in self._first_cycle_left:

@@ -54,7 +54,8 @@ class _Parser(argparse.ArgumentParser):
 #: The modules that add commands of their own (imported only when needed: ``run`` never
 #: needs them, and the agent keeps what it imports for its whole life).
 _COMMAND_MODULES = ("status_cmd", "status_page_cmd", "replay_cmd", "baseline_cmd",
-                    "silence_cmd", "incidents_cmd", "ack_cmd", "maintenance_cmd")
+                    "silence_cmd", "incidents_cmd", "ack_cmd", "maintenance_cmd",
+                    "uptime_cmd")
 
 
 def _module(name: str) -> ModuleType:
@@ -165,6 +166,7 @@ COMMANDS: dict[str, Command] = {
     "ack": Command("ack_cmd:run"),
     "unack": Command("ack_cmd:run"),
     "maintenance": Command("maintenance_cmd:run"),
+    "uptime": Command("uptime_cmd:run"),
 }
 
 

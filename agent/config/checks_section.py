@@ -55,6 +55,8 @@ class _CommonKeys(BaseModel):
     flap_changes: int | None = Field(default=None, ge=0, le=63)
     #: What to do when it alerts: a URL or a short text, shown in every message.
     runbook: str | None = Field(default=None, min_length=1, max_length=2000)
+    #: The uptime target in percent: ``watchkeeper uptime`` shows the error budget left.
+    slo: float | None = Field(default=None, gt=0, lt=100)
 
 
 COMMON_KEYS: tuple[str, ...] = ("kind", "thresholds", *_CommonKeys.model_fields)
@@ -194,7 +196,7 @@ def _parse_entry(entry: dict[str, Any], path: YamlPath, *, agent: AgentSettings,
         thresholds=thresholds, options=options,
         runbook=common.runbook.strip() if common.runbook else None,
         depends_on=common.depends_on, on_firing=common.on_firing,
-        on_resolved=common.on_resolved, recurrence=common.recurrence)
+        on_resolved=common.on_resolved, recurrence=common.recurrence, slo=common.slo)
 
 
 def _name_of(entry: dict[str, Any]) -> str | None:

@@ -60,6 +60,44 @@ def _path_fits(path: Path) -> Path:
     return path
 
 
+#: The shortest ``agent.history.raw``: the raw samples cover at least the 5-minute bucket
+#: still open in memory, so the newest minutes can be read from them.
+HISTORY_RAW_MIN = 600.0
+
+
+class HistorySettings(_Strict):
+    """``agent.history``: how long each series' history is kept (``agent.history``
+    records it, ``watchkeeper uptime`` and ``/metrics`` read it).
+
+    Raw samples for ``raw``, 5-minute rollups for ``five_minutes``, 1-hour rollups and
+    the outages for ``keep``; ``enabled: false`` keeps none.
+    """
+
+    enabled: bool = True
+    raw: PositiveDuration = 48 * 3600.0
+    five_minutes: PositiveDuration = 8 * 86400.0
+    keep: PositiveDuration = 400 * 86400.0
+
+    @field_validator("raw")
+    @classmethod
+    def _raw(cls, v: float) -> float:
+        if v < HISTORY_RAW_MIN:
+            raise ValueError(f"must be at least {format_duration(HISTORY_RAW_MIN)}, got "
+                             f"{format_duration(v)}")
+        return v
+
+    @model_validator(mode="after")
+    def _ordered(self) -> HistorySettings:
+        if self.raw > self.five_minutes:
+            raise ValueError(f"raw ({format_duration(self.raw)}) is longer than "
+                             f"five_minutes ({format_duration(self.five_minutes)}): the "
+                             "rollups must outlast the samples they sum up")
+        if self.five_minutes > self.keep:
+            raise ValueError(f"five_minutes ({format_duration(self.five_minutes)}) is "
+                             f"longer than keep ({format_duration(self.keep)})")
+        return self
+
+
 class AgentSettings(_Strict):
     """The ``agent:`` section."""
 
@@ -78,6 +116,8 @@ class AgentSettings(_Strict):
     group_window: Duration = 30.0
     #: How long resolved incidents are kept in the incident log.
     incidents_kept: PositiveDuration = 400 * 86400.0
+    #: Each series' downsampled history (``agent.history``).
+    history: HistorySettings = HistorySettings()
     log_level: str = "info"
     #: ``host:port`` of the local HTTP listener (health, pings, metrics); None = off.
     listen: str | None = None
@@ -274,6 +314,8 @@ class CheckConfig(_Strict):
     on_resolved: ActionConfig | None = None
     #: Repeated problems get serious (``agent.incidents.recurrence``).
     recurrence: Recurrence | None = None
+    #: The uptime target in percent (``slo: 99.9``), for ``watchkeeper uptime``.
+    slo: float | None = None
 
 
 class Config(_Strict):

@@ -9,7 +9,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -180,6 +180,15 @@ class Store(OutboxQueries, IncidentQueries):
         top = self._read("SELECT (SELECT max(id) FROM outbox), (SELECT max(id) FROM silences)")
         outbox, silences = (int(v or 0) for v in top[0])
         return max(outbox, seq.get("outbox", 0)), max(silences, seq.get("silences", 0))
+
+    def query(self, read: Callable[[sqlite3.Connection], _R]) -> _R:
+        """What ``read`` finds through the store's connection (history reads, which take a
+        connection); a database error is a StateError."""
+        with self._lock:
+            try:
+                return read(self._conn)
+            except sqlite3.Error as exc:
+                raise StateError(f"state database {self.path}: {exc}") from exc
 
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:

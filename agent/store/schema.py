@@ -126,6 +126,56 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE alert_states ADD COLUMN history_len INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE alert_states ADD COLUMN flapping INTEGER NOT NULL DEFAULT 0;
     """,
+    # 8: each series' history (agent.history): the series by the ids the agent gave them,
+    # raw samples (at: whole epoch seconds), 5-minute and 1-hour rollups (bucket: its
+    # start), older hours packed a UTC day to a row (agent.history.packing), and each
+    # check's outages (runs of CRITICAL).
+    """
+    CREATE TABLE history_series (
+        id         INTEGER PRIMARY KEY,
+        check_name TEXT NOT NULL,
+        metric     TEXT NOT NULL,
+        labels     TEXT NOT NULL,
+        UNIQUE (check_name, metric, labels)
+    );
+    CREATE TABLE history_raw (
+        series INTEGER NOT NULL,
+        at     INTEGER NOT NULL,
+        value  REAL NOT NULL,
+        PRIMARY KEY (series, at)
+    ) WITHOUT ROWID;
+    CREATE TABLE history_5m (
+        series INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,
+        n      INTEGER NOT NULL,
+        low    REAL NOT NULL,
+        high   REAL NOT NULL,
+        mean   REAL NOT NULL,
+        PRIMARY KEY (series, bucket)
+    ) WITHOUT ROWID;
+    CREATE TABLE history_1h (
+        series INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,
+        n      INTEGER NOT NULL,
+        low    REAL NOT NULL,
+        high   REAL NOT NULL,
+        mean   REAL NOT NULL,
+        PRIMARY KEY (series, bucket)
+    ) WITHOUT ROWID;
+    CREATE TABLE history_1d (
+        series INTEGER NOT NULL,
+        day    INTEGER NOT NULL,
+        hours  BLOB NOT NULL,
+        PRIMARY KEY (series, day)
+    ) WITHOUT ROWID;
+    CREATE TABLE history_outages (
+        check_name   TEXT NOT NULL,
+        started_at   REAL NOT NULL,
+        last_down_at REAL NOT NULL,
+        ended_at     REAL,
+        PRIMARY KEY (check_name, started_at)
+    );
+    """,
 )
 
 #: The schema version this code writes and understands.
