@@ -60,8 +60,34 @@ def history_source(store: Store | None) -> HistorySource:
     """The history the status page reads, in the running agent and in the CLI alike: the
     one place that knows which part of the store keeps it. ``store`` is None when there
     is no state yet."""
-    # The store keeps no history yet: every figure reads "no data" until it does.
-    return NoHistory()
+    return NoHistory() if store is None else StoreHistory(store)
+
+
+class StoreHistory:
+    """The store's history (``agent.history.HistoryQueries``), each read under the store's
+    lock; a database error is a StateError."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def uptime(self, check: str, since: float, until: float) -> float | None:
+        from agent.history import HistoryQueries
+
+        return self.store.query(lambda conn: HistoryQueries(conn).uptime(check, since, until))
+
+    def daily_up(self, check: str, days: int, until: float,
+                 tz: datetime.tzinfo) -> list[float | None]:
+        from agent.history import HistoryQueries
+
+        return self.store.query(
+            lambda conn: HistoryQueries(conn).daily_up(check, days, until, tz))
+
+    def response_ms(self, check: str, since: float, until: float,
+                    points: int) -> list[float | None]:
+        from agent.history import HistoryQueries
+
+        return self.store.query(
+            lambda conn: HistoryQueries(conn).response_ms(check, since, until, points))
 
 
 @dataclass(frozen=True, slots=True)
