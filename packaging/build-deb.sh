@@ -7,6 +7,9 @@
 # same DIR, sources and pins is offline and reuses the venv.
 # Needs dpkg-deb and the python3 of the target release (with python3-venv); runs as any user.
 set -eu
+# The caller's Python environment must not leak into the venv built here (a PYTHONPATH
+# naming a checkout makes pip take the agent as installed already).
+unset PYTHONPATH PYTHONHOME
 src=$(cd "$(dirname "$0")/.." && pwd)
 deb=$src/packaging/debian
 python=${PYTHON:-/usr/bin/python3}
