@@ -47,84 +47,55 @@ far above normal for Tue 03:00 (usually 92-146 at 03:00)``.
 
 from __future__ import annotations
 
-import enum
 import math
-import struct
 import time
 from dataclasses import dataclass
 from itertools import pairwise
 
 from agent.model import AlertKey, Finding, Status
+from agent.thresholds.adaptive_codes import (
+    ABOVE,
+    BELOW,
+    CALM_SAMPLES,
+    DRIFT_DAYS,
+    DRIFT_SHARE,
+    FALLING,
+    HELD,
+    HIGHER,
+    IGNORED,
+    LEARNING,
+    LEVEL_FACTOR,
+    LEVEL_LEAST,
+    LOWER,
+    NORMAL,
+    PROBLEM_CODES,
+    RANK_FRACTION,
+    REARM,
+    RISING,
+    STILL,
+    STILL_FACTOR,
+    STILL_MIN,
+    STILL_MOVING,
+    Code,
+)
 from agent.thresholds.adaptive_settings import (
     AdaptiveSettings,
     Deviation,
     Direction,
     Sensitivity,
 )
+from agent.thresholds.adaptive_store import pack_state, unpack_state
+from agent.thresholds.adaptive_words import AdaptiveWords
 from agent.thresholds.baseline import DAY_SLOTS, RECENT_SLOTS, SLOT_SECONDS, Baseline
-from agent.units import format_duration, format_value
 
-# The settings live in their own module; they are imported from here too.
+# The settings and codes live in their own modules; they are imported from here too.
 __all__ = ["ABOVE", "BELOW", "FALLING", "HELD", "HIGHER", "IGNORED", "LEARNING", "LOWER",
            "NORMAL", "PROBLEM_CODES", "RISING", "STILL", "AdaptiveSettings", "AdaptiveState",
            "AdaptiveVerdict", "Code", "Deviation", "Direction", "Sensitivity", "judge"]
 
 _isfinite = math.isfinite
 
-#: Share of the hours of the recent window whose range counts as normal.
-RANK_FRACTION = 0.05
-
-
-class Code(enum.IntEnum):
-    """What ``AdaptiveState.observe`` says of a sample."""
-
-    NORMAL = 0    # within the normal range (or beyond it by less than the margin)
-    ABOVE = 1     # far above normal
-    BELOW = 2     # far below normal
-    HELD = 3      # normal again, but within the cooldown of an anomaly
-    LEARNING = 4  # still warming up: no verdict
-    IGNORED = 5   # not a finite number: not learned, no verdict
-    STILL = 6     # stopped moving: the same value for far longer than ever before
-    RISING = 7    # drifting up: the daily mean rose on each of the last days
-    FALLING = 8   # drifting down
-    HIGHER = 9    # the last hour's mean was far above the recent hours' means
-    LOWER = 10    # ... far below
-
-
-NORMAL, ABOVE, BELOW, HELD, LEARNING, IGNORED, STILL, RISING, FALLING, HIGHER, LOWER = (
-    Code.NORMAL, Code.ABOVE, Code.BELOW, Code.HELD, Code.LEARNING, Code.IGNORED,
-    Code.STILL, Code.RISING, Code.FALLING, Code.HIGHER, Code.LOWER)
-#: The codes that are a problem (with the settings' severity).
-PROBLEM_CODES = (ABOVE, BELOW, HELD, STILL, RISING, FALLING, HIGHER, LOWER)
-_EPISODES = (ABOVE, BELOW, STILL, RISING, FALLING, HIGHER, LOWER)
-#: The codes found once an hour (reported with the next sample).
-_HOURLY = (RISING, FALLING, HIGHER, LOWER)
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_STATE = struct.Struct("<B23dbbIQQ?")
-_STATE_FORMAT = 2
-
-#: The least excess of an hour's mean, as a multiple of the sensitivity's share.
-LEVEL_FACTOR = 3.0
-#: The least change of an hour's mean, as a share of ``min_deviation``.
-LEVEL_LEAST = 0.1
-#: A value that stays exactly the same alerts after the longer of this ...
-STILL_MIN = 2 * SLOT_SECONDS
-#: ... and this many times the longest it ever stayed the same before (once it moved).
-STILL_FACTOR = 3.0
-#: An anomaly is over after its cooldown and at least this many normal samples (so
-#: that one sample an hour does not end it at the first normal one).
-CALM_SAMPLES = 3
-#: ... if the value changed at more than this share of the samples before.
-STILL_MOVING = 0.5
-#: After an anomaly, another on the same side must go beyond its peak for this long.
-REARM = 3 * 86400.0
-#: Drift: the daily mean moved the same way on each of this many days in a row ...
-DRIFT_DAYS = 7
-#: ... by more in all than this share of the recent range's width.
-DRIFT_SHARE = 0.5
-
-
-class AdaptiveState:
+class AdaptiveState(AdaptiveWords):
     """Everything learned about one metric, plus the current anomaly episode.
 
     Mutable and updated in place (it is judged once per sample, so copying would cost more
@@ -397,89 +368,11 @@ class AdaptiveState:
         self._offset = float(time.localtime(t).tm_gmtoff)
         self._offset_until = (t // SLOT_SECONDS + 1) * SLOT_SECONDS
 
-    # -- words ---------------------------------------------------------------------------
-
-    def when(self, t: float, weekday: bool = True) -> str:
-        """``Tue 14:00``: the hour of the week that ``t`` falls in (this state's zone);
-        ``14:00`` without the weekday."""
-        local = time.gmtime(t + self._offset)
-        hour = f"{local.tm_hour:02d}:00"
-        return f"{_DAYS[local.tm_wday]} {hour}" if weekday else hour
-
-    def usual(self) -> str:
-        """``120-180``: the normal range of the current hour (empty while learning)."""
-        band = self.baseline.band
-        if band is None:
-            return ""
-        return f"{format_value(self.metric, band.lo)}-{format_value(self.metric, band.hi)}"
-
-    def _side(self, code: Code, t: float) -> str:
-        """What made ``code`` (a problem code other than HELD) a problem, in words."""
-        m = self.metric
-        band = self.baseline.band
-        if code in (HIGHER, LOWER):
-            mean, lo, hi = (format_value(m, x) for x in self.level)
-            side = "above" if code == HIGHER else "below"
-            return (f"on a level far {side} normal: the last hour averaged {mean} "
-                    f"(hourly means usually {lo}-{hi})")
-        if code in (ABOVE, BELOW):
-            side = "above" if code == ABOVE else "below"
-            if band is not None and band.profile:
-                at = self.when(t, weekday=band.profile > DAY_SLOTS)
-                return f"far {side} normal for {self.when(t)} (usually {self.usual()} at {at})"
-            where = f" for {self.when(t)}" if band is not None and band.seasonal else ""
-            return f"far {side} normal{where} (usually {self.usual()})"
-        if code == STILL:
-            still = format_duration(max(0.0, t - self.moved_t))
-            before = (f"before, it stayed the same for at most "
-                      f"{format_duration(self.longest_still)}" if self.longest_still
-                      else "before, it changed at every sample")
-            return f"unchanged for {still} ({before})"
-        verb = "rose" if code == RISING else "fell"
-        return (f"drifting: its daily mean {verb} on each of the last {DRIFT_DAYS} days, "
-                f"from {format_value(m, self.drift_from)} to {format_value(m, self.drift_to)}")
-
-    def explain(self, code: Code, t: float, value: float) -> str:
-        """The ``why`` of a verdict code, in words."""
-        m, shown = self.metric, format_value(self.metric, value)
-        band = self.baseline.band
-        if code == IGNORED:
-            return f"{m} is not a number ({value}); not judged"
-        if code == LEARNING or band is None or not self.ready:
-            learned = 0.0 if self.first_t != self.first_t else max(0.0, t - self.first_t)
-            return (f"{m} {shown}: learning what is normal "
-                    f"({format_duration(learned)} of {format_duration(self.settings.warmup)})")
-        if code in _EPISODES:
-            return f"{m} {shown} is {self._side(code, t)}"
-        where = f" for {self.when(t)}" if band.seasonal else ""
-        usual = f"(usually {self.usual()})"
-        if code == HELD and self.episode:
-            ago = format_duration(t - self.last_bad_t)
-            was = self._side(self.episode, self.last_bad_t)
-            if self.episode in (ABOVE, BELOW):
-                was += f", peak {format_value(m, self.peak)}"
-            return f"{m} {shown} is back within normal{where} {usual}, but {ago} ago was {was}"
-        return f"{m} {shown} is within normal{where} {usual}"
-
-    def finding(self, key: AlertKey, code: Code, t: float, value: float) -> Finding:
-        """The Finding of verdict ``code`` (from ``observe``) for alert ``key``."""
-        status = self.settings.severity if code in PROBLEM_CODES else Status.OK
-        usual = self.usual()
-        return Finding(key, status, self.explain(code, t, value), value,
-                       f"usual {usual}" if usual else None)
-
     # -- persistence ---------------------------------------------------------------------
 
     def to_bytes(self) -> bytes:
         """The learned state and the current episode as compact bytes (settings excluded)."""
-        head = _STATE.pack(_STATE_FORMAT, self.first_t, self.last_t, self.last_bad_t,
-                           self.peak, self.upper, self.lower, self._offset, self.last_value,
-                           self.moved_t, self.longest_still, self.still_at, self.rearm_hi,
-                           self.rearm_lo, self.rearm_until, self.drift_day, self.drift_from,
-                           self.drift_to, *self.level, *self.rearm_mean, self.episode,
-                           self.pending,
-                           min(self.calm, 2**31), self.seen, self.moves, self.ready)
-        return head + self.baseline.to_bytes()
+        return pack_state(self)
 
     @classmethod
     def from_bytes(cls, data: bytes, settings: AdaptiveSettings | None = None,
@@ -490,28 +383,8 @@ class AdaptiveState:
         Settings are configuration, not learned state: pass the current ones. Thresholds
         follow new settings from the next hour on.
         """
-        if len(data) < _STATE.size or data[0] != _STATE_FORMAT:
-            raise ValueError("stored adaptive state has an unknown format")
-        (_, first_t, last_t, last_bad_t, peak, upper, lower, offset, last_value, moved_t,
-         longest_still, still_at, rearm_hi, rearm_lo, rearm_until, drift_day, drift_from,
-         drift_to, level_mean, level_lo, level_hi, rearm_mean_hi, rearm_mean_lo,
-         rearm_mean_until, episode, pending, calm, seen, moves,
-         ready) = _STATE.unpack_from(data)
         self = cls(settings, metric, utc_offset)
-        self.baseline = Baseline.from_bytes(data[_STATE.size:])
-        self.first_t, self.last_t, self.last_bad_t = first_t, last_t, last_bad_t
-        self.peak, self.upper, self.lower = peak, upper, lower
-        self.last_value, self.moved_t, self.longest_still = last_value, moved_t, longest_still
-        self.still_at = still_at
-        self.rearm_hi, self.rearm_lo, self.rearm_until = rearm_hi, rearm_lo, rearm_until
-        self.drift_day, self.drift_from, self.drift_to = drift_day, drift_from, drift_to
-        self.episode = Code(episode) if episode in _EPISODES else NORMAL
-        self.pending = Code(pending) if pending in _HOURLY else NORMAL
-        self.level = (level_mean, level_lo, level_hi)
-        self.rearm_mean = (rearm_mean_hi, rearm_mean_lo, rearm_mean_until)
-        self.calm, self.seen, self.moves, self.ready = calm, seen, moves, ready
-        if utc_offset is None:
-            self._offset = offset  # refreshed at the next hour
+        unpack_state(self, data, keep_offset=utc_offset is None)
         return self
 
 
