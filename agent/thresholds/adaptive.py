@@ -7,8 +7,8 @@ Configured per metric beside the static limits (which always apply as well)::
         crit: "> 2000"
         adaptive: {sensitivity: medium, direction: both, min_deviation: 10%, warmup: 1d}
 
-Algorithm (O(1) per sample; about 27 KB of memory per metric however long it runs and
-however often it is sampled, 10 to 14 KB when stored; see ``baseline``). Everything is
+Algorithm (O(1) per sample; about 29 KB of memory per metric however long it runs and
+however often it is sampled, 10 to 15 KB when stored; see ``baseline``). Everything is
 reckoned in hours and days, never in samples, so one set of defaults holds from one sample
 a minute to one an hour:
 
@@ -17,13 +17,17 @@ a minute to one an hour:
    the last week's hours, widened by what this hour of the day (week) did; once five days
    are known, what this hour of the day reached on the last 7 days (once three weeks are,
    this hour of the week on each of them), so an hour that is always quiet gets a quiet
-   band and a value normal at 14:00 alerts at 03:00 (or on a quiet Saturday).
+   band and a value normal at 14:00 alerts at 03:00 (or on a quiet Saturday). What this
+   hour of the week reached on any of the last weeks is normal too (a weekly job).
 2. A value is *unusual* when it leaves the band by more than a margin: the largest of
    ``k`` x the width of the week's range (``k`` 0.5 / 0.25 / 0.125 for sensitivity low /
    medium / high), ``min_deviation`` (a share of the level, ``10%`` by default, or an
-   amount in the metric's unit), and how far beyond their bands the last four weeks' days
-   went, but for the two most extreme (1.3 / 1 / 0.8 times that): a metric whose every day has a
-   burst needs a bigger burst to alert, so false alerts stay a matter of days, not samples.
+   amount in the metric's unit), and how far beyond their bands the last twelve weeks'
+   days went, but for the two most extreme (1.3 / 1 / 0.8 times that, plus ``k / 2``): a
+   metric whose every day has a burst needs a bigger burst to alert, so false alerts stay
+   a matter of weeks, not samples. When the whole hour before stayed beyond its band (a
+   random walk, a temperature creeping up), the margin grows by as much: only a sudden
+   move alerts; a slow one is left to the hourly-mean and drift checks.
 3. Besides the band, once an hour: the hour's *mean* far outside the recent hours' means
    (a level shift that spikes hide; ``HIGHER`` / ``LOWER``), and once a day: the daily
    mean moving the same way on each of the last 7 days by more than half the week's range
@@ -66,7 +70,9 @@ from agent.thresholds.adaptive_codes import (
     LEARNING,
     LEVEL_FACTOR,
     LEVEL_LEAST,
+    LEVEL_SAMPLES,
     LOWER,
+    MARGIN_SLACK,
     NORMAL,
     PROBLEM_CODES,
     RANK_FRACTION,
@@ -107,6 +113,7 @@ class AdaptiveState(AdaptiveWords):
     __slots__ = (
         "_offset",
         "_offset_until",
+        "band_prev",
         "baseline",
         "calibrate",
         "calm",
@@ -156,6 +163,7 @@ class AdaptiveState(AdaptiveWords):
         self.ready = False        # warmed up, with a band for the current hour
         self.upper = math.inf     # problem above this ...
         self.lower = -math.inf    # ... or below this (for the current hour)
+        self.band_prev = (-math.inf, math.inf)  # the band of the hour before
         self.last_value = math.nan
         self.moved_t = math.nan   # when the value last changed (NaN: it never did)
         self.longest_still = 0.0  # the longest it stayed the same before
@@ -286,24 +294,38 @@ class AdaptiveState(AdaptiveWords):
         """Recompute the problem thresholds for the hour that just began."""
         band = self.baseline.band
         self.ready = band is not None and t - self.first_t >= self.settings.warmup
+        band_prev = self.band_prev
+        self.band_prev = (band.lo, band.hi) if band is not None else (-math.inf, math.inf)
         if band is None or not self.ready:
             self.upper, self.lower = math.inf, -math.inf
             return
-        factor = self.factor
         least = self.settings.min_deviation.of(max(abs(band.hi), abs(band.lo)))
-        # Beyond the band by more than the odd day of the last weeks went, and by more
-        # than the sensitivity's share of the band (a metric that never strays).
-        up = max(factor, self.calibrate * band.over) if band.over == band.over else factor
-        down = max(factor, self.calibrate * band.under) if band.under == band.under else factor
+        up, down = self._margin(band.over), self._margin(band.under)
         direction = self.settings.direction
         upper = band.hi + max(up * band.width, least)
         lower = band.lo - max(down * band.width, least)
+        if not self.episode:
+            # The whole hour before stayed beyond its band (a random walk, a slow climb):
+            # a value is unusual only once it goes that much further, suddenly.
+            lo_prev, hi_prev, n_prev = self.baseline.hour_range(hour - 1)
+            if n_prev >= LEVEL_SAMPLES:
+                upper += max(0.0, lo_prev - band_prev[1])
+                lower -= max(0.0, band_prev[0] - hi_prev)
         if t < self.rearm_until:
             upper, lower = max(upper, self.rearm_hi), min(lower, self.rearm_lo)
         self.upper = upper if direction is not Direction.BELOW else math.inf
         self.lower = lower if direction is not Direction.ABOVE else -math.inf
         if hour % DAY_SLOTS == 0:
             self._drift(hour // DAY_SLOTS, band.width)
+
+    def _margin(self, excess: float) -> float:
+        """The margin beyond the band, in widths of the recent range: more than the odd
+        day of the last weeks went beyond (``excess``), by a slack (a burst a little larger
+        than the usual ones is one of them), and at least the sensitivity's share (a metric
+        that never strays)."""
+        if not excess > 0:  # NaN while few days are known
+            return self.factor
+        return max(self.factor, self.calibrate * excess + MARGIN_SLACK * self.factor)
 
     def _level(self) -> None:
         """At the end of an hour: was its mean far beyond the recent hours' means?

@@ -41,10 +41,16 @@ EPISODES = (ABOVE, BELOW, STILL, RISING, FALLING, HIGHER, LOWER)
 #: The codes found once an hour (reported with the next sample).
 HOURLY = (RISING, FALLING, HIGHER, LOWER)
 
+#: Beyond the odd day's excess, a value must go this share of the sensitivity's margin
+#: further to be unusual.
+MARGIN_SLACK = 0.5
 #: The least excess of an hour's mean, as a multiple of the sensitivity's share.
 LEVEL_FACTOR = 3.0
 #: The least change of an hour's mean, as a share of ``min_deviation``.
 LEVEL_LEAST = 0.1
+#: Samples an hour needs for its low (high) to tell a level held beyond the band (fewer,
+#: and one burst could be all of it).
+LEVEL_SAMPLES = 3
 #: A value that stays exactly the same alerts after the longer of this ...
 STILL_MIN = 2 * SLOT_SECONDS
 #: ... and this many times the longest it ever stayed the same before (once it moved).

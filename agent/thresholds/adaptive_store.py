@@ -7,6 +7,7 @@ configuration, not learned state, and are not stored. A row of another format is
 
 from __future__ import annotations
 
+import math
 import struct
 from typing import TYPE_CHECKING
 
@@ -53,5 +54,7 @@ def unpack_state(s: AdaptiveState, data: bytes, keep_offset: bool) -> None:
     s.level = (level_mean, level_lo, level_hi)
     s.rearm_mean = (rearm_mean_hi, rearm_mean_lo, rearm_mean_until)
     s.calm, s.seen, s.moves, s.ready = calm, seen, moves, ready
+    band = s.baseline.band
+    s.band_prev = (band.lo, band.hi) if band is not None else (-math.inf, math.inf)
     if keep_offset:
         s._offset = offset  # refreshed at the next hour

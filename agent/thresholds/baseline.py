@@ -1,8 +1,8 @@
 """The learned normal range of one metric: hourly summaries, robust ranks, seasonal bands.
 
 History is kept as one summary per clock hour (lowest, highest and mean value, and the
-number of samples) in a ring of three weeks, plus how far each of the last four weeks'
-days went beyond its bands, so memory is fixed (about 26 KB per metric) however fast
+number of samples) in a ring of three weeks, plus how far each of the last twelve weeks'
+days went beyond its bands, so memory is fixed (about 29 KB per metric) however fast
 samples arrive and however long the agent runs. Every statistic is over hours and days,
 never over samples. Each new hour the *band* (the normal range for that hour) is
 recomputed from completed hours only:
@@ -18,10 +18,12 @@ recomputed from completed hours only:
   hour reached on any of the last 7 days (highs give or take an hour, so a job that runs
   late is not an anomaly; lows of the hour itself, so one that did not run is), and once
   ``NARROW_WEEKS`` weeks are known, what this hour of the week reached on each of them
-  where that is clearly quieter than the day's profile (a weekly rhythm).
-  An hour that is always quiet gets a quiet band: a value normal at 14:00 is unusual at
-  03:00 if 03:00 is always quiet, and on a Saturday if Saturdays are. The band narrows
-  from below only once a whole week is known (the first weekend is quieter, not wrong).
+  where that is clearly quieter than the day's profile (a weekly rhythm). Once two weeks
+  are known, the high this hour of the week reached on any of them is normal too (the
+  Sunday backup makes Sundays busy). An hour that is always quiet gets a quiet band: a
+  value normal at 14:00 is unusual at 03:00 if 03:00 is always quiet, and on a Saturday
+  if Saturdays are. The band narrows from below only once a whole week is known (the
+  first weekend is quieter, not wrong).
 * **sustained**: once the last ``SUSTAINED_SLOTS`` hours all went beyond their profile on
   one side, the level most of them reached joins the band, so a lasting level shift is
   the new normal within hours at every hour (until the profile has learned it).
@@ -29,7 +31,8 @@ recomputed from completed hours only:
   hours' means, noted day by day (``excess``): how far out a value must be to be
   unusual (``adaptive``).
 
-All of it is O(1) per sample; the hourly recompute costs tens of microseconds.
+All of it is O(1) per sample; the hourly recompute costs tens of microseconds. The band
+and its profiles are in ``band``, the stored form in ``baseline_store``.
 """
 
 from __future__ import annotations
@@ -317,7 +320,9 @@ class Baseline:
             # week is known (the first weekend is quieter, not wrong).
             lo, hi = (los[0] if len(los) >= NARROW_LOW_DAYS else min(lo, los[0])), his[-1]
             if period == DAY_SLOTS and len(weekly[0]) >= WEEKLY_MIN:
-                lo, hi = majority(weekly, lo, hi)  # the Sunday job widens Sundays
+                # A weekly job: the high this hour of the week reached on any of the last
+                # weeks is normal there (the Sunday backup makes Sundays busy).
+                lo, hi = majority(weekly, lo, hi)[0], max(hi, weekly[1][-1])
             if keep:
                 self._usual = (lo, hi)
             # A level held beyond the band for hours is the new normal (a level shift).
@@ -356,6 +361,14 @@ class Baseline:
         his.sort()
         k = SUSTAINED_SLOTS // 3
         return los[-1 - k], his[k]
+
+    def hour_range(self, hour: int) -> tuple[float, float, int]:
+        """The lowest and highest value of ``hour`` (a completed hour) and its number of
+        samples; (inf, -inf, 0) when it is not known."""
+        i = hour % RING_SLOTS
+        if self._hour[i] != hour:
+            return math.inf, -math.inf, 0
+        return self._lo[i], self._hi[i], self._count[i]
 
     def daily_means(self, days: int) -> list[float] | None:
         """The mean of each of the last ``days`` whole days (24 hours before the current

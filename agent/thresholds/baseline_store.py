@@ -17,7 +17,7 @@ from agent.thresholds.excess import DailyExcess
 if TYPE_CHECKING:
     from agent.thresholds.baseline import Baseline
 
-_FORMAT = 2
+_FORMAT = 3
 _HEADER = struct.Struct("<Bdqqdddqq")
 #: Bytes per hour of the ring: hour (8), count (4), low, high, mean (8 each).
 _SLOT_BYTES = 36
