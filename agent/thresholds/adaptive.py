@@ -53,23 +53,19 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
-from itertools import pairwise
 
-from agent.model import AlertKey, Finding, Status
+from agent.model import Status
+from agent.thresholds.adaptive_changes import drift_change, level_change
 from agent.thresholds.adaptive_codes import (
     ABOVE,
     BELOW,
     CALM_SAMPLES,
     DRIFT_DAYS,
-    DRIFT_SHARE,
     FALLING,
     HELD,
     HIGHER,
     IGNORED,
     LEARNING,
-    LEVEL_FACTOR,
-    LEVEL_LEAST,
     LEVEL_SAMPLES,
     LOWER,
     MARGIN_SLACK,
@@ -91,7 +87,7 @@ from agent.thresholds.adaptive_settings import (
     Sensitivity,
 )
 from agent.thresholds.adaptive_store import pack_state, unpack_state
-from agent.thresholds.adaptive_words import AdaptiveWords
+from agent.thresholds.adaptive_words import AdaptiveVerdict, AdaptiveWords
 from agent.thresholds.baseline import DAY_SLOTS, RECENT_SLOTS, SLOT_SECONDS, Baseline
 
 # The settings and codes live in their own modules; they are imported from here too.
@@ -328,51 +324,24 @@ class AdaptiveState(AdaptiveWords):
         return max(self.factor, self.calibrate * excess + MARGIN_SLACK * self.factor)
 
     def _level(self) -> None:
-        """At the end of an hour: was its mean far beyond the recent hours' means?
-
-        Far is beyond the sensitivity's share of their range, beyond what the hours of
-        all but the odd recent day went, and by more than a share of ``min_deviation`` (a level
-        shift that spikes would hide)."""
-        band, base = self.baseline.band, self.baseline
-        if not self.ready or band is None or band.mean_over != band.mean_over:
+        """At the end of an hour: is its mean on a level far from normal?"""
+        if not self.ready:
             return
-        up, down = base.mean_excess
-        lo, hi = base.mean_range
-        mean = base.last_mean
-        # Means vary less than values: a share of the least deviation of a value.
-        least = LEVEL_LEAST * self.settings.min_deviation.of(max(abs(lo), abs(hi)))
-        direction = self.settings.direction
-        f = self.factor * LEVEL_FACTOR
         r_hi, r_lo, r_until = self.rearm_mean
         if self.last_t >= r_until:
             r_hi, r_lo = -math.inf, math.inf
-        if (up > max(f, self.calibrate * band.mean_over) and mean - hi > least and mean > r_hi
-                and direction is not Direction.BELOW):
-            self.pending = HIGHER
-        elif (down > max(f, self.calibrate * band.mean_under) and lo - mean > least and mean < r_lo
-                and direction is not Direction.ABOVE):
-            self.pending = LOWER
-        else:
-            return
-        self.level = (base.last_mean, lo, hi)
+        found = level_change(self.baseline, self.settings, (r_hi, r_lo))
+        if found is not None:
+            self.pending, self.level = found
 
     def _drift(self, day: int, width: float) -> None:
-        """Once a day: did the daily mean move the same way on each of the last days?"""
+        """Once a day (once a week at most when found): is the daily mean drifting?"""
         if day - self.drift_day < DRIFT_DAYS:
             return
-        means = self.baseline.daily_means(DRIFT_DAYS + 1)
-        if means is None:
-            return
-        steps = [b - a for a, b in pairwise(means)]
-        direction = self.settings.direction
-        found = NORMAL
-        if all(s > 0 for s in steps) and direction is not Direction.BELOW:
-            found = RISING
-        elif all(s < 0 for s in steps) and direction is not Direction.ABOVE:
-            found = FALLING
-        if found and abs(means[-1] - means[0]) > DRIFT_SHARE * width:
-            self.pending, self.drift_day = found, day
-            self.drift_from, self.drift_to = means[0], means[-1]
+        found = drift_change(self.baseline, self.settings, width)
+        if found is not None:
+            self.pending, self.drift_from, self.drift_to = found
+            self.drift_day = day
 
     def _time_moved(self, t: float) -> None:
         """The clock went back: move the episode's times with it (no time has passed)."""
@@ -408,27 +377,6 @@ class AdaptiveState(AdaptiveWords):
         self = cls(settings, metric, utc_offset)
         unpack_state(self, data, keep_offset=utc_offset is None)
         return self
-
-
-@dataclass(frozen=True, slots=True)
-class AdaptiveVerdict:
-    """What the learned threshold says of one sample. ``status`` OK also while learning."""
-
-    status: Status
-    why: str
-    value: float
-    code: Code
-    #: The normal range of the hour (``120-180``), empty while learning.
-    usual: str
-
-    @property
-    def is_problem(self) -> bool:
-        return self.status.is_problem
-
-    def finding(self, key: AlertKey) -> Finding:
-        """This verdict as the Finding of alert ``key``."""
-        return Finding(key, self.status, self.why, self.value,
-                       f"usual {self.usual}" if self.usual else None)
 
 
 def judge(state: AdaptiveState, t: float, value: float) -> tuple[AdaptiveState, AdaptiveVerdict]:

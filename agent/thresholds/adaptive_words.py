@@ -1,6 +1,7 @@
 """The words of learned thresholds: what a verdict says of normal, for people.
 
-``AdaptiveState`` gets these from ``AdaptiveWords``: the hour of the week a time falls
+``AdaptiveState`` gets these from ``AdaptiveWords``, and ``judge`` gives them as an
+``AdaptiveVerdict``: the hour of the week a time falls
 in, the usual range of the hour, and the ``why`` of each verdict code, e.g.
 ``response_ms 840 is far above normal for Tue 03:00 (usually 92-146 at 03:00)``.
 """
@@ -8,6 +9,7 @@ in, the usual range of the hour, and the ``why`` of each verdict code, e.g.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from agent.model import AlertKey, Finding, Status
 from agent.thresholds.adaptive_codes import (
@@ -120,3 +122,24 @@ class AdaptiveWords:
         usual = self.usual()
         return Finding(key, status, self.explain(code, t, value), value,
                        f"usual {usual}" if usual else None)
+
+
+@dataclass(frozen=True, slots=True)
+class AdaptiveVerdict:
+    """What the learned threshold says of one sample. ``status`` OK also while learning."""
+
+    status: Status
+    why: str
+    value: float
+    code: Code
+    #: The normal range of the hour (``120-180``), empty while learning.
+    usual: str
+
+    @property
+    def is_problem(self) -> bool:
+        return self.status.is_problem
+
+    def finding(self, key: AlertKey) -> Finding:
+        """This verdict as the Finding of alert ``key``."""
+        return Finding(key, self.status, self.why, self.value,
+                       f"usual {self.usual}" if self.usual else None)

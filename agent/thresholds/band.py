@@ -1,8 +1,9 @@
 """The normal range of one hour, and how the seasonal profiles shape it.
 
-``Band`` is what ``Baseline`` derives for each hour; ``periods`` reads a profile (the
-ranges this hour reached on the last days or weeks) from the hourly summaries, and
-``quieter`` and ``majority`` are the two ways a profile bears on the band:
+``Band`` is what ``Baseline`` derives for each hour. From its ring of hourly summaries,
+``periods`` reads a profile (the ranges this hour reached on the last days or weeks),
+``mean_periods`` the same of the hours' means, and ``sustained`` the level the last
+hours held. ``quieter`` and ``majority`` are the two ways a profile bears on the band:
 an hour of the week clearly quieter than the day replaces the day's profile, and the
 range most of the periods reached widens the band.
 """
@@ -99,3 +100,44 @@ def periods(hours: array[int], lows: array[float], highs: array[float], counts: 
     los.sort()
     his.sort()
     return los, his
+
+
+def mean_periods(hours: array[int], means: array[float], *, hour: int, period: int,
+                 count: int) -> Ranges:
+    """The range of the hourly means at this hour of the period (give or take one) in the
+    last ``count`` periods: lows, highs sorted (a daily job is normal at its hour)."""
+    los: list[float] = []
+    his: list[float] = []
+    slots = len(hours)
+    for k in range(1, count + 1):
+        lo, hi = math.inf, -math.inf
+        for h in (hour - k * period - 1, hour - k * period, hour - k * period + 1):
+            i = h % slots
+            if hours[i] == h:
+                lo, hi = min(lo, means[i]), max(hi, means[i])
+        if hi >= lo:
+            los.append(lo)
+            his.append(hi)
+    los.sort()
+    his.sort()
+    return los, his
+
+
+def sustained(hours: array[int], lows: array[float], highs: array[float], now: int,
+              count: int) -> tuple[float, float]:
+    """The level most of the ``count`` hours before hour ``now`` reached: the (highest low,
+    lowest high) of all but the ``count // 3`` most extreme of them; (inf, -inf) unless
+    each of them is known."""
+    los: list[float] = []
+    his: list[float] = []
+    slots = len(hours)
+    for h in range(now - count, now):
+        i = h % slots
+        if hours[i] != h:
+            return math.inf, -math.inf  # not known throughout: nothing sustained
+        los.append(lows[i])
+        his.append(highs[i])
+    los.sort()
+    his.sort()
+    k = count // 3
+    return los[-1 - k], his[k]

@@ -41,7 +41,15 @@ import math
 from array import array
 from bisect import bisect_left, insort
 
-from agent.thresholds.band import Band, Ranges, majority, periods, quieter
+from agent.thresholds.band import (
+    Band,
+    Ranges,
+    majority,
+    mean_periods,
+    periods,
+    quieter,
+    sustained,
+)
 from agent.thresholds.baseline_store import pack_baseline, unpack_baseline
 from agent.thresholds.excess import DailyExcess
 
@@ -203,20 +211,9 @@ class Baseline:
         r = min(int(self.rank_fraction * n) + 1, n)
         lo, hi = rec[r - 1], rec[n - r]
         width = hi - lo
-        los: list[float] = []
-        his: list[float] = []
-        for k in range(1, DAILY_DAYS + 1):
-            day_lo, day_hi = math.inf, -math.inf
-            for h in (hour - k * DAY_SLOTS - 1, hour - k * DAY_SLOTS, hour - k * DAY_SLOTS + 1):
-                i = h % RING_SLOTS
-                if self._hour[i] == h:
-                    day_lo, day_hi = min(day_lo, self._mean[i]), max(day_hi, self._mean[i])
-            if day_hi >= day_lo:
-                los.append(day_lo)
-                his.append(day_hi)
+        los, his = mean_periods(self._hour, self._mean, hour=hour, period=DAY_SLOTS,
+                                count=DAILY_DAYS)
         if len(his) >= 2:
-            los.sort()
-            his.sort()
             lo, hi = min(lo, los[1]), max(hi, his[-2])
         self.mean_range = (lo, hi)
         if not width > 0:
@@ -326,7 +323,8 @@ class Baseline:
             if keep:
                 self._usual = (lo, hi)
             # A level held beyond the band for hours is the new normal (a level shift).
-            s_lo, s_hi = self._sustained()
+            s_lo, s_hi = sustained(self._hour, self._lo, self._hi, self.cur_hour,
+                                   SUSTAINED_SLOTS)
             if self.beyond[0] >= SUSTAINED_SLOTS:
                 hi = max(hi, s_hi)
             if self.beyond[1] >= SUSTAINED_SLOTS:
@@ -345,22 +343,6 @@ class Baseline:
         """The ranges at this hour of the period in the last ``count`` periods."""
         return periods(self._hour, self._lo, self._hi, self._count, hour=hour, period=period,
                        count=count)
-
-    def _sustained(self) -> tuple[float, float]:
-        """The level most of the last hours reached: the (highest low, lowest high) of
-        all but the ``SUSTAINED_SLOTS // 3`` most extreme of them."""
-        los: list[float] = []
-        his: list[float] = []
-        for h in range(self.cur_hour - SUSTAINED_SLOTS, self.cur_hour):
-            i = h % RING_SLOTS
-            if self._hour[i] != h:
-                return math.inf, -math.inf  # not known throughout: nothing sustained
-            los.append(self._lo[i])
-            his.append(self._hi[i])
-        los.sort()
-        his.sort()
-        k = SUSTAINED_SLOTS // 3
-        return los[-1 - k], his[k]
 
     def hour_range(self, hour: int) -> tuple[float, float, int]:
         """The lowest and highest value of ``hour`` (a completed hour) and its number of
