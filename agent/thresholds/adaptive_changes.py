@@ -19,6 +19,7 @@ from agent.thresholds.adaptive_codes import (
     LEVEL_FACTOR,
     LEVEL_LEAST,
     LOWER,
+    MARGIN_SLACK,
     RISING,
     Code,
 )
@@ -32,7 +33,7 @@ def level_change(base: Baseline, settings: AdaptiveSettings,
     and (the hour's mean, the usual means' low and high), or None.
 
     Far is beyond the sensitivity's share of their range (times ``LEVEL_FACTOR``), beyond
-    what the hours of all but the odd recent day went, by more than a share of
+    what the hours of all but the odd recent day went (by a slack), by more than a share of
     ``min_deviation``, and beyond ``rearm`` (the means a new level above, below must pass
     after an anomaly)."""
     band = base.band
@@ -47,10 +48,14 @@ def level_change(base: Baseline, settings: AdaptiveSettings,
     f = settings.sensitivity.margin_factor * LEVEL_FACTOR
     calibrate = settings.sensitivity.calibrate
     r_hi, r_lo = rearm
-    if (up > max(f, calibrate * band.mean_over) and mean - hi > least and mean > r_hi
+    # As for values: further than the odd day went, by a slack.
+    slack = MARGIN_SLACK * settings.sensitivity.margin_factor
+    over = calibrate * band.mean_over + slack if band.mean_over > 0 else 0.0
+    under = calibrate * band.mean_under + slack if band.mean_under > 0 else 0.0
+    if (up > max(f, over) and mean - hi > least and mean > r_hi
             and direction is not Direction.BELOW):
         return HIGHER, (mean, lo, hi)
-    if (down > max(f, calibrate * band.mean_under) and lo - mean > least and mean < r_lo
+    if (down > max(f, under) and lo - mean > least and mean < r_lo
             and direction is not Direction.ABOVE):
         return LOWER, (mean, lo, hi)
     return None

@@ -75,8 +75,10 @@ NARROW_WEEKS = 3
 NARROW_LOW_DAYS = 7
 #: Hours whose common level joins the band (a level shift is normal after this long).
 SUSTAINED_SLOTS = 6
-#: Completed hours needed before there is any band at all.
+#: Completed hours needed before there is any band at all ...
 MIN_SLOTS = 3
+#: ... and before how far an hour went beyond it counts toward the days' excess.
+EXCESS_MIN_HOURS = 6
 #: The hour of an empty slot of the ring.
 EMPTY_HOUR = -(2**62)
 
@@ -224,8 +226,10 @@ class Baseline:
         """Note how far the hour that ended went beyond its band, in band widths (and its
         mean beyond the recent means)."""
         band = self.band
+        if band is None or band.hours < EXCESS_MIN_HOURS:
+            return  # judged against a few hours only: no measure of how far it strays
         up = down = 0.0
-        if band is not None and band.width > 0:
+        if band.width > 0:
             up = max(0.0, (self.cur_hi - band.hi) / band.width)
             down = max(0.0, (band.lo - self.cur_lo) / band.width)
         self._days.note(hour, up, down, mean_up, mean_down)
