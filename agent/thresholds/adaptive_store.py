@@ -9,16 +9,45 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from agent.thresholds.adaptive_codes import EPISODES, HOURLY, NORMAL, Code
 from agent.thresholds.baseline import Baseline
 
-if TYPE_CHECKING:
-    from agent.thresholds.adaptive import AdaptiveState
-
 _STATE = struct.Struct("<B23dbbIQQ?")
 _STATE_FORMAT = 2
+
+
+class AdaptiveState(Protocol):
+    """What is stored of an ``adaptive.AdaptiveState``."""
+
+    baseline: Baseline
+    band_prev: tuple[float, float]
+    first_t: float
+    last_t: float
+    last_bad_t: float
+    peak: float
+    upper: float
+    lower: float
+    _offset: float
+    last_value: float
+    moved_t: float
+    longest_still: float
+    still_at: float
+    rearm_hi: float
+    rearm_lo: float
+    rearm_until: float
+    drift_day: float
+    drift_from: float
+    drift_to: float
+    level: tuple[float, float, float]
+    rearm_mean: tuple[float, float, float]
+    episode: Code
+    pending: Code
+    calm: int
+    seen: int
+    moves: int
+    ready: bool
 
 
 def pack_state(s: AdaptiveState) -> bytes:

@@ -10,17 +10,34 @@ from __future__ import annotations
 import struct
 import zlib
 from array import array
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from agent.thresholds.excess import DailyExcess
-
-if TYPE_CHECKING:
-    from agent.thresholds.baseline import Baseline
 
 _FORMAT = 3
 _HEADER = struct.Struct("<Bdqqdddqq")
 #: Bytes per hour of the ring: hour (8), count (4), low, high, mean (8 each).
 _SLOT_BYTES = 36
+
+
+class Baseline(Protocol):
+    """What is stored of a ``baseline.Baseline``."""
+
+    rank_fraction: float
+    cur_hour: int
+    cur_n: int
+    cur_lo: float
+    cur_hi: float
+    cur_sum: float
+    beyond: list[int]
+    _hour: array[int]
+    _count: array[int]
+    _lo: array[float]
+    _hi: array[float]
+    _mean: array[float]
+    _days: DailyExcess
+
+    def reindex(self) -> None: ...
 
 
 def pack_baseline(b: Baseline) -> bytes:

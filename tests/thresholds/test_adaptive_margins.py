@@ -53,9 +53,9 @@ def test_a_level_that_crept_beyond_its_band_alerts_only_when_it_moves_suddenly(
 def quiet_with_a_job(step: int, days: int, job_days: set[int]) -> list[tuple[float, float]]:
     """Quiet at 10, and a job 09:00-10:00 at 60 on the given days."""
     rng = random.Random(3)
-    rows = []
+    rows: list[tuple[float, float]] = []
     for i in range(days * DAY // step):
-        t = START + i * step
+        t = float(START + i * step)
         job = int((t - START) // DAY) in job_days and 9 * HOUR <= t % DAY < 10 * HOUR
         rows.append((t, (60.0 if job else 10.0) + rng.gauss(0, 0.5)))
     return rows
