@@ -41,15 +41,7 @@ import math
 from array import array
 from bisect import bisect_left, insort
 
-from agent.thresholds.band import (
-    Band,
-    Ranges,
-    majority,
-    mean_periods,
-    periods,
-    quieter,
-    sustained,
-)
+from agent.thresholds.band import Band, Ranges, majority, mean_periods, periods, quieter, sustained
 from agent.thresholds.baseline_store import pack_baseline, unpack_baseline
 from agent.thresholds.excess import DailyExcess
 
