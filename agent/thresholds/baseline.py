@@ -1,8 +1,8 @@
 """The learned normal range of one metric: hourly summaries, robust ranks, seasonal bands.
 
 History is kept as one summary per clock hour (lowest, highest and mean value, and the
-number of samples) in a ring of three weeks, plus how far each of the last four weeks'
-days went beyond its bands, so memory is fixed (about 26 KB per metric) however fast
+number of samples) in a ring of three weeks, plus how far each of the last twelve weeks'
+days went beyond its bands, so memory is fixed (about 29 KB per metric) however fast
 samples arrive and however long the agent runs. Every statistic is over hours and days,
 never over samples. Each new hour the *band* (the normal range for that hour) is
 recomputed from completed hours only:
@@ -18,10 +18,12 @@ recomputed from completed hours only:
   hour reached on any of the last 7 days (highs give or take an hour, so a job that runs
   late is not an anomaly; lows of the hour itself, so one that did not run is), and once
   ``NARROW_WEEKS`` weeks are known, what this hour of the week reached on each of them
-  where that is clearly quieter than the day's profile (a weekly rhythm).
-  An hour that is always quiet gets a quiet band: a value normal at 14:00 is unusual at
-  03:00 if 03:00 is always quiet, and on a Saturday if Saturdays are. The band narrows
-  from below only once a whole week is known (the first weekend is quieter, not wrong).
+  where that is clearly quieter than the day's profile (a weekly rhythm). Once two weeks
+  are known, the high this hour of the week reached on any of them is normal too (the
+  Sunday backup makes Sundays busy). An hour that is always quiet gets a quiet band: a
+  value normal at 14:00 is unusual at 03:00 if 03:00 is always quiet, and on a Saturday
+  if Saturdays are. The band narrows from below only once a whole week is known (the
+  first weekend is quieter, not wrong).
 * **sustained**: once the last ``SUSTAINED_SLOTS`` hours all went beyond their profile on
   one side, the level most of them reached joins the band, so a lasting level shift is
   the new normal within hours at every hour (until the profile has learned it).
@@ -29,19 +31,22 @@ recomputed from completed hours only:
   hours' means, noted day by day (``excess``): how far out a value must be to be
   unusual (``adaptive``).
 
-All of it is O(1) per sample; the hourly recompute costs tens of microseconds.
+All of it is O(1) per sample; the hourly recompute costs tens of microseconds. The band
+and its profiles are in ``band``, the stored form in ``baseline_store``.
 """
 
 from __future__ import annotations
 
 import math
-import struct
-import zlib
 from array import array
 from bisect import bisect_left, insort
-from dataclasses import dataclass
 
+from agent.thresholds.band import Band, Ranges, majority, mean_periods, periods, quieter, sustained
+from agent.thresholds.baseline_store import pack_baseline, unpack_baseline
 from agent.thresholds.excess import DailyExcess
+
+__all__ = ["DAY_SLOTS", "MIN_SLOTS", "RECENT_SLOTS", "SLOT_SECONDS", "WEEK_SLOTS", "Band",
+           "Baseline"]
 
 SLOT_SECONDS = 3600
 DAY_SLOTS = 24
@@ -60,47 +65,14 @@ NARROW_DAYS = 5
 NARROW_WEEKS = 3
 #: Days known before the profile narrows the band from below too.
 NARROW_LOW_DAYS = 7
-#: Samples an hour needs for its own low to make the profile (fewer: its neighbours' too).
-PROFILE_SAMPLES = 6
-#: An hour of the week replaces the hour of the day's profile if its highs stay below
-#: this share of the day's range.
-WEEKLY_QUIETER = 0.5
 #: Hours whose common level joins the band (a level shift is normal after this long).
 SUSTAINED_SLOTS = 6
-#: Completed hours needed before there is any band at all.
+#: Completed hours needed before there is any band at all ...
 MIN_SLOTS = 3
-_EMPTY = -(2**62)
-_FORMAT = 2
-_HEADER = struct.Struct("<Bdqqdddqq")
-
-
-@dataclass(frozen=True, slots=True)
-class Band:
-    """The normal range for one hour, and where it came from."""
-
-    lo: float
-    hi: float
-    #: A daily or weekly profile was known for this hour (it may have widened or narrowed).
-    seasonal: bool
-    #: Completed hours in the recent window.
-    hours: int
-    #: The width of the recent range (margins are measured in it); NaN: ``hi - lo``.
-    spread: float = math.nan
-    #: The period in hours (24 or 168) of the profile that replaced the recent range (the
-    #: band may be narrower than the week's); 0 when none did.
-    profile: int = 0
-    #: How far the last days went beyond their bands, at most but for the odd day, in
-    #: band widths, above and below (NaN while few days are known).
-    over: float = math.nan
-    under: float = math.nan
-    #: The same for the hours' means beyond the range of the recent hours' means.
-    mean_over: float = math.nan
-    mean_under: float = math.nan
-
-    @property
-    def width(self) -> float:
-        """What a margin is a share of: the recent range's width."""
-        return self.hi - self.lo if self.spread != self.spread else self.spread
+#: ... and before how far an hour went beyond it counts toward the days' excess.
+EXCESS_MIN_HOURS = 6
+#: The hour of an empty slot of the ring.
+EMPTY_HOUR = -(2**62)
 
 
 class Baseline:
@@ -142,7 +114,7 @@ class Baseline:
         self._clear()
 
     def _clear(self) -> None:
-        self._hour = array("q", [_EMPTY]) * RING_SLOTS
+        self._hour = array("q", [EMPTY_HOUR]) * RING_SLOTS
         self._lo = array("d", [0.0]) * RING_SLOTS
         self._hi = array("d", [0.0]) * RING_SLOTS
         self._mean = array("d", [0.0]) * RING_SLOTS
@@ -157,7 +129,7 @@ class Baseline:
         self.last_mean = math.nan
         self._rec_hi = array("d")  # sorted highs of the recent window
         self._rec_lo = array("d")  # sorted lows of the recent window
-        self.cur_hour = _EMPTY
+        self.cur_hour = EMPTY_HOUR
         self.cur_lo = math.inf
         self.cur_hi = -math.inf
         self.cur_n = 0
@@ -191,7 +163,7 @@ class Baseline:
         learned keep their order); a gap longer than the recent window starts afresh.
         """
         prev = self.cur_hour
-        if prev == _EMPTY:
+        if prev == EMPTY_HOUR:
             self.cur_hour = hour
             return
         if hour < prev:
@@ -233,20 +205,9 @@ class Baseline:
         r = min(int(self.rank_fraction * n) + 1, n)
         lo, hi = rec[r - 1], rec[n - r]
         width = hi - lo
-        los: list[float] = []
-        his: list[float] = []
-        for k in range(1, DAILY_DAYS + 1):
-            day_lo, day_hi = math.inf, -math.inf
-            for h in (hour - k * DAY_SLOTS - 1, hour - k * DAY_SLOTS, hour - k * DAY_SLOTS + 1):
-                i = h % RING_SLOTS
-                if self._hour[i] == h:
-                    day_lo, day_hi = min(day_lo, self._mean[i]), max(day_hi, self._mean[i])
-            if day_hi >= day_lo:
-                los.append(day_lo)
-                his.append(day_hi)
+        los, his = mean_periods(self._hour, self._mean, hour=hour, period=DAY_SLOTS,
+                                count=DAILY_DAYS)
         if len(his) >= 2:
-            los.sort()
-            his.sort()
             lo, hi = min(lo, los[1]), max(hi, his[-2])
         self.mean_range = (lo, hi)
         if not width > 0:
@@ -257,8 +218,10 @@ class Baseline:
         """Note how far the hour that ended went beyond its band, in band widths (and its
         mean beyond the recent means)."""
         band = self.band
+        if band is None or band.hours < EXCESS_MIN_HOURS:
+            return  # judged against a few hours only: no measure of how far it strays
         up = down = 0.0
-        if band is not None and band.width > 0:
+        if band.width > 0:
             up = max(0.0, (self.cur_hi - band.hi) / band.width)
             down = max(0.0, (band.lo - self.cur_lo) / band.width)
         self._days.note(hour, up, down, mean_up, mean_down)
@@ -297,9 +260,9 @@ class Baseline:
 
     def _shift(self, delta: int) -> None:
         hours = [(h + delta, self._lo[i], self._hi[i], self._mean[i], self._count[i])
-                 for i, h in enumerate(self._hour) if h != _EMPTY]
+                 for i, h in enumerate(self._hour) if h != EMPTY_HOUR]
         cur = (self.cur_lo, self.cur_hi, self.cur_n, self.cur_sum)
-        self._hour = array("q", [_EMPTY]) * RING_SLOTS
+        self._hour = array("q", [EMPTY_HOUR]) * RING_SLOTS
         self._rec_hi, self._rec_lo, self._rec_mean = array("d"), array("d"), array("d")
         self.cur_hour += delta
         for h, lo, hi, mean, count in hours:
@@ -314,7 +277,7 @@ class Baseline:
     @property
     def started(self) -> bool:
         """True once any value was learned."""
-        return self.cur_hour != _EMPTY
+        return self.cur_hour != EMPTY_HOUR
 
     def band_at(self, hour: int) -> Band | None:
         """The band hour ``hour`` gets from what is known now; read-only.
@@ -322,7 +285,7 @@ class Baseline:
         ``band_at(cur_hour)`` is ``band``; for an hour ahead it is the band that hour would
         get if nothing more were learned before it (the recent window as of now).
         """
-        if self.cur_hour == _EMPTY:
+        if self.cur_hour == EMPTY_HOUR:
             return None
         return self._compute_band(hour)
 
@@ -338,11 +301,11 @@ class Baseline:
         lo, hi = self._rec_lo[r - 1], self._rec_hi[n - r]
         spread = hi - lo
         over, under, mean_over, mean_under = self._days.ranks(hour)
-        weekly = self._periods(hour, WEEK_SLOTS, WEEKLY_WEEKS)
-        daily = self._periods(hour, DAY_SLOTS, DAILY_DAYS)
+        weekly = self._profile(hour, WEEK_SLOTS, WEEKLY_WEEKS)
+        daily = self._profile(hour, DAY_SLOTS, DAILY_DAYS)
         narrow, period = (daily, DAY_SLOTS) if len(daily[0]) >= NARROW_DAYS else (None, 0)
         if len(weekly[0]) >= NARROW_WEEKS and (narrow is None
-                                               or self._quieter(weekly, daily)):
+                                               or quieter(weekly, daily)):
             narrow, period = weekly, WEEK_SLOTS
         if narrow is not None:
             los, his = narrow
@@ -350,11 +313,14 @@ class Baseline:
             # week is known (the first weekend is quieter, not wrong).
             lo, hi = (los[0] if len(los) >= NARROW_LOW_DAYS else min(lo, los[0])), his[-1]
             if period == DAY_SLOTS and len(weekly[0]) >= WEEKLY_MIN:
-                lo, hi = self._majority(weekly, lo, hi)  # the Sunday job widens Sundays
+                # A weekly job: the high this hour of the week reached on any of the last
+                # weeks is normal there (the Sunday backup makes Sundays busy).
+                lo, hi = majority(weekly, lo, hi)[0], max(hi, weekly[1][-1])
             if keep:
                 self._usual = (lo, hi)
             # A level held beyond the band for hours is the new normal (a level shift).
-            s_lo, s_hi = self._sustained()
+            s_lo, s_hi = sustained(self._hour, self._lo, self._hi, self.cur_hour,
+                                   SUSTAINED_SLOTS)
             if self.beyond[0] >= SUSTAINED_SLOTS:
                 hi = max(hi, s_hi)
             if self.beyond[1] >= SUSTAINED_SLOTS:
@@ -364,75 +330,23 @@ class Baseline:
         for ranges, least in ((daily, DAILY_MIN), (weekly, WEEKLY_MIN)):
             if len(ranges[0]) >= least:
                 seasonal = True
-                lo, hi = self._majority(ranges, lo, hi)
+                lo, hi = majority(ranges, lo, hi)
         if keep:
             self._usual = (lo, hi)
         return Band(lo, hi, seasonal, n, spread, 0, over, under, mean_over, mean_under)
 
-    @staticmethod
-    def _quieter(weekly: tuple[list[float], list[float]],
-                 daily: tuple[list[float], list[float]]) -> bool:
-        """This hour of the week is clearly quieter than this hour of the day usually is
-        (a Saturday afternoon of an office): its own profile, not the day's, is normal.
-        For a metric without a weekly rhythm, a few weeks' hours are but a thin sample
-        of the same, and the day's profile (of more hours) stays."""
-        d_lo, d_hi = daily[0][0], daily[1][-1]
-        return weekly[1][-1] < d_lo + WEEKLY_QUIETER * (d_hi - d_lo)
+    def _profile(self, hour: int, period: int, count: int) -> Ranges:
+        """The ranges at this hour of the period in the last ``count`` periods."""
+        return periods(self._hour, self._lo, self._hi, self._count, hour=hour, period=period,
+                       count=count)
 
-    @staticmethod
-    def _majority(ranges: tuple[list[float], list[float]], lo: float,
-                  hi: float) -> tuple[float, float]:
-        """``lo``-``hi`` widened by the range reached on a strict majority of the periods
-        (both of two, two of three...)."""
-        los, his = ranges
-        m = len(his)
-        return min(lo, los[m - 1 - (m - 1) // 2]), max(hi, his[(m - 1) // 2])
-
-    def _periods(self, hour: int, period: int, count: int) -> tuple[list[float], list[float]]:
-        """The ranges at this hour of the period in the last periods: lows, highs sorted.
-
-        The highs are those of the hour give or take one (a job that runs late is not an
-        anomaly), the lows those of the hour itself (a job that did not run is one) if it
-        had ``PROFILE_SAMPLES`` samples, else of the hour give or take one too.
-        """
-        los: list[float] = []
-        his: list[float] = []
-        hours, lo_a, hi_a = self._hour, self._lo, self._hi
-        oldest = hour - count * period  # not an hour older than the periods looked at
-        for k in range(1, count + 1):
-            at = hour - k * period
-            i = at % RING_SLOTS
-            if hours[i] != at:
-                continue
-            lo, hi = lo_a[i], hi_a[i]
-            few = self._count[i] < PROFILE_SAMPLES
-            for h in (at - 1, at + 1):
-                i = h % RING_SLOTS
-                if hours[i] == h and h >= oldest:
-                    hi = max(hi, hi_a[i])
-                    if few:  # a low from a sample or two is no profile: its neighbours'
-                        lo = min(lo, lo_a[i])
-            los.append(lo)
-            his.append(hi)
-        los.sort()
-        his.sort()
-        return los, his
-
-    def _sustained(self) -> tuple[float, float]:
-        """The level most of the last hours reached: the (highest low, lowest high) of
-        all but the ``SUSTAINED_SLOTS // 3`` most extreme of them."""
-        los: list[float] = []
-        his: list[float] = []
-        for h in range(self.cur_hour - SUSTAINED_SLOTS, self.cur_hour):
-            i = h % RING_SLOTS
-            if self._hour[i] != h:
-                return math.inf, -math.inf  # not known throughout: nothing sustained
-            los.append(self._lo[i])
-            his.append(self._hi[i])
-        los.sort()
-        his.sort()
-        k = SUSTAINED_SLOTS // 3
-        return los[-1 - k], his[k]
+    def hour_range(self, hour: int) -> tuple[float, float, int]:
+        """The lowest and highest value of ``hour`` (a completed hour) and its number of
+        samples; (inf, -inf, 0) when it is not known."""
+        i = hour % RING_SLOTS
+        if self._hour[i] != hour:
+            return math.inf, -math.inf, 0
+        return self._lo[i], self._hi[i], self._count[i]
 
     def daily_means(self, days: int) -> list[float] | None:
         """The mean of each of the last ``days`` whole days (24 hours before the current
@@ -457,46 +371,26 @@ class Baseline:
 
         The band is not stored: it is a function of the stored hours.
         """
-        head = _HEADER.pack(_FORMAT, self.rank_fraction, self.cur_hour, self.cur_n,
-                            self.cur_lo, self.cur_hi, self.cur_sum, *self.beyond)
-        return zlib.compress(head + self._hour.tobytes() + self._count.tobytes()
-                             + self._lo.tobytes()
-                             + self._hi.tobytes() + self._mean.tobytes()
-                             + self._days.to_bytes(), 6)
+        return pack_baseline(self)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Baseline:
         """Rebuild a baseline from ``to_bytes``; ValueError when the data is not one
         (a corrupt row, or one of an older format: learning again is the safe side)."""
-        try:
-            body = zlib.decompress(data)
-        except zlib.error as exc:
-            raise ValueError(f"stored baseline is corrupt ({exc})") from None
-        size = _HEADER.size + RING_SLOTS * 36 + DailyExcess.SIZE
-        if len(body) != size or body[0] != _FORMAT:
-            raise ValueError("stored baseline has an unknown format or size")
-        (_, frac, cur_hour, cur_n, cur_lo, cur_hi, cur_sum, above,
-         below) = _HEADER.unpack_from(body)
-        self = cls(frac)
-        off = _HEADER.size
-        step = RING_SLOTS * 8
-        self._hour = array("q", body[off:off + step])
-        self._count = array("I", body[off + step:off + step + RING_SLOTS * 4])
-        off += RING_SLOTS * 4
-        self._lo = array("d", body[off + step:off + 2 * step])
-        self._hi = array("d", body[off + 2 * step:off + 3 * step])
-        self._mean = array("d", body[off + 3 * step:off + 4 * step])
-        off += 4 * step
-        self._days = DailyExcess.from_bytes(body[off:])
-        self.cur_hour, self.cur_n, self.cur_lo, self.cur_hi = cur_hour, cur_n, cur_lo, cur_hi
-        self.cur_sum, self.beyond = cur_sum, [above, below]
-        if cur_hour != _EMPTY:
-            for h in range(cur_hour - RECENT_SLOTS, cur_hour):
-                i = h % RING_SLOTS
-                if self._hour[i] == h:
-                    insort(self._rec_hi, self._hi[i])
-                    insort(self._rec_lo, self._lo[i])
-                    insort(self._rec_mean, self._mean[i])
-            # The same inputs give the same band.
-            self.band = self._compute_band(cur_hour, keep=True)
+        self = cls()
+        unpack_baseline(self, data)
         return self
+
+    def reindex(self) -> None:
+        """Rebuild what derives from the stored hours (the recent window's sorted ranks
+        and the current band) after they were restored: the same inputs, the same band."""
+        self._rec_hi, self._rec_lo, self._rec_mean = array("d"), array("d"), array("d")
+        if self.cur_hour == EMPTY_HOUR:
+            return
+        for h in range(self.cur_hour - RECENT_SLOTS, self.cur_hour):
+            i = h % RING_SLOTS
+            if self._hour[i] == h:
+                insort(self._rec_hi, self._hi[i])
+                insort(self._rec_lo, self._lo[i])
+                insort(self._rec_mean, self._mean[i])
+        self.band = self._compute_band(self.cur_hour, keep=True)

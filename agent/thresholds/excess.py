@@ -13,9 +13,11 @@ from __future__ import annotations
 import math
 from array import array
 
-#: Days kept, the rank of the day that counts (3: the two largest could be anomalies),
-#: and the days needed before it counts.
-EXCESS_DAYS = 28
+#: Days kept (twelve weeks: with the third largest counting, about one day in thirty
+#: goes beyond once they are known, where four weeks gave one in ten), the rank of the
+#: day that counts (3: the two largest could be anomalies), and the days needed before
+#: it counts.
+EXCESS_DAYS = 84
 EXCESS_RANK = 3
 EXCESS_MIN_DAYS = 3
 _DAY_HOURS = 24

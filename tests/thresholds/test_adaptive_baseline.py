@@ -122,3 +122,17 @@ def test_round_trip_restores_the_band_and_later_bands() -> None:
 def test_rank_fraction_must_be_below_half() -> None:
     with pytest.raises(ValueError, match="rank_fraction"):
         Baseline(0.5)
+
+
+@pytest.mark.parametrize(("known_hours", "counted"), [(4, False), (5, False), (6, True)])
+def test_an_hour_judged_against_a_few_hours_only_is_no_measure_of_a_bad_day(
+        known_hours: int, counted: bool) -> None:
+    # The first hours' bands are a sample of a few hours: going beyond one says little of
+    # how far the metric strays, and must not set (or lower) the bar for the days after.
+    base = Baseline()
+    fill(base, range(H0, H0 + known_hours))
+    fill(base, range(H0 + known_hours, H0 + known_hours + 1), special={H0 + known_hours: 30.0})
+    band = band_at(base, H0 + known_hours + 1)
+    assert (band.over == band.over) is counted  # NaN: no day noted yet
+    if counted:
+        assert band.over == pytest.approx((30.0 - 11.0) / 2.0)

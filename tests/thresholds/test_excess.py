@@ -45,3 +45,10 @@ def test_round_trip_and_a_clear_error_on_a_wrong_size() -> None:
     assert again.ranks(DAY0 + 96) == ex.ranks(DAY0 + 96)
     with pytest.raises(ValueError, match="unknown size"):
         DailyExcess.from_bytes(ex.to_bytes()[:-1])
+
+
+def test_a_bad_day_six_weeks_ago_still_sets_the_bar() -> None:
+    # Twelve weeks are kept: a burst every other week or so stays an ordinary bad day.
+    ex = noted([9.0, 8.0, 7.0] + [0.5] * 40)
+    assert EXCESS_DAYS >= 84
+    assert ex.ranks(DAY0 + 24 * 43)[0] == 7.0

@@ -1,0 +1,83 @@
+"""The learned checks for what a band misses: a level shift, a drift over days.
+
+Once an hour: was the mean of the hour that ended far beyond the recent hours' means
+(``HIGHER`` / ``LOWER``: a level shift that spikes would hide)? Once a day: did the daily
+mean move the same way on each of the last days, by more than a share of the week's
+range (``RISING`` / ``FALLING``: a leak)? Pure functions of the learned baseline; the
+state reports what they find with the next sample.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+from agent.thresholds.adaptive_codes import (
+    DRIFT_DAYS,
+    DRIFT_SHARE,
+    FALLING,
+    HIGHER,
+    LEVEL_FACTOR,
+    LEVEL_LEAST,
+    LOWER,
+    MARGIN_SLACK,
+    RISING,
+    Code,
+)
+from agent.thresholds.adaptive_settings import AdaptiveSettings, Direction
+from agent.thresholds.baseline import Baseline
+
+
+def level_change(base: Baseline, settings: AdaptiveSettings,
+                 rearm: tuple[float, float]) -> tuple[Code, tuple[float, float, float]] | None:
+    """At the end of an hour: was its mean far beyond the recent hours' means? The code
+    and (the hour's mean, the usual means' low and high), or None.
+
+    Far is beyond the sensitivity's share of their range (times ``LEVEL_FACTOR``), beyond
+    what the hours of all but the odd recent day went (by a slack), by more than a share of
+    ``min_deviation``, and beyond ``rearm`` (the means a new level above, below must pass
+    after an anomaly)."""
+    band = base.band
+    if band is None or band.mean_over != band.mean_over:
+        return None
+    up, down = base.mean_excess
+    lo, hi = base.mean_range
+    mean = base.last_mean
+    # Means vary less than values: a share of the least deviation of a value.
+    least = LEVEL_LEAST * settings.min_deviation.of(max(abs(lo), abs(hi)))
+    direction = settings.direction
+    f = settings.sensitivity.margin_factor * LEVEL_FACTOR
+    calibrate = settings.sensitivity.calibrate
+    r_hi, r_lo = rearm
+    # As for values: further than the odd day went, by a slack.
+    slack = MARGIN_SLACK * settings.sensitivity.margin_factor
+    over = calibrate * band.mean_over + slack if band.mean_over > 0 else 0.0
+    under = calibrate * band.mean_under + slack if band.mean_under > 0 else 0.0
+    if (up > max(f, over) and mean - hi > least and mean > r_hi
+            and direction is not Direction.BELOW):
+        return HIGHER, (mean, lo, hi)
+    if (down > max(f, under) and lo - mean > least and mean < r_lo
+            and direction is not Direction.ABOVE):
+        return LOWER, (mean, lo, hi)
+    return None
+
+
+def drift_change(base: Baseline, settings: AdaptiveSettings,
+                 width: float) -> tuple[Code, float, float] | None:
+    """Once a day: did the daily mean move the same way on each of the last
+    ``DRIFT_DAYS`` days, by more than ``DRIFT_SHARE`` of ``width`` in all? The code and
+    the daily means it moved from and to, or None."""
+    means = base.daily_means(DRIFT_DAYS + 1)
+    if means is None:
+        return None
+    steps = [b - a for a, b in pairwise(means)]
+    direction = settings.direction
+    if not abs(means[-1] - means[0]) > DRIFT_SHARE * width:
+        return None
+    if all(s > 0 for s in steps) and direction is not Direction.BELOW:
+        return RISING, means[0], means[-1]
+    if all(s < 0 for s in steps) and direction is not Direction.ABOVE:
+        return FALLING, means[0], means[-1]
+    return None
+
+
+

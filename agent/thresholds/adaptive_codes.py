@@ -1,0 +1,68 @@
+"""The verdict codes of learned thresholds and the constants of their checks.
+
+A code says what ``AdaptiveState.observe`` found in a sample (within normal, far above or
+below, stopped moving, drifting, an hour's mean on a new level...); the constants say how
+far, how long and how often, in hours and days (never in samples).
+"""
+
+from __future__ import annotations
+
+import enum
+
+from agent.thresholds.baseline import SLOT_SECONDS
+
+#: Share of the hours of the recent window whose range counts as normal.
+RANK_FRACTION = 0.05
+
+
+class Code(enum.IntEnum):
+    """What ``AdaptiveState.observe`` says of a sample."""
+
+    NORMAL = 0    # within the normal range (or beyond it by less than the margin)
+    ABOVE = 1     # far above normal
+    BELOW = 2     # far below normal
+    HELD = 3      # normal again, but within the cooldown of an anomaly
+    LEARNING = 4  # still warming up: no verdict
+    IGNORED = 5   # not a finite number: not learned, no verdict
+    STILL = 6     # stopped moving: the same value for far longer than ever before
+    RISING = 7    # drifting up: the daily mean rose on each of the last days
+    FALLING = 8   # drifting down
+    HIGHER = 9    # the last hour's mean was far above the recent hours' means
+    LOWER = 10    # ... far below
+
+
+NORMAL, ABOVE, BELOW, HELD, LEARNING, IGNORED, STILL, RISING, FALLING, HIGHER, LOWER = (
+    Code.NORMAL, Code.ABOVE, Code.BELOW, Code.HELD, Code.LEARNING, Code.IGNORED,
+    Code.STILL, Code.RISING, Code.FALLING, Code.HIGHER, Code.LOWER)
+#: The codes that are a problem (with the settings' severity).
+PROBLEM_CODES = (ABOVE, BELOW, HELD, STILL, RISING, FALLING, HIGHER, LOWER)
+#: The codes of an anomaly episode.
+EPISODES = (ABOVE, BELOW, STILL, RISING, FALLING, HIGHER, LOWER)
+#: The codes found once an hour (reported with the next sample).
+HOURLY = (RISING, FALLING, HIGHER, LOWER)
+
+#: Beyond the odd day's excess, a value must go this share of the sensitivity's margin
+#: further to be unusual.
+MARGIN_SLACK = 0.5
+#: The least excess of an hour's mean, as a multiple of the sensitivity's share.
+LEVEL_FACTOR = 3.0
+#: The least change of an hour's mean, as a share of ``min_deviation``.
+LEVEL_LEAST = 0.1
+#: Samples an hour needs for its low (high) to tell a level held beyond the band (fewer,
+#: and one burst could be all of it).
+LEVEL_SAMPLES = 3
+#: A value that stays exactly the same alerts after the longer of this ...
+STILL_MIN = 2 * SLOT_SECONDS
+#: ... and this many times the longest it ever stayed the same before (once it moved).
+STILL_FACTOR = 3.0
+#: ... if the value changed at more than this share of the samples before.
+STILL_MOVING = 0.5
+#: An anomaly is over after its cooldown and at least this many normal samples (so
+#: that one sample an hour does not end it at the first normal one).
+CALM_SAMPLES = 3
+#: After an anomaly, another on the same side must go beyond its peak for this long.
+REARM = 3 * 86400.0
+#: Drift: the daily mean moved the same way on each of this many days in a row ...
+DRIFT_DAYS = 7
+#: ... by more in all than this share of the recent range's width.
+DRIFT_SHARE = 0.5

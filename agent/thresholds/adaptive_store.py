@@ -1,0 +1,89 @@
+"""The persistent form of an ``AdaptiveState``: what it learned and its current episode.
+
+A fixed header of the state's own fields, then the compressed ``Baseline``. Settings are
+configuration, not learned state, and are not stored. A row of another format is refused
+(ValueError): what it learned is dropped and learned again, the safe side.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from typing import Protocol
+
+from agent.thresholds.adaptive_codes import EPISODES, HOURLY, NORMAL, Code
+from agent.thresholds.baseline import Baseline
+
+_STATE = struct.Struct("<B23dbbIQQ?")
+_STATE_FORMAT = 2
+
+
+class AdaptiveState(Protocol):
+    """What is stored of an ``adaptive.AdaptiveState``."""
+
+    baseline: Baseline
+    band_prev: tuple[float, float]
+    first_t: float
+    last_t: float
+    last_bad_t: float
+    peak: float
+    upper: float
+    lower: float
+    _offset: float
+    last_value: float
+    moved_t: float
+    longest_still: float
+    still_at: float
+    rearm_hi: float
+    rearm_lo: float
+    rearm_until: float
+    drift_day: float
+    drift_from: float
+    drift_to: float
+    level: tuple[float, float, float]
+    rearm_mean: tuple[float, float, float]
+    episode: Code
+    pending: Code
+    calm: int
+    seen: int
+    moves: int
+    ready: bool
+
+
+def pack_state(s: AdaptiveState) -> bytes:
+    """The learned state and the current episode of ``s`` as compact bytes."""
+    head = _STATE.pack(_STATE_FORMAT, s.first_t, s.last_t, s.last_bad_t, s.peak, s.upper,
+                       s.lower, s._offset, s.last_value, s.moved_t, s.longest_still,
+                       s.still_at, s.rearm_hi, s.rearm_lo, s.rearm_until, s.drift_day,
+                       s.drift_from, s.drift_to, *s.level, *s.rearm_mean, s.episode,
+                       s.pending, min(s.calm, 2**31), s.seen, s.moves, s.ready)
+    return head + s.baseline.to_bytes()
+
+
+def unpack_state(s: AdaptiveState, data: bytes, keep_offset: bool) -> None:
+    """Restore ``pack_state`` output into the fresh state ``s``; ``keep_offset``: the
+    stored UTC offset holds until the next hour (the state follows the host's zone).
+    ValueError when the bytes are not such a state."""
+    if len(data) < _STATE.size or data[0] != _STATE_FORMAT:
+        raise ValueError("stored adaptive state has an unknown format")
+    (_, first_t, last_t, last_bad_t, peak, upper, lower, offset, last_value, moved_t,
+     longest_still, still_at, rearm_hi, rearm_lo, rearm_until, drift_day, drift_from,
+     drift_to, level_mean, level_lo, level_hi, rearm_mean_hi, rearm_mean_lo,
+     rearm_mean_until, episode, pending, calm, seen, moves,
+     ready) = _STATE.unpack_from(data)
+    s.baseline = Baseline.from_bytes(data[_STATE.size:])
+    s.first_t, s.last_t, s.last_bad_t = first_t, last_t, last_bad_t
+    s.peak, s.upper, s.lower = peak, upper, lower
+    s.last_value, s.moved_t, s.longest_still = last_value, moved_t, longest_still
+    s.still_at = still_at
+    s.rearm_hi, s.rearm_lo, s.rearm_until = rearm_hi, rearm_lo, rearm_until
+    s.drift_day, s.drift_from, s.drift_to = drift_day, drift_from, drift_to
+    s.episode = Code(episode) if episode in EPISODES else NORMAL
+    s.pending = Code(pending) if pending in HOURLY else NORMAL
+    s.level = (level_mean, level_lo, level_hi)
+    s.rearm_mean = (rearm_mean_hi, rearm_mean_lo, rearm_mean_until)
+    s.calm, s.seen, s.moves, s.ready = calm, seen, moves, ready
+    band = s.baseline.band
+    s.band_prev = (band.lo, band.hi) if band is not None else (-math.inf, math.inf)
+    if keep_offset:
+        s._offset = offset  # refreshed at the next hour
