@@ -183,7 +183,7 @@ class Agent:
         agent = self.config.agent
         return HoldRules(agent.host, self.config.maintenance, self.routing.tags,
                          self.dependencies, self.parents, agent.connectivity,
-                         agent.group_window)
+                         agent.group_window, self.incidents.recovered())
 
     @property
     def dependencies(self) -> dict[str, tuple[str, ...]]:
@@ -197,8 +197,10 @@ class Agent:
 
     @property
     def parents(self) -> dict[str, Parent]:
-        """The checks others depend on, with how long their next run may take."""
-        wanted = {p for parents in self.dependencies.values() for p in parents}
+        """The checks others depend on, and those that depend on others, with how long
+        their next run may take."""
+        depends = self.dependencies
+        wanted = {p for parents in depends.values() for p in parents} | set(depends)
         return {c.name: Parent(c.name, c.interval, c.timeout) for c in self.config.checks
                 if c.name in wanted}
 

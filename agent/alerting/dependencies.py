@@ -9,7 +9,9 @@ messages name the dependents failing with it.
 
 A dependent's alert is also held while a parent has not been checked since the dependent's
 problem began (the two often fail in the same moment, and whichever runs first must not
-page alone), for at most the parent's interval and timeout.
+page alone), for at most the parent's interval and timeout; and once the parent has
+recovered, until the dependent itself was checked again (it often recovers with it), for
+at most the dependent's interval and timeout.
 
 Pure: the states, the last runs and the clock's reading come in as values.
 """
@@ -91,13 +93,18 @@ def failing(states: Iterable[AlertState]) -> dict[str, float]:
 def dependency_silences(depends_on: Mapping[str, Sequence[str]], *,
                         parents: Mapping[str, Parent], states: Sequence[AlertState],
                         last_runs: Mapping[str, float], now: float, wall: float,
-                        host: str) -> list[Silence]:
+                        host: str, recovered: Mapping[str, float] | None = None
+                        ) -> list[Silence]:
     """The holds dependencies put on alerts at ``now`` (the decision time of the states
     and runs; the silences are on the wall clock, ``wall``, as silences are): one per
-    dependent of a failing parent, and one per dependent alert whose parent was not
-    checked since its problem began (while that check may still come)."""
+    dependent of a failing parent, one per dependent alert whose parent was not checked
+    since its problem began (while that check may still come), and one per firing
+    dependent alert not judged again since its parent ``recovered`` (the parent's last
+    resolve; ``parents`` gives the dependent's own interval and timeout too)."""
     down = failing(states)
     out: list[Silence] = []
+    out.extend(_after_recovery(depends_on, parents, states, down, recovered=recovered or {},
+                               now=now, wall=wall, host=host))
     for parent, children in dependents_of(depends_on).items():
         if parent in down:
             out.extend(Silence(id=0, check_glob=child, metric=None,
@@ -119,6 +126,31 @@ def dependency_silences(depends_on: Mapping[str, Sequence[str]], *,
                                    reason=f"waiting for {name}'s next check, which it "
                                           "depends on", created_at=wall, host=host,
                                    parent=name))
+    return out
+
+
+def _after_recovery(depends_on: Mapping[str, Sequence[str]], timing: Mapping[str, Parent],
+                    states: Sequence[AlertState], down: Mapping[str, float], *,
+                    recovered: Mapping[str, float], now: float, wall: float,
+                    host: str) -> list[Silence]:
+    out: list[Silence] = []
+    for s in states:
+        if s.phase is not Phase.FIRING:
+            continue
+        for name in depends_on.get(s.key.check, ()):
+            back = recovered.get(name)
+            own = timing.get(s.key.check)
+            if name in down or back is None or own is None or \
+                    (s.updated_at or 0.0) >= back:
+                continue
+            left = back + own.interval + own.timeout - now
+            if left > 0:
+                out.append(Silence(id=0, check_glob=s.key.check, metric=s.key.metric,
+                                   starts_at=float("-inf"), ends_at=wall + left,
+                                   reason=f"{name} recovered: waiting for {s.key.check}'s "
+                                          "next check", created_at=wall, host=host,
+                                   key=s.key, parent=name))
+                break
     return out
 
 

@@ -34,6 +34,8 @@ class HoldRules:
     parents: Mapping[str, Parent] | None = None
     connectivity: str | None = None
     group_window: float = 0.0
+    #: When each check last recovered (its latest incident's resolve).
+    recovered: Mapping[str, float] | None = None
 
 
 def holds_at(rules: HoldRules, silences: Sequence[Silence], states: Sequence[AlertState],
@@ -43,7 +45,7 @@ def holds_at(rules: HoldRules, silences: Sequence[Silence], states: Sequence[Ale
     windows = window_silences(rules.maintenance, wall, rules.tags or {}, rules.host)
     depends = dependency_silences(rules.depends_on or {}, parents=rules.parents or {},
                                   states=states, last_runs=last_runs, now=now, wall=wall,
-                                  host=rules.host)
+                                  host=rules.host, recovered=rules.recovered)
     grouped = group_silences(states, window=rules.group_window, now=now, wall=wall,
                              exclude=held_otherwise(states, depends, wall))
     return [*silences, *windows, *depends, *grouped]

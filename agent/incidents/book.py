@@ -53,6 +53,14 @@ class IncidentBook:
         while len(self._closed) > CLOSED_KEPT:
             self._closed.popitem(last=False)
 
+    def recovered(self) -> dict[str, float]:
+        """Each check's latest resolve among the incidents known here."""
+        out: dict[str, float] = {}
+        for i in self._closed.values():
+            if i.resolved_at is not None and i.resolved_at > out.get(i.check, float("-inf")):
+                out[i.check] = i.resolved_at
+        return out
+
     def get(self, incident: str) -> Incident | None:
         """An open incident by id."""
         return self._open.get(incident)

@@ -135,3 +135,24 @@ def test_the_connectivity_checks_problem_is_worded_for_the_host() -> None:
     assert ev.why == "web1 cannot reach the network: down"
     (other,) = network_words([event("shop")], "gateway", "web1")
     assert other.why == "down"
+
+
+def _recovered_holds(child: AlertState, recovered_at: float, now: float) -> list[str]:
+    timing = {**PARENTS, "api": Parent("api", 10.0, 5.0)}
+    found = dependency_silences(DEPENDS, parents=timing, states=[child],
+                                last_runs={"gateway": recovered_at}, now=now, wall=now,
+                                host=HOST, recovered={"gateway": recovered_at})
+    return [s.reason for s in found]
+
+
+@pytest.mark.parametrize(("judged", "now", "held"), [
+    (NOW - 20, NOW + 1, True),    # not judged since the parent recovered: wait for it
+    (NOW + 2, NOW + 3, False),    # judged since, still failing: announce it
+    (NOW - 20, NOW + 16, False),  # its own interval and timeout are over: announce it
+])
+def test_once_the_parent_recovers_a_dependent_waits_for_its_own_next_check(
+        judged: float, now: float, held: bool) -> None:
+    child = AlertState(key("api"), Phase.FIRING, Status.CRITICAL, problem_since=NOW - 30,
+                       fired_at=NOW - 30, updated_at=judged, incident="i-api")
+    reasons = _recovered_holds(child, NOW, now)
+    assert reasons == (["gateway recovered: waiting for api's next check"] if held else [])
