@@ -11,6 +11,7 @@ import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agent import strays
 from agent.ack_links import AckLinks, load_key
 from agent.alerting.dependencies import Parent, is_remote, waiting_on, with_network
 from agent.alerting.holds import HoldRules, holds_at, told
@@ -85,6 +86,8 @@ class Agent:
         self.clock = clock or SystemClock()
         # One agent per state: a second one must not send every notification again.
         self.lock = StateLock.acquire(config.agent.state_dir)
+        # What this agent's programs leave behind is marked as this state's.
+        strays.set_scope(config.agent.state_dir)
         try:
             self.reader, fault = StateReader.open(config.agent.state_dir)
             self.store = self.reader.store

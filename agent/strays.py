@@ -14,12 +14,14 @@ environment, or whose environment this user may not read (setuid), is not found.
 The mark also names the agent process that made it (pid and start time). The kernel kills
 a plugin when the agent dies, but not what the plugin started (a shell plugin's
 ``sleep``): the first run of a new agent process looks through all processes once and
-stops those marked by an agent that no longer runs (``sweep_orphans``).
+stops those marked by an agent of its own state directory that no longer runs
+(``sweep_orphans``; another agent on the host, of another state, cleans up its own).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 import signal
@@ -31,6 +33,8 @@ MARK_ENV = "WATCHKEEPER_RUN"
 _NEEDLE = MARK_ENV.encode() + b"="
 #: The agent processes (this one, after a fork) whose orphans were looked for.
 _SWEPT: set[int] = set()
+#: The state directory's share of every mark (``set_scope``; "-" before it is set).
+_SCOPE = ["-"]
 
 
 def _started_at(pid: int) -> str | None:
@@ -41,19 +45,29 @@ def _started_at(pid: int) -> str | None:
         return None
 
 
+def set_scope(state_dir: Path) -> None:
+    """Name this agent's state directory in its marks (one agent runs per state)."""
+    digest = hashlib.sha256(os.fsencode(state_dir.resolve())).hexdigest()
+    _SCOPE[0] = digest[:12]
+
+
 def new_mark() -> str:
-    """A mark for one run: this agent process (pid and start time) and a random part (so
-    one run never claims another's processes)."""
+    """A mark for one run: this agent process (pid and start time), its state directory
+    and a random part (so one run never claims another's processes)."""
     pid = os.getpid()
-    return f"{pid}.{_started_at(pid)}.{secrets.token_hex(8)}"
+    return f"{pid}.{_started_at(pid)}.{_SCOPE[0]}.{secrets.token_hex(8)}"
 
 
-def _owner_alive(mark: str) -> bool:
-    pid, _, rest = mark.partition(".")
-    started, _, _ = rest.partition(".")
-    if not pid.isdigit():
-        return True  # not a mark this code made: leave it alone
-    return int(pid) == os.getpid() or _started_at(int(pid)) == started
+def _orphaned(mark: str) -> bool:
+    """Whether ``mark`` names an agent process of this state directory that no longer
+    runs (a mark of three parts, made before marks named the state, counts as ours)."""
+    parts = mark.split(".")
+    if len(parts) not in (3, 4) or not parts[0].isdigit():
+        return False  # not a mark this code made: leave it alone
+    if len(parts) == 4 and parts[2] != _SCOPE[0]:
+        return False
+    pid, started = int(parts[0]), parts[1]
+    return pid != os.getpid() and _started_at(pid) != started
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +185,7 @@ def sweep_orphans() -> list[Stray]:
     found: list[Stray] = []
     for pid in _pids():
         mark = _mark_of(pid)
-        if mark is None or _owner_alive(mark):
+        if mark is None or not _orphaned(mark):
             continue
         seen = _group_and_name(pid)
         if seen is not None:

@@ -139,21 +139,26 @@ async def test_a_plugin_that_runs_on_after_close_is_gone(tmp_path: Path) -> None
     assert await gone(grandchild)
 
 
-def test_a_runs_mark_names_this_agent_process_and_is_never_reused() -> None:
+def test_a_runs_mark_names_this_agent_process_its_state_and_is_never_reused(
+        tmp_path: Path) -> None:
+    strays.set_scope(tmp_path)
     first, second = strays.new_mark(), strays.new_mark()
     assert first != second
-    pid, started, _ = first.split(".")
-    assert int(pid) == os.getpid() and started.isdigit()
+    pid, started, scope, _ = first.split(".")
+    assert int(pid) == os.getpid() and started.isdigit() and len(scope) == 12
 
 
-@pytest.mark.parametrize(("mark", "alive"), [
-    ("{me}.{started}.abc", True),               # this agent's own runs
-    ("1.{started_1}.abc", True),                 # an agent that still runs (pid 1 here)
-    ("1.-1.abc", False),                         # that pid, but a later process: it died
-    ("999999999.1.abc", False),                  # no such process any more
-    ("not-ours", True),                          # not a mark this code made: left alone
+@pytest.mark.parametrize(("mark", "orphaned"), [
+    ("{me}.{started}.{scope}.abc", False),       # this agent's own runs
+    ("1.{started_1}.{scope}.abc", False),        # an agent that still runs (pid 1 here)
+    ("1.-1.{scope}.abc", True),                  # that pid, but a later process: it died
+    ("999999999.1.{scope}.abc", True),           # no such process any more
+    ("999999999.1.0123456789ab.abc", False),     # a dead agent of another state: its own
+    ("999999999.1.abc", True),                   # a mark made before marks named the state
+    ("not-ours", False),                         # not a mark this code made: left alone
 ])
-def test_whose_orphans_are_stopped(mark: str, alive: bool) -> None:
+def test_whose_orphans_are_stopped(mark: str, orphaned: bool, tmp_path: Path) -> None:
+    strays.set_scope(tmp_path)
     text = mark.format(me=os.getpid(), started=strays._started_at(os.getpid()),
-                       started_1=strays._started_at(1))
-    assert strays._owner_alive(text) is alive
+                       started_1=strays._started_at(1), scope=strays._SCOPE[0])
+    assert strays._orphaned(text) is orphaned
