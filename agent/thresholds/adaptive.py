@@ -30,8 +30,8 @@ a minute to one an hour:
    move alerts; a slow one is left to the hourly-mean and drift checks. In a *bursty*
    metric (its odd day goes more than a band width above its band: counts of events) a
    lone sample above is one more burst: it alerts once the next sample, within 10
-   minutes, is above the band by a quarter of the margin too (seldom samples are
-   aggregates already: they alert at once).
+   minutes, is above the band by a quarter of the margin too (of medium's at most;
+   seldom samples are aggregates already: they alert at once).
 3. Besides the band, once an hour: the hour's *mean* far outside the recent hours' means
    (a level shift that spikes hide; ``HIGHER`` / ``LOWER``), and once a day: the daily
    mean moving the same way on each of the last 7 days by more than half the week's range
@@ -309,8 +309,10 @@ class AdaptiveState(AdaptiveWords):
         self.upper = upper if direction is not Direction.BELOW else math.inf
         self.lower = lower if direction is not Direction.ABOVE else -math.inf
         # A metric whose ordinary bad day bursts far above its band: a lone sample above
-        # is one more burst; one that lasts a second sample is an anomaly.
-        self.confirm_hi = (band.hi + CONFIRM_SHARE * (upper - band.hi)
+        # is one more burst; one that lasts a second sample is an anomaly. (A part of the
+        # margin at medium sensitivity at most: a wider one is for the first sample.)
+        share = CONFIRM_SHARE * min(1.0, Sensitivity.MEDIUM.margin_factor / self.factor)
+        self.confirm_hi = (band.hi + share * (upper - band.hi)
                            if band.over > BURSTY_EXCESS and self.upper < math.inf else math.inf)
         if hour % DAY_SLOTS == 0:
             self._drift(hour // DAY_SLOTS, band.width)

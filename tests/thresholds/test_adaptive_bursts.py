@@ -14,6 +14,7 @@ import pytest
 
 from agent.thresholds.adaptive import ABOVE, PROBLEM_CODES, AdaptiveState, Code
 from agent.thresholds.adaptive_codes import BURSTY_EXCESS
+from agent.thresholds.adaptive_settings import AdaptiveSettings, Sensitivity
 
 START = 1_704_067_200  # Mon 2024-01-01 00:00 UTC
 HOUR = 3600
@@ -21,11 +22,13 @@ DAY = 86400
 DAYS = 10
 
 
-def learned(step: int, bursty: bool) -> AdaptiveState:
+def learned(step: int, bursty: bool,
+            sensitivity: Sensitivity = Sensitivity.MEDIUM) -> AdaptiveState:
     """Ten days at 50 with a little noise; if ``bursty``, a lone sample at 90 each day at
     a different hour."""
     rng = random.Random(7)
-    state = AdaptiveState(metric="value", utc_offset=0)
+    state = AdaptiveState(AdaptiveSettings(sensitivity=sensitivity), metric="value",
+                          utc_offset=0)
     for i in range(DAYS * DAY // step):
         t = START + i * step
         at = (3 + 5 * int((t - START) // DAY)) % 24 * HOUR
@@ -86,3 +89,22 @@ def test_a_burst_waiting_for_its_second_sample_survives_a_restart(step: int) -> 
     assert state.observe(t0 + step, value) not in PROBLEM_CODES
     restored = AdaptiveState.from_bytes(state.to_bytes(), metric="value", utc_offset=0)
     assert restored.observe(t0 + 2 * step, value) == ABOVE
+
+
+@pytest.mark.parametrize("step", [60, 300])
+@pytest.mark.parametrize(("sensitivity", "share", "alerted"), [
+    (Sensitivity.MEDIUM, 0.3, True),   # beyond the band by a quarter of the margin
+    (Sensitivity.MEDIUM, 0.2, False),  # not that far: the burst did not last
+    (Sensitivity.LOW, 0.15, True),     # low's margin is wider: a quarter of medium's
+    (Sensitivity.LOW, 0.1, False),
+])
+def test_the_second_sample_of_a_burst_must_stay_beyond_the_band_by_part_of_the_margin(
+        step: int, sensitivity: Sensitivity, share: float, alerted: bool) -> None:
+    state = learned(step, True, sensitivity)
+    t0 = START + DAYS * DAY + 2 * HOUR
+    state.observe(t0, 50.0)
+    band = state.baseline.band
+    assert band is not None
+    assert state.observe(t0 + step, state.upper + 10) not in PROBLEM_CODES
+    second = band.hi + share * (state.upper - band.hi)
+    assert (state.observe(t0 + 2 * step, second) == ABOVE) is alerted
