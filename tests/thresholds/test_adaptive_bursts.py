@@ -9,6 +9,7 @@ sample, and so does any metric sampled seldom (each sample is an aggregate alrea
 from __future__ import annotations
 
 import random
+import struct
 
 import pytest
 
@@ -108,3 +109,22 @@ def test_the_second_sample_of_a_burst_must_stay_beyond_the_band_by_part_of_the_m
     assert state.observe(t0 + step, state.upper + 10) not in PROBLEM_CODES
     second = band.hi + share * (state.upper - band.hi)
     assert (state.observe(t0 + 2 * step, second) == ABOVE) is alerted
+
+
+def test_a_state_stored_before_bursts_waited_is_restored_with_none_waiting() -> None:
+    state = learned(300, bursty=True)
+    t0 = START + DAYS * DAY + 2 * HOUR
+    state.observe(t0, 50.0)
+    stored = state.to_bytes()
+    # The earlier format: the same fields but the burst waiting and its level.
+    head = struct.calcsize("<B23dbbIQQ?")
+    earlier = bytes([2]) + stored[1:head] + stored[head + 16:]
+    restored = AdaptiveState.from_bytes(earlier, metric="value", utc_offset=0)
+    assert restored.baseline.band == state.baseline.band
+    assert restored.upper == state.upper
+    assert restored.burst != restored.burst  # NaN: none waiting
+    # From the next hour on it judges as the state it came from.
+    t1 = START + DAYS * DAY + 3 * HOUR
+    codes = [(s.observe(t1 + i * 300, 50.0 + i % 2), s.confirm_hi)
+             for s in (state, restored) for i in range(3)]
+    assert codes[:3] == codes[3:]
