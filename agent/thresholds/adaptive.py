@@ -27,7 +27,11 @@ a minute to one an hour:
    metric whose every day has a burst needs a bigger burst to alert, so false alerts stay
    a matter of weeks, not samples. When the whole hour before stayed beyond its band (a
    random walk, a temperature creeping up), the margin grows by as much: only a sudden
-   move alerts; a slow one is left to the hourly-mean and drift checks.
+   move alerts; a slow one is left to the hourly-mean and drift checks. In a *bursty*
+   metric (its odd day goes more than a band width above its band: counts of events) a
+   lone sample above is one more burst: it alerts once the next sample, within 10
+   minutes, is above the band by a quarter of the margin too (of medium's at most;
+   seldom samples are aggregates already: they alert at once).
 3. Besides the band, once an hour: the hour's *mean* far outside the recent hours' means
    (a level shift that spikes hide; ``HIGHER`` / ``LOWER``), and once a day: the daily
    mean moving the same way on each of the last 7 days by more than half the week's range
@@ -59,7 +63,10 @@ from agent.thresholds.adaptive_changes import drift_change, level_change
 from agent.thresholds.adaptive_codes import (
     ABOVE,
     BELOW,
+    BURSTY_EXCESS,
     CALM_SAMPLES,
+    CONFIRM_SHARE,
+    CONFIRM_STEP,
     DRIFT_DAYS,
     FALLING,
     HELD,
@@ -107,39 +114,11 @@ class AdaptiveState(AdaptiveWords):
     """
 
     __slots__ = (
-        "_offset",
-        "_offset_until",
-        "band_prev",
-        "baseline",
-        "calibrate",
-        "calm",
-        "drift_day",
-        "drift_from",
-        "drift_to",
-        "episode",
-        "factor",
-        "first_t",
-        "last_bad_t",
-        "last_t",
-        "last_value",
-        "level",
-        "longest_still",
-        "lower",
-        "metric",
-        "moved_t",
-        "moves",
-        "peak",
-        "pending",
-        "ready",
-        "rearm_hi",
-        "rearm_lo",
-        "rearm_mean",
-        "rearm_until",
-        "seen",
-        "settings",
-        "still_at",
-        "upper",
-        "utc_offset",
+        "_offset", "_offset_until", "band_prev", "baseline", "burst", "calibrate", "calm",
+        "confirm_hi", "drift_day", "drift_from", "drift_to", "episode", "factor", "first_t",
+        "last_bad_t", "last_t", "last_value", "level", "longest_still", "lower", "metric",
+        "moved_t", "moves", "peak", "pending", "ready", "rearm_hi", "rearm_lo",
+        "rearm_mean", "rearm_until", "seen", "settings", "still_at", "upper", "utc_offset",
     )
 
     def __init__(self, settings: AdaptiveSettings | None = None, metric: str = "value",
@@ -159,6 +138,10 @@ class AdaptiveState(AdaptiveWords):
         self.ready = False        # warmed up, with a band for the current hour
         self.upper = math.inf     # problem above this ...
         self.lower = -math.inf    # ... or below this (for the current hour)
+        # A bursty metric: a burst above upper is a problem once the next sample is above
+        # this too (inf: at once); ``burst`` is the burst waiting for it.
+        self.confirm_hi = math.inf
+        self.burst = math.nan
         self.band_prev = (-math.inf, math.inf)  # the band of the hour before
         self.last_value = math.nan
         self.moved_t = math.nan   # when the value last changed (NaN: it never did)
@@ -223,10 +206,15 @@ class AdaptiveState(AdaptiveWords):
             # stays the same for long by nature.
             still = (t >= self.still_at and self.ready
                      and self.moves > STILL_MOVING * self.seen)
+        burst, self.burst = self.burst, math.nan
         if value > self.upper:
             code = ABOVE
+            if self.confirm_hi < math.inf and not self._confirmed(value, burst, prev_t, t):
+                return NORMAL if self.ready else LEARNING
         elif value < self.lower:
             code = BELOW
+        elif burst > self.upper and value > self.confirm_hi:
+            code, value = ABOVE, burst  # the burst lasted: its peak is the episode's
         elif still:
             code = STILL
         elif self.pending:
@@ -240,6 +228,15 @@ class AdaptiveState(AdaptiveWords):
             self._episode_over(t)
             return NORMAL if self.ready else LEARNING
         return self._problem(t, value, code)
+
+    def _confirmed(self, value: float, burst: float, prev_t: float, t: float) -> bool:
+        """A value above upper in a bursty metric: does it count now? Yes during an
+        anomaly, right after another burst, or when samples come seldom (each is an
+        aggregate already); else it waits for the next sample (``burst``)."""
+        if self.episode or not t - prev_t <= CONFIRM_STEP or burst > self.upper:
+            return True
+        self.burst = value
+        return False
 
     def _problem(self, t: float, value: float, code: Code) -> Code:
         """A sample found a problem: the episode goes on (or begins) with it."""
@@ -311,6 +308,12 @@ class AdaptiveState(AdaptiveWords):
             upper, lower = max(upper, self.rearm_hi), min(lower, self.rearm_lo)
         self.upper = upper if direction is not Direction.BELOW else math.inf
         self.lower = lower if direction is not Direction.ABOVE else -math.inf
+        # A metric whose ordinary bad day bursts far above its band: a lone sample above
+        # is one more burst; one that lasts a second sample is an anomaly. (A part of the
+        # margin at medium sensitivity at most: a wider one is for the first sample.)
+        share = CONFIRM_SHARE * min(1.0, Sensitivity.MEDIUM.margin_factor / self.factor)
+        self.confirm_hi = (band.hi + share * (upper - band.hi)
+                           if band.over > BURSTY_EXCESS and self.upper < math.inf else math.inf)
         if hour % DAY_SLOTS == 0:
             self._drift(hour // DAY_SLOTS, band.width)
 

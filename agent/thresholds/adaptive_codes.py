@@ -66,3 +66,10 @@ REARM = 3 * 86400.0
 DRIFT_DAYS = 7
 #: ... by more in all than this share of the recent range's width.
 DRIFT_SHARE = 0.5
+#: A metric whose odd day goes more than this many band widths beyond its band (above, or
+#: below) is bursty there: a burst in it is an anomaly once a second sample confirms it ...
+BURSTY_EXCESS = 1.0
+#: ... going this share of the margin beyond the band too ...
+CONFIRM_SHARE = 0.25
+#: ... if it comes this soon (a slower one is an aggregate already: it alerts at once).
+CONFIRM_STEP = 600.0

@@ -16,6 +16,10 @@ from agent.thresholds.baseline import Baseline
 
 _STATE = struct.Struct("<B23dbbIQQ?")
 _STATE_FORMAT = 2
+#: Format 3 adds, after the fields of format 2, a burst waiting for its confirmation and
+#: the level that confirms it (a format 2 row has none waiting).
+_BURST = struct.Struct("<2d")
+_BURST_FORMAT = 3
 
 
 class AdaptiveState(Protocol):
@@ -28,6 +32,8 @@ class AdaptiveState(Protocol):
     last_bad_t: float
     peak: float
     upper: float
+    burst: float
+    confirm_hi: float
     lower: float
     _offset: float
     last_value: float
@@ -52,26 +58,31 @@ class AdaptiveState(Protocol):
 
 def pack_state(s: AdaptiveState) -> bytes:
     """The learned state and the current episode of ``s`` as compact bytes."""
-    head = _STATE.pack(_STATE_FORMAT, s.first_t, s.last_t, s.last_bad_t, s.peak, s.upper,
+    head = _STATE.pack(_BURST_FORMAT, s.first_t, s.last_t, s.last_bad_t, s.peak, s.upper,
                        s.lower, s._offset, s.last_value, s.moved_t, s.longest_still,
                        s.still_at, s.rearm_hi, s.rearm_lo, s.rearm_until, s.drift_day,
                        s.drift_from, s.drift_to, *s.level, *s.rearm_mean, s.episode,
                        s.pending, min(s.calm, 2**31), s.seen, s.moves, s.ready)
-    return head + s.baseline.to_bytes()
+    return head + _BURST.pack(s.burst, s.confirm_hi) + s.baseline.to_bytes()
 
 
 def unpack_state(s: AdaptiveState, data: bytes, keep_offset: bool) -> None:
     """Restore ``pack_state`` output into the fresh state ``s``; ``keep_offset``: the
     stored UTC offset holds until the next hour (the state follows the host's zone).
     ValueError when the bytes are not such a state."""
-    if len(data) < _STATE.size or data[0] != _STATE_FORMAT:
+    if len(data) < _STATE.size + _BURST.size or data[0] not in (_STATE_FORMAT,
+                                                                   _BURST_FORMAT):
         raise ValueError("stored adaptive state has an unknown format")
     (_, first_t, last_t, last_bad_t, peak, upper, lower, offset, last_value, moved_t,
      longest_still, still_at, rearm_hi, rearm_lo, rearm_until, drift_day, drift_from,
      drift_to, level_mean, level_lo, level_hi, rearm_mean_hi, rearm_mean_lo,
      rearm_mean_until, episode, pending, calm, seen, moves,
      ready) = _STATE.unpack_from(data)
-    s.baseline = Baseline.from_bytes(data[_STATE.size:])
+    at = _STATE.size
+    if data[0] == _BURST_FORMAT:
+        s.burst, s.confirm_hi = _BURST.unpack_from(data, at)
+        at += _BURST.size
+    s.baseline = Baseline.from_bytes(data[at:])
     s.first_t, s.last_t, s.last_bad_t = first_t, last_t, last_bad_t
     s.peak, s.upper, s.lower = peak, upper, lower
     s.last_value, s.moved_t, s.longest_still = last_value, moved_t, longest_still
