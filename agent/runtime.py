@@ -155,6 +155,7 @@ class Agent:
         self.dispatcher.on_outcome = self.desk.delivered
         self.dispatcher.decorate = self._offer_ack_link
         self._ack_key: bytes | None = None
+        self._ack_key_read = False
         self.reloader = Reloader(self, loader or functools.partial(_load_file, config))
         self.listener: Listener | None = None
 
@@ -382,7 +383,9 @@ class Agent:
         base = self.config.agent.public_url
         if base is None:
             return None
-        if self._ack_key is None:
+        if not self._ack_key_read:
+            # Read once (a file on the event loop): a key that cannot be had is said once.
+            self._ack_key_read = True
             self._ack_key = load_key(self.config.agent.state_dir)
         return AckLinks(base, self._ack_key) if self._ack_key is not None else None
 
