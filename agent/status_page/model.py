@@ -5,11 +5,6 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-#: The page's title unless one is given.
-DEFAULT_TITLE = "Status"
-#: The page may load nothing and run nothing: only its own inline style.
-CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
-
 
 class PageState(enum.Enum):
     """What a visitor is told about a check, a day or the whole page."""
