@@ -17,7 +17,7 @@ from agent import logs
 from agent.alerting.state import AlertState, Phase
 from agent.incidents.record import Incident
 from agent.model import Status
-from agent.status_page.live import DEFAULT_TITLE
+from agent.status_page.defaults import DEFAULT_TITLE
 from agent.status_page.model import (
     CheckView,
     Day,

@@ -17,14 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.clock import Clock
+from agent.status_page.defaults import CSP, DEFAULT_TITLE
 from agent.status_page.sources import HistorySource, Snapshot
 
 log = logging.getLogger("watchkeeper.http")
 
-#: The page's title unless one is given.
-DEFAULT_TITLE = "Status"
-#: The page may load nothing and run nothing: only its own inline style.
-CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 #: How long a built page is served before it is built again (seconds).
 MAX_AGE = 10.0
 #: The answer's headers: the page may load and run nothing but its inline style (its

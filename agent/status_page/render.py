@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from agent.status_page.live import CSP
+from agent.status_page.defaults import CSP
 from agent.status_page.model import CheckView, IncidentView, PageState, Sparkline, StatusPage
 
 #: What the JSON document is (bump on an incompatible change).
