@@ -12,7 +12,7 @@ import asyncio
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from agent import __version__
 from agent.alerting.silences import Silence
@@ -33,19 +33,12 @@ from agent.control import (
 from agent.incidents.record import Incident
 from agent.latest import LatestRuns
 from agent.model import AlertKey
-from agent.reports import (
-    AgentInfo,
-    BaselineReport,
-    QueueSource,
-    SeriesKey,
-    SeriesState,
-    StatusReport,
-    open_alerts,
-    status_report,
-    stored_series,
-)
 from agent.store import Store
 from agent.thresholds.series import SeriesJudge
+
+if TYPE_CHECKING:
+    # The reports are built when asked for: most agents are never asked.
+    from agent.reports import AgentInfo, BaselineReport, QueueSource, StatusReport
 
 
 class LastReload(Protocol):
@@ -98,6 +91,7 @@ class LiveAnswers:
     def info(self) -> AgentInfo:
         """Who answers: this process, its config and its last reload."""
         from agent import logs
+        from agent.reports import AgentInfo
 
         config, reload = self.config(), self.last_reload()
         return AgentInfo(
@@ -109,6 +103,8 @@ class LiveAnswers:
             problems=[logs.scrubber.scrub(p) for p in self.problems()])
 
     async def status(self) -> StatusReport:
+        from agent.reports import open_alerts, status_report
+
         now = self.clock.now()
         # What the states reflect is as fresh as the newest result judged.
         as_of = max((run.finished_at for run in self.latest), default=now)
@@ -118,6 +114,8 @@ class LiveAnswers:
                              now=now, agent=self.info(), as_of=as_of)
 
     async def baseline(self) -> BaselineReport:
+        from agent.reports import BaselineReport, SeriesKey, SeriesState, stored_series
+
         live = [SeriesState(key=SeriesKey.of(key), data=judge.to_bytes(),
                             last_sample_at=self._last_sample(key))
                 for key, judge in sorted(self.series.items(), key=lambda kv: kv[0].as_text())]

@@ -165,7 +165,10 @@ async def bind(address: ListenAddress) -> list[socket.socket]:
     loop = asyncio.get_running_loop()
     sockets: list[socket.socket] = []
     try:
-        infos = await loop.getaddrinfo(address.host, address.port, type=socket.SOCK_STREAM,
+        # An ASCII name goes as bytes: a str is encoded with the "idna" codec, whose
+        # import (unicodedata, stringprep) costs some 400 kB the agent keeps for good.
+        host = address.host.encode("ascii") if address.host.isascii() else address.host
+        infos = await loop.getaddrinfo(host, address.port, type=socket.SOCK_STREAM,
                                        flags=socket.AI_PASSIVE)
         for family, kind, proto, _, sockaddr in dict.fromkeys(infos):
             sock = socket.socket(family, kind, proto)

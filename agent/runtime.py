@@ -40,9 +40,8 @@ from agent.live_checks import HttpClients, LiveCheck, build_checks, checks_needi
 from agent.live_state import ListenerView, LiveQueue, PingBook, SilenceBook
 from agent.model import STATUS_METRIC, AlertKey, CheckResult, Status
 from agent.notify import sender
-from agent.notify.am_alerts import open_for
 from agent.notify.dispatcher import Dispatcher
-from agent.notify.native import NativeSender
+from agent.notify.native_slot import NativeSlot
 from agent.notify.outbox import restored
 from agent.notify.sender import send_many
 from agent.reloader import ConfigLoader, Reloader
@@ -126,7 +125,7 @@ class Agent:
             lambda store: store.incidents(since=self.clock.now() - 31 * 86400.0),
             list[Incident]()))
         #: Webhook v1 and Alertmanager targets, sent by the agent itself.
-        self.native = NativeSender(self.clock, lambda: self.config, self.http.factory)
+        self.native = NativeSlot(self.clock, lambda: self.config, self.http.factory)
         self.dispatcher = Dispatcher(self.outbox, self.writer, config.channels, self.clock,
                                      sender=functools.partial(send_many, storage=apprise_store),
                                      native=self.native.send)
@@ -413,6 +412,8 @@ class Agent:
 
     def open_alerts(self, url: str) -> list[AlertEvent]:
         """The firing alerts that go to the Alertmanager target ``url`` (posted again)."""
+        from agent.notify.am_alerts import open_for
+
         return open_for(url, list(self.judge.states.values()), self.clock.now(),
                         routing=self.routing, held=self.suppressed,
                         escalated=self.incidents.escalated_channels())

@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     """``status-page``: 0 when written, 1 when the files cannot be written, 2 for a config
     without public checks or a state that cannot be read."""
     from agent.config.full import load
-    from agent.status_page.build import DEFAULT_TITLE, build_page
+    from agent.status_page.build import build_page
+    from agent.status_page.defaults import DEFAULT_TITLE
     from agent.status_page.site import SiteError, write_site
     from agent.status_page.sources import history_source, public_checks, stored_snapshot
     from agent.store import Store

@@ -83,7 +83,7 @@ def _local_zone() -> datetime.tzinfo:
 
 def read(config: Config, names: list[str], span: Span) -> list[UptimeFigures]:
     """The figures of the checks ``names`` from the store (no data without one)."""
-    from agent.history import HistoryQueries
+    from agent.history.queries import HistoryQueries
     from agent.store import Store
 
     slo = {c.name: c.slo for c in config.checks}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 #: Words longer than this get no suggestion (and are cut when quoted): nobody misspells
@@ -34,6 +33,8 @@ def suggest(word: str, candidates: Iterable[str]) -> str | None:
     lowered = word.lower()
     if lowered in by_lower:
         return by_lower[lowered]
+    import difflib  # only for a config with a mistake in it
+
     close = difflib.get_close_matches(lowered, list(by_lower), n=1, cutoff=0.6)
     if close:
         return by_lower[close[0]]

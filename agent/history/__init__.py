@@ -2,9 +2,6 @@
 
 ``recorder`` writes it as the agent runs; ``queries.HistoryQueries`` reads it back
 (uptime, daily states, response times) for ``watchkeeper uptime``, ``/metrics`` and the
-status page.
+status page. Nothing is imported here: the running agent loads only the recorder, the read
+side waits for its first reader.
 """
-
-from agent.history.queries import HistoryQueries
-
-__all__ = ["HistoryQueries"]

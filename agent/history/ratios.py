@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from agent.errors import StateError
-from agent.history.queries import HistoryQueries
 
 log = logging.getLogger("watchkeeper.http")
 
@@ -32,6 +31,9 @@ Ratios = dict[str, dict[str, float]]
 def read_ratios(conn: sqlite3.Connection, now: float,
                 windows: tuple[tuple[str, float], ...] = WINDOWS) -> Ratios:
     """Every check's uptime ratio over each window ending at ``now``."""
+    # Here, not at the top: an agent that is never scraped never loads the read side.
+    from agent.history.queries import HistoryQueries
+
     history = HistoryQueries(conn)
     out: Ratios = {}
     for check in history.checks():

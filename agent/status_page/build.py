@@ -17,6 +17,7 @@ from agent import logs
 from agent.alerting.state import AlertState, Phase
 from agent.incidents.record import Incident
 from agent.model import Status
+from agent.status_page.defaults import DEFAULT_TITLE
 from agent.status_page.model import (
     CheckView,
     Day,
@@ -45,7 +46,6 @@ SPARK_POINTS = 48
 DAY_DEGRADED_FROM = 0.95
 #: What a name not shown reads as in a text shown.
 HIDDEN_NAME = "another check"
-DEFAULT_TITLE = "Status"
 
 _BY_SEVERITY = {Status.CRITICAL: PageState.DOWN, Status.WARNING: PageState.DEGRADED,
                 Status.UNKNOWN: PageState.UNKNOWN, Status.OK: PageState.UP}

@@ -17,8 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.clock import Clock
-from agent.status_page.build import DEFAULT_TITLE, build_page
-from agent.status_page.render import CSP, render_html, render_json
+from agent.status_page.defaults import CSP, DEFAULT_TITLE
 from agent.status_page.sources import HistorySource, Snapshot
 
 log = logging.getLogger("watchkeeper.http")
@@ -77,5 +76,9 @@ class LivePage:
     def _render(self, snapshot: Snapshot, now: float) -> Rendered:
         if not snapshot.public:
             return Rendered(None, None)
+        # Here, in the thread: an agent whose page nobody asks for never loads these.
+        from agent.status_page.build import build_page
+        from agent.status_page.render import render_html, render_json
+
         page = build_page(snapshot, self._history, now, title=self.title, tz=self.tz)
         return Rendered(render_html(page).encode(), render_json(page).encode())

@@ -13,14 +13,13 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from agent.status_page.defaults import CSP
 from agent.status_page.model import CheckView, IncidentView, PageState, Sparkline, StatusPage
 
 #: What the JSON document is (bump on an incompatible change).
 JSON_SCHEMA = "watchkeeper.status/v1"
 #: The page reloads itself this often (seconds): no script needed.
 REFRESH = 60
-#: The page may load nothing and run nothing: only its own inline style.
-CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 #: On a narrow screen the bar shows the last ``SHORT_DAYS`` days.
 SHORT_DAYS = 30
 _SPAN_NAMES = {"24h": "24 hours", "30d": "30 days", "90d": "90 days"}

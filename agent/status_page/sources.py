@@ -64,27 +64,27 @@ def history_source(store: Store | None) -> HistorySource:
 
 
 class StoreHistory:
-    """The store's history (``agent.history.HistoryQueries``), each read under the store's
+    """The store's history (``agent.history.queries.HistoryQueries``), each read under the store's
     lock; a database error is a StateError."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
 
     def uptime(self, check: str, since: float, until: float) -> float | None:
-        from agent.history import HistoryQueries
+        from agent.history.queries import HistoryQueries
 
         return self.store.query(lambda conn: HistoryQueries(conn).uptime(check, since, until))
 
     def daily_up(self, check: str, days: int, until: float,
                  tz: datetime.tzinfo) -> list[float | None]:
-        from agent.history import HistoryQueries
+        from agent.history.queries import HistoryQueries
 
         return self.store.query(
             lambda conn: HistoryQueries(conn).daily_up(check, days, until, tz))
 
     def response_ms(self, check: str, since: float, until: float,
                     points: int) -> list[float | None]:
-        from agent.history import HistoryQueries
+        from agent.history.queries import HistoryQueries
 
         return self.store.query(
             lambda conn: HistoryQueries(conn).response_ms(check, since, until, points))

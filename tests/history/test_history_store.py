@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from agent.config.models import HistorySettings
-from agent.history import HistoryQueries
 from agent.history.outages import Outage
+from agent.history.queries import HistoryQueries
 from agent.history.recorder import FLUSH_EVERY, PRUNE_PER_FLUSH, HistoryRecorder
 from agent.history.rollup import FIVE_MINUTES, HOUR, Rollup
 from agent.history.writes import PRUNE_ROWS, Flush, flush, load_series

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from agent.config.models import HistorySettings
-from agent.history import HistoryQueries
 from agent.history.packing import COMPACT_AFTER, COMPACT_ROWS, DAY, Hour, merged, pack, unpack
+from agent.history.queries import HistoryQueries
 from agent.history.recorder import FLUSH_EVERY, HistoryRecorder
 from agent.history.rollup import HOUR, Rollup
 from agent.history.writes import Flush, flush, load_series

@@ -199,3 +199,32 @@ async def test_a_refresh_that_fails_is_logged_once_and_its_recovery_too(
         assert [r.path for r in receiver.requests()] == ["/api/v2/alerts"] * 4
     finally:
         await native.aclose()
+
+
+async def test_the_agent_makes_its_sender_only_once_a_config_names_alertmanager(
+        receiver: Receiver) -> None:
+    import asyncio
+
+    from agent.clock import FakeClock
+    from agent.notify.native_slot import IDLE_CHECK, NativeSlot
+
+    clock = FakeClock(time.time())
+    url = f"alertmanager://127.0.0.1:{receiver.port}"
+    without = parse_config("channels:\n  log: 'log://'\n", resolve_kind=resolve_fake)
+    config = without
+    slot = NativeSlot(clock, lambda: config)
+    refresh = asyncio.create_task(slot.keep_alive(lambda u: [event()]))
+    try:
+        await clock.run_for(3 * IDLE_CHECK)
+        assert slot._sender is None and receiver.requests() == []
+        # A reload adds a target: its open alerts are posted within one look.
+        config = parse_config(f"channels:\n  am: '{url}'\n", resolve_kind=resolve_fake)
+        await clock.run_for(IDLE_CHECK)
+        for _ in range(300):
+            if receiver.requests():
+                break
+            await asyncio.sleep(0.01)
+        assert [r.path for r in receiver.requests()] == ["/api/v2/alerts"]
+    finally:
+        refresh.cancel()
+        await slot.aclose()
