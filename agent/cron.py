@@ -18,7 +18,10 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator
 
 MONTH_NAMES = {name: i + 1 for i, name in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"))}
@@ -46,6 +49,15 @@ def zone(name: str) -> ZoneInfo:
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown time zone {name!r} (use a name like Europe/Berlin "
                          "or UTC)") from None
+
+
+def _zone_name(name: str) -> str:
+    zone(name)
+    return name
+
+
+#: A config value naming a time zone (``Europe/Berlin``), checked when the config loads.
+ZoneName = Annotated[str, AfterValidator(_zone_name)]
 
 
 class CronError(ValueError):

@@ -12,7 +12,7 @@ from typing import ClassVar
 from pydantic import Field, field_validator, model_validator
 
 from agent.check import Capability, Check, CheckContext, CheckOptions
-from agent.cron import CronExpr, zone
+from agent.cron import CronExpr, ZoneName, zone
 from agent.durations import Duration
 from agent.heartbeats import HeartbeatRules, Schedule, judge
 from agent.model import CheckResult, Status
@@ -30,7 +30,7 @@ class HeartbeatOptions(CheckOptions):
 
     period: Duration | None = None
     cron: str | None = None
-    timezone: str | None = None
+    timezone: ZoneName | None = None
     grace: Duration = 3600.0
     duration_factor: float = Field(default=3.0, gt=1.0)
     duration_history: int = Field(default=20, ge=1, le=90)
@@ -48,13 +48,6 @@ class HeartbeatOptions(CheckOptions):
     def _cron(cls, v: str | None) -> str | None:
         if v is not None:
             CronExpr.parse(v)  # a CronError is a ValueError naming the field and problem
-        return v
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, v: str | None) -> str | None:
-        if v is not None:
-            zone(v)
         return v
 
     @model_validator(mode="after")

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from agent.alerting.maintenance import Window
 from agent.config.report import Reporter
 from agent.config.yaml_lines import YamlPath
-from agent.cron import DAY_NAMES, CronError, CronExpr, zone
+from agent.cron import DAY_NAMES, CronError, CronExpr, ZoneName, zone
 from agent.durations import PositiveDuration
 
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -54,7 +54,7 @@ class MaintenanceEntry(BaseModel):
     weekdays: tuple[str, ...] = ()
     start: str | None = Field(default=None, alias="from")
     end: str | None = Field(default=None, alias="to")
-    timezone: str | None = None
+    timezone: ZoneName | None = None
     checks: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     reason: str = Field(default="", max_length=2000)
@@ -83,13 +83,6 @@ class MaintenanceEntry(BaseModel):
     def _clock(cls, v: str | None) -> str | None:
         if v is not None:
             _minutes(v)
-        return v
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, v: str | None) -> str | None:
-        if v is not None:
-            zone(v)
         return v
 
     @model_validator(mode="after")
