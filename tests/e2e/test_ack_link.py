@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -29,13 +28,6 @@ checks:
     kind: command
     command: [/bin/sh, -c, 'exit $(cat {flag})']
 """
-
-
-@pytest.fixture
-def agents(tmp_path: Path, receiver: Receiver) -> Iterator[Agents]:
-    found = Agents(tmp_path, receiver)
-    yield found
-    found.reap()
 
 
 def test_the_link_in_a_message_acknowledges_its_incident(

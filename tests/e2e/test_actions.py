@@ -4,7 +4,6 @@ the resolve says the action fixed it; the incident records the run."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,13 +24,6 @@ checks:
       command: [/bin/sh, -c, 'echo "restarting $WATCHKEEPER_CHECK"; touch {fixed}']
       timeout: 10s
 """
-
-
-@pytest.fixture
-def agents(tmp_path: Path, receiver: Receiver) -> Iterator[Agents]:
-    found = Agents(tmp_path, receiver)
-    yield found
-    found.reap()
 
 
 def test_an_action_that_fixes_the_problem_is_credited_in_the_resolve(

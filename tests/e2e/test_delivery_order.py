@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,13 +28,6 @@ def config(names: list[str], flags: Path) -> str:
         (flags / name).write_text("0")
     return (AGENT + 'channels:\n  hook: ["{url}"]\nchecks:\n'
             + "".join(CHECK.format(name=n, flags=flags) for n in names))
-
-
-@pytest.fixture
-def agents(tmp_path: Path, receiver: Receiver) -> Iterator[Agents]:
-    found = Agents(tmp_path, receiver)
-    yield found
-    found.reap()
 
 
 def kinds(receiver: Receiver) -> list[str]:

@@ -5,7 +5,6 @@ announced on its own, and the ones that recovered with it send nothing."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -32,13 +31,6 @@ def config(flags: Path) -> str:
         (flags / child).write_text("0")
     (flags / "gateway").write_text("0")
     return text
-
-
-@pytest.fixture
-def agents(tmp_path: Path, receiver: Receiver) -> Iterator[Agents]:
-    found = Agents(tmp_path, receiver)
-    yield found
-    found.reap()
 
 
 def titles(receiver: Receiver) -> list[str]:

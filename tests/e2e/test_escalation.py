@@ -4,7 +4,6 @@ then hears its resolve too; one acknowledged in time is not escalated."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,13 +26,6 @@ checks:
     kind: command
     command: [/bin/sh, -c, 'exit $(cat {flag})']
 """
-
-
-@pytest.fixture
-def agents(tmp_path: Path, receiver: Receiver) -> Iterator[Agents]:
-    found = Agents(tmp_path, receiver)
-    yield found
-    found.reap()
 
 
 def on(receiver: Receiver, path: str) -> list[str]:

@@ -5,7 +5,6 @@ FLAPPING message; once it settles, one STABLE message; the incident log counts t
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,13 +27,6 @@ checks:
       - -c
       - "test -f {calm} && exit 0; n=$(cat {flips}); echo $((1-n)) > {flips}; exit $((2*n))"
 """
-
-
-@pytest.fixture
-def agents(tmp_path: Path, receiver: Receiver) -> Iterator[Agents]:
-    found = Agents(tmp_path, receiver)
-    yield found
-    found.reap()
 
 
 def titles(receiver: Receiver) -> list[str]:

@@ -5,7 +5,6 @@ incident log holds them under one incident."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,13 +20,6 @@ CHECK = """\
     kind: command
     command: [/bin/sh, -c, 'exit $(cat {flags}/{name})']
 """
-
-
-@pytest.fixture
-def agents(tmp_path: Path, receiver: Receiver) -> Iterator[Agents]:
-    found = Agents(tmp_path, receiver)
-    yield found
-    found.reap()
 
 
 def config(flags: Path) -> str:

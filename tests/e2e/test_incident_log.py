@@ -5,7 +5,6 @@ and kept across a restart."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,13 +23,6 @@ checks:
     command: [/bin/sh, -c, 'exit $(cat {flag})']
     runbook: "https://wiki.example/shop-down: restart the shop service"
 """
-
-
-@pytest.fixture
-def agents(tmp_path: Path, receiver: Receiver) -> Iterator[Agents]:
-    found = Agents(tmp_path, receiver)
-    yield found
-    found.reap()
 
 
 def listed(config: Path) -> list[dict[str, object]]:

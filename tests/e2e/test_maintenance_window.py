@@ -4,7 +4,6 @@ covers; what still fails when it ends (here: a reload removes it) is announced t
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,13 +32,6 @@ maintenance:
     checks: [backup-*]
     reason: weekly full backup
 """
-
-
-@pytest.fixture
-def agents(tmp_path: Path, receiver: Receiver) -> Iterator[Agents]:
-    found = Agents(tmp_path, receiver)
-    yield found
-    found.reap()
 
 
 def test_a_window_holds_its_checks_back_and_what_still_fails_is_announced_after(

@@ -15,7 +15,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -185,13 +185,6 @@ def make(name: str, state: Path) -> Fault:
     if name == "disk-full":
         return DiskFull(state)
     return Corrupt()
-
-
-@pytest.fixture
-def agents(tmp_path: Path, receiver: Receiver) -> Iterator[Agents]:
-    found = Agents(tmp_path, receiver)
-    yield found
-    found.reap()
 
 
 def health(agents: Agents) -> httpx.Response:
