@@ -98,6 +98,11 @@ class HistorySettings(_Strict):
         return self
 
 
+#: Longest ``group_wait`` (and ``agent.group_window``): a longer one would hold the first
+#: alert of a storm too long.
+GROUP_WAIT_MAX = 600.0
+
+
 class AgentSettings(_Strict):
     """The ``agent:`` section."""
 
@@ -164,6 +169,14 @@ class AgentSettings(_Strict):
             raise ValueError("must be a plain base URL: no query, fragment or credentials")
         return v.strip().rstrip("/")
 
+    @field_validator("group_window")
+    @classmethod
+    def _group_window(cls, v: float) -> float:
+        if v > GROUP_WAIT_MAX:
+            raise ValueError(f"must be at most 10m, got {format_duration(v)} (it holds "
+                             "back the first alert of the host)")
+        return v
+
     @field_validator("token")
     @classmethod
     def _token(cls, v: str | None) -> str | None:
@@ -193,10 +206,6 @@ class AlertPolicy(_Strict):
     #: ``flap_changes: 0`` turns flapping detection off.
     flap_window: int = Field(default=21, ge=3, le=64)
     flap_changes: int = Field(default=5, ge=0, le=63)
-
-
-#: Longest ``group_wait``: a longer one would hold the first alert of a storm too long.
-GROUP_WAIT_MAX = 600.0
 
 
 class Channel(_Strict):

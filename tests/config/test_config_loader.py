@@ -186,6 +186,9 @@ def test_only_the_named_kinds_are_resolved(config_file: Callable[[str], Path]) -
     ('agent: {public_url: "https://mon.example.com"}',
      (1, "agent.public_url", "needs agent.listen: the listener answers the acknowledgement "
                              "links it puts in messages")),
+    ("agent: {group_window: 1h}",
+     (1, "agent.group_window", "must be at most 10m, got 1h (it holds back the first alert "
+                               "of the host)")),
     ("agent: {group_window: soon}",
      (1, "agent.group_window", "expected a duration like 30s, 5m, 4h or 1d, got 'soon'")),
     ("agent: {interval: }",
