@@ -8,7 +8,6 @@ out. The screenshot is read here too (a PNG's size and its pixels, with zlib alo
 
 from __future__ import annotations
 
-import shutil
 import struct
 import subprocess
 import tempfile
@@ -17,9 +16,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
-
-from tests.promtool import required_here
+from tests.promtool import debian_tool
 
 INSTALL_HINT = "Chromium is not installed (Debian: apt-get install chromium)"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -27,13 +24,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def chromium() -> str:
     """The Chromium executable; skips the test without it (fails it in CI)."""
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path is not None:
-            return path
-    if required_here():
-        pytest.fail(f"{INSTALL_HINT}; CI needs it")
-    pytest.skip(INSTALL_HINT)
+    return debian_tool(("chromium", "chromium-browser", "google-chrome"), INSTALL_HINT)
 
 
 @dataclass(frozen=True)

@@ -21,14 +21,21 @@ def required_here() -> bool:
             or os.environ.get("WATCHKEEPER_REQUIRE_SERVICES") == "1")
 
 
+def debian_tool(names: tuple[str, ...], hint: str) -> str:
+    """The first of ``names`` on the PATH; skips the test without any (fails it in CI,
+    saying ``hint``: which package brings it)."""
+    for name in names:
+        path = shutil.which(name)
+        if path is not None:
+            return path
+    if required_here():
+        pytest.fail(f"{hint}; CI needs it")
+    pytest.skip(hint)
+
+
 def promtool() -> str:
     """The promtool executable; skips the test without it (fails it in CI)."""
-    path = shutil.which("promtool")
-    if path is not None:
-        return path
-    if required_here():
-        pytest.fail(f"{INSTALL_HINT}; CI needs it")
-    pytest.skip(INSTALL_HINT)
+    return debian_tool(("promtool",), INSTALL_HINT)
 
 
 def lint(page: str) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import subprocess
 import time
 import urllib.request
@@ -16,10 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.ports import free_port
-from tests.promtool import required_here
+from tests.promtool import debian_tool
 
 BINARIES = ("/usr/bin/prometheus-alertmanager", "alertmanager")
 INSTALL_HINT = ("Alertmanager is not installed (Debian: apt-get install "
@@ -35,13 +32,7 @@ receivers:
 
 def binary() -> str:
     """The Alertmanager executable; skips the test without it (fails it in CI)."""
-    for name in BINARIES:
-        path = shutil.which(name)
-        if path is not None:
-            return path
-    if required_here():
-        pytest.fail(f"{INSTALL_HINT}; CI needs it")
-    pytest.skip(INSTALL_HINT)
+    return debian_tool(BINARIES, INSTALL_HINT)
 
 
 class Alertmanager:
