@@ -7,7 +7,7 @@ Configured per metric beside the static limits (which always apply as well)::
         crit: "> 2000"
         adaptive: {sensitivity: medium, direction: both, min_deviation: 10%, warmup: 1d}
 
-Algorithm (O(1) per sample; about 29 KB of memory per metric however long it runs and
+Algorithm (O(1) per sample; about 31 KB of memory per metric however long it runs and
 however often it is sampled, 10 to 15 KB when stored; see ``baseline``). Everything is
 reckoned in hours and days, never in samples, so one set of defaults holds from one sample
 a minute to one an hour:
@@ -33,7 +33,10 @@ a minute to one an hour:
    minutes, is above the band by a quarter of the margin too (of medium's at most;
    seldom samples are aggregates already: they alert at once).
 3. Besides the band, once an hour: the hour's *mean* far outside the recent hours' means
-   (a level shift that spikes hide; ``HIGHER`` / ``LOWER``), and once a day: the daily
+   (a level shift that spikes hide; ``HIGHER`` / ``LOWER``); the last 6 hours far below
+   the same hours of each of the last 7 days, in a metric whose days repeat (a *quiet
+   stretch*: a holiday, traffic lost; ``LOWER``, at most once a day, once two weeks tell
+   how far such stretches go); and once a day: the daily
    mean moving the same way on each of the last 7 days by more than half the week's range
    (a leak; ``RISING`` / ``FALLING``). Any time: a value that stays exactly the same for
    3 times longer than it ever did (at least 2 h), if it changed at most samples before
@@ -59,7 +62,7 @@ import math
 import time
 
 from agent.model import Status
-from agent.thresholds.adaptive_changes import drift_change, level_change
+from agent.thresholds.adaptive_changes import drift_change, level_change, quiet_stretch
 from agent.thresholds.adaptive_codes import (
     ABOVE,
     BELOW,
@@ -78,6 +81,7 @@ from agent.thresholds.adaptive_codes import (
     MARGIN_SLACK,
     NORMAL,
     PROBLEM_CODES,
+    QUIET_EVERY,
     RANK_FRACTION,
     REARM,
     RISING,
@@ -95,7 +99,13 @@ from agent.thresholds.adaptive_settings import (
 )
 from agent.thresholds.adaptive_store import pack_state, unpack_state
 from agent.thresholds.adaptive_words import AdaptiveVerdict, AdaptiveWords
-from agent.thresholds.baseline import DAY_SLOTS, RECENT_SLOTS, SLOT_SECONDS, Baseline
+from agent.thresholds.baseline import (
+    DAY_SLOTS,
+    RECENT_SLOTS,
+    SLOT_SECONDS,
+    STRETCH_HOURS,
+    Baseline,
+)
 
 # The settings and codes live in their own modules; they are imported from here too.
 __all__ = ["ABOVE", "BELOW", "FALLING", "HELD", "HIGHER", "IGNORED", "LEARNING", "LOWER",
@@ -116,9 +126,10 @@ class AdaptiveState(AdaptiveWords):
     __slots__ = (
         "_offset", "_offset_until", "band_prev", "baseline", "burst", "calibrate", "calm",
         "confirm_hi", "drift_day", "drift_from", "drift_to", "episode", "factor", "first_t",
-        "last_bad_t", "last_t", "last_value", "level", "longest_still", "lower", "metric",
-        "moved_t", "moves", "peak", "pending", "ready", "rearm_hi", "rearm_lo",
-        "rearm_mean", "rearm_until", "seen", "settings", "still_at", "upper", "utc_offset",
+        "last_bad_t", "last_t", "last_value", "level", "level_hours", "longest_still",
+        "lower", "metric", "moved_t", "moves", "peak", "pending", "quiet_t", "ready",
+        "rearm_hi", "rearm_lo", "rearm_mean", "rearm_until", "seen", "settings", "still_at",
+        "upper", "utc_offset",
     )
 
     def __init__(self, settings: AdaptiveSettings | None = None, metric: str = "value",
@@ -158,6 +169,8 @@ class AdaptiveState(AdaptiveWords):
         self.drift_from = math.nan  # the daily means it moved from and to
         self.drift_to = math.nan
         self.level = (math.nan, math.nan, math.nan)  # the hour's mean, the usual means
+        self.level_hours = 1      # the hours that mean is of (STRETCH_HOURS: a quiet stretch)
+        self.quiet_t = -math.inf  # when a quiet stretch was last found
         self._offset = 0.0 if utc_offset is None else utc_offset
         self._offset_until = -math.inf if utc_offset is None else math.inf
 
@@ -265,6 +278,8 @@ class AdaptiveState(AdaptiveWords):
         elif self.episode == BELOW:
             self.rearm_lo, self.rearm_until = self.peak, t + REARM
             self.lower = min(self.lower, self.peak)
+        elif self.level_hours > 1:
+            pass  # a quiet stretch: at most once a day (QUIET_EVERY), not an hour's level
         elif self.episode == HIGHER:
             self.rearm_mean = (self.level[0], -math.inf, t + REARM)
         elif self.episode == LOWER:
@@ -334,8 +349,15 @@ class AdaptiveState(AdaptiveWords):
         if self.last_t >= r_until:
             r_hi, r_lo = -math.inf, math.inf
         found = level_change(self.baseline, self.settings, (r_hi, r_lo))
+        hours = 1
+        if found is None and (self.episode == LOWER
+                              or self.last_t - self.quiet_t >= QUIET_EVERY):
+            found = quiet_stretch(self.baseline, self.settings)
+            if found is not None:
+                self.quiet_t, hours = self.last_t, STRETCH_HOURS
         if found is not None:
             self.pending, self.level = found
+            self.level_hours = hours
 
     def _drift(self, day: int, width: float) -> None:
         """Once a day (once a week at most when found): is the daily mean drifting?"""
@@ -355,6 +377,7 @@ class AdaptiveState(AdaptiveWords):
             self.moved_t += shift
             self.still_at += shift
             self.rearm_until += shift
+            self.quiet_t += shift
             hi, lo, until = self.rearm_mean
             self.rearm_mean = (hi, lo, until + shift)
 

@@ -1,7 +1,10 @@
-"""The learned checks for what a band misses: a level shift, a drift over days.
+"""The learned checks for what a band misses: a level shift, a quiet stretch, a drift.
 
 Once an hour: was the mean of the hour that ended far beyond the recent hours' means
-(``HIGHER`` / ``LOWER``: a level shift that spikes would hide)? Once a day: did the daily
+(``HIGHER`` / ``LOWER``: a level shift that spikes would hide)? Were the last hours far
+below the same hours of each of the last days (``LOWER``: a quiet day among busy ones, a
+holiday, traffic lost; a drop hides in a single sample's noise and among the weekend's
+lows, a stretch of hours does not)? Once a day: did the daily
 mean move the same way on each of the last days, by more than a share of the week's
 range (``RISING`` / ``FALLING``: a leak)? Pure functions of the learned baseline; the
 state reports what they find with the next sample.
@@ -9,6 +12,7 @@ state reports what they find with the next sample.
 
 from __future__ import annotations
 
+import math
 from itertools import pairwise
 
 from agent.thresholds.adaptive_codes import (
@@ -20,6 +24,10 @@ from agent.thresholds.adaptive_codes import (
     LEVEL_LEAST,
     LOWER,
     MARGIN_SLACK,
+    QUIET_DAYS,
+    QUIET_FACTOR,
+    QUIET_LEAST,
+    QUIET_REGULAR,
     RISING,
     Code,
 )
@@ -58,6 +66,31 @@ def level_change(base: Baseline, settings: AdaptiveSettings,
     if (down > max(f, under) and lo - mean > least and mean < r_lo
             and direction is not Direction.ABOVE):
         return LOWER, (mean, lo, hi)
+    return None
+
+
+def quiet_stretch(base: Baseline,
+                  settings: AdaptiveSettings) -> tuple[Code, tuple[float, float, float]] | None:
+    """At the end of an hour: were the last hours together far below the same hours of
+    each of the last days? ``LOWER`` and (their mean, the days' lowest and highest), or
+    None.
+
+    Only in a metric whose days repeat (their means within ``QUIET_REGULAR`` of their
+    level), once ``QUIET_DAYS`` days tell how far such stretches usually go; far is beyond
+    ``QUIET_FACTOR`` times the sensitivity's share of the days' range, beyond what the
+    odd day went (by a slack), and by more than ``QUIET_LEAST`` times ``min_deviation``."""
+    if settings.direction is Direction.ABOVE:
+        return None
+    now, lo, hi = base.stretch
+    if not (math.isfinite(now) and hi - lo <= QUIET_REGULAR * abs(lo + hi) / 2):
+        return None
+    usual = base.quiet_rank(QUIET_DAYS)
+    if math.isnan(usual):
+        return None
+    f = QUIET_FACTOR * settings.sensitivity.margin_factor
+    margin = max(f, settings.sensitivity.calibrate * usual + MARGIN_SLACK * f) * (hi - lo)
+    if lo - now > max(margin, QUIET_LEAST * settings.min_deviation.of(max(abs(lo), abs(hi)))):
+        return LOWER, (now, lo, hi)
     return None
 
 

@@ -66,6 +66,19 @@ REARM = 3 * 86400.0
 DRIFT_DAYS = 7
 #: ... by more in all than this share of the recent range's width.
 DRIFT_SHARE = 0.5
+#: A quiet stretch (the last ``STRETCH_HOURS`` hours far below the same hours of each of
+#: the last ``STRETCH_DAYS`` days: a holiday, traffic lost to an outage) counts in a metric
+#: whose days repeat: those days' means within this share of their level (a bursty or
+#: wandering metric's days tell little of each other) ...
+QUIET_REGULAR = 0.25
+#: ... when it is below them by more than this many times the sensitivity's share of their
+#: range (and beyond the odd day's stretch, by a slack), and by this many times
+#: ``min_deviation`` ...
+QUIET_FACTOR = 2.0
+QUIET_LEAST = 2.0
+#: ... once this many days are known of how far such stretches go; at most once a day.
+QUIET_DAYS = 14
+QUIET_EVERY = 86400.0
 #: A metric whose odd day goes more than this many band widths beyond its band (above, or
 #: below) is bursty there: a burst in it is an anomaly once a second sample confirms it ...
 BURSTY_EXCESS = 1.0

@@ -20,6 +20,11 @@ _STATE_FORMAT = 2
 #: the level that confirms it (a format 2 row has none waiting).
 _BURST = struct.Struct("<2d")
 _BURST_FORMAT = 3
+#: Format 4 adds, after those, when a quiet stretch was last found and the hours the
+#: level's mean is of (a format 3 row found none: an hour).
+_QUIET = struct.Struct("<dB")
+_QUIET_FORMAT = 4
+_FORMATS = (_STATE_FORMAT, _BURST_FORMAT, _QUIET_FORMAT)
 
 
 class AdaptiveState(Protocol):
@@ -47,6 +52,8 @@ class AdaptiveState(Protocol):
     drift_from: float
     drift_to: float
     level: tuple[float, float, float]
+    level_hours: int
+    quiet_t: float
     rearm_mean: tuple[float, float, float]
     episode: Code
     pending: Code
@@ -58,20 +65,20 @@ class AdaptiveState(Protocol):
 
 def pack_state(s: AdaptiveState) -> bytes:
     """The learned state and the current episode of ``s`` as compact bytes."""
-    head = _STATE.pack(_BURST_FORMAT, s.first_t, s.last_t, s.last_bad_t, s.peak, s.upper,
+    head = _STATE.pack(_QUIET_FORMAT, s.first_t, s.last_t, s.last_bad_t, s.peak, s.upper,
                        s.lower, s._offset, s.last_value, s.moved_t, s.longest_still,
                        s.still_at, s.rearm_hi, s.rearm_lo, s.rearm_until, s.drift_day,
                        s.drift_from, s.drift_to, *s.level, *s.rearm_mean, s.episode,
                        s.pending, min(s.calm, 2**31), s.seen, s.moves, s.ready)
-    return head + _BURST.pack(s.burst, s.confirm_hi) + s.baseline.to_bytes()
+    return (head + _BURST.pack(s.burst, s.confirm_hi)
+            + _QUIET.pack(s.quiet_t, min(s.level_hours, 255)) + s.baseline.to_bytes())
 
 
 def unpack_state(s: AdaptiveState, data: bytes, keep_offset: bool) -> None:
     """Restore ``pack_state`` output into the fresh state ``s``; ``keep_offset``: the
     stored UTC offset holds until the next hour (the state follows the host's zone).
     ValueError when the bytes are not such a state."""
-    if len(data) < _STATE.size + _BURST.size or data[0] not in (_STATE_FORMAT,
-                                                                   _BURST_FORMAT):
+    if len(data) < _STATE.size + _BURST.size + _QUIET.size or data[0] not in _FORMATS:
         raise ValueError("stored adaptive state has an unknown format")
     (_, first_t, last_t, last_bad_t, peak, upper, lower, offset, last_value, moved_t,
      longest_still, still_at, rearm_hi, rearm_lo, rearm_until, drift_day, drift_from,
@@ -79,9 +86,13 @@ def unpack_state(s: AdaptiveState, data: bytes, keep_offset: bool) -> None:
      rearm_mean_until, episode, pending, calm, seen, moves,
      ready) = _STATE.unpack_from(data)
     at = _STATE.size
-    if data[0] == _BURST_FORMAT:
+    if data[0] >= _BURST_FORMAT:
         s.burst, s.confirm_hi = _BURST.unpack_from(data, at)
         at += _BURST.size
+    if data[0] >= _QUIET_FORMAT:
+        s.quiet_t, s.level_hours = _QUIET.unpack_from(data, at)
+        s.level_hours = max(1, s.level_hours)
+        at += _QUIET.size
     s.baseline = Baseline.from_bytes(data[at:])
     s.first_t, s.last_t, s.last_bad_t = first_t, last_t, last_bad_t
     s.peak, s.upper, s.lower = peak, upper, lower

@@ -28,7 +28,7 @@ from agent.thresholds.adaptive_codes import (
     Code,
 )
 from agent.thresholds.adaptive_settings import AdaptiveSettings
-from agent.thresholds.baseline import DAY_SLOTS, Baseline
+from agent.thresholds.baseline import DAY_SLOTS, STRETCH_DAYS, Baseline
 from agent.units import format_duration, format_value
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -52,6 +52,7 @@ class AdaptiveWords:
     drift_from: float
     drift_to: float
     level: tuple[float, float, float]
+    level_hours: int
     _offset: float
 
     def when(self, t: float, weekday: bool = True) -> str:
@@ -75,6 +76,10 @@ class AdaptiveWords:
         if code in (HIGHER, LOWER):
             mean, lo, hi = (format_value(m, x) for x in self.level)
             side = "above" if code == HIGHER else "below"
+            if self.level_hours > 1:
+                return (f"on a level far {side} normal: the last {self.level_hours} hours "
+                        f"averaged {mean} (usually {lo}-{hi} at these hours on the last "
+                        f"{STRETCH_DAYS} days)")
             return (f"on a level far {side} normal: the last hour averaged {mean} "
                     f"(hourly means usually {lo}-{hi})")
         if code in (ABOVE, BELOW):

@@ -2,7 +2,8 @@
 
 ``Band`` is what ``Baseline`` derives for each hour. From its ring of hourly summaries,
 ``periods`` reads a profile (the ranges this hour reached on the last days or weeks),
-``mean_periods`` the same of the hours' means, and ``sustained`` the level the last
+``mean_periods`` the same of the hours' means, ``stretch_means`` the mean of the last
+hours and of the same hours on the days before, and ``sustained`` the level the last
 hours held. ``quieter`` and ``majority`` are the two ways a profile bears on the band:
 an hour of the week clearly quieter than the day replaces the day's profile, and the
 range most of the periods reached widens the band.
@@ -121,6 +122,28 @@ def mean_periods(hours: array[int], means: array[float], *, hour: int, period: i
     los.sort()
     his.sort()
     return los, his
+
+
+def stretch_means(hours: array[int], means: array[float], *, end: int, span: int,
+                  days: int) -> tuple[float, list[float]]:
+    """The mean of the ``span`` hours before hour ``end`` (of their hourly means), and the
+    same of the same hours on each of the last ``days`` days that knows all of them; NaN
+    unless all of the last ``span`` hours are known."""
+    slots = len(hours)
+
+    def mean_of(stop: int) -> float:
+        total = 0.0
+        for h in range(stop - span, stop):
+            i = h % slots
+            if hours[i] != h:
+                return math.nan
+            total += means[i]
+        return total / span
+
+    now = mean_of(end)
+    if math.isnan(now):
+        return now, []
+    return now, [m for d in range(1, days + 1) if not math.isnan(m := mean_of(end - 24 * d))]
 
 
 def sustained(hours: array[int], lows: array[float], highs: array[float], now: int,

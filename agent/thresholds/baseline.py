@@ -2,7 +2,7 @@
 
 History is kept as one summary per clock hour (lowest, highest and mean value, and the
 number of samples) in a ring of three weeks, plus how far each of the last twelve weeks'
-days went beyond its bands, so memory is fixed (about 29 KB per metric) however fast
+days went beyond its bands, so memory is fixed (about 31 KB per metric) however fast
 samples arrive and however long the agent runs. Every statistic is over hours and days,
 never over samples. Each new hour the *band* (the normal range for that hour) is
 recomputed from completed hours only:
@@ -27,9 +27,12 @@ recomputed from completed hours only:
 * **sustained**: once the last ``SUSTAINED_SLOTS`` hours all went beyond their profile on
   one side, the level most of them reached joins the band, so a lasting level shift is
   the new normal within hours at every hour (until the profile has learned it).
-* **excess**: how far beyond its band each hour went, and its mean beyond the recent
-  hours' means, noted day by day (``excess``): how far out a value must be to be
-  unusual (``adaptive``).
+* **stretch**: the mean of the last ``STRETCH_HOURS`` hours, and the lowest and highest
+  of the same hours on each of the last ``STRETCH_DAYS`` days (a quiet day among busy
+  ones shows there, not in any one hour).
+* **excess**: how far beyond its band each hour went, its mean beyond the recent hours'
+  means, and the stretch below the same hours of the last days, noted day by day
+  (``excess``): how far out a value must be to be unusual (``adaptive``).
 
 All of it is O(1) per sample; the hourly recompute costs tens of microseconds. The band
 and its profiles are in ``band``, the stored form in ``baseline_store``.
@@ -41,12 +44,21 @@ import math
 from array import array
 from bisect import bisect_left, insort
 
-from agent.thresholds.band import Band, Ranges, majority, mean_periods, periods, quieter, sustained
+from agent.thresholds.band import (
+    Band,
+    Ranges,
+    majority,
+    mean_periods,
+    periods,
+    quieter,
+    stretch_means,
+    sustained,
+)
 from agent.thresholds.baseline_store import pack_baseline, unpack_baseline
 from agent.thresholds.excess import DailyExcess
 
-__all__ = ["DAY_SLOTS", "MIN_SLOTS", "RECENT_SLOTS", "SLOT_SECONDS", "WEEK_SLOTS", "Band",
-           "Baseline"]
+__all__ = ["DAY_SLOTS", "MIN_SLOTS", "RECENT_SLOTS", "SLOT_SECONDS", "STRETCH_DAYS",
+           "STRETCH_HOURS", "WEEK_SLOTS", "Band", "Baseline"]
 
 SLOT_SECONDS = 3600
 DAY_SLOTS = 24
@@ -65,6 +77,10 @@ NARROW_DAYS = 5
 NARROW_WEEKS = 3
 #: Days known before the profile narrows the band from below too.
 NARROW_LOW_DAYS = 7
+#: A stretch of this many hours is compared with the same hours of this many days before
+#: (the quiet stretch of ``adaptive``).
+STRETCH_HOURS = 6
+STRETCH_DAYS = 7
 #: Hours whose common level joins the band (a level shift is normal after this long).
 SUSTAINED_SLOTS = 6
 #: Completed hours needed before there is any band at all ...
@@ -105,6 +121,7 @@ class Baseline:
         "mean_excess",
         "mean_range",
         "rank_fraction",
+        "stretch",
     )
 
     def __init__(self, rank_fraction: float = 0.05) -> None:
@@ -127,6 +144,9 @@ class Baseline:
         self.mean_excess = (0.0, 0.0)
         self.mean_range = (math.nan, math.nan)
         self.last_mean = math.nan
+        #: The mean of the last ``STRETCH_HOURS`` hours and the lowest and highest of the
+        #: same hours on the last ``STRETCH_DAYS`` days (NaN unless all are known).
+        self.stretch = (math.nan, math.nan, math.nan)
         self._rec_hi = array("d")  # sorted highs of the recent window
         self._rec_lo = array("d")  # sorted lows of the recent window
         self.cur_hour = EMPTY_HOUR
@@ -186,6 +206,7 @@ class Baseline:
             self._excess(prev, *self.mean_excess)
         self.cur_lo, self.cur_hi, self.cur_n, self.cur_sum = math.inf, -math.inf, 0, 0.0
         self.cur_hour = hour
+        self._stretch(prev + 1)
         self._expire(prev - RECENT_SLOTS, hour - RECENT_SLOTS)
         self.band = self._compute_band(hour, keep=True)
 
@@ -213,6 +234,25 @@ class Baseline:
         if not width > 0:
             return 0.0, 0.0
         return max(0.0, (mean - hi) / width), max(0.0, (lo - mean) / width)
+
+    def _stretch(self, end: int) -> None:
+        """Compare the hours before ``end`` with the same hours of the last days, and note
+        how far below them they went (in widths of those days' range)."""
+        now, days = stretch_means(self._hour, self._mean, end=end, span=STRETCH_HOURS,
+                                  days=STRETCH_DAYS)
+        if len(days) < STRETCH_DAYS:
+            self.stretch = (math.nan, math.nan, math.nan)
+            return
+        lo, hi = min(days), max(days)
+        self.stretch = (now, lo, hi)
+        below = (lo - now) / (hi - lo) if hi > lo else (math.inf if now < lo else 0.0)
+        self._days.note_quiet(end - STRETCH_HOURS, max(0.0, below))
+
+    def quiet_rank(self, least_days: int) -> float:
+        """How far below the same hours of the last days the stretches of the day that
+        counts went, in widths of their range (NaN while fewer than ``least_days`` days
+        had a stretch to compare)."""
+        return self._days.quiet_rank(self.cur_hour - STRETCH_HOURS, least_days)
 
     def _excess(self, hour: int, mean_up: float, mean_down: float) -> None:
         """Note how far the hour that ended went beyond its band, in band widths (and its

@@ -14,7 +14,9 @@ from typing import Protocol
 
 from agent.thresholds.excess import DailyExcess
 
-_FORMAT = 3
+_FORMAT = 4
+#: Format 3 is format 4 without the days' quiet stretches (read, and learned from there).
+_OLD_FORMAT = 3
 _HEADER = struct.Struct("<Bdqqdddqq")
 #: Bytes per hour of the ring: hour (8), count (4), low, high, mean (8 each).
 _SLOT_BYTES = 36
@@ -56,7 +58,9 @@ def unpack_baseline(b: Baseline, data: bytes) -> None:
     except zlib.error as exc:
         raise ValueError(f"stored baseline is corrupt ({exc})") from None
     slots = len(b._hour)
-    if len(body) != _HEADER.size + slots * _SLOT_BYTES + DailyExcess.SIZE or body[0] != _FORMAT:
+    sizes = {_FORMAT: DailyExcess.SIZE, _OLD_FORMAT: DailyExcess.OLD_SIZE}
+    excess = sizes.get(body[0]) if body else None
+    if excess is None or len(body) != _HEADER.size + slots * _SLOT_BYTES + excess:
         raise ValueError("stored baseline has an unknown format or size")
     (_, frac, cur_hour, cur_n, cur_lo, cur_hi, cur_sum, above,
      below) = _HEADER.unpack_from(body)

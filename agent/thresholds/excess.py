@@ -1,7 +1,9 @@
 """How far a metric went beyond its normal range, day by day: the scale of its surprises.
 
 Each hour that ends notes how far it went beyond its band (above, below; in band widths)
-and how far its mean went beyond the recent hours' means. A day keeps the most of each.
+and how far its mean went beyond the recent hours' means, and how far the last hours
+together fell below the same hours of the last days (in widths of those days' range,
+noted on the day the stretch began). A day keeps the most of each.
 The ``EXCESS_RANK``-th largest of the last ``EXCESS_DAYS`` days (the largest while fewer
 than ``EXCESS_MIN_DAYS`` are known) is how far the metric strays on an ordinary bad day:
 a value must go further than that to be unusual, so a metric with a burst every day needs
@@ -28,9 +30,10 @@ _NAN4 = (math.nan, math.nan, math.nan, math.nan)
 class DailyExcess:
     """The most each of the last ``EXCESS_DAYS`` days went beyond its bands and means."""
 
-    __slots__ = ("_day", "_down", "_mean_down", "_mean_up", "_up")
-    #: Bytes of ``to_bytes``.
-    SIZE = EXCESS_DAYS * 40
+    __slots__ = ("_day", "_down", "_mean_down", "_mean_up", "_quiet", "_quiet_rank", "_up")
+    #: Bytes of ``to_bytes`` (``OLD_SIZE``: before the quiet stretches were kept).
+    SIZE = EXCESS_DAYS * 48
+    OLD_SIZE = EXCESS_DAYS * 40
 
     def __init__(self) -> None:
         self._day = array("q", [_EMPTY]) * EXCESS_DAYS
@@ -38,15 +41,25 @@ class DailyExcess:
         self._down = array("d", [0.0]) * EXCESS_DAYS
         self._mean_up = array("d", [0.0]) * EXCESS_DAYS
         self._mean_down = array("d", [0.0]) * EXCESS_DAYS
+        # NaN: no stretch of that day could be compared with the days before.
+        self._quiet = array("d", [math.nan]) * EXCESS_DAYS
+        # (day, least days, rank): the days before a day are final once its stretches are
+        # judged (a stretch is noted on the day it began), so the rank holds all day.
+        self._quiet_rank = (_EMPTY, 0, math.nan)
 
-    def note(self, hour: int, up: float, down: float, mean_up: float,
-             mean_down: float) -> None:
-        """Hour ``hour`` (since the epoch) went this far beyond (all >= 0)."""
-        day = hour // _DAY_HOURS
+    def _slot(self, day: int) -> int:
+        """The slot of ``day``, emptied first if it held an older day."""
         j = day % EXCESS_DAYS
         if self._day[j] != day:
             self._day[j] = day
             self._up[j] = self._down[j] = self._mean_up[j] = self._mean_down[j] = 0.0
+            self._quiet[j] = math.nan
+        return j
+
+    def note(self, hour: int, up: float, down: float, mean_up: float,
+             mean_down: float) -> None:
+        """Hour ``hour`` (since the epoch) went this far beyond (all >= 0)."""
+        j = self._slot(hour // _DAY_HOURS)
         self._up[j] = max(up, self._up[j])
         self._down[j] = max(down, self._down[j])
         self._mean_up[j] = max(mean_up, self._mean_up[j])
@@ -65,15 +78,41 @@ class DailyExcess:
                 sorted(self._mean_up[j] for j in days)[k],
                 sorted(self._mean_down[j] for j in days)[k])
 
+    def note_quiet(self, hour: int, below: float) -> None:
+        """The stretch of hours that began in hour ``hour`` fell ``below`` (>= 0) the same
+        hours of the last days."""
+        day = hour // _DAY_HOURS
+        j = self._slot(day)
+        if not self._quiet[j] >= below:  # NaN: the first of the day
+            self._quiet[j] = below
+            if day < self._quiet_rank[0]:  # the clock went back
+                self._quiet_rank = (_EMPTY, 0, math.nan)
+
+    def quiet_rank(self, hour: int, least_days: int) -> float:
+        """How far below the same hours of the last days the stretches of the day that
+        counts went (the ``EXCESS_RANK``-th largest), of the days before the one of hour
+        ``hour`` (a stretch is not judged by itself); NaN while fewer than ``least_days``
+        days had a stretch to compare."""
+        day = hour // _DAY_HOURS
+        cached_day, cached_least, rank = self._quiet_rank
+        if (cached_day, cached_least) == (day, least_days):
+            return rank
+        known = sorted(q for d, q in zip(self._day, self._quiet, strict=True)
+                       if day - EXCESS_DAYS <= d < day and not math.isnan(q))
+        rank = known[-EXCESS_RANK] if len(known) >= max(least_days, EXCESS_RANK) else math.nan
+        self._quiet_rank = (day, least_days, rank)
+        return rank
+
     def to_bytes(self) -> bytes:
         """``SIZE`` bytes to store."""
         return (self._day.tobytes() + self._up.tobytes() + self._down.tobytes()
-                + self._mean_up.tobytes() + self._mean_down.tobytes())
+                + self._mean_up.tobytes() + self._mean_down.tobytes() + self._quiet.tobytes())
 
     @classmethod
     def from_bytes(cls, data: bytes) -> DailyExcess:
-        """Rebuild from ``to_bytes``; ValueError when the size is not that."""
-        if len(data) != cls.SIZE:
+        """Rebuild from ``to_bytes`` (or the ``OLD_SIZE`` form, which knows no quiet
+        stretches yet); ValueError when the size is neither."""
+        if len(data) not in (cls.SIZE, cls.OLD_SIZE):
             raise ValueError("stored excess has an unknown size")
         self = cls()
         n = EXCESS_DAYS * 8
@@ -81,5 +120,7 @@ class DailyExcess:
         self._up = array("d", data[n:2 * n])
         self._down = array("d", data[2 * n:3 * n])
         self._mean_up = array("d", data[3 * n:4 * n])
-        self._mean_down = array("d", data[4 * n:])
+        self._mean_down = array("d", data[4 * n:5 * n])
+        if len(data) == cls.SIZE:
+            self._quiet = array("d", data[5 * n:])
         return self

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import zlib
+
 import pytest
 
 from agent.thresholds.baseline import RECENT_SLOTS, Band, Baseline
+from agent.thresholds.excess import DailyExcess
 
 H0 = 1000 * 24  # an hour count at midnight (hour 0 of a day)
 
@@ -136,3 +139,17 @@ def test_an_hour_judged_against_a_few_hours_only_is_no_measure_of_a_bad_day(
     assert (band.over == band.over) is counted  # NaN: no day noted yet
     if counted:
         assert band.over == pytest.approx((30.0 - 11.0) / 2.0)
+
+
+def test_a_baseline_stored_before_quiet_stretches_were_kept_is_restored() -> None:
+    # The earlier format: the same, but the days' excess without the quiet stretches.
+    a = Baseline()
+    fill(a, range(H0, H0 + 200), special={H0 + 24 * d + 2: 50.0 for d in range(8)})
+    body = zlib.decompress(a.to_bytes())
+    short = body[1:len(body) - (DailyExcess.SIZE - DailyExcess.OLD_SIZE)]
+    b = Baseline.from_bytes(zlib.compress(bytes([3]) + short))
+    assert (b.band, b.cur_hour) == (a.band, a.cur_hour)
+    for h in range(H0 + 201, H0 + 230):
+        assert band_at(a, h) == band_at(b, h)
+    with pytest.raises(ValueError, match="unknown format"):
+        Baseline.from_bytes(zlib.compress(bytes([4]) + short))  # the new format, too short

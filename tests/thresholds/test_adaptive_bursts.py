@@ -116,9 +116,10 @@ def test_a_state_stored_before_bursts_waited_is_restored_with_none_waiting() -> 
     t0 = START + DAYS * DAY + 2 * HOUR
     state.observe(t0, 50.0)
     stored = state.to_bytes()
-    # The earlier format: the same fields but the burst waiting and its level.
+    # The earlier format: the same fields but the burst waiting and its level (and what
+    # later formats added after them).
     head = struct.calcsize("<B23dbbIQQ?")
-    earlier = bytes([2]) + stored[1:head] + stored[head + 16:]
+    earlier = bytes([2]) + stored[1:head] + stored[head + 16 + struct.calcsize("<dB"):]
     restored = AdaptiveState.from_bytes(earlier, metric="value", utc_offset=0)
     assert restored.baseline.band == state.baseline.band
     assert restored.upper == state.upper

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+import struct
 from collections.abc import Callable
 
 import pytest
@@ -17,11 +18,14 @@ from agent.thresholds.adaptive import (
     ABOVE,
     BELOW,
     HIGHER,
+    LOWER,
     PROBLEM_CODES,
     RISING,
     STILL,
+    AdaptiveSettings,
     AdaptiveState,
     Code,
+    Direction,
 )
 
 START = 1_704_067_200  # Mon 2024-01-01 00:00 UTC
@@ -263,3 +267,81 @@ def test_an_hour_of_the_week_always_quiet_gets_a_quiet_band_after_three_of_them(
         why = state.explain(ABOVE, at, 80.0)
         assert "far above normal for Sat 14:00 (usually " in why
         assert why.endswith(" at Sat 14:00)")
+
+
+def traffic(t: float, rng: random.Random) -> float:
+    """A site's requests: a daily cycle from 15 at night to 100 in the afternoon, a fifth
+    less at weekends, noise of a few percent."""
+    hod = (t % DAY) / HOUR
+    level = 15 + 85 * max(0.0, math.sin(math.pi * (hod - 5) / 19)) if hod >= 5 else 15.0
+    weekend = (int(t // DAY) + 3) % 7 >= 5  # 1970-01-01 was a Thursday
+    return level * (0.8 if weekend else 1.0) * (1 + rng.gauss(0, 0.03))
+
+
+def with_quiet_day(shape: Shape, day: int, share: float) -> Shape:
+    """``shape`` with day ``day`` (from START) at ``share`` of its level."""
+    def quiet(t: float, rng: random.Random) -> float:
+        v = shape(t, rng)
+        return v * share if int((t - START) // DAY) == day else v
+    return quiet
+
+
+QUIET_STEPS = [60, 300, 3600]
+#: A Thursday: four weeks in (a week of days to compare with, two of how far they stray).
+HOLIDAY = 31
+
+
+@pytest.mark.parametrize("step", QUIET_STEPS)
+def test_a_quiet_day_among_busy_ones_alerts_once_with_the_hours_it_missed(step: int) -> None:
+    # A holiday, or traffic lost to a broken upstream: every hour of it is still within
+    # what some hour, or the weekend, does; together they are far below the same hours
+    # of the last 7 days.
+    state = AdaptiveState(metric="requests", utc_offset=0)
+    rows = trace(with_quiet_day(traffic, HOLIDAY, 0.55), HOLIDAY + 3, step)
+    codes = run(state, rows)
+    starts = alerts(codes)
+    assert [(rows[i][0] - START) // DAY for i in starts] == [HOLIDAY]
+    i = starts[0]
+    assert codes[i] == LOWER
+    why = state.explain(LOWER, *rows[i])
+    assert "is on a level far below normal: the last 6 hours averaged " in why
+    assert why.endswith(" at these hours on the last 7 days)")
+
+
+@pytest.mark.parametrize("step", QUIET_STEPS)
+def test_weekends_of_a_weekly_metric_are_not_quiet_stretches(step: int) -> None:
+    codes = run(AdaptiveState(utc_offset=0), trace(traffic, 8 * 7, step))
+    assert alerts(codes) == []
+
+
+@pytest.mark.parametrize("step", [300, 3600])
+def test_a_metric_whose_days_do_not_repeat_is_not_judged_by_its_quiet_stretches(
+        step: int) -> None:
+    # Bursts of every size: one day's hours tell little of the next day's, so a quiet
+    # day is one more of its moods (the band still judges each value).
+    def bursty(t: float, rng: random.Random) -> float:
+        return traffic(t, rng) * rng.paretovariate(1.1) / 10
+
+    state = AdaptiveState(utc_offset=0)
+    rows = trace(with_quiet_day(bursty, HOLIDAY, 0.55), HOLIDAY + 2, step)
+    for t, v in rows:
+        code = state.observe(t, v)
+        assert "at these hours" not in state.explain(code, t, v)
+
+
+def test_a_quiet_stretch_is_not_looked_for_where_only_rises_matter() -> None:
+    state = AdaptiveState(AdaptiveSettings(direction=Direction.ABOVE), utc_offset=0)
+    rows = trace(with_quiet_day(traffic, HOLIDAY, 0.55), HOLIDAY + 2, 300)
+    assert LOWER not in run(state, rows)
+
+
+def test_a_state_stored_before_quiet_stretches_were_looked_for_is_restored() -> None:
+    state = AdaptiveState(metric="requests", utc_offset=0)
+    run(state, trace(traffic, 10, 300))
+    stored = state.to_bytes()
+    head = struct.calcsize("<B23dbbIQQ?") + struct.calcsize("<2d")  # through the burst
+    earlier = bytes([3]) + stored[1:head] + stored[head + struct.calcsize("<dB"):]
+    restored = AdaptiveState.from_bytes(earlier, metric="requests", utc_offset=0)
+    assert (restored.quiet_t, restored.level_hours) == (-math.inf, 1)
+    tail = trace(traffic, 1, 300, 2, START + 10 * DAY)
+    assert run(restored, tail) == run(state, tail)

@@ -52,3 +52,39 @@ def test_a_bad_day_six_weeks_ago_still_sets_the_bar() -> None:
     ex = noted([9.0, 8.0, 7.0] + [0.5] * 40)
     assert EXCESS_DAYS >= 84
     assert ex.ranks(DAY0 + 24 * 43)[0] == 7.0
+
+
+def quiet_days(belows: list[float]) -> DailyExcess:
+    ex = DailyExcess()
+    for d, below in enumerate(belows):
+        ex.note_quiet(DAY0 + 24 * d + 3, below)
+        ex.note_quiet(DAY0 + 24 * d + 9, below / 3)  # a later stretch of the same day
+    return ex
+
+
+@pytest.mark.parametrize(("belows", "least", "counts"), [
+    ([0.2] * 13, 14, math.nan),               # too few days to know the odd one
+    ([0.2] * 13 + [0.4], 14, 0.2),
+    ([3.0, 2.5] + [0.2] * 11 + [0.4], 14, 0.4),  # two quiet days do not set the bar
+])
+def test_quiet_stretches_count_by_the_third_worst_day_once_enough_are_known(
+        belows: list[float], least: int, counts: float) -> None:
+    # Judged on the day after the last one noted: a stretch is not judged by its own day.
+    rank = quiet_days(belows).quiet_rank(DAY0 + 24 * len(belows), least)
+    assert rank == counts or (math.isnan(rank) and math.isnan(counts))
+
+
+def test_the_day_a_stretch_began_does_not_set_its_own_bar() -> None:
+    ex = quiet_days([0.2] * 14 + [9.0])
+    assert ex.quiet_rank(DAY0 + 24 * 14 + 20, 14) == 0.2
+
+
+def test_an_excess_stored_before_quiet_stretches_were_kept_is_read_knowing_none() -> None:
+    ex = noted([0.5, 2.0, 1.0, 3.0])
+    for d in range(20):
+        ex.note_quiet(DAY0 + 24 * d, 0.5)
+    older = ex.to_bytes()[:DailyExcess.OLD_SIZE]
+    again = DailyExcess.from_bytes(older)
+    assert again.ranks(DAY0 + 96) == ex.ranks(DAY0 + 96)
+    assert math.isnan(again.quiet_rank(DAY0 + 24 * 20, 14))
+    assert DailyExcess.from_bytes(ex.to_bytes()).quiet_rank(DAY0 + 24 * 20, 14) == 0.5
