@@ -30,7 +30,8 @@ _NAN4 = (math.nan, math.nan, math.nan, math.nan)
 class DailyExcess:
     """The most each of the last ``EXCESS_DAYS`` days went beyond its bands and means."""
 
-    __slots__ = ("_day", "_down", "_mean_down", "_mean_up", "_quiet", "_quiet_rank", "_up")
+    __slots__ = ("_day", "_down", "_mean_down", "_mean_up", "_past", "_quiet", "_quiet_rank",
+                 "_up")
     #: Bytes of ``to_bytes`` (``OLD_SIZE``: before the quiet stretches were kept).
     SIZE = EXCESS_DAYS * 48
     OLD_SIZE = EXCESS_DAYS * 40
@@ -46,6 +47,9 @@ class DailyExcess:
         # (day, least days, rank): the days before a day are final once its stretches are
         # judged (a stretch is noted on the day it began), so the rank holds all day.
         self._quiet_rank = (_EMPTY, 0, math.nan)
+        # What ``ranks`` needs of the days before one day (they do not change during it):
+        # (that day, how many, the newest day known, the largest few of each measure).
+        self._past: tuple[int, int, int, tuple[list[float], ...]] | None = None
 
     def _slot(self, day: int) -> int:
         """The slot of ``day``, emptied first if it held an older day."""
@@ -54,12 +58,16 @@ class DailyExcess:
             self._day[j] = day
             self._up[j] = self._down[j] = self._mean_up[j] = self._mean_down[j] = 0.0
             self._quiet[j] = math.nan
+            self._past = None  # a day came or went
         return j
 
     def note(self, hour: int, up: float, down: float, mean_up: float,
              mean_down: float) -> None:
         """Hour ``hour`` (since the epoch) went this far beyond (all >= 0)."""
-        j = self._slot(hour // _DAY_HOURS)
+        day = hour // _DAY_HOURS
+        j = self._slot(day)
+        if self._past is not None and day != self._past[0]:  # not the day summed up for
+            self._past = None
         self._up[j] = max(up, self._up[j])
         self._down[j] = max(down, self._down[j])
         self._mean_up[j] = max(mean_up, self._mean_up[j])
@@ -68,15 +76,48 @@ class DailyExcess:
     def ranks(self, hour: int) -> tuple[float, float, float, float]:
         """The day that counts as of ``hour``: how far beyond the band above and below,
         and beyond the means above and below; NaN before any day is known."""
-        first = hour // _DAY_HOURS - EXCESS_DAYS
+        day = hour // _DAY_HOURS
+        past = self._past
+        if past is None or past[0] != day:
+            past = self._past = self._summarize(day)
+        _, count, newest, tops = past
+        if newest > day:  # days after this one are known (the clock went back): all of it
+            return self._ranks_of(day - EXCESS_DAYS)
+        j = day % EXCESS_DAYS
+        today = self._day[j] == day
+        n = count + today
+        if not n:
+            return _NAN4
+        # The first days: the largest so far (few days tell little of the odd one).
+        k = EXCESS_RANK - 1 if n >= EXCESS_MIN_DAYS else 0
+        out = []
+        for top, values in zip(tops, self._measures(), strict=True):
+            known = [*top, values[j]] if today else list(top)
+            known.sort(reverse=True)
+            out.append(known[k])
+        return out[0], out[1], out[2], out[3]
+
+    def _measures(self) -> tuple[array[float], ...]:
+        return self._up, self._down, self._mean_up, self._mean_down
+
+    def _summarize(self, day: int) -> tuple[int, int, int, tuple[list[float], ...]]:
+        """The days before ``day`` (within the window): how many, the newest day known,
+        and the ``EXCESS_RANK`` largest of each measure, largest first."""
+        first = day - EXCESS_DAYS
+        days = [j for j, d in enumerate(self._day) if first < d < day]
+        tops = tuple(sorted((values[j] for j in days), reverse=True)[:EXCESS_RANK]
+                     for values in self._measures())
+        return day, len(days), max(self._day), tops
+
+    def _ranks_of(self, first: int) -> tuple[float, float, float, float]:
+        """``ranks`` from every day after ``first``, sorted."""
         days = [j for j, d in enumerate(self._day) if d > first]
         if not days:
             return _NAN4
-        # The first days: the largest so far (few days tell little of the odd one).
         k = -min(EXCESS_RANK, len(days)) if len(days) >= EXCESS_MIN_DAYS else -1
-        return (sorted(self._up[j] for j in days)[k], sorted(self._down[j] for j in days)[k],
-                sorted(self._mean_up[j] for j in days)[k],
-                sorted(self._mean_down[j] for j in days)[k])
+        up, down, mean_up, mean_down = (sorted(values[j] for j in days)[k]
+                                        for values in self._measures())
+        return up, down, mean_up, mean_down
 
     def note_quiet(self, hour: int, below: float) -> None:
         """The stretch of hours that began in hour ``hour`` fell ``below`` (>= 0) the same

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agent.thresholds.excess import EXCESS_DAYS, DailyExcess
 
@@ -88,3 +90,19 @@ def test_an_excess_stored_before_quiet_stretches_were_kept_is_read_knowing_none(
     assert again.ranks(DAY0 + 96) == ex.ranks(DAY0 + 96)
     assert math.isnan(again.quiet_rank(DAY0 + 24 * 20, 14))
     assert DailyExcess.from_bytes(ex.to_bytes()).quiet_rank(DAY0 + 24 * 20, 14) == 0.5
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(-30, 30 * 24), st.floats(0, 10), st.floats(0, 10),
+                          st.booleans()), max_size=80))
+def test_the_day_that_counts_is_the_same_however_it_is_reckoned(
+        notes: list[tuple[int, float, float, bool]]) -> None:
+    # The days before today are summed up once a day; a clock that goes back, or a
+    # question about an earlier hour, must give what sorting every known day gives.
+    ex = DailyExcess()
+    for hour, up, down, ask in notes:
+        ex.note(DAY0 + hour, up, down, up / 2, down / 2)
+        if ask:
+            at = DAY0 + hour
+            assert ex.ranks(at) == ex._ranks_of(at // 24 - EXCESS_DAYS)
+            assert ex.ranks(at + 30) == ex._ranks_of((at + 30) // 24 - EXCESS_DAYS)
