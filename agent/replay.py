@@ -141,31 +141,49 @@ class ReplaySummary:
 
 
 class TimeParser:
-    """Timestamp text -> epoch seconds, fast for the common ``YYYY-MM-DD HH:MM:SS``."""
+    """Timestamp text -> epoch seconds, fast for the common ``YYYY-MM-DD HH:MM:SS``.
 
-    __slots__ = ("_days",)
+    The days and the times of day seen are remembered (at most ``_KEEP`` of each): a
+    trace repeats both, and parsing them was most of a replayed sample's cost."""
+
+    __slots__ = ("_days", "_times")
+    _KEEP = 4096
 
     def __init__(self) -> None:
         self._days: dict[str, float] = {}
+        self._times: dict[str, float] = {}
 
     def __call__(self, text: str) -> float:
         if len(text) == 19 and text[10] in " T" and text[13] == ":" and text[16] == ":":
             day = self._days.get(text[:10])
             if day is None:
                 day = self._day(text[:10])
-            hh, mm, ss = text[11:13], text[14:16], text[17:19]
-            if hh.isdigit() and mm.isdigit() and ss.isdigit():
-                h, m, s = int(hh), int(mm), int(ss)
-                if h < 24 and m < 60 and s < 60:
-                    return day + h * 3600 + m * 60 + s
+            clock = self._times.get(text[11:])
+            if clock is None:
+                clock = self._clock(text[11:])
+            if clock >= 0:
+                return day + clock
         return _parse_other(text)
+
+    def _clock(self, text: str) -> float:
+        """Seconds since midnight of ``HH:MM:SS``; -1 when it is not one."""
+        hh, mm, ss = text[0:2], text[3:5], text[6:8]
+        seconds = -1.0
+        if hh.isdigit() and mm.isdigit() and ss.isdigit():
+            h, m, s = int(hh), int(mm), int(ss)
+            if h < 24 and m < 60 and s < 60:
+                seconds = h * 3600.0 + m * 60 + s
+        if len(self._times) >= self._KEEP:
+            self._times.clear()
+        self._times[text] = seconds
+        return seconds
 
     def _day(self, text: str) -> float:
         try:
             date = dt.date.fromisoformat(text)
         except ValueError:
             raise ValueError(f"cannot read {text!r} as a date") from None
-        if len(self._days) > 4096:
+        if len(self._days) >= self._KEEP:
             self._days.clear()
         seconds = (date - _EPOCH.date()).days * 86400.0
         self._days[text] = seconds

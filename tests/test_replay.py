@@ -119,6 +119,21 @@ def test_timestamps_in_common_forms(text: str) -> None:
     assert TimeParser()(text) == START + 300
 
 
+def test_timestamps_read_again_and_again_stay_right_and_bad_ones_stay_errors() -> None:
+    # Days and times of day are remembered; a day of one-second stamps is more than is
+    # kept, and every one of them must still be read right.
+    parse = TimeParser()
+    for _ in range(2):
+        for second in range(0, 86400, 7):
+            h, m, s = second // 3600, second // 60 % 60, second % 60
+            assert parse(f"2024-01-01 {h:02d}:{m:02d}:{s:02d}") == START + second
+    for bad in ("2024-01-01 24:00:00", "2024-01-01 00:60:00", "2024-01-01 0a:00:00"):
+        with pytest.raises(ValueError, match="cannot read"):
+            parse(bad)
+        with pytest.raises(ValueError, match="cannot read"):
+            parse(bad)  # the second time, from what was remembered
+
+
 def test_static_rule_applies_from_the_first_sample() -> None:
     rule = ThresholdRule("used_percent", warn=parse_comparison("> 80", "used_percent"),
                          crit=parse_comparison("> 90", "used_percent"))
