@@ -58,7 +58,9 @@ class DailyExcess:
             self._day[j] = day
             self._up[j] = self._down[j] = self._mean_up[j] = self._mean_down[j] = 0.0
             self._quiet[j] = math.nan
-            self._past = None  # a day came or went
+            # A day came (and the oldest went): what was summed up of the days is stale.
+            self._past = None
+            self._quiet_rank = (_EMPTY, 0, math.nan)
         return j
 
     def note(self, hour: int, up: float, down: float, mean_up: float,

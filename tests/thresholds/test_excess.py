@@ -106,3 +106,18 @@ def test_the_day_that_counts_is_the_same_however_it_is_reckoned(
             at = DAY0 + hour
             assert ex.ranks(at) == ex._ranks_of(at // 24 - EXCESS_DAYS)
             assert ex.ranks(at + 30) == ex._ranks_of((at + 30) // 24 - EXCESS_DAYS)
+
+
+
+def test_the_quiet_day_that_counts_is_the_same_after_a_restart() -> None:
+    # The rank of quiet stretches is remembered for a day. A new day pushes the oldest
+    # out of the twelve weeks; what is remembered must go with it, so that a state
+    # restored from its bytes (which remembers nothing) judges the same.
+    ex = DailyExcess()
+    for d in range(EXCESS_DAYS + 6):
+        ex.note_quiet(DAY0 + 24 * d + 8, 4.0 if d in (6, 7, 8) else 0.1)
+    at = DAY0 + 24 * (EXCESS_DAYS + 5) + 10
+    assert ex.quiet_rank(at, 3) == 4.0  # days 6, 7 and 8 are in the window
+    ex.note(DAY0 + 24 * (EXCESS_DAYS + 6) + 1, 0.0, 0.0, 0.0, 0.0)  # day 6 goes
+    assert DailyExcess.from_bytes(ex.to_bytes()).quiet_rank(at, 3) == 0.1
+    assert ex.quiet_rank(at, 3) == 0.1
