@@ -103,6 +103,14 @@ class HistorySettings(_Strict):
 GROUP_WAIT_MAX = 600.0
 
 
+def _held_back_at_most(v: float, what: str) -> float:
+    """``v``, a time that holds back ``what``, if it is at most ``GROUP_WAIT_MAX``."""
+    if v > GROUP_WAIT_MAX:
+        raise ValueError(f"must be at most {format_duration(GROUP_WAIT_MAX)}, got "
+                         f"{format_duration(v)} (it holds back {what})")
+    return v
+
+
 class AgentSettings(_Strict):
     """The ``agent:`` section."""
 
@@ -172,10 +180,7 @@ class AgentSettings(_Strict):
     @field_validator("group_window")
     @classmethod
     def _group_window(cls, v: float) -> float:
-        if v > GROUP_WAIT_MAX:
-            raise ValueError(f"must be at most 10m, got {format_duration(v)} (it holds "
-                             "back the first alert of the host)")
-        return v
+        return _held_back_at_most(v, "the first alert of the host")
 
     @field_validator("token")
     @classmethod
@@ -224,10 +229,7 @@ class Channel(_Strict):
     @field_validator("group_wait")
     @classmethod
     def _group_wait(cls, v: float) -> float:
-        if v > GROUP_WAIT_MAX:
-            raise ValueError(f"must be at most 10m, got {format_duration(v)} (it holds "
-                             "back the first alert of a storm)")
-        return v
+        return _held_back_at_most(v, "the first alert of a storm")
 
 
 #: The severities a route can select (ok never alerts).
