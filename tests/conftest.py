@@ -1,15 +1,22 @@
 """Suite-wide test setup: local database servers are required in CI, optional elsewhere;
-the notification receiver every test that sends through Apprise posts to."""
+the notification receiver every test that sends through Apprise posts to; an agent run in
+process with a fake clock."""
 
 from __future__ import annotations
 
 import os
 import socket
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.servers.receiver import Receiver
+
+if TYPE_CHECKING:
+    from agent.clock import FakeClock
+    from agent.runtime import Agent
 
 #: Test modules that talk to a local database server, and the port it listens on.
 SERVICE_MODULES = {
@@ -50,3 +57,22 @@ def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     with Receiver() as r:
         yield r
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A fake clock: time moves only when the test advances it."""
+    from agent.clock import FakeClock
+
+    return FakeClock()
+
+
+@pytest.fixture
+def agent(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Agent]:
+    """An agent run in process on the test module's ``CONFIG`` (see
+    ``tests/agent_in_process.py``), with the ``clock`` fixture; closed after the test."""
+    from tests.agent_in_process import in_process_agent
+
+    a = in_process_agent(request.module.CONFIG, tmp_path, clock)
+    yield a
+    a.close()

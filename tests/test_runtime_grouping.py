@@ -6,14 +6,8 @@ In process, with a fake clock (the dispatcher is not started; the queue is read)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from agent.alerting.state import EventKind
 from agent.clock import FakeClock
-from agent.config import load_config
 from agent.model import CheckResult
 from agent.runtime import Agent
 
@@ -34,20 +28,6 @@ checks:
     thresholds:
       used_percent: {{crit: "> 90"}}
 """
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def agent(tmp_path: Path, clock: FakeClock) -> Iterator[Agent]:
-    path = tmp_path / "config.yaml"
-    path.write_text(CONFIG.format(state=tmp_path / "state"))
-    a = Agent(load_config(path), clock=clock)
-    yield a
-    a.close()
 
 
 async def feed(agent: Agent, clock: FakeClock, check: str, used: float,

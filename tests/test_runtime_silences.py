@@ -8,14 +8,12 @@ and, once written, from the store (the dispatcher is not started).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from agent.alerting.state import EventKind, Phase
 from agent.clock import FakeClock
-from agent.config import load_config
 from agent.model import AlertKey, CheckResult
 from agent.runtime import Agent
 from agent.store import Store
@@ -39,20 +37,6 @@ checks:
       used_percent: {{crit: "> 90"}}
 """
 KEY = AlertKey("db-host", "db-main", "used_percent")
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def agent(tmp_path: Path, clock: FakeClock) -> Iterator[Agent]:
-    path = tmp_path / "config.yaml"
-    path.write_text(CONFIG.format(state=tmp_path / "state"))
-    a = Agent(load_config(path), clock=clock)
-    yield a
-    a.close()
 
 
 async def feed(agent: Agent, clock: FakeClock, used: float, after: float = 1.0) -> None:

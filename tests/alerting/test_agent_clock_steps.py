@@ -17,9 +17,9 @@ import pytest
 
 from agent.alerting.state import EventKind, Phase
 from agent.clock import FakeClock
-from agent.config import load_config
 from agent.model import AlertKey, CheckResult
 from agent.runtime import Agent
+from tests.agent_in_process import in_process_agent
 
 HOUR = 3600.0
 CONFIG = """
@@ -41,14 +41,7 @@ KEY = AlertKey("db-host", "db-main", "used_percent")
 
 
 def make_agent(tmp_path: Path, clock: FakeClock, extra: str = "") -> Agent:
-    path = tmp_path / "config.yaml"
-    path.write_text(CONFIG.format(state=tmp_path / "state", extra=extra))
-    return Agent(load_config(path), clock=clock)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+    return in_process_agent(CONFIG, tmp_path, clock, extra=extra)
 
 
 @pytest.fixture
