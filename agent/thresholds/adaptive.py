@@ -33,10 +33,12 @@ a minute to one an hour:
    minutes, is above the band by a quarter of the margin too (of medium's at most;
    seldom samples are aggregates already: they alert at once).
 3. Besides the band, once an hour: the hour's *mean* far outside the recent hours' means
-   (a level shift that spikes hide; ``HIGHER`` / ``LOWER``); the last 6 hours far below
-   the same hours of each of the last 7 days, in a metric whose days repeat (a *quiet
-   stretch*: a holiday, traffic lost; ``LOWER``, at most once a day, once two weeks tell
-   how far such stretches go); and once a day: the daily
+   (a level shift that spikes hide; ``HIGHER`` / ``LOWER``; in a bursty metric it must
+   pass them by the band's whole width: a busy hour is one more burst); the last 6 hours
+   far below the same hours of each of the last 7 days, in a metric whose days repeat (a
+   *quiet stretch*: a holiday, traffic lost; ``LOWER``), or far above them in a bursty
+   one (a *surge* that stays under the margin its bursts set; ``HIGHER``), at most once a
+   day, once two weeks tell how far such stretches go; and once a day: the daily
    mean moving the same way on each of the last 7 days by more than half the week's range
    (a leak; ``RISING`` / ``FALLING``). Any time: a value that stays exactly the same for
    3 times longer than it ever did (at least 2 h), if it changed at most samples before
@@ -46,7 +48,8 @@ a minute to one an hour:
 5. Once unusual, the verdict stays a problem until values have been normal again for
    ``cooldown`` (default 1h) and 3 samples: one anomaly is one alert, however ragged its
    end. For 3 days after, a new anomaly on the same side must go beyond its peak (a new
-   level beyond its hour's mean).
+   level beyond its hour's mean); for 6 hours after a value far above (below), so must
+   an hour's mean: an hour that stays within the spike is its aftermath.
 
 Defaults: sensitivity medium, direction both, min_deviation 10%, warmup 1d, cooldown 1h,
 severity warning. The verdict's ``why`` says what is normal, e.g. ``response_ms 840 is
@@ -62,11 +65,11 @@ import math
 import time
 
 from agent.model import Status
-from agent.thresholds.adaptive_changes import drift_change, level_change, quiet_stretch
+from agent.thresholds.adaptive_changes import drift_change, level_change, stretch_change
 from agent.thresholds.adaptive_codes import (
     ABOVE,
+    AFTERMATH,
     BELOW,
-    BURSTY_EXCESS,
     CALM_SAMPLES,
     CONFIRM_SHARE,
     CONFIRM_STEP,
@@ -81,7 +84,6 @@ from agent.thresholds.adaptive_codes import (
     MARGIN_SLACK,
     NORMAL,
     PROBLEM_CODES,
-    QUIET_EVERY,
     RANK_FRACTION,
     REARM,
     RISING,
@@ -89,7 +91,9 @@ from agent.thresholds.adaptive_codes import (
     STILL_FACTOR,
     STILL_MIN,
     STILL_MOVING,
+    STRETCH_EVERY,
     Code,
+    bursty,
 )
 from agent.thresholds.adaptive_settings import (
     AdaptiveSettings,
@@ -124,12 +128,12 @@ class AdaptiveState(AdaptiveWords):
     """
 
     __slots__ = (
-        "_offset", "_offset_until", "band_prev", "baseline", "burst", "calibrate", "calm",
-        "confirm_hi", "drift_day", "drift_from", "drift_to", "episode", "factor", "first_t",
-        "last_bad_t", "last_t", "last_value", "level", "level_hours", "longest_still",
-        "lower", "metric", "moved_t", "moves", "peak", "pending", "quiet_t", "ready",
+        "_offset", "_offset_until", "aftermath", "band_prev", "baseline", "burst",
+        "calibrate", "calm", "confirm_hi", "drift_day", "drift_from", "drift_to", "episode",
+        "factor", "first_t", "last_bad_t", "last_t", "last_value", "level", "level_hours",
+        "longest_still", "lower", "metric", "moved_t", "moves", "peak", "pending", "ready",
         "rearm_hi", "rearm_lo", "rearm_mean", "rearm_until", "seen", "settings", "still_at",
-        "upper", "utc_offset",
+        "stretch_t", "upper", "utc_offset",
     )
 
     def __init__(self, settings: AdaptiveSettings | None = None, metric: str = "value",
@@ -164,13 +168,16 @@ class AdaptiveState(AdaptiveWords):
         self.rearm_lo = math.inf   # ... or below
         self.rearm_until = -math.inf
         self.rearm_mean = (-math.inf, math.inf, -math.inf)  # the same for hourly means
+        # The means a new level above, below must pass in the aftermath of an anomaly,
+        # and until when.
+        self.aftermath = (-math.inf, math.inf, -math.inf)
         self.pending = NORMAL     # a problem found when the hour began, not yet reported
         self.drift_day = -math.inf  # the day (epoch days) drift was last reported
         self.drift_from = math.nan  # the daily means it moved from and to
         self.drift_to = math.nan
         self.level = (math.nan, math.nan, math.nan)  # the hour's mean, the usual means
-        self.level_hours = 1      # the hours that mean is of (STRETCH_HOURS: a quiet stretch)
-        self.quiet_t = -math.inf  # when a quiet stretch was last found
+        self.level_hours = 1      # the hours that mean is of (STRETCH_HOURS: a stretch)
+        self.stretch_t = -math.inf  # when a stretch was last found
         self._offset = 0.0 if utc_offset is None else utc_offset
         self._offset_until = -math.inf if utc_offset is None else math.inf
 
@@ -275,11 +282,13 @@ class AdaptiveState(AdaptiveWords):
         if self.episode == ABOVE:
             self.rearm_hi, self.rearm_until = self.peak, t + REARM
             self.upper = max(self.upper, self.peak)
+            self.aftermath = (self.peak, math.inf, t + AFTERMATH)
         elif self.episode == BELOW:
             self.rearm_lo, self.rearm_until = self.peak, t + REARM
             self.lower = min(self.lower, self.peak)
+            self.aftermath = (-math.inf, self.peak, t + AFTERMATH)
         elif self.level_hours > 1:
-            pass  # a quiet stretch: at most once a day (QUIET_EVERY), not an hour's level
+            pass  # a stretch: at most once a day (STRETCH_EVERY), not an hour's level
         elif self.episode == HIGHER:
             self.rearm_mean = (self.level[0], -math.inf, t + REARM)
         elif self.episode == LOWER:
@@ -296,7 +305,7 @@ class AdaptiveState(AdaptiveWords):
         self.still_at = math.inf
         self.seen = self.moves = 0
         self.rearm_hi, self.rearm_lo, self.rearm_until = -math.inf, math.inf, -math.inf
-        self.rearm_mean = (-math.inf, math.inf, -math.inf)
+        self.rearm_mean = self.aftermath = (-math.inf, math.inf, -math.inf)
 
     def _thresholds(self, t: float, hour: int) -> None:
         """Recompute the problem thresholds for the hour that just began."""
@@ -328,7 +337,7 @@ class AdaptiveState(AdaptiveWords):
         # margin at medium sensitivity at most: a wider one is for the first sample.)
         share = CONFIRM_SHARE * min(1.0, Sensitivity.MEDIUM.margin_factor / self.factor)
         self.confirm_hi = (band.hi + share * (upper - band.hi)
-                           if band.over > BURSTY_EXCESS and self.upper < math.inf else math.inf)
+                           if bursty(band) and self.upper < math.inf else math.inf)
         if hour % DAY_SLOTS == 0:
             self._drift(hour // DAY_SLOTS, band.width)
 
@@ -345,16 +354,17 @@ class AdaptiveState(AdaptiveWords):
         """At the end of an hour: is its mean on a level far from normal?"""
         if not self.ready:
             return
-        r_hi, r_lo, r_until = self.rearm_mean
-        if self.last_t >= r_until:
-            r_hi, r_lo = -math.inf, math.inf
+        r_hi, r_lo = -math.inf, math.inf
+        for hi, lo, until in (self.rearm_mean, self.aftermath):
+            if self.last_t < until:
+                r_hi, r_lo = max(r_hi, hi), min(r_lo, lo)
         found = level_change(self.baseline, self.settings, (r_hi, r_lo))
         hours = 1
-        if found is None and (self.episode == LOWER
-                              or self.last_t - self.quiet_t >= QUIET_EVERY):
-            found = quiet_stretch(self.baseline, self.settings)
+        if found is None and (self.episode in (HIGHER, LOWER)
+                              or self.last_t - self.stretch_t >= STRETCH_EVERY):
+            found = stretch_change(self.baseline, self.settings, (r_hi, r_lo))
             if found is not None:
-                self.quiet_t, hours = self.last_t, STRETCH_HOURS
+                self.stretch_t, hours = self.last_t, STRETCH_HOURS
         if found is not None:
             self.pending, self.level = found
             self.level_hours = hours
@@ -377,9 +387,11 @@ class AdaptiveState(AdaptiveWords):
             self.moved_t += shift
             self.still_at += shift
             self.rearm_until += shift
-            self.quiet_t += shift
+            self.stretch_t += shift
             hi, lo, until = self.rearm_mean
             self.rearm_mean = (hi, lo, until + shift)
+            hi, lo, until = self.aftermath
+            self.aftermath = (hi, lo, until + shift)
 
     def _refresh_offset(self, t: float) -> None:
         self._offset = float(time.localtime(t).tm_gmtoff)

@@ -1,10 +1,11 @@
-"""The learned checks for what a band misses: a level shift, a quiet stretch, a drift.
+"""The learned checks for what a band misses: a level shift, a stretch of hours, a drift.
 
 Once an hour: was the mean of the hour that ended far beyond the recent hours' means
 (``HIGHER`` / ``LOWER``: a level shift that spikes would hide)? Were the last hours far
 below the same hours of each of the last days (``LOWER``: a quiet day among busy ones, a
 holiday, traffic lost; a drop hides in a single sample's noise and among the weekend's
-lows, a stretch of hours does not)? Once a day: did the daily
+lows, a stretch of hours does not), or, in a bursty metric, far above them (``HIGHER``: a
+surge of hours that stays under the margin its bursts set)? Once a day: did the daily
 mean move the same way on each of the last days, by more than a share of the week's
 range (``RISING`` / ``FALLING``: a leak)? Pure functions of the learned baseline; the
 state reports what they find with the next sample.
@@ -24,12 +25,13 @@ from agent.thresholds.adaptive_codes import (
     LEVEL_LEAST,
     LOWER,
     MARGIN_SLACK,
-    QUIET_DAYS,
-    QUIET_FACTOR,
-    QUIET_LEAST,
-    QUIET_REGULAR,
     RISING,
+    STRETCH_FACTOR,
+    STRETCH_LEAST,
+    STRETCH_MIN_DAYS,
+    STRETCH_REGULAR,
     Code,
+    bursty,
 )
 from agent.thresholds.adaptive_settings import AdaptiveSettings, Direction
 from agent.thresholds.baseline import Baseline
@@ -43,7 +45,8 @@ def level_change(base: Baseline, settings: AdaptiveSettings,
     Far is beyond the sensitivity's share of their range (times ``LEVEL_FACTOR``), beyond
     what the hours of all but the odd recent day went (by a slack), by more than a share of
     ``min_deviation``, and beyond ``rearm`` (the means a new level above, below must pass
-    after an anomaly)."""
+    after an anomaly). In a bursty metric one burst lifts an hour's mean: a new level above
+    must pass the usual means by the band's whole width (a busy hour is one more burst)."""
     band = base.band
     if band is None or band.mean_over != band.mean_over:
         return None
@@ -60,8 +63,8 @@ def level_change(base: Baseline, settings: AdaptiveSettings,
     slack = MARGIN_SLACK * settings.sensitivity.margin_factor
     over = calibrate * band.mean_over + slack if band.mean_over > 0 else 0.0
     under = calibrate * band.mean_under + slack if band.mean_under > 0 else 0.0
-    if (up > max(f, over) and mean - hi > least and mean > r_hi
-            and direction is not Direction.BELOW):
+    if (up > max(f, over) and mean - hi > max(least, band.width if bursty(band) else 0.0)
+            and mean > r_hi and direction is not Direction.BELOW):
         return HIGHER, (mean, lo, hi)
     if (down > max(f, under) and lo - mean > least and mean < r_lo
             and direction is not Direction.ABOVE):
@@ -69,28 +72,37 @@ def level_change(base: Baseline, settings: AdaptiveSettings,
     return None
 
 
-def quiet_stretch(base: Baseline,
-                  settings: AdaptiveSettings) -> tuple[Code, tuple[float, float, float]] | None:
-    """At the end of an hour: were the last hours together far below the same hours of
-    each of the last days? ``LOWER`` and (their mean, the days' lowest and highest), or
-    None.
+def stretch_change(base: Baseline, settings: AdaptiveSettings, rearm: tuple[float, float],
+                   ) -> tuple[Code, tuple[float, float, float]] | None:
+    """At the end of an hour: were the last hours together far below (or, in a bursty
+    metric, far above) the same hours of each of the last days? ``LOWER`` / ``HIGHER`` and
+    (their mean, the days' lowest and highest), or None.
 
-    Only in a metric whose days repeat (their means within ``QUIET_REGULAR`` of their
-    level), once ``QUIET_DAYS`` days tell how far such stretches usually go; far is beyond
-    ``QUIET_FACTOR`` times the sensitivity's share of the days' range, beyond what the
-    odd day went (by a slack), and by more than ``QUIET_LEAST`` times ``min_deviation``."""
-    if settings.direction is Direction.ABOVE:
-        return None
+    Only in a metric whose days repeat (their means within ``STRETCH_REGULAR`` of their
+    level), once ``STRETCH_MIN_DAYS`` days tell how far such stretches usually go; far is
+    beyond ``STRETCH_FACTOR`` times the sensitivity's share of the days' range, beyond what
+    the odd day went (by a slack), and by more than ``STRETCH_LEAST`` times
+    ``min_deviation``, and beyond ``rearm`` (as for a level). Above, only a bursty metric:
+    elsewhere the band already sees a rise within the hour."""
     now, lo, hi = base.stretch
-    if not (math.isfinite(now) and hi - lo <= QUIET_REGULAR * abs(lo + hi) / 2):
+    if not (math.isfinite(now) and hi - lo <= STRETCH_REGULAR * abs(lo + hi) / 2):
         return None
-    usual = base.quiet_rank(QUIET_DAYS)
-    if math.isnan(usual):
-        return None
-    f = QUIET_FACTOR * settings.sensitivity.margin_factor
-    margin = max(f, settings.sensitivity.calibrate * usual + MARGIN_SLACK * f) * (hi - lo)
-    if lo - now > max(margin, QUIET_LEAST * settings.min_deviation.of(max(abs(lo), abs(hi)))):
+    below, above = base.stretch_ranks(STRETCH_MIN_DAYS)
+    sensitivity, direction = settings.sensitivity, settings.direction
+    f = STRETCH_FACTOR * sensitivity.margin_factor
+    least = STRETCH_LEAST * settings.min_deviation.of(max(abs(lo), abs(hi)))
+
+    def margin(usual: float) -> float:
+        return max(f, sensitivity.calibrate * usual + MARGIN_SLACK * f) * (hi - lo)
+
+    r_hi, r_lo = rearm
+    if (direction is not Direction.ABOVE and not math.isnan(below)
+            and lo - now > max(margin(below), least) and now < r_lo):
         return LOWER, (now, lo, hi)
+    band = base.band
+    if (direction is not Direction.BELOW and not math.isnan(above) and band is not None
+            and bursty(band) and now - hi > max(margin(above), least) and now > r_hi):
+        return HIGHER, (now, lo, hi)
     return None
 
 

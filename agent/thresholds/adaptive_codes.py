@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 
+from agent.thresholds.band import Band
 from agent.thresholds.baseline import SLOT_SECONDS
 
 #: Share of the hours of the recent window whose range counts as normal.
@@ -66,23 +67,33 @@ REARM = 3 * 86400.0
 DRIFT_DAYS = 7
 #: ... by more in all than this share of the recent range's width.
 DRIFT_SHARE = 0.5
-#: A quiet stretch (the last ``STRETCH_HOURS`` hours far below the same hours of each of
-#: the last ``STRETCH_DAYS`` days: a holiday, traffic lost to an outage) counts in a metric
-#: whose days repeat: those days' means within this share of their level (a bursty or
-#: wandering metric's days tell little of each other) ...
-QUIET_REGULAR = 0.25
-#: ... when it is below them by more than this many times the sensitivity's share of their
-#: range (and beyond the odd day's stretch, by a slack), and by this many times
+#: A stretch (the last ``STRETCH_HOURS`` hours far below the same hours of each of the
+#: last ``STRETCH_DAYS`` days: a holiday, traffic lost to an outage; or far above them in
+#: a bursty metric: a surge its bursts hide) counts in a metric whose days repeat: those
+#: days' means within this share of their level (a wandering metric's days tell little of
+#: each other) ...
+STRETCH_REGULAR = 0.25
+#: ... when it is beyond them by more than this many times the sensitivity's share of
+#: their range (and beyond the odd day's stretch, by a slack), and by this many times
 #: ``min_deviation`` ...
-QUIET_FACTOR = 2.0
-QUIET_LEAST = 2.0
+STRETCH_FACTOR = 2.0
+STRETCH_LEAST = 2.0
 #: ... once this many days are known of how far such stretches go; at most once a day.
-QUIET_DAYS = 14
-QUIET_EVERY = 86400.0
-#: A metric whose odd day goes more than this many band widths beyond its band (above, or
-#: below) is bursty there: a burst in it is an anomaly once a second sample confirms it ...
+STRETCH_MIN_DAYS = 14
+STRETCH_EVERY = 86400.0
+#: For this long after an anomaly above (below), an hour's mean that stays within its
+#: peak is its aftermath, not a new level: one event, one alert.
+AFTERMATH = 6 * 3600.0
+#: A metric whose odd day goes more than this many band widths above its band is bursty
+#: (counts of events): a burst in it is an anomaly once a second sample confirms it ...
 BURSTY_EXCESS = 1.0
 #: ... going this share of the margin beyond the band too ...
 CONFIRM_SHARE = 0.25
 #: ... if it comes this soon (a slower one is an aggregate already: it alerts at once).
 CONFIRM_STEP = 600.0
+
+
+def bursty(band: Band) -> bool:
+    """The metric's odd day bursts far above its band (``BURSTY_EXCESS``): one burst is
+    no anomaly, nor is the busy hour it makes."""
+    return band.over > BURSTY_EXCESS

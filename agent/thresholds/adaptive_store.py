@@ -20,11 +20,17 @@ _STATE_FORMAT = 2
 #: the level that confirms it (a format 2 row has none waiting).
 _BURST = struct.Struct("<2d")
 _BURST_FORMAT = 3
-#: Format 4 adds, after those, when a quiet stretch was last found and the hours the
-#: level's mean is of (a format 3 row found none: an hour).
-_QUIET = struct.Struct("<dB")
-_QUIET_FORMAT = 4
-_FORMATS = (_STATE_FORMAT, _BURST_FORMAT, _QUIET_FORMAT)
+#: Format 4 adds, after those, when a stretch was last found and the hours the level's
+#: mean is of (a format 3 row found none: an hour).
+_STRETCH = struct.Struct("<dB")
+_STRETCH_FORMAT = 4
+#: Format 5 adds, after those, the aftermath of the last anomaly (a format 4 row has none).
+_AFTERMATH = struct.Struct("<3d")
+_AFTERMATH_FORMAT = 5
+#: The bytes each format has after the fixed header (before the baseline).
+_FORMATS = {_STATE_FORMAT: 0, _BURST_FORMAT: _BURST.size,
+            _STRETCH_FORMAT: _BURST.size + _STRETCH.size,
+            _AFTERMATH_FORMAT: _BURST.size + _STRETCH.size + _AFTERMATH.size}
 
 
 class AdaptiveState(Protocol):
@@ -53,8 +59,9 @@ class AdaptiveState(Protocol):
     drift_to: float
     level: tuple[float, float, float]
     level_hours: int
-    quiet_t: float
+    stretch_t: float
     rearm_mean: tuple[float, float, float]
+    aftermath: tuple[float, float, float]
     episode: Code
     pending: Code
     calm: int
@@ -65,20 +72,21 @@ class AdaptiveState(Protocol):
 
 def pack_state(s: AdaptiveState) -> bytes:
     """The learned state and the current episode of ``s`` as compact bytes."""
-    head = _STATE.pack(_QUIET_FORMAT, s.first_t, s.last_t, s.last_bad_t, s.peak, s.upper,
+    head = _STATE.pack(_AFTERMATH_FORMAT, s.first_t, s.last_t, s.last_bad_t, s.peak, s.upper,
                        s.lower, s._offset, s.last_value, s.moved_t, s.longest_still,
                        s.still_at, s.rearm_hi, s.rearm_lo, s.rearm_until, s.drift_day,
                        s.drift_from, s.drift_to, *s.level, *s.rearm_mean, s.episode,
                        s.pending, min(s.calm, 2**31), s.seen, s.moves, s.ready)
     return (head + _BURST.pack(s.burst, s.confirm_hi)
-            + _QUIET.pack(s.quiet_t, min(s.level_hours, 255)) + s.baseline.to_bytes())
+            + _STRETCH.pack(s.stretch_t, min(s.level_hours, 255))
+            + _AFTERMATH.pack(*s.aftermath) + s.baseline.to_bytes())
 
 
 def unpack_state(s: AdaptiveState, data: bytes, keep_offset: bool) -> None:
     """Restore ``pack_state`` output into the fresh state ``s``; ``keep_offset``: the
     stored UTC offset holds until the next hour (the state follows the host's zone).
     ValueError when the bytes are not such a state."""
-    if len(data) < _STATE.size + _BURST.size + _QUIET.size or data[0] not in _FORMATS:
+    if not data or data[0] not in _FORMATS or len(data) < _STATE.size + _FORMATS[data[0]]:
         raise ValueError("stored adaptive state has an unknown format")
     (_, first_t, last_t, last_bad_t, peak, upper, lower, offset, last_value, moved_t,
      longest_still, still_at, rearm_hi, rearm_lo, rearm_until, drift_day, drift_from,
@@ -89,10 +97,13 @@ def unpack_state(s: AdaptiveState, data: bytes, keep_offset: bool) -> None:
     if data[0] >= _BURST_FORMAT:
         s.burst, s.confirm_hi = _BURST.unpack_from(data, at)
         at += _BURST.size
-    if data[0] >= _QUIET_FORMAT:
-        s.quiet_t, s.level_hours = _QUIET.unpack_from(data, at)
+    if data[0] >= _STRETCH_FORMAT:
+        s.stretch_t, s.level_hours = _STRETCH.unpack_from(data, at)
         s.level_hours = max(1, s.level_hours)
-        at += _QUIET.size
+        at += _STRETCH.size
+    if data[0] >= _AFTERMATH_FORMAT:
+        s.aftermath = _AFTERMATH.unpack_from(data, at)
+        at += _AFTERMATH.size
     s.baseline = Baseline.from_bytes(data[at:])
     s.first_t, s.last_t, s.last_bad_t = first_t, last_t, last_bad_t
     s.peak, s.upper, s.lower = peak, upper, lower

@@ -31,7 +31,7 @@ recomputed from completed hours only:
   of the same hours on each of the last ``STRETCH_DAYS`` days (a quiet day among busy
   ones shows there, not in any one hour).
 * **excess**: how far beyond its band each hour went, its mean beyond the recent hours'
-  means, and the stretch below the same hours of the last days, noted day by day
+  means, and the stretch below and above the same hours of the last days, noted day by day
   (``excess``): how far out a value must be to be unusual (``adaptive``).
 
 All of it is O(1) per sample; the hourly recompute costs tens of microseconds. The band
@@ -78,7 +78,7 @@ NARROW_WEEKS = 3
 #: Days known before the profile narrows the band from below too.
 NARROW_LOW_DAYS = 7
 #: A stretch of this many hours is compared with the same hours of this many days before
-#: (the quiet stretch of ``adaptive``).
+#: (the quiet and busy stretches of ``adaptive``).
 STRETCH_HOURS = 6
 STRETCH_DAYS = 7
 #: Hours whose common level joins the band (a level shift is normal after this long).
@@ -245,14 +245,17 @@ class Baseline:
             return
         lo, hi = min(days), max(days)
         self.stretch = (now, lo, hi)
-        below = (lo - now) / (hi - lo) if hi > lo else (math.inf if now < lo else 0.0)
-        self._days.note_quiet(end - STRETCH_HOURS, max(0.0, below))
+        if hi > lo:
+            below, above = (lo - now) / (hi - lo), (now - hi) / (hi - lo)
+        else:
+            below, above = (math.inf if now < lo else 0.0), (math.inf if now > hi else 0.0)
+        self._days.note_stretch(end - STRETCH_HOURS, max(0.0, below), max(0.0, above))
 
-    def quiet_rank(self, least_days: int) -> float:
-        """How far below the same hours of the last days the stretches of the day that
-        counts went, in widths of their range (NaN while fewer than ``least_days`` days
-        had a stretch to compare)."""
-        return self._days.quiet_rank(self.cur_hour - STRETCH_HOURS, least_days)
+    def stretch_ranks(self, least_days: int) -> tuple[float, float]:
+        """How far below and above the same hours of the last days the stretches of the
+        day that counts went, in widths of their range (NaN while fewer than
+        ``least_days`` days had a stretch to compare)."""
+        return self._days.stretch_ranks(self.cur_hour - STRETCH_HOURS, least_days)
 
     def _excess(self, hour: int, mean_up: float, mean_down: float) -> None:
         """Note how far the hour that ended went beyond its band, in band widths (and its

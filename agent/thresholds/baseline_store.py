@@ -14,8 +14,10 @@ from typing import Protocol
 
 from agent.thresholds.excess import DailyExcess
 
-_FORMAT = 4
-#: Format 3 is format 4 without the days' quiet stretches (read, and learned from there).
+_FORMAT = 5
+#: Formats 4 and 3 are format 5 without the days' stretches above, and without any
+#: stretch (read, and learned from there).
+_QUIET_FORMAT = 4
 _OLD_FORMAT = 3
 _HEADER = struct.Struct("<Bdqqdddqq")
 #: Bytes per hour of the ring: hour (8), count (4), low, high, mean (8 each).
@@ -58,7 +60,8 @@ def unpack_baseline(b: Baseline, data: bytes) -> None:
     except zlib.error as exc:
         raise ValueError(f"stored baseline is corrupt ({exc})") from None
     slots = len(b._hour)
-    sizes = {_FORMAT: DailyExcess.SIZE, _OLD_FORMAT: DailyExcess.OLD_SIZE}
+    sizes = {_FORMAT: DailyExcess.SIZE, _QUIET_FORMAT: DailyExcess.QUIET_SIZE,
+             _OLD_FORMAT: DailyExcess.OLD_SIZE}
     excess = sizes.get(body[0]) if body else None
     if excess is None or len(body) != _HEADER.size + slots * _SLOT_BYTES + excess:
         raise ValueError("stored baseline has an unknown format or size")

@@ -2,8 +2,8 @@
 
 Each hour that ends notes how far it went beyond its band (above, below; in band widths)
 and how far its mean went beyond the recent hours' means, and how far the last hours
-together fell below the same hours of the last days (in widths of those days' range,
-noted on the day the stretch began). A day keeps the most of each.
+together went below and above the same hours of the last days (in widths of those days'
+range, noted on the day the stretch began). A day keeps the most of each.
 The ``EXCESS_RANK``-th largest of the last ``EXCESS_DAYS`` days (the largest while fewer
 than ``EXCESS_MIN_DAYS`` are known) is how far the metric strays on an ordinary bad day:
 a value must go further than that to be unusual, so a metric with a burst every day needs
@@ -25,15 +25,18 @@ EXCESS_MIN_DAYS = 3
 _DAY_HOURS = 24
 _EMPTY = -(2**62)
 _NAN4 = (math.nan, math.nan, math.nan, math.nan)
+_NO_RANK: tuple[int, int, tuple[float, float]] = (_EMPTY, 0, (math.nan, math.nan))
 
 
 class DailyExcess:
     """The most each of the last ``EXCESS_DAYS`` days went beyond its bands and means."""
 
-    __slots__ = ("_day", "_down", "_mean_down", "_mean_up", "_past", "_quiet", "_quiet_rank",
-                 "_up")
-    #: Bytes of ``to_bytes`` (``OLD_SIZE``: before the quiet stretches were kept).
-    SIZE = EXCESS_DAYS * 48
+    __slots__ = ("_busy", "_day", "_down", "_mean_down", "_mean_up", "_past", "_quiet",
+                 "_stretch_rank", "_up")
+    #: Bytes of ``to_bytes``; the older forms read: before the stretches above were kept
+    #: (``QUIET_SIZE``), before any stretch was (``OLD_SIZE``).
+    SIZE = EXCESS_DAYS * 56
+    QUIET_SIZE = EXCESS_DAYS * 48
     OLD_SIZE = EXCESS_DAYS * 40
 
     def __init__(self) -> None:
@@ -42,11 +45,13 @@ class DailyExcess:
         self._down = array("d", [0.0]) * EXCESS_DAYS
         self._mean_up = array("d", [0.0]) * EXCESS_DAYS
         self._mean_down = array("d", [0.0]) * EXCESS_DAYS
-        # NaN: no stretch of that day could be compared with the days before.
+        # Below and above; NaN: no stretch of that day could be compared with the days
+        # before.
         self._quiet = array("d", [math.nan]) * EXCESS_DAYS
-        # (day, least days, rank): the days before a day are final once its stretches are
-        # judged (a stretch is noted on the day it began), so the rank holds all day.
-        self._quiet_rank = (_EMPTY, 0, math.nan)
+        self._busy = array("d", [math.nan]) * EXCESS_DAYS
+        # (day, least days, ranks): the days before a day are final once its stretches are
+        # judged (a stretch is noted on the day it began), so the ranks hold all day.
+        self._stretch_rank = _NO_RANK
         # What ``ranks`` needs of the days before one day (they do not change during it):
         # (that day, how many, the newest day known, the largest few of each measure).
         self._past: tuple[int, int, int, tuple[list[float], ...]] | None = None
@@ -57,10 +62,10 @@ class DailyExcess:
         if self._day[j] != day:
             self._day[j] = day
             self._up[j] = self._down[j] = self._mean_up[j] = self._mean_down[j] = 0.0
-            self._quiet[j] = math.nan
+            self._quiet[j] = self._busy[j] = math.nan
             # A day came (and the oldest went): what was summed up of the days is stale.
             self._past = None
-            self._quiet_rank = (_EMPTY, 0, math.nan)
+            self._stretch_rank = _NO_RANK
         return j
 
     def note(self, hour: int, up: float, down: float, mean_up: float,
@@ -121,41 +126,48 @@ class DailyExcess:
                                         for values in self._measures())
         return up, down, mean_up, mean_down
 
-    def note_quiet(self, hour: int, below: float) -> None:
-        """The stretch of hours that began in hour ``hour`` fell ``below`` (>= 0) the same
-        hours of the last days."""
+    def note_stretch(self, hour: int, below: float, above: float) -> None:
+        """The stretch of hours that began in hour ``hour`` went ``below`` and ``above``
+        (both >= 0) the same hours of the last days."""
         day = hour // _DAY_HOURS
         j = self._slot(day)
         if not self._quiet[j] >= below:  # NaN: the first of the day
             self._quiet[j] = below
-            if day < self._quiet_rank[0]:  # the clock went back
-                self._quiet_rank = (_EMPTY, 0, math.nan)
+        if not self._busy[j] >= above:
+            self._busy[j] = above
+        if day < self._stretch_rank[0]:  # the clock went back
+            self._stretch_rank = _NO_RANK
 
-    def quiet_rank(self, hour: int, least_days: int) -> float:
-        """How far below the same hours of the last days the stretches of the day that
-        counts went (the ``EXCESS_RANK``-th largest), of the days before the one of hour
-        ``hour`` (a stretch is not judged by itself); NaN while fewer than ``least_days``
-        days had a stretch to compare."""
+    def stretch_ranks(self, hour: int, least_days: int) -> tuple[float, float]:
+        """How far below and above the same hours of the last days the stretches of the
+        day that counts went (the ``EXCESS_RANK``-th largest), of the days before the one
+        of hour ``hour`` (a stretch is not judged by itself); NaN while fewer than
+        ``least_days`` days had a stretch to compare."""
         day = hour // _DAY_HOURS
-        cached_day, cached_least, rank = self._quiet_rank
+        cached_day, cached_least, cached = self._stretch_rank
         if (cached_day, cached_least) == (day, least_days):
-            return rank
-        known = sorted(q for d, q in zip(self._day, self._quiet, strict=True)
-                       if day - EXCESS_DAYS <= d < day and not math.isnan(q))
-        rank = known[-EXCESS_RANK] if len(known) >= max(least_days, EXCESS_RANK) else math.nan
-        self._quiet_rank = (day, least_days, rank)
-        return rank
+            return cached
+        need = max(least_days, EXCESS_RANK)
+        ranks: list[float] = []
+        for measure in (self._quiet, self._busy):  # each counts the days that noted it
+            known = sorted(v for d, v in zip(self._day, measure, strict=True)
+                           if day - EXCESS_DAYS <= d < day and not math.isnan(v))
+            ranks.append(known[-EXCESS_RANK] if len(known) >= need else math.nan)
+        below, above = ranks
+        self._stretch_rank = (day, least_days, (below, above))
+        return below, above
 
     def to_bytes(self) -> bytes:
         """``SIZE`` bytes to store."""
         return (self._day.tobytes() + self._up.tobytes() + self._down.tobytes()
-                + self._mean_up.tobytes() + self._mean_down.tobytes() + self._quiet.tobytes())
+                + self._mean_up.tobytes() + self._mean_down.tobytes() + self._quiet.tobytes()
+                + self._busy.tobytes())
 
     @classmethod
     def from_bytes(cls, data: bytes) -> DailyExcess:
-        """Rebuild from ``to_bytes`` (or the ``OLD_SIZE`` form, which knows no quiet
-        stretches yet); ValueError when the size is neither."""
-        if len(data) not in (cls.SIZE, cls.OLD_SIZE):
+        """Rebuild from ``to_bytes`` (or an older form, which knows fewer stretches:
+        none above, or none at all); ValueError when the size is none of them."""
+        if len(data) not in (cls.SIZE, cls.QUIET_SIZE, cls.OLD_SIZE):
             raise ValueError("stored excess has an unknown size")
         self = cls()
         n = EXCESS_DAYS * 8
@@ -164,6 +176,8 @@ class DailyExcess:
         self._down = array("d", data[2 * n:3 * n])
         self._mean_up = array("d", data[3 * n:4 * n])
         self._mean_down = array("d", data[4 * n:5 * n])
+        if len(data) >= cls.QUIET_SIZE:
+            self._quiet = array("d", data[5 * n:6 * n])
         if len(data) == cls.SIZE:
-            self._quiet = array("d", data[5 * n:])
+            self._busy = array("d", data[6 * n:])
         return self

@@ -141,15 +141,18 @@ def test_an_hour_judged_against_a_few_hours_only_is_no_measure_of_a_bad_day(
         assert band.over == pytest.approx((30.0 - 11.0) / 2.0)
 
 
-def test_a_baseline_stored_before_quiet_stretches_were_kept_is_restored() -> None:
-    # The earlier format: the same, but the days' excess without the quiet stretches.
+@pytest.mark.parametrize(("fmt", "size"), [(3, DailyExcess.OLD_SIZE),
+                                           (4, DailyExcess.QUIET_SIZE)])
+def test_a_baseline_stored_by_an_earlier_format_is_restored(fmt: int, size: int) -> None:
+    # The earlier formats: the same, but the days' excess without the stretches above
+    # (format 4), or without any stretch (format 3).
     a = Baseline()
     fill(a, range(H0, H0 + 200), special={H0 + 24 * d + 2: 50.0 for d in range(8)})
     body = zlib.decompress(a.to_bytes())
-    short = body[1:len(body) - (DailyExcess.SIZE - DailyExcess.OLD_SIZE)]
-    b = Baseline.from_bytes(zlib.compress(bytes([3]) + short))
+    short = body[1:len(body) - (DailyExcess.SIZE - size)]
+    b = Baseline.from_bytes(zlib.compress(bytes([fmt]) + short))
     assert (b.band, b.cur_hour) == (a.band, a.cur_hour)
     for h in range(H0 + 201, H0 + 230):
         assert band_at(a, h) == band_at(b, h)
     with pytest.raises(ValueError, match="unknown format"):
-        Baseline.from_bytes(zlib.compress(bytes([4]) + short))  # the new format, too short
+        Baseline.from_bytes(zlib.compress(bytes([5]) + short))  # the new format, too short

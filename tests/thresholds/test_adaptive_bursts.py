@@ -9,13 +9,13 @@ sample, and so does any metric sampled seldom (each sample is an aggregate alrea
 from __future__ import annotations
 
 import random
-import struct
 
 import pytest
 
 from agent.thresholds.adaptive import ABOVE, PROBLEM_CODES, AdaptiveState, Code
 from agent.thresholds.adaptive_codes import BURSTY_EXCESS
 from agent.thresholds.adaptive_settings import AdaptiveSettings, Sensitivity
+from tests.stored_forms import as_format
 
 START = 1_704_067_200  # Mon 2024-01-01 00:00 UTC
 HOUR = 3600
@@ -118,8 +118,7 @@ def test_a_state_stored_before_bursts_waited_is_restored_with_none_waiting() -> 
     stored = state.to_bytes()
     # The earlier format: the same fields but the burst waiting and its level (and what
     # later formats added after them).
-    head = struct.calcsize("<B23dbbIQQ?")
-    earlier = bytes([2]) + stored[1:head] + stored[head + 16 + struct.calcsize("<dB"):]
+    earlier = as_format(stored, 2)
     restored = AdaptiveState.from_bytes(earlier, metric="value", utc_offset=0)
     assert restored.baseline.band == state.baseline.band
     assert restored.upper == state.upper

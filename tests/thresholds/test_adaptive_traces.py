@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import random
-import struct
 from collections.abc import Callable
 
 import pytest
@@ -27,6 +26,7 @@ from agent.thresholds.adaptive import (
     Code,
     Direction,
 )
+from tests.stored_forms import as_format
 
 START = 1_704_067_200  # Mon 2024-01-01 00:00 UTC
 HOUR = 3600
@@ -335,13 +335,15 @@ def test_a_quiet_stretch_is_not_looked_for_where_only_rises_matter() -> None:
     assert LOWER not in run(state, rows)
 
 
-def test_a_state_stored_before_quiet_stretches_were_looked_for_is_restored() -> None:
+@pytest.mark.parametrize("fmt", [3, 4])
+def test_a_state_stored_by_an_earlier_format_is_restored(fmt: int) -> None:
+    # Format 3 knew no stretches and no aftermath of an anomaly; format 4 no aftermath.
     state = AdaptiveState(metric="requests", utc_offset=0)
     run(state, trace(traffic, 10, 300))
-    stored = state.to_bytes()
-    head = struct.calcsize("<B23dbbIQQ?") + struct.calcsize("<2d")  # through the burst
-    earlier = bytes([3]) + stored[1:head] + stored[head + struct.calcsize("<dB"):]
+    earlier = as_format(state.to_bytes(), fmt)
     restored = AdaptiveState.from_bytes(earlier, metric="requests", utc_offset=0)
-    assert (restored.quiet_t, restored.level_hours) == (-math.inf, 1)
+    if fmt == 3:
+        assert (restored.stretch_t, restored.level_hours) == (-math.inf, 1)
+    assert restored.aftermath == (-math.inf, math.inf, -math.inf)
     tail = trace(traffic, 1, 300, 2, START + 10 * DAY)
     assert run(restored, tail) == run(state, tail)

@@ -56,40 +56,56 @@ def test_a_bad_day_six_weeks_ago_still_sets_the_bar() -> None:
     assert ex.ranks(DAY0 + 24 * 43)[0] == 7.0
 
 
-def quiet_days(belows: list[float]) -> DailyExcess:
+SIDES = {"below": 0, "above": 1}
+
+
+def stretch_days(values: list[float], side: str) -> DailyExcess:
+    """Days whose stretches went ``values`` beyond the same hours of the days before, on
+    ``side`` (and a tenth of that on the other)."""
     ex = DailyExcess()
-    for d, below in enumerate(belows):
-        ex.note_quiet(DAY0 + 24 * d + 3, below)
-        ex.note_quiet(DAY0 + 24 * d + 9, below / 3)  # a later stretch of the same day
+    for d, v in enumerate(values):
+        pair = (v, v / 10) if side == "below" else (v / 10, v)
+        ex.note_stretch(DAY0 + 24 * d + 3, *pair)
+        ex.note_stretch(DAY0 + 24 * d + 9, pair[0] / 3, pair[1] / 3)  # a later stretch
     return ex
 
 
-@pytest.mark.parametrize(("belows", "least", "counts"), [
+def stretch_rank(ex: DailyExcess, hour: int, least: int, side: str) -> float:
+    return ex.stretch_ranks(hour, least)[SIDES[side]]
+
+
+@pytest.mark.parametrize("side", SIDES)
+@pytest.mark.parametrize(("values", "least", "counts"), [
     ([0.2] * 13, 14, math.nan),               # too few days to know the odd one
     ([0.2] * 13 + [0.4], 14, 0.2),
-    ([3.0, 2.5] + [0.2] * 11 + [0.4], 14, 0.4),  # two quiet days do not set the bar
+    ([3.0, 2.5] + [0.2] * 11 + [0.4], 14, 0.4),  # two odd days do not set the bar
 ])
-def test_quiet_stretches_count_by_the_third_worst_day_once_enough_are_known(
-        belows: list[float], least: int, counts: float) -> None:
+def test_stretches_count_by_the_third_worst_day_once_enough_are_known(
+        values: list[float], least: int, counts: float, side: str) -> None:
     # Judged on the day after the last one noted: a stretch is not judged by its own day.
-    rank = quiet_days(belows).quiet_rank(DAY0 + 24 * len(belows), least)
+    rank = stretch_rank(stretch_days(values, side), DAY0 + 24 * len(values), least, side)
     assert rank == counts or (math.isnan(rank) and math.isnan(counts))
 
 
-def test_the_day_a_stretch_began_does_not_set_its_own_bar() -> None:
-    ex = quiet_days([0.2] * 14 + [9.0])
-    assert ex.quiet_rank(DAY0 + 24 * 14 + 20, 14) == 0.2
+@pytest.mark.parametrize("side", SIDES)
+def test_the_day_a_stretch_began_does_not_set_its_own_bar(side: str) -> None:
+    ex = stretch_days([0.2] * 14 + [9.0], side)
+    assert stretch_rank(ex, DAY0 + 24 * 14 + 20, 14, side) == 0.2
 
 
-def test_an_excess_stored_before_quiet_stretches_were_kept_is_read_knowing_none() -> None:
+def test_an_excess_stored_before_stretches_were_kept_is_read_knowing_none() -> None:
     ex = noted([0.5, 2.0, 1.0, 3.0])
     for d in range(20):
-        ex.note_quiet(DAY0 + 24 * d, 0.5)
-    older = ex.to_bytes()[:DailyExcess.OLD_SIZE]
-    again = DailyExcess.from_bytes(older)
-    assert again.ranks(DAY0 + 96) == ex.ranks(DAY0 + 96)
-    assert math.isnan(again.quiet_rank(DAY0 + 24 * 20, 14))
-    assert DailyExcess.from_bytes(ex.to_bytes()).quiet_rank(DAY0 + 24 * 20, 14) == 0.5
+        ex.note_stretch(DAY0 + 24 * d, 0.5, 0.25)
+    at = DAY0 + 24 * 20
+    older = DailyExcess.from_bytes(ex.to_bytes()[:DailyExcess.OLD_SIZE])
+    assert older.ranks(DAY0 + 96) == ex.ranks(DAY0 + 96)
+    assert all(math.isnan(r) for r in older.stretch_ranks(at, 14))
+    # Stored before the stretches above were kept: those below are known, above none.
+    quiet = DailyExcess.from_bytes(ex.to_bytes()[:DailyExcess.QUIET_SIZE])
+    below, above = quiet.stretch_ranks(at, 14)
+    assert below == 0.5 and math.isnan(above)
+    assert DailyExcess.from_bytes(ex.to_bytes()).stretch_ranks(at, 14) == (0.5, 0.25)
 
 
 @settings(max_examples=200, deadline=None)
@@ -109,15 +125,16 @@ def test_the_day_that_counts_is_the_same_however_it_is_reckoned(
 
 
 
-def test_the_quiet_day_that_counts_is_the_same_after_a_restart() -> None:
-    # The rank of quiet stretches is remembered for a day. A new day pushes the oldest
-    # out of the twelve weeks; what is remembered must go with it, so that a state
-    # restored from its bytes (which remembers nothing) judges the same.
+def test_the_stretch_that_counts_is_the_same_after_a_restart() -> None:
+    # The rank of stretches is remembered for a day. A new day pushes the oldest out of
+    # the twelve weeks; what is remembered must go with it, so that a state restored from
+    # its bytes (which remembers nothing) judges the same.
     ex = DailyExcess()
     for d in range(EXCESS_DAYS + 6):
-        ex.note_quiet(DAY0 + 24 * d + 8, 4.0 if d in (6, 7, 8) else 0.1)
+        odd = d in (6, 7, 8)
+        ex.note_stretch(DAY0 + 24 * d + 8, 4.0 if odd else 0.1, 2.0 if odd else 0.1)
     at = DAY0 + 24 * (EXCESS_DAYS + 5) + 10
-    assert ex.quiet_rank(at, 3) == 4.0  # days 6, 7 and 8 are in the window
+    assert ex.stretch_ranks(at, 3) == (4.0, 2.0)  # days 6, 7 and 8 are in the window
     ex.note(DAY0 + 24 * (EXCESS_DAYS + 6) + 1, 0.0, 0.0, 0.0, 0.0)  # day 6 goes
-    assert DailyExcess.from_bytes(ex.to_bytes()).quiet_rank(at, 3) == 0.1
-    assert ex.quiet_rank(at, 3) == 0.1
+    assert DailyExcess.from_bytes(ex.to_bytes()).stretch_ranks(at, 3) == (0.1, 0.1)
+    assert ex.stretch_ranks(at, 3) == (0.1, 0.1)
