@@ -48,8 +48,8 @@ a minute to one an hour:
 5. Once unusual, the verdict stays a problem until values have been normal again for
    ``cooldown`` (default 1h) and 3 samples: one anomaly is one alert, however ragged its
    end. For 3 days after, a new anomaly on the same side must go beyond its peak (a new
-   level beyond its hour's mean); for 6 hours after a value far above (below), so must
-   an hour's mean: an hour that stays within the spike is its aftermath.
+   level beyond its hour's mean); for 6 hours after, so must an hour's mean after a
+   value far out, and a value after a level (within it, they are its aftermath).
 
 Defaults: sensitivity medium, direction both, min_deviation 10%, warmup 1d, cooldown 1h,
 severity warning. The verdict's ``why`` says what is normal, e.g. ``response_ms 840 is
@@ -117,6 +117,8 @@ __all__ = ["ABOVE", "BELOW", "FALLING", "HELD", "HIGHER", "IGNORED", "LEARNING",
            "AdaptiveVerdict", "Code", "Deviation", "Direction", "Sensitivity", "judge"]
 
 _isfinite = math.isfinite
+#: The codes of an anomaly above normal (its peak is its highest).
+_UP = (ABOVE, HIGHER, RISING)
 
 class AdaptiveState(AdaptiveWords):
     """Everything learned about one metric, plus the current anomaly episode.
@@ -168,8 +170,8 @@ class AdaptiveState(AdaptiveWords):
         self.rearm_lo = math.inf   # ... or below
         self.rearm_until = -math.inf
         self.rearm_mean = (-math.inf, math.inf, -math.inf)  # the same for hourly means
-        # The means a new level above, below must pass in the aftermath of an anomaly,
-        # and until when.
+        # What a new anomaly above, below must pass in the aftermath of one (a value far
+        # out: its peak, for hours' means; a level: its mean, for values too), until when.
         self.aftermath = (-math.inf, math.inf, -math.inf)
         self.pending = NORMAL     # a problem found when the hour began, not yet reported
         self.drift_day = -math.inf  # the day (epoch days) drift was last reported
@@ -238,7 +240,7 @@ class AdaptiveState(AdaptiveWords):
         elif still:
             code = STILL
         elif self.pending:
-            code, self.pending = self.pending, NORMAL
+            code, value = self._report_pending(value)
         else:
             if not self.episode:
                 return NORMAL if self.ready else LEARNING
@@ -258,6 +260,12 @@ class AdaptiveState(AdaptiveWords):
         self.burst = value
         return False
 
+    def _report_pending(self, value: float) -> tuple[Code, float]:
+        """The problem found when the hour began, reported with the sample ``value``: its
+        code and the value it reached (a level's is the mean of its hours)."""
+        code, self.pending = self.pending, NORMAL
+        return code, (self.level[0] if code in (HIGHER, LOWER) else value)
+
     def _problem(self, t: float, value: float, code: Code) -> Code:
         """A sample found a problem: the episode goes on (or begins) with it."""
         self.last_bad_t = t
@@ -265,7 +273,7 @@ class AdaptiveState(AdaptiveWords):
         if self.episode != code:
             self.episode = code
             self.peak = value
-        elif (value > self.peak) if code == ABOVE else (value < self.peak):
+        elif (value > self.peak) if code in _UP else (value < self.peak):
             self.peak = value
         return code
 
@@ -287,12 +295,20 @@ class AdaptiveState(AdaptiveWords):
             self.rearm_lo, self.rearm_until = self.peak, t + REARM
             self.lower = min(self.lower, self.peak)
             self.aftermath = (-math.inf, self.peak, t + AFTERMATH)
-        elif self.level_hours > 1:
-            pass  # a stretch: at most once a day (STRETCH_EVERY), not an hour's level
-        elif self.episode == HIGHER:
-            self.rearm_mean = (self.level[0], -math.inf, t + REARM)
-        elif self.episode == LOWER:
-            self.rearm_mean = (math.inf, self.level[0], t + REARM)
+        elif self.episode in (HIGHER, LOWER):
+            # Its aftermath: a value, or a mean, within the level is not a new anomaly.
+            mean = self.peak  # the most extreme of its means
+            if self.episode == HIGHER:
+                self.aftermath = (mean, math.inf, t + AFTERMATH)
+                self.upper = max(self.upper, mean)
+            else:
+                self.aftermath = (-math.inf, mean, t + AFTERMATH)
+                self.lower = min(self.lower, mean)
+            # A new level must pass this one's mean for longer (a stretch is looked for
+            # at most once a day anyway: STRETCH_EVERY).
+            if self.level_hours == 1:
+                self.rearm_mean = ((mean, -math.inf, t + REARM) if self.episode == HIGHER
+                                   else (math.inf, mean, t + REARM))
         self.episode = NORMAL
         self.peak = math.nan
 
@@ -330,6 +346,9 @@ class AdaptiveState(AdaptiveWords):
                 lower -= max(0.0, band_prev[0] - hi_prev)
         if t < self.rearm_until:
             upper, lower = max(upper, self.rearm_hi), min(lower, self.rearm_lo)
+        a_hi, a_lo, a_until = self.aftermath
+        if t < a_until:
+            upper, lower = max(upper, a_hi), min(lower, a_lo)
         self.upper = upper if direction is not Direction.BELOW else math.inf
         self.lower = lower if direction is not Direction.ABOVE else -math.inf
         # A metric whose ordinary bad day bursts far above its band: a lone sample above

@@ -15,7 +15,15 @@ from collections.abc import Callable
 
 import pytest
 
-from agent.thresholds.adaptive import ABOVE, HIGHER, PROBLEM_CODES, AdaptiveState, Code
+from agent.thresholds.adaptive import (
+    ABOVE,
+    BELOW,
+    HIGHER,
+    LOWER,
+    PROBLEM_CODES,
+    AdaptiveState,
+    Code,
+)
 from agent.thresholds.adaptive_codes import bursty
 
 START = 1_704_067_200  # Mon 2024-01-01 00:00 UTC
@@ -155,3 +163,28 @@ def test_an_hour_above_normal_soon_after_a_spike_is_its_aftermath(
 
     _, found = run(event, day + 1, step)
     assert [code for _, code in found] == alerts
+
+
+@pytest.mark.parametrize("step", [60, 300, 3600])
+@pytest.mark.parametrize(("dip_at", "alerts"), [
+    (13, [LOWER]),          # a dip hours after the quiet morning: its aftermath
+    (16, [LOWER]),
+    (20, [LOWER, BELOW]),   # far later: a new anomaly
+])
+def test_a_dip_soon_after_a_quiet_stretch_is_its_aftermath(
+        step: int, dip_at: int, alerts: list[Code]) -> None:
+    # A night and morning at 30 % of their level (found as a quiet stretch; it is over by
+    # noon), then one sample at 30 % of its level later in the day: far below normal
+    # then, but not below the quiet night's level.
+    def dip(t: float, v: float, rng: random.Random) -> float:
+        return traffic(t, rng) * 0.3
+
+    shape = during(traffic, dip, 0, 8)
+
+    def dipped(t: float, rng: random.Random) -> float:
+        v = shape(t, rng)
+        into = t - START - EVENT * DAY
+        return dip(t, v, rng) if dip_at * HOUR <= into < dip_at * HOUR + step else v
+
+    _, found = run(dipped, EVENT + 1, step)
+    assert [code for _, code in after_learning(found)] == alerts
