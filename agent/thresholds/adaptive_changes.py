@@ -30,6 +30,7 @@ from agent.thresholds.adaptive_codes import (
     STRETCH_LEAST,
     STRETCH_MIN_DAYS,
     STRETCH_REGULAR,
+    SURGE_SAMPLES,
     Code,
     bursty,
 )
@@ -82,8 +83,10 @@ def stretch_change(base: Baseline, settings: AdaptiveSettings, rearm: tuple[floa
     level), once ``STRETCH_MIN_DAYS`` days tell how far such stretches usually go; far is
     beyond ``STRETCH_FACTOR`` times the sensitivity's share of the days' range, beyond what
     the odd day went (by a slack), and by more than ``STRETCH_LEAST`` times
-    ``min_deviation``, and beyond ``rearm`` (as for a level). Above, only a bursty metric:
-    elsewhere the band already sees a rise within the hour."""
+    ``min_deviation``, and beyond ``rearm`` (as for a level). Above, only a bursty metric
+    sampled more often than hourly (``SURGE_SAMPLES``): elsewhere the band already sees a
+    rise within the hour, and where each sample is an hour's aggregate its bursts last
+    hours, so a few hours above are one more of them."""
     now, lo, hi = base.stretch
     if not (math.isfinite(now) and hi - lo <= STRETCH_REGULAR * abs(lo + hi) / 2):
         return None
@@ -101,7 +104,8 @@ def stretch_change(base: Baseline, settings: AdaptiveSettings, rearm: tuple[floa
         return LOWER, (now, lo, hi)
     band = base.band
     if (direction is not Direction.BELOW and not math.isnan(above) and band is not None
-            and bursty(band) and now - hi > max(margin(above), least) and now > r_hi):
+            and bursty(band) and base.hour_range(base.cur_hour - 1)[2] >= SURGE_SAMPLES
+            and now - hi > max(margin(above), least) and now > r_hi):
         return HIGHER, (now, lo, hi)
     return None
 

@@ -81,6 +81,9 @@ STRETCH_LEAST = 2.0
 #: ... once this many days are known of how far such stretches go; at most once a day.
 STRETCH_MIN_DAYS = 14
 STRETCH_EVERY = 86400.0
+#: A surge (a stretch above) is looked for where the hour that ended brought at least this
+#: many samples: where one sample is the hour, bursts last hours, and so does a surge.
+SURGE_SAMPLES = 2
 #: For this long after an anomaly above (below), an hour's mean that stays within its
 #: peak is its aftermath, not a new level: one event, one alert.
 AFTERMATH = 6 * 3600.0

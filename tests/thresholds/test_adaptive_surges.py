@@ -107,6 +107,16 @@ def test_a_surge_of_hours_in_a_bursty_metric_alerts_once_with_the_hours_it_rose(
     assert why.endswith(" at these hours on the last 7 days)")
 
 
+def test_a_surge_is_not_looked_for_where_each_sample_is_an_hour() -> None:
+    # One sample an hour: each is the hour's aggregate, its bursts last hours, and eight
+    # hours at 40 % more are within what they do.
+    surge = during(counts(HOUR), lambda t, v, rng: v * 1.4, 10, 18)
+    state, found = run(surge, EVENT + 2, HOUR)
+    band = state.baseline.band
+    assert band is not None and bursty(band)
+    assert after_learning(found) == []
+
+
 @pytest.mark.parametrize("step", STEPS)
 def test_the_same_surge_in_a_smooth_metric_alerts_at_once_by_its_band(step: int) -> None:
     surge = during(traffic, lambda t, v, rng: v * 1.4, 10, 18)
