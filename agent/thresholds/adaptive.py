@@ -7,7 +7,7 @@ Configured per metric beside the static limits (which always apply as well)::
         crit: "> 2000"
         adaptive: {sensitivity: medium, direction: both, min_deviation: 10%, warmup: 1d}
 
-Algorithm (O(1) per sample; about 31 KB of memory per metric however long it runs and
+Algorithm (O(1) per sample; about 32 KB of memory per metric however long it runs and
 however often it is sampled, 10 to 15 KB when stored; see ``baseline``). Everything is
 reckoned in hours and days, never in samples, so one set of defaults holds from one sample
 a minute to one an hour:

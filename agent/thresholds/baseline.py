@@ -2,7 +2,7 @@
 
 History is kept as one summary per clock hour (lowest, highest and mean value, and the
 number of samples) in a ring of three weeks, plus how far each of the last twelve weeks'
-days went beyond its bands, so memory is fixed (about 31 KB per metric) however fast
+days went beyond its bands, so memory is fixed (about 32 KB per metric) however fast
 samples arrive and however long the agent runs. Every statistic is over hours and days,
 never over samples. Each new hour the *band* (the normal range for that hour) is
 recomputed from completed hours only:
