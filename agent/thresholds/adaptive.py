@@ -23,11 +23,12 @@ a minute to one an hour:
    ``k`` x the width of the week's range (``k`` 0.5 / 0.25 / 0.125 for sensitivity low /
    medium / high), ``min_deviation`` (a share of the level, ``10%`` by default, or an
    amount in the metric's unit), and how far beyond their bands the last twelve weeks'
-   days went, but for the two most extreme (1.3 / 1 / 0.8 times that, plus ``k / 2``): a
-   metric whose every day has a burst needs a bigger burst to alert, so false alerts stay
-   a matter of weeks, not samples. When the whole hour before stayed beyond its band (a
-   random walk, a temperature creeping up), the margin grows by as much: only a sudden
-   move alerts; a slow one is left to the hourly-mean and drift checks. In a *bursty*
+   days went, but for the two most extreme (1.3 / 1 / 0.8 times that, plus ``k / 2``; in
+   the first week at least 15 % of the most extreme): a metric whose every day has a burst
+   needs a bigger burst to alert, so false alerts stay a matter of weeks, not samples.
+   When the whole hour before stayed beyond its band (a random walk, a temperature
+   creeping up), the margin grows by as much: only a sudden move alerts; a slow one is
+   left to the hourly-mean and drift checks. In a *bursty*
    metric (its odd day goes more than a band width above its band: counts of events) a
    lone sample above is one more burst: it alerts once the next sample, within 10
    minutes, is above the band by a quarter of the margin too (of medium's at most;

@@ -22,10 +22,25 @@ from array import array
 EXCESS_DAYS = 84
 EXCESS_RANK = 3
 EXCESS_MIN_DAYS = 3
+#: While fewer than this many days are known, the third largest may be a calm day (of
+#: three, it is the calmest): the day that counts goes at least this share as far as the
+#: largest.
+EXCESS_EARLY_DAYS = 7
+EXCESS_EARLY_SHARE = 0.15
 _DAY_HOURS = 24
 _EMPTY = -(2**62)
 _NAN4 = (math.nan, math.nan, math.nan, math.nan)
 _NO_RANK: tuple[int, int, tuple[float, float]] = (_EMPTY, 0, (math.nan, math.nan))
+
+
+def _counting(largest: list[float], days: int) -> float:
+    """The day that counts of ``days`` known, from their largest values (largest first):
+    the ``EXCESS_RANK``-th largest, the largest while few days are known (they tell little
+    of the odd one), and at least a share of the largest in the first week."""
+    if days < EXCESS_MIN_DAYS:
+        return largest[0]
+    rank = largest[EXCESS_RANK - 1]
+    return max(rank, EXCESS_EARLY_SHARE * largest[0]) if days < EXCESS_EARLY_DAYS else rank
 
 
 class DailyExcess:
@@ -95,13 +110,11 @@ class DailyExcess:
         n = count + today
         if not n:
             return _NAN4
-        # The first days: the largest so far (few days tell little of the odd one).
-        k = EXCESS_RANK - 1 if n >= EXCESS_MIN_DAYS else 0
         out = []
         for top, values in zip(tops, self._measures(), strict=True):
             known = [*top, values[j]] if today else list(top)
             known.sort(reverse=True)
-            out.append(known[k])
+            out.append(_counting(known, n))
         return out[0], out[1], out[2], out[3]
 
     def _measures(self) -> tuple[array[float], ...]:
@@ -121,9 +134,9 @@ class DailyExcess:
         days = [j for j, d in enumerate(self._day) if d > first]
         if not days:
             return _NAN4
-        k = -min(EXCESS_RANK, len(days)) if len(days) >= EXCESS_MIN_DAYS else -1
-        up, down, mean_up, mean_down = (sorted(values[j] for j in days)[k]
-                                        for values in self._measures())
+        up, down, mean_up, mean_down = (
+            _counting(sorted((values[j] for j in days), reverse=True), len(days))
+            for values in self._measures())
         return up, down, mean_up, mean_down
 
     def note_stretch(self, hour: int, below: float, above: float) -> None:
