@@ -198,3 +198,31 @@ def test_a_dip_soon_after_a_quiet_stretch_is_its_aftermath(
 
     _, found = run(dipped, EVENT + 1, step)
     assert [code for _, code in after_learning(found)] == alerts
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_state_restored_in_an_aftermath_judges_as_the_one_it_came_from(step: int) -> None:
+    # Stored at 14:00, after the spike's episode ended: the aftermath must go with it.
+    day = 10
+
+    def event(t: float, rng: random.Random) -> float:
+        into = t - START - day * DAY
+        if 12 * HOUR <= into < 12 * HOUR + step:
+            return 200.0
+        if 15 * HOUR <= into < 16 * HOUR:
+            return rng.gauss(75, 10)
+        return noisy(t, rng)
+
+    rng = random.Random(1)
+    rows = [(START + i * step, event(START + i * step, rng))
+            for i in range(int((day + 1) * DAY / step))]
+    cut = int((day * DAY + 14 * HOUR) / step)
+    state = AdaptiveState(metric="requests", utc_offset=0)
+    for t, v in rows[:cut]:
+        state.observe(t, v)
+    assert state.aftermath[2] > rows[cut][0] and not state.episode
+    restored = AdaptiveState.from_bytes(state.to_bytes(), metric="requests", utc_offset=0)
+    rest = rows[cut:]
+    codes = [state.observe(t, v) for t, v in rest]
+    assert codes == [restored.observe(t, v) for t, v in rest]
+    assert not any(c in PROBLEM_CODES for c in codes)  # the busy hour is its aftermath
