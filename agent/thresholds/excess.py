@@ -5,7 +5,8 @@ and how far its mean went beyond the recent hours' means, and how far the last h
 together went below and above the same hours of the last days (in widths of those days'
 range, noted on the day the stretch began). A day keeps the most of each.
 The ``EXCESS_RANK``-th largest of the last ``EXCESS_DAYS`` days (the largest while fewer
-than ``EXCESS_MIN_DAYS`` are known) is how far the metric strays on an ordinary bad day:
+than ``EXCESS_MIN_DAYS`` are known, and in the first week at least a share of the largest)
+is how far the metric strays on an ordinary bad day:
 a value must go further than that to be unusual, so a metric with a burst every day needs
 a bigger burst, and false alerts stay a matter of days, not of samples.
 """

@@ -281,6 +281,8 @@ def test_round_trip_gives_identical_later_verdicts() -> None:
 
 
 @pytest.mark.parametrize("garbage", [b"", b"\x01", b"\x07" + bytes(100),
+                                     b"\x05" + bytes(230),  # the fields of format 5 cut
+                                     b"\x05" + bytes(300),  # ... a baseline of zeros
                                      AdaptiveState().to_bytes()[:-5]])
 def test_corrupt_stored_state_is_a_clear_error(garbage: bytes) -> None:
     with pytest.raises(ValueError, match="stored"):
