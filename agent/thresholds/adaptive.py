@@ -118,6 +118,7 @@ __all__ = ["ABOVE", "BELOW", "FALLING", "HELD", "HIGHER", "IGNORED", "LEARNING",
            "AdaptiveVerdict", "Code", "Deviation", "Direction", "Sensitivity", "judge"]
 
 _isfinite = math.isfinite
+_NAN = math.nan
 #: The codes of an anomaly above normal (its peak is its highest).
 _UP = (ABOVE, HIGHER, RISING)
 
@@ -131,11 +132,11 @@ class AdaptiveState(AdaptiveWords):
     """
 
     __slots__ = (
-        "_offset", "_offset_until", "aftermath", "band_prev", "baseline", "burst",
+        "_hour_end", "_offset", "_offset_until", "aftermath", "band_prev", "baseline", "burst",
         "calibrate", "calm", "confirm_hi", "drift_day", "drift_from", "drift_to", "episode",
         "factor", "first_t", "last_bad_t", "last_t", "last_value", "level", "level_hours",
         "longest_still", "lower", "metric", "moved_t", "moves", "peak", "pending", "ready",
-        "rearm_hi", "rearm_lo", "rearm_mean", "rearm_until", "seen", "settings", "still_at",
+        "rearm_hi", "rearm_lo", "rearm_mean", "rearm_until", "seen", "settings", "still_span",
         "stretch_t", "upper", "utc_offset",
     )
 
@@ -164,7 +165,7 @@ class AdaptiveState(AdaptiveWords):
         self.last_value = math.nan
         self.moved_t = math.nan   # when the value last changed (NaN: it never did)
         self.longest_still = 0.0  # the longest it stayed the same before
-        self.still_at = math.inf  # staying the same until this time is unusual
+        self.still_span: float = STILL_MIN  # staying the same this long is unusual
         self.seen = 0             # samples of the current stretch of data ...
         self.moves = 0            # ... and how many of them changed the value
         self.rearm_hi = -math.inf  # the peak a new anomaly above must pass ...
@@ -183,6 +184,7 @@ class AdaptiveState(AdaptiveWords):
         self.stretch_t = -math.inf  # when a stretch was last found
         self._offset = 0.0 if utc_offset is None else utc_offset
         self._offset_until = -math.inf if utc_offset is None else math.inf
+        self._hour_end = -math.inf  # a sample from then on may begin a new hour
 
     # -- the per-sample path -------------------------------------------------------------
 
@@ -199,17 +201,8 @@ class AdaptiveState(AdaptiveWords):
             self._time_moved(t)
         prev_t = self.last_t
         self.last_t = t
-        if t >= self._offset_until:
-            self._refresh_offset(t)
         base = self.baseline
-        hour = int((t + self._offset) // SLOT_SECONDS)
-        if hour != base.cur_hour:
-            if hour - base.cur_hour > RECENT_SLOTS:
-                self._restart(t)  # the first sample, or the first after a long gap
-            base.add(hour, value)
-            self._thresholds(t, hour)
-            self._level()
-        else:
+        if not (t >= self._hour_end and self._hour_begins(t, value)):  # the same hour
             # Inline comparisons, not min()/max(): this is the per-sample hot path.
             if value < base.cur_lo:  # noqa: PLR1730
                 base.cur_lo = value
@@ -221,15 +214,20 @@ class AdaptiveState(AdaptiveWords):
         if value != self.last_value:
             if self.last_value == self.last_value:  # a change, not the first value
                 self.moves += 1
-                self._moved(prev_t, t)
+                # Inline, as the rest: the value changes at most samples.
+                if prev_t - self.moved_t > self.longest_still:  # False while NaN: the first
+                    self._still_longer(prev_t - self.moved_t)
+                self.moved_t = t
             self.last_value = value
             still = False
         else:
             # Only a metric that usually moves can stop: a count that rarely changes
             # stays the same for long by nature.
-            still = (t >= self.still_at and self.ready
+            still = (t - self.moved_t >= self.still_span and self.ready
                      and self.moves > STILL_MOVING * self.seen)
-        burst, self.burst = self.burst, math.nan
+        burst = self.burst
+        if self.burst == self.burst:  # a burst waited for this sample (not NaN)
+            self.burst = _NAN
         if value > self.upper:
             code = ABOVE
             if self.confirm_hi < math.inf and not self._confirmed(value, burst, prev_t, t):
@@ -251,6 +249,23 @@ class AdaptiveState(AdaptiveWords):
             self._episode_over(t)
             return NORMAL if self.ready else LEARNING
         return self._problem(t, value, code)
+
+    def _hour_begins(self, t: float, value: float) -> bool:
+        """``t`` is past the end of the hour known: does a new hour begin with it (the
+        zone's offset may have changed instead)? If so, ``value`` is learned as its first."""
+        if t >= self._offset_until:
+            self._refresh_offset(t)
+        hour = int((t + self._offset) // SLOT_SECONDS)
+        self._hour_end = min((hour + 1) * SLOT_SECONDS - self._offset, self._offset_until)
+        base = self.baseline
+        if hour == base.cur_hour:
+            return False
+        if hour - base.cur_hour > RECENT_SLOTS:
+            self._restart(t)  # the first sample, or the first after a long gap
+        base.add(hour, value)
+        self._thresholds(t, hour)
+        self._level()
+        return True
 
     def _confirmed(self, value: float, burst: float, prev_t: float, t: float) -> bool:
         """A value above upper in a bursty metric: does it count now? Yes during an
@@ -278,12 +293,10 @@ class AdaptiveState(AdaptiveWords):
             self.peak = value
         return code
 
-    def _moved(self, prev_t: float, t: float) -> None:
-        """The value changed at ``t`` (it was the same until ``prev_t``)."""
-        if self.moved_t == self.moved_t:
-            self.longest_still = max(self.longest_still, prev_t - self.moved_t)
-        self.moved_t = t
-        self.still_at = t + max(STILL_MIN, STILL_FACTOR * self.longest_still)
+    def _still_longer(self, span: float) -> None:
+        """The value stayed the same for ``span``, longer than ever before."""
+        self.longest_still = span
+        self.still_span = max(STILL_MIN, STILL_FACTOR * span)
 
     def _episode_over(self, t: float) -> None:
         """An anomaly ended: the next one on its side must go beyond its peak (its hour's
@@ -319,7 +332,7 @@ class AdaptiveState(AdaptiveWords):
         self.moved_t = math.nan
         self.last_value = math.nan
         self.longest_still = 0.0
-        self.still_at = math.inf
+        self.still_span = STILL_MIN
         self.seen = self.moves = 0
         self.rearm_hi, self.rearm_lo, self.rearm_until = -math.inf, math.inf, -math.inf
         self.rearm_mean = self.aftermath = (-math.inf, math.inf, -math.inf)
@@ -400,12 +413,12 @@ class AdaptiveState(AdaptiveWords):
 
     def _time_moved(self, t: float) -> None:
         """The clock went back: move the episode's times with it (no time has passed)."""
+        self._hour_end = -math.inf  # t may be in an earlier hour
         if self.last_t == self.last_t:
             shift = t - self.last_t
             self.first_t += shift
             self.last_bad_t += shift
             self.moved_t += shift
-            self.still_at += shift
             self.rearm_until += shift
             self.stretch_t += shift
             hi, lo, until = self.rearm_mean

@@ -11,7 +11,14 @@ import math
 import struct
 from typing import Protocol
 
-from agent.thresholds.adaptive_codes import EPISODES, HOURLY, NORMAL, Code
+from agent.thresholds.adaptive_codes import (
+    EPISODES,
+    HOURLY,
+    NORMAL,
+    STILL_FACTOR,
+    STILL_MIN,
+    Code,
+)
 from agent.thresholds.baseline import Baseline
 
 _STATE = struct.Struct("<B23dbbIQQ?")
@@ -50,7 +57,7 @@ class AdaptiveState(Protocol):
     last_value: float
     moved_t: float
     longest_still: float
-    still_at: float
+    still_span: float
     rearm_hi: float
     rearm_lo: float
     rearm_until: float
@@ -70,11 +77,16 @@ class AdaptiveState(Protocol):
     ready: bool
 
 
+def _still_at(s: AdaptiveState) -> float:
+    """When staying the same becomes unusual (inf before the value ever changed)."""
+    return s.moved_t + s.still_span if s.moved_t == s.moved_t else math.inf
+
+
 def pack_state(s: AdaptiveState) -> bytes:
     """The learned state and the current episode of ``s`` as compact bytes."""
     head = _STATE.pack(_AFTERMATH_FORMAT, s.first_t, s.last_t, s.last_bad_t, s.peak, s.upper,
                        s.lower, s._offset, s.last_value, s.moved_t, s.longest_still,
-                       s.still_at, s.rearm_hi, s.rearm_lo, s.rearm_until, s.drift_day,
+                       _still_at(s), s.rearm_hi, s.rearm_lo, s.rearm_until, s.drift_day,
                        s.drift_from, s.drift_to, *s.level, *s.rearm_mean, s.episode,
                        s.pending, min(s.calm, 2**31), s.seen, s.moves, s.ready)
     return (head + _BURST.pack(s.burst, s.confirm_hi)
@@ -89,7 +101,7 @@ def unpack_state(s: AdaptiveState, data: bytes, keep_offset: bool) -> None:
     if not data or data[0] not in _FORMATS or len(data) < _STATE.size + _FORMATS[data[0]]:
         raise ValueError("stored adaptive state has an unknown format")
     (_, first_t, last_t, last_bad_t, peak, upper, lower, offset, last_value, moved_t,
-     longest_still, still_at, rearm_hi, rearm_lo, rearm_until, drift_day, drift_from,
+     longest_still, _, rearm_hi, rearm_lo, rearm_until, drift_day, drift_from,
      drift_to, level_mean, level_lo, level_hi, rearm_mean_hi, rearm_mean_lo,
      rearm_mean_until, episode, pending, calm, seen, moves,
      ready) = _STATE.unpack_from(data)
@@ -108,7 +120,9 @@ def unpack_state(s: AdaptiveState, data: bytes, keep_offset: bool) -> None:
     s.first_t, s.last_t, s.last_bad_t = first_t, last_t, last_bad_t
     s.peak, s.upper, s.lower = peak, upper, lower
     s.last_value, s.moved_t, s.longest_still = last_value, moved_t, longest_still
-    s.still_at = still_at
+    # When staying the same becomes unusual follows from the longest it did (the stored
+    # time is for the reader of an earlier version).
+    s.still_span = max(STILL_MIN, STILL_FACTOR * longest_still)
     s.rearm_hi, s.rearm_lo, s.rearm_until = rearm_hi, rearm_lo, rearm_until
     s.drift_day, s.drift_from, s.drift_to = drift_day, drift_from, drift_to
     s.episode = Code(episode) if episode in EPISODES else NORMAL

@@ -58,7 +58,7 @@ class SeriesJudge:
     ``utc_offset`` fixes the zone of learned hours (None: the host's local time).
     """
 
-    __slots__ = ("_code", "_static", "adaptive", "forecast", "metric", "rule")
+    __slots__ = ("_code", "_limits", "_static", "adaptive", "forecast", "metric", "rule")
 
     def __init__(self, metric: str, rule: ThresholdRule | None = None,
                  adaptive: AdaptiveSettings | None = None,
@@ -68,6 +68,10 @@ class SeriesJudge:
         self.rule = rule
         # A rule without limits has no static verdict of its own (learned ones only).
         self._static = rule if rule is not None and (rule.warn or rule.crit) else None
+        # Its limits as (test, limit), looked up once: ``observe`` runs on every sample.
+        static = self._static
+        self._limits = () if static is None else tuple(
+            (c.op.func, c.limit) for c in (static.crit, static.warn) if c is not None)
         self.adaptive = (AdaptiveState(adaptive, metric, utc_offset)
                          if adaptive is not None else None)
         self.forecast = Forecaster(forecast) if forecast is not None else None
@@ -82,12 +86,14 @@ class SeriesJudge:
         if self.forecast is not None:
             judge_forecast(self.forecast, t, value)
             problem = problem or self.forecast.firing
-        rule = self._static
-        if rule is not None and not problem:
-            problem = (not math.isfinite(value)  # static says UNKNOWN
-                       or (rule.crit is not None and rule.crit.holds(value))
-                       or (rule.warn is not None and rule.warn.holds(value)))
-        return problem
+        if problem or not self._limits:
+            return problem
+        if not math.isfinite(value):  # static says UNKNOWN
+            return True
+        for holds, limit in self._limits:  # noqa: SIM110 - a generator costs more here
+            if holds(value, limit):
+                return True
+        return False
 
     def finding(self, key: AlertKey, t: float, value: float,
                 previous: AlertState | None = None) -> Finding:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import math
 import random
+import time
 import tracemalloc
 from collections.abc import Callable, Iterable
 
@@ -327,6 +328,23 @@ def test_judge_gives_a_finding_with_the_reason() -> None:
 def test_hours_follow_the_given_time_zone() -> None:
     state = AdaptiveState(utc_offset=2 * 3600.0)
     assert state.when(START + 12 * 3600) == "Mon 14:00"
+
+
+def test_hours_follow_the_hosts_zone_across_a_daylight_saving_change(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    try:
+        state = AdaptiveState()  # no offset given: the host's zone
+        switch = 1_711_846_800  # 2024-03-31 01:00 UTC: 02:00 CET becomes 03:00 CEST
+        for t in range(switch - 3 * 3600, switch + 3 * 3600, 600):
+            state.observe(float(t), 5.0)
+            offset = 3600 if t < switch else 7200
+            assert state.baseline.cur_hour == (t + offset) // 3600
+        assert state.when(switch + 600.0) == "Sun 03:00"
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
 
 
 def test_learning_verdict_says_how_far_along() -> None:

@@ -163,6 +163,23 @@ def test_a_metric_that_stops_moving_alerts_and_one_always_flat_does_not(step: in
 
 
 @pytest.mark.parametrize("step", STEPS)
+def test_a_state_stored_while_the_value_stands_still_alerts_when_the_original_does(
+        step: int) -> None:
+    history = trace(steady, 7, step)
+    paused = 3 * DAY // step  # it once stood still for an hour: 3 h is unusual, not 2 h
+    history[paused:paused + HOUR // step + 1] = [
+        (t, 48.0) for t, _ in history[paused:paused + HOUR // step + 1]]
+    frozen = [(START + 7 * DAY + i * step + 0.0, 50.0) for i in range(6 * HOUR // step)]
+    original = AdaptiveState(metric="value", utc_offset=0)
+    run(original, history + frozen[:HOUR // step])
+    restored = AdaptiveState.from_bytes(original.to_bytes(), original.settings, "value", 0.0)
+    rest = frozen[HOUR // step:]
+    codes = run(original, rest)
+    assert codes.index(STILL) == (3 * HOUR - HOUR) // step
+    assert run(restored, rest) == codes
+
+
+@pytest.mark.parametrize("step", STEPS)
 def test_a_flat_line_that_turns_to_noise_alerts_when_it_starts(step: int) -> None:
     flat = [(START + i * step + 0.0, 0.0) for i in range(7 * DAY // step)]
     noise = [(t, abs(v - 50)) for t, v in trace(steady, 2, step, 3, START + 7 * DAY)]
