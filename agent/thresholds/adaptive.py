@@ -69,7 +69,6 @@ from agent.model import Status
 from agent.thresholds.adaptive_changes import drift_change, level_change, stretch_change
 from agent.thresholds.adaptive_codes import (
     ABOVE,
-    AFTERMATH,
     BELOW,
     CALM_SAMPLES,
     CONFIRM_SHARE,
@@ -86,7 +85,6 @@ from agent.thresholds.adaptive_codes import (
     NORMAL,
     PROBLEM_CODES,
     RANK_FRACTION,
-    REARM,
     RISING,
     STILL,
     STILL_FACTOR,
@@ -96,6 +94,7 @@ from agent.thresholds.adaptive_codes import (
     Code,
     bursty,
 )
+from agent.thresholds.adaptive_episode import AdaptiveEpisode
 from agent.thresholds.adaptive_settings import (
     AdaptiveSettings,
     Deviation,
@@ -119,10 +118,8 @@ __all__ = ["ABOVE", "BELOW", "FALLING", "HELD", "HIGHER", "IGNORED", "LEARNING",
 
 _isfinite = math.isfinite
 _NAN = math.nan
-#: The codes of an anomaly above normal (its peak is its highest).
-_UP = (ABOVE, HIGHER, RISING)
 
-class AdaptiveState(AdaptiveWords):
+class AdaptiveState(AdaptiveWords, AdaptiveEpisode):
     """Everything learned about one metric, plus the current anomaly episode.
 
     Mutable and updated in place (it is judged once per sample, so copying would cost more
@@ -131,13 +128,13 @@ class AdaptiveState(AdaptiveWords):
     follows the host's local time zone, daylight saving included.
     """
 
+    # The episode's own are AdaptiveEpisode's.
     __slots__ = (
-        "_hour_end", "_offset", "_offset_until", "aftermath", "band_prev", "baseline", "burst",
-        "calibrate", "calm", "confirm_hi", "drift_day", "drift_from", "drift_to", "episode",
-        "factor", "first_t", "last_bad_t", "last_t", "last_value", "level", "level_hours",
-        "longest_still", "lower", "metric", "moved_t", "moves", "peak", "pending", "ready",
-        "rearm_hi", "rearm_lo", "rearm_mean", "rearm_until", "seen", "settings", "still_span",
-        "stretch_t", "upper", "utc_offset",
+        "_hour_end", "_offset", "_offset_until", "band_prev", "baseline", "burst",
+        "calibrate", "confirm_hi", "drift_day", "drift_from", "drift_to", "factor",
+        "first_t", "last_t", "last_value", "level", "level_hours", "longest_still", "metric",
+        "moved_t", "moves", "ready", "seen", "settings", "still_span", "stretch_t",
+        "utc_offset",
     )
 
     def __init__(self, settings: AdaptiveSettings | None = None, metric: str = "value",
@@ -276,55 +273,10 @@ class AdaptiveState(AdaptiveWords):
         self.burst = value
         return False
 
-    def _report_pending(self, value: float) -> tuple[Code, float]:
-        """The problem found when the hour began, reported with the sample ``value``: its
-        code and the value it reached (a level's is the mean of its hours)."""
-        code, self.pending = self.pending, NORMAL
-        return code, (self.level[0] if code in (HIGHER, LOWER) else value)
-
-    def _problem(self, t: float, value: float, code: Code) -> Code:
-        """A sample found a problem: the episode goes on (or begins) with it."""
-        self.last_bad_t = t
-        self.calm = 0
-        if self.episode != code:
-            self.episode = code
-            self.peak = value
-        elif (value > self.peak) if code in _UP else (value < self.peak):
-            self.peak = value
-        return code
-
     def _still_longer(self, span: float) -> None:
         """The value stayed the same for ``span``, longer than ever before."""
         self.longest_still = span
         self.still_span = max(STILL_MIN, STILL_FACTOR * span)
-
-    def _episode_over(self, t: float) -> None:
-        """An anomaly ended: the next one on its side must go beyond its peak (its hour's
-        mean, for a level) for a while."""
-        if self.episode == ABOVE:
-            self.rearm_hi, self.rearm_until = self.peak, t + REARM
-            self.upper = max(self.upper, self.peak)
-            self.aftermath = (self.peak, math.inf, t + AFTERMATH)
-        elif self.episode == BELOW:
-            self.rearm_lo, self.rearm_until = self.peak, t + REARM
-            self.lower = min(self.lower, self.peak)
-            self.aftermath = (-math.inf, self.peak, t + AFTERMATH)
-        elif self.episode in (HIGHER, LOWER):
-            # Its aftermath: a value, or a mean, within the level is not a new anomaly.
-            mean = self.peak  # the most extreme of its means
-            if self.episode == HIGHER:
-                self.aftermath = (mean, math.inf, t + AFTERMATH)
-                self.upper = max(self.upper, mean)
-            else:
-                self.aftermath = (-math.inf, mean, t + AFTERMATH)
-                self.lower = min(self.lower, mean)
-            # A new level must pass this one's mean for longer (a stretch is looked for
-            # at most once a day anyway: STRETCH_EVERY).
-            if self.level_hours == 1:
-                self.rearm_mean = ((mean, -math.inf, t + REARM) if self.episode == HIGHER
-                                   else (math.inf, mean, t + REARM))
-        self.episode = NORMAL
-        self.peak = math.nan
 
     def _restart(self, t: float) -> None:
         """Start learning afresh (the first sample, or the first after a long gap)."""
@@ -334,8 +286,7 @@ class AdaptiveState(AdaptiveWords):
         self.longest_still = 0.0
         self.still_span = STILL_MIN
         self.seen = self.moves = 0
-        self.rearm_hi, self.rearm_lo, self.rearm_until = -math.inf, math.inf, -math.inf
-        self.rearm_mean = self.aftermath = (-math.inf, math.inf, -math.inf)
+        self._forget_episodes()
 
     def _thresholds(self, t: float, hour: int) -> None:
         """Recompute the problem thresholds for the hour that just began."""
@@ -358,11 +309,7 @@ class AdaptiveState(AdaptiveWords):
             if n_prev >= LEVEL_SAMPLES:
                 upper += max(0.0, lo_prev - band_prev[1])
                 lower -= max(0.0, band_prev[0] - hi_prev)
-        if t < self.rearm_until:
-            upper, lower = max(upper, self.rearm_hi), min(lower, self.rearm_lo)
-        a_hi, a_lo, a_until = self.aftermath
-        if t < a_until:
-            upper, lower = max(upper, a_hi), min(lower, a_lo)
+        upper, lower = self._held_back(t, upper, lower)
         self.upper = upper if direction is not Direction.BELOW else math.inf
         self.lower = lower if direction is not Direction.ABOVE else -math.inf
         # A metric whose ordinary bad day bursts far above its band: a lone sample above
@@ -387,15 +334,12 @@ class AdaptiveState(AdaptiveWords):
         """At the end of an hour: is its mean on a level far from normal?"""
         if not self.ready:
             return
-        r_hi, r_lo = -math.inf, math.inf
-        for hi, lo, until in (self.rearm_mean, self.aftermath):
-            if self.last_t < until:
-                r_hi, r_lo = max(r_hi, hi), min(r_lo, lo)
-        found = level_change(self.baseline, self.settings, (r_hi, r_lo))
+        held = self._mean_held_back(self.last_t)
+        found = level_change(self.baseline, self.settings, held)
         hours = 1
         if found is None and (self.episode in (HIGHER, LOWER)
                               or self.last_t - self.stretch_t >= STRETCH_EVERY):
-            found = stretch_change(self.baseline, self.settings, (r_hi, r_lo))
+            found = stretch_change(self.baseline, self.settings, held)
             if found is not None:
                 self.stretch_t, hours = self.last_t, STRETCH_HOURS
         if found is not None:
@@ -417,14 +361,9 @@ class AdaptiveState(AdaptiveWords):
         if self.last_t == self.last_t:
             shift = t - self.last_t
             self.first_t += shift
-            self.last_bad_t += shift
             self.moved_t += shift
-            self.rearm_until += shift
             self.stretch_t += shift
-            hi, lo, until = self.rearm_mean
-            self.rearm_mean = (hi, lo, until + shift)
-            hi, lo, until = self.aftermath
-            self.aftermath = (hi, lo, until + shift)
+            self._shift_episodes(shift)
 
     def _refresh_offset(self, t: float) -> None:
         self._offset = float(time.localtime(t).tm_gmtoff)
