@@ -35,15 +35,31 @@ def _listening(port: int) -> bool:
 
 
 #: Folders whose tests drive real processes and wait on them (most of the suite's time):
-#: they run first, so that the workers of a parallel run, given whole files in order,
-#: end together on the short ones.
+#: they run first, so that the workers of a parallel run, given whole files in order
+#: (``--no-loadscope-reorder``), end together on the short ones. The first file of
+#: ``packaging`` goes before them all: one worker builds the package while the other
+#: runs real agents, and the rest of ``packaging`` finds it built.
 LONG_FIRST = ("e2e", "packaging")
+BUILDS_FIRST = "packaging"
+
+
+def _order(items: list[pytest.Item]) -> dict[Path, int]:
+    """The rank of each test file: the first of ``BUILDS_FIRST``, then ``LONG_FIRST``'s
+    folders, then the rest."""
+    ranks: dict[Path, int] = {}
+    first = next((i.path for i in items if i.path.parent.name == BUILDS_FIRST), None)
+    for item in items:
+        folder = item.path.parent.name
+        ranks[item.path] = (0 if item.path == first else
+                            1 + LONG_FIRST.index(folder) if folder in LONG_FIRST else 9)
+    return ranks
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Run the long folders first; skip the tests of a database server that is not
     running, unless CI requires it."""
-    items.sort(key=lambda item: item.path.parent.name not in LONG_FIRST)  # stable
+    ranks = _order(items)
+    items.sort(key=lambda item: ranks[item.path])  # stable: in order within a rank
     if os.environ.get("WATCHKEEPER_REQUIRE_SERVICES") == "1":
         return
     down: dict[str, str] = {}
