@@ -1,6 +1,6 @@
 """NAB benchmark of the learned thresholds: replay every labelled series, score the alerts.
 
-    .venv/bin/python tests/benchmarks/nab.py [--steps 5,30,60] [--per-series]
+    .venv/bin/python tests/benchmarks/nab.py [--steps 5,30,60] [--per-series] [--by-age]
                                              [--sensitivity low|medium|high] [--out DIR]
 
 Every labelled NAB series found is replayed through ``agent.replay`` with the DEFAULT
@@ -153,6 +153,36 @@ def quiet_days(series: Any) -> float:
     return total / 86400.0
 
 
+#: Ages of a series (days since its first row) that ``--by-age`` tells apart.
+AGES = (0, 7, 28)
+
+
+def by_age(corpus: dict[str, Any], alerts: dict[str, list[int]],
+           names: list[str]) -> str:
+    """False alerts a day outside the windows (after probation) by the age of the series
+    when they came: the first week, weeks 2 to 4, after that."""
+    fps = [0] * len(AGES)
+    days = [0.0] * len(AGES)
+
+    def bucket(series: Any, i: int) -> int:
+        age = (series.timestamps[i] - series.timestamps[0]).total_seconds() / 86400.0
+        return max(k for k, start in enumerate(AGES) if age >= start)
+
+    for name in names:
+        s = corpus[name]
+        ts = s.timestamps
+        for i in range(max(s.probation, 1), s.n):
+            if s.window_of[i] < 0:
+                days[bucket(s, i)] += max(0.0, min((ts[i] - ts[i - 1]).total_seconds(),
+                                                   86400.0)) / 86400.0
+        for i in set(alerts[name]):
+            if i >= s.probation and s.window_of[i] < 0:
+                fps[bucket(s, i)] += 1
+    ends = [*(f"{a}" for a in AGES[1:]), ""]
+    return "  ".join(f"days {a}-{e}: {f} in {d:.0f} days = {f / d if d else 0:.3f}/day"
+                     for a, e, f, d in zip(AGES, ends, fps, days, strict=True))
+
+
 def evaluate(nab: ModuleType, corpus: dict[str, Any], settings: ReplaySettings,
              step: int) -> tuple[dict[str, dict[str, Tally]], dict[str, list[int]], float, int]:
     """Replay every series at ``step`` minutes and score it: per series, per profile."""
@@ -217,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sensitivity", choices=[s.value for s in Sensitivity],
                     help="replay with this sensitivity instead of the default (medium)")
     ap.add_argument("--include", action="append", help="only series under this category")
+    ap.add_argument("--by-age", action="store_true",
+                    help="also the false alerts a day on the real series by the series' age")
     ap.add_argument("--out", type=Path, help="write each step's alerts JSON in this folder")
     args = ap.parse_args(argv)
     data = nab_dir()
@@ -239,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
         print(table(per, groups_of(names)))
         if args.per_series:
             print(table(per, [(Path(n).stem[:24], [n]) for n in names]))
+        if args.by_age:
+            print("false alerts by age, real series: "
+                  + by_age(corpus, alerts, [n for n in names if category(n) in REAL]))
         if args.out:
             args.out.mkdir(parents=True, exist_ok=True)
             stamp = {n: [corpus[n].timestamps[i].strftime("%Y-%m-%d %H:%M:%S") for i in a]
