@@ -87,12 +87,11 @@ from agent.thresholds.adaptive_codes import (
     RANK_FRACTION,
     RISING,
     STILL,
-    STILL_FACTOR,
-    STILL_MIN,
     STILL_MOVING,
     STRETCH_EVERY,
     Code,
     bursty,
+    still_span,
 )
 from agent.thresholds.adaptive_episode import AdaptiveEpisode
 from agent.thresholds.adaptive_settings import (
@@ -162,16 +161,10 @@ class AdaptiveState(AdaptiveWords, AdaptiveEpisode):
         self.last_value = math.nan
         self.moved_t = math.nan   # when the value last changed (NaN: it never did)
         self.longest_still = 0.0  # the longest it stayed the same before
-        self.still_span: float = STILL_MIN  # staying the same this long is unusual
+        self.still_span = still_span(0.0)  # staying the same this long is unusual
         self.seen = 0             # samples of the current stretch of data ...
         self.moves = 0            # ... and how many of them changed the value
-        self.rearm_hi = -math.inf  # the peak a new anomaly above must pass ...
-        self.rearm_lo = math.inf   # ... or below
-        self.rearm_until = -math.inf
-        self.rearm_mean = (-math.inf, math.inf, -math.inf)  # the same for hourly means
-        # What a new anomaly above, below must pass in the aftermath of one (a value far
-        # out: its peak, for hours' means; a level: its mean, for values too), until when.
-        self.aftermath = (-math.inf, math.inf, -math.inf)
+        self._forget_episodes()   # nothing held back after an episode yet
         self.pending = NORMAL     # a problem found when the hour began, not yet reported
         self.drift_day = -math.inf  # the day (epoch days) drift was last reported
         self.drift_from = math.nan  # the daily means it moved from and to
@@ -276,7 +269,7 @@ class AdaptiveState(AdaptiveWords, AdaptiveEpisode):
     def _still_longer(self, span: float) -> None:
         """The value stayed the same for ``span``, longer than ever before."""
         self.longest_still = span
-        self.still_span = max(STILL_MIN, STILL_FACTOR * span)
+        self.still_span = still_span(span)
 
     def _restart(self, t: float) -> None:
         """Start learning afresh (the first sample, or the first after a long gap)."""
@@ -284,7 +277,7 @@ class AdaptiveState(AdaptiveWords, AdaptiveEpisode):
         self.moved_t = math.nan
         self.last_value = math.nan
         self.longest_still = 0.0
-        self.still_span = STILL_MIN
+        self.still_span = still_span(0.0)
         self.seen = self.moves = 0
         self._forget_episodes()
 

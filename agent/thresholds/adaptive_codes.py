@@ -58,6 +58,13 @@ STILL_MIN = 2 * SLOT_SECONDS
 STILL_FACTOR = 3.0
 #: ... if the value changed at more than this share of the samples before.
 STILL_MOVING = 0.5
+
+
+def still_span(longest: float) -> float:
+    """How long a value must stay the same to be unusual, when the longest it stayed the
+    same before is ``longest``."""
+    return max(STILL_MIN, STILL_FACTOR * longest)
+
 #: An anomaly is over after its cooldown and at least this many normal samples (so
 #: that one sample an hour does not end it at the first normal one).
 CALM_SAMPLES = 3

@@ -43,10 +43,12 @@ class AdaptiveEpisode:
     pending: Code
     upper: float
     lower: float
-    rearm_hi: float
-    rearm_lo: float
+    rearm_hi: float    # the peak a new anomaly above must pass ...
+    rearm_lo: float    # ... or below
     rearm_until: float
-    rearm_mean: tuple[float, float, float]
+    rearm_mean: tuple[float, float, float]  # the same for hourly means: above, below, until
+    # What a new anomaly above, below must pass in the aftermath of one (a value far out:
+    # its peak, for hours' means; a level: its mean, for values too), until when.
     aftermath: tuple[float, float, float]
     # Kept by the state itself.
     level: tuple[float, float, float]

@@ -15,9 +15,8 @@ from agent.thresholds.adaptive_codes import (
     EPISODES,
     HOURLY,
     NORMAL,
-    STILL_FACTOR,
-    STILL_MIN,
     Code,
+    still_span,
 )
 from agent.thresholds.baseline import Baseline
 
@@ -122,7 +121,7 @@ def unpack_state(s: AdaptiveState, data: bytes, keep_offset: bool) -> None:
     s.last_value, s.moved_t, s.longest_still = last_value, moved_t, longest_still
     # When staying the same becomes unusual follows from the longest it did (the stored
     # time is for the reader of an earlier version).
-    s.still_span = max(STILL_MIN, STILL_FACTOR * longest_still)
+    s.still_span = still_span(longest_still)
     s.rearm_hi, s.rearm_lo, s.rearm_until = rearm_hi, rearm_lo, rearm_until
     s.drift_day, s.drift_from, s.drift_to = drift_day, drift_from, drift_to
     s.episode = Code(episode) if episode in EPISODES else NORMAL

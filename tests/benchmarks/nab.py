@@ -143,14 +143,18 @@ class Tally:
         return self.false_alerts / self.quiet_days if self.quiet_days else 0.0
 
 
-def quiet_days(series: Any) -> float:
-    """Days of data after probation and outside every window (time, not rows)."""
+def quiet_rows(series: Any) -> Iterable[tuple[int, float]]:
+    """The rows after probation and outside every window, each with the days since the
+    row before (time, not rows; a gap counts at most a day)."""
     ts = series.timestamps
-    total = 0.0
     for i in range(max(series.probation, 1), series.n):
         if series.window_of[i] < 0:
-            total += max(0.0, min((ts[i] - ts[i - 1]).total_seconds(), 86400.0))
-    return total / 86400.0
+            yield i, max(0.0, min((ts[i] - ts[i - 1]).total_seconds(), 86400.0)) / 86400.0
+
+
+def quiet_days(series: Any) -> float:
+    """Days of data after probation and outside every window."""
+    return sum(days for _, days in quiet_rows(series))
 
 
 #: Ages of a series (days since its first row) that ``--by-age`` tells apart.
@@ -170,11 +174,8 @@ def by_age(corpus: dict[str, Any], alerts: dict[str, list[int]],
 
     for name in names:
         s = corpus[name]
-        ts = s.timestamps
-        for i in range(max(s.probation, 1), s.n):
-            if s.window_of[i] < 0:
-                days[bucket(s, i)] += max(0.0, min((ts[i] - ts[i - 1]).total_seconds(),
-                                                   86400.0)) / 86400.0
+        for i, quiet in quiet_rows(s):
+            days[bucket(s, i)] += quiet
         for i in set(alerts[name]):
             if i >= s.probation and s.window_of[i] < 0:
                 fps[bucket(s, i)] += 1
