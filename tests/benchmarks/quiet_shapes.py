@@ -1,6 +1,7 @@
 """False alerts a day of the learned thresholds on normal data of many shapes and rates.
 
     .venv/bin/python tests/benchmarks/quiet_shapes.py [--days 28] [--steps 60,300,3600]
+                                                     [--by-age] [--seeds 1]
 
 Each shape is four weeks of a metric with nothing wrong in it (noise, a latency, counts
 with a daily cycle, a saw-tooth, a square wave, office hours, a count that rarely moves,
@@ -9,6 +10,11 @@ and replayed through the default adaptive settings. Every alert after the first 
 is a false one: the line says how many a day, and of which kind. The NAB benchmark says
 how well anomalies are found; this one says what a quiet metric costs, on shapes that no
 labelled data set decides.
+
+``--by-age``: the false alerts a day by how long the metric had been learned when they
+came (the first week, the second, weeks 3-4, 5-8, 9-12; as far as ``--days`` reaches),
+over ``--seeds`` runs of each shape and step: what a new metric costs against one that
+is known.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import random
 import sys
 from collections import Counter
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -67,28 +74,64 @@ SHAPES: dict[str, Callable[[], Shape]] = {
 }
 
 
-def false_alerts(shape: Shape, days: int, step: int, seed: int = 5) -> Counter[str]:
-    """The kinds of the alerts that begin after the first two days."""
+#: Every alert before this many days is the warm-up's and the first day's, not counted.
+SETTLED_DAYS = 2
+#: The ages (days since the first sample) that ``--by-age`` tells apart.
+AGES = (SETTLED_DAYS, 7, 14, 28, 56, 84)
+
+
+def alert_days(shape: Shape, days: int, step: int, seed: int = 5) -> list[tuple[float, str]]:
+    """The age in days and the kind of each alert that begins after the first two days."""
     rng = random.Random(seed)
     state = AdaptiveState(utc_offset=0.0)
-    kinds: Counter[str] = Counter()
+    found: list[tuple[float, str]] = []
     was = False
     for i in range(int(days * DAY / step)):
         t = START + i * step
         code = state.observe(t, shape(t, rng))
         bad = code in PROBLEM_CODES
-        if bad and not was and t - START > 2 * DAY:
-            kinds[code.name] += 1
+        if bad and not was and t - START > SETTLED_DAYS * DAY:
+            found.append(((t - START) / DAY, code.name))
         was = bad
-    return kinds
+    return found
+
+
+def false_alerts(shape: Shape, days: int, step: int, seed: int = 5) -> Counter[str]:
+    """The kinds of the alerts that begin after the first two days."""
+    return Counter(kind for _, kind in alert_days(shape, days, step, seed))
+
+
+def by_age(shape: Callable[[], Shape], days: int, steps: list[int], seeds: int) -> str:
+    """False alerts a day in each age bucket within ``days``, over every step and seed."""
+    spans = [(a, min(b, days)) for a, b in pairwise(AGES) if a < days]
+    counts = [0] * len(spans)
+    for step in steps:
+        for seed in range(seeds):
+            for age, _ in alert_days(shape(), days, step, seed):
+                for k, (a, b) in enumerate(spans):
+                    if a <= age < b:
+                        counts[k] += 1
+    runs = len(steps) * seeds
+    return "  ".join(f"days {a}-{b}: {n / (runs * (b - a)):.3f}"
+                     for (a, b), n in zip(spans, counts, strict=True))
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--days", type=int, default=28)
     ap.add_argument("--steps", default="60,300,3600", help="sampling steps in seconds")
+    ap.add_argument("--by-age", action="store_true",
+                    help="false alerts a day by the age of the metric, all steps together")
+    ap.add_argument("--seeds", type=int, default=1, help="runs of each shape (--by-age)")
     args = ap.parse_args(argv)
     steps = [int(s) for s in args.steps.split(",")]
+    if args.days <= SETTLED_DAYS or args.seeds < 1 or any(s <= 0 for s in steps):
+        ap.error(f"--days must be over {SETTLED_DAYS}, --seeds and --steps positive")
+    if args.by_age:
+        print(f"false alerts a day by age, {args.seeds} seed(s) x steps {args.steps}")
+        for name, make in SHAPES.items():
+            print(f"{name:22s}  {by_age(make, args.days, steps, args.seeds)}")
+        return 0
     print(f"{'shape':22s}" + "".join(f"{f'every {s}s':>14s}" for s in steps) + "   kinds")
     for name, make in SHAPES.items():
         cells, kinds = [], Counter[str]()
