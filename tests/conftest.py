@@ -50,8 +50,12 @@ def _order(items: list[pytest.Item]) -> dict[Path, int]:
     first = next((i.path for i in items if i.path.parent.name == BUILDS_FIRST), None)
     for item in items:
         folder = item.path.parent.name
-        ranks[item.path] = (0 if item.path == first else
-                            1 + LONG_FIRST.index(folder) if folder in LONG_FIRST else 9)
+        if item.path == first:
+            ranks[item.path] = 0
+        elif folder in LONG_FIRST:
+            ranks[item.path] = 1 + LONG_FIRST.index(folder)
+        else:
+            ranks[item.path] = len(LONG_FIRST) + 1
     return ranks
 
 

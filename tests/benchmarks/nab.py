@@ -40,6 +40,7 @@ sys.path.insert(0, str(REPO))
 from agent.alerting.state import EventKind  # noqa: E402
 from agent.replay import ReplaySettings, TimeParser, replay  # noqa: E402
 from agent.thresholds.adaptive import AdaptiveSettings, Sensitivity  # noqa: E402
+from tests.benchmarks.cli_lists import positive_list  # noqa: E402
 
 PROFILES = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
 SHORT = {"standard": "std", "reward_low_FP_rate": "lowFP", "reward_low_FN_rate": "lowFN"}
@@ -242,7 +243,7 @@ def groups_of(names: list[str]) -> list[tuple[str, list[str]]]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", default="5,30,60",
+    ap.add_argument("--steps", default="5,30,60", type=positive_list(int),
                     help="sampling steps in minutes, comma-separated (5 is the data's own)")
     ap.add_argument("--per-series", action="store_true", help="also a line per series")
     ap.add_argument("--sensitivity", choices=[s.value for s in Sensitivity],
@@ -265,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         {"sensitivity": args.sensitivity} if args.sensitivity else {})
     settings = ReplaySettings(adaptive=adaptive)
     names = sorted(corpus)
-    for step in (int(x) for x in args.steps.split(",")):
+    for step in args.steps:
         per, alerts, took, samples = evaluate(nab, corpus, settings, step)
         print(f"\n== {step}-minute steps: {len(names)} series, {samples} samples replayed "
               f"in {took:.2f}s ({samples / took:,.0f}/s)")

@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from agent.thresholds.adaptive import PROBLEM_CODES, AdaptiveState  # noqa: E402
+from tests.benchmarks.cli_lists import positive_list  # noqa: E402
 
 START = 1_704_067_200  # Mon 2024-01-01 00:00 UTC
 DAY = 86400
@@ -64,14 +65,15 @@ def run(step: int, share: float, seed: int = 1) -> tuple[int, int, int]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", default="60,300,1800,3600", help="sampling steps in seconds")
-    ap.add_argument("--shares", default="0.5,0.6,0.7", help="the quiet days' share of normal")
+    ap.add_argument("--steps", default="60,300,1800,3600", type=positive_list(int),
+                    help="sampling steps in seconds")
+    ap.add_argument("--shares", default="0.5,0.6,0.7", type=positive_list(float),
+                    help="the quiet days' share of normal")
     args = ap.parse_args(argv)
-    steps = [int(s) for s in args.steps.split(",")]
-    print(f"{'share of normal':18s}" + "".join(f"{f'every {s}s':>22s}" for s in steps))
-    for share in (float(x) for x in args.shares.split(",")):
+    print(f"{'share of normal':18s}" + "".join(f"{f'every {s}s':>22s}" for s in args.steps))
+    for share in args.shares:
         cells = []
-        for step in steps:
+        for step in args.steps:
             found, _, false = run(step, share)
             cells.append(f"{found}/{len(QUIET)} found, {false} false")
         print(f"{share:<18.0%}" + "".join(f"{c:>22s}" for c in cells))

@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from agent.thresholds.adaptive import PROBLEM_CODES, AdaptiveState  # noqa: E402
+from tests.benchmarks.cli_lists import positive_list  # noqa: E402
 
 START = 1_704_067_200  # Mon 2024-01-01 00:00 UTC
 DAY = 86400
@@ -119,16 +120,18 @@ def by_age(shape: Callable[[], Shape], days: int, steps: list[int], seeds: int) 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--days", type=int, default=28)
-    ap.add_argument("--steps", default="60,300,3600", help="sampling steps in seconds")
+    ap.add_argument("--steps", default="60,300,3600", type=positive_list(int),
+                    help="sampling steps in seconds")
     ap.add_argument("--by-age", action="store_true",
                     help="false alerts a day by the age of the metric, all steps together")
     ap.add_argument("--seeds", type=int, default=1, help="runs of each shape (--by-age)")
     args = ap.parse_args(argv)
-    steps = [int(s) for s in args.steps.split(",")]
-    if args.days <= SETTLED_DAYS or args.seeds < 1 or any(s <= 0 for s in steps):
-        ap.error(f"--days must be over {SETTLED_DAYS}, --seeds and --steps positive")
+    steps = args.steps
+    if args.days <= SETTLED_DAYS or args.seeds < 1:
+        ap.error(f"--days must be over {SETTLED_DAYS} and --seeds positive")
     if args.by_age:
-        print(f"false alerts a day by age, {args.seeds} seed(s) x steps {args.steps}")
+        every = ",".join(str(s) for s in steps)
+        print(f"false alerts a day by age, {args.seeds} seed(s) x steps {every}")
         for name, make in SHAPES.items():
             print(f"{name:22s}  {by_age(make, args.days, steps, args.seeds)}")
         return 0

@@ -343,7 +343,7 @@ def test_hours_follow_the_hosts_zone_across_a_daylight_saving_change(
             assert state.baseline.cur_hour == (t + offset) // 3600
         assert state.when(switch + 600.0) == "Sun 03:00"
     finally:
-        monkeypatch.delenv("TZ")
+        monkeypatch.undo()  # TZ as it was (set or not), then the zone read from it again
         time.tzset()
 
 
