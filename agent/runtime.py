@@ -118,7 +118,8 @@ class Agent:
         apprise_store = str(config.agent.state_dir / "apprise")
         last_outbox, last_silence = read(Store.last_ids, (0, 0))
         self.outbox = restored(read(Store.queued_rows, list[OutboxRow]()), last_outbox + 1,
-                               self.clock.now(), self.clock.monotonic())
+                               self.clock.now(), self.clock.monotonic(),
+                               config.agent.retry.policy())
         self._dead_at_start = read(Store.dead_count, 0)
         # The open incidents, and those of the last month (recurrences count them).
         self.incidents = IncidentBook(read(Store.open_incidents, list[Incident]()) + read(

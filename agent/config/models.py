@@ -17,6 +17,7 @@ from pydantic import (
 
 from agent.durations import Duration, PositiveDuration
 from agent.model import Status
+from agent.notify.backoff import RetryPolicy
 from agent.notify.masking import UrlForm
 from agent.thresholds.rules import ThresholdRule
 from agent.units import format_duration
@@ -98,6 +99,44 @@ class HistorySettings(_Strict):
         return self
 
 
+#: The shortest first wait before a failed notification is tried again: a shorter one
+#: would hammer a service that is down (or rate-limiting) with a probe a second.
+RETRY_FIRST_MIN = 1.0
+
+
+class RetrySettings(_Strict):
+    """``agent.retry``: how a target that failed is tried again (``agent.notify.backoff``).
+
+    The first wait is ``first``, each next one twice the last, capped at ``cap`` (with up
+    to a fifth less, at random, so targets that failed together do not retry together);
+    a message still undelivered ``give_up`` after it was queued is given up and logged.
+    """
+
+    first: PositiveDuration = 10.0
+    cap: PositiveDuration = 15 * 60.0
+    give_up: PositiveDuration = 24 * 3600.0
+
+    @field_validator("first")
+    @classmethod
+    def _first(cls, v: float) -> float:
+        if v < RETRY_FIRST_MIN:
+            raise ValueError(f"must be at least {format_duration(RETRY_FIRST_MIN)}, got "
+                             f"{format_duration(v)} (a target that is down would get a "
+                             "probe that often)")
+        return v
+
+    def policy(self) -> RetryPolicy:
+        """The outbox's backoff with these waits."""
+        return RetryPolicy(first=self.first, cap=self.cap, give_up_after=self.give_up)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RetrySettings:
+        if self.first > self.cap:
+            raise ValueError(f"first ({format_duration(self.first)}) is longer than cap "
+                             f"({format_duration(self.cap)}): no wait may exceed the cap")
+        return self
+
+
 #: Longest ``group_wait`` (and ``agent.group_window``): a longer one would hold the first
 #: alert of a storm too long.
 GROUP_WAIT_MAX = 600.0
@@ -127,6 +166,8 @@ class AgentSettings(_Strict):
     #: Alerts of this host that open within this long of the first are one incident and
     #: one message (0: each alert goes out on its own, at once).
     group_window: Duration = 30.0
+    #: How a target that failed is tried again, and when a message is given up.
+    retry: RetrySettings = RetrySettings()
     #: How long resolved incidents are kept in the incident log.
     incidents_kept: PositiveDuration = 400 * 86400.0
     #: Each series' downsampled history (``agent.history``).

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from agent.alerting.state import AlertEvent
 from agent.clock import Clock
+from agent.notify.backoff import RetryPolicy
 from agent.notify.grouping import groups_target, release_at
 from agent.notify.incident_keys import keyed_url
 from agent.notify.masking import mask_url, scrub
@@ -89,9 +90,13 @@ class Dispatcher:
         """New rows were queued: look at the outbox now."""
         self._wake.set()
 
-    def update_channels(self, channels: Mapping[str, Channel]) -> None:
-        """Use a reloaded config's channels from the next pass on."""
+    def update_channels(self, channels: Mapping[str, Channel],
+                        retry: RetryPolicy | None = None) -> None:
+        """Use a reloaded config's channels (and backoff) from the next pass on; a target
+        already waiting keeps the wait it was given."""
         self.channels = dict(channels)
+        if retry is not None:
+            self.outbox.retry = retry
 
     async def run(self) -> None:
         """Dispatch until cancelled."""

@@ -30,7 +30,9 @@ checks:
     timeout: 60s
 """
 
-MEMORY = AGENT + """channels:
+# A failed send is tried again 2 s later, not the default 10 s: the tests wait for it.
+MEMORY = AGENT + """  retry: {first: 2s}
+channels:
   hook: ["{url}"]
 checks:
   - name: mem

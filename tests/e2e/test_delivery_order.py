@@ -23,10 +23,11 @@ CHECK = """\
 """
 
 
-def config(names: list[str], flags: Path) -> str:
+def config(names: list[str], flags: Path, retry: str) -> str:
+    """The agent's config; ``retry``: its ``agent.retry`` (the waits are the test's)."""
     for name in names:
         (flags / name).write_text("0")
-    return (AGENT + 'channels:\n  hook: ["{url}"]\nchecks:\n'
+    return (AGENT + f"  retry: {{{retry}}}\n" + 'channels:\n  hook: ["{url}"]\nchecks:\n'
             + "".join(CHECK.format(name=n, flags=flags) for n in names))
 
 
@@ -40,7 +41,8 @@ def test_a_resolved_never_arrives_before_its_firing_that_failed_first(
         agents: Agents, receiver: Receiver, tmp_path: Path) -> None:
     flags = tmp_path / "flags"
     flags.mkdir()
-    agent = agents.start(config(["web"], flags))
+    # The FIRING's retry comes well after its check resolves (a second later).
+    agent = agents.start(config(["web"], flags, "first: 6s"))
     agent.wait_for_first_cycle()
     receiver.answer(Reply(503, b"busy\n"))  # the FIRING's first attempt fails
     (flags / "web").write_text("2")
@@ -57,7 +59,7 @@ def test_after_an_outage_everything_queued_goes_as_soon_as_the_target_answers(
     flags = tmp_path / "flags"
     flags.mkdir()
     names = ["a", "b", "c", "d"]
-    agent = agents.start(config(names, flags))
+    agent = agents.start(config(names, flags, "first: 1s, cap: 2s"))
     agent.wait_for_first_cycle()
     receiver.stop()
     for name in names:  # four incidents, decided seconds apart, while the target is down

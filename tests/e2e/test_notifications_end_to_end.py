@@ -14,7 +14,9 @@ from tests.servers.receiver import Receiver
 
 pytestmark = pytest.mark.slow
 
-CONFIG = AGENT + """channels:
+# A failed send is tried again 2 s later, not the default 10 s: the tests wait for it.
+CONFIG = AGENT + """  retry: {first: 2s}
+channels:
   hook: ["{url}"]
 checks:
   - name: mem
