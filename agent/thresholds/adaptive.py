@@ -54,7 +54,8 @@ a minute to one an hour:
 
 Defaults: sensitivity medium, direction both, min_deviation 10%, warmup 1d, cooldown 1h,
 severity warning. The verdict's ``why`` says what is normal, e.g. ``response_ms 840 is
-far above normal for Tue 03:00 (usually 92-146 at 03:00)``.
+far above normal for Tue 03:00 (usually 92-146 at 03:00)``, and for how long it was
+learned while that is less than four weeks (``...; learned over 5d)``).
 
 ``judge(state, t, value)`` is the per-sample entry point; ``AdaptiveState.to_bytes`` /
 ``from_bytes`` persist the learned state (restoring it gives identical later verdicts).

@@ -25,6 +25,7 @@ from agent.thresholds.adaptive_codes import (
     PROBLEM_CODES,
     RISING,
     STILL,
+    YOUNG,
     Code,
 )
 from agent.thresholds.adaptive_settings import AdaptiveSettings
@@ -69,26 +70,35 @@ class AdaptiveWords:
             return ""
         return f"{format_value(self.metric, band.lo)}-{format_value(self.metric, band.hi)}"
 
+    def _young(self, t: float) -> str:
+        """``; learned over 5d`` while the metric is young (``YOUNG``), else empty."""
+        learned = t - self.first_t
+        if not learned < YOUNG:  # NaN: nothing learned yet
+            return ""
+        return f"; learned over {format_duration(learned // 86400 * 86400 or learned)}"
+
     def _side(self, code: Code, t: float) -> str:
         """What made ``code`` (a problem code other than HELD) a problem, in words."""
         m = self.metric
         band = self.baseline.band
+        young = self._young(t)
         if code in (HIGHER, LOWER):
             mean, lo, hi = (format_value(m, x) for x in self.level)
             side = "above" if code == HIGHER else "below"
             if self.level_hours > 1:
                 return (f"on a level far {side} normal: the last {self.level_hours} hours "
                         f"averaged {mean} (usually {lo}-{hi} at these hours on the last "
-                        f"{STRETCH_DAYS} days)")
+                        f"{STRETCH_DAYS} days{young})")
             return (f"on a level far {side} normal: the last hour averaged {mean} "
-                    f"(hourly means usually {lo}-{hi})")
+                    f"(hourly means usually {lo}-{hi}{young})")
         if code in (ABOVE, BELOW):
             side = "above" if code == ABOVE else "below"
             if band is not None and band.profile:
                 at = self.when(t, weekday=band.profile > DAY_SLOTS)
-                return f"far {side} normal for {self.when(t)} (usually {self.usual()} at {at})"
+                return (f"far {side} normal for {self.when(t)} "
+                        f"(usually {self.usual()} at {at}{young})")
             where = f" for {self.when(t)}" if band is not None and band.seasonal else ""
-            return f"far {side} normal{where} (usually {self.usual()})"
+            return f"far {side} normal{where} (usually {self.usual()}{young})"
         if code == STILL:
             still = format_duration(max(0.0, t - self.moved_t))
             before = (f"before, it stayed the same for at most "

@@ -135,7 +135,23 @@ def test_spike_at_an_unusual_hour_alerts_but_not_at_the_usual_hour() -> None:
     assert codes[-1] == ABOVE
     why = unusual.explain(codes[-1], *afternoon[-1])
     assert why.startswith("response_ms 250ms is far above normal for Thu 14:00 (usually ")
-    assert why.endswith(" at 14:00)")  # ten days known: the profile of 14:00 speaks
+    # Ten days known: the profile of 14:00 speaks, and the alert says how young it is.
+    assert why.endswith(" at 14:00; learned over 10d)")
+
+
+@pytest.mark.parametrize(("days", "learned"), [(3, "; learned over 3d"),
+                                               (27, "; learned over 27d"), (29, "")])
+def test_an_alert_says_how_long_the_metric_was_learned_until_four_weeks(
+        days: int, learned: str) -> None:
+    state = fresh()
+    run(state, trace(days, daily_cycle))
+    t = START + days * DAY + 14 * 3600 + 5 * 60  # 14:05, the afternoon after
+    run(state, [(t - STEP * (12 - i), daily_cycle(14 * 3600 - STEP * (12 - i)))
+                for i in range(12)])
+    assert state.observe(t, 250.0) == ABOVE
+    why = state.explain(ABOVE, t, 250.0)
+    assert why.startswith("response_ms 250ms is far above normal for ")
+    assert why.endswith(f"{learned})") and "learned" not in why.removesuffix(f"{learned})")
 
 
 def test_level_shift_alerts_once_then_adapts_within_bounded_time() -> None:
