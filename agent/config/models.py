@@ -61,6 +61,14 @@ def _path_fits(path: Path) -> Path:
     return path
 
 
+def _at_least(v: float, least: float, why: str = "") -> float:
+    """``v``, a duration, if it is at least ``least``."""
+    if v < least:
+        raise ValueError(f"must be at least {format_duration(least)}, got "
+                         f"{format_duration(v)}{why}")
+    return v
+
+
 #: The shortest ``agent.history.raw``: the raw samples cover at least the 5-minute bucket
 #: still open in memory, so the newest minutes can be read from them.
 HISTORY_RAW_MIN = 600.0
@@ -82,10 +90,7 @@ class HistorySettings(_Strict):
     @field_validator("raw")
     @classmethod
     def _raw(cls, v: float) -> float:
-        if v < HISTORY_RAW_MIN:
-            raise ValueError(f"must be at least {format_duration(HISTORY_RAW_MIN)}, got "
-                             f"{format_duration(v)}")
-        return v
+        return _at_least(v, HISTORY_RAW_MIN)
 
     @model_validator(mode="after")
     def _ordered(self) -> HistorySettings:
@@ -119,11 +124,8 @@ class RetrySettings(_Strict):
     @field_validator("first")
     @classmethod
     def _first(cls, v: float) -> float:
-        if v < RETRY_FIRST_MIN:
-            raise ValueError(f"must be at least {format_duration(RETRY_FIRST_MIN)}, got "
-                             f"{format_duration(v)} (a target that is down would get a "
-                             "probe that often)")
-        return v
+        return _at_least(v, RETRY_FIRST_MIN, " (a target that is down would get a probe "
+                                             "that often)")
 
     def policy(self) -> RetryPolicy:
         """The outbox's backoff with these waits."""
