@@ -95,7 +95,7 @@ SURGE_SAMPLES = 2
 #: peak is its aftermath, not a new level: one event, one alert.
 AFTERMATH = 6 * 3600.0
 #: A value or level found in a metric learned for less than this says for how long: the
-#: odd day it must beyond is still one of few days, so its false alerts come a few times
+#: odd day it must go beyond is still one of few days, so its false alerts come a few times
 #: as often as a known metric's (they fall to about one day in thirty after four weeks).
 YOUNG = 28 * 86400.0
 #: A metric whose odd day goes more than this many band widths above its band is bursty
