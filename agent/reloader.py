@@ -157,7 +157,7 @@ class Reloader:
         agent.config = config
         agent.checks = checks
         agent.routing = Routing.of(config)
-        agent.dispatcher.update_channels(config.channels, config.agent.retry.policy())
+        agent.dispatcher.reconfigure(config.channels, config.agent.retry.policy())
         agent.scheduler.update([agent.job(lc) for lc in checks.values()],
                                restart=set(changes.changed))
         agent.retire_stale_alerts()

@@ -127,16 +127,16 @@ class RetrySettings(_Strict):
         return _at_least(v, RETRY_FIRST_MIN, " (a target that is down would get a probe "
                                              "that often)")
 
-    def policy(self) -> RetryPolicy:
-        """The outbox's backoff with these waits."""
-        return RetryPolicy(first=self.first, cap=self.cap, give_up_after=self.give_up)
-
     @model_validator(mode="after")
     def _ordered(self) -> RetrySettings:
         if self.first > self.cap:
             raise ValueError(f"first ({format_duration(self.first)}) is longer than cap "
                              f"({format_duration(self.cap)}): no wait may exceed the cap")
         return self
+
+    def policy(self) -> RetryPolicy:
+        """The outbox's backoff with these waits."""
+        return RetryPolicy(first=self.first, cap=self.cap, give_up_after=self.give_up)
 
 
 #: Longest ``group_wait`` (and ``agent.group_window``): a longer one would hold the first

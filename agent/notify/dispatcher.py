@@ -90,13 +90,11 @@ class Dispatcher:
         """New rows were queued: look at the outbox now."""
         self._wake.set()
 
-    def update_channels(self, channels: Mapping[str, Channel],
-                        retry: RetryPolicy | None = None) -> None:
-        """Use a reloaded config's channels (and backoff) from the next pass on; a target
+    def reconfigure(self, channels: Mapping[str, Channel], retry: RetryPolicy) -> None:
+        """Use a reloaded config's channels and backoff from the next pass on; a target
         already waiting keeps the wait it was given."""
         self.channels = dict(channels)
-        if retry is not None:
-            self.outbox.retry = retry
+        self.outbox.retry = retry
 
     async def run(self) -> None:
         """Dispatch until cancelled."""
