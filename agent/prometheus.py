@@ -254,20 +254,29 @@ def exposed_metric(metric: str) -> ExposedMetric:
 def _glue_other_units(words: list[str]) -> list[str]:
     """Words (besides the unit) that would read as an abbreviated or another unit, joined
     to the next (or last) word: ``m_1min`` is ``m1min``, ``days_queue`` ``daysqueue``.
-    With no other word to join they are dropped."""
+    A word a joining makes must not read as one either (``k_b`` is no ``kb``: the name
+    exposed is exposed as itself); with no other word to join they are dropped."""
     out: list[str] = []
     glue = ""
     for word in words:
-        if word in _GLUED:
-            glue += word
+        joined = glue + word
+        if _reads_as_other(joined, glued=bool(glue)):
+            glue = joined
         else:
-            out.append(glue + word)
+            out.append(joined)
             glue = ""
-    if out:
-        out[-1] += glue
-    elif glue and glue not in _GLUED:
-        out.append(glue)
+    while glue and out:
+        glue = out.pop() + glue
+        if not _reads_as_other(glue, glued=True):
+            out.append(glue)
+            glue = ""
     return out
+
+
+def _reads_as_other(word: str, glued: bool) -> bool:
+    """Whether ``word`` would read as another unit to the lint (or, made by joining, as a
+    type word, which the name's own words are cleared of before)."""
+    return word in _GLUED or (glued and word in _TYPE_WORDS)
 
 
 @dataclass
