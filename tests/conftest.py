@@ -1,11 +1,12 @@
 """Suite-wide test setup: local database servers are required in CI, optional elsewhere;
 the notification receiver every test that sends through Apprise posts to; an agent run in
-process with a fake clock."""
+process with a fake clock; bytecode kept for the processes the tests start."""
 
 from __future__ import annotations
 
 import os
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +18,14 @@ from tests.servers.receiver import Receiver
 if TYPE_CHECKING:
     from agent.clock import FakeClock
     from agent.runtime import Agent
+
+#: Where the processes the tests start (agents, their children, the CLI) keep the modules'
+#: bytecode, even where the environment asks for none (PYTHONDONTWRITEBYTECODE): each of
+#: the suite's hundreds of processes would otherwise compile every module again (a fifth
+#: of a second or more each). Outside the source tree, so nothing is written beside it.
+PYCACHE = Path(tempfile.gettempdir()) / f"watchkeeper-tests-pycache-{os.getuid()}"
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+os.environ.setdefault("PYTHONPYCACHEPREFIX", str(PYCACHE))
 
 #: Test modules that talk to a local database server, and the port it listens on.
 SERVICE_MODULES = {
