@@ -3,8 +3,8 @@
 Only the URL's outer shape (``scheme://...``) is checked here; whether Apprise accepts
 it is asked of Apprise in the same pass (``ParsedChannels.urls``, judged by the loader).
 The targets the agent sends itself (``webhook+https://``, ``alertmanager://``: see
-``agent.notify.native_urls``) are judged here in full instead. URLs carry secrets, so a
-bad URL is never echoed in a message.
+``agent.notify.native_urls``) and the bare ``log://`` are judged here in full instead.
+URLs carry secrets, so a bad URL is never echoed in a message.
 """
 
 from __future__ import annotations
@@ -24,6 +24,10 @@ from agent.notify.native_urls import native_form, native_kind, parse_target
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S*$")
 _URL_HINT = "expected an Apprise URL like 'scheme://...'"
+#: The built-in log target with nothing after its scheme: Apprise takes it as it is and
+#: it holds no secret, so it is judged here, and a config that sends only there is
+#: validated without starting Apprise at all.
+_BARE_LOG = re.compile(r"log://", re.IGNORECASE)
 #: The keys of a channel in mapping form (the model's fields but ``name``).
 _MAPPING_KEYS = ("urls", "group_wait")
 
@@ -102,6 +106,9 @@ def _channel_urls(path: YamlPath, spec: Any, report: Reporter,
             report.add(upath, f"{_URL_HINT}, got {report.show(upath, url)}")
         elif not _URL.match(url.strip()):
             report.add(upath, _URL_HINT)
+        elif _BARE_LOG.fullmatch(url.strip()):
+            urls.append(url.strip())
+            out.forms[url.strip()] = UrlForm(url.strip())
         elif native_kind(url) is not None:
             if _native_ok(upath, url.strip(), report):
                 urls.append(url.strip())

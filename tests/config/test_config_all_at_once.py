@@ -146,11 +146,12 @@ def test_urls_are_judged_once_all_together_even_beside_other_problems() -> None:
             "checks:\n  - kind: fakedisk\n    interval: never\n")
     with pytest.raises(ConfigError) as caught:
         parse_config(text, env={}, resolve_kind=resolve_fake, judge_urls=judge)
-    # One question, every URL of the right shape (not the one whose ${...} failed).
-    assert judge.asked == [["json://bad.example.com/1", "log://", "bad://x"]]
+    # One question, every URL of the right shape (not the one whose ${...} failed, nor the
+    # bare log://, judged without Apprise).
+    assert judge.asked == [["json://bad.example.com/1", "bad://x"]]
     found = [(i.line, i.path, i.message) for i in caught.value.issues]
     assert (2, "channels.a[0]", "Apprise cannot use shown-0: refused") in found
-    assert (3, "channels.b.urls[0]", "Apprise cannot use shown-2: refused") in found
+    assert (3, "channels.b.urls[0]", "Apprise cannot use shown-1: refused") in found
     assert (3, "channels.b.group_wait",
             "must be at most 10m, got 1h (it holds back the first alert of a storm)") in found
     assert len(found) == 6, found
@@ -160,7 +161,18 @@ def test_a_valid_config_keeps_each_urls_form() -> None:
     config = parse_config("channels:\n  a: ['json://h.example.com/x', 'log://']\n",
                           env={}, resolve_kind=resolve_fake, judge_urls=_Judge())
     assert config.url_forms == {"json://h.example.com/x": UrlForm("shown-0"),
-                                "log://": UrlForm("shown-1")}
+                                "log://": UrlForm("log://")}
+
+
+def test_the_bare_log_target_needs_no_apprise_and_anything_after_it_is_asked() -> None:
+    judge = _Judge()
+    config = parse_config("channels:\n  a: ['log://', ' LOG:// ']\n",
+                          env={}, resolve_kind=resolve_fake, judge_urls=judge)
+    assert judge.asked == []
+    assert config.url_forms == {"log://": UrlForm("log://"), "LOG://": UrlForm("LOG://")}
+    parse_config("channels:\n  a: ['log://', 'log://x', 'log:///']\n",
+                 env={}, resolve_kind=resolve_fake, judge_urls=judge)
+    assert judge.asked == [["log://x", "log:///"]]
 
 
 def test_without_a_judge_no_url_is_judged() -> None:
