@@ -28,6 +28,7 @@ from agent.notify.dispatcher import Dispatcher
 from agent.reload import ReloadPlan, plan
 from agent.scheduler import Job, Scheduler
 from agent.sd_notify import Notifier
+from agent.units import format_count
 
 log = logging.getLogger("watchkeeper.agent")
 
@@ -76,7 +77,7 @@ class ReloadOutcome:
         if not self.failed:
             return f"config reloaded at {when}"
         n = len(self.problems)
-        return f"config reload failed at {when}: {n} problem{'s' if n != 1 else ''}"
+        return f"config reload failed at {when}: {format_count(n, 'problem')}"
 
 
 class Reloader:

@@ -52,7 +52,7 @@ from agent.store import OutboxRow, Store, writes
 from agent.store.reader import StateReader
 from agent.store.writer import StoreWriter
 from agent.timefmt import utc_minute
-from agent.units import format_value
+from agent.units import format_count, format_value
 
 if TYPE_CHECKING:
     from agent.http_api import Listener
@@ -292,9 +292,9 @@ class Agent:
             # Checking goes on without it; commands then read the store instead.
             self._control_problem = (f"{exc}; commands cannot ask this agent",)
             log.error("%s", self._control_problem[0])
-        log.info("watchkeeper started on %s: %d checks, %d channels, state in %s",
-                 self.config.agent.host, len(self.checks), len(self.config.channels),
-                 self.config.agent.state_dir)
+        log.info("watchkeeper started on %s: %s, %s, state in %s", self.config.agent.host,
+                 format_count(len(self.checks), "check"),
+                 format_count(len(self.config.channels), "channel"), self.config.agent.state_dir)
         dispatch = asyncio.create_task(self._deliver(), name="dispatcher")
         releaser = asyncio.create_task(self._release_loop(), name="silence release")
         try:

@@ -28,6 +28,8 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.units import format_count
+
 #: The environment variable that marks a run's processes.
 MARK_ENV = "WATCHKEEPER_RUN"
 _NEEDLE = MARK_ENV.encode() + b"="
@@ -201,13 +203,11 @@ def describe(strays: list[Stray]) -> str:
     left = [s for s in strays if not s.killed]
     if killed:
         names = ", ".join(sorted({s.name for s in killed}))
-        parts.append(f"stopped {_count(len(killed))} it had moved out of its process group: "
-                     f"{names}")
+        count = format_count(len(killed), "process", "processes")
+        parts.append(f"stopped {count} it had moved out of its process group: {names}")
     if left:
         names = ", ".join(f"{s.name} (pid {s.pid})" for s in left)
-        parts.append(f"{_count(len(left))} it started could not be stopped: {names}")
+        count = format_count(len(left), "process", "processes")
+        parts.append(f"{count} it started could not be stopped: {names}")
     return "; ".join(parts)
 
-
-def _count(n: int) -> str:
-    return f"{n} process" if n == 1 else f"{n} processes"

@@ -182,6 +182,11 @@ def format_percent(value: float, digits: int = _DIGITS) -> str:
     return f"{format_number(value, digits)}%"
 
 
+def format_count(n: int, noun: str, plural: str = "") -> str:
+    """``1 check``, ``2 checks``; ``plural`` where an added s is wrong (``processes``)."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def format_duration(seconds: float, digits: int = _DIGITS) -> str:
     """A span of time: ``245ms``, ``1.53s``, ``45s``, ``2m 14s``, ``12m``, ``3h 5m``,
     ``2d 4h``; a negative one with ``-`` in front.

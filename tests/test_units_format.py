@@ -27,6 +27,7 @@ from agent.thresholds.static import evaluate
 from agent.units import (
     Unit,
     format_bytes,
+    format_count,
     format_duration,
     format_number,
     format_pair,
@@ -79,6 +80,18 @@ def test_threshold_values_are_read_in_the_unit_the_name_gives(metric: str, text:
 def test_a_unit_the_name_does_not_have_is_refused() -> None:
     with pytest.raises(ValueError, match="cannot read '5m' as a value of restarts"):
         parse_value("5m", "restarts")
+
+
+@pytest.mark.parametrize(("n", "noun", "plural", "text"), [
+    (0, "check", "", "0 checks"),
+    (1, "channel", "", "1 channel"),
+    (2, "route", "", "2 routes"),
+    (1, "process", "processes", "1 process"),
+    (3, "process", "processes", "3 processes"),
+])
+def test_a_count_takes_the_plural_unless_it_is_one(n: int, noun: str, plural: str,
+                                                   text: str) -> None:
+    assert format_count(n, noun, plural) == text
 
 
 @pytest.mark.parametrize(("value", "text"), [

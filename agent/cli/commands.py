@@ -14,15 +14,17 @@ from agent.cli.usage import UsageError
 from agent.config.full import load
 from agent.config.models import Config
 from agent.model import STATUS_METRIC, CheckResult, Status, make_labels, series_name
-from agent.units import format_value
+from agent.units import format_count, format_value
 
 log = logging.getLogger("watchkeeper.cli")
 
 
 def validate(args: argparse.Namespace) -> int:
     config = load(args, ask_apprise=True)
-    print(f"{args.config}: OK ({len(config.checks)} checks, {len(config.channels)} channels, "
-          f"{len(config.routes)} routes)")
+    counts = (format_count(len(config.checks), "check"),
+              format_count(len(config.channels), "channel"),
+              format_count(len(config.routes), "route"))
+    print(f"{args.config}: OK ({', '.join(counts)})")
     return 0
 
 

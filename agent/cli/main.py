@@ -36,6 +36,7 @@ from agent.cli import commands, ping
 from agent.cli.usage import UsageError
 from agent.errors import ConfigError, WatchkeeperError
 from agent.model import Status
+from agent.units import format_count
 
 DEFAULT_CONFIG = "/etc/watchkeeper/config.yaml"
 log = logging.getLogger("watchkeeper.cli")
@@ -114,8 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command].run(args)
     except ConfigError as exc:
-        print(f"watchkeeper: invalid configuration ({len(exc.issues)} "
-              f"problem{'s' if len(exc.issues) != 1 else ''}):", file=sys.stderr)
+        print(f"watchkeeper: invalid configuration "
+              f"({format_count(len(exc.issues), 'problem')}):", file=sys.stderr)
         for issue in exc.issues:
             print(f"  {logs.scrubber.scrub(str(issue))}", file=sys.stderr)
         return usage_exit

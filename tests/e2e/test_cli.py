@@ -37,7 +37,7 @@ def _write(tmp: Path, text: str) -> Path:
 def test_validate_accepts_a_good_config(tmp_path: Path) -> None:
     out = cli("validate", "-c", str(_write(tmp_path, GOOD)))
     assert out.returncode == 0, out.stderr
-    assert "OK (2 checks, 1 channels" in out.stdout
+    assert "OK (2 checks, 1 channel," in out.stdout
 
 
 def test_the_example_config_is_valid() -> None:
