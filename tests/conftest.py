@@ -46,8 +46,8 @@ def _listening(port: int) -> bool:
 #: Folders whose tests drive real processes and wait on them (most of the suite's time):
 #: they run first, so that the workers of a parallel run, given whole files in order
 #: (``--no-loadscope-reorder``), end together on the short ones. The first file of
-#: ``packaging`` goes before them all: one worker builds the package while the other
-#: runs real agents, and the rest of ``packaging`` finds it built.
+#: ``packaging`` goes before them all: one worker builds the package while the others
+#: run real agents, and the rest of ``packaging`` finds it built.
 LONG_FIRST = ("e2e", "packaging")
 BUILDS_FIRST = "packaging"
 
