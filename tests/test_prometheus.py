@@ -197,7 +197,7 @@ SECONDS, BYTES, RATIO = BaseUnit.SECONDS, BaseUnit.BYTES, BaseUnit.RATIO
     ("jobs_total_count", "jobs_total", C, None, (3, 3)),
     ("total_gauge", "total", C, None, (3, 3)),
     ("days_queue_bytes", "daysqueue_bytes", G, BYTES, (1, 1)),
-    # Words joined must not make another unit (or type) word: kb, ms, histogram.
+    # Words joined must not make another unit (or type) word: kb, min, histogram.
     ("kB:S", "seconds", G, SECONDS, (1, 1)),
     ("x_m_in_y_bytes", "x_miny_bytes", G, BYTES, (1, 1)),
     ("x_h_istogram", "xhistogram", G, None, (1, 1)),

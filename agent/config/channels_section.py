@@ -104,19 +104,21 @@ def _channel_urls(path: YamlPath, spec: Any, report: Reporter,
     for upath, url in items:
         if not isinstance(url, str):
             report.add(upath, f"{_URL_HINT}, got {report.show(upath, url)}")
-        elif not _URL.match(url.strip()):
+            continue
+        text = url.strip()
+        if not _URL.match(text):
             report.add(upath, _URL_HINT)
-        elif _BARE_LOG.fullmatch(url.strip()):
-            urls.append(url.strip())
-            out.forms[url.strip()] = UrlForm(url.strip())
-        elif native_kind(url) is not None:
-            if _native_ok(upath, url.strip(), report):
-                urls.append(url.strip())
-                out.forms[url.strip()] = native_form(url)
+        elif _BARE_LOG.fullmatch(text):
+            urls.append(text)
+            out.forms[text] = UrlForm(text)
+        elif native_kind(text) is not None:
+            if _native_ok(upath, text, report):
+                urls.append(text)
+                out.forms[text] = native_form(text)
         else:
-            urls.append(url.strip())
+            urls.append(text)
             if not report.is_muted(upath):
-                out.urls.append((upath, url.strip()))
+                out.urls.append((upath, text))
     return tuple(urls) if len(urls) == len(items) else None
 
 
