@@ -47,8 +47,10 @@ HOURLY = (RISING, FALLING, HIGHER, LOWER)
 MARGIN_SLACK = 0.5
 #: The least excess of an hour's mean, as a multiple of the sensitivity's share.
 LEVEL_FACTOR = 3.0
-#: The least change of an hour's mean, as a share of ``min_deviation``.
-LEVEL_LEAST = 0.1
+#: The least change of an hour's mean, as a share of ``min_deviation`` (by default 2 % of
+#: the level: a smooth metric's hourly means vary so little that a move of 1 % leaves
+#: them all, and is no news).
+LEVEL_LEAST = 0.2
 #: Samples an hour needs for its low (high) to tell a level held beyond the band (fewer,
 #: and one burst could be all of it).
 LEVEL_SAMPLES = 3

@@ -129,6 +129,25 @@ def test_a_level_shift_alerts_once_then_is_the_new_normal(step: int) -> None:
     assert not any(c in PROBLEM_CODES for c in codes[2 * day:])
 
 
+def smooth(t: float, rng: random.Random) -> float:
+    return 50 + rng.gauss(0, 0.2)
+
+
+@pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize(("shift", "alerted"), [
+    (-0.8, False),  # 1.6 % of the level: beyond every usual hour's mean, but no news
+    (0.8, False),
+    (-2.0, True),   # 4 %: a level shift worth a look
+    (2.0, True),
+])
+def test_a_level_moved_by_a_hair_is_no_shift(step: int, shift: float, alerted: bool) -> None:
+    history = trace(smooth, 7, step)
+    moved = [(t, v + shift) for t, v in trace(smooth, 0.5, step, 2, START + 7 * DAY)]
+    _, _, codes = judged(history, moved)
+    assert bool(alerts(codes)) is alerted
+    assert {codes[i] for i in alerts(codes)} <= {HIGHER, LOWER}
+
+
 @pytest.mark.parametrize("step", STEPS)
 def test_a_missing_daily_job_alerts(step: int) -> None:
     day = START + 8 * DAY
