@@ -16,8 +16,14 @@ from array import array
 from dataclasses import dataclass
 
 #: An hour of the week replaces the hour of the day's profile if its highs stay below
-#: this share of the day's range.
+#: this share of the day's range ...
 WEEKLY_QUIETER = 0.5
+#: ... or this share, where its highs come from fewer than ``WEEKLY_SAMPLES`` samples
+#: (hourly samples: three weeks of an hour and its neighbours are nine). The fewer the
+#: samples, the likelier noise alone keeps them all low; below a quarter of the range that
+#: is as unlikely from nine samples as below half from two dozen.
+WEEKLY_QUIETER_FEW = 0.25
+WEEKLY_SAMPLES = 24
 #: Samples an hour needs for its own low to make the profile (fewer: its neighbours' too).
 PROFILE_SAMPLES = 6
 #: Lows and highs (each sorted) of one hour in the last periods.
@@ -53,13 +59,29 @@ class Band:
         return self.hi - self.lo if self.spread != self.spread else self.spread
 
 
-def quieter(weekly: Ranges, daily: Ranges) -> bool:
+def quieter(weekly: Ranges, daily: Ranges, samples: int) -> bool:
     """This hour of the week is clearly quieter than this hour of the day usually is
     (a Saturday afternoon of an office): its own profile, not the day's, is normal.
     For a metric without a weekly rhythm, a few weeks' hours are but a thin sample
-    of the same, and the day's profile (of more hours) stays."""
+    of the same, and the day's profile (of more hours) stays: the weekly highs' own
+    ``samples`` say how clearly quieter they must be."""
     d_lo, d_hi = daily[0][0], daily[1][-1]
-    return weekly[1][-1] < d_lo + WEEKLY_QUIETER * (d_hi - d_lo)
+    share = WEEKLY_QUIETER if samples >= WEEKLY_SAMPLES else WEEKLY_QUIETER_FEW
+    return weekly[1][-1] < d_lo + share * (d_hi - d_lo)
+
+
+def samples_in(hours: array[int], counts: array[int], *, hour: int, period: int,
+               count: int) -> int:
+    """The samples the highs of ``periods`` come from: those of this hour of the period,
+    give or take one, in the last ``count`` periods."""
+    slots = len(hours)
+    total = 0
+    for k in range(1, count + 1):
+        for h in range(hour - k * period - 1, hour - k * period + 2):
+            i = h % slots
+            if hours[i] == h:
+                total += counts[i]
+    return total
 
 
 def majority(ranges: Ranges, lo: float, hi: float) -> tuple[float, float]:

@@ -51,6 +51,7 @@ from agent.thresholds.band import (
     mean_periods,
     periods,
     quieter,
+    samples_in,
     stretch_means,
     sustained,
 )
@@ -347,14 +348,18 @@ class Baseline:
         weekly = self._profile(hour, WEEK_SLOTS, WEEKLY_WEEKS)
         daily = self._profile(hour, DAY_SLOTS, DAILY_DAYS)
         narrow, period = (daily, DAY_SLOTS) if len(daily[0]) >= NARROW_DAYS else (None, 0)
-        if len(weekly[0]) >= NARROW_WEEKS and (narrow is None
-                                               or quieter(weekly, daily)):
+        if len(weekly[0]) >= NARROW_WEEKS and (
+                narrow is None or quieter(weekly, daily, samples_in(
+                    self._hour, self._count, hour=hour, period=WEEK_SLOTS,
+                    count=WEEKLY_WEEKS))):
             narrow, period = weekly, WEEK_SLOTS
         if narrow is not None:
             los, his = narrow
             # What this hour reached in any of the periods; from below only once a whole
-            # week is known (the first weekend is quieter, not wrong).
-            lo, hi = (los[0] if len(los) >= NARROW_LOW_DAYS else min(lo, los[0])), his[-1]
+            # week is known (the first weekend is quieter, not wrong): always so where the
+            # periods are weeks.
+            whole = len(los) * period >= NARROW_LOW_DAYS * DAY_SLOTS
+            lo, hi = (los[0] if whole else min(lo, los[0])), his[-1]
             if period == DAY_SLOTS and len(weekly[0]) >= WEEKLY_MIN:
                 # A weekly job: the high this hour of the week reached on any of the last
                 # weeks is normal there (the Sunday backup makes Sundays busy).

@@ -18,6 +18,7 @@ from agent.thresholds.adaptive import (
     BELOW,
     HIGHER,
     LOWER,
+    NORMAL,
     PROBLEM_CODES,
     RISING,
     STILL,
@@ -127,6 +128,21 @@ def test_a_level_shift_alerts_once_then_is_the_new_normal(step: int) -> None:
     assert alerts(codes) == [0]
     day = DAY // step
     assert not any(c in PROBLEM_CODES for c in codes[2 * day:])
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_lasting_drop_in_a_metric_known_for_weeks_alerts_once(step: int) -> None:
+    # Two busy days in the last week make its hour of the day wide, so from the third
+    # week some hours are judged by their hour of the week: a day-long drop is the same
+    # anomaly under either profile, and its level the new normal after six hours.
+    rows = []
+    for t, v in trace(steady, 22, step):
+        day = (t - START) / DAY
+        rows.append((t, v + (30 if 14.5 <= day < 16.5 else -30 if 20.5 <= day < 21.5
+                             else 0)))
+    codes = judged(rows, [])[1]
+    assert [(round((rows[i][0] - START) / DAY, 2), codes[i]) for i in alerts(codes)] == [
+        (14.5, ABOVE), (20.5, BELOW)]
 
 
 def smooth(t: float, rng: random.Random) -> float:
@@ -288,7 +304,7 @@ def test_the_first_weekend_of_a_weekday_metric_is_not_an_anomaly(step: int) -> N
     assert alerts(codes) == []
 
 
-@pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize("step", [*STEPS, 3600])
 @pytest.mark.parametrize(("weeks", "alerted"), [(3, False), (4, True)])
 def test_an_hour_of_the_week_always_quiet_gets_a_quiet_band_after_three_of_them(
         step: int, weeks: int, alerted: bool) -> None:
@@ -304,6 +320,23 @@ def test_an_hour_of_the_week_always_quiet_gets_a_quiet_band_after_three_of_them(
         why = state.explain(ABOVE, at, 80.0)
         assert "far above normal for Sat 14:00 (usually " in why
         assert why.endswith(f" at Sat 14:00; learned over {7 * weeks - 2}d)")
+
+
+def test_hourly_counts_low_at_one_hour_three_weeks_running_are_no_weekly_rhythm() -> None:
+    # Sampled hourly, three weeks of Sunday midnight and its neighbours are nine samples;
+    # here all happened to be low (3 or less). That is noise, not a quiet hour of the
+    # week: the day's profile stays, and a 5 there is as usual as on any other day.
+    rng = random.Random(1)
+    rows = []
+    for i in range(3 * 7 * 24 + 6 * 24):
+        v = float(min(max(round(3 + rng.gauss(0, 1)), 0), 6))
+        if i % (7 * 24) in (6 * 24 - 1, 6 * 24, 6 * 24 + 1):
+            v = min(v, 3.0)
+        rows.append((START + i * HOUR, v))
+    sunday = START + (3 * 7 + 6) * DAY
+    state, _, codes = judged(rows, [(sunday, 5.0), (sunday + HOUR, 5.0)])
+    assert codes == [NORMAL, NORMAL]
+    assert state.baseline.band is not None and state.baseline.band.profile == 24
 
 
 def traffic(t: float, rng: random.Random) -> float:
