@@ -246,3 +246,10 @@ def format_pair(metric: str, value: float, other: float) -> tuple[str, str]:
         digits += 1
         texts = (format_value(metric, value, digits), format_value(metric, other, digits))
     return texts
+
+
+def format_range(metric: str, lo: float, hi: float) -> str:
+    """``lo`` to ``hi`` of ``metric``: ``120-180``, or ``-36.4 to -22.3`` where a sign
+    would make a dash read as a minus."""
+    a, b = format_value(metric, lo), format_value(metric, hi)
+    return f"{a} to {b}" if a.startswith("-") or b.startswith("-") else f"{a}-{b}"

@@ -32,6 +32,7 @@ from agent.units import (
     format_number,
     format_pair,
     format_percent,
+    format_range,
     format_value,
     parse_duration,
     parse_percent,
@@ -341,3 +342,14 @@ def test_a_size_beyond_an_exbibyte_is_refused_not_infinite(value: str | float) -
 
     with pytest.raises(ValueError, match="out of range"):
         parse_size(value)
+
+
+@pytest.mark.parametrize(("metric", "lo", "hi", "text"), [
+    ("response_ms", 120, 180, "120ms-180ms"),
+    ("value", -36.4, -22.3, "-36.4 to -22.3"),  # never "-36.4--22.3"
+    ("value", -2, 5, "-2 to 5"),
+    ("value", 0, 0, "0-0"),
+])
+def test_a_range_never_reads_a_minus_as_its_dash(metric: str, lo: float, hi: float,
+                                                 text: str) -> None:
+    assert format_range(metric, lo, hi) == text

@@ -27,7 +27,7 @@ from agent.thresholds.describe import DAY_NAMES, Learning, SeriesDescription, Tr
 from agent.thresholds.forecast import Heading
 from agent.thresholds.rules import ThresholdRule
 from agent.thresholds.series import SeriesJudge
-from agent.units import format_duration, format_value
+from agent.units import format_duration, format_range, format_value
 
 if TYPE_CHECKING:
     from agent.store import Store
@@ -191,7 +191,7 @@ def render_one(s: Shown, now: float, hours: bool = False) -> str:
         if not d.learning.ready or n is None:
             lines.append(f"  {learning_text(d.learning)}")
         else:
-            lines.append(f"  normal now ({n.at}): {_range(d.metric, n.lo, n.hi)}"
+            lines.append(f"  normal now ({n.at}): {format_range(d.metric, n.lo, n.hi)}"
                          f"{_limits(d.metric, n.alert_below, n.alert_above)}")
     if d.trend is not None:
         lines.append(f"  trend: {_trend(d.metric, d.trend)}")
@@ -225,10 +225,6 @@ def learning_text(w: Learning) -> str:
     return f"learning: {done:g} of {needed:g} {name} ({w.percent}%{why})"
 
 
-def _range(metric: str, lo: float, hi: float) -> str:
-    return f"{format_value(metric, lo)}-{format_value(metric, hi)}"
-
-
 def _limits(metric: str, below: float | None, above: float | None) -> str:
     parts = [f"{word} {format_value(metric, v)}" for word, v in (("below", below),
                                                                   ("above", above))
@@ -255,7 +251,7 @@ def _trend(metric: str, t: Trend) -> str:
 
 
 def _cells(d: SeriesDescription) -> dict[tuple[int, int], str]:
-    return {(h.weekday, h.hour): _range(d.metric, h.lo, h.hi) for h in d.by_hour}
+    return {(h.weekday, h.hour): format_range(d.metric, h.lo, h.hi) for h in d.by_hour}
 
 
 def _compact_table(d: SeriesDescription) -> list[str]:

@@ -30,7 +30,7 @@ from agent.thresholds.adaptive_codes import (
 )
 from agent.thresholds.adaptive_settings import AdaptiveSettings
 from agent.thresholds.baseline import DAY_SLOTS, STRETCH_DAYS, Baseline
-from agent.units import format_duration, format_value
+from agent.units import format_duration, format_range, format_value
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -68,7 +68,7 @@ class AdaptiveWords:
         band = self.baseline.band
         if band is None:
             return ""
-        return f"{format_value(self.metric, band.lo)}-{format_value(self.metric, band.hi)}"
+        return format_range(self.metric, band.lo, band.hi)
 
     def _young(self, t: float) -> str:
         """``; learned over 5d`` while the metric is young (``YOUNG``), else empty."""
@@ -83,14 +83,15 @@ class AdaptiveWords:
         band = self.baseline.band
         young = self._young(t)
         if code in (HIGHER, LOWER):
-            mean, lo, hi = (format_value(m, x) for x in self.level)
+            mean = format_value(m, self.level[0])
+            usual = format_range(m, self.level[1], self.level[2])
             side = "above" if code == HIGHER else "below"
             if self.level_hours > 1:
                 return (f"on a level far {side} normal: the last {self.level_hours} hours "
-                        f"averaged {mean} (usually {lo}-{hi} at these hours on the last "
+                        f"averaged {mean} (usually {usual} at these hours on the last "
                         f"{STRETCH_DAYS} days{young})")
             return (f"on a level far {side} normal: the last hour averaged {mean} "
-                    f"(hourly means usually {lo}-{hi}{young})")
+                    f"(hourly means usually {usual}{young})")
         if code in (ABOVE, BELOW):
             side = "above" if code == ABOVE else "below"
             if band is not None and band.profile:
@@ -119,17 +120,23 @@ class AdaptiveWords:
             learned = 0.0 if self.first_t != self.first_t else max(0.0, t - self.first_t)
             return (f"{m} {shown}: learning what is normal "
                     f"({format_duration(learned)} of {format_duration(self.settings.warmup)})")
+        if code in (HIGHER, LOWER):  # a level: its mean says it, not the sample
+            return f"{m} is {self._side(code, t)}"
         if code in EPISODES:
             return f"{m} {shown} is {self._side(code, t)}"
         where = f" for {self.when(t)}" if band.seasonal else ""
         usual = f"(usually {self.usual()})"
+        # Between the band and the limit is not unusual, but not the usual range either.
+        near = ("within normal" if band.lo <= value <= band.hi
+                else f"no longer far {'above' if value > band.hi else 'below'} normal")
         if code == HELD and self.episode:
             ago = format_duration(t - self.last_bad_t)
             was = self._side(self.episode, self.last_bad_t)
             if self.episode in (ABOVE, BELOW):
                 was += f", peak {format_value(m, self.peak)}"
-            return f"{m} {shown} is back within normal{where} {usual}, but {ago} ago was {was}"
-        return f"{m} {shown} is within normal{where} {usual}"
+            near = "back within normal" if near == "within normal" else near
+            return f"{m} {shown} is {near}{where} {usual}, but {ago} ago was {was}"
+        return f"{m} {shown} is {near}{where} {usual}"
 
     def finding(self, key: AlertKey, code: Code, t: float, value: float) -> Finding:
         """The Finding of verdict ``code`` (from ``observe``) for alert ``key``."""

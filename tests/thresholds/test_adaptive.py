@@ -17,6 +17,7 @@ from agent.thresholds.adaptive import (
     ABOVE,
     BELOW,
     HELD,
+    HIGHER,
     IGNORED,
     LEARNING,
     NORMAL,
@@ -29,6 +30,7 @@ from agent.thresholds.adaptive import (
     Sensitivity,
     judge,
 )
+from agent.units import format_value
 
 START = 1_704_067_200.0  # Mon 2024-01-01 00:00 UTC
 STEP = 300.0             # five-minute samples
@@ -369,3 +371,22 @@ def test_learning_verdict_says_how_far_along() -> None:
     _, verdict = judge(state, START + 6 * 3600, 5.0)
     assert verdict.status is Status.OK
     assert verdict.why == "response_ms 5ms: learning what is normal (6h of 1d)"
+
+
+def test_a_level_alert_speaks_of_its_mean_and_a_calm_value_of_how_near_it_is() -> None:
+    state = fresh()
+    run(state, trace(8, lambda s: 50.0 + (s % 600) / 100))  # 50-56 every ten minutes
+    t = START + 8 * DAY
+    codes = run(state, [(t + i * STEP, 80.0 + (i % 2) * 1.0) for i in range(12)])
+    assert ABOVE in codes
+    level = state.explain(HIGHER, t + 12 * STEP, 80.0)
+    assert level.startswith("response_ms is on a level far above normal: the last hour ")
+    # After it, a value above the usual range but under the limit is no longer far above;
+    # one within the range is back within normal.
+    upper, hi = state.upper, state.baseline.band.hi
+    between = (hi + upper) / 2
+    assert hi < between < upper
+    assert state.explain(HELD, t + 13 * STEP, between).startswith(
+        f"response_ms {format_value('response_ms', between)} is no longer far above normal")
+    assert state.explain(HELD, t + 13 * STEP, 52.0).startswith(
+        "response_ms 52ms is back within normal")
