@@ -25,12 +25,13 @@ import stat
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from agent.alerting.silences import MAX_SILENCE, MIN_SILENCE
 from agent.errors import StateError, WatchkeeperError
+from agent.textsafe import control_problem
 
 if TYPE_CHECKING:
     from agent.reports import BaselineReport, StatusReport
@@ -49,6 +50,17 @@ _SUN_PATH_MAX = 107
 
 _M = TypeVar("_M", bound=BaseModel)
 _T = TypeVar("_T")
+
+
+def _one_line(value: str) -> str:
+    problem = control_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+#: Text kept to be shown later (a reason, a comment, a name): no control characters.
+OneLine = Annotated[str, AfterValidator(_one_line)]
 
 
 class ControlError(WatchkeeperError):
@@ -104,7 +116,7 @@ class SilenceAddRequest(Request):
     check: str = Field(min_length=1, max_length=512)
     metric: str | None = Field(default=None, max_length=512)
     duration: float = Field(ge=MIN_SILENCE, le=MAX_SILENCE)
-    reason: str = Field(default="", max_length=2000)
+    reason: OneLine = Field(default="", max_length=2000)
 
 
 class SilenceRemoveRequest(Request):
@@ -137,8 +149,8 @@ class AckRequest(Request):
 
     op: Op = Op.ACK
     incident: str = Field(min_length=1, max_length=200)
-    by: str = Field(min_length=1, max_length=200)
-    comment: str = Field(default="", max_length=2000)
+    by: OneLine = Field(min_length=1, max_length=200)
+    comment: OneLine = Field(default="", max_length=2000)
 
 
 class UnackRequest(Request):
@@ -146,7 +158,7 @@ class UnackRequest(Request):
 
     op: Op = Op.UNACK
     incident: str = Field(min_length=1, max_length=200)
-    by: str = Field(min_length=1, max_length=200)
+    by: OneLine = Field(min_length=1, max_length=200)
 
 
 class Acked(BaseModel):

@@ -14,13 +14,14 @@ the ``why`` texts speak of the times as written in the file.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING
 
 from agent.alerting.judge import Judge
 from agent.alerting.policy import IMMEDIATE, Policy
@@ -28,6 +29,9 @@ from agent.alerting.state import EventKind
 from agent.config.models import AlertPolicy, CheckConfig
 from agent.errors import WatchkeeperError
 from agent.model import AlertKey, Status
+
+if TYPE_CHECKING:
+    import _csv
 from agent.thresholds.adaptive import AdaptiveSettings
 from agent.thresholds.forecast import ForecastSettings
 from agent.thresholds.rules import ThresholdRule
@@ -233,15 +237,18 @@ class CsvRows:
         except OSError as exc:
             raise ReplayError(f"{self.path}: cannot read ({exc.strerror or exc})") from None
         with fh:
+            reader = csv.reader(fh)
             try:
-                yield from self._rows(fh)
+                yield from self._rows(reader)
             except UnicodeDecodeError:
-                raise ReplayError(f"{self.where()}: not UTF-8 text") from None
+                # The text layer decodes ahead of the rows read: find the line itself.
+                raise ReplayError(f"{self.path}:{_bad_utf8_line(self.path)}: not UTF-8 "
+                                  "text") from None
             except csv.Error as exc:
-                raise ReplayError(f"{self.where()}: {exc}") from None
+                # The reader stops inside the row it could not read: that row's line.
+                raise ReplayError(f"{self.path}:{max(reader.line_num, 1)}: {exc}") from None
 
-    def _rows(self, fh: TextIO) -> Iterator[tuple[str, float]]:
-        reader = csv.reader(fh)
+    def _rows(self, reader: _csv.Reader) -> Iterator[tuple[str, float]]:
         header = next(reader, None)
         self._line = reader.line_num
         if header is None:
@@ -263,6 +270,28 @@ class CsvRows:
             except ValueError:
                 raise ReplayError(f"{self.where()}: value {text!r} is not a number") from None
             yield row[0].strip(), value
+
+
+def _bad_utf8_line(path: str, piece: int = 1 << 16) -> int | str:
+    """The line of ``path`` where its first byte that is not UTF-8 text is, read in
+    pieces (a line may be longer than memory should hold); "?" when the file changed."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    lines = 1
+    try:
+        with open(path, "rb") as fh:
+            while data := fh.read(piece):
+                try:
+                    decoder.decode(data)
+                except UnicodeDecodeError as exc:
+                    # exc.object: the bytes the decoder held back, then this piece.
+                    return lines + bytes(exc.object[:exc.start]).count(b"\n")
+                lines += data.count(b"\n")
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return lines
+    except OSError:
+        pass
+    return "?"
 
 
 class Replay(Iterator[ReplayEvent]):

@@ -17,6 +17,10 @@ from agent.errors import StateError
 LOCK_NAME = "agent.lock"
 
 
+class LockHeldError(StateError):
+    """Another process holds the state directory's lock."""
+
+
 class StateLock:
     """The held lock of one state directory; ``release`` (or process exit) frees it."""
 
@@ -43,6 +47,10 @@ class StateLock:
             try:
                 fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             except OSError:
+                for where in (state_dir, *state_dir.parents):
+                    if where.exists() and not where.is_dir():
+                        raise StateError(f"cannot use the state directory {state_dir}: "
+                                         f"{where} is not a directory") from None
                 raise StateError(f"cannot create the lock {path}: "
                                  f"{exc.strerror or exc}") from None
             writable = False
@@ -52,7 +60,7 @@ class StateLock:
             holder = _read_pid(fd)
             os.close(fd)
             who = f" (pid {holder})" if holder else ""
-            raise StateError(f"another agent{who} is running on {state_dir}") from None
+            raise LockHeldError(f"another agent{who} is running on {state_dir}") from None
         if writable:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)

@@ -89,8 +89,11 @@ def parse_percent(value: str | int | float) -> float:
 #
 # How a value is written, everywhere (summaries, reasons, messages, tables, replay):
 # - at most 3 significant digits, but a whole part is never rounded (``93.1``, ``1532``,
-#   ``1533`` for 1532.7, ``0.00123``); plain notation, never an exponent; no trailing
-#   zeros; anything closer to 0 than 1e-12 is float noise and reads ``0``;
+#   ``1533`` for 1532.7, ``0.00123``); plain notation, never an exponent, below 1e16; no
+#   trailing zeros; anything closer to 0 than 1e-12 is float noise and reads ``0``;
+# - from 1e16 up a float's whole part holds digits that are not the value's (1e23 would
+#   read 99999999999999991611392) and plain notation runs to 309 digits: 3 significant
+#   digits and a power of ten, ``1.23e20`` (a size ``8.67e289 EiB``, a span ``1.16e296d``);
 # - sizes in binary units with a space, as IEC writes them: ``900 B``, ``5.37 GiB``;
 # - percentages with the sign right after the number, as the config reads them: ``93.1%``;
 #   below 0.01 % (and not 0) ``<0.01%``;
@@ -127,6 +130,8 @@ _UNIT_WORDS = {u.value: u for u in Unit if u is not Unit.NONE}
 _AFTER_UNIT = ("left", "remaining")
 
 _DIGITS = 3
+#: From here up a number is written with a power of ten (see above).
+_PLAIN_BELOW = 1e16
 #: Closer to 0 than this is float noise (``0.1 + 0.2 - 0.3``): written ``0``.
 _NOISE = 1e-12
 _BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
@@ -152,6 +157,11 @@ def format_number(value: float, digits: int = _DIGITS) -> str:
     size = abs(value)
     if size < _NOISE:
         return "0"
+    if size >= _PLAIN_BELOW:
+        mantissa, power = f"{value:.{digits - 1}e}".split("e")
+        if "." in mantissa:
+            mantissa = mantissa.rstrip("0").rstrip(".")
+        return f"{mantissa}e{int(power)}"
     decimals = max(0, digits - 1 - math.floor(math.log10(size)))
     text = f"{value:.{decimals}f}"
     if "." in text:
@@ -204,6 +214,8 @@ def format_duration(seconds: float, digits: int = _DIGITS) -> str:
         return f"{sign}{format_number(size * 1000, digits)}ms"
     if rounded < 60:
         return f"{sign}{format_number(size, digits)}s"
+    if size / 86400 >= _PLAIN_BELOW:  # more days than a float counts one by one
+        return f"{sign}{format_number(size / 86400, digits)}d"
     return sign + _compound(round(size), every_part=digits > _DIGITS)
 
 

@@ -142,7 +142,9 @@ async def test_an_ack_is_answered_and_a_refusal_comes_back_in_the_agents_words(
     b'{"op": "silence_add", "check": "", "duration": 3600}',
     b'{"op": "silence_add", "check": "x", "duration": 1e300}',
     b'{"op": "silence_remove", "id": 0}',
-], ids=["too-short", "no-check", "too-long", "no-id"])
+    b'{"op": "silence_add", "check": "x", "duration": 3600, "reason": "a\\nb"}',
+    b'{"op": "silence_add", "check": "x", "duration": 3600, "reason": "\\u001b[2J"}',
+], ids=["too-short", "no-check", "too-long", "no-id", "reason-newline", "reason-escape"])
 async def test_a_silence_request_out_of_bounds_is_refused(
         served: tuple[ControlServer, FakeAnswers], tmp_path: Path,
         request_line: bytes) -> None:

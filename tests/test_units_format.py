@@ -112,7 +112,7 @@ def test_a_count_takes_the_plural_unless_it_is_one(n: int, noun: str, plural: st
     (-2.5, "-2.5"),
     (-0.001, "-0.001"),
     (1e12, "1000000000000"),
-    (1e21, "1000000000000000000000"),
+    (9999999999999998.0, "9999999999999998"),
     (math.nan, "nan"),
     (math.inf, "inf"),
     (-math.inf, "-inf"),
@@ -120,6 +120,46 @@ def test_a_count_takes_the_plural_unless_it_is_one(n: int, noun: str, plural: st
 def test_plain_numbers_have_three_significant_digits_and_no_exponent(value: float,
                                                                      text: str) -> None:
     assert format_number(value) == text
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (1e16, "1e16"),
+    (1e21, "1e21"),
+    (1e23, "1e23"),  # plain, it would read 99999999999999991611392
+    (1.234e21, "1.23e21"),
+    (9.996e20, "1e21"),
+    (-4.567e100, "-4.57e100"),
+    (1e308, "1e308"),
+    (1.7976931348623157e308, "1.8e308"),
+])
+def test_numbers_from_1e16_up_keep_three_significant_digits_and_a_power_of_ten(
+        value: float, text: str) -> None:
+    """Past 1e16 a float's whole part has digits that are not its value's, and 1e308
+    would be 309 of them: three significant digits and a power of ten instead."""
+    assert format_number(value) == text
+
+
+@pytest.mark.parametrize(("metric", "value", "text"), [
+    ("free_bytes", 1e308, "8.67e289 EiB"),
+    ("used_percent", 1e308, "1e308%"),
+    ("span_seconds", 1e301, "1.16e296d"),
+    ("age_days", -1e300, "-1e300d"),
+    ("uptime_seconds", 1e6 * 86400 + 3600, "1000000d 1h"),  # days counted below 1e16
+])
+def test_huge_values_of_every_unit_are_short(metric: str, value: float, text: str) -> None:
+    assert format_value(metric, value) == text
+
+
+def test_a_replay_spanning_an_absurd_time_says_so_in_a_few_characters() -> None:
+    rows = [("0", 1.0), ("1e301", 2.0)]
+    rep = replay(rows, ReplaySettings(adaptive=None, rule=RULE), "free_bytes")
+    list(rep)
+    assert "over 1.16e296d:" in rep.summary.as_text()
+    assert len(rep.summary.as_text()) < 100
+
+
+def test_huge_values_beside_their_limit_still_differ() -> None:
+    assert format_pair("value", 1e20, 1.0001e20) == ("1e20", "1.0001e20")
 
 
 @pytest.mark.parametrize(("value", "text"), [

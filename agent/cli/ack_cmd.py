@@ -12,6 +12,7 @@ import getpass
 import os
 from typing import Any
 
+from agent.cli.usage import one_line
 from agent.errors import StateError
 
 
@@ -27,11 +28,12 @@ def add_parser(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentPa
                                    "it resolves, and its channels are told who is on it.")
     a.add_argument("incident", metavar="INCIDENT",
                    help="the incident's id, or a unique start of it (see 'incidents')")
-    a.add_argument("--comment", default="", help="what you are doing about it")
-    a.add_argument("--by", default=None, help="who (default: you)")
+    a.add_argument("--comment", default="", type=one_line,
+                   help="what you are doing about it")
+    a.add_argument("--by", default=None, type=one_line, help="who (default: you)")
     u = sub.add_parser("unack", parents=[common], help="take an acknowledgement back")
     u.add_argument("incident", metavar="INCIDENT", help="the incident's id or its start")
-    u.add_argument("--by", default=None, help="who (default: you)")
+    u.add_argument("--by", default=None, type=one_line, help="who (default: you)")
 
 
 def run(args: argparse.Namespace) -> int:

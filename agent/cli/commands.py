@@ -211,16 +211,20 @@ async def _send_test(urls: list[str], message: Any, host: str) -> list[Any]:
 
 
 def notify_test(args: argparse.Namespace) -> int:
-    from agent.notify.masking import mask_url
+    from agent.notify.masking import is_url, mask_url, scrub
     from agent.notify.message import test_message
 
     config = load(args)
-    names = args.channel or list(config.channels)
+    # A channel named twice is tested once, in the order first named.
+    names = list(dict.fromkeys(args.channel or config.channels))
     missing = [n for n in names if n not in config.channels]
     if missing:
         known = ", ".join(config.channels) or "none"
-        print(f"watchkeeper: no channel named {', '.join(missing)} (channels: {known})",
-              file=sys.stderr)
+        # A URL typed where a name goes carries its token: it is shown masked.
+        hint = ("; --channel takes a channel's name from the config, not a URL"
+                if any(is_url(n) for n in missing) else "")
+        print(scrub(f"watchkeeper: no channel named {', '.join(missing)} "
+                    f"(channels: {known}){hint}"), file=sys.stderr)
         return 2
     if not names:
         print("no channels configured")

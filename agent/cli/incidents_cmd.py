@@ -15,6 +15,7 @@ from agent.cli.usage import UsageError
 from agent.config.models import Config
 from agent.incidents.figures import Figures, Spread, by_check
 from agent.incidents.record import Incident
+from agent.textsafe import visible
 from agent.timefmt import utc_second
 from agent.units import format_duration, parse_duration
 
@@ -55,10 +56,16 @@ def add_parser(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentPa
 
 
 def run_list(args: argparse.Namespace) -> int:
-    """``incidents``: 0, also when there are none."""
+    """``incidents``: 0, also when there are none; 2 for a check that is neither
+    configured nor named by a stored incident (one removed from the config keeps its
+    log)."""
     from agent.config.full import load
 
     config = load(args)
+    if args.check is not None and args.check not in {c.name for c in config.checks} \
+            and not _read(config, lambda s: s.incidents(check=args.check, limit=1)):
+        raise UsageError(f"no check is named {args.check!r} in {config.source}, and no "
+                         "incident of one is stored")
     found = _read(config, lambda s: s.incidents(since=time.time() - args.since,
                                                 check=args.check))
     if args.json:
@@ -154,8 +161,8 @@ def timeline(i: Incident, now: float) -> list[str]:
     if i.related:
         out.append(f"  {len(i.related)} alert(s) held under it: {', '.join(i.related)}")
     if i.acked_at is not None:
-        by = f" by {i.acked_by}" if i.acked_by else ""
-        note = f": {i.ack_comment}" if i.ack_comment else ""
+        by = f" by {visible(i.acked_by)}" if i.acked_by else ""
+        note = f": {visible(i.ack_comment)}" if i.ack_comment else ""
         out.append(f"  acknowledged{by} {utc_second(i.acked_at)}{note}")
     if i.resolved_at is not None:
         out.append(f"  resolved {utc_second(i.resolved_at)}, after {_lasted(i, now)}")
@@ -168,7 +175,7 @@ def timeline(i: Incident, now: float) -> list[str]:
     for n, entry in enumerate(i.timeline):
         if i.left_out and n == 20:
             out.append(f"  ... {i.left_out} entries left out ...")
-        out.append(f"  {utc_second(entry.at)}  {entry.kind.value:<14} {entry.text}")
+        out.append(f"  {utc_second(entry.at)}  {entry.kind.value:<14} {visible(entry.text)}")
     return out
 
 

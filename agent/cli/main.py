@@ -25,11 +25,13 @@ import argparse
 import importlib
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from agent import __version__, logs
 from agent.cli import commands, ping
@@ -47,6 +49,13 @@ USAGE_EXIT = 2
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A word of a dash and a digit is a value, never an option (no option is
+        # spelled so): "--for -1h" reaches --for, whose check says what is wrong with
+        # it, rather than "expected one argument". argparse knows only "-1" and "-1.5".
+        self._negative_number_matcher = re.compile(r"^-\.?\d")
+
     def error(self, message: str) -> None:  # type: ignore[override]
         # Handled like the other usage errors: one short line, the command's exit code.
         raise UsageError(f"{message} (see 'watchkeeper --help')")
@@ -111,9 +120,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"watchkeeper: {exc}", file=sys.stderr)
         return usage_exit
     args.wrapped = wrapped
+    problem = _not_text(args)
+    if problem is not None:
+        print(f"watchkeeper: {problem} (see 'watchkeeper --help')", file=sys.stderr)
+        return usage_exit
     logs.setup(getattr(args, "log_level", None) or "info")
     try:
         return COMMANDS[args.command].run(args)
+    except ValueError as exc:
+        # A request to the agent its model refuses (pydantic's ValidationError is a
+        # ValueError; pydantic is loaded by then): one line per problem, never the
+        # input, never a traceback.
+        from pydantic import ValidationError
+        if not isinstance(exc, ValidationError):
+            raise
+        for error in exc.errors(include_input=False):
+            where = ".".join(str(part) for part in error.get("loc", ())) or "argument"
+            print(f"watchkeeper: {where}: {error.get('msg', 'invalid')}", file=sys.stderr)
+        return usage_exit
     except ConfigError as exc:
         print(f"watchkeeper: invalid configuration "
               f"({format_count(len(exc.issues), 'problem')}):", file=sys.stderr)
@@ -169,6 +193,27 @@ COMMANDS: dict[str, Command] = {
     "maintenance": Command("maintenance_cmd:run"),
     "uptime": Command("uptime_cmd:run"),
 }
+
+
+#: Arguments that name files: any bytes the file system holds are fine there.
+_PATH_ARGS = frozenset({"config", "out", "csv", "token_file"})
+
+
+def _not_text(args: argparse.Namespace) -> str | None:
+    """Why a text argument (a name, a reason, an id) cannot be used: it holds bytes that
+    are not UTF-8 (the shell passed them as they were); None when all are fine."""
+    for key, value in vars(args).items():
+        if key in _PATH_ARGS or key == "wrapped":
+            continue
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str):
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    name = key.replace("_", "-")
+                    return f"argument {name}: {text.encode('utf-8', 'surrogateescape')!r} " \
+                           "is not UTF-8 text"
+    return None
 
 
 def _command_name(argv: Sequence[str]) -> str:

@@ -13,6 +13,21 @@ from agent.config.models import Config
 from agent.timefmt import utc_minute
 from agent.units import format_duration
 
+#: The most occurrences ``--count`` shows per window.
+MAX_COUNT = 50
+
+
+def _count(value: str) -> int:
+    """``--count``: a whole number from 1 to ``MAX_COUNT`` (one line when it is not)."""
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"expected a number from 1 to {MAX_COUNT}, "
+                                         f"got {value!r}")
+    return n
+
 
 def add_parser(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentParser) -> None:
     """Add ``maintenance`` to the ``watchkeeper`` parser."""
@@ -20,8 +35,8 @@ def add_parser(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentPa
                        help="list the maintenance windows and when they next hold",
                        description="List the config's maintenance windows: the one holding "
                                    "now, the next occurrences, and the checks each covers.")
-    p.add_argument("--count", type=int, default=3, choices=range(1, 51), metavar="N",
-                   help="occurrences shown per window (1-50, default 3)")
+    p.add_argument("--count", type=_count, default=3, metavar="N",
+                   help=f"occurrences shown per window (1-{MAX_COUNT}, default 3)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 

@@ -25,6 +25,8 @@ from agent import __version__
 from agent.errors import WatchkeeperError
 
 DEFAULT_TIMEOUT = 10.0
+#: The longest --timeout (a day): past it the socket layer cannot represent the wait.
+MAX_TIMEOUT = 86400.0
 
 
 def split_command(argv: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -57,8 +59,9 @@ def _seconds(value: str) -> float:
         seconds = float(value)
     except ValueError:
         seconds = 0.0
-    if not seconds > 0:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}")
+    if not 0 < seconds <= MAX_TIMEOUT:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds up to "
+                                         f"{MAX_TIMEOUT:g}, got {value!r}")
     return seconds
 
 
@@ -145,15 +148,22 @@ def target_from_url(url: str, token: str | None, timeout: float) -> PingTarget:
     """The listener named by ``--url`` (``http://HOST:PORT``, or just ``HOST:PORT``)."""
     from urllib.parse import urlsplit
 
-    parts = urlsplit(url if "://" in url else f"http://{url}")
     try:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
         port = parts.port
-    except ValueError:
-        port = None
-    if parts.scheme != "http" or not parts.hostname or port is None \
+        hostname = parts.hostname
+    except ValueError:  # "http://[::1" (an unclosed IPv6 address), a port past 65535
+        raise PingError(f"--url: expected the listener as http://HOST:PORT, got {url!r}") \
+            from None
+    if parts.scheme != "http" or not hostname or port is None \
             or parts.path not in ("", "/"):
         raise PingError(f"--url: expected the listener as http://HOST:PORT, got {url!r}")
-    return PingTarget(parts.hostname, port, token, timeout)
+    return PingTarget(hostname, port, token, timeout)
+
+
+def _header_safe(token: str) -> bool:
+    """Whether ``token`` can be sent in an ``Authorization`` header."""
+    return all(" " <= ch <= "~" or "\xa0" <= ch <= "\xff" for ch in token)
 
 
 def _target(args: argparse.Namespace) -> PingTarget | str:
@@ -171,6 +181,11 @@ def _target(args: argparse.Namespace) -> PingTarget | str:
                     token = fh.read(4096).strip() or None
             except OSError as exc:
                 return f"cannot read --token-file {args.token_file}: {exc.strerror or exc}"
+            except UnicodeDecodeError:
+                return f"--token-file {args.token_file} is not UTF-8 text"
+        if token and not _header_safe(token):
+            return ("the token (--token-file or $WATCHKEEPER_TOKEN) holds a line break, a "
+                    "control character or a character outside Latin-1; it cannot be sent")
         if token:
             logs.scrubber.add([token])
         return target_from_url(args.url, token, args.timeout)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -50,19 +51,26 @@ def _replay(args: argparse.Namespace, progress: Progress) -> int:
     out = progress.above(sys.stdout)
 
     def sample(row: int, at: str, value: float, status: Status) -> None:
-        out.write(json.dumps({"at": at, "row": row, "value": value,
+        out.write(json.dumps({"at": at, "row": row, "value": _json_number(value),
                               "shown": format_value(metric, value),
-                              "status": status.value}) + "\n")
+                              "status": status.value}, allow_nan=False) + "\n")
 
     rep = replay(_CountedRows(args.csv, progress), settings, metric,
                  sample if args.every_sample else None)
     for ev in rep:
         out.write(json.dumps({"at": ev.at, "event": ev.event.value,
                               "severity": ev.severity.value, "why": ev.why,
-                              "value": ev.value, "shown": ev.shown}) + "\n")
+                              "value": _json_number(ev.value), "shown": ev.shown},
+                             allow_nan=False) + "\n")
     out.flush()
     print(rep.summary.as_text(), file=sys.stderr)
     return 0
+
+
+def _json_number(value: float) -> float | None:
+    """``value`` for a JSON line: JSON has no NaN or infinity, so those are null (the
+    ``shown`` text beside it says which it was)."""
+    return value if math.isfinite(value) else None
 
 
 def _settings(args: argparse.Namespace) -> tuple[str, ReplaySettings]:

@@ -20,6 +20,7 @@ from typing import Any
 from agent.alerting.silences import MAX_SILENCE, MIN_SILENCE, Silence
 from agent.alerting.state import AlertState
 from agent.cli.silence_view import silence_json, table, until_text
+from agent.cli.usage import one_line
 from agent.config.models import Config
 from agent.units import parse_duration
 
@@ -28,6 +29,9 @@ _GLOB_CHARS = "*?["
 
 def _duration(value: str) -> float:
     """``--for``: a duration between one minute and 30 days."""
+    if value.strip().startswith("-"):
+        raise argparse.ArgumentTypeError(f"{value.strip()} is negative: a silence lasts "
+                                         "from now for a while, like --for 2h")
     try:
         seconds = parse_duration(value)
     except ValueError as exc:
@@ -43,7 +47,8 @@ def _duration(value: str) -> float:
 
 def _silence_id(value: str) -> int:
     text = value.strip().removeprefix("#")
-    if not text.isdigit() or int(text) < 1:
+    # Ids are SQLite integers: one past 2**63 - 1 names no silence, and cannot be asked.
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) < 2**63:
         raise argparse.ArgumentTypeError(f"expected a silence id like 3, got {value!r}")
     return int(text)
 
@@ -65,7 +70,8 @@ def add_parser(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentPa
     a.add_argument("match", metavar="MATCH", help="CHECK or CHECK/METRIC (CHECK may be a glob)")
     a.add_argument("--for", dest="duration", type=_duration, required=True, metavar="DURATION",
                    help="how long, like 30m, 2h or 1d (1 minute to 30 days)")
-    a.add_argument("--reason", default="", metavar="TEXT", help="why (shown in list and logs)")
+    a.add_argument("--reason", default="", type=one_line, metavar="TEXT",
+                   help="why, on one line (shown in list and logs)")
     ls = ssub.add_parser("list", parents=[common], help="show the active silences")
     ls.add_argument("--json", action="store_true", help="print JSON instead of a table")
     rm = ssub.add_parser("remove", parents=[common], help="end a silence now")

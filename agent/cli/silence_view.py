@@ -12,6 +12,7 @@ from typing import Any
 
 from agent.alerting.silences import Silence
 from agent.alerting.state import AlertState
+from agent.textsafe import visible
 from agent.timefmt import utc_minute
 from agent.units import format_duration
 
@@ -33,8 +34,8 @@ def _holding(s: Silence, alerts: Sequence[AlertState], now: float) -> str:
 
 def table(silences: Sequence[Silence], alerts: Sequence[AlertState], now: float) -> list[str]:
     """One line per silence under a header: id, match, until, open alerts held, reason."""
-    rows = [(f"#{s.id}", s.match_text, until_text(s.ends_at, now), _holding(s, alerts, now),
-             s.reason or "-") for s in silences]
+    rows = [(f"#{s.id}", visible(s.match_text), until_text(s.ends_at, now),
+             _holding(s, alerts, now), visible(s.reason) or "-") for s in silences]
     head = ("ID", "MATCH", "UNTIL", "SILENCING", "REASON")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
     return ["  ".join(cell.ljust(w) for cell, w in zip(r[:4], widths, strict=True)) + "  "
@@ -48,8 +49,8 @@ def status_lines(silences: Sequence[Silence], alerts: Sequence[AlertState],
         return []
     lines = [f"{len(silences)} active silence{'s' if len(silences) != 1 else ''}:"]
     for s in silences:
-        reason = f" ({s.reason})" if s.reason else ""
-        lines.append(f"  #{s.id} {s.match_text} until {until_text(s.ends_at, now)}, "
+        reason = f" ({visible(s.reason)})" if s.reason else ""
+        lines.append(f"  #{s.id} {visible(s.match_text)} until {until_text(s.ends_at, now)}, "
                      f"silencing {_holding(s, alerts, now)}{reason}")
     return lines
 

@@ -180,11 +180,18 @@ def _names_known(entry: dict[str, Any], key: str, known: Collection[str], *,
 
 
 def _unknown_name(what: str, name: str, known: Collection[str]) -> str:
+    if what == "channel" and "://" in name:
+        # A URL written where a channel's name belongs: it carries secrets, so only its
+        # scheme is shown (as for every URL of the file).
+        scheme = name.partition("://")[0]
+        return (f"route names a URL ({quoted(scheme)[1:-1]}://...) where a channel's name "
+                f"belongs; define it under channels: and name that channel here"
+                f"{_known_hint(name, known, f'{what}s', suggest=False)}")
     return f"route names unknown {what} {quoted(name)}{_known_hint(name, known, f'{what}s')}"
 
 
-def _known_hint(name: str, known: Collection[str], what: str) -> str:
-    hint = did_you_mean(name, known)
+def _known_hint(name: str, known: Collection[str], what: str, *, suggest: bool = True) -> str:
+    hint = did_you_mean(name, known) if suggest else ""
     if hint:
         return hint
     if not known:

@@ -50,8 +50,21 @@ def compose(text: str) -> Node | None:
     except yaml.MarkedYAMLError as fast:
         if isinstance(fast, ComposerError):
             raise  # ours: already in PyYAML's words
+        if _too_deep_for_libyaml(fast):
+            # libyaml's scanner runs ahead of the events and refuses flow nesting past
+            # its own bound before the composer sees MAX_DEPTH: the same limit, in our
+            # words. PyYAML's parser is not asked: on such text it takes time
+            # superlinear in the depth (minutes for a few hundred KB of "[").
+            mark = fast.problem_mark or fast.context_mark
+            raise YamlLimitError(mark.line + 1 if mark is not None else None,
+                                 too_deep()) from None
         _parse_slowly(text)
         raise
+
+
+def _too_deep_for_libyaml(error: yaml.MarkedYAMLError) -> bool:
+    """Whether libyaml refused the text for nesting past its own depth bound."""
+    return "maximum nesting depth" in (error.problem or "")
 
 
 def _parse_slowly(text: str) -> None:

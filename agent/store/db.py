@@ -106,8 +106,10 @@ class Store(OutboxQueries, IncidentQueries):
     @classmethod
     def open_readonly(cls, state_dir: Path) -> Store | None:
         """Open ``state_dir/state.db`` to read only (see ``readonly``); None when there is
-        no state yet. Raises StateError when it cannot be read or is not usable."""
+        no state yet (not even the directory exists). Raises StateError when it cannot be
+        read or is not usable, the directory included (a file, unreadable)."""
         path = Path(state_dir) / DB_NAME
+        _readonly.check_state_dir(path.parent)  # its own message, naming the directory
         try:
             conn = _readonly.connect(path)
         except sqlite3.DatabaseError as exc:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from agent.errors import StateError
-from agent.state_lock import LOCK_NAME, StateLock
+from agent.state_lock import LOCK_NAME, LockHeldError, StateLock
 from agent.store.db import DB_NAME, Store
 
 #: The files of a state directory a command may create.
@@ -30,7 +30,7 @@ def offline_store(state_dir: Path) -> Iterator[Store]:
     state_dir = Path(state_dir)
     try:
         lock = StateLock.acquire(state_dir)
-    except StateError as exc:
+    except LockHeldError as exc:
         raise StateError(f"{exc}, but it did not answer on its control socket; "
                          "try again, or see its log") from None
     try:

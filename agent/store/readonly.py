@@ -6,7 +6,9 @@ leaves no file behind that the agent could no longer write.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 from pathlib import Path
 
 from agent.errors import StateError
@@ -23,8 +25,12 @@ def connect(path: Path) -> sqlite3.Connection | None:
     watchkeeper database of this schema version, sqlite3.DatabaseError when it cannot be
     read.
     """
-    if not path.exists():
-        return None
+    check_state_dir(path.parent)
+    try:
+        if not path.exists():
+            return None
+    except OSError as exc:
+        raise StateError(f"cannot read {path}: {exc.strerror or exc}") from None
     live = all(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-shm"))
     uri = f"{path.resolve().as_uri()}?mode=ro" + ("" if live else "&immutable=1")
     conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False,
@@ -45,6 +51,29 @@ def connect(path: Path) -> sqlite3.Connection | None:
         conn.close()
         return None
     return conn
+
+
+def check_state_dir(state_dir: Path) -> None:
+    """Raise StateError when ``state_dir`` exists but cannot hold a state to read: it (or
+    a directory above it) is a file, or this user may not read it. One that does not
+    exist yet is fine: there is no state yet.
+    """
+    try:
+        mode = os.stat(state_dir).st_mode
+    except FileNotFoundError:
+        return
+    except NotADirectoryError:
+        above = next((p for p in state_dir.parents if p.exists() and not p.is_dir()), None)
+        where = f": {above} is not a directory" if above is not None else ""
+        raise StateError(f"cannot use the state directory {state_dir}{where}") from None
+    except OSError as exc:
+        raise StateError(f"cannot read the state directory {state_dir}: "
+                         f"{exc.strerror or exc}") from None
+    if not stat.S_ISDIR(mode):
+        raise StateError(f"the state directory {state_dir} is not a directory")
+    if not os.access(state_dir, os.R_OK | os.X_OK):
+        raise StateError(f"the state directory {state_dir} is not readable by this user "
+                         f"(uid {os.geteuid()})")
 
 
 def written_at(path: Path) -> float:

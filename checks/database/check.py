@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Protocol, cast
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from pydantic import ConfigDict, Field, SecretStr, model_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from agent.check import Check, CheckContext, CheckOptions
 from agent.model import CheckResult, Status
 from agent.units import format_duration, format_percent, format_value
-from checks.shared.net import host_port
+from checks.shared.net import host_port, server_host_option
 
 
 class Engine(enum.Enum):
@@ -188,6 +188,8 @@ class DatabaseOptions(CheckOptions):
     #: number, reported as ``metric``.
     query: str | None = None
     metric: str = "query_value"
+
+    _host = field_validator("host")(server_host_option)
 
     @model_validator(mode="after")
     def _validate(self) -> DatabaseOptions:

@@ -195,6 +195,8 @@ def _check_url(text: str, schemes: tuple[str, ...]) -> str:
     if url.scheme not in schemes or not url.host:
         raise ValueError(f"must be an {' or '.join(s + '://' for s in schemes)} URL "
                          f"with a host name, got {shown!r}")
+    if url.port is not None and not 1 <= url.port <= 65535:
+        raise ValueError(f"{shown!r} has port {url.port}; a port is from 1 to 65535")
     return text
 
 

@@ -110,6 +110,17 @@ def host_option(value: str) -> str:
     return v
 
 
+def server_host_option(value: str | None) -> str | None:
+    """A server's ``host:`` option: a host name, an IP address or a Unix socket's
+    directory; never a connection URL (its password would show wherever the host does)."""
+    if value is None or value.startswith("/"):
+        return value
+    if "://" in value or "@" in value:
+        raise ValueError("expected a host name, an IP address or a socket directory; "
+                         "a connection URL goes in dsn:")
+    return host_option(value)
+
+
 def port_option(value: Any) -> Any:
     """A pydantic ``before`` validator for a ``port:`` option: a number from 1 to 65535."""
     if isinstance(value, bool):

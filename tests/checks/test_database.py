@@ -87,6 +87,11 @@ def test_address_is_shown_host_port_or_socket(host: str, port: int, address: str
     ({"engine": "postgres", "metric": "Stuck Jobs"}, "must be snake_case"),
     ({"engine": "postgres", "metric": "connect_ms"}, "already reported by this check"),
     ({"engine": "postgres", "colour": "blue"}, "Extra inputs are not permitted"),
+    # A DSN given as the host was once shown, password and all, in every summary.
+    ({"engine": "postgres", "host": "postgresql://u:hunter2@127.0.0.1/db"},
+     "a connection URL goes in dsn:"),
+    ({"engine": "mysql", "host": "u:hunter2@db1"}, "a connection URL goes in dsn:"),
+    ({"engine": "redis", "host": "db1:6379"}, "give the port in 'port:'"),
 ])
 def test_bad_options_are_clear_errors(options: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):

@@ -70,6 +70,9 @@ def rejection(**options: Any) -> tuple[str, str]:
     ({"url": URL, "max_redirects": 500}, "max_redirects", "less than or equal to 50"),
     ({"url": URL, "ip_family": "ipv5"}, "ip_family", "Input should be"),
     ({"url": URL, "timeout_s": 3}, "timeout_s", "Extra inputs are not permitted"),
+    # Once valid, then "check crashed: ExceptionGroup: unhandled errors in a TaskGroup".
+    ({"url": "http://127.0.0.1:99999/"}, "url", "has port 99999; a port is from 1 to 65535"),
+    ({"url": "http://127.0.0.1:0/"}, "url", "has port 0; a port is from 1 to 65535"),
 ])
 def test_bad_options_are_rejected_with_a_clear_message(options: dict[str, Any], where: str,
         message: str) -> None:

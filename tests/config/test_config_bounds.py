@@ -216,6 +216,9 @@ def test_past_the_issue_limit_the_rest_are_counted(issues: LoadIssues) -> None:
 @pytest.mark.parametrize("fast", [True, False], ids=["libyaml", "pyyaml"])
 @pytest.mark.parametrize(("text", "line", "message"), [
     ("a: " + _nested(500), 1, f"lists and mappings more than {MAX_DEPTH} deep"),
+    # Past libyaml's own bound (1,000), which its scanner meets before the composer
+    # meets MAX_DEPTH: the same words, not libyaml's.
+    ("a: " + _nested(5000), 1, f"lists and mappings more than {MAX_DEPTH} deep"),
     ("a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
      "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n",
      4, "aliases expand the document"),
@@ -231,3 +234,13 @@ def test_either_parser_keeps_the_limits_in_the_same_words(
         parse_yaml(text)
     assert caught.value.line == line
     assert caught.value.message.startswith(message)
+
+
+def test_a_file_of_brackets_is_refused_in_bounded_time() -> None:
+    # 400 KB of "[": PyYAML's own parser, asked for its words after libyaml refused the
+    # text, took minutes on this (568 s and counting for 1 MB).
+    started = time.monotonic()
+    with pytest.raises(YamlSyntaxError) as caught:
+        parse_yaml("a: " + _nested(200_000))
+    assert caught.value.message == f"lists and mappings more than {MAX_DEPTH} deep"
+    assert time.monotonic() - started < 5

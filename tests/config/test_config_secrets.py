@@ -115,3 +115,29 @@ def test_without_apprise_only_sure_secrets_are_registered(tmp_path: Path) -> Non
     assert s.scrub("NtfyPass99 topic alerts via T1JJ3T3L2") == "**** topic alerts via ****"
     assert fallback_form(config.channels["ops"].urls[0]).shown == \
         "ntfys://user:****@ntfy.example.com/****"
+
+
+@pytest.mark.parametrize("url", [
+    "mailtos://alerts:RoutePass77@smtp.example.com:587",
+    "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#ops",
+])
+def test_a_url_written_where_a_route_names_a_channel_is_not_echoed(
+        tmp_path: Path, url: str) -> None:
+    from agent.errors import ConfigError
+    path = tmp_path / "config.yaml"
+    path.write_text(f"""
+channels:
+  ops: log://
+routes:
+  - channels: [ops, '{url}']
+  - channels: [ops]
+    escalate:
+      - {{after: 15m, channels: ['{url}']}}
+""")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, env={}, resolve_kind=load_kind)
+    text = "\n".join(str(i) for i in caught.value.issues)
+    assert len(caught.value.issues) == 2
+    for secret in ("RoutePass77", "TIiajkdnlazkcOXrIdevi7FQ", "A1BRTD4JD", "T1JJ3T3L2"):
+        assert secret not in text
+    assert "where a channel's name belongs" in text

@@ -88,6 +88,39 @@ def test_an_unusable_state_directory_exits_2_naming_it(tmp_path: Path) -> None:
     assert "Traceback" not in out.stderr
 
 
+READING_COMMANDS = [["status"], ["baseline"], ["uptime"], ["incidents"], ["report"],
+                    ["silence", "list"], ["status-page", "--out", "{tmp}/site"]]
+
+
+@pytest.mark.parametrize("state", ["file", "below-a-file"])
+@pytest.mark.parametrize("args", READING_COMMANDS, ids=lambda a: "-".join(a[:2]))
+def test_reading_commands_on_a_state_dir_that_is_a_file_exit_2_naming_it(
+        tmp_path: Path, args: list[str], state: str) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    state_dir = blocker if state == "file" else blocker / "state"
+    config = tmp_path / "config.yaml"
+    config.write_text(f"agent:\n  state_dir: {state_dir}\n"
+                      "checks:\n  - kind: memory\n    public: true\n")
+    out = cli(*[a.replace("{tmp}", str(tmp_path)) for a in args], "-c", str(config))
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    assert "no state yet" not in out.stdout + out.stderr
+    assert f"{blocker} is not a directory" in out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args", READING_COMMANDS, ids=lambda a: "-".join(a[:2]))
+def test_reading_commands_before_the_first_run_exit_0(tmp_path: Path,
+                                                      args: list[str]) -> None:
+    """A state directory the agent has not created yet is no error: nothing to show."""
+    config = tmp_path / "config.yaml"
+    config.write_text(f"agent:\n  state_dir: {tmp_path / 'not-yet' / 'state'}\n"
+                      "checks:\n  - kind: memory\n    public: true\n")
+    out = cli(*[a.replace("{tmp}", str(tmp_path)) for a in args], "-c", str(config))
+    assert out.returncode == 0, (out.stdout, out.stderr)
+    assert not (tmp_path / "not-yet").exists()
+
+
 def test_a_missing_config_file_is_named(tmp_path: Path) -> None:
     out = cli("validate", "-c", str(tmp_path / "nope.yaml"))
     assert out.returncode == 2
@@ -150,3 +183,99 @@ def test_check_creates_and_changes_nothing_in_the_state_directory(tmp_path: Path
     assert cli("check", "-c", str(config)).returncode in (0, 1, 2)
     after = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "state").iterdir()}
     assert after == before
+
+
+NOT_UTF8 = "\udcff"  # the byte 0xff as Python passes it on (surrogateescape)
+
+
+@pytest.mark.parametrize("args", [
+    pytest.param(["silence", "add", NOT_UTF8, "--for", "1h"], id="silence-match-not-utf8"),
+    pytest.param(["silence", "add", "mem", "--for", "1h", "--reason", "x" + NOT_UTF8],
+                 id="silence-reason-not-utf8"),
+    pytest.param(["silence", "add", "mem", "--for", "1h", "--reason", "r" * 2001],
+                 id="silence-reason-too-long"),
+    pytest.param(["silence", "remove", "9" * 30], id="silence-id-past-int64"),
+    pytest.param(["ack", "a" * 201], id="ack-id-too-long"),
+    pytest.param(["ack", ""], id="ack-id-empty"),
+    pytest.param(["ack", "x", "--comment", "c" * 2001], id="ack-comment-too-long"),
+    pytest.param(["unack", "x", "--by", "b" * 201], id="unack-by-too-long"),
+    pytest.param(["incidents", "--check", NOT_UTF8], id="incidents-check-not-utf8"),
+    pytest.param(["incident", "show", NOT_UTF8], id="incident-id-not-utf8"),
+    pytest.param(["status-page", "--out", "{tmp}/site", "--title", NOT_UTF8],
+                 id="status-page-title-not-utf8"),
+    pytest.param(["ping", NOT_UTF8, "--url", "http://127.0.0.1:9"], id="ping-name-not-utf8"),
+    pytest.param(["ping", "job", "--url", "http://[::1"], id="ping-url-unclosed-ipv6"),
+    pytest.param(["ping", "job", "--url", "http://127.0.0.1:9", "--timeout", "inf"],
+                 id="ping-timeout-inf"),
+])
+def test_odd_arguments_are_one_short_usage_line(tmp_path: Path, args: list[str]) -> None:
+    # A public check, and a store holding a silence (some of these fail only on a query).
+    config = _write(tmp_path, GOOD.replace("path: /", "path: /\n    public: true"))
+    assert cli("silence", "add", "mem", "--for", "1h", "-c", str(config)).returncode == 0
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    out = cli(*args, "-c", str(config), timeout=60)
+    assert "Traceback" not in out.stderr, out.stderr
+    assert out.returncode == 2, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+@pytest.mark.parametrize(("args", "shown"), [
+    pytest.param(["ack", "x", "--comment", "on it\x1b[2J"], "\\x1b", id="ack-comment-escape"),
+    pytest.param(["ack", "x", "--by", "me\nPROBLEM: forged"], "\\n", id="ack-by-newline"),
+    pytest.param(["unack", "x", "--by", "me\r"], "\\r", id="unack-by-carriage-return"),
+])
+def test_an_ack_text_with_control_characters_is_refused_naming_it(
+        tmp_path: Path, args: list[str], shown: str) -> None:
+    out = cli(*args, "-c", str(_write(tmp_path, GOOD)))
+    assert out.returncode == 2, out.stderr
+    assert f"holds the control character {shown};" in out.stderr
+    assert "\x1b" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    pytest.param(["maintenance", "--count", "0"], "--count: expected a number from 1 to 50, "
+                 "got '0'", id="maintenance-count-0"),
+    pytest.param(["maintenance", "--count", "51"], "expected a number from 1 to 50",
+                 id="maintenance-count-51"),
+    pytest.param(["incidents", "--check", "nosuch"], "no check is named 'nosuch'",
+                 id="incidents-unknown-check"),
+    pytest.param(["uptime", "--check", "nosuch"], "no check is named 'nosuch'",
+                 id="uptime-unknown-check"),
+    pytest.param(["silence", "add", "mem", "--for", "-1h"], "--for: -1h is negative",
+                 id="silence-for-negative"),
+    pytest.param(["silence", "add", "mem", "--for=-1h"], "--for: -1h is negative",
+                 id="silence-for-negative-joined"),
+])
+def test_a_bad_value_is_one_line_saying_what_is_wrong(tmp_path: Path, args: list[str],
+                                                      message: str) -> None:
+    out = cli(*args, "-c", str(_write(tmp_path, GOOD)))
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    assert message in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and len(out.stderr) < 200, out.stderr
+    assert not (tmp_path / "state").exists()
+
+
+def test_incidents_of_a_check_removed_from_the_config_are_still_listed(
+        tmp_path: Path) -> None:
+    from agent.incidents.record import Incident
+    from agent.model import Status
+    from agent.store import Store, writes
+
+    config = _write(tmp_path, GOOD)
+    gone = Incident(id="inc-gone", host="h", check="gone", metric="status", key="h/gone/status",
+                    opened_at=1e9, first_bad_at=1e9, severity=Status.CRITICAL,
+                    worst=Status.CRITICAL, resolved_at=1e9 + 60)
+    with Store.open(tmp_path / "state") as store:
+        store.submit(writes.incident(gone))
+    out = cli("incidents", "--check", "gone", "--since", "30d", "-c", str(config))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "no incidents in the last 30d"
+
+
+def test_a_token_file_a_header_cannot_hold_is_refused(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("two\nlines\n")
+    out = cli("ping", "job", "--url", "http://127.0.0.1:9", "--token-file", str(token))
+    assert "Traceback" not in out.stderr, out.stderr
+    assert out.returncode == 1
+    assert "two" not in out.stderr and "lines" not in out.stderr

@@ -33,6 +33,28 @@ channels:
     assert "no channel named nope" in only.stderr
 
 
+def test_a_channel_named_twice_is_tested_once(agents: Agents, receiver: Receiver) -> None:
+    config = agents.write_config("""
+agent: {state_dir: {state}}
+channels:
+  hook: ["{hook}"]
+""", hook=receiver.url())
+    out = cli("notify", "test", "-c", str(config), "--channel", "hook", "--channel", "hook")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("hook: sent to") == 1
+    assert len(receiver.wait_for(1)) == 1  # the command sent all it sends before it exited
+
+
+def test_a_url_typed_as_a_channel_name_is_shown_masked(agents: Agents) -> None:
+    config = agents.write_config("agent: {state_dir: {state}}\nchannels:\n  log: [log://]\n")
+    out = cli("notify", "test", "-c", str(config),
+              "--channel", "mailtos://user:PASSW0RDx@mail.example.com")
+    assert out.returncode == 2
+    assert "PASSW0RDx" not in out.stdout + out.stderr
+    assert "no channel named mailtos://user:****@mail.example.com" in out.stderr
+    assert "not a URL" in out.stderr
+
+
 def test_log_target_writes_alerts_to_the_agent_log(agents: Agents) -> None:
     agent = agents.start("""
 agent: {host: loghost, state_dir: {state}, interval: 1s, group_window: 0s}

@@ -6,6 +6,7 @@ import json
 import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,3 +74,45 @@ def test_replay_bad_input_exits_2_naming_the_place(tmp_path: Path, content: str,
     out = cli("replay", str(path), *args)
     assert out.returncode == 2, out
     assert message in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"timestamp,value\n2024-01-01 00:00:00,1\n2024-01-01 00:01:00,\xff2\n",
+     "t.csv:3: not UTF-8 text"),
+    (b"timestamp,value\n" + b"".join(b"%d,1\n" % (1700000000 + 60 * i) for i in range(5000))
+     + b"1800000000,\xe2\x82\n", "t.csv:5002: not UTF-8 text"),  # past the first read
+    (b"timestamp,value\n2024-01-01 00:00:00," + b"9" * 200_000 + b"\n",
+     "t.csv:2: field larger than field limit"),
+    (b"timestamp,value\n2024-01-01 00:00:00,1\n2024-01-01 00:01:00,\"2\x00\"\n",
+     "t.csv:3:"),
+], ids=["bad-byte-on-line-3", "bad-byte-far-in", "long-field-on-line-2", "nul-on-line-3"])
+def test_replay_names_the_line_of_a_bad_byte_or_field(tmp_path: Path, content: bytes,
+                                                      message: str) -> None:
+    path = tmp_path / "t.csv"
+    path.write_bytes(content)
+    out = cli("replay", str(path))
+    assert out.returncode == 2, out
+    assert message in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
+def _strict(line: str) -> Any:
+    """JSON as RFC 8259 has it: no NaN, Infinity or -Infinity."""
+    def refuse(constant: str) -> object:
+        raise ValueError(f"{constant} is not JSON")
+    return json.loads(line, parse_constant=refuse)
+
+
+def test_values_that_are_not_numbers_are_null_in_valid_json(tmp_path: Path) -> None:
+    trace = tmp_path / "t.csv"
+    rows = ["nan", "1", "inf", "1", "-inf", "1"]
+    trace.write_text("timestamp,value\n" + "".join(
+        f"{1700000000 + 60 * i},{v}\n" for i, v in enumerate(rows)))
+    config = tmp_path / "config.yaml"
+    config.write_text("checks:\n  - name: c\n    kind: load\n    thresholds:\n"
+                      "      load1: {warn: '> 3'}\n")
+    for extra in ([], ["-c", str(config), "--check", "c"]):
+        out = cli("replay", str(trace), "--every-sample", *extra)
+        assert out.returncode == 0, out.stderr
+        lines = [_strict(line) for line in out.stdout.splitlines()]
+        values = [line["value"] for line in lines if "status" in line]
+        assert values == [None, 1.0, None, 1.0, None, 1.0]

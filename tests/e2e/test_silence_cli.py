@@ -70,13 +70,35 @@ def test_add_prints_the_id_and_expiry_and_list_shows_what_it_silences(agents: Ag
     (["db-main", "--for", "soon"], "expected a duration like 30s"),
     (["db-main/used_*", "--for", "1h"], "METRIC is matched exactly"),
     (["db-main/", "--for", "1h"], "expected CHECK or CHECK/METRIC"),
-], ids=["too-short", "too-long", "not-a-duration", "metric-glob", "empty-metric"])
+    (["db-main", "--for", "1h", "--reason", "two\nlines"],
+     "--reason: holds the control character \\n; write it on one line"),
+    (["db-main", "--for", "1h", "--reason", "\x1b[2Jcleared"],
+     "--reason: holds the control character \\x1b"),
+], ids=["too-short", "too-long", "not-a-duration", "metric-glob", "empty-metric",
+        "reason-newline", "reason-escape"])
 def test_bad_input_is_refused_with_a_clear_message(agents: Agents, args: list[str],
                                                    message: str) -> None:
     config = agents.write_config(CONFIG, limit="> 1000")
     code, out, err = silence(config, "add", *args)
     assert code == 2 and message in err and out == ""
     assert not agents.state.exists()  # nothing was stored
+
+
+def test_a_stored_reason_with_control_characters_is_shown_escaped(agents: Agents) -> None:
+    """A silence stored with a line break and an escape sequence in its reason (by an
+    older version) prints on one line, the escape written out, in list and status."""
+    config = agents.write_config(CONFIG, limit="> 1000")
+    now = time.time()
+    with Store.open(agents.state) as store:
+        store.add_silence("db-main", None, now, now + 3600,
+                          reason="fake\nPROBLEM: forged line\x1b[2J")
+    shown = "fake\\nPROBLEM: forged line\\x1b[2J"
+    code, out, _ = silence(config, "list")
+    assert code == 0 and "\x1b" not in out
+    assert out.splitlines()[1].endswith(shown) and len(out.splitlines()) == 2
+    status = cli("status", "-c", str(config)).stdout
+    assert "\x1b" not in status and f"({shown})" in status
+    assert not any(line.startswith("PROBLEM") for line in status.splitlines())
 
 
 def test_a_glob_matching_no_check_warns_but_is_kept_and_remove_ends_it(

@@ -30,6 +30,26 @@ def test_no_state_yet_is_none_and_creates_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "state").exists()
 
 
+def test_a_state_dir_that_is_a_file_is_an_error_not_no_state(tmp_path: Path) -> None:
+    (tmp_path / "state").write_text("")
+    with pytest.raises(StateError, match="is not a directory"):
+        Store.open_readonly(tmp_path / "state")
+    with pytest.raises(StateError, match=f"{tmp_path / 'state'} is not a directory"):
+        Store.open_readonly(tmp_path / "state" / "below")
+
+
+def test_an_unreadable_state_dir_is_an_error_not_no_state(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    (tmp_path / "state").mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if Path(p) == tmp_path
+                        / "state" else real(p, mode, **kw))
+    with pytest.raises(StateError, match="not readable by this user"):
+        Store.open_readonly(tmp_path / "state")
+
+
 def test_a_stopped_agents_state_is_read_without_leaving_a_file(tmp_path: Path) -> None:
     state = tmp_path / "state"
     with Store.open(state) as s:
