@@ -24,7 +24,7 @@ from agent.alerting.settle import (
     settle_escalation,
     settle_event,
 )
-from agent.alerting.state import AlertEvent, EventKind
+from agent.alerting.state import AlertEvent, AlertState, EventKind
 from agent.clock import Clock
 from agent.config.models import Config
 from agent.incidents.actions import Budget, Outcome, after_fix, environment
@@ -32,6 +32,7 @@ from agent.incidents.book import IncidentBook
 from agent.incidents.counters import IncidentCounters
 from agent.incidents.record import Incident
 from agent.incidents.recurrence import raised
+from agent.model import AlertKey
 from agent.notify.outbox import Recorded
 from agent.store import writes
 from agent.store.writes import WriteSink
@@ -42,11 +43,13 @@ log = logging.getLogger("watchkeeper.agent")
 class IncidentDesk:
     """See the module's docstring. ``config`` and ``routing`` are read at each use (a
     reload replaces them); ``send`` queues and stores a commit, ``run_now`` runs a check
-    out of turn."""
+    out of turn, ``count`` counts an event of an incident in its alert's state (the
+    judge's ``count_event``: the state that numbered it, or None)."""
 
     def __init__(self, book: IncidentBook, writer: WriteSink, clock: Clock, *,
                  config: Callable[[], Config], routing: Callable[[], Routing],
-                 send: Callable[[Commit], None], run_now: Callable[[str], object]) -> None:
+                 send: Callable[[Commit], None], run_now: Callable[[str], object],
+                 count: Callable[[AlertKey, str], AlertState | None] | None = None) -> None:
         self.book = book
         self.writer = writer
         self.clock = clock
@@ -54,6 +57,7 @@ class IncidentDesk:
         self._routing = routing
         self._send = send
         self._run_now = run_now
+        self._count = count
         #: Runs per alert and hour, what runs now, what the next notification of an
         #: incident tells of its action, and the outcome a resolve may credit.
         self.budget = Budget()
@@ -71,6 +75,12 @@ class IncidentDesk:
         """Hand changed records to the store writer."""
         for incident in changed:
             self.writer.submit(writes.incident(incident))
+
+    def save_breaches(self) -> None:
+        """Store the incidents whose bad samples were counted since the last time (the
+        agent calls this every few seconds): ``incident show`` and ``report`` stay right
+        after a crash, without a write per sample."""
+        self.record(self.book.unsaved_breaches())
 
     def delivered(self, done: Recorded, at: float) -> None:
         """The dispatcher's outcomes, into the incident log."""
@@ -93,8 +103,20 @@ class IncidentDesk:
         why = f"by {by}" + (f": {comment}" if comment and not undo else "")
         event = AlertEvent(kind, key_of(record), record.severity, now, record.id, why,
                            since=record.first_bad_at)
-        self._send(settle_event(event, self._routing(), self.book.escalated_channels()))
+        event, states = self._numbered(event)
+        commit = settle_event(event, self._routing(), self.book.escalated_channels())
+        commit.states = states
+        self._send(commit)
         return record
+
+    def _numbered(self, event: AlertEvent) -> tuple[AlertEvent, list[AlertState]]:
+        """``event`` numbered among the events of its incident, as the machine numbers
+        its own (its key ``<incident>:<n>``, never a time), and the state that counted it
+        (stored with it, so the next event takes the next number)."""
+        state = self._count(event.key, event.incident) if self._count is not None else None
+        if state is None:
+            return event, []
+        return replace(event, seq=state.emitted), [state]
 
     def escalate(self) -> None:
         """Take the escalation steps due: tell more channels of incidents still open and
@@ -104,8 +126,10 @@ class IncidentDesk:
         for incident in self.book.open_incidents():
             tags = routing.tags.get(incident.check, ())
             for step in due_steps(incident, self._config().routes, tags, now):
-                self._send(settle_escalation(unanswered(incident, step, now, tags),
-                                             step.channels, routing))
+                event, states = self._numbered(unanswered(incident, step, now, tags))
+                commit = settle_escalation(event, step.channels, routing)
+                commit.states = states
+                self._send(commit)
                 self.counters.escalations[incident.check] += 1
                 record = self.book.escalated(incident.id, step.step, step.channels,
                                              step.after, now)
@@ -114,18 +138,40 @@ class IncidentDesk:
     # -- actions -------------------------------------------------------------------------
 
     def annotate(self, events: list[AlertEvent]) -> list[AlertEvent]:
-        """The events, a FIRING raised when it recurs too often, each telling what its
-        check's action did since its incident's last notification (a resolve: whether it
-        fixed it)."""
+        """The events, a FIRING raised when it recurs too often, a STABLE since its
+        spell's start, each telling what its check's action did since its incident's last
+        notification (a resolve: whether it fixed it)."""
         config = self._config()
         out = []
-        for event in events:
+        for raw in events:
+            event = self._spell(raw)
             check = config.check(event.key.check) if event.kind is EventKind.FIRING else None
             rule = check.recurrence if check is not None else None
             ev = event if rule is None else raised(event, self.book.recent(), rule.count,
                                                    rule.within, rule.severity)
             out.append(self._with_action(ev) if self._notes or self._fixes else ev)
         return out
+
+    def decorate(self, event: AlertEvent) -> AlertEvent:
+        """``event`` as it is sent: a FIRING that a hold let go says what held it (from
+        the incident log, which is stored: a restart before it is sent keeps it)."""
+        if event.kind is not EventKind.FIRING or event.held is not None:
+            return event
+        record = self.book.get(event.incident)
+        if record is None or record.released_at is None or not record.held_label:
+            return event
+        return replace(event, held=record.held_label)
+
+    def _spell(self, event: AlertEvent) -> AlertEvent:
+        """A STABLE ends a flapping spell, which is one incident: it tells when the
+        incident began (its first bad sample), not when the last flip did (the machine's
+        problem has often ended by then), so its duration is the spell's."""
+        if event.kind is not EventKind.STABLE:
+            return event
+        record = self.book.get(event.incident)
+        if record is None or record.first_bad_at == event.since:
+            return event
+        return replace(event, since=record.first_bad_at)
 
     def _with_action(self, event: AlertEvent) -> AlertEvent:
         fix = self._fixes.pop(event.incident, None) if event.kind is EventKind.RESOLVED \

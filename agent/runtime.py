@@ -151,7 +151,8 @@ class Agent:
         self.routing = Routing.of(config)
         self.desk = IncidentDesk(self.incidents, self.writer, self.clock,
                                  config=lambda: self.config, routing=lambda: self.routing,
-                                 send=self._send, run_now=self.scheduler.run_now)
+                                 send=self._send, run_now=self.scheduler.run_now,
+                                 count=self.judge.count_event)
         self.dispatcher.on_outcome = self.desk.delivered
         self.dispatcher.decorate = self._offer_ack_link
         self._ack_key: bytes | None = None
@@ -187,7 +188,8 @@ class Agent:
         agent = self.config.agent
         return HoldRules(agent.host, self.config.maintenance, self.routing.tags,
                          self.dependencies, self.parents, agent.connectivity,
-                         agent.group_window, self.incidents.recovered())
+                         agent.group_window, self.incidents.recovered(),
+                         self.incidents.group_members())
 
     @property
     def dependencies(self) -> dict[str, tuple[str, ...]]:
@@ -390,6 +392,7 @@ class Agent:
         return AckLinks(base, self._ack_key) if self._ack_key is not None else None
 
     def _offer_ack_link(self, event: AlertEvent) -> AlertEvent:
+        event = self.desk.decorate(event)  # what held it back, from the incident log
         links = self.ack_links
         return event if links is None else links.offer(event)
 
@@ -480,7 +483,7 @@ class Agent:
         if verdict.events:
             verdict.events = self.desk.annotate(told(
                 verdict.events, self.hold_rules, self._current_states(verdict), silences,
-                wall=wall, before=list(self.judge.states.values())))
+                wall=wall, now=now, before=list(self.judge.states.values())))
         commit = settle(verdict, silences, self.suppressed, self.routing, now, wall=wall,
                         acknowledged=self.incidents.acknowledged,
                         escalated=self.incidents.escalated_channels())
@@ -555,6 +558,10 @@ class Agent:
                 self.desk.escalate()
             except Exception:  # nor here
                 log.exception("escalating unanswered incidents failed")
+            try:
+                self.desk.save_breaches()
+            except Exception:  # a count is worth a log line, never the loop
+                log.exception("storing the incidents' bad-sample counts failed")
 
     def release_silenced(self) -> None:
         """Announce the suppressed incidents whose silence ended and that still fire.
@@ -575,7 +582,7 @@ class Agent:
         commit = settle_released(list(self.suppressed.values()), self.judge.states, holds,
                                  self.routing, now, wall=wall,
                                  annotate=lambda events: told(events, self.hold_rules, states,
-                                                              holds, wall=wall))
+                                                              holds, wall=wall, now=now))
         self._store(commit)
         self._log_notes(commit, wall)
 

@@ -109,7 +109,7 @@ async def test_a_held_incident_that_resolves_under_the_silence_sends_nothing(
     assert agent.judge.states[KEY].phase is Phase.RESOLVED
     assert queued(agent, clock) == []
     assert stored(agent).suppressed() == []
-    assert "not sent: a silence held back its FIRING" in caplog.text
+    assert "not sent: its FIRING was held back throughout" in caplog.text
     clock.advance(3600)
     agent.release_silenced()
     assert queued(agent, clock) == []
@@ -135,5 +135,26 @@ async def test_held_incidents_survive_a_restart(tmp_path: Path, agent: Agent,
         assert [s.id for s in again.silences.active(clock.now())] == [sid]
         assert again.remove_silence(sid)
         assert [k for k, _, _ in queued(again, clock)] == [EventKind.FIRING]
+    finally:
+        again.close()
+
+
+async def test_a_released_alerts_message_names_the_silence_that_held_it(
+        agent: Agent, clock: FakeClock) -> None:
+    sid = silence(agent, "db-*", reason="reboot")
+    await feed(agent, clock, 95)
+    assert agent.outbox.rows() == []
+    assert agent.remove_silence(sid)
+    agent.release_silenced()
+    (row,) = agent.outbox.rows()
+    sent = agent.dispatcher.decorate(row.event) if agent.dispatcher.decorate else row.event
+    assert sent.held == f"silence #{sid} (reboot)"
+    # A restart before it is sent keeps it: it comes from the stored incident log.
+    assert agent.writer.close() == 0
+    agent.close()
+    again = Agent(agent.config, clock=clock)
+    try:
+        (row,) = again.outbox.rows()
+        assert again.desk.decorate(row.event).held == sent.held
     finally:
         again.close()

@@ -2,7 +2,8 @@
 
 A route may list steps (``escalate: [{after: 15m, channels: [sms]}, {after: 1h, channels:
 [pager]}]``). When an incident the route matches is still open, was announced, and nobody
-acknowledged it ``after`` its start, the step's channels get one UNANSWERED message. Each
+acknowledged it ``after`` it was announced (``announced_at``: a held alert, when it was
+let go), the step's channels get one UNANSWERED message. Each
 step is taken once per incident (the incident's record keeps which were). The channels an
 incident was escalated to also hear how it ends: its acknowledgement and its resolve.
 
@@ -59,9 +60,16 @@ def due_steps(incident: Incident, routes: Sequence[Route], tags: Sequence[str],
             continue
         for s, step in enumerate(route.escalate):
             name = f"{r}.{s}"
-            if name not in incident.escalations and now >= incident.opened_at + step.after:
+            if name not in incident.escalations and now >= announced_at(incident) + step.after:
                 due.append(DueStep(name, step.channels, step.after))
     return due
+
+
+def announced_at(incident: Incident) -> float:
+    """When ``incident`` was first announced, which escalation counts from: when it fired,
+    or, held back (a silence, a maintenance window, a parent, a group), when the hold let
+    it go: nobody could answer before, so its steps do not all come at once then."""
+    return incident.released_at if incident.released_at is not None else incident.opened_at
 
 
 def unanswered(incident: Incident, step: DueStep, now: float,

@@ -8,18 +8,25 @@ listing the others (and saying it opened first); the others are held under it, e
 a silence holds them: their checks keep running, their states stay true, and one still
 failing when the first one resolves is announced then, on its own.
 
-The groups are derived from the alert states alone (which alerts fire, and since when),
-so a restart or a reload finds the same groups. Pure: states and times come in as values.
+An alert is held only under a first alert at least as severe (``holds_under``): one that
+is, or becomes, more severe than its first leaves the group and is announced on its own,
+so it reaches every channel its severity is routed to.
+
+A group is formed by firing time (which alerts fire, and since when) and kept as the
+incident log recorded it when each alert joined: once the window is over nobody joins,
+and an alert that left its group (its first resolved, or it became worse) is in none
+again, never regrouped under the next one. The incident log is stored, so a restart or a
+reload finds the same groups. Pure: states, records and times come in as values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from agent.alerting.silences import Silence
 from agent.alerting.state import AlertEvent, AlertState, EventKind, Phase
-from agent.model import STATUS_METRIC, AlertKey, label_text, series_name
+from agent.model import STATUS_METRIC, AlertKey, Status, label_text, series_name
 from agent.units import format_duration
 
 
@@ -31,30 +38,72 @@ class Group:
     others: tuple[AlertState, ...]
 
 
+def holds_under(first: Status, other: Status) -> bool:
+    """Whether an alert of severity ``other`` may be held under a first one of ``first``:
+    of the same severity, or a WARNING under a CRITICAL. Never under a less severe one,
+    whose message goes to fewer channels (a CRITICAL held under a WARNING would never
+    reach a critical-only pager); UNKNOWN stands apart, as it does in routes."""
+    return other is first or (other is Status.WARNING and first is Status.CRITICAL)
+
+
 def groups(states: Iterable[AlertState], window: float,
-           exclude: Collection[AlertKey] = ()) -> list[Group]:
+           exclude: Collection[AlertKey] = (), *, now: float | None = None,
+           joined: Mapping[str, str | None] | None = None) -> list[Group]:
     """The groups of the firing alerts of ``states``: each alert that fires less than
-    ``window`` after a group's first one joins that group; any other starts its own.
-    Alerts in ``exclude`` (held for another reason, as a dependent is) belong to none."""
+    ``window`` after a group's first one, and is no more severe (``holds_under``), joins
+    that group; any other starts its own. Alerts in ``exclude`` (held for another reason,
+    as a dependent is) belong to none.
+
+    ``joined`` is what the incident log recorded: the incident each alert's incident
+    joined when it fired (by incident id; None: it was released from its group and
+    announced on its own). A recorded alert stays in its group while its first fires
+    with it and it is no more severe, and belongs to no group once it left it: it is
+    never regrouped under another. With ``joined`` given, an alert not recorded joins a
+    group only while the group's window is open at ``now``; without it (None), groups
+    are made by firing time alone.
+    """
     if window <= 0:
         return []
     firing = sorted((s for s in states if s.phase is Phase.FIRING and s.fired_at is not None
                      and s.key not in exclude),
                     key=lambda s: (s.fired_at or 0.0, s.key.as_text()))
-    out: list[Group] = []
-    first: AlertState | None = None
-    others: list[AlertState] = []
+    by_incident = {s.incident: s for s in firing if s.incident}
+    recorded: dict[AlertKey, AlertState] = {}  # a recorded member -> the first it joined
+    left: set[AlertKey] = set()  # recorded, out of its group: in none
     for s in firing:
-        if first is not None and first.key.host == s.key.host and \
-                (s.fired_at or 0.0) < (first.fired_at or 0.0) + window:
-            others.append(s)
+        if joined is None or not s.incident or s.incident not in joined:
             continue
-        if first is not None:
-            out.append(Group(first, tuple(others)))
-        first, others = s, []
-    if first is not None:
-        out.append(Group(first, tuple(others)))
-    return out
+        head_id = joined[s.incident]
+        head = by_incident.get(head_id) if head_id else None
+        if head is None or head.key == s.key or head.incident in joined or \
+                not holds_under(head.severity, s.severity):
+            left.add(s.key)
+        else:
+            recorded[s.key] = head
+    heads = {h.key for h in recorded.values()}
+    out: list[Group] = []
+    members: dict[AlertKey, list[AlertState]] = {}
+    for s in firing:
+        if s.key in left:
+            continue
+        if s.key in recorded:
+            members.setdefault(recorded[s.key].key, []).append(s)
+            continue
+        fired = s.fired_at or 0.0
+        home = None if s.key in heads else next((
+                    g.first for g in out if g.first.key.host == s.key.host
+                     and g.first.key not in recorded
+                     and fired < (g.first.fired_at or 0.0) + window
+                     and (joined is None or now is None
+                          or now < (g.first.fired_at or 0.0) + window)
+                     and holds_under(g.first.severity, s.severity)), None)
+        if home is not None:
+            members.setdefault(home.key, []).append(s)
+            continue
+        out.append(Group(s, ()))
+    return [Group(g.first, tuple(sorted(members.get(g.first.key, ()),
+                                        key=lambda s: (s.fired_at or 0.0, s.key.as_text()))))
+            for g in out]
 
 
 def held_otherwise(states: Iterable[AlertState], holds: Sequence[Silence],
@@ -65,12 +114,13 @@ def held_otherwise(states: Iterable[AlertState], holds: Sequence[Silence],
 
 
 def group_silences(states: Iterable[AlertState], *, window: float, now: float, wall: float,
-                   exclude: Collection[AlertKey] = ()) -> list[Silence]:
+                   exclude: Collection[AlertKey] = (),
+                   joined: Mapping[str, str | None] | None = None) -> list[Silence]:
     """The holds grouping puts on alerts at ``now`` (silences are on the wall clock,
     ``wall``): the first alert of a group waits until its window ends, and every other
     alert of a group is held while the first one fires."""
     out: list[Silence] = []
-    for g in groups(states, window, exclude):
+    for g in groups(states, window, exclude, now=now, joined=joined):
         first = g.first.key
         ends = (g.first.fired_at or now) + window - now
         if ends > 0:
@@ -100,20 +150,23 @@ def grouped_text(key: AlertKey) -> str:
 
 def with_grouped(events: Sequence[AlertEvent], states: Iterable[AlertState], window: float,
                  exclude: Collection[AlertKey] = (),
-                 before: Iterable[AlertState] | None = None) -> list[AlertEvent]:
+                 before: Iterable[AlertState] | None = None, *, now: float | None = None,
+                 joined: Mapping[str, str | None] | None = None) -> list[AlertEvent]:
     """The events, each of a group's first alert naming the others still in its group.
     A RESOLVED names those of the group as it was ``before`` (the states before it
     resolved): they are still failing, and are announced on their own next."""
     if window <= 0:
         return list(events)
-    now_groups = {g.first.key: g for g in groups(states, window, exclude) if g.others}
+    now_groups = {g.first.key: g for g in groups(states, window, exclude, now=now,
+                                                 joined=joined) if g.others}
     old_groups: dict[AlertKey, Group] | None = None
     out = []
     for ev in events:
         found = now_groups
         if ev.kind is EventKind.RESOLVED:
             if old_groups is None:
-                old_groups = {g.first.key: g for g in groups(before or (), window, exclude)
+                old_groups = {g.first.key: g for g in groups(before or (), window, exclude,
+                                                             now=now, joined=joined)
                               if g.others}
             found = old_groups
         g = found.get(ev.key)

@@ -218,8 +218,10 @@ class Judge:
         if not rule.learns:
             return evaluate(rule, sample or Sample(key.metric, value, key.labels), key, previous)
         series = self._series(key, rule)
+        # Quiet and staying so changes nothing, unless the flapping history still holds a
+        # problem (each evaluation shifts it: a flapping alert settles, as in replay).
         if not series.observe(now, value) and not self.exact and (
-                previous is None or previous.phase in _QUIET):
+                previous is None or (previous.phase in _QUIET and not previous.history)):
             return None
         return series.finding(key, now, value, previous)
 
@@ -279,6 +281,18 @@ class Judge:
             verdict.states.append(new)
             verdict.events.extend(events)
         return verdict
+
+    def count_event(self, key: AlertKey, incident: str) -> AlertState | None:
+        """Count one event of ``incident`` made outside the state machine (an
+        acknowledgement, an escalation step): the key's state that counted it, now
+        current (its ``emitted`` is the event's ``seq``, to be stored with the event), or
+        None when the key's state is not of that incident."""
+        state = self.states.get(key)
+        if state is None or state.incident != incident:
+            return None
+        state = replace(state, emitted=state.emitted + 1)
+        self.states[key] = state
+        return state
 
     def apply(self, verdict: Verdict) -> None:
         """Take the verdict's states as current (after they were persisted)."""

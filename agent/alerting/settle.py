@@ -100,7 +100,8 @@ class NoteKind(enum.Enum):
     """What happened to one event, for the log."""
 
     QUEUED = "queued"
-    #: Queued, announcing an incident whose silence ended.
+    #: Queued, announcing an incident no longer held back (its silence or window ended,
+    #: its parent recovered, its group's first resolved).
     RELEASED = "released"
     SILENCED = "silenced"
     #: A RESOLVED not sent because its FIRING was never sent.
@@ -142,10 +143,11 @@ class Note:
             return (f"{head} ({ev.severity.value}) silenced by {s.label} until "
                     f"{format_until(s.ends_at, now)}{reason}")
         if self.kind is NoteKind.DROPPED:
-            return f"{head} (not sent: a silence held back its FIRING)"
+            return f"{head} (not sent: its FIRING was held back throughout)"
         if self.kind is NoteKind.ACKNOWLEDGED:
             return f"{head} (not sent: the incident is acknowledged)"
-        note = "; its silence ended" if self.kind is NoteKind.RELEASED else ""
+        # Released by a silence's or window's end, a parent's recovery or a group's end.
+        note = "; no longer held back" if self.kind is NoteKind.RELEASED else ""
         if self.duplicates:
             note = f", {self.duplicates} already queued before{note}"
         return (f"{head} ({ev.severity.value}; {self.deliveries} deliveries queued{note})")

@@ -109,6 +109,11 @@ class AlertEvent:
     #: What the check watches (its URL, ``host:port`` or path; no credentials), shown in
     #: messages; filled in when the event is routed, like the runbook.
     where: str | None = None
+    #: What held this alert back before it was announced (a FIRING released when its
+    #: silence, maintenance window, parent or group let it go: ``maintenance window
+    #: backups (weekly full backup)``); added just before sending from the incident log,
+    #: never stored, as ``ack_url`` is.
+    held: str | None = None
 
     @property
     def dedup_key(self) -> str:

@@ -148,7 +148,9 @@ def table(incidents: list[Incident], now: float) -> list[str]:
 def timeline(i: Incident, now: float) -> list[str]:
     """An incident's story, first bad sample to resolve."""
     out = [f"incident {i.id}: {i.key}",
-           f"  worst {i.worst.value.upper()}, now {i.severity.value.upper()}: {i.why}",
+           # Once OK, the reason is the last problem's: say so, not "now OK: CRIT ...".
+           f"  worst {i.worst.value.upper()}, now {i.severity.value.upper()}"
+           + (f": {i.why}" if i.severity.is_problem else f" (was: {i.why})"),
            f"  first bad sample {utc_second(i.first_bad_at)}; fired {utc_second(i.opened_at)}"]
     if i.first_notified_at is not None:
         out.append(f"  detected in {format_duration(i.first_notified_at - i.first_bad_at)} "

@@ -32,6 +32,10 @@ class IncidentBook:
         self._open: dict[str, Incident] = {}
         #: Incidents an alert joined while one note was taken.
         self._heads: list[Incident] = []
+        #: Notes of grouped alerts whose first was not known yet (within one commit).
+        self._orphans: list[Note] = []
+        #: Open incidents whose bad samples were counted since they were last stored.
+        self._unsaved: set[str] = set()
         self._closed: OrderedDict[str, Incident] = OrderedDict()
         for incident in sorted(incidents, key=lambda i: i.opened_at):
             self._keep(incident)
@@ -61,6 +65,14 @@ class IncidentBook:
                 out[i.check] = i.resolved_at
         return out
 
+    def group_members(self) -> dict[str, str | None]:
+        """The open incidents of alerts held in a group: each one's id, the incident it
+        joined (its group's first), or None once it was released and announced on its
+        own (``agent.alerting.host_groups``: it is never regrouped)."""
+        return {i.id: (None if i.released_at is not None else i.under)
+                for i in self._open.values()
+                if i.held_by == HoldCause.GROUPING.value and i.under is not None}
+
     def get(self, incident: str) -> Incident | None:
         """An open incident by id."""
         return self._open.get(incident)
@@ -74,13 +86,25 @@ class IncidentBook:
     def decided(self, notes: Sequence[Note]) -> list[Incident]:
         """Take the events of one commit (its notes say what became of each)."""
         changed: dict[str, Incident] = {}
+        self._orphans = []
         for note in notes:
             self._heads = []
             found = self._event(note)
             if found is not None:
                 changed.update((i.id, i) for i in (found, *self._heads))
-                for joined in self._adopt(note.event, found):
-                    changed[joined.id] = joined
+                for adopted in self._adopt(note.event, found):
+                    changed[adopted.id] = adopted
+        # A grouped alert held in the same commit as its first, before it: join it now.
+        for note in self._orphans:
+            child = self._open.get(note.event.incident)
+            head = None if note.silence is None else self._head_of(note.silence,
+                                                                   note.event.key.host)
+            if child is None or child.under is not None or head is None:
+                continue
+            head, child = joined(head, child, note.event.at)
+            self._keep(head)
+            self._keep(child)
+            changed.update({head.id: head, child.id: child})
         return list(changed.values())
 
     def _adopt(self, ev: AlertEvent, head: Incident) -> list[Incident]:
@@ -132,8 +156,10 @@ class IncidentBook:
                 Entry(at=ev.at, kind=EntryKind.STABLE, text=f"stable again: {ev.why}"),
                 severity=ev.severity, **done)
         elif ev.kind is EventKind.REMINDER:
+            quiet = " (not sent: acknowledged)" if note.kind is NoteKind.ACKNOWLEDGED else \
+                " (not sent: held back)" if note.kind is NoteKind.SILENCED else ""
             updated = current.with_entry(Entry(at=ev.at, kind=EntryKind.REMINDER,
-                                               text=f"still {ev.severity.value.upper()}"))
+                                               text=f"still {ev.severity.value.upper()}{quiet}"))
         elif ev.kind is EventKind.RESOLVED:
             lasted = f" after {format_duration(ev.duration)}" if ev.duration else ""
             sent = "" if note.kind is not NoteKind.DROPPED else \
@@ -150,26 +176,31 @@ class IncidentBook:
         ev = note.event
         if current is not None:
             # Announced again: a silence that held its FIRING back has ended.
-            text = "its silence ended: announced" if note.kind is NoteKind.RELEASED \
-                else "announced again"
-            updated = current.with_entry(Entry(at=ev.at, kind=EntryKind.RELEASED, text=text))
+            released = note.kind is NoteKind.RELEASED
+            held = f" by {current.held_label}" if current.held_label else ""
+            text = f"no longer held back{held}: announced" if released else "announced again"
+            updated = current.with_entry(
+                Entry(at=ev.at, kind=EntryKind.RELEASED, text=text),
+                released_at=ev.at if released and current.released_at is None
+                else current.released_at)
         else:
             updated = opened(ev)
             if note.kind is NoteKind.SILENCED and note.silence is not None:
                 s = note.silence
-                reason = f" ({s.reason})" if s.reason else ""
+                first = s.group is not None and s.key == s.group  # it waits for the others
+                label = hold_label(s)
                 plain = s.cause in (HoldCause.SILENCE, HoldCause.MAINTENANCE)
                 updated = updated.with_entry(
                     Entry(at=ev.at, kind=EntryKind.SILENCED,
-                          text=f"held back by {'' if s.window else 'silence '}{s.label}{reason}"
-                          if plain else f"held back: {s.reason}"),
-                    silenced=True, held_by=s.cause.value)
-                first = s.group is not None and s.key == s.group  # it waits for the others
+                          text=f"held back by {label}" if plain else f"held back: {label}"),
+                    silenced=True, held_by=s.cause.value, held_label=None if first else label)
                 head = None if first else self._head_of(s, ev.key.host)
                 if head is not None:
                     head, updated = joined(head, updated, ev.at)
                     self._keep(head)
                     self._heads.append(head)
+                elif not first and s.group is not None:
+                    self._orphans.append(note)
         self._open[updated.id] = updated
         return updated
 
@@ -306,12 +337,29 @@ class IncidentBook:
 
     def breached(self, incidents: Iterable[str]) -> None:
         """One bad sample more for each of ``incidents`` (counted, not stored at once:
-        the next change of the incident carries the count)."""
+        the next change of the incident carries the count, or ``unsaved_breaches``)."""
         for incident in incidents:
             current = self._open.get(incident)
             if current is not None:
                 self._open[incident] = current.model_copy(
                     update={"breaches": current.breaches + 1})
+                self._unsaved.add(incident)
+
+    def unsaved_breaches(self) -> list[Incident]:
+        """The open incidents whose count of bad samples changed since this was last
+        asked: to store now and then, so a crash loses at most a few counts."""
+        out = [i for i in (self._open.get(x) for x in sorted(self._unsaved)) if i is not None]
+        self._unsaved.clear()
+        return out
+
+
+def hold_label(hold: Silence) -> str:
+    """What a hold is, in words for a message or a timeline: ``silence #3 (reason)``,
+    ``maintenance window backups (reason)``, or a parent's or group's reason."""
+    if hold.cause in (HoldCause.SILENCE, HoldCause.MAINTENANCE):
+        reason = f" ({hold.reason})" if hold.reason else ""
+        return f"{'' if hold.window else 'silence '}{hold.label}{reason}"
+    return hold.reason
 
 
 def alert_text(incident: Incident) -> str:

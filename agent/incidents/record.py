@@ -83,8 +83,14 @@ class Incident(BaseModel):
     #: ``dependency`` or ``grouping``).
     silenced: bool = False
     held_by: str | None = None
+    #: What held it back, in words (``maintenance window backups (weekly backup)``,
+    #: ``silence #3 (reason)``, a parent's or group's reason); None for a group's first
+    #: alert, which only waited for the others.
+    held_label: str | None = None
     #: The incident it is held under (its parent's, or the first alert's of its group).
     under: str | None = None
+    #: When a hold on it ended and it was announced (it is held under nobody since).
+    released_at: float | None = None
     #: The alerts held under it (``check/metric{labels}``), in the order they joined.
     related: list[str] = []
     #: Spells of flapping within it.

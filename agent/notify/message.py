@@ -190,6 +190,8 @@ def _body(event: AlertEvent, severity: Status) -> str:
     elif event.since is not None:
         ago = format_duration(event.at - event.since)
         lines.append(f"Since: {iso_utc(event.since)} ({ago} ago)")
+    if event.held:
+        lines.append(f"Held back by: {_flat(event.held)}, until it let go")
     if event.tags:
         lines.append(f"Tags: {', '.join(event.tags)}")
     lines.extend(_others_lines(event))
@@ -276,6 +278,8 @@ def _facts(event: AlertEvent, severity: Status) -> tuple[tuple[str, str], ...]:
     elif event.since is not None:
         rows.append(("Since", f"{iso_utc(event.since)} "
                               f"({format_duration(event.at - event.since)} ago)"))
+    if event.held:
+        rows.append(("Held back by", _flat(event.held)))
     if event.dependents:
         rows.append(("Also failing", ", ".join(event.dependents)))
     if event.grouped:

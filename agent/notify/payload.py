@@ -94,6 +94,7 @@ class AlertFields:
     #: Optional in v1 (receivers of older agents never see them).
     grouped: list[str] = field(default_factory=list)
     ack_url: str | None = None
+    held_by: str | None = None
 
     @classmethod
     def of(cls, event: AlertEvent, kind_of: KindOf) -> AlertFields:
@@ -115,7 +116,8 @@ class AlertFields:
             resolved_at=rfc3339(event.at) if resolved else None,
             duration_seconds=max(0.0, event.at - start) if resolved else None,
             runbook=event.runbook, tags=list(event.tags), dependents=list(event.dependents),
-            action=event.action, grouped=list(event.grouped), ack_url=event.ack_url)
+            action=event.action, grouped=list(event.grouped), ack_url=event.ack_url,
+            held_by=event.held)
 
 
 def _lead(events: Sequence[AlertEvent]) -> AlertEvent:

@@ -37,8 +37,13 @@ def incident(**kw: object) -> Incident:
     (T0 + 3600, {"acked_at": T0 + 100, "acked_by": "alice"}, []),
     (T0 + 3600, {"resolved_at": T0 + 200}, []),
     (T0 + 3600, {"first_notified_at": None}, []),  # never announced (held back)
+    # held back two hours (a maintenance window), then let go: counted from the release
+    (T0 + 7201, {"released_at": T0 + 7200, "first_notified_at": T0 + 7201}, []),
+    (T0 + 8100, {"released_at": T0 + 7200, "first_notified_at": T0 + 7201}, ["0.0"]),
+    (T0 + 10800, {"released_at": T0 + 7200, "first_notified_at": T0 + 7201},
+     ["0.0", "0.1"]),
 ], ids=["too-soon", "first-step", "both-steps", "first-taken", "acknowledged", "resolved",
-        "never-announced"])
+        "never-announced", "released-just-now", "released-first-step", "released-both"])
 def test_steps_are_due_after_their_time_while_nobody_reacts(
         at: float, changes: dict[str, object], steps: list[str]) -> None:
     found = due_steps(incident(**changes), ROUTES, (), at)

@@ -3,6 +3,8 @@ message (pure)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from agent.alerting.holds import HoldRules, holds_at, told
@@ -177,3 +179,113 @@ def test_a_dependent_of_a_failing_parent_is_held_by_the_dependency_not_grouped()
 def test_messages_name_grouped_alerts_by_check_metric_and_labels(k: AlertKey,
                                                                  text: str) -> None:
     assert grouped_text(k) == text
+
+
+def test_a_silenced_alert_neither_leads_a_group_nor_is_named_in_one() -> None:
+    """A silenced alert that fires first must not hold the host's other alerts under it
+    for the whole silence, and one that fires second must not be named in the page."""
+    from agent.alerting.silences import Silence
+
+    silence = Silence(id=1, check_glob="backup", metric=None, starts_at=NOW - 60,
+                      ends_at=NOW + 7200, reason="planned", created_at=NOW - 60, host=HOST)
+    rules = HoldRules(HOST, group_window=WINDOW)
+    backup, web = firing("backup", NOW), firing("web", NOW + 2)
+    found = holds_at(rules, [silence], [backup, web], {}, now=NOW + 40, wall=NOW + 40)
+    assert not any(h.matches(web.key, NOW + 40) for h in found)
+    web, backup = firing("web", NOW), firing("backup", NOW + 2)
+    found = holds_at(rules, [silence], [web, backup], {}, now=NOW + 40, wall=NOW + 40)
+    ev = told([event(web)], rules, [web, backup], found, wall=NOW + 40)
+    assert ev[0].grouped == ()
+
+
+def _at(check: str, fired: float, severity: Status) -> AlertState:
+    return replace(firing(check, NOW + fired), severity=severity)
+
+
+W, C, U = Status.WARNING, Status.CRITICAL, Status.UNKNOWN
+
+
+@pytest.mark.parametrize(("fired", "expected"), [
+    # check -> (seconds after NOW, severity); expected: first -> others
+    ({"web": (0, C), "api": (3, W)}, {"web": ["api"]}),            # less severe: held
+    ({"web": (0, W), "api": (3, W)}, {"web": ["api"]}),
+    ({"web": (0, W), "api": (3, C)}, {"web": [], "api": []}),      # never under a WARNING
+    ({"web": (0, C), "api": (3, U)}, {"web": [], "api": []}),      # UNKNOWN stands apart
+    ({"web": (0, U), "api": (3, W)}, {"web": [], "api": []}),
+    ({"web": (0, W), "api": (3, C), "db": (5, W), "mail": (6, C)},
+     {"web": ["db"], "api": ["mail"]}),                           # each joins its like
+])
+def test_an_alert_is_held_only_under_a_first_at_least_as_severe(
+        fired: dict[str, tuple[float, Status]], expected: dict[str, list[str]]) -> None:
+    found = groups([_at(c, t, s) for c, (t, s) in fired.items()], WINDOW)
+    assert {g.first.key.check: [s.key.check for s in g.others] for g in found} == expected
+
+
+def test_a_critical_firing_after_a_warning_pages_on_its_own() -> None:
+    """routes {pager, severity: [critical]} + {js}: y WARNING, z CRITICAL 3 s later; the
+    pager must hear of z while y stays open."""
+    y, z = _at("y", 0, W), _at("z", 3, C)
+    found = holds_at(HoldRules(HOST, group_window=WINDOW), [], [y, z], {},
+                     now=NOW + 40, wall=NOW + 40, )
+    assert not any(h.matches(z.key, NOW + 40) for h in found)
+    ev = told([event(y)], HoldRules(HOST, group_window=WINDOW), [y, z], found,
+              wall=NOW + 40, now=NOW + 40)
+    assert ev[0].grouped == ()
+
+
+@pytest.mark.parametrize(("joined", "states", "held"), [
+    # the recorded group holds while its first fires and the member is no worse
+    ({"i-web1/api/status": "i-web1/web/status"}, {"web": C, "api": C}, {"api"}),
+    # the member got worse than its first: it leaves the group
+    ({"i-web1/api/status": "i-web1/web/status"}, {"web": W, "api": C}, set()),
+    # it left (released, announced): never held again, even when it is no worse again
+    ({"i-web1/api/status": None}, {"web": C, "api": W}, set()),
+    # its first resolved: the others are in no group, not regrouped under api
+    ({"i-web1/api/status": "i-web1/web/status", "i-web1/db/status": "i-web1/web/status"},
+     {"api": C, "db": C}, set()),
+])
+def test_a_group_is_kept_as_recorded_and_a_member_that_left_is_never_regrouped(
+        joined: dict[str, str | None], states: dict[str, Status], held: set[str]) -> None:
+    times = {"web": 0, "api": 3, "db": 7}
+    found = group_silences([_at(c, times[c], s) for c, s in states.items()], window=WINDOW,
+                           now=NOW + 100, wall=NOW + 100, joined=joined)
+    assert {h.check_glob for h in found} == held
+
+
+def test_the_first_resolving_releases_the_others_each_announced_on_its_own() -> None:
+    """README: its resolve names those still failing, which are then announced on their
+    own (not regrouped under the next earliest, whose message would name the others)."""
+    web, api, db = firing("web", NOW), firing("api", NOW + 3), firing("db", NOW + 7)
+    joined: dict[str, str | None] = {api.incident or "": web.incident,
+                                     db.incident or "": web.incident}
+    rules = HoldRules(HOST, group_window=WINDOW, joined=joined)
+    resolved = AlertState(web.key, Phase.RESOLVED, Status.OK, fired_at=NOW,
+                          incident=web.incident)
+    ev = told([event(web, EventKind.RESOLVED)], rules, [resolved, api, db], [],
+              wall=NOW + 100, now=NOW + 100, before=[web, api, db])
+    assert ev[0].grouped == ("api", "db")
+    after = [resolved, api, db]
+    holds = holds_at(rules, [], after, {}, now=NOW + 100, wall=NOW + 100)
+    assert holds == []
+    held = [Suppressed(event(api), NOW + 3), Suppressed(event(db), NOW + 7)]
+    commit = settle_released(held, {s.key: s for s in after}, holds, ROUTING, NOW + 100,
+                             wall=NOW + 100,
+                             annotate=lambda evs: told(evs, rules, after, holds,
+                                                       wall=NOW + 100, now=NOW + 100))
+    assert [(d.event.key.check, d.event.grouped) for d in commit.deliveries] == [
+        ("api", ()), ("db", ())]
+
+
+def test_an_alert_whose_silence_ends_names_no_alert_announced_on_its_own_before() -> None:
+    """s silenced fires first, x 2 s later goes out alone; when s's silence ends its page
+    must not say "(and 1 more alert)" naming x."""
+    s, x = firing("s", NOW), firing("x", NOW + 2)
+    rules = HoldRules(HOST, group_window=WINDOW, joined={})
+    later = NOW + 3600
+    holds = holds_at(rules, [], [s, x], {}, now=later, wall=later)
+    assert not any(h.matches(x.key, later) for h in holds)
+    ev = told([event(s)], rules, [s, x], holds, wall=later, now=later)
+    assert ev[0].grouped == ()
+    # While the window is open, a newcomer not yet recorded still joins.
+    holds = holds_at(rules, [], [s, x], {}, now=NOW + 2, wall=NOW + 2)
+    assert any(h.matches(x.key, NOW + 2) and h.group == s.key for h in holds)

@@ -148,7 +148,7 @@ def test_an_ended_silence_releases_a_still_firing_incident() -> None:
      "1 deliveries queued)"),
     (Note(NoteKind.RELEASED, event(EventKind.FIRING), 2), logging.WARNING,
      "alert FIRING web1/db-main/used_percent: used_percent 93 > 90 (critical; "
-     "2 deliveries queued; its silence ended)"),
+     "2 deliveries queued; no longer held back)"),
     (Note(NoteKind.QUEUED, event(EventKind.FIRING), 2, duplicates=1), logging.WARNING,
      "alert FIRING web1/db-main/used_percent: used_percent 93 > 90 (critical; "
      "2 deliveries queued, 1 already queued before)"),
@@ -156,8 +156,8 @@ def test_an_ended_silence_releases_a_still_firing_incident() -> None:
      "alert FIRING web1/db-main/used_percent: used_percent 93 > 90 (critical) silenced by "
      "#7 until 23:13 UTC (upgrade)"),
     (Note(NoteKind.DROPPED, event(EventKind.RESOLVED)), logging.INFO,
-     "alert RESOLVED web1/db-main/used_percent: used_percent 93 > 90 (not sent: a silence "
-     "held back its FIRING)"),
+     "alert RESOLVED web1/db-main/used_percent: used_percent 93 > 90 (not sent: its FIRING "
+     "was held back throughout)"),
 ])
 def test_each_fate_is_logged_in_one_line(note: Note, level: int, text: str) -> None:
     assert note.level == level

@@ -134,4 +134,4 @@ def test_the_agent_holds_a_silenced_alert_and_announces_it_once_removed(
     assert agent.stop() == 0
     assert "CRITICAL" in str(firing["title"]) and "db-host" in str(firing["title"])
     assert "used_percent" in str(firing["message"])
-    assert "deliveries queued; its silence ended)" in agent.log()
+    assert "deliveries queued; no longer held back)" in agent.log()

@@ -7,6 +7,7 @@ import pytest
 from agent.alerting.settle import Note, NoteKind
 from agent.alerting.silences import Silence
 from agent.alerting.state import AlertEvent, EventKind
+from agent.cli.incidents_cmd import timeline
 from agent.incidents.book import IncidentBook
 from agent.incidents.figures import Spread, by_check, figures
 from agent.incidents.record import MAX_ENTRIES, EntryKind, Incident
@@ -224,3 +225,80 @@ def test_alerts_grouped_under_the_first_of_their_host_join_its_incident() -> Non
     assert changed["inc-web"].related == ["api"]
     total = figures(list(changed.values()))
     assert total.held == {"grouping": 2}
+
+
+def _group_holds() -> tuple[Silence, Silence]:
+    first = AlertKey("web1", "web", "status")
+    wait = Silence(id=0, check_glob="web", metric="status", starts_at=float("-inf"),
+                   ends_at=T0 + 30, reason="waiting 30 s", created_at=T0, host="web1",
+                   key=first, group=first)
+    under = Silence(id=0, check_glob="api", metric="status", starts_at=float("-inf"),
+                    ends_at=float("inf"), reason="grouped under web1/web/status",
+                    created_at=T0, host="web1", key=AlertKey("web1", "api", "status"),
+                    group=first)
+    return wait, under
+
+
+def test_the_book_keeps_each_grouped_alerts_group_until_it_is_released() -> None:
+    """What host_groups reads back: api joined web's incident; once announced on its own
+    (its first resolved, or it got worse) it is in no group again."""
+    wait, under = _group_holds()
+    book = IncidentBook()
+    book.decided([_held("web", T0, wait)])
+    book.decided([_held("api", T0 + 4, under)])
+    assert book.group_members() == {"inc-api": "inc-web"}
+    released = AlertEvent(EventKind.FIRING, AlertKey("web1", "api", "status"),
+                          Status.CRITICAL, T0 + 90, "inc-api", "api is down")
+    (api,) = book.decided([Note(NoteKind.RELEASED, released, deliveries=1)])
+    assert api.released_at == T0 + 90
+    assert book.group_members() == {"inc-api": None}
+    # A restart reads it back from the record.
+    assert IncidentBook(book.open_incidents()).group_members() == {"inc-api": None}
+
+
+def test_a_grouped_alert_held_in_the_same_commit_before_its_first_still_joins_it() -> None:
+    wait, under = _group_holds()
+    book = IncidentBook()
+    changed = {i.id: i for i in book.decided([_held("api", T0, under),
+                                               _held("web", T0, wait)])}
+    assert changed["inc-api"].under == "inc-web"
+    assert changed["inc-web"].related == ["api"]
+    assert book.group_members() == {"inc-api": "inc-web"}
+
+
+@pytest.mark.parametrize(("kind", "text"), [
+    (NoteKind.QUEUED, "still CRITICAL"),
+    (NoteKind.ACKNOWLEDGED, "still CRITICAL (not sent: acknowledged)"),
+    (NoteKind.SILENCED, "still CRITICAL (not sent: held back)"),
+])
+def test_the_timeline_says_whether_a_reminder_was_sent(kind: NoteKind, text: str) -> None:
+    book = IncidentBook()
+    book.decided([queued(event(EventKind.FIRING, T0))])
+    (after,) = book.decided([Note(kind, event(EventKind.REMINDER, T0 + 3600))])
+    assert after.timeline[-1].text == text
+
+
+def test_a_release_names_the_hold_in_the_timeline() -> None:
+    window = Silence(id=0, check_glob="shop", metric=None, starts_at=T0 - 60,
+                     ends_at=T0 + 7200, reason="weekly full backup", created_at=T0 - 60,
+                     host="web1", window="backups")
+    book = IncidentBook()
+    (held,) = book.decided([Note(NoteKind.SILENCED, event(EventKind.FIRING, T0),
+                                 silence=window)])
+    assert held.held_label == "maintenance window backups (weekly full backup)"
+    assert held.timeline[-1].text == "held back by maintenance window backups (weekly " \
+                                     "full backup)"
+    (out,) = book.decided([Note(NoteKind.RELEASED, event(EventKind.FIRING, T0 + 7200),
+                                deliveries=1)])
+    assert out.timeline[-1].text == "no longer held back by maintenance window backups " \
+                                    "(weekly full backup): announced"
+
+
+def test_a_resolved_incident_shows_its_last_problem_as_what_it_was() -> None:
+    book = IncidentBook()
+    (opened,) = book.decided([queued(event(EventKind.FIRING, T0))])
+    assert timeline(opened, T0)[1] == "  worst CRITICAL, now CRITICAL: connection refused"
+    (closed,) = book.decided([queued(event(EventKind.RESOLVED, T0 + 300, Status.OK,
+                                           duration=300.0))])
+    assert timeline(closed, T0 + 300)[1] == (
+        "  worst CRITICAL, now OK (was: connection refused)")

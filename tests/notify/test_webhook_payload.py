@@ -157,3 +157,16 @@ def test_the_alerts_grouped_under_one_and_its_ack_link_are_in_the_document() -> 
     assert d["ack_url"] == "https://mon.example.com/ack/inc-1.abc"
     plain = doc(ev())
     assert (plain["grouped"], plain["ack_url"]) == ([], None)
+
+
+def test_a_released_alert_says_what_held_it_back() -> None:
+    """README (maintenance): the message says which window held it."""
+    from agent.notify.message import render
+
+    held = ev(held="maintenance window backups (weekly full backup)")
+    d = doc(held)
+    assert d["held_by"] == "maintenance window backups (weekly full backup)"
+    assert d["alerts"][0]["held_by"] == d["held_by"]
+    assert doc(ev())["held_by"] is None
+    assert "Held back by: maintenance window backups (weekly full backup), until it let go" \
+        in render(held).body
