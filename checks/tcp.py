@@ -31,6 +31,7 @@ from pydantic import BeforeValidator, Field, model_validator
 from agent.check import Check, CheckContext, CheckOptions
 from agent.ipfamily import IpFamily
 from agent.model import CheckResult, Status
+from agent.textsafe import visible
 from agent.units import format_bytes, format_duration, parse_size
 from checks.shared.net import (
     Family,
@@ -42,6 +43,7 @@ from checks.shared.net import (
     quoted,
     run_budget,
 )
+from checks.shared.patterns import PatternTimeoutError, search
 
 _READ_CHUNK = 4096
 
@@ -82,10 +84,6 @@ class TcpOptions(CheckOptions):
             return f"a match for /{self.expect_regex.pattern}/"
         return None
 
-    def matches(self, text: str) -> bool:
-        if self.expect is not None:
-            return self.expect in text
-        return self.expect_regex is not None and self.expect_regex.search(text) is not None
 
 
 class TcpCheck(Check[TcpOptions]):
@@ -110,6 +108,7 @@ class TcpCheck(Check[TcpOptions]):
         t = format_duration(ctx.timeout)
         step = "connect"
         received = bytearray()
+        searching: list[bool] = []  # non-empty while expect_regex searches
         metrics: dict[str, float] = {"up": 0}
         writer: asyncio.StreamWriter | None = None
         try:
@@ -123,11 +122,17 @@ class TcpCheck(Check[TcpOptions]):
                     await writer.drain()
                 if opts.expectation() is not None:
                     step = "read"
-                    problem = await self._read(reader, received)
+                    try:
+                        problem = await self._read(reader, received,
+                                                   started + run_budget(ctx.timeout), searching)
+                    except PatternTimeoutError as exc:
+                        return _slow_regex(str(exc), received)
                     if problem:
                         return self._failed(problem, received, metrics)
                     metrics["response_ms"] = _ms(loop.time() - started)
         except TimeoutError:
+            if searching:
+                return _slow_regex(f"still searching after {t}", received)
             words = {"connect": f"connect timeout after {t}",
                      "send": f"timeout after {t} while sending",
                      "read": f"{opts.expectation()} not received within {t}"}
@@ -146,8 +151,12 @@ class TcpCheck(Check[TcpOptions]):
             summary += f", got {_excerpt(received)}"
         return CheckResult.ok(summary, metrics)
 
-    async def _read(self, reader: asyncio.StreamReader, received: bytearray) -> str | None:
-        """Read until the expectation matches; what went wrong otherwise (None: matched)."""
+    async def _read(self, reader: asyncio.StreamReader, received: bytearray,
+                    deadline: float, searching: list[bool]) -> str | None:
+        """Read until the expectation matches; what went wrong otherwise (None: matched).
+
+        Raises PatternTimeoutError when ``expect_regex`` cannot decide by ``deadline``.
+        """
         cap = self.options.max_read
         while len(received) < cap:
             chunk = await reader.read(min(_READ_CHUNK, cap - len(received)))
@@ -155,9 +164,22 @@ class TcpCheck(Check[TcpOptions]):
                 return (f"connection closed after {len(received)} bytes without "
                         f"{self.options.expectation()}")
             received += chunk
-            if self.options.matches(received.decode("utf-8", errors="replace")):
+            if self.options.expect_regex is not None:
+                searching.append(True)
+            if await self._matches(received.decode("utf-8", errors="replace"), deadline):
                 return None
+            searching.clear()
         return f"{self.options.expectation()} not found in the first {format_bytes(cap)}"
+
+    async def _matches(self, text: str, deadline: float) -> bool:
+        opts = self.options
+        if opts.expect is not None:
+            return opts.expect in text
+        if opts.expect_regex is None:
+            return False
+        # Not re.search on the loop: a pattern that backtracks would freeze the agent.
+        return await search(opts.expect_regex, text,
+                            deadline - asyncio.get_running_loop().time())
 
     @staticmethod
     def _failed(problem: str, received: bytearray, metrics: dict[str, float],
@@ -167,13 +189,20 @@ class TcpCheck(Check[TcpOptions]):
         return CheckResult.failed(Status.CRITICAL, problem, error=error, metrics=metrics)
 
 
+def _slow_regex(why: str, received: bytearray) -> CheckResult:
+    """UNKNOWN: ``expect_regex`` could not decide in time (it backtracks on this text)."""
+    return CheckResult.unknown(
+        f"expect_regex took too long: {why} in the {format_bytes(len(received))} received "
+        "(a pattern that backtracks; simplify it)")
+
+
 def _ms(secs: float) -> float:
     return round(secs * 1000, 1)
 
 
 def _excerpt(data: bytearray) -> str:
-    text = data.decode("utf-8", errors="replace")
-    return quoted(text.replace("\r", "\\r").replace("\n", "\\n"))
+    """What the server sent, quoted with its control characters escaped."""
+    return quoted(visible(data.decode("utf-8", errors="replace")))
 
 
 async def _close(writer: asyncio.StreamWriter) -> None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import configparser
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from agent.cli.main import build_parser
 
@@ -39,3 +42,25 @@ def test_the_unit_runs_what_the_install_script_installs() -> None:
     assert service["RestartPreventExitStatus"] == "2"  # a broken config is not retried
     assert service["StateDirectory"] == "watchkeeper"
     assert "/etc/watchkeeper/config.yaml" in script
+
+
+def _pins() -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for line in (PACKAGING / "requirements.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[canonicalize_name(name)] = version
+    return pins
+
+
+def test_every_runtime_dependency_is_pinned_at_a_version_it_accepts() -> None:
+    # The Debian package's venv installs requirements.txt exactly: a dependency missing
+    # there is missing on every packaged host (the agent then fails on first use).
+    project = tomllib.loads((PACKAGING.parent / "pyproject.toml").read_text())["project"]
+    pins = _pins()
+    for line in project["dependencies"] + project["optional-dependencies"]["databases"]:
+        requirement = Requirement(line)
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{requirement.name} is not pinned in packaging/requirements.txt"
+        assert requirement.specifier.contains(pins[name]), (
+            f"{requirement.name}=={pins[name]} does not satisfy {requirement.specifier}")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import shlex
 import signal
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
@@ -31,8 +32,10 @@ from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
 from agent.check import Check, CheckContext, CheckOptions
 from agent.model import CheckResult, Sample, Status
+from agent.notify.masking import MIN_TEXT_SECRET, CredentialScrubber, fixed_secrets, looks_secret
 from agent.programs import PLAIN_ENV, Finished, kill_group, run_program
 from agent.strays import describe
+from agent.textsafe import visible
 from agent.units import format_bytes, format_duration, parse_size
 from checks.command.perfdata import PerfDatum, parse_plugin_output
 
@@ -40,6 +43,24 @@ DEFAULT_MAX_OUTPUT = 64 * 1024
 _SHELL_CHARS = frozenset("|&;<>()$`*?[]{}~\n")
 _EXPANDED_IN_DOUBLE_QUOTES = frozenset("$`")
 _SUMMARY_LIMIT = 500
+#: An ``env`` variable whose name holds one of these carries a secret (``DBPASS``,
+#: ``API_TOKEN``, ``AWS_SECRET_ACCESS_KEY``, ``PGPASSWORD``, ``MYSQL_PWD``, ``AUTH``...).
+_SECRET_NAME_PARTS = ("PASS", "PWD", "TOKEN", "SECRET", "KEY", "AUTH", "CRED", "BEARER",
+                      "COOKIE", "SESSION", "PRIVATE", "SIGNATURE", "DSN", "JWT", "OTP")
+
+
+def env_secrets(env: Mapping[str, str]) -> list[str]:
+    """The values of ``env`` a plugin's output must never show: that of every variable
+    named like a secret, any value that looks like a token, and the password of a URL or
+    DSN. Not every value: ``PGHOST=db1`` or ``WARN=80`` are what a summary is about.
+    Values shorter than four characters are left alone, as in the log scrubber: hiding
+    ``80`` would garble every number in the output."""
+    found: list[str] = []
+    for name, value in env.items():
+        if any(part in name.upper() for part in _SECRET_NAME_PARTS) or looks_secret(value):
+            found.append(value)
+        found.extend(fixed_secrets(value))
+    return [v for v in dict.fromkeys(found) if len(v) >= MIN_TEXT_SECRET]
 
 
 def _uses_shell_syntax(command: str) -> bool:
@@ -137,13 +158,16 @@ def _decode(data: bytes) -> tuple[str, bool]:
         return data.decode("utf-8", errors="replace"), True
 
 
-def interpret(returncode: int, stdout: bytes, stderr: bytes
+def interpret(returncode: int, stdout: bytes, stderr: bytes,
+              scrub: Callable[[str], str] = str
               ) -> tuple[CheckResult, tuple[PerfDatum, ...]]:
-    """Turn a finished plugin's exit code and output into a result (pure)."""
+    """Turn a finished plugin's exit code and output into a result (pure); ``scrub``
+    hides secrets from the output before it is read and shortened."""
     if b"\0" in stdout:
         return CheckResult.unknown("command printed binary output, not plugin text"), ()
     text, replaced = _decode(stdout)
     err_text, _ = _decode(stderr)
+    text, err_text = scrub(text), scrub(err_text)
     parsed = parse_plugin_output(text)
     if returncode < 0:
         try:
@@ -168,12 +192,15 @@ def interpret(returncode: int, stdout: bytes, stderr: bytes
     if replaced:
         notes.append("output was not valid UTF-8")
     # The head is clipped, never the notes: a metric outside its range stays visible.
-    summary = _clip(head) + (f" [{'; '.join(notes)}]" if notes else "")
+    # Control characters are escaped: the plugin's text goes to terminals, logs and
+    # notifications.
+    summary = _clip(visible(head)) + (f" [{visible('; '.join(notes))}]" if notes else "")
 
     status = Status.worst([Status.from_exit_code(returncode),
                            *(d.status() for d in parsed.perfdata)])
     samples = tuple(Sample(d.metric, d.value) for d in parsed.perfdata)
-    error = _clip(err_text.strip()) if status is Status.UNKNOWN and err_text.strip() else None
+    error = (_clip("\n".join(visible(line) for line in err_text.strip().splitlines()))
+             if status is Status.UNKNOWN and err_text.strip() else None)
     return CheckResult(status, summary, samples, error), parsed.perfdata
 
 
@@ -192,6 +219,8 @@ class CommandCheck(Check[CommandOptions]):
         self._pid: int | None = None
         #: close() was called during this run (perhaps while its process was starting).
         self._closing = False
+        #: Hides the secrets of ``env`` from what the plugin prints (see ``env_secrets``).
+        self.scrub = CredentialScrubber(env_secrets(options.env))
 
     async def run(self, ctx: CheckContext) -> CheckResult:
         opts = self.options
@@ -214,7 +243,8 @@ class CommandCheck(Check[CommandOptions]):
             self._pid = None
         result = self._judge(done, ctx.timeout)
         if done.strays:
-            ctx.logger.warning("check %s: %s", self.name, describe(list(done.strays)))
+            ctx.logger.warning("check %s: %s", self.name,
+                               self.scrub(describe(list(done.strays))))
         if result.status is Status.UNKNOWN and result.error is not None:
             ctx.logger.debug("check %s: %s", self.name, result.summary)
         return result
@@ -234,10 +264,11 @@ class CommandCheck(Check[CommandOptions]):
         elif done.returncode is None:
             result = CheckResult.unknown("command stopped before it finished")
         else:
-            result, self.last_perfdata = interpret(done.returncode, done.stdout, done.stderr)
+            result, self.last_perfdata = interpret(done.returncode, done.stdout, done.stderr,
+                                                   self.scrub)
         if not done.strays:
             return result
-        note = describe(list(done.strays))
+        note = self.scrub(describe(list(done.strays)))
         return dataclasses.replace(result, summary=f"{result.summary} [{note}]")
 
     async def close(self) -> None:

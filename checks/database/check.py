@@ -30,6 +30,7 @@ from pydantic import ConfigDict, Field, SecretStr, field_validator, model_valida
 
 from agent.check import Check, CheckContext, CheckOptions
 from agent.model import CheckResult, Status
+from agent.textsafe import shortened
 from agent.units import format_duration, format_percent, format_value
 from checks.shared.net import host_port, server_host_option
 
@@ -155,8 +156,8 @@ def to_number(value: object) -> float:
         with contextlib.suppress(ValueError):
             number = float(text.strip())
     if number is None or not math.isfinite(number):
-        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-        raise ProbeError(Reason.VALUE, f"query returned {shown}, not a number")
+        shown = "NULL" if value is None else repr(value)  # None: SQL's NULL
+        raise ProbeError(Reason.VALUE, f"query returned {shortened(shown)}, not a number")
     return number
 
 
@@ -180,6 +181,7 @@ class DatabaseOptions(CheckOptions):
     engine: Engine
     dsn: SecretStr | None = None
     host: str | None = None
+    _host = field_validator("host")(server_host_option)  # a name or a socket dir, no DSN
     port: int | None = Field(default=None, ge=1, le=65535)
     user: str | None = None
     password: SecretStr | None = None
@@ -188,8 +190,6 @@ class DatabaseOptions(CheckOptions):
     #: number, reported as ``metric``.
     query: str | None = None
     metric: str = "query_value"
-
-    _host = field_validator("host")(server_host_option)
 
     @model_validator(mode="after")
     def _validate(self) -> DatabaseOptions:

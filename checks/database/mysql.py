@@ -113,14 +113,19 @@ async def connect(target: Target, timeout: float) -> MySqlSession:
         conn = await _in_thread(lambda: _open(target, timeout), _close)
     except pymysql.MySQLError as exc:
         raise _failure(exc, connecting=True) from None
-    return MySqlSession(conn)
+    return MySqlSession(conn, lambda: _open(target, timeout))
 
 
 class MySqlSession:
     """An open MySQL/MariaDB connection, used from one thread at a time."""
 
-    def __init__(self, conn: pymysql.connections.Connection[Any]) -> None:
+    def __init__(self, conn: pymysql.connections.Connection[Any],
+                 reopen: Callable[[], pymysql.connections.Connection[Any]] | None = None
+                 ) -> None:
         self._conn = conn
+        #: Opens another connection to the same server (after one was dropped mid-result).
+        self._reopen = reopen
+        self._dropped = False
         self._busy: asyncio.Future[Any] | None = None
         self._closed = False
 
@@ -136,17 +141,49 @@ class MySqlSession:
             if future.done():
                 self._busy = None
 
+    def _connection(self) -> pymysql.connections.Connection[Any]:
+        if self._dropped and self._reopen is not None:
+            self._conn = self._reopen()
+            self._dropped = False
+        return self._conn
+
     def _fetch_one(self, sql: str) -> tuple[Any, ...] | None:
-        with self._conn.cursor() as cur:
+        with self._connection().cursor() as cur:
             cur.execute(sql)
             row = cur.fetchone()
             return tuple(row) if row is not None else None
+
+    def _first_row(self, sql: str) -> tuple[Any, ...] | None:
+        """The first row of ``sql``, read unbuffered: the rest is never read into memory.
+
+        The protocol has no way to stop a result midway but hanging up: when more rows
+        follow, the connection is closed unread (the server aborts the query when it can
+        no longer send) and the next call opens another.
+        """
+        conn = self._connection()
+        cur = conn.cursor(pymysql.cursors.SSCursor)
+        more = False
+        try:
+            cur.execute(sql)
+            row = cur.fetchone()
+            more = row is not None and cur.fetchone() is not None
+        finally:
+            if more:
+                self._dropped = True
+                _close(conn)  # COM_QUIT and close, without reading the rest
+                # PyMySQL would still try to read the rest (when the cursor is closed or
+                # collected) from the closed socket: tell it there is nothing left.
+                result = getattr(cur, "_result", None)
+                if result is not None:
+                    result.unbuffered_active = False
+            cur.close()
+        return tuple(row) if row is not None else None
 
     async def ping(self) -> None:
         await self._call(lambda: self._fetch_one("SELECT 1"))
 
     async def query_value(self, query: str) -> object:
-        row = await self._call(lambda: self._fetch_one(query))
+        row = await self._call(lambda: self._first_row(query))
         if not row:
             raise ProbeError(Reason.VALUE, "query returned no rows")
         return row[0]
@@ -155,7 +192,7 @@ class MySqlSession:
         """Seconds behind the source, None on a primary (or without the privilege)."""
         for sql in ("SHOW REPLICA STATUS", "SHOW SLAVE STATUS"):
             try:
-                with self._conn.cursor(pymysql.cursors.DictCursor) as cur:
+                with self._connection().cursor(pymysql.cursors.DictCursor) as cur:
                     cur.execute(sql)
                     rows = cur.fetchall()
             except pymysql.MySQLError as exc:

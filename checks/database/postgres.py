@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -121,10 +123,19 @@ class PostgresSession:
             raise _query_failure(exc) from None
 
     async def query_value(self, query: str) -> object:
-        """First column of the first row (a cancelled task cancels the query server-side)."""
+        """First column of the first row (a cancelled task cancels the query server-side).
+
+        Row by row (libpq's single-row mode), and the query is cancelled once the first row
+        is in: ``SELECT generate_series(1, 100000000)`` costs one row of memory, not all
+        of them.
+        """
+        row = None
         try:
-            cur = await self._conn.execute(query)
-            row = await cur.fetchone() if cur.description is not None else None
+            stream = cast(AsyncGenerator[Any, None], self._conn.cursor().stream(query))
+            async with contextlib.aclosing(stream) as rows:
+                async for first in rows:
+                    row = first
+                    break
         except psycopg.Error as exc:
             raise _query_failure(exc) from None
         if not row:

@@ -5,13 +5,17 @@ No stub resolver and no cache sits in between, so what one server says is what i
 
 from __future__ import annotations
 
+import socket
 import time
 from dataclasses import dataclass
+from typing import Any
 
+import dns.asyncbackend
 import dns.asyncquery
 import dns.asyncresolver
 import dns.exception
 import dns.flags
+import dns.inet
 import dns.message
 import dns.name
 import dns.rcode
@@ -57,8 +61,7 @@ async def ask(resolver: Resolver, qname: dns.name.Name, rtype: RecordType,
     start = time.perf_counter()
     over_tcp = False
     try:
-        response = await dns.asyncquery.udp(query, resolver.ip, timeout=timeout,
-                                            port=resolver.port, ignore_unexpected=True)
+        response = await _udp(query, resolver, timeout)
         if response.flags & dns.flags.TC:
             left = timeout - (time.perf_counter() - start)
             if left <= 0:
@@ -66,6 +69,9 @@ async def ask(resolver: Resolver, qname: dns.name.Name, rtype: RecordType,
             over_tcp = True
             response = await dns.asyncquery.tcp(query, resolver.ip, timeout=left,
                                                 port=resolver.port)
+    except _UnansweredError as e:
+        return Failure(resolver, f"timeout after {format_duration(timeout)} "
+                                 f"(ignored {e.ignored})")
     except dns.exception.Timeout:
         return Failure(resolver, f"timeout after {format_duration(timeout)}"
                        + (" (TCP retry after a truncated answer)" if over_tcp else ""))
@@ -74,14 +80,63 @@ async def ask(resolver: Resolver, qname: dns.name.Name, rtype: RecordType,
     except OSError as e:
         return Failure(resolver, f"network error: {e.strerror or e}")
     except dns.exception.DNSException as e:
-        return Failure(resolver, f"bad response: {e}")
+        return Failure(resolver, f"bad response: {_words(e)}")
     elapsed_ms = (time.perf_counter() - start) * 1000.0
     rcode = dns.rcode.to_text(response.rcode())
     try:
         answers = _answers(response, rtype)
     except dns.exception.DNSException as e:
-        return Failure(resolver, f"bad response: {e}")
+        return Failure(resolver, f"bad response: {_words(e)}")
     return Reply(resolver, rcode, answers, elapsed_ms, over_tcp)
+
+
+class _UnansweredError(Exception):
+    """No answer to the query in time; ``ignored`` names the last reply skipped."""
+
+    def __init__(self, ignored: str) -> None:
+        super().__init__(ignored)
+        self.ignored = ignored
+
+
+def _words(exc: BaseException) -> str:
+    """dnspython's sentence without its full stop: a summary goes on after it."""
+    return (str(exc) or type(exc).__name__).rstrip(".")
+
+
+async def _udp(query: dns.message.Message, resolver: Resolver,
+               timeout: float) -> dns.message.Message:
+    """The answer to ``query`` over UDP within ``timeout``.
+
+    What is not that answer (a reply from another address or for another query id, as a
+    late answer to an earlier query or a spoofing attempt is, or an unreadable packet) is
+    skipped and the wait goes on, as a stub resolver does; a timeout then names the last
+    one skipped (raises _UnansweredError).
+    """
+    expiration = time.time() + timeout  # dnspython's clock
+    af = dns.inet.af_for_address(resolver.ip)
+    destination = dns.inet.low_level_address_tuple((resolver.ip, resolver.port), af)
+    backend: Any = dns.asyncbackend.get_default_backend()
+    peer = (resolver.ip, resolver.port) if backend.datagram_connection_required() else None
+    ignored: str | None = None
+    async with await backend.make_socket(af, socket.SOCK_DGRAM, 0, None, peer) as sock:
+        await dns.asyncquery.send_udp(sock, query, destination, expiration)
+        while True:
+            try:
+                response, _, _ = await dns.asyncquery.receive_udp(
+                    sock, destination, expiration, ignore_unexpected=True)
+            except dns.exception.Timeout:
+                if ignored is None:
+                    raise
+                raise _UnansweredError(ignored) from None
+            except OSError:
+                raise
+            except Exception as e:  # whatever parsing the packet raised
+                ignored = f"a bad reply: {_words(e)}"
+                continue
+            if query.is_response(response):
+                answer: dns.message.Message = response
+                return answer
+            ignored = f"a reply for another query (id {response.id})"
 
 
 async def ask_in_turn(resolvers: tuple[Resolver, ...], qname: dns.name.Name,

@@ -21,9 +21,10 @@ from agent.notify.masking import CredentialScrubber, shown_location
 from agent.units import format_bytes, format_duration
 from checks.http.certs import describe_tls_failure, fetch_certificate
 from checks.http.expect import judge
-from checks.http.fetch import Exchange, Fetcher, FetchError, request_parts
-from checks.http.options import HttpOptions
+from checks.http.fetch import Exchange, Fetcher, FetchError, request_parts, shown_redirect
+from checks.http.options import HttpOptions, status_matches
 from checks.shared.net import exception_chain, run_budget
+from checks.shared.patterns import PatternTimeoutError, search
 
 #: Longest wait for the extra handshake that explains a certificate failure.
 _CERT_FETCH_TIMEOUT = 2.0
@@ -74,7 +75,8 @@ class HttpCheck(Check[HttpOptions]):
         loop = asyncio.get_running_loop()
         hard_deadline = loop.time() + ctx.timeout
         fetcher = Fetcher(self.client(ctx), self.options, timeout=ctx.timeout,
-                          budget=run_budget(ctx.timeout), parts=self._parts)
+                          budget=run_budget(ctx.timeout), parts=self._parts,
+                          scrub=self.scrub)
         try:
             exchange = await fetcher.run()
         except FetchError as failed:
@@ -85,15 +87,28 @@ class HttpCheck(Check[HttpOptions]):
             # Whatever the HTTP stack raised may quote a header or the proxy's URL.
             raise CheckError(self.scrub(f"check crashed: {type(exc).__name__}: {exc}")
                              ) from exc
-        return self._judged(ctx, exchange)
+        return await self._judged(ctx, exchange, hard_deadline - loop.time())
 
-    def _judged(self, ctx: CheckContext, ex: Exchange) -> CheckResult:
+    async def _judged(self, ctx: CheckContext, ex: Exchange, time_left: float) -> CheckResult:
         metrics: dict[str, float] = {
             "up": 1, "response_ms": round(ex.elapsed * 1000, 1),
             "status_code": ex.status_code, "body_bytes": ex.body_bytes}
         if ex.cert is not None:
             metrics["cert_days_left"] = round(ex.cert.days_left(ctx.clock.wall()), 2)
-        failures = judge(ex.status_code, ex.body, self.options, self.scrub)
+        regex_matched: bool | None = None
+        regex = self.options.body_regex
+        if regex is not None and status_matches(ex.status_code, self.options.expect_status):
+            try:
+                # Off the loop and in bounded time: a pattern that backtracks on what the
+                # server sent would freeze the whole agent.
+                regex_matched = await search(regex, ex.body.text(),
+                                             time_left - min(0.5, 0.1 * ctx.timeout))
+            except PatternTimeoutError as exc:
+                return CheckResult.unknown(
+                    f"body_regex took too long: {exc} in the {format_bytes(len(ex.body.data))}"
+                    " of body read (a pattern that backtracks; simplify it)")
+        failures = judge(ex.status_code, ex.body, self.options, self.scrub,
+                         regex_matched=regex_matched)
         if failures:
             metrics["up"] = 0
             return CheckResult.failed(Status.CRITICAL, self.scrub("; ".join(failures)),
@@ -112,7 +127,8 @@ class HttpCheck(Check[HttpOptions]):
             metrics["status_code"] = failed.status_code
         summary = failed.summary
         if failed.tls_error is not None:
-            url = httpx.URL(self.options.url)
+            # The server that failed the handshake: a redirect's target, if one led there.
+            url = failed.redirected_to or httpx.URL(self.options.url)
             cert = None
             wait = min(_CERT_FETCH_TIMEOUT, time_left - 0.05)
             if self.options.proxy is None and wait > 0:
@@ -120,9 +136,13 @@ class HttpCheck(Check[HttpOptions]):
                                                self.options.ip_family, wait)
             now = ctx.clock.wall()
             summary = describe_tls_failure(failed.tls_error, cert, url.host, now)
+            if failed.redirected_to is not None:
+                summary = f"after a redirect to {shown_redirect(url)}: {summary}"
             if cert is not None:
                 metrics["cert_days_left"] = round(cert.days_left(now), 2)
-        error = _error_text(failed.__cause__) if failed.__cause__ is not None else None
+        error = failed.error
+        if error is None and failed.__cause__ is not None:
+            error = _error_text(failed.__cause__)
         return CheckResult.failed(Status.CRITICAL, self.scrub(summary),
                                   error=self.scrub(error) if error else None, metrics=metrics)
 

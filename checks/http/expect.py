@@ -69,15 +69,24 @@ def status_failures(code: int, expected: StatusRanges) -> list[str]:
     return [f"expected {describe_status(expected)}, got {code}"]
 
 
-def body_failures(body: Body, options: HttpOptions) -> list[str]:
-    """``body_contains`` (every string must appear) and ``body_regex`` (must match)."""
+def body_failures(body: Body, options: HttpOptions, regex_matched: bool | None = None
+                  ) -> list[str]:
+    """``body_contains`` (every string must appear) and ``body_regex`` (must match).
+
+    ``regex_matched``: whether ``body_regex`` matched ``body.text()``. The caller searches
+    (checks.shared.patterns.search, in bounded time off the event loop); it is required
+    when ``body_regex`` is set.
+    """
     if not options.body_contains and options.body_regex is None:
         return []
     text = body.text()
     out = [f"body does not contain {quoted(s)}{body.where()}"
            for s in options.body_contains if s not in text]
-    if options.body_regex is not None and not options.body_regex.search(text):
-        out.append(f"body does not match /{options.body_regex.pattern}/{body.where()}")
+    if options.body_regex is not None:
+        if regex_matched is None:
+            raise ValueError("body_regex set but not searched")
+        if not regex_matched:
+            out.append(f"body does not match /{options.body_regex.pattern}/{body.where()}")
     return out
 
 
@@ -166,11 +175,14 @@ def show(value: Any, hide: Hide = _shown_as_is) -> str:
     return text if len(text) <= _SHOWN else text[:_SHOWN] + "..."
 
 
-def judge(code: int, body: Body, options: HttpOptions, hide: Hide = _shown_as_is) -> list[str]:
+def judge(code: int, body: Body, options: HttpOptions, hide: Hide = _shown_as_is, *,
+          regex_matched: bool | None = None) -> list[str]:
     """Every failed expectation; a wrong status alone is reported (the body then is
     usually an error page, and its misses would only repeat the same news). ``hide``
-    takes secrets out of what the server sent that a failure quotes."""
+    takes secrets out of what the server sent that a failure quotes; ``regex_matched`` is
+    the outcome of ``body_regex`` (see ``body_failures``)."""
     failed = status_failures(code, options.expect_status)
     if failed:
         return failed
-    return body_failures(body, options) + json_failures(body, options.json_checks, hide)
+    return (body_failures(body, options, regex_matched)
+            + json_failures(body, options.json_checks, hide))

@@ -9,15 +9,20 @@ hook, so a timeout says which step ran out of time.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import base64
 import enum
+import re
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from agent.notify.masking import shown_location
+from agent.textsafe import visible
 from agent.units import format_duration
 from checks.http.certs import peer_certificate
 from checks.http.decode import body_decoder
@@ -28,6 +33,11 @@ from checks.tls.x509_der import CertInfo
 
 #: Redirect bodies are read (up to this much) so their connection can be reused.
 _REDIRECT_BODY_CAP = 64 * 1024
+#: How much of what a server sent an invalid response quotes (summary; error detail).
+_QUOTED_SUMMARY = 80
+_QUOTED_ERROR = 500
+#: The ``bytearray(b'...')`` (or ``b"..."``) h11 quotes a line it refused with.
+_QUOTED_BYTES = re.compile(r"""(?:bytearray\()?(b'(?:[^'\\]|\\.)*'|b"(?:[^"\\]|\\.)*")\)?""")
 
 
 class Phase(enum.Enum):
@@ -94,11 +104,47 @@ class FetchError(Exception):
     explain a failed certificate verification (which needs one more connection)."""
 
     def __init__(self, summary: str, *, tls_error: ssl.SSLError | None = None,
-                 status_code: int | None = None) -> None:
+                 status_code: int | None = None, error: str | None = None) -> None:
         super().__init__(summary)
         self.summary = summary
         self.tls_error = tls_error
         self.status_code = status_code
+        #: The technical detail to keep, when the exception chain's own words are unfit.
+        self.error = error
+        #: The URL a redirect led to, when the failure came after one.
+        self.redirected_to: httpx.URL | None = None
+
+    def after_redirect(self, url: httpx.URL | None) -> FetchError:
+        """This failure, saying the redirect it followed (``url``; None: none)."""
+        if url is None:
+            return self
+        self.redirected_to = url
+        self.summary = f"after a redirect to {shown_redirect(url)}: {self.summary}"
+        return self
+
+
+def shown_redirect(url: httpx.URL) -> str:
+    """A redirect's target fit for a summary: credentials and tokens masked, shortened."""
+    return _shortened(visible(shown_location(str(url))), _QUOTED_SUMMARY)
+
+
+def _shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def server_words(message: str, scrub: Callable[[str], str]) -> str:
+    """A protocol library's message quoting what a server sent, fit to show: the quoted
+    bytes as text (h11 writes ``bytearray(b'...')``, whose doubled backslashes would
+    hide a credential the server echoed from the scrubber), credentials scrubbed, then
+    control characters escaped."""
+    def decoded(m: re.Match[str]) -> str:
+        try:
+            raw = ast.literal_eval(m.group(1))
+        except (ValueError, SyntaxError):
+            return m.group(0)
+        return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else m.group(0)
+
+    return visible(scrub(_QUOTED_BYTES.sub(decoded, message)))
 
 
 def _basic(username: str, password: str) -> str:
@@ -130,9 +176,12 @@ class Fetcher:
 
     def __init__(self, client: httpx.AsyncClient, options: HttpOptions, *,
                  timeout: float, budget: float,
-                 parts: tuple[httpx.URL, dict[str, str]] | None = None) -> None:
+                 parts: tuple[httpx.URL, dict[str, str]] | None = None,
+                 scrub: Callable[[str], str] = str) -> None:
         self.client = client
         self.options = options
+        #: Hides the check's credentials from what a server sent (before it is shortened).
+        self.scrub = scrub
         #: ``request_parts(options)``, when the caller keeps them between runs.
         self.parts = parts or request_parts(options)
         self.timeout = timeout
@@ -141,24 +190,30 @@ class Fetcher:
         self.received = 0
         self.declared: int | None = None
         self.status_code: int | None = None
+        #: Where the last redirect followed led.
+        self.redirected_to: httpx.URL | None = None
         self._deadline = 0.0
 
     async def run(self) -> Exchange:
         """The exchange, or FetchError naming what went wrong."""
         loop = asyncio.get_running_loop()
         self._deadline = loop.time() + self.budget
+        to = None
         try:
             async with asyncio.timeout(self.budget):
                 return await self._exchange(loop.time())
         except TimeoutError:
-            raise self._timed_out() from None
+            raise self._timed_out().after_redirect(self.redirected_to) from None
         except httpx.TimeoutException as exc:
             if isinstance(exc, httpx.PoolTimeout):
                 raise FetchError(f"no free connection within {format_duration(self.timeout)} "
                                   "(raise the connection limit or lower concurrency)") from exc
-            raise self._timed_out() from exc
+            raise self._timed_out().after_redirect(self.redirected_to) from exc
         except httpx.HTTPError as exc:
-            raise self._failed(exc) from exc
+            # "redirected to a URL that is not http://..." names the redirect already.
+            if not isinstance(exc, httpx.UnsupportedProtocol):
+                to = self.redirected_to
+            raise self._failed(exc).after_redirect(to) from exc
 
     def remaining(self) -> float:
         return max(0.001, self._deadline - asyncio.get_running_loop().time())
@@ -194,6 +249,7 @@ class Fetcher:
                     visited.append(str(nxt.url))
                     nxt.extensions["timeout"] = httpx.Timeout(self.remaining()).as_dict()
                     request = nxt
+                    self.redirected_to = nxt.url
                     continue
                 # Asking a plain connection for its TLS object is not free (anyio).
                 cert = (peer_certificate(response.extensions.get("network_stream"))
@@ -290,10 +346,13 @@ class Fetcher:
         if isinstance(exc, httpx.RemoteProtocolError):
             if "without sending a response" in str(exc) or "disconnected" in str(exc):
                 return FetchError("server closed the connection without a response")
-            return FetchError(f"invalid HTTP response: {exc}")
+            words = server_words(str(exc), self.scrub)
+            return FetchError(f"invalid HTTP response: {_shortened(words, _QUOTED_SUMMARY)}",
+                              error=_shortened(words, _QUOTED_ERROR))
         if isinstance(exc, httpx.ConnectError):
             return FetchError(f"connect failed: {exc}")
         return FetchError(f"request failed: {type(exc).__name__}: {exc}", status_code=code)
 
     def options_host(self) -> str:
-        return httpx.URL(self.options.url).host
+        """The host asked last: the configured one, or where a redirect led."""
+        return (self.redirected_to or httpx.URL(self.options.url)).host

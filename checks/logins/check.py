@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import grp
 import os
@@ -33,6 +32,7 @@ from checks.logins.journaltail import (
     read_journal,
 )
 from checks.logins.logtail import LogPosition, TailRead, read_new
+from checks.shared.host import call_with_deadline
 
 DEFAULT_MAX_READ = 16 * 1024 * 1024
 #: Summaries name this many sources.
@@ -114,7 +114,7 @@ class LoginsCheck(Check[LoginsOptions]):
 
     async def run(self, ctx: CheckContext) -> CheckResult:
         """Read what sshd logged since the previous run and count it."""
-        source = self._pick_source()
+        source = await self._pick_source(ctx)
         if source is None:
             return CheckResult.unknown(
                 f"{self.options.path} does not exist and {self.options.journalctl} is not "
@@ -123,11 +123,17 @@ class LoginsCheck(Check[LoginsOptions]):
             return await self._run_file(ctx)
         return await self._run_journal(ctx)
 
-    def _pick_source(self) -> Source | None:
+    async def _pick_source(self, ctx: CheckContext) -> Source | None:
         src = self.options.source
         if src is not Source.AUTO:
             return src
-        if self.options.path.exists():
+        path = self.options.path
+        try:
+            exists = await call_with_deadline(f"logins {self.name} exists {path}", path.exists,
+                                              max(ctx.timeout * 0.4, 0.1))
+        except TimeoutError:
+            exists = True  # a hung mount: reading the file will say so
+        if exists:
             return Source.FILE
         if self._which(self.options.journalctl) is not None:
             return Source.JOURNAL
@@ -140,7 +146,14 @@ class LoginsCheck(Check[LoginsOptions]):
         if isinstance(saved, dict) and saved.get("path") == str(path):
             position = LogPosition.from_memory(saved)
         try:
-            read = await asyncio.to_thread(read_new, path, position, self.options.max_read)
+            # A daemon thread with a deadline, not the shared executor: an auth log on a
+            # hung mount (or a FIFO under its name) would hold that thread for good.
+            read = await call_with_deadline(
+                f"logins {self.name} {path}",
+                lambda: read_new(path, position, self.options.max_read),
+                max(ctx.timeout * 0.8, 0.1))
+        except TimeoutError as exc:
+            return CheckResult.unknown(f"auth log {path} could not be read: {exc}")
         except FileNotFoundError:
             return CheckResult.unknown(
                 f"auth log {path} does not exist (set path: /var/log/secure on RHEL, "

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
-import re
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import Field, field_validator, model_validator
 
@@ -19,14 +19,16 @@ from agent.units import format_bytes, format_duration, format_number, format_per
 from checks.process.proc_table import (
     ProcInfo,
     ProcUsage,
+    find_cmdline,
     list_processes,
-    match_cmdline,
     match_name,
     process_info,
     read_pidfile,
     read_usage,
+    valid_cmdline_pattern,
     with_descendants,
 )
+from checks.shared.host import call_with_deadline
 from checks.systemd.systemctl import (
     Runner,
     Systemctl,
@@ -35,6 +37,8 @@ from checks.systemd.systemctl import (
     systemd_booted,
     validate_unit_name,
 )
+
+T = TypeVar("T")
 
 #: How far apart the two CPU readings of the very first run are.
 FIRST_SAMPLE_SECONDS = 0.25
@@ -66,12 +70,7 @@ class ProcessOptions(CheckOptions):
     @field_validator("cmdline")
     @classmethod
     def _regex(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"cmdline is not a valid regular expression: {exc}") from None
-        return value
+        return None if value is None else valid_cmdline_pattern(value)
 
     @field_validator("pidfile")
     @classmethod
@@ -260,9 +259,14 @@ class ProcessCheck(Check[ProcessOptions]):
         except CheckError as exc:
             return CheckResult.unknown(str(exc))
         measured = found.procs
-        if opts.children and measured:
-            measured = await asyncio.to_thread(with_descendants, measured)
-        usage, cpu = await self._measure(ctx, measured)
+        try:
+            if opts.children and measured:
+                roots = measured
+                measured = await self._read(ctx, f"process {self.name} children",
+                                            lambda: with_descendants(roots))
+            usage, cpu = await self._measure(ctx, measured)
+        except CheckError as exc:
+            return CheckResult.unknown(str(exc))
 
         oldest = min(found.procs, key=lambda p: p.create_time, default=None)
         memory = RestartMemory.load(ctx.memory, opts.selector_key())
@@ -313,28 +317,42 @@ class ProcessCheck(Check[ProcessOptions]):
         own = os.getpid()
         if opts.process_name is not None:
             name = opts.process_name
-            procs = await asyncio.to_thread(list_processes)
+            procs = await self._read(ctx, "process table", list_processes)
             return _Selection(match_name(procs, name, own))
         if opts.cmdline is not None:
-            pattern = re.compile(opts.cmdline)
-            procs = await asyncio.to_thread(list_processes)
-            return _Selection(match_cmdline(procs, pattern, own))
+            end = asyncio.get_running_loop().time() + call_budget(ctx.timeout)
+            procs = await self._read(ctx, "process table", list_processes)
+            left = end - asyncio.get_running_loop().time()
+            return _Selection(await find_cmdline(procs, opts.cmdline, own, left))
         if opts.pidfile is not None:
             path = opts.pidfile
-            pid = await asyncio.to_thread(read_pidfile, path)
+            pid = await self._read(ctx, f"pidfile {path}", lambda: read_pidfile(path),
+                                   what=f"pidfile {path} could not be read")
             if pid is None:
                 return _Selection([], absent=f"pidfile {path} does not exist")
-            info = await asyncio.to_thread(process_info, pid)
+            info = await self._read(ctx, f"process {pid}", functools.partial(process_info, pid))
             if info is None:
                 return _Selection([], stale=f"pidfile {path} names pid {pid}, "
                                             "which is not running")
             return _Selection([info])
         assert opts.unit is not None
         pid = await self.systemctl.main_pid(opts.unit, call_budget(ctx.timeout))
-        info = await asyncio.to_thread(process_info, pid) if pid else None
+        info = (await self._read(ctx, f"process {pid}", lambda: process_info(pid))
+                if pid else None)
         if info is None:
             return _Selection([], absent=f"unit {opts.unit} has no running main process")
         return _Selection([info])
+
+    @staticmethod
+    async def _read(ctx: CheckContext, key: str, fn: Callable[[], T], *,
+                    what: str = "reading the process table") -> T:
+        """``fn`` (reads of /proc or a pidfile) in a daemon thread, not the shared executor:
+        a pidfile on a hung mount, or /proc/PID/cmdline of a process stuck in the kernel,
+        would hold its thread for good and starve every other check."""
+        try:
+            return await call_with_deadline(key, fn, call_budget(ctx.timeout))
+        except TimeoutError as exc:
+            raise CheckError(f"{what}: {exc}") from None
 
     async def _measure(self, ctx: CheckContext, procs: list[ProcInfo]
                        ) -> tuple[list[ProcUsage], float]:
@@ -342,10 +360,11 @@ class ProcessCheck(Check[ProcessOptions]):
         before = self._cpu
         if before is None:
             # First run: no previous reading, so take two a moment apart.
-            first = await asyncio.to_thread(read_usage, procs)
+            first = await self._read(ctx, f"process {self.name} usage",
+                                     lambda: read_usage(procs))
             before = _mark(ctx, first)
             await asyncio.sleep(FIRST_SAMPLE_SECONDS)
-        usage = await asyncio.to_thread(read_usage, procs)
+        usage = await self._read(ctx, f"process {self.name} usage", lambda: read_usage(procs))
         after = _mark(ctx, usage)
         self._cpu = after
         return usage, cpu_percent(before, after)

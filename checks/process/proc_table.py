@@ -1,13 +1,15 @@
 """The process table as the ``process`` check needs it: who runs, what they use, pidfiles.
 
 Reading is done through psutil and is blocking (run it in a thread); choosing among the
-processes (``match_name``, ``match_cmdline``) is pure.
+processes (``match_name``, ``match_cmdline``) is pure, and ``find_cmdline`` searches
+in bounded time off the event loop.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +17,7 @@ from pathlib import Path
 import psutil
 
 from agent.errors import CheckError
+from checks.shared.patterns import PatternTimeoutError, bounded_pattern, search_each
 
 #: psutil's name for a process that has exited but not been reaped: not running.
 _ZOMBIE = psutil.STATUS_ZOMBIE
@@ -93,6 +96,32 @@ def match_cmdline(procs: Iterable[ProcInfo], pattern: re.Pattern[str],
             and pattern.search(" ".join(p.cmdline))]
 
 
+def valid_cmdline_pattern(value: str) -> str:
+    """``value`` when ``re`` and ``regex`` (which searches, see ``find_cmdline``) both
+    read it; ValueError otherwise."""
+    try:
+        re.compile(value)
+        bounded_pattern(value)
+    except (re.error, ValueError) as exc:
+        raise ValueError(f"cmdline is not a valid regular expression: {exc}") from None
+    return value
+
+
+async def find_cmdline(procs: Iterable[ProcInfo], pattern: str, exclude_pid: int,
+                       time_left: float) -> list[ProcInfo]:
+    """``match_cmdline`` in bounded time, off the event loop: any local user writes the
+    command lines searched, and a pattern that backtracks on one (``(a+)+$`` against a
+    long run of ``a``) would freeze the whole agent. CheckError past ``time_left``."""
+    candidates = [p for p in procs if p.pid != exclude_pid and p.cmdline]
+    try:
+        found = await search_each(pattern, [" ".join(p.cmdline) for p in candidates],
+                                  time_left)
+    except PatternTimeoutError as exc:
+        raise CheckError(f"cmdline pattern took too long: {exc} over {len(candidates)} "
+                         "command lines (a pattern that backtracks; simplify it)") from None
+    return [p for p, hit in zip(candidates, found, strict=True) if hit]
+
+
 def with_descendants(roots: Iterable[ProcInfo]) -> list[ProcInfo]:
     """The given processes and every process below them, each once (blocking)."""
     out: dict[int, ProcInfo] = {}
@@ -146,8 +175,18 @@ def read_pidfile(path: Path) -> int | None:
     (blank lines and surrounding whitespace are allowed, as daemons write them).
     """
     try:
-        with path.open("rb") as fh:
-            data = fh.read(_PIDFILE_MAX)
+        # O_NONBLOCK: a FIFO (or a device) put where the pidfile should be is refused at
+        # once rather than waited on forever by a thread the whole agent shares.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise PidfileError(f"pidfile {path} is not a regular file")
+            with os.fdopen(fd, "rb") as fh:
+                fd = -1
+                data = fh.read(_PIDFILE_MAX)
+        finally:
+            if fd >= 0:
+                os.close(fd)
     except FileNotFoundError:
         return None
     except PermissionError:

@@ -19,6 +19,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import AfterValidator, BeforeValidator
 
 from agent.ipfamily import IpFamily
+from checks.shared.patterns import bounded_pattern
 
 E = TypeVar("E", bound=BaseException)
 
@@ -86,9 +87,16 @@ def compile_regex(value: Any) -> Any:
     """A pydantic ``before`` validator: a pattern string compiled, or a clear error."""
     if isinstance(value, str):
         try:
-            return re.compile(value)
+            compiled = re.compile(value)
         except re.error as exc:
             raise ValueError(f"bad regular expression {value!r}: {exc}") from None
+        # Searches run with the ``regex`` package (a timeout, see checks.shared.patterns):
+        # a pattern it reads otherwise is refused now, not at the first run.
+        try:
+            bounded_pattern(value)
+        except ValueError as exc:
+            raise ValueError(f"bad regular expression {value!r}: {exc}") from None
+        return compiled
     return value
 
 

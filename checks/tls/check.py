@@ -1,10 +1,10 @@
 """The ``tls`` check: a server's certificate (days left, chain, host name) and TLS version.
 
 Works on any host:port, directly or after STARTTLS (SMTP, IMAP, POP3). The check's own
-status is CRITICAL for an expired, not yet valid, self-signed, unverifiable or wrongly
-named certificate. ``warn_days`` / ``crit_days`` (21 and 7 by default) are the default
+status is CRITICAL for a not yet valid, self-signed, unverifiable or wrongly named
+certificate. ``warn_days`` / ``crit_days`` (21 and 7 by default) are the default
 thresholds of ``cert_days_left`` (``thresholds: cert_days_left:`` replaces them), so a
-certificate running out is one alert, on ``cert_days_left``.
+certificate running out, or run out (negative days), is one alert, on ``cert_days_left``.
 ``cert_days_left`` is reported even when the chain does not verify: the certificate is
 then read in a second, non-verifying handshake.
 """
@@ -111,35 +111,45 @@ def version_label(version: str) -> str:
     return version.replace("TLSv", "TLS ")
 
 
+def days_left_metric(info: CertInfo, now: float) -> float:
+    """``cert_days_left``: the days left, to about a minute."""
+    return round(info.days_left(now), 3)
+
+
 def judge(info: CertInfo, *, version: str, server_name: str, now: float, verify: bool,
           chain_error: ChainError | None) -> TlsVerdict:
     """The check's status and summary for a certificate met at ``now``.
 
-    Hard faults (expired, not yet valid, chain, name) are CRITICAL and named precisely;
-    otherwise it is OK and says how long the certificate is still valid (the days left are
-    judged by the thresholds of ``cert_days_left``).
+    Hard faults (not yet valid, chain, name) are CRITICAL and named precisely; otherwise it
+    is OK and says how long the certificate is still valid. The days left are judged by
+    the thresholds of ``cert_days_left`` only, an expired certificate's too (it is said,
+    but it is one alert, on ``cert_days_left``, not a second one on the status).
     """
     host_matches = matches_host(info, server_name)
     days_left = info.days_left(now)
+    expiry = expired(info, now) if days_left < 0 else None
     faults: list[str] = []
-    if days_left < 0:
-        faults.append(expired(info, now))
     if info.not_before > now:
         faults.append(not_valid_yet(info))
     if verify and chain_error is not None:
         words = verify_failure(chain_error.code, chain_error.message, info, server_name, now)
-        # OpenSSL's "expired" / "not yet valid" about the leaf itself is said above already.
-        if words not in faults:
+        # OpenSSL's "expired" / "not yet valid" about the leaf itself is said already.
+        if words not in faults and words != expiry:
             faults.append(words)
     if verify and not host_matches:
         faults.append(wrong_name(info, server_name))
     if faults:
-        return TlsVerdict(Status.CRITICAL, "; ".join(faults), host_matches)
+        said = [expiry, *faults] if expiry else faults
+        return TlsVerdict(Status.CRITICAL, "; ".join(said), host_matches)
+    if expiry:
+        return TlsVerdict(Status.OK, expiry, host_matches)
 
     label = version_label(version)
     until = f"until {utc_date(info.not_after)}"
     checked = "" if verify else " (not verified)"
-    return TlsVerdict(Status.OK, f"{label}, certificate valid for {day_span(days_left)} more "
+    # The metric's figure, so the summary says what the cert_days_left alert says.
+    shown = day_span(days_left_metric(info, now))
+    return TlsVerdict(Status.OK, f"{label}, certificate valid for {shown} more "
                       f"({until}){checked}", host_matches)
 
 
@@ -220,7 +230,7 @@ class TlsCheck(Check[TlsOptions]):
         verdict = judge(info, version=hs.version, server_name=o.effective_server_name,
                         now=ctx.clock.wall(), verify=o.verify, chain_error=chain_error)
         metrics: dict[str, float] = {
-            "cert_days_left": round(info.days_left(ctx.clock.wall()), 3),
+            "cert_days_left": days_left_metric(info, ctx.clock.wall()),
             "handshake_ms": round(hs.elapsed_ms, 2),
             "hostname_match": 1.0 if verdict.host_matches else 0.0,
         }

@@ -245,6 +245,23 @@ async def test_environment_is_minimal_plus_configured(tmp_path: Path,
     assert "HOME" not in names
 
 
+async def test_secret_env_values_the_plugin_prints_are_masked(tmp_path: Path) -> None:
+    """A plugin that echoes its password (a debug line, a failed client's message) does
+    not get it into the summary or the error; values that are what a summary is about
+    (a host, a threshold) still show."""
+    path = script(tmp_path, 'echo "CRITICAL - login as app:$DBPASS to $DBHOST failed, '
+                            'token $API_TOKEN, dsn $DSN_URL"\n'
+                            'echo "auth $DBPASS rejected" >&2\nexit 3\n')
+    result = await run([str(path)], env={"DBPASS": "s3cret", "DBHOST": "db1.example.com",
+                                         "API_TOKEN": "t0k", "WARN": "80",
+                                         "DSN_URL": "postgres://app:hunter22@db1/x"})
+    shown = f"{result.summary} {result.error}"
+    assert "s3cret" not in shown and "hunter22" not in shown, shown
+    assert result.summary == ("CRITICAL - login as app:**** to db1.example.com"
+                              " failed, token t0k, dsn ****")
+    assert result.error == "auth **** rejected"
+
+
 def test_env_values_do_not_show_in_the_options_repr() -> None:
     options = CommandOptions(command=("true",), env={"PLUGIN_TOKEN": "s3cr3t"})
     assert "s3cr3t" not in repr(options)
@@ -316,3 +333,25 @@ def test_bad_options_are_clear_errors(options: dict[str, object], message: str) 
 ])
 def test_argv_from_the_options(options: dict[str, object], argv: list[str]) -> None:
     assert CommandOptions.model_validate(options).argv() == argv
+
+
+@pytest.mark.parametrize(("printf", "code", "summary"), [
+    (r"\033[2J\033]0;pwned\007OK - fine", 0, "\\x1b[2J\\x1b]0;pwned\\x07OK - fine"),
+    (r"DISK OK\tall\r", 0, "DISK OK\\x09all"),
+    (r"CRIT \033[31mred\033[0m | x=1", 2, "CRIT \\x1b[31mred\\x1b[0m"),
+])
+async def test_control_characters_in_the_plugin_output_are_escaped(
+        tmp_path: Path, printf: str, code: int, summary: str) -> None:
+    """Escape sequences and BELs never reach a terminal, the journal or a notification raw."""
+    path = script(tmp_path, f"printf '{printf}\\n'\nexit {code}\n")
+    result = await run([str(path)])
+    assert result.summary.startswith(summary), result.summary
+    assert result.summary.isprintable()
+
+
+async def test_control_characters_in_stderr_are_escaped_in_the_error(tmp_path: Path) -> None:
+    path = script(tmp_path, "printf 'bad \\033[2J\\007\\n' >&2\nexit 3\n")
+    result = await run([str(path)])
+    assert result.status is Status.UNKNOWN
+    assert result.error == "bad \\x1b[2J\\x07"
+    assert result.summary == "no output; stderr: bad \\x1b[2J\\x07"

@@ -94,10 +94,13 @@ async def test_missing_table_is_critical_with_the_server_message() -> None:
     assert result.metrics["up"] == 1.0
 
 
-async def test_a_query_without_one_number_is_unknown() -> None:
-    result = await probe({**MYSQL, "query": "SELECT 'abc'"})
-    assert (result.status, result.summary) == (Status.UNKNOWN,
-                                               "query returned 'abc', not a number")
+@pytest.mark.parametrize(("query", "summary"), [
+    ("SELECT 'abc'", "query returned 'abc', not a number"),
+    ("SELECT NULL", "query returned NULL, not a number"),
+])
+async def test_a_query_without_one_number_is_unknown(query: str, summary: str) -> None:
+    result = await probe({**MYSQL, "query": query})
+    assert (result.status, result.summary) == (Status.UNKNOWN, summary)
 
 
 async def test_unknown_database_is_named() -> None:
@@ -105,3 +108,38 @@ async def test_unknown_database_is_named() -> None:
     assert (result.status, result.summary) == (
         Status.CRITICAL, "cannot connect to 127.0.0.1:3306: Unknown database 'no_such_db'")
     assert result.metrics == {"up": 0.0}
+
+
+def mysql(query: str) -> list[tuple[object, ...]]:
+    conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", database="test",
+                           autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(query)
+            return list(cur.fetchall())
+    finally:
+        conn.close()
+
+
+async def test_a_query_with_a_huge_result_reads_its_first_row_and_stops_the_rest() -> None:
+    """Only the first row is used: the rest is neither buffered in the agent nor sent to
+    the end (a sequence counts the rows the server really produced), and the health
+    figures are still read."""
+    seq = f"wk_rows_{uuid.uuid4().hex[:8]}"
+    total = 5_000_000
+    mysql(f"CREATE SEQUENCE {seq}")
+    try:
+        result = await probe({**MYSQL, "query": f"SELECT NEXTVAL({seq}) "
+                                                f"FROM seq_1_to_{total}"}, timeout=30)
+        for _ in range(50):  # the server stops at its next write to the closed connection
+            if not processlist_matching(seq):
+                break
+            time.sleep(0.1)
+        (produced,), = mysql(f"SELECT next_not_cached_value FROM {seq}")
+    finally:
+        mysql(f"DROP SEQUENCE {seq}")
+    assert result.status is Status.OK, result.summary
+    assert result.metrics["query_value"] == 1.0
+    assert "threads_connected" in result.metrics
+    assert isinstance(produced, int) and produced < total // 3
+    assert not processlist_matching(seq)

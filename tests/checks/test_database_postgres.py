@@ -101,7 +101,7 @@ async def test_missing_table_is_critical_with_the_server_message() -> None:
 @pytest.mark.parametrize(("query", "summary"), [
     ("SELECT 'abc'", "query returned 'abc', not a number"),
     ("SELECT 1 WHERE false", "query returned no rows"),
-    ("SELECT NULL", "query returned None, not a number"),
+    ("SELECT NULL", "query returned NULL, not a number"),
 ])
 async def test_a_query_without_one_number_is_unknown(query: str, summary: str) -> None:
     result = await probe({**PG, "query": query})
@@ -187,3 +187,27 @@ async def test_wrong_password_is_an_authentication_failure_without_the_password(
                                                "authentication failed for user monitor")
     assert result.metrics == {"up": 0.0}
     assert "wr0ng-pw" not in (result.error or "") + caplog.text
+
+
+def ddl(statement: str) -> None:
+    with psycopg.connect(host="127.0.0.1", port=5432, dbname="test", autocommit=True) as conn:
+        conn.execute(statement)
+
+
+async def test_a_query_with_a_huge_result_reads_its_first_row_and_cancels_the_rest() -> None:
+    """Only the first row is used: the rest is neither buffered in the agent nor left
+    running on the server (a sequence counts the rows the server really produced)."""
+    seq = f"wk_rows_{uuid.uuid4().hex[:8]}"
+    total = 3_000_000
+    ddl(f"CREATE SEQUENCE {seq}")
+    try:
+        result = await probe({**PG, "query": f"SELECT nextval('{seq}') "
+                                             f"FROM generate_series(1, {total})"}, timeout=30)
+        produced = sql(f"SELECT last_value FROM {seq}")[0][0]
+    finally:
+        ddl(f"DROP SEQUENCE {seq}")
+    assert result.status is Status.OK, result.summary
+    assert result.metrics["query_value"] == 1.0
+    assert isinstance(produced, int) and produced < total // 3
+    assert not sql(f"SELECT pid FROM pg_stat_activity WHERE query LIKE '%{seq}%' "
+                   "AND pid <> pg_backend_pid()")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
+import struct
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -161,6 +164,69 @@ async def test_query_timeout_never_outlasts_the_check_timeout(server: DnsServer)
     result = await run_check(timeout=0.5, resolvers=[server.address],
                              query="slow.example.test", query_timeout="10s")
     assert result.summary == f"timeout after 400ms from {server.address}"
+
+
+class _StrayFirst(asyncio.DatagramProtocol):
+    """Answers each query first with ``stray`` (a reply for another query id, as a late
+    answer to an earlier query or a spoofing attempt is, or an unreadable one), then, when
+    ``then_right``, with the right one."""
+
+    def __init__(self, server: DnsServer, stray: str, then_right: bool = True) -> None:
+        self.server = server
+        self.stray = stray
+        self.then_right = then_right
+        self.transport: asyncio.DatagramTransport | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        task = asyncio.ensure_future(self._answer(data, addr))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _answer(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        answer = await self.server.respond(data, "udp")
+        assert answer is not None and self.transport is not None
+        if self.stray == "other id":
+            stray = struct.pack("!H", struct.unpack("!H", answer[:2])[0] ^ 0x5A5A) + answer[2:]
+        else:  # a question name that is a compression pointer to itself
+            stray = answer[:2] + b"\x81\x80\x00\x01\x00\x00\x00\x00\x00\x00\xc0\x0c"
+        self.transport.sendto(stray, addr)
+        await asyncio.sleep(0.05)
+        if self.then_right:
+            self.transport.sendto(answer, addr)
+
+
+async def _ask_stray(stray: str, then_right: bool = True, **options: Any) -> CheckResult:
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(
+        lambda: _StrayFirst(DnsServer(RECORDS), stray, then_right),
+        local_addr=("127.0.0.1", 0))
+    try:
+        port = transport.get_extra_info("sockname")[1]
+        return await run_check(timeout=2.0, resolvers=[f"127.0.0.1:{port}"],
+                               query="www.example.test", **options)
+    finally:
+        transport.close()
+
+
+@pytest.mark.parametrize("stray", ["other id", "unreadable"])
+async def test_a_stray_reply_is_ignored_like_a_stub_resolver_does(stray: str) -> None:
+    result = await _ask_stray(stray)
+    assert result.status is Status.OK, result
+    assert result.summary.startswith("www.example.test A: 192.0.2.1, 192.0.2.2 in ")
+
+
+@pytest.mark.parametrize(("stray", "ignored"), [
+    ("other id", r"a reply for another query \(id \d+\)"),
+    ("unreadable", "a bad reply: A DNS compression pointer points forward instead of backward"),
+])
+async def test_a_timeout_names_the_stray_reply_it_ignored(stray: str, ignored: str) -> None:
+    result = await _ask_stray(stray, then_right=False, query_timeout=0.3)
+    assert re.fullmatch(rf"timeout after 300ms \(ignored {ignored}\) from 127\.0\.0\.1:\d+",
+                        result.summary), result.summary
 
 
 # --- several resolvers ---------------------------------------------------------------------

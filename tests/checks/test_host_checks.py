@@ -7,6 +7,7 @@ import math
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from pydantic import ValidationError
 
 from agent.check import Check, CheckContext, load_kind
+from agent.errors import CheckError
 from agent.model import CheckResult, Status
 from checks.cpu import FIRST_SAMPLE_SECONDS, CpuCheck, CpuOptions, CpuReading, cpu_usage
 from checks.disk import DiskCheck, DiskOptions, DiskUsage, Mount, mount_of, select_mounts
@@ -371,3 +373,22 @@ async def test_call_with_deadline_joins_a_call_still_running() -> None:
     release.set()
     assert await later == "done"
     assert calls == 1
+
+
+async def test_disk_all_with_a_hung_mount_table_read_leaves_the_shared_executor_free(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    release = threading.Event()
+
+    def hang() -> Any:
+        release.wait(10)
+        raise AssertionError("released")
+
+    monkeypatch.setattr("checks.disk.read_mount_table", hang)
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=1))
+    check = DiskCheck("disk", DiskOptions(all=True))
+    try:
+        with pytest.raises(CheckError, match=r"^reading the mount table: no answer within"):
+            await asyncio.wait_for(check.run(ctx(timeout=0.3)), 3)
+        assert await asyncio.wait_for(asyncio.to_thread(lambda: 1), 2) == 1
+    finally:
+        release.set()

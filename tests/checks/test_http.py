@@ -12,8 +12,10 @@ from agent.model import Status
 from checks.http.check import HttpCheck
 from checks.http.options import HttpOptions
 from tests.checks.http_support import TIMEOUT, assert_critical, context, run
+from tests.checks.loop_watch import loop_watch
 from tests.servers.http_server import HttpTestServer
 from tests.servers.sockets import full_backlog_port, refused_port
+from tests.servers.tcp_server import BannerServer
 
 # --- answers and metrics -----------------------------------------------------------------
 
@@ -189,3 +191,35 @@ async def test_a_server_that_hangs_up_without_answering(http_server: HttpTestSer
         http_pool: HttpClientPool) -> None:
     result = await run(http_pool, url=http_server.url("/drop"))
     assert_critical(result, "server closed the connection without a response")
+
+
+async def test_an_invalid_response_quotes_a_short_readable_piece_of_it(
+        http_pool: HttpClientPool) -> None:
+    """h11 quotes the line it refused as ``bytearray(b'...')``, whole: a 60 KB status line
+    made a 60 KB summary. What it quotes is shown as text, escaped and cut."""
+    reply = b"HTTP/1.1 " + b"x" * 60_000 + b"\r\n\r\n"
+    bad_header = b"HTTP/1.1 200 OK\r\nX-Evil\x1b[2J no colon\r\n\r\n"
+    async with BannerServer(answers={b"GET": reply}) as long, \
+            BannerServer(answers={b"GET": bad_header}) as evil:
+        result = await run(http_pool, url=f"http://127.0.0.1:{long.port}/")
+        shown = await run(http_pool, url=f"http://127.0.0.1:{evil.port}/")
+    assert result.summary.startswith("invalid HTTP response: illegal status line: HTTP/1.1 xxx")
+    assert len(result.summary) < 120 and len(result.error or "") < 600, result
+    assert "bytearray" not in result.summary + (result.error or "")
+    assert_critical(shown, "invalid HTTP response: illegal header line: "
+                           "X-Evil\\x1b[2J no colon")
+
+
+async def test_a_backtracking_body_regex_ends_as_unknown_within_the_timeout(
+        http_server: HttpTestServer, http_pool: HttpClientPool) -> None:
+    """``^(x+x+)+y`` against a megabyte of x's backtracks for ages: the check says so within
+    its timeout, and the event loop stays free meanwhile."""
+    async with loop_watch(6) as watch:
+        result = await run(http_pool, timeout=2.0, url=http_server.url("/huge"),
+                           body_regex=r"^(x+x+)+y")
+    watch.assert_free()
+    assert watch.elapsed < 2.0
+    assert result.status is Status.UNKNOWN, result
+    assert result.summary.startswith("body_regex took too long: still searching after ")
+    assert result.summary.endswith(
+        "of body read (a pattern that backtracks; simplify it)")

@@ -14,6 +14,7 @@ from agent.http_client import HttpClientPool
 from agent.model import CheckResult, Status
 from tests.checks.http_support import run
 from tests.servers.http_server import HttpTestServer, Reply, Request
+from tests.servers.tcp_server import BannerServer
 
 USER, PASSWORD = "ops", "Tr0ub4dor-and-3"
 LONG = "correct-horse-battery-staple-" * 4
@@ -97,3 +98,17 @@ async def test_words_that_merely_follow_basic_are_left_alone(http_pool: HttpClie
         result = await run(http_pool, url=srv.url("/"),
                            json=[{"path": "$.auth", "equals": "none"}])
     assert result.summary == '$.auth is "Basic auth required", expected "none"'
+
+
+async def test_a_credential_echoed_in_an_invalid_response_never_shows(
+        http_pool: HttpClientPool) -> None:
+    """h11 quotes the refused line as ``bytearray(b'...')``, doubling each backslash: a
+    token holding one no longer matched the scrubber."""
+    token = "tok\\XYZZY-secret"
+    reply = f"HTTP/1.1 200 OK\r\nAuthorization Bearer {token}\r\n\r\n".encode()
+    async with BannerServer(answers={b"GET": reply}) as srv:
+        result = await run(http_pool, url=f"http://127.0.0.1:{srv.port}/",
+                           bearer_token=token)
+    assert result.status is Status.CRITICAL, result
+    assert result.summary.startswith("invalid HTTP response: illegal header line:")
+    assert "XYZZY" not in _shown(result), result

@@ -61,6 +61,18 @@ async def test_a_redirect_to_another_scheme_is_named(http_server: HttpTestServer
     assert_critical(result, "redirected to a URL that is not http:// or https://")
 
 
+async def test_a_failure_after_a_redirect_names_where_it_led(http_server: HttpTestServer,
+        http_pool: HttpClientPool) -> None:
+    """The configured URL answers; the server it redirects to does not. "connection
+    refused" alone sent the reader to the wrong server. Tokens in the target are masked."""
+    with refused_port() as port:
+        target = f"http://127.0.0.1:{port}/health?token=a1b2c3d4e5f6g7h8"
+        http_server.routes["/moved-away"] = redirect(target)
+        result = await run(http_pool, url=http_server.url("/moved-away"))
+    assert_critical(result, f"after a redirect to http://127.0.0.1:{port}/health?token=****: "
+                            "connection refused")
+
+
 async def test_a_303_after_post_continues_with_get(http_server: HttpTestServer,
         http_pool: HttpClientPool) -> None:
     http_server.routes["/form"] = redirect("/", status=303)

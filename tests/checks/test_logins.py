@@ -3,6 +3,8 @@ included), on journal output, and the OpenSSH line rules it counts by."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gzip
 import json
 import os
@@ -13,6 +15,7 @@ import sys
 import tempfile
 import textwrap
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -658,3 +661,24 @@ def test_single_line_longer_than_the_cap_is_taken_in_pieces(tmp_path: Path) -> N
     third = read_new(path, second.position, 100)
     assert first.data + second.data + third.data == b"x" * 250 + b"\n"
     assert third.left == 0
+
+
+async def test_an_auth_log_that_blocks_is_unknown_and_leaves_the_shared_executor_free(
+        tmp_path: Path) -> None:
+    """A read that never returns (a FIFO under the log's name; a hung mount) ends the check
+    as UNKNOWN within its timeout and holds no thread of the agent's shared executor."""
+    fifo = tmp_path / "auth.log"
+    os.mkfifo(fifo)
+    check = LoginsCheck("logins", LoginsOptions.model_validate({"path": str(fifo)}))
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=1))
+    short = CheckContext(check_name="logins", host="testhost", timeout=0.5, memory={})
+    try:
+        result = await asyncio.wait_for(check.run(short), 3)
+        assert await asyncio.wait_for(asyncio.to_thread(lambda: 1), 2) == 1
+    finally:
+        # A writer that comes and goes releases the blocked open with an end of file.
+        with contextlib.suppress(OSError):
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    assert result.status is Status.UNKNOWN
+    assert result.summary == f"auth log {fifo} could not be read: no answer within 400ms"

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +39,7 @@ from checks.process.proc_table import (
     match_name,
     read_pidfile,
 )
+from tests.checks.loop_watch import loop_watch
 
 Spawn = Callable[..., subprocess.Popen[bytes]]
 
@@ -240,6 +245,21 @@ def test_missing_pidfile_reads_as_none(tmp_path: Path) -> None:
 
 
 # --- real processes ----------------------------------------------------------------------
+
+async def test_a_backtracking_cmdline_pattern_ends_as_unknown_with_the_loop_free(
+        spawn: Spawn) -> None:
+    """Any local user writes command lines: ``(x+x+)+y`` against one holding 30000 x's
+    backtracks for ages, and with ``re`` on the event loop froze the whole agent."""
+    spawn(marker(), "x" * 30_000)
+    short = CheckContext(check_name="proc", host="testhost", timeout=1.5, memory={})
+    async with loop_watch(6) as watch:
+        result = await check(cmdline=r"(x+x+)+y").run(short)
+    watch.assert_free()
+    assert watch.elapsed < 1.5
+    assert result.status is Status.UNKNOWN, result
+    assert result.summary.startswith("cmdline pattern took too long: still searching after ")
+    assert result.summary.endswith("command lines (a pattern that backtracks; simplify it)")
+
 
 async def test_cmdline_match_measures_real_processes(spawn: Spawn) -> None:
     tag = marker()
@@ -466,3 +486,71 @@ async def test_unit_selector_without_systemd_is_unknown() -> None:
 async def test_unit_selector_on_this_host_is_unknown_by_default() -> None:
     result = await check(unit="ssh.service").run(ctx())
     assert result.summary == "systemd is not running on this host"
+
+
+def test_pidfile_that_is_a_fifo_is_refused_at_once(tmp_path: Path) -> None:
+    """A FIFO where the pidfile should be is not waited on (it would hold a thread of the
+    agent's shared executor for good)."""
+    fifo = tmp_path / "app.pid"
+    os.mkfifo(fifo)
+    start = time.monotonic()
+    with pytest.raises(PidfileError, match="is not a regular file"):
+        read_pidfile(fifo)
+    assert time.monotonic() - start < 1
+
+
+async def test_pidfile_check_on_a_fifo_is_unknown_without_waiting(tmp_path: Path) -> None:
+    fifo = tmp_path / "app.pid"
+    os.mkfifo(fifo)
+    start = time.monotonic()
+    result = await check(pidfile=str(fifo)).run(ctx())
+    assert time.monotonic() - start < 2
+    assert result.status is Status.UNKNOWN
+    assert result.summary == f"pidfile {fifo} is not a regular file"
+
+
+# --- reads that hang do not take the agent's shared executor --------------------------------
+
+@contextlib.asynccontextmanager
+async def one_worker_executor() -> AsyncIterator[None]:
+    """The loop's default executor cut to one thread, so one thread held for good shows."""
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=1))
+    yield
+
+
+async def assert_executor_free() -> None:
+    assert await asyncio.wait_for(asyncio.to_thread(lambda: 1), 2) == 1
+
+
+@pytest.mark.parametrize(("hung", "options"), [
+    ("list_processes", {"process_name": "nginx"}),
+    ("list_processes", {"cmdline": "nginx"}),
+    ("process_info", {"pidfile": "PIDFILE"}),
+    ("with_descendants", {"pidfile": "PIDFILE", "children": True}),
+    ("read_usage", {"pidfile": "PIDFILE"}),
+])
+async def test_a_hung_proc_read_is_unknown_and_leaves_the_shared_executor_free(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, hung: str,
+        options: dict[str, Any]) -> None:
+    """/proc/PID/cmdline of a process stuck in the kernel can block a reader for good: the
+    check ends within its timeout as UNKNOWN and no thread of the shared pool is lost."""
+    release = threading.Event()
+
+    def hang(*_args: Any) -> Any:
+        release.wait(10)
+        raise AssertionError("released")
+
+    monkeypatch.setattr(f"checks.process.check.{hung}", hang)
+    pidfile = tmp_path / "app.pid"
+    pidfile.write_text(f"{os.getpid()}\n")
+    options = {k: str(pidfile) if v == "PIDFILE" else v for k, v in options.items()}
+    short = CheckContext(check_name="proc", host="testhost", timeout=0.3, memory={})
+    async with one_worker_executor():
+        try:
+            result = await asyncio.wait_for(check(**options).run(short), 3)
+            await assert_executor_free()
+        finally:
+            release.set()
+    assert result.status is Status.UNKNOWN
+    assert result.summary == "reading the process table: no answer within 240ms"

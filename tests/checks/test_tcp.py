@@ -13,6 +13,7 @@ from agent.check import CheckContext
 from agent.model import CheckResult, Status
 from checks.shared.net import describe_os_error
 from checks.tcp import TcpCheck, TcpOptions
+from tests.checks.loop_watch import loop_watch
 from tests.servers.sockets import full_backlog_port, refused_port
 from tests.servers.tcp_server import BannerServer
 
@@ -91,6 +92,16 @@ async def test_a_server_that_hangs_up_early() -> None:
     async with BannerServer(banner=b"bye\r\n", close_after_banner=True) as srv:
         result = await run(srv.port, expect="220")
     assert_critical(result, "connection closed after 5 bytes without '220' (got 'bye\\r\\n')")
+
+
+async def test_control_characters_from_the_server_are_escaped_in_the_summary() -> None:
+    """A banner's escape sequences and NULs never reach a terminal, the journal or a
+    notification raw."""
+    banner = b"\x1b[2J\x1b]0;pwned\x07ok\x00\r\n"
+    async with BannerServer(banner=banner, close_after_banner=True) as srv:
+        result = await run(srv.port, expect="220")
+    assert_critical(result, f"connection closed after {len(banner)} bytes without '220' "
+                            "(got '\\x1b[2J\\x1b]0;pwned\\x07ok\\x00\\r\\n')")
 
 
 async def test_reading_stops_at_the_cap() -> None:
@@ -175,3 +186,15 @@ def test_os_errors_in_words_even_when_wrapped(cause: BaseException, words: str |
 def test_ipv6_brackets_are_optional() -> None:
     assert TcpOptions(host="[::1]", port=1).host == "::1"
     assert TcpOptions.model_validate({"host": "::1", "port": "22"}).port == 22
+
+
+async def test_a_backtracking_expect_regex_ends_as_unknown_within_the_timeout() -> None:
+    """``^(x+x+)+y`` against a server sending x's backtracks for ages: the check says so
+    within its timeout, and the event loop stays free meanwhile."""
+    async with BannerServer(banner=b"x" * 60_000) as srv, loop_watch(5) as watch:
+        result = await run(srv.port, timeout=1.5, expect_regex=r"^(x+x+)+y")
+    watch.assert_free()
+    assert watch.elapsed < 1.5
+    assert result.status is Status.UNKNOWN, result
+    assert result.summary.startswith("expect_regex took too long: still searching after ")
+    assert result.summary.endswith("received (a pattern that backtracks; simplify it)")

@@ -190,6 +190,19 @@ SERVED = [
 ]
 
 
+async def test_the_days_left_in_the_summary_are_those_of_the_metric(ca: trustme.CA,
+                                                                   ca_file: Path) -> None:
+    """20 s short of 10 days: the metric (to 3 decimals) is 10 and its alert says
+    ``cert_days_left 10d < 21d``; the summary said ``valid for 9d 23h more`` beside it."""
+    now = dt.datetime.now(dt.UTC)  # not NOW: the module's other tests take their time
+    ctx = leaf_context(ca, "localhost", not_before=now - DAY,
+                       not_after=now + 10 * DAY - dt.timedelta(seconds=20))
+    async with serve(_hold, ctx) as port:
+        result = await run_check(port=port, server_name="localhost", ca_file=ca_file)
+    assert result.metrics["cert_days_left"] == 10
+    assert result.summary.startswith("TLS 1.3, certificate valid for 10d more "), result.summary
+
+
 def judged(result: CheckResult, **options: Any) -> Status:
     options.setdefault("host", "127.0.0.1")
     rules = TlsCheck.default_thresholds(TlsOptions(**options))
@@ -277,8 +290,8 @@ async def test_smtp_starttls_with_expired_certificate_reads_it_in_a_second_dialo
     async with serve(starttls_handler(StartTls.SMTP, ctx)) as port:
         result = await run_check(port=port, server_name="localhost", ca_file=ca_file,
                                  starttls="smtp")
-    assert (result.status, result.summary) == (Status.CRITICAL,
-                                               "certificate expired 3d ago")
+    assert result.summary == "certificate expired 3d ago"
+    assert judged(result) is Status.CRITICAL  # through cert_days_left, the one alert
     assert result.metrics["cert_days_left"] == pytest.approx(-3, abs=0.01)
 
 
@@ -347,8 +360,9 @@ JUDGED = [
     Judged("days-are-for-thresholds", 6.5, Status.OK,
            "TLS 1.3, certificate valid for 6d 12h more"),
     Judged("hours", 0.25, Status.OK, "TLS 1.3, certificate valid for 6h more"),
-    Judged("expired-hours", -0.2, Status.CRITICAL, "certificate expired 4h 48m ago"),
-    Judged("expired-verify-off", -3.5, Status.CRITICAL, "certificate expired 3d 12h ago",
+    # Expired is said, and judged by cert_days_left alone (one alert, not two).
+    Judged("expired-hours", -0.2, Status.OK, "certificate expired 4h 48m ago"),
+    Judged("expired-verify-off", -3.5, Status.OK, "certificate expired 3d 12h ago",
            verify=False),
     Judged("chain", 90, Status.CRITICAL,
            "certificate is not from a trusted authority (unable to get local issuer "
@@ -359,7 +373,7 @@ JUDGED = [
     Judged("expired-intermediate", 90, Status.CRITICAL,
            "a certificate in the chain has expired",
            chain=ChainError(10, "certificate has expired")),
-    Judged("expired-is-said-once", -3.5, Status.CRITICAL, "certificate expired 3d 12h ago",
+    Judged("expired-is-said-once", -3.5, Status.OK, "certificate expired 3d 12h ago",
            chain=ChainError(10, "certificate has expired")),
 ]
 
@@ -450,6 +464,9 @@ def test_tls_kind_is_registered() -> None:
     ('\n    thresholds:\n      cert_days_left: {warn: "< 40", crit: "< 14"}', 30,
      [Status.WARNING]),
     ('\n    thresholds:\n      cert_days_left: {crit: "< 2"}', 10, []),
+    ("", -3, [Status.CRITICAL]),
+    ('\n    thresholds:\n      cert_days_left: {warn: "< 40", crit: "< 14"}', -0.5,
+     [Status.CRITICAL]),
 ])
 def test_days_left_are_one_alert_on_cert_days_left(
         tmp_path: Path, yaml_thresholds: str, days: float, statuses: list[Status]) -> None:

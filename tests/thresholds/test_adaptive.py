@@ -383,6 +383,7 @@ def test_a_level_alert_speaks_of_its_mean_and_a_calm_value_of_how_near_it_is() -
     assert level.startswith("response_ms is on a level far above normal: the last hour ")
     # After it, a value above the usual range but under the limit is no longer far above;
     # one within the range is back within normal.
+    assert state.baseline.band is not None
     upper, hi = state.upper, state.baseline.band.hi
     between = (hi + upper) / 2
     assert hi < between < upper

@@ -327,7 +327,7 @@ def test_hourly_counts_low_at_one_hour_three_weeks_running_are_no_weekly_rhythm(
     # here all happened to be low (3 or less). That is noise, not a quiet hour of the
     # week: the day's profile stays, and a 5 there is as usual as on any other day.
     rng = random.Random(1)
-    rows = []
+    rows: list[tuple[float, float]] = []
     for i in range(3 * 7 * 24 + 6 * 24):
         v = float(min(max(round(3 + rng.gauss(0, 1)), 0), 6))
         if i % (7 * 24) in (6 * 24 - 1, 6 * 24, 6 * 24 + 1):
