@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, unquote
 from agent.ack_links import PATH_PREFIX, AckLinks
 from agent.http_wire import Request, Response
 from agent.incidents.record import Incident
+from agent.textsafe import visible
 from agent.timefmt import utc_second
 
 log = logging.getLogger("watchkeeper.agent")
@@ -54,8 +55,10 @@ class AckEndpoint:
         if request.method != "POST":
             return _page(HTTPStatus.OK, "Acknowledge?", _summary(record) + _form(record))
         form = parse_qs(request.body.decode("utf-8", "replace"), max_num_fields=4)
-        by = " ".join(form.get("by", [""])[0].split())[:MAX_BY] or "ack link"
-        comment = " ".join(form.get("comment", [""])[0].split())[:MAX_COMMENT]
+        # One line each, with no control character left to act on a terminal later (the
+        # comment reaches the channels, the log and `incident show`).
+        by = visible(" ".join(form.get("by", [""])[0].split()))[:MAX_BY] or "ack link"
+        comment = visible(" ".join(form.get("comment", [""])[0].split()))[:MAX_COMMENT]
         try:
             record = self.acknowledge(record.id, by, comment)
         except LookupError as exc:

@@ -100,6 +100,19 @@ def test_opening_a_link_never_acknowledges_only_the_button_does() -> None:
     assert forged.status is HTTPStatus.NOT_FOUND and len(done) == 1
 
 
+def test_a_name_and_comment_from_the_form_keep_no_control_character() -> None:
+    done: list[tuple[str, str, str]] = []
+
+    def ack(incident: str, by: str, comment: str) -> Incident:
+        done.append((incident, by, comment))
+        return _incident(acked=True)
+
+    page = AckEndpoint(LINKS, lambda i: _incident() if i == INCIDENT else None, ack)
+    path = "/ack/" + LINKS.token(INCIDENT)
+    page.answer(Request("POST", path, {}, b"by=eve%1B%5B2J&comment=on%0Ait%00%07"))
+    assert done == [(INCIDENT, "eve\\x1b[2J", "on it\\x00\\x07")]
+
+
 def test_a_link_of_a_resolved_incident_says_it_is_over() -> None:
     page = AckEndpoint(LINKS, lambda i: None, lambda *a: _incident())
     answer = page.answer(Request("POST", "/ack/" + LINKS.token(INCIDENT), {}, b""))
