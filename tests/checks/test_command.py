@@ -337,7 +337,7 @@ def test_argv_from_the_options(options: dict[str, object], argv: list[str]) -> N
 
 @pytest.mark.parametrize(("printf", "code", "summary"), [
     (r"\033[2J\033]0;pwned\007OK - fine", 0, "\\x1b[2J\\x1b]0;pwned\\x07OK - fine"),
-    (r"DISK OK\tall\r", 0, "DISK OK\\x09all"),
+    (r"DISK OK\tall\r", 0, "DISK OK\\tall"),
     (r"CRIT \033[31mred\033[0m | x=1", 2, "CRIT \\x1b[31mred\\x1b[0m"),
 ])
 async def test_control_characters_in_the_plugin_output_are_escaped(

@@ -255,7 +255,6 @@ async def test_a_backtracking_cmdline_pattern_ends_as_unknown_with_the_loop_free
     async with loop_watch(6) as watch:
         result = await check(cmdline=r"(x+x+)+y").run(short)
     watch.assert_free()
-    assert watch.elapsed < 1.5
     assert result.status is Status.UNKNOWN, result
     assert result.summary.startswith("cmdline pattern took too long: still searching after ")
     assert result.summary.endswith("command lines (a pattern that backtracks; simplify it)")

