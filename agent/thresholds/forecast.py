@@ -29,10 +29,22 @@ buckets; 2 hours: 5-minute buckets) and the last day and a window of buckets is 
   counts only when it stands out of the noise (and, with a window of two days or more,
   when the day before changed the same way: a wandering metric does not rise two days
   running);
+* a fill on top of a cycle is no cycle: with a window shorter than a day, when the change
+  since the same buckets a day before is a steady rise, the window's rise beats the
+  steepest of the same window a day before (or up to two hours later) by far more than
+  the noise and by enough to reach the limit within 1.5 horizons, and the metric stands
+  above that day's highs around this time, the trend is the window's own line (a runaway
+  log on a disk whose logs rotate at midnight; a nightly staging file repeats last
+  night's rise and stays a cycle);
+* a cycle that stopped is a fill: once a whole day (and two hours' grace for a late
+  rotation) was watched without the fall and the metric has risen past the highs before
+  it (logrotate broke), the trend is the line through that day, not through the fall;
 * ``hours_to_full = (limit - level) / slope`` when the trend heads for the limit in the
   configured ``direction`` (``rising`` by default; ``falling`` for free space sinking to a
   floor); 0 when the level is there already; None when the trend heads away, is not
-  steady, or while no more than half a window is known.
+  steady, or while no more than half a window of time is known, or fewer than 4 buckets
+  (a check sparser than the buckets, every 15 minutes into 5-minute ones, fills one in
+  three: each known one stands for the usual distance between them).
 
 On the first day no cycle can be seen yet, so a steady rise is taken at its word (the slow
 trend needs a day of data before it speaks, by which time a daily rotation has been seen),
@@ -47,6 +59,7 @@ forecast is beyond 1.5 x that horizon again.
 
 from __future__ import annotations
 
+import bisect
 import enum
 import math
 import operator
@@ -69,11 +82,23 @@ RESOLVE_FACTOR = 1.5
 #: A trend is steady when the rise over its window is this many times the median scatter
 #: of the bucket means around the line (noise alone rarely reaches it).
 NOISE_FACTOR = 3.0
+#: A rise in a cycle is a fill when it beats the same window's the day before by this
+#: many standard deviations of a window's rise (a day has hundreds of windows, and a
+#: wandering metric's rises are not normal: fewer would page on chance) ...
+CHANGE_FACTOR = 8.0
+#: ... estimated as this many median absolute deviations (so for normal noise).
+MAD_SIGMA = 1.4826
 #: ... and each half of the window rises at least this share of the whole window's slope.
 HALF_SHARE = 0.25
 #: A fall within the last day larger than this share of the trend's rise over a day (or
 #: its window, if shorter) marks a cycle: the daily drop of a saw-tooth is its whole rise.
 CYCLE_SHARE = 0.5
+#: A cycle's fall may come this much later than a day after the one before (a rotation
+#: whose time jitters) and it is still the cycle; a fall not seen for longer is missed.
+CYCLE_GRACE = 2 * HOUR
+#: A trend needs at least this many known buckets (samples, where they are sparser than
+#: its buckets), besides more than half a window of time known.
+MIN_BUCKETS = 4
 #: A window not given is its horizon divided by this (7 days: 2 days) ...
 WINDOW_SHARE = 3.5
 #: ... or, for the fast trend, by this (6 hours: 2 hours) ...
@@ -257,32 +282,38 @@ class Trend:
         self.cur_idx, self.cur_sum, self.cur_n = idx, 0.0, 0
         self._update(idx)
 
-    def _known(self, start: int, stop: int) -> tuple[list[float], list[float]]:
+    def _known(self, start: int, stop: int) -> tuple[list[int], list[float]]:
+        """The indexes and means of the known buckets in ``start..stop``."""
         n, idxs, means = self._slots, self._idx, self._mean
         ks = [k for k in range(max(start, stop - n + 1), stop) if idxs[k % n] == k]
-        hours = self.bucket / HOUR
-        return [k * hours for k in ks], [means[k % n] for k in ks]
+        return ks, [means[k % n] for k in ks]
 
     def _update(self, idx: int) -> None:
         """Recompute the forecast from the full buckets before ``idx``."""
-        xs, ys = self._known(idx - BUCKETS_PER_WINDOW, idx)
+        ks, ys = self._known(idx - BUCKETS_PER_WINDOW, idx)
         self.hours_to_full = None
-        if len(xs) <= BUCKETS_PER_WINDOW // 2:
+        if len(ks) < MIN_BUCKETS or 2 * _covered(ks) <= BUCKETS_PER_WINDOW:
             self.slope = self.level = math.nan
             return
+        hours = self.bucket / HOUR
+        xs = [k * hours for k in ks]
         slope, intercept = theil_sen(xs, ys)
-        now_h = idx * self.bucket / HOUR
-        level = intercept + slope * now_h
+        level = intercept + slope * (idx * self.bucket / HOUR)
         per_day = round(DAY / self.bucket)
-        _, recent = self._known(idx - per_day - BUCKETS_PER_WINDOW, idx)
         falling = self.direction is Heading.FALLING
-        if falling:
-            recent = [-y for y in recent]  # its saw-tooth jumps up: free space comes back
         rise = abs(slope) * min(self.window, DAY) / HOUR
-        self.cyclic = _largest_fall(recent) > CYCLE_SHARE * rise
+        self.cyclic, since = self._cycling(idx, per_day, CYCLE_SHARE * rise, falling)
+        if self.cyclic and self._unlike_yesterday(idx, per_day, xs=xs, ys=ys, slope=slope,
+                                                  level=level):
+            self.cyclic, since = False, ks[0]  # a fill on top of the cycle: its own trend
         if self.cyclic:
             slope, level, steady = self._day_over_day(idx, per_day)
         else:
+            if since > ks[0]:  # a cycle that stopped: the fill since, without its last fall
+                cut = bisect.bisect_left(ks, since)
+                xs, ys = xs[cut:], ys[cut:]
+                slope, intercept = theil_sen(xs, ys)
+                level = intercept + slope * (idx * self.bucket / HOUR)
             steady = _steady(xs, ys, slope, intercept, self.window / HOUR)
         self.slope, self.level = slope, level
         gap = self.limit - level
@@ -292,6 +323,96 @@ class Trend:
             self.hours_to_full = 0.0  # there already
         elif slope > 0 and steady:
             self.hours_to_full = gap / slope
+
+    def _cycling(self, idx: int, per_day: int, fall: float, falling: bool) -> tuple[bool, int]:
+        """Whether the metric fell back by more than ``fall`` in the last day and a window,
+        and the first bucket the trend is to be taken from.
+
+        Only the last day (and a grace for a late fall) counts once the cycle has clearly
+        stopped: that day was watched (a gap is no proof) and the metric has gone on past
+        the highs before it (a log rotation that broke). The trend is then the rise since,
+        not a line through the last fall. A cycle longer than a day, whose highs it has
+        not reached yet, stays a cycle.
+        """
+        late = min(math.ceil(CYCLE_GRACE / self.bucket) + 1, BUCKETS_PER_WINDOW)
+        start = idx - per_day - BUCKETS_PER_WINDOW
+        ks, recent = self._known(start, idx)
+        if falling:
+            recent = [-y for y in recent]  # its saw-tooth jumps up: free space comes back
+        if _largest_fall(recent) <= fall:
+            return False, start
+        day = bisect.bisect_left(ks, idx - per_day - late)
+        if (day and _largest_fall(recent[day:]) <= fall and _covered(ks[day:]) >= per_day
+                and _median(sorted(recent[-3:])) > max(recent[:day])):
+            return False, ks[day]
+        return True, start
+
+    def _unlike_yesterday(self, idx: int, per_day: int, *, xs: list[float], ys: list[float],
+                          slope: float, level: float) -> bool:
+        """Whether the window's rise, in a cycle, is no repeat of the day before: a fill on
+        top of the cycle, to be judged by the window's own trend.
+
+        A cycle repeats: a saw-tooth rises as slowly as yesterday, a nightly staging file
+        as fast as at this hour last night. A runaway log on a disk whose logs rotate at
+        midnight does not. It is a fill when the change since the same time yesterday is
+        itself a steady rise (as ``_steady`` judges a trend), and the window's rise beats
+        the steepest rise of the same window a day before (or up to two hours later, for a
+        job whose time varies; at least flat) by more than the noise, and by enough to
+        reach the limit within 1.5 horizons on its own, and the latest buckets stand above
+        the highs of the day before, two hours either side of this time, by more than the
+        noise too (a staging file that comes an hour later than last night rises where
+        yesterday's did not, but no higher than yesterday's did). The noise is ``CHANGE_FACTOR``
+        times the larger of the spread of the rises of the other windows kept (a metric
+        that wanders) and the tilt that the spread from bucket to bucket gives a line
+        this long, and at least ``NOISE_FACTOR`` times the scatter around the line. Only
+        for a window shorter than a day (one of a day or more holds the cycle itself, and
+        the same window a day before is mostly the same buckets), and only when the day
+        before was watched.
+        """
+        if self.window >= DAY:
+            return False
+        sign = -1.0 if self.direction is Heading.FALLING else 1.0
+        gap, reach = sign * (self.limit - level), self.horizon / HOUR * RESOLVE_FACTOR
+        if gap <= 0 or sign * slope * reach < gap:
+            return False  # heading away, or not near enough to matter
+        hours, window_h = self.bucket / HOUR, self.window / HOUR
+        pks, diffs = self._pairs(idx - BUCKETS_PER_WINDOW, idx, per_day)
+        if len(pks) < MIN_BUCKETS or 2 * _covered(pks) <= BUCKETS_PER_WINDOW:
+            return False  # the day before was not watched: no proof of a change
+        dxs = [k * hours for k in pks]
+        change, offset = theil_sen(dxs, diffs)
+        if sign * change <= 0 or not _steady(dxs, diffs, change, offset, window_h):
+            return False  # (the cycle's own rise would make the window look steady too soon)
+        late = min(math.ceil(CYCLE_GRACE / self.bucket), BUCKETS_PER_WINDOW)
+        before = max([0.0, *(sign * r for shift in range(late + 1)
+                             if (r := self._rise(idx - per_day + shift)) is not None)])
+        stride = BUCKETS_PER_WINDOW // 4
+        rises = [r for end in range(idx - BUCKETS_PER_WINDOW,
+                                    idx - self._slots + BUCKETS_PER_WINDOW, -stride)
+                 if (r := self._rise(end)) is not None]
+        if len(rises) < MIN_BUCKETS:
+            return False
+        _, kept = self._known(idx - self._slots + 1, idx)
+        mean_x = sum(xs) / len(xs)
+        tilt = (_spread([b - a for a, b in pairwise(kept)]) / math.sqrt(2) * window_h
+                / math.sqrt(sum((x - mean_x) ** 2 for x in xs)))
+        intercept = level - slope * (idx * self.bucket / HOUR)
+        noise = max(CHANGE_FACTOR * max(_spread(rises), tilt),
+                    NOISE_FACTOR * _scatter(xs, ys, slope, intercept))
+        beyond = sign * slope * window_h - before
+        _, then = self._known(idx - per_day - late, idx - per_day + late + 1)
+        high = max(sign * y for y in then)  # (the day before was watched: not empty)
+        return (beyond > noise and beyond / window_h * reach >= gap
+                and sign * _median(sorted(ys[-3:])) - high > noise)
+
+    def _rise(self, end: int) -> float | None:
+        """The trend's rise over the window of buckets before ``end`` (None if too little
+        of it is known)."""
+        ks, ys = self._known(end - BUCKETS_PER_WINDOW, end)
+        if len(ks) < MIN_BUCKETS or 2 * _covered(ks) <= BUCKETS_PER_WINDOW:
+            return None
+        hours = self.bucket / HOUR
+        return theil_sen([k * hours for k in ks], ys)[0] * self.window / HOUR
 
     def _day_over_day(self, idx: int, per_day: int) -> tuple[float, float, bool]:
         """A saw-tooth's trend: the mean change of each bucket since the same bucket a day
@@ -311,8 +432,8 @@ class Trend:
         steady = True
         for back in range(days):
             end = idx - back * per_day
-            diffs = self._pairs(end - net, end, per_day)
-            if 2 * len(diffs) < net:
+            ks, diffs = self._pairs(end - net, end, per_day)
+            if len(ks) < MIN_BUCKETS or 2 * _covered(ks) < net:
                 return 0.0, level, False
             change = sum(diffs) / len(diffs)
             steady = steady and abs(change) > NOISE_FACTOR * _mean_error(diffs)
@@ -321,14 +442,16 @@ class Trend:
             steady = False
         return changes[0] / 24.0 if days == 1 else sum(changes) / 48.0, level, steady
 
-    def _pairs(self, start: int, stop: int, lag: int) -> list[float]:
-        """Each known bucket in ``start..stop`` minus the known one ``lag`` buckets before."""
-        out = []
+    def _pairs(self, start: int, stop: int, lag: int) -> tuple[list[int], list[float]]:
+        """Each known bucket in ``start..stop`` minus the known one ``lag`` buckets before
+        (with the indexes of those that have one)."""
+        ks, out = [], []
         for k in range(start, stop):
             i, j = k % self._slots, (k - lag) % self._slots
             if self._idx[i] == k and self._idx[j] == k - lag:
+                ks.append(k)
                 out.append(self._mean[i] - self._mean[j])
-        return out
+        return ks, out
 
     def pack(self) -> bytes:
         hours = math.nan if self.hours_to_full is None else self.hours_to_full
@@ -357,6 +480,16 @@ class Trend:
         self.cyclic, self.firing = bool(flags & 1), bool(flags & 2)
 
 
+def _covered(ks: list[int]) -> int:
+    """How many buckets of time the known buckets ``ks`` (ascending) stand for: each for the
+    usual distance between them, so samples sparser than the buckets (a check every 15
+    minutes, 5-minute buckets) count for the time they cover, and a gap for nothing."""
+    if len(ks) < 2:
+        return len(ks)
+    steps = sorted(b - a for a, b in pairwise(ks))
+    return len(ks) * steps[(len(steps) - 1) // 2]
+
+
 def _mean_error(v: list[float]) -> float:
     """The standard error of the mean of ``v``, widened for neighbours that move together
     (a wandering metric's day-over-day differences are not independent)."""
@@ -373,13 +506,25 @@ def _mean_error(v: list[float]) -> float:
     return math.sqrt(var / n * (1 + r) / (1 - r))
 
 
+def _spread(v: list[float]) -> float:
+    """The standard deviation of ``v`` were it normal, from its median absolute deviation
+    (a few outliers, the fall of a saw-tooth, do not widen it)."""
+    mid = _median(sorted(v))
+    return MAD_SIGMA * _median(sorted(abs(x - mid) for x in v))
+
+
+def _scatter(xs: list[float], ys: list[float], slope: float, intercept: float) -> float:
+    """The median distance of the points from the line."""
+    return _median(sorted(abs(y - intercept - slope * x) for x, y in zip(xs, ys, strict=True)))
+
+
 def _steady(xs: list[float], ys: list[float], slope: float, intercept: float,
             window_h: float) -> bool:
     """Whether the line is a trend: both halves of the window head its way, and the rise
     over the window stands out of the scatter around it."""
     if slope == 0:
         return False
-    scatter = _median(sorted(abs(y - intercept - slope * x) for x, y in zip(xs, ys, strict=True)))
+    scatter = _scatter(xs, ys, slope, intercept)
     if abs(slope) * window_h <= NOISE_FACTOR * scatter:
         return False
     mid = len(xs) // 2

@@ -40,6 +40,9 @@ KEY = AlertKey("web1", "disk", "used_percent", (("mount", "/var"),))
 DEFAULTS = ForecastSettings(limit=100)
 SETTINGS = ForecastSettings.model_validate({"limit": 100, "horizon": "12h", "window": "6h"})
 STEPS = [pytest.param(60.0, id="1m"), pytest.param(300.0, id="5m")]
+#: Check intervals longer than the fast trend's 5-minute buckets.
+SPARSE = [pytest.param(600.0, id="10m"), pytest.param(900.0, id="15m"),
+          pytest.param(1800.0, id="30m")]
 
 Trace = list[tuple[float, float]]
 Shape = Callable[[float], float]
@@ -226,6 +229,59 @@ def test_a_disk_that_fills_in_hours_is_critical_three_hours_before_it_is_full(
     assert found[0].value < 72
 
 
+def rotated_daily(h: float) -> float:
+    """Logs fill /var from 50 % to 65 % each day; rotation at midnight empties them."""
+    return 50 + 15 * ((h % 24) / 24)
+
+
+@pytest.mark.parametrize("step", [*STEPS, pytest.param(900.0, id="15m")])
+def test_a_runaway_log_on_a_disk_whose_logs_rotate_daily_is_critical_in_time(
+        step: float) -> None:
+    # The daily fall is within the fast trend's last day, yet the runaway rises far
+    # faster than the same hours did the day before: no cycle, a fill. From 57.5 % at
+    # 12:00 on day 4, +10.6 % an hour: full at 16:00.
+    def shape(h: float) -> float:
+        return rotated_daily(h) + 10 * max(0.0, h - 84)
+
+    found = alerts(trace(88 / 24, shape, step))
+    crit = [a for a in found if a.status is Status.CRITICAL]
+    assert [a for a in found if a.at_hours < 84] == []
+    assert len(crit) == 1, "critical from the first page on, no flapping"
+    assert crit[0].at_hours - 84 <= 2
+    assert 88 - crit[0].at_hours >= 2
+    assert crit[0].hours_to_full == pytest.approx(88 - crit[0].at_hours, rel=0.25)
+
+
+@pytest.mark.parametrize("step", SPARSE)
+def test_a_disk_that_fills_in_hours_is_critical_in_time_when_checked_rarely(
+        step: float) -> None:
+    # The same runaway checked every 10 to 30 minutes: fewer samples than the fast trend
+    # has buckets, still a trend once they span more than half its window.
+    flat = trace(2, lambda h: 50.0, step)
+    runaway = trace(5 / 24, lambda h: 50 + 10 * h, step, seed=2, start=START + 2 * DAY)
+    found = alerts(flat + runaway)
+    assert found and found[0].status is Status.CRITICAL
+    assert found[0].at_hours - 48 <= 2
+    assert 53 - found[0].at_hours >= 3
+
+
+@pytest.mark.parametrize("step", [*STEPS, *SPARSE])
+@pytest.mark.parametrize("make", [
+    pytest.param(lambda step: trace(1 / 24, lambda h: 40 + 10 * h, step), id="the-first-hour"),
+    pytest.param(lambda step: trace(2, lambda h: 50.0, step)
+                 + trace(1 / 24, lambda h: 50 + 10 * h, step, start=START + 2 * DAY + 2 * HOUR),
+                 id="an-hour-after-a-2h-gap"),
+])
+def test_half_a_window_or_less_gives_no_fast_forecast_at_any_interval(
+        step: float, make: Callable[[float], Trace]) -> None:
+    state = Forecaster(DEFAULTS)
+    for t, v in make(step):
+        judge_forecast(state, t, v)
+    state.flush()
+    fast = state.trends[1]
+    assert fast.hours_to_full is None and math.isnan(fast.slope)
+
+
 @pytest.mark.parametrize("step", STEPS)
 def test_a_disk_that_fills_on_its_first_day_warns_in_time_without_paging(
         step: float) -> None:
@@ -280,7 +336,84 @@ def test_a_leak_on_top_of_a_saw_tooth_still_alerts(step: float) -> None:
     assert [a for a in found if a.at_hours >= 72]
 
 
+def rotation_stops(rate: float, days: float = 14) -> Shape:
+    """/var fills ``rate`` points a day from 50 % and is rotated every midnight, until
+    logrotate breaks after ``days``: from then on it keeps filling at the same rate."""
+    def shape(h: float) -> float:
+        d = h / 24
+        return 50 + rate * (d % 1 if d < days else d - days)
+    return shape
+
+
 @pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize("rate", [10.0, 15.0, 25.0])
+def test_a_log_rotation_that_stops_warns_within_a_day_of_the_missed_rotation(
+        step: float, rate: float) -> None:
+    # The first rotation missed is at day 15 00:00; full at day 14 + 50 / rate.
+    full_at = (14 + 50 / rate) * 24
+    found = alerts(trace(14 + 50 / rate, rotation_stops(rate), step, noise=0.05))
+    assert found, "the fill never alerted"
+    first = found[0]
+    assert first.status is Status.WARNING
+    assert 15 * 24 <= first.at_hours <= 15 * 24 + 6
+    assert first.hours_to_full == pytest.approx(full_at - first.at_hours, rel=0.1)
+
+
+def jittered(step: float, days: float, minutes: float, *, seed: int = 1) -> Trace:
+    """A saw-tooth of 15 points a day from 50 % rotated at a random time up to ``minutes``
+    either side of midnight."""
+    rng = random.Random(seed)
+    cuts = [0.0] + [d * DAY + rng.uniform(-minutes, minutes) * MINUTE
+                    for d in range(1, int(days) + 2)]
+    out = []
+    for i in range(int(days * DAY / step)):
+        t = i * step
+        last = max(c for c in cuts if c <= t)
+        out.append((START + t, 50 + 15 * (t - last) / DAY + rng.gauss(0, 0.05)))
+    return out
+
+
+def staging(h: float) -> float:
+    """A nightly backup writes a 20-point dump to /var from 01:00 to 03:00, uploads and
+    deletes it at 03:30."""
+    d = h % 24
+    return 55 + (0 if d < 1 else 10 * (d - 1) if d < 3 else 20 if d < 3.5 else 0)
+
+
+def staging_early_or_late(h: float) -> float:
+    """The staging file of a backup that starts up to an hour early or late each night."""
+    return staging(h - random.Random(int(h // 24)).uniform(-1, 1))
+
+
+@pytest.mark.parametrize("step", [*STEPS, pytest.param(900.0, id="15m")])
+@pytest.mark.parametrize(("make", "quiet_after"), [
+    pytest.param(lambda step: trace(14, lambda h: 60 + 4 * (h % 6) / 6, step, noise=0.05),
+                 0, id="rotated-every-6h"),
+    pytest.param(lambda step: jittered(step, 14, 60), 0, id="rotated-at-midnight-give-or-take-1h"),
+    pytest.param(lambda step: jittered(step, 14, 90, seed=3), 0,
+                 id="rotated-at-midnight-give-or-take-90m"),
+    pytest.param(lambda step: trace(14, staging, step, noise=0.05), 24, id="nightly-staging-file"),
+    pytest.param(lambda step: trace(14, staging_early_or_late, step, noise=0.05), 24,
+                 id="nightly-staging-file-up-to-an-hour-early-or-late"),
+    pytest.param(lambda step: trace(14, lambda h: staging(h) - 55 + rotated_daily(h), step,
+                                    noise=0.05), 24,
+                 id="nightly-staging-file-on-a-rotated-disk"),
+    pytest.param(lambda step: trace(14, lambda h: 50 + 15 * ((h / 36) % 1), step, noise=0.05),
+                 36, id="rotated-every-36h"),
+    pytest.param(lambda step: [(t, v) for t, v in trace(10, sawtooth, step)
+                               if not 5 * DAY <= t - START < 6 * DAY], 0,
+                 id="a-day-missing"),
+    pytest.param(lambda step: trace(21, lambda h: 55 + (20 if h % 168 < 120 else 8)
+                                    * ((h % 24) / 24), step), 0,
+                 id="quieter-at-weekends"),
+])
+def test_saw_tooth_variants_stay_quiet(step: float, make: Callable[[float], Trace],
+                                       quiet_after: float) -> None:
+    # Whatever a first day shows before its first fall, no forecast from then on.
+    assert [a for a in alerts(make(step)) if a.at_hours >= quiet_after] == []
+
+
+@pytest.mark.parametrize("step", [*STEPS, *SPARSE])
 @pytest.mark.parametrize("noisy", [
     pytest.param(lambda step: trace(14, lambda h: 85.0, step, noise=3.0, seed=3),
                  id="85pct-noise-3"),
@@ -294,7 +427,7 @@ def test_a_noisy_flat_series_stays_quiet_for_two_weeks(
     assert alerts(noisy(step)) == []
 
 
-@pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize("step", [*STEPS, *SPARSE])
 @pytest.mark.parametrize("make", [
     pytest.param(lambda step: trace(3, lambda h: 50.0, step)
                  + trace(3, lambda h: 62.0, step, seed=5, start=START + 3 * DAY + 8 * HOUR),
