@@ -7,6 +7,9 @@ any metric whose thresholds declare a ``limit:``; configured per metric::
       used_percent:
         forecast: {limit: 100, horizon: 7d, window: 2d, crit_horizon: 6h, crit_window: 2h}
 
+(the block is ``forecast_settings``; the robust lines and statistics are
+``forecast_stats``; this module keeps the trends, their state and their words).
+
 Two trends are kept, each over its own window: the slow one (``window``, default 2 days)
 warns when the limit is nearer than ``horizon`` (7 days), so a leak of a few percent a day
 is seen a week ahead; the fast one (``crit_window``, 2 hours) is critical when the limit is
@@ -60,36 +63,37 @@ forecast is beyond 1.5 x that horizon again.
 from __future__ import annotations
 
 import bisect
-import enum
 import math
-import operator
 import struct
 from array import array
-from itertools import accumulate, pairwise
-from typing import Annotated, Any
+from itertools import pairwise
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator, model_validator
-
-from agent.durations import Duration, read_duration
 from agent.model import AlertKey, Finding, Status
-from agent.units import format_duration, format_value, parse_percent, parse_size
+from agent.thresholds import forecast_stats as stats
+from agent.thresholds.forecast_settings import (
+    DAY,
+    FULL,
+    HOUR,
+    ForecastSettings,
+    Heading,
+    default_forecast,
+    parse_limit,
+)
+from agent.thresholds.forecast_stats import HALF_SHARE, NOISE_FACTOR, theil_sen
+from agent.units import format_duration, format_value
+
+__all__ = ["FULL", "ForecastSettings", "Forecaster", "Heading", "Trend", "default_forecast",
+           "explain", "forecast_finding", "hours_to_full", "judge_forecast", "parse_limit",
+           "theil_sen"]
 
 BUCKETS_PER_WINDOW = 24
-DAY = 86400.0
-HOUR = 3600.0
 #: A firing forecast resolves once it is beyond this many horizons again (hysteresis).
 RESOLVE_FACTOR = 1.5
-#: A trend is steady when the rise over its window is this many times the median scatter
-#: of the bucket means around the line (noise alone rarely reaches it).
-NOISE_FACTOR = 3.0
 #: A rise in a cycle is a fill when it beats the same window's the day before by this
 #: many standard deviations of a window's rise (a day has hundreds of windows, and a
-#: wandering metric's rises are not normal: fewer would page on chance) ...
+#: wandering metric's rises are not normal: fewer would page on chance), that deviation
+#: estimated from the median absolute one (``forecast_stats.spread``).
 CHANGE_FACTOR = 8.0
-#: ... estimated as this many median absolute deviations (so for normal noise).
-MAD_SIGMA = 1.4826
-#: ... and each half of the window rises at least this share of the whole window's slope.
-HALF_SHARE = 0.25
 #: A fall within the last day larger than this share of the trend's rise over a day (or
 #: its window, if shorter) marks a cycle: the daily drop of a saw-tooth is its whole rise.
 CYCLE_SHARE = 0.5
@@ -99,125 +103,11 @@ CYCLE_GRACE = 2 * HOUR
 #: A trend needs at least this many known buckets (samples, where they are sparser than
 #: its buckets), besides more than half a window of time known.
 MIN_BUCKETS = 4
-#: A window not given is its horizon divided by this (7 days: 2 days) ...
-WINDOW_SHARE = 3.5
-#: ... or, for the fast trend, by this (6 hours: 2 hours) ...
-CRIT_WINDOW_SHARE = 3.0
-#: ... and at most this long (a longer window is slow to see that a fill stopped).
-MAX_WINDOW = 7 * DAY
 #: A forecast this young (since its first sample) warns but never pages.
 FIRST_DAY = DAY
-#: The default limit of a metric that fills up (used percent of a disk, inodes, memory).
-FULL = 100.0
 _FORMAT = 2
 _HEAD = struct.Struct("<BBd")
 _TREND = struct.Struct("<ddqdddBI")
-
-
-class Heading(enum.Enum):
-    """Which way the metric moves towards its limit: used space rises, free space falls."""
-
-    RISING = "rising"
-    FALLING = "falling"
-
-
-def parse_limit(v: Any) -> Any:
-    """A limit as written: ``100``, ``"95%"``, ``"500GiB"``; other types are left to pydantic."""
-    if isinstance(v, str):
-        text = v.strip()
-        if text.endswith("%"):
-            return parse_percent(text)
-        try:
-            return float(text)
-        except ValueError:
-            return parse_size(text)
-    return v
-
-
-def _optional_duration(v: Any) -> Any:
-    """``crit_horizon: false`` (or 0, or null) turns the critical forecast off."""
-    if v is None or v is False:
-        return None
-    seconds = read_duration(v)
-    return seconds or None
-
-
-class ForecastSettings(BaseModel):
-    """The ``forecast:`` block of a metric: the limit, how soon is too soon, the trend windows.
-
-    ``limit`` is in the metric's unit (``100``, ``95%``, ``500GiB``); ``direction`` is
-    ``rising`` (default: used space, queue length) or ``falling`` (free space towards a
-    floor). ``horizon`` (default 7d) is how far ahead the slow trend, taken over ``window``
-    (default horizon / 3.5, so 2d; at least 1h), alerts at ``severity`` (warning);
-    ``crit_horizon`` (default 6h; ``false`` turns it off) is how far ahead the fast trend,
-    over ``crit_window`` (default crit_horizon / 3, so 2h; at least 1h), alerts critical.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    limit: Annotated[float, BeforeValidator(parse_limit)]
-    direction: Heading = Heading.RISING
-    horizon: Duration = 7 * DAY
-    window: Duration = 2 * DAY
-    severity: Status = Status.WARNING
-    crit_horizon: Annotated[float | None, BeforeValidator(_optional_duration)] = 6 * HOUR
-    crit_window: Duration = 2 * HOUR
-
-    @model_validator(mode="before")
-    @classmethod
-    def _windows_follow_horizons(cls, data: Any) -> Any:
-        """A window not given is its horizon / 3.5 (the slow one) or / 3 (the fast one),
-        at least 1h: ``horizon: 12h`` looks at the last 3.4 hours, not two days."""
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        for window, horizon, share in (("window", "horizon", WINDOW_SHARE),
-                                       ("crit_window", "crit_horizon", CRIT_WINDOW_SHARE)):
-            if window in data or data.get(horizon) in (None, False):
-                continue
-            try:
-                seconds = read_duration(data[horizon])
-            except (ValueError, TypeError, OverflowError):
-                continue  # the horizon's own check says what is wrong with it
-            if seconds > 0:
-                data[window] = min(max(seconds / share, HOUR), MAX_WINDOW)
-        return data
-
-    @field_validator("severity", "direction", mode="before")
-    @classmethod
-    def _lower(cls, v: Any) -> Any:
-        return v.strip().lower() if isinstance(v, str) else v
-
-    @model_validator(mode="after")
-    def _sane(self) -> ForecastSettings:
-        if not math.isfinite(self.limit):
-            raise ValueError("limit must be a finite number")
-        if self.horizon <= 0:
-            raise ValueError("horizon must be longer than 0s")
-        if self.window < HOUR:
-            raise ValueError("window must be at least 1h")
-        if self.crit_window < HOUR:
-            raise ValueError("crit_window must be at least 1h")
-        if self.severity not in (Status.WARNING, Status.CRITICAL):
-            raise ValueError("severity must be warning or critical")
-        return self
-
-
-def theil_sen(xs: list[float], ys: list[float]) -> tuple[float, float]:
-    """Median pairwise slope and the median intercept: a line one outlier cannot tilt."""
-    n = len(xs)
-    slopes = [(ys[j] - y) / (xs[j] - x) for i, (x, y) in enumerate(zip(xs, ys, strict=True))
-              for j in range(i + 1, n) if xs[j] != x]
-    slopes.sort()
-    if not slopes:
-        return 0.0, ys[-1]
-    slope = _median(slopes)
-    return slope, _median(sorted(y - slope * x for x, y in zip(xs, ys, strict=True)))
-
-
-def _median(v: list[float]) -> float:
-    n = len(v)
-    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
 
 
 class Trend:
@@ -292,7 +182,7 @@ class Trend:
         """Recompute the forecast from the full buckets before ``idx``."""
         ks, ys = self._known(idx - BUCKETS_PER_WINDOW, idx)
         self.hours_to_full = None
-        if len(ks) < MIN_BUCKETS or 2 * _covered(ks) <= BUCKETS_PER_WINDOW:
+        if len(ks) < MIN_BUCKETS or 2 * stats.covered(ks) <= BUCKETS_PER_WINDOW:
             self.slope = self.level = math.nan
             return
         hours = self.bucket / HOUR
@@ -314,7 +204,7 @@ class Trend:
                 xs, ys = xs[cut:], ys[cut:]
                 slope, intercept = theil_sen(xs, ys)
                 level = intercept + slope * (idx * self.bucket / HOUR)
-            steady = _steady(xs, ys, slope, intercept, self.window / HOUR)
+            steady = stats.steady(xs, ys, slope, intercept, self.window / HOUR)
         self.slope, self.level = slope, level
         gap = self.limit - level
         if falling:
@@ -339,11 +229,11 @@ class Trend:
         ks, recent = self._known(start, idx)
         if falling:
             recent = [-y for y in recent]  # its saw-tooth jumps up: free space comes back
-        if _largest_fall(recent) <= fall:
+        if stats.largest_fall(recent) <= fall:
             return False, start
         day = bisect.bisect_left(ks, idx - per_day - late)
-        if (day and _largest_fall(recent[day:]) <= fall and _covered(ks[day:]) >= per_day
-                and _median(sorted(recent[-3:])) > max(recent[:day])):
+        if (day and stats.largest_fall(recent[day:]) <= fall and stats.covered(ks[day:]) >= per_day
+                and stats.median(sorted(recent[-3:])) > max(recent[:day])):
             return False, ks[day]
         return True, start
 
@@ -355,7 +245,8 @@ class Trend:
         A cycle repeats: a saw-tooth rises as slowly as yesterday, a nightly staging file
         as fast as at this hour last night. A runaway log on a disk whose logs rotate at
         midnight does not. It is a fill when the change since the same time yesterday is
-        itself a steady rise (as ``_steady`` judges a trend), and the window's rise beats
+        itself a steady rise (as ``forecast_stats.steady`` judges a trend), and the window's
+        rise beats
         the steepest rise of the same window a day before (or up to two hours later, for a
         job whose time varies; at least flat) by more than the noise, and by enough to
         reach the limit within 1.5 horizons on its own, and the latest buckets stand above
@@ -377,11 +268,11 @@ class Trend:
             return False  # heading away, or not near enough to matter
         hours, window_h = self.bucket / HOUR, self.window / HOUR
         pks, diffs = self._pairs(idx - BUCKETS_PER_WINDOW, idx, per_day)
-        if len(pks) < MIN_BUCKETS or 2 * _covered(pks) <= BUCKETS_PER_WINDOW:
+        if len(pks) < MIN_BUCKETS or 2 * stats.covered(pks) <= BUCKETS_PER_WINDOW:
             return False  # the day before was not watched: no proof of a change
         dxs = [k * hours for k in pks]
         change, offset = theil_sen(dxs, diffs)
-        if sign * change <= 0 or not _steady(dxs, diffs, change, offset, window_h):
+        if sign * change <= 0 or not stats.steady(dxs, diffs, change, offset, window_h):
             return False  # (the cycle's own rise would make the window look steady too soon)
         late = min(math.ceil(CYCLE_GRACE / self.bucket), BUCKETS_PER_WINDOW)
         before = max([0.0, *(sign * r for shift in range(late + 1)
@@ -394,22 +285,22 @@ class Trend:
             return False
         _, kept = self._known(idx - self._slots + 1, idx)
         mean_x = sum(xs) / len(xs)
-        tilt = (_spread([b - a for a, b in pairwise(kept)]) / math.sqrt(2) * window_h
+        tilt = (stats.spread([b - a for a, b in pairwise(kept)]) / math.sqrt(2) * window_h
                 / math.sqrt(sum((x - mean_x) ** 2 for x in xs)))
         intercept = level - slope * (idx * self.bucket / HOUR)
-        noise = max(CHANGE_FACTOR * max(_spread(rises), tilt),
-                    NOISE_FACTOR * _scatter(xs, ys, slope, intercept))
+        noise = max(CHANGE_FACTOR * max(stats.spread(rises), tilt),
+                    NOISE_FACTOR * stats.scatter(xs, ys, slope, intercept))
         beyond = sign * slope * window_h - before
         _, then = self._known(idx - per_day - late, idx - per_day + late + 1)
         high = max(sign * y for y in then)  # (the day before was watched: not empty)
         return (beyond > noise and beyond / window_h * reach >= gap
-                and sign * _median(sorted(ys[-3:])) - high > noise)
+                and sign * stats.median(sorted(ys[-3:])) - high > noise)
 
     def _rise(self, end: int) -> float | None:
         """The trend's rise over the window of buckets before ``end`` (None if too little
         of it is known)."""
         ks, ys = self._known(end - BUCKETS_PER_WINDOW, end)
-        if len(ks) < MIN_BUCKETS or 2 * _covered(ks) <= BUCKETS_PER_WINDOW:
+        if len(ks) < MIN_BUCKETS or 2 * stats.covered(ks) <= BUCKETS_PER_WINDOW:
             return None
         hours = self.bucket / HOUR
         return theil_sen([k * hours for k in ks], ys)[0] * self.window / HOUR
@@ -426,17 +317,17 @@ class Trend:
         """
         net = max(1, min(per_day, self._slots - per_day - 1))
         _, now_y = self._known(idx - net, idx)
-        level = _median(sorted(now_y[-3:])) if now_y else math.nan
+        level = stats.median(sorted(now_y[-3:])) if now_y else math.nan
         days = 2 if self._slots > 2 * per_day + net else 1
         changes: list[float] = []
         steady = True
         for back in range(days):
             end = idx - back * per_day
             ks, diffs = self._pairs(end - net, end, per_day)
-            if len(ks) < MIN_BUCKETS or 2 * _covered(ks) < net:
+            if len(ks) < MIN_BUCKETS or 2 * stats.covered(ks) < net:
                 return 0.0, level, False
             change = sum(diffs) / len(diffs)
-            steady = steady and abs(change) > NOISE_FACTOR * _mean_error(diffs)
+            steady = steady and abs(change) > NOISE_FACTOR * stats.mean_error(diffs)
             changes.append(change)
         if len(changes) > 1 and min(changes) / max(changes, key=abs) < HALF_SHARE:
             steady = False
@@ -478,61 +369,6 @@ class Trend:
         self.slope, self.level = slope, level
         self.hours_to_full = None if math.isnan(hours) else hours
         self.cyclic, self.firing = bool(flags & 1), bool(flags & 2)
-
-
-def _covered(ks: list[int]) -> int:
-    """How many buckets of time the known buckets ``ks`` (ascending) stand for: each for the
-    usual distance between them, so samples sparser than the buckets (a check every 15
-    minutes, 5-minute buckets) count for the time they cover, and a gap for nothing."""
-    if len(ks) < 2:
-        return len(ks)
-    steps = sorted(b - a for a, b in pairwise(ks))
-    return len(ks) * steps[(len(steps) - 1) // 2]
-
-
-def _mean_error(v: list[float]) -> float:
-    """The standard error of the mean of ``v``, widened for neighbours that move together
-    (a wandering metric's day-over-day differences are not independent)."""
-    n = len(v)
-    if n < 2:
-        return math.inf
-    m = sum(v) / n
-    dev = [x - m for x in v]
-    var = sum(d * d for d in dev) / (n - 1)
-    if var == 0:
-        return 0.0
-    r = sum(a * b for a, b in pairwise(dev)) / (var * (n - 1))
-    r = min(max(r, 0.0), 0.95)
-    return math.sqrt(var / n * (1 + r) / (1 - r))
-
-
-def _spread(v: list[float]) -> float:
-    """The standard deviation of ``v`` were it normal, from its median absolute deviation
-    (a few outliers, the fall of a saw-tooth, do not widen it)."""
-    mid = _median(sorted(v))
-    return MAD_SIGMA * _median(sorted(abs(x - mid) for x in v))
-
-
-def _scatter(xs: list[float], ys: list[float], slope: float, intercept: float) -> float:
-    """The median distance of the points from the line."""
-    return _median(sorted(abs(y - intercept - slope * x) for x, y in zip(xs, ys, strict=True)))
-
-
-def _steady(xs: list[float], ys: list[float], slope: float, intercept: float,
-            window_h: float) -> bool:
-    """Whether the line is a trend: both halves of the window head its way, and the rise
-    over the window stands out of the scatter around it."""
-    if slope == 0:
-        return False
-    scatter = _scatter(xs, ys, slope, intercept)
-    if abs(slope) * window_h <= NOISE_FACTOR * scatter:
-        return False
-    mid = len(xs) // 2
-    for part in (slice(None, mid), slice(mid, None)):
-        half, _ = theil_sen(xs[part], ys[part])
-        if half / slope < HALF_SHARE:
-            return False
-    return True
 
 
 class Forecaster:
@@ -648,14 +484,6 @@ class Forecaster:
         return self
 
 
-def _largest_fall(ys: list[float]) -> float:
-    """The largest drop from an earlier high to a later low (0 for a rising series)."""
-    if not ys:
-        return 0.0
-    fall: float = max(map(operator.sub, accumulate(ys, max), ys))
-    return fall
-
-
 def hours_to_full(samples: list[tuple[float, float]], settings: ForecastSettings) -> float | None:
     """Hours until ``settings.limit`` from ``(epoch seconds, value)`` samples, or None."""
     f = Forecaster(settings)
@@ -705,8 +533,3 @@ def explain(state: Forecaster, metric: str) -> str:
             else f" over the last {format_duration(tr.window)}")
     when = "now" if hours <= 0 else f"in about {format_duration(hours * 3600)}"
     return f"{metric} will reach {limit} {when} ({way} {rate} {per}{over})"
-
-
-def default_forecast(limit: float = FULL, **changes: Any) -> ForecastSettings:
-    """The forecast a kind turns on by default for a metric that fills up towards ``limit``."""
-    return ForecastSettings.model_validate({"limit": limit, **changes})
