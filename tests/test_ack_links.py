@@ -80,14 +80,20 @@ def _incident(acked: bool = False) -> Incident:
                     acked_at=1.0 if acked else None, acked_by="bob" if acked else None)
 
 
-def test_opening_a_link_never_acknowledges_only_the_button_does() -> None:
+def _recording_page() -> tuple[AckEndpoint, list[tuple[str, str, str]]]:
+    """The page of INCIDENT's link, and the acknowledgements it made (incident, by,
+    comment)."""
     done: list[tuple[str, str, str]] = []
 
     def ack(incident: str, by: str, comment: str) -> Incident:
         done.append((incident, by, comment))
         return _incident(acked=True)
 
-    page = AckEndpoint(LINKS, lambda i: _incident() if i == INCIDENT else None, ack)
+    return AckEndpoint(LINKS, lambda i: _incident() if i == INCIDENT else None, ack), done
+
+
+def test_opening_a_link_never_acknowledges_only_the_button_does() -> None:
+    page, done = _recording_page()
     path = "/ack/" + LINKS.token(INCIDENT)
     shown = page.answer(Request("GET", path, {}))
     assert shown.status is HTTPStatus.OK and done == []
@@ -101,13 +107,7 @@ def test_opening_a_link_never_acknowledges_only_the_button_does() -> None:
 
 
 def test_a_name_and_comment_from_the_form_keep_no_control_character() -> None:
-    done: list[tuple[str, str, str]] = []
-
-    def ack(incident: str, by: str, comment: str) -> Incident:
-        done.append((incident, by, comment))
-        return _incident(acked=True)
-
-    page = AckEndpoint(LINKS, lambda i: _incident() if i == INCIDENT else None, ack)
+    page, done = _recording_page()
     path = "/ack/" + LINKS.token(INCIDENT)
     page.answer(Request("POST", path, {}, b"by=eve%1B%5B2J&comment=on%0Ait%00%07"))
     assert done == [(INCIDENT, "eve\\x1b[2J", "on it\\x00\\x07")]
