@@ -207,7 +207,10 @@ class HttpApi:
             ping = Ping(PingKind.SUCCESS, now)
         elif parts[1] in _ACTIONS:
             ping = Ping(_ACTIONS[parts[1]], now)
-        elif parts[1].isdigit() and len(parts[1]) <= 3 and int(parts[1]) <= 255:
+        # ASCII digits only: str.isdigit() also takes a superscript two (which int()
+        # refuses: a 500) and a fullwidth three (which int() reads as 3).
+        elif parts[1].isascii() and parts[1].isdigit() and len(parts[1]) <= 3 \
+                and int(parts[1]) <= 255:
             ping = Ping.from_exit_code(int(parts[1]), now)
         else:
             return Response.text(HTTPStatus.NOT_FOUND, "after the name: start, fail or an "

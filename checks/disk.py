@@ -160,6 +160,14 @@ def select_mounts(mounts: Iterable[Mount], exclude_mounts: Sequence[str] = (),
     return sorted(by_device.values(), key=lambda m: m.mountpoint)
 
 
+def shown_mount(mountpoint: str) -> str:
+    """A mount point as text for labels and summaries: the bytes of a name that is not
+    UTF-8 (psutil hands them over as lone surrogates, which the store, a log line or
+    /metrics cannot hold, so every result of the check was lost) written out as ``\\xff``;
+    the real path is still what is measured."""
+    return os.fsencode(mountpoint).decode("utf-8", "backslashreplace")
+
+
 def mount_of(path: str, mounts: Iterable[Mount]) -> str:
     """The mount point holding an absolute, resolved ``path`` (the longest matching one)."""
     best = "/"
@@ -237,9 +245,10 @@ class DiskCheck(Check[DiskOptions]):
         if found is None:
             return CheckResult.failed(Status.CRITICAL, f"path {path} does not exist")
         at_mount = path.rstrip("/") == found.mount.rstrip("/")
-        where = found.mount if at_mount else f"{path} (on {found.mount})"
+        mount = shown_mount(found.mount)
+        where = mount if at_mount else f"{path} (on {mount})"
         return CheckResult.ok(f"{where} {found.usage.text()}",
-                              samples=found.usage.samples(found.mount))
+                              samples=found.usage.samples(mount))
 
     async def _run_all(self, ctx: CheckContext, deadline: float) -> CheckResult:
         try:
@@ -259,15 +268,16 @@ class DiskCheck(Check[DiskOptions]):
         measured: list[tuple[str, DiskUsage]] = []
         problems: list[str] = []
         for m, res in zip(mounts, results, strict=True):
+            mount = shown_mount(m.mountpoint)
             if isinstance(res, DiskUsage):
-                measured.append((m.mountpoint, res))
+                measured.append((mount, res))
             elif isinstance(res, PermissionError):
                 # Another user's FUSE mount and the like: not ours to watch.
-                ctx.logger.debug("disk: skipping %s: %s", m.mountpoint, res)
+                ctx.logger.debug("disk: skipping %s: %s", mount, res.strerror or res)
             elif isinstance(res, TimeoutError):
-                problems.append(f"{m.mountpoint} not responding ({res})")
+                problems.append(f"{mount} not responding ({res})")
             elif isinstance(res, OSError):
-                problems.append(f"{m.mountpoint}: {res.strerror or res}")
+                problems.append(f"{mount}: {res.strerror or res}")
             else:
                 raise res
         samples = [s for mp, usage in measured for s in usage.samples(mp)]

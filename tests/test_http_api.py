@@ -112,6 +112,11 @@ async def test_names_are_percent_decoded(server: Server, client: httpx.AsyncClie
     ("/ping/nosuch/fail", "no heartbeat check named 'nosuch'"),
     ("/ping/nightly/256", "exit code 0-255"),
     ("/ping/nightly/-1", "exit code 0-255"),
+    # Digits of other scripts are no exit code: a superscript two (int() refuses it: it
+    # was a 500), a fullwidth three and an Arabic-Indic three (int() takes them).
+    ("/ping/nightly/%C2%B2", "exit code 0-255"),
+    ("/ping/nightly/%EF%BC%93", "exit code 0-255"),
+    ("/ping/nightly/%D9%A3", "exit code 0-255"),
     ("/ping/nightly/finish", "start, fail or an exit code"),
     ("/ping/nightly/fail/3", "use /ping/NAME"),
     ("/ping", "use /ping/NAME"),

@@ -280,6 +280,29 @@ def test_select_mounts_keeps_only_real_writable_distinct_filesystems(
     assert [m.mountpoint for m in got] == expected
 
 
+@pytest.mark.parametrize("kind", ["all", "path"])
+async def test_disk_mount_point_that_is_not_utf8_is_labelled_as_text(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    # A mount point named in bytes that are not UTF-8 comes from psutil with lone
+    # surrogates: labels made of them could not be stored, so every result was lost.
+    raw = os.fsdecode(bytes(tmp_path) + b"/x\xffy")
+    os.mkdir(raw)
+    link = tmp_path / "link"
+    link.symlink_to(raw)  # a path option is text; it may still lead onto such a mount
+    monkeypatch.setattr("checks.disk.read_mount_table",
+                        lambda: [mnt("/dev/root", "/"), mnt("/dev/loop7", raw)])
+    options = DiskOptions(all=True) if kind == "all" else DiskOptions(path=str(link))
+    result = await DiskCheck("disk", options).run(ctx())
+    assert result.status is Status.OK, result.summary
+    shown = f"{tmp_path}/x\\xffy"
+    assert shown in values(result, "used_percent")
+    assert shown in result.summary
+    result.summary.encode()
+    for sample in result.samples:
+        for name, value in sample.labels:
+            (name + value).encode()
+
+
 def test_select_mounts_judges_a_mount_point_by_its_topmost_mount() -> None:
     table = [mnt("/dev/sda3", "/data"), mnt("tmpfs", "/data", "tmpfs")]
     assert select_mounts(table) == []
