@@ -7,6 +7,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from agent.textsafe import visible
+
 Labels = tuple[tuple[str, str], ...]
 
 
@@ -135,6 +137,32 @@ class CheckResult:
             elif not math.isfinite(s.value):
                 found.append(f"metric {s.metric} is {s.value}")
         return found
+
+
+    def printable(self) -> CheckResult:
+        """This result with every character of its summary, error, metric names and
+        labels that a terminal, the journal, the store or /metrics cannot take as it is
+        (an escape sequence, a NUL, a file name's stray bytes) written out (``\\x1b``):
+        whatever a check, built in or not, put there (checks escape their own text)."""
+        error = self.error
+        if self.summary.isprintable() and (error is None or _lines_printable(error)) \
+                and all(_printable(s) for s in self.samples):
+            return self
+        samples = tuple(s if _printable(s) else Sample(
+            visible(s.metric), s.value, tuple((visible(k), visible(v)) for k, v in s.labels))
+            for s in self.samples)
+        if error is not None:  # an error may take lines (a plugin's stderr): they stay
+            error = "\n".join(visible(line) for line in error.split("\n"))
+        return CheckResult(self.status, visible(self.summary), samples, error)
+
+
+def _lines_printable(text: str) -> bool:
+    return all(line.isprintable() for line in text.split("\n"))
+
+
+def _printable(s: Sample) -> bool:
+    return s.metric.isprintable() and all(k.isprintable() and v.isprintable()
+                                          for k, v in s.labels)
 
 
 def _samples(metrics: Mapping[str, float] | None,

@@ -136,7 +136,14 @@ async def _within_loop_time(seconds: float, work: Awaitable[T]) -> asyncio.Futur
 
 async def execute(job: Job, clock: Clock) -> Execution:
     """Run a job once under its timeout; every failure becomes an UNKNOWN result with the
-    error kept, and the outcome says which failure it was."""
+    error kept, and the outcome says which failure it was. Its texts are printable
+    (``CheckResult.printable``): what a check or an exception put there can reach no
+    terminal, log line or store raw."""
+    run = await _execute(job, clock)
+    return Execution(run.result.printable(), run.outcome)
+
+
+async def _execute(job: Job, clock: Clock) -> Execution:
     done = await within(clock, job.timeout, job.run())
     if done is None:
         return Execution(CheckResult.unknown(f"timed out after {format_duration(job.timeout)}"),

@@ -17,7 +17,7 @@ import pytest
 
 from agent.clock import FakeClock
 from agent.errors import CheckError
-from agent.model import CheckResult, Sample, Status
+from agent.model import CheckResult, Sample, Status, make_labels
 from agent.scheduler import Job, RunOutcome, Scheduler, execute
 
 T0 = FakeClock().now()
@@ -93,6 +93,34 @@ async def test_a_run_ends_with_its_outcome_and_a_failure_becomes_unknown(
     if outcome is not RunOutcome.COMPLETED:
         assert execution.result.status is Status.UNKNOWN
         assert execution.result.error
+
+
+async def _raw_text() -> CheckResult:
+    return CheckResult.ok("\x1b[2Jfine", samples=[
+        Sample("used", 1.0, make_labels({"mount": "/mnt/x\udcffy"}))])
+
+
+async def _raises_raw() -> CheckResult:
+    raise RuntimeError("bad \x00 byte")
+
+
+@pytest.mark.parametrize(("run", "summary", "labels"), [
+    (_raw_text, "\\x1b[2Jfine", (("mount", "/mnt/x\\udcffy"),)),
+    (_raises_raw, "check crashed: RuntimeError: bad \\x00 byte", None),
+])
+async def test_what_a_check_says_reaches_no_terminal_or_store_raw(
+        run: Callable[[], Awaitable[CheckResult]], summary: str,
+        labels: tuple[tuple[str, str], ...] | None) -> None:
+    # A third-party check, or an exception's message: an escape sequence would act on the
+    # terminal of whoever reads the log, and a stray surrogate made the store refuse the
+    # whole result (every alert of the check lost).
+    execution = await execute(Job("c", 60, 5, run), FakeClock())
+    assert execution.result.summary == summary
+    assert execution.result.summary.isprintable()
+    if labels is not None:
+        (sample,) = execution.result.samples
+        assert sample.labels == labels
+        sample.series.encode("utf-8")  # the store and /metrics can hold it
 
 
 async def test_a_run_that_overruns_is_cancelled_at_its_timeout() -> None:
