@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from agent.textsafe import visible
@@ -154,6 +154,21 @@ class CheckResult:
         if error is not None:  # an error may take lines (a plugin's stderr): they stay
             error = "\n".join(visible(line) for line in error.split("\n"))
         return CheckResult(self.status, visible(self.summary), samples, error)
+
+
+    def scrubbed(self, scrub: Callable[[str], str]) -> CheckResult:
+        """This result with ``scrub`` (the log's scrubber of configured secrets) applied to
+        its summary, error, metric names and labels: a plugin or server that echoes a
+        token puts it nowhere (store, notifications, API)."""
+        summary = scrub(self.summary)
+        error = None if self.error is None else scrub(self.error)
+        samples = tuple(Sample(m, s.value, tuple((scrub(k), scrub(v)) for k, v in s.labels))
+                        if (m := scrub(s.metric)) != s.metric or any(
+                            scrub(k) != k or scrub(v) != v for k, v in s.labels) else s
+                        for s in self.samples)
+        if (summary, error, samples) == (self.summary, self.error, self.samples):
+            return self
+        return CheckResult(self.status, summary, samples, error)
 
 
 def _lines_printable(text: str) -> bool:

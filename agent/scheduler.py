@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from agent import logs
 from agent.clock import Clock, SystemClock
 from agent.errors import CheckError
 from agent.model import CheckResult
@@ -137,10 +138,11 @@ async def _within_loop_time(seconds: float, work: Awaitable[T]) -> asyncio.Futur
 async def execute(job: Job, clock: Clock) -> Execution:
     """Run a job once under its timeout; every failure becomes an UNKNOWN result with the
     error kept, and the outcome says which failure it was. Its texts are printable
-    (``CheckResult.printable``): what a check or an exception put there can reach no
-    terminal, log line or store raw."""
+    (``CheckResult.printable``) and hold no configured secret (``CheckResult.scrubbed``):
+    what a check or an exception put there reaches no terminal, log line, store or
+    notification raw."""
     run = await _execute(job, clock)
-    return Execution(run.result.printable(), run.outcome)
+    return Execution(run.result.printable().scrubbed(logs.scrubber.scrub), run.outcome)
 
 
 async def _execute(job: Job, clock: Clock) -> Execution:

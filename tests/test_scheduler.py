@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from agent import logs
 from agent.clock import FakeClock
 from agent.errors import CheckError
 from agent.model import CheckResult, Sample, Status, make_labels
@@ -121,6 +122,21 @@ async def test_what_a_check_says_reaches_no_terminal_or_store_raw(
         (sample,) = execution.result.samples
         assert sample.labels == labels
         sample.series.encode("utf-8")  # the store and /metrics can hold it
+
+
+async def test_a_configured_secret_a_check_echoes_is_masked_in_its_result() -> None:
+    # The listener's token, a DSN's password: registered with the log's scrubber when the
+    # config is read, and then hidden in what any check says, not only in log lines.
+    token = "tok-5e1b7c0a9d2f4e8b"
+    logs.scrubber.add([token])
+
+    async def echoes() -> CheckResult:
+        return CheckResult.failed(Status.CRITICAL, f"401 for Bearer {token}",
+                                  error=f"curl: Authorization: Bearer {token}")
+
+    execution = await execute(Job("c", 60, 5, echoes), FakeClock())
+    assert token not in execution.result.summary + (execution.result.error or "")
+    assert execution.result.summary == "401 for Bearer ****"
 
 
 async def test_a_run_that_overruns_is_cancelled_at_its_timeout() -> None:
