@@ -22,17 +22,18 @@ are kept ``agent.history.raw``, 48 h by default).
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import math
 import sqlite3
 import time
+from pathlib import Path
 from typing import Any
 
 from agent.cli.incidents_cmd import _since
 from agent.cli.usage import UsageError
 from agent.config.models import Config
 from agent.history.report import Span, UptimeFigures, figures, no_data
+from agent.state_lock import holder_pid
 from agent.units import format_duration
 
 
@@ -60,8 +61,7 @@ def run(args: argparse.Namespace) -> int:
         if args.check not in names:
             raise UsageError(f"no check is named {args.check!r} in {config.source}")
         names = [args.check]
-    now = time.time()
-    span = Span(now - args.since, now, _local_zone())
+    span = span_of(args.since, time.time(), config.agent.state_dir)
     found = read(config, names, span)
     if args.json:
         print(json.dumps({"since": span.since, "until": span.until,
@@ -76,9 +76,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _local_zone() -> datetime.tzinfo:
-    zone = datetime.datetime.now().astimezone().tzinfo
-    return zone if zone is not None else datetime.UTC
+def span_of(seconds: float, now: float, state_dir: Path) -> Span:
+    """The last ``seconds`` up to ``now``, its budget of the local month, live while an
+    agent holds ``state_dir``."""
+    # The local zone itself (None), not the offset it has now: a month that starts in
+    # summer time and ends in winter time is an hour longer.
+    return Span(now - seconds, now, None, live=holder_pid(state_dir) is not None)
 
 
 def read(config: Config, names: list[str], span: Span) -> list[UptimeFigures]:

@@ -100,15 +100,23 @@ class HistoryQueries:
         first = points[0].start if points else None
         return [weighted_quantile(points, q) for q in quantiles], first
 
-    def outages(self, check: str, since: float, until: float) -> list[Outage]:
-        """The check's outages that overlap [since, until), cut to it, oldest first."""
+    def outages(self, check: str, since: float, until: float, *, live: bool = True
+                ) -> list[Outage]:
+        """The check's outages that overlap [since, until), cut to it, oldest first.
+
+        ``live``: an agent records now, so an outage left open goes on. Else one left open
+        ended at its last CRITICAL run, as the next start will end it: the time no agent
+        watched is no data, not downtime."""
+        open_end = "?" if live else "last_down_at"
+        args = (check, until, math.inf, since) if live else (check, until, since)
         rows = self.conn.execute(
             "SELECT started_at, last_down_at, ended_at FROM history_outages "
-            "WHERE check_name = ? AND started_at < ? AND coalesce(ended_at, ?) > ? "
-            "ORDER BY started_at", (check, until, math.inf, since)).fetchall()
+            f"WHERE check_name = ? AND started_at < ? AND coalesce(ended_at, {open_end}) > ? "
+            "ORDER BY started_at", args).fetchall()
         out = []
         for started, last_down, ended in rows:
-            end = min(float(ended), until) if ended is not None else None
+            stop = last_down if ended is None and not live else ended
+            end = min(float(stop), until) if stop is not None else None
             out.append(Outage(check, max(float(started), since), float(last_down), end))
         return out
 
@@ -178,6 +186,10 @@ class HistoryQueries:
         hours_until = min(-(-first5 // HOUR) * HOUR if first5 is not None else rollups_until,
                           rollups_until)
         lo = math.ceil(since)
+        if first5 is not None and first5 // HOUR * HOUR < lo:
+            # The hour the 5-minute rows begin in began before the span: its row does not
+            # count here, so its 5-minute rows do (a fresh agent's first hour).
+            hours_until = min(hours_until, lo)
         out: list[tuple[str, float, float, int]] = []
         # Packed days hold the hours before the first one left in ``history_1h``.
         days_until = hours_until if first1 is None else min(first1, hours_until)

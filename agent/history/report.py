@@ -64,21 +64,29 @@ class Span:
 
     since: float
     until: float
-    tz: datetime.tzinfo
+    #: The zone of the budget's month; None: the system's local time, with its changes
+    #: between summer and winter time (a fixed offset would shift the month's edges).
+    tz: datetime.tzinfo | None
+    #: Whether an agent records at ``until`` (else an outage left open ended at its last
+    #: CRITICAL run: the time since is no data).
+    live: bool = True
 
 
-def month_bounds(at: float, tz: datetime.tzinfo) -> tuple[float, float, str]:
-    """The start and end (epoch) of the local calendar month holding ``at``, and its name."""
+def month_bounds(at: float, tz: datetime.tzinfo | None) -> tuple[float, float, str]:
+    """The start and end (epoch) of the calendar month of ``tz`` holding ``at`` (None: of
+    the system's local time), and its name."""
+    # Naive datetimes are the system's local time, each with its own offset.
     day = datetime.datetime.fromtimestamp(at, tz)
     first = datetime.datetime(day.year, day.month, 1, tzinfo=tz)
     nxt = datetime.datetime(day.year + day.month // 12, day.month % 12 + 1, 1, tzinfo=tz)
     return first.timestamp(), nxt.timestamp(), f"{day.year:04d}-{day.month:02d}"
 
 
-def downtime(history: HistoryQueries, check: str, since: float, until: float
-             ) -> tuple[int, float, float]:
-    """Outages, their total and the longest, over [since, until)."""
-    found = history.outages(check, since, until)
+def downtime(history: HistoryQueries, check: str, since: float, until: float, *,
+             live: bool = True) -> tuple[int, float, float]:
+    """Outages, their total and the longest, over [since, until) (``live``: as
+    ``Span.live``)."""
+    found = history.outages(check, since, until, live=live)
     lasted = [o.lasted(until) for o in found]
     return len(found), sum(lasted), max(lasted, default=0.0)
 
@@ -87,12 +95,14 @@ def figures(history: HistoryQueries, check: str, span: Span, *, incidents: int =
             slo: float | None = None) -> UptimeFigures:
     """``check``'s figures over ``span`` (``slo``: its target in percent)."""
     up, runs = history.counts(check, span.since, span.until)
-    outages, total, longest = downtime(history, check, span.since, span.until)
+    outages, total, longest = downtime(history, check, span.since, span.until,
+                                       live=span.live)
     (p50, p95), response_from = history.response_percentiles(check, span.since, span.until)
     budget = None
     if slo is not None:
         start = month_bounds(span.until, span.tz)[0]
-        budget = error_budget(slo, span, downtime(history, check, start, span.until)[1])
+        budget = error_budget(slo, span, downtime(history, check, start, span.until,
+                                                  live=span.live)[1])
     return UptimeFigures(
         check=check, uptime_percent=100.0 * up / runs if runs else None, runs=runs,
         outages=outages, incidents=incidents, downtime_seconds=round(total, 3),

@@ -273,3 +273,24 @@ def test_while_the_database_cannot_be_written_samples_are_dropped_not_held(
     assert history.outages("web", T0, T0 + HOUR) == [
         Outage("web", T0 + 10 * 60, T0 + 19 * 60, T0 + 20 * 60)]
     assert history.counts("web", T0, T0 + HOUR) == (6.0, 6)
+
+
+#: A fresh agent's first half hour (T0 + 30m on), 5-minute rows and their hour row: the
+#: first 10 minutes down. (span, expected (up, runs))
+SPAN_IN_THE_FIRST_HOUR = [
+    ("from before the history began", (T0, T0 + 2 * HOUR), (20, 30)),
+    ("from inside the hour it began in", (T0 + 600, T0 + 2 * HOUR), (20, 30)),
+    ("from inside its first 5 minutes", (T0 + 1900, T0 + 2 * HOUR), (20, 25)),
+    ("from a later hour", (T0 + HOUR, T0 + 2 * HOUR), (0, 0)),
+]
+
+
+@pytest.mark.parametrize(("span", "expected"), [c[1:] for c in SPAN_IN_THE_FIRST_HOUR],
+                         ids=[c[0] for c in SPAN_IN_THE_FIRST_HOUR])
+def test_a_span_starting_in_the_hour_the_history_began_reads_its_5_minute_rows(
+        span: tuple[float, float], expected: tuple[float, int]) -> None:
+    conn = _conn_with(
+        [Rollup(1, HOUR, int(T0), 30, 0.0, 1.0, 2 / 3)]
+        + [Rollup(1, FIVE_MINUTES, int(T0 + 1800 + i * 300), 5, v, v, v)
+           for i, v in enumerate((0.0, 0.0, 1.0, 1.0, 1.0, 1.0))], [])
+    assert HistoryQueries(conn).counts("web", *span) == expected

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from agent.cli.uptime_cmd import span_of
 from agent.history.report import Span, error_budget, month_bounds
 
 UTC = datetime.UTC
@@ -41,3 +45,45 @@ def test_december_ends_at_the_new_year() -> None:
     assert name == "2026-12"
     assert end - start == 31 * 86400
     assert end == datetime.datetime(2027, 1, 1, tzinfo=UTC).timestamp()
+
+
+def _utc(*when: int) -> float:
+    return datetime.datetime(*when, tzinfo=UTC).timestamp()
+
+
+#: (zone, a moment, (month, its first moment and the next month's, in UTC))
+LOCAL_MONTHS = [
+    # New York: November starts in summer time (-4) and ends in winter time (-5).
+    ("America/New_York", _utc(2026, 11, 15, 12), ("2026-11", _utc(2026, 11, 1, 4),
+                                                  _utc(2026, 12, 1, 5))),
+    ("America/New_York", _utc(2026, 3, 15, 12), ("2026-03", _utc(2026, 3, 1, 5),
+                                                 _utc(2026, 4, 1, 4))),
+    ("America/New_York", _utc(2026, 12, 1, 3), ("2026-11", _utc(2026, 11, 1, 4),
+                                                _utc(2026, 12, 1, 5))),
+    ("Asia/Kolkata", _utc(2026, 11, 30, 19), ("2026-12", _utc(2026, 11, 30, 18, 30),
+                                              _utc(2026, 12, 31, 18, 30))),
+    ("UTC", _utc(2026, 11, 30, 19), ("2026-11", _utc(2026, 11, 1), _utc(2026, 12, 1))),
+]
+
+
+@pytest.fixture
+def local_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    try:
+        yield monkeypatch
+    finally:
+        monkeypatch.undo()  # TZ as it was (set or not), then the zone read from it again
+        time.tzset()
+
+
+@pytest.mark.parametrize(("zone", "at", "expected"), LOCAL_MONTHS,
+                         ids=[f"{c[0]} {c[2][0]} at {c[1]:.0f}" for c in LOCAL_MONTHS])
+def test_the_local_month_follows_the_systems_summer_and_winter_time(
+        local_zone: pytest.MonkeyPatch, tmp_path: Path, zone: str, at: float,
+        expected: tuple[str, float, float]) -> None:
+    local_zone.setenv("TZ", zone)
+    time.tzset()
+    name, start, end = expected
+    span = span_of(86400, at, tmp_path)  # the span ``watchkeeper uptime`` reads
+    assert month_bounds(at, span.tz) == (start, end, name)
+    allowed = error_budget(99.9, span, 0.0).allowed_seconds
+    assert allowed == pytest.approx(0.001 * (end - start))

@@ -114,3 +114,39 @@ def test_uptime_without_any_state_says_no_data(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert [c["uptime_percent"] for c in json.loads(out.stdout)["checks"]] == [None, None]
     assert not (tmp_path / "none").exists()
+
+
+#: (who runs on the state, the downtime of an outage left open 69 minutes ago)
+LEFT_OPEN = [
+    # Nobody watched since its last CRITICAL run: no data, as the next start will say.
+    ("no agent", 9 * 60),
+    ("an agent", 79 * 60),  # it records, so the outage goes on to now
+]
+
+
+@pytest.mark.parametrize(("who", "downtime"), LEFT_OPEN, ids=[c[0] for c in LEFT_OPEN])
+def test_an_outage_left_open_counts_only_while_an_agent_runs(
+        tmp_path: Path, who: str, downtime: float) -> None:
+    from agent.state_lock import StateLock
+
+    now = time.time()
+    start = now - 80 * 60
+    with Store.open(tmp_path / "state") as store:
+        rec = HistoryRecorder(HistorySettings, store, store.query(load_series), start)
+        for i in range(11):  # one OK run, then 10 minutes down; then the agent stopped
+            rec.record("web", Status.OK if i == 0 else Status.CRITICAL, (), 0.1,
+                       start + i * 60)
+        rec.flush(start + 11 * 60, everything=True)
+    config = tmp_path / "config.yaml"
+    config.write_text(CONFIG.format(state=tmp_path / "state"))
+    lock = StateLock.acquire(tmp_path / "state") if who == "an agent" else None
+    try:
+        out = cli("uptime", "--json", "--check", "web", "-c", str(config))
+    finally:
+        if lock is not None:
+            lock.release()
+    assert out.returncode == 0, out.stderr
+    (web,) = json.loads(out.stdout)["checks"]
+    assert web["outages"] == 1
+    assert web["downtime_seconds"] == pytest.approx(downtime, abs=30)
+    assert web["budget"]["used_seconds"] <= web["downtime_seconds"]
