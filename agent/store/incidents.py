@@ -42,15 +42,18 @@ class IncidentQueries:
 
     def incidents(self, since: float | None = None, check: str | None = None,
                   limit: int = 10_000) -> list[Incident]:
-        """Incidents opened at or after ``since`` (of ``check`` when given), oldest first."""
+        """Incidents opened at or after ``since`` (of ``check`` when given), oldest first;
+        past ``limit`` the newest ``limit`` of them (memory stays bounded, and what is left
+        out is the oldest, not the latest)."""
         where = ["opened_at >= ?"]
         args: list[object] = [since if since is not None else float("-inf")]
         if check is not None:
             where.append("check_name = ?")
             args.append(check)
-        return _decoded(self._read(
+        newest = _decoded(self._read(
             f"SELECT id, data FROM incidents WHERE {' AND '.join(where)} "
-            "ORDER BY opened_at, id LIMIT ?", (*args, limit)))
+            "ORDER BY opened_at DESC, id DESC LIMIT ?", (*args, limit)))
+        return newest[::-1]
 
     def incident(self, incident_id: str) -> Incident | None:
         """One incident by id (or by a unique start of its id)."""

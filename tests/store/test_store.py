@@ -15,8 +15,9 @@ import pytest
 
 from agent.alerting.state import AlertEvent, AlertState, EventKind, Phase
 from agent.errors import StateError
+from agent.incidents.record import Incident
 from agent.model import AlertKey, Status
-from agent.store import DB_NAME, Delivery, Store
+from agent.store import DB_NAME, Delivery, Store, writes
 
 T0 = 1_700_000_000.0
 DISK = AlertKey("web1", "disk", "used_percent", (("device", "sda1"), ("mount", "/var")))
@@ -254,3 +255,13 @@ def test_unwritable_state_dir_is_a_state_error(tmp_path: Path) -> None:
             Store.open(d)
     finally:
         subprocess.run(["chattr", "-i", str(d)], check=True)
+
+
+def test_past_the_read_limit_the_newest_incidents_are_the_ones_read(store: Store) -> None:
+    for i in range(5):
+        store.apply([writes.incident(Incident(
+            id=f"inc-{i}", host="web1", check="disk", metric="used_percent",
+            key="web1/disk/used_percent", opened_at=T0 + i, first_bad_at=T0 + i,
+            severity=Status.CRITICAL, worst=Status.CRITICAL))])
+    assert [i.id for i in store.incidents(limit=3)] == ["inc-2", "inc-3", "inc-4"]
+    assert [i.id for i in store.incidents()] == [f"inc-{i}" for i in range(5)]
