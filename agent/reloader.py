@@ -55,7 +55,7 @@ class Reloadable(Protocol):
 
     def load_memory(self, check: str) -> dict[str, Any]: ...
 
-    async def restart_listener(self) -> None: ...
+    async def restart_listener(self, config: Config | None = None) -> None: ...
 
     async def status_text(self) -> str: ...
 
@@ -90,16 +90,31 @@ class Reloader:
         self.last: ReloadOutcome | None = None
         self._lock = asyncio.Lock()
         self._pending = 0
+        self._stopped = False
 
     def request(self) -> None:
         """Schedule a reload (the signal handler's entry)."""
+        if self._stopped:
+            log.warning("config reload not done: the agent is stopping")
+            return
         self._pending += 1
         asyncio.get_running_loop().create_task(self._run(), name="reload")
 
+    def stop(self) -> None:
+        """Reload no more: the agent is stopping (a reload then would start checks and a
+        listener that nothing stops)."""
+        self._stopped = True
+
+    async def finished(self) -> None:
+        """Wait for a reload under way to end, so that shutdown does not close what it is
+        still changing."""
+        async with self._lock:
+            pass
+
     async def _run(self) -> None:
         async with self._lock:
-            if self._pending == 0:
-                return  # folded into the reload that just ran
+            if self._pending == 0 or self._stopped:
+                return  # folded into the reload that just ran, or the agent stops
             self._pending = 0
             try:
                 await self.reload()
@@ -116,6 +131,7 @@ class Reloader:
             changes = plan(agent.config, config)
             if changes.problems:
                 raise ConfigError(list(changes.problems))
+            await self._apply(config, changes)
         except ConfigError as exc:
             self.last = ReloadOutcome(now, tuple(exc.issues))
             log.error("%s; still running on the previous config:", self.last.text())
@@ -126,7 +142,6 @@ class Reloader:
                                                         str(exc)),))
             log.error("%s; still running on the previous config: %s", self.last.text(), exc)
         else:
-            await self._apply(config, changes)
             self.last = ReloadOutcome(now)
             log.info("%s: %s", self.last.text(), changes.summary())
         agent.notifier.ready(await agent.status_text())
@@ -138,6 +153,15 @@ class Reloader:
         fresh = {lc.config.name: lc for lc in build_checks(
             config, agent.clock, agent.http.factory, heartbeats=agent.pings)
             if lc.config.name in changes.added or lc.config.name in changes.changed}
+        if changes.listener:
+            # Before anything has changed: a port that cannot be had (in use) refuses
+            # the reload, and the agent keeps its old config and listener.
+            try:
+                await agent.restart_listener(config)
+            except BaseException:
+                for lc in fresh.values():
+                    await _close(lc)
+                raise
         for name in (*changes.removed, *changes.changed):
             await _close(old_checks[name])
         checks: dict[str, LiveCheck] = {}
@@ -162,8 +186,6 @@ class Reloader:
         agent.scheduler.update([agent.job(lc) for lc in checks.values()],
                                restart=set(changes.changed))
         agent.retire_stale_alerts()
-        if changes.listener:
-            await agent.restart_listener()
 
 
 async def _close(lc: LiveCheck) -> None:

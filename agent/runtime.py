@@ -36,6 +36,7 @@ from agent.incident_desk import IncidentDesk
 from agent.incidents.book import IncidentBook
 from agent.incidents.record import Incident
 from agent.latest import LatestRun, LatestRuns
+from agent.listen_address import parse_listen
 from agent.live_checks import HttpClients, LiveCheck, build_checks, checks_needing
 from agent.live_state import ListenerView, LiveQueue, PingBook, SilenceBook
 from agent.model import STATUS_METRIC, AlertKey, CheckResult, Status
@@ -260,6 +261,7 @@ class Agent:
         """Stop checking and drain the outbox (for at most ``agent.shutdown_drain``); called
         again while draining, stop at once (what is left stays queued)."""
         self._terms += 1
+        self.reloader.stop()
         if self._terms > 1 and self._draining is not None:
             log.warning("stopping at once: undelivered notifications stay queued")
             self._draining.cancel()
@@ -314,10 +316,9 @@ class Agent:
                     task.cancel()
         finally:
             self.notifier.stopping()
+            await self._close_listener()
             self.log_stats()
             releaser.cancel()
-            if self.listener is not None:
-                await self.listener.close()
             if control is not None:
                 await control.close()
             self._draining = asyncio.create_task(self.dispatcher.drain(
@@ -340,6 +341,15 @@ class Agent:
             self.close()
             log.info("watchkeeper stopped")
 
+    async def _close_listener(self) -> None:
+        """Stop taking reloads (waiting for one under way) and close the listener: a
+        reload must not bind it again behind the shutdown."""
+        self.reloader.stop()
+        await self.reloader.finished()
+        if self.listener is not None:
+            await self.listener.close()
+            self.listener = None
+
     def close(self) -> None:
         """Close the store and free the state directory for the next agent (idempotent)."""
         self.writer.close(timeout=0.0)
@@ -347,42 +357,60 @@ class Agent:
         self.notifier.close()
         self.lock.release()
 
-    async def restart_listener(self) -> None:
-        """(Re)bind the local listener to ``agent.listen`` (at start and on reload)."""
-        if self.listener is not None:
-            await self.listener.close()
+    async def restart_listener(self, config: Config | None = None) -> None:
+        """(Re)bind the local listener to ``agent.listen`` of ``config`` (the running one
+        by default; at start and on reload).
+
+        A new port is bound before the old one is let go: when it cannot be had (in use),
+        this raises WatchkeeperError and the agent keeps the listener it had. The same
+        port can only be bound again once it is closed.
+        """
+        config = config or self.config
+        old = self.listener
+        wanted = parse_listen(config.agent.listen) if config.agent.listen else None
+        bind_first = old is None or wanted is None or wanted.port != old.port
+        if old is not None and not bind_first:
             self.listener = None
-        if self.config.agent.listen:
-            # Imported only for an agent with a listener: the rest never pay for them.
-            from agent.agent_metrics import AgentMetrics, IncidentFigures
-            from agent.history.ratios import UptimeRatios, store_query
-            from agent.http_api import serve_agent
-            from agent.store.db import DB_NAME
+            await old.close()
+        fresh = await self._serve(config) if wanted is not None else None
+        if old is not None and bind_first:
+            await old.close()
+        self.listener = fresh
 
-            ratios = UptimeRatios(store_query(self.config.agent.state_dir / DB_NAME),
-                                  self.clock.now, self.clock.monotonic)
+    async def _serve(self, config: Config) -> Listener:
+        """A listener for ``config``, showing what this agent holds."""
+        # Imported only for an agent with a listener: the rest never pay for them.
+        from agent.agent_metrics import AgentMetrics, IncidentFigures
+        from agent.history.ratios import UptimeRatios, store_query
+        from agent.http_api import serve_agent
+        from agent.store.db import DB_NAME
 
-            metrics = AgentMetrics(
-                self.latest, self.judge.states, self.scheduler.stats, self.queue,
-                incidents=lambda: IncidentFigures(len(self.incidents.open_incidents()),
-                                                  self.desk.counters),
-                uptime=ratios.current)
-            view = ListenerView(self.pings, self.queue, self.judge.states)
-            links = self.ack_links
-            acks = None
-            if links is not None:
-                from agent.ack_page import AckEndpoint
+        ratios = UptimeRatios(store_query(config.agent.state_dir / DB_NAME),
+                              self.clock.now, self.clock.monotonic)
 
-                acks = AckEndpoint(links, self.incidents.get, self.desk.acknowledge)
-            self.listener = await serve_agent(self.config, view, self.clock,
-                                              on_ping=self.scheduler.run_now,
-                                              metrics=metrics, problems=self.problems,
-                                              acks=acks, status=self.status_page())
+        metrics = AgentMetrics(
+            self.latest, self.judge.states, self.scheduler.stats, self.queue,
+            incidents=lambda: IncidentFigures(len(self.incidents.open_incidents()),
+                                              self.desk.counters),
+            uptime=ratios.current)
+        view = ListenerView(self.pings, self.queue, self.judge.states)
+        links = self._ack_links(config)
+        acks = None
+        if links is not None:
+            from agent.ack_page import AckEndpoint
+
+            acks = AckEndpoint(links, self.incidents.get, self.desk.acknowledge)
+        return await serve_agent(config, view, self.clock, on_ping=self.scheduler.run_now,
+                                 metrics=metrics, problems=self.problems, acks=acks,
+                                 status=self.status_page())
 
     @property
     def ack_links(self) -> AckLinks | None:
         """The acknowledgement links messages carry (None: ``agent.public_url`` unset)."""
-        base = self.config.agent.public_url
+        return self._ack_links(self.config)
+
+    def _ack_links(self, config: Config) -> AckLinks | None:
+        base = config.agent.public_url
         if base is None:
             return None
         if not self._ack_key_read:

@@ -62,8 +62,11 @@ class StateLock:
             who = f" (pid {holder})" if holder else ""
             raise LockHeldError(f"another agent{who} is running on {state_dir}") from None
         if writable:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            # The pid is only for a second agent's message: on a full disk the agent
+            # still starts (and says what is wrong with its store).
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         return cls(path, fd)
 
     def release(self) -> None:

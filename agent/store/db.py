@@ -69,6 +69,9 @@ class Store(OutboxQueries, IncidentQueries):
                              f"{exc.strerror or exc}") from None
         if not state_dir.is_dir():
             raise StateError(f"state directory {state_dir} is not a directory")
+        if os.statvfs(state_dir).f_flag & os.ST_RDONLY:
+            # Else said as a permission problem, which no chmod or chown can solve.
+            raise StateError(f"state directory {state_dir} is on a read-only filesystem")
         if not os.access(state_dir, os.W_OK | os.X_OK):
             raise StateError(f"state directory {state_dir} is not writable "
                              f"by this user (uid {os.geteuid()})")

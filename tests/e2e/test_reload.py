@@ -134,3 +134,41 @@ def test_sighup_with_a_broken_then_a_good_config(tmp_path: Path, receiver: Recei
         code = agent.stop()
         sock.close()
     assert code == 0
+
+
+def test_a_reload_onto_a_port_in_use_changes_nothing_and_is_reported(
+        tmp_path: Path, receiver: Receiver) -> None:
+    port = free_port()
+    config = tmp_path / "config.yaml"
+    write(config, tmp_path, receiver.url(), port, check("steady", "/bin/true"))
+    agent = AgentProcess(config, tmp_path / "agent.log")
+    busy = socket.socket()
+    try:
+        agent.wait_for_log("first check cycle complete")
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        write(config, tmp_path, receiver.url(), taken,
+              check("steady", "/bin/true") + check("added", "/bin/true"))
+        agent.proc.send_signal(signal.SIGHUP)
+        agent.wait_for_log("config reload failed at")
+        assert f"cannot listen on 127.0.0.1:{taken}: address already in use" in agent.log()
+        # Still listening where it was, and saying the reload failed.
+        health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+        assert health.status_code == 503
+        assert "config reload failed at" in health.json()["problems"][0]
+        assert health.json()["checks"] == 1
+
+        busy.close()
+        agent.proc.send_signal(signal.SIGHUP)
+        agent.wait_for_log("config reloaded at")
+        health = httpx.get(f"http://127.0.0.1:{taken}/healthz", timeout=5)
+        assert (health.status_code, health.json()["checks"]) == (200, 2)
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+        agent.wait_for_log("check added: OK")
+    finally:
+        busy.close()
+        code = agent.stop()
+    assert code == 0
+    assert "reloading the configuration failed" not in agent.log()

@@ -93,3 +93,19 @@ def test_a_second_sigterm_exits_at_once(tmp_path: Path, silent_receiver: int) ->
     assert time.monotonic() - began < 10
     assert "stopping at once" in agent.log()
     assert unsent(tmp_path) == 1
+
+
+def test_a_sighup_while_stopping_reloads_nothing(tmp_path: Path, silent_receiver: int) -> None:
+    agent = start(tmp_path, silent_receiver, "5m")
+    config = tmp_path / "config.yaml"
+    config.write_text(config.read_text().replace("agent:\n", "agent:\n  listen: 127.0.0.1:0\n")
+                      + "  - name: added\n    kind: command\n    command: [/bin/true]\n")
+    agent.proc.send_signal(signal.SIGTERM)
+    agent.wait_for_log("scheduler stats")  # the drain has begun
+    agent.proc.send_signal(signal.SIGHUP)
+    agent.wait_for_log("config reload not done: the agent is stopping")
+    assert agent.stop(signal.SIGTERM, timeout=30) == 0
+    log = agent.log()
+    assert "config reloaded" not in log and "reloading the configuration failed" not in log
+    assert "listening on" not in log and "check added" not in log
+    assert unsent(tmp_path) == 1

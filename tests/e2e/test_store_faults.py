@@ -260,3 +260,35 @@ def test_a_silence_added_as_root_leaves_no_file_the_agent_cannot_write(
     assert {p.name: (p.stat().st_uid, p.stat().st_gid) for p in state.iterdir()} == {
         name: (65534, 65534) for name in {p.name for p in state.iterdir()}}
     assert "state.db" in {p.name for p in state.iterdir()}
+
+
+def test_an_agent_started_on_a_full_disk_runs_and_says_so(
+        agents: Agents, receiver: Receiver, tmp_path: Path) -> None:
+    # Full before the agent starts: not even the lock file's pid can be written.
+    if not shutil.which("nsenter"):
+        pytest.fail("nsenter (util-linux) is needed for the full-disk test")
+    flag = tmp_path / "flag"
+    flag.write_text("2")
+    state = agents.state
+    state.mkdir()
+    fill = (f"mount -t tmpfs -o size=600k watchkeeper-test {state} && "
+            f"dd if=/dev/zero of={state}/filler bs=4k 2>/dev/null; exec \"$@\"")
+    agents.write_config(CONFIG, flag=flag)
+    disk = DiskFull(state)
+    agent = agents.start(prefix=("unshare", "-m", "--propagation", "private", "sh", "-c",
+                                 fill, "sh"))
+    agent.wait_for_first_cycle()
+    posts = receiver.wait_for(1, timeout=60)
+    assert "CRITICAL" in posts[0]["title"] and "flag" in posts[0]["title"]
+    answer = wait_until(lambda: (r := health(agents)).status_code == 503 and r,
+                        timeout=30, what="/healthz 503")
+    assert FAULT_WORDS in answer.text
+
+    disk.clear(agent, state)
+    agent.wait_for_log("the state database takes writes again", timeout=60)
+    rows = wait_until(lambda: (found := stored(disk.db(agent, state)))["outbox"] and found,
+                      timeout=30, what="the outbox written")
+    assert [r["phase"] for r in rows["states"] if r["check_name"] == "flag"] == ["firing"]
+    assert agent.stop() == 0
+    assert "Traceback" not in agent.log()
+    assert len(receiver.messages()) == 1

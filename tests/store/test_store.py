@@ -233,6 +233,25 @@ def test_state_dir_that_is_a_file_is_a_state_error(tmp_path: Path) -> None:
         Store.open(tmp_path / "state")
 
 
+def test_a_state_dir_on_a_read_only_filesystem_is_named_so(tmp_path: Path) -> None:
+    # A read-only mount of its own, in a mount namespace of its own: no chmod would help,
+    # so the message must not send the operator to the permissions.
+    state = tmp_path / "state"
+    state.mkdir()
+    script = ("import sys; from agent.store import Store; from agent.errors import StateError\n"
+              "try:\n    Store.open(sys.argv[1])\nexcept StateError as exc:\n"
+              "    print(exc)\n")
+    out = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c",
+         f'mount -t tmpfs -o ro,size=1m watchkeeper-test {state} && exec "$@"', "sh",
+         sys.executable, "-c", script, str(state)],
+        capture_output=True, text=True, timeout=60, check=False,
+        cwd=Path(__file__).resolve().parents[2])
+    if "mount:" in out.stderr or "unshare:" in out.stderr:
+        pytest.skip(f"cannot mount a filesystem here: {out.stderr.strip()}")
+    assert out.stdout.strip() == f"state directory {state} is on a read-only filesystem"
+
+
 def test_unwritable_state_dir_is_a_state_error(tmp_path: Path) -> None:
     if os.geteuid() != 0:
         d = tmp_path / "ro"
