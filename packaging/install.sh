@@ -91,11 +91,17 @@ stamp=$( (echo "$real $extras"; cat "$src/pyproject.toml"; cd "$src" &&
 if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$stamp" ]; then
   rm -rf "$venv"
   "$real" -m venv "$venv"
+  # From a copy, as build-deb.sh does: pip builds a local directory in place, and would
+  # leave build/ and an egg-info (a second "watchkeeper" for Python to find) in the checkout.
+  copy=$(mktemp -d)
+  trap 'rm -rf "$copy"' EXIT
+  cp -R "$src/pyproject.toml" "$src/README.md" "$src/agent" "$src/checks" "$copy/"
   if [ -n "$extras" ]; then
-    "$venv/bin/pip" install --quiet "$src[$extras]"
+    "$venv/bin/pip" install --quiet "$copy[$extras]"
   else
-    "$venv/bin/pip" install --quiet "$src"
+    "$venv/bin/pip" install --quiet "$copy"
   fi
+  rm -rf "$copy"
   echo "$stamp" >"$venv/.installed"
   did "installed the agent in $venv"
 fi

@@ -47,8 +47,8 @@ def test_december_ends_at_the_new_year() -> None:
     assert end == datetime.datetime(2027, 1, 1, tzinfo=UTC).timestamp()
 
 
-def _utc(*when: int) -> float:
-    return datetime.datetime(*when, tzinfo=UTC).timestamp()
+def _utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> float:
+    return datetime.datetime(year, month, day, hour, minute, tzinfo=UTC).timestamp()
 
 
 #: (zone, a moment, (month, its first moment and the next month's, in UTC))

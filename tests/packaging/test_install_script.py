@@ -4,6 +4,7 @@ nothing when run again, refuses an interpreter the agent's user cannot run, unin
 from __future__ import annotations
 
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,7 @@ class Runs:
     left_after_uninstall: str
     purge: tuple[int, str]
     left_after_purge: str
+    left_in_checkout: str
 
 
 def _run(root: ThrowawayRoot, script: str, env: dict[str, str]) -> tuple[int, str]:
@@ -44,6 +46,7 @@ def runs(deb: Path, deb_builder: DebBuilder,
     # The wheels the package build downloaded: the root has no network.
     shutil.copytree(deb_builder.cache / "wheels", root.packages / "wheels")
     env = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": "/run/packages/wheels"}
+    started = time.time()
     first = _run(root, INSTALL, env)
     second = _run(root, INSTALL, env)
     modes = root.sh("stat -c '%n %a %U:%G' /etc/watchkeeper /etc/watchkeeper/config.yaml"
@@ -58,7 +61,11 @@ def runs(deb: Path, deb_builder: DebBuilder,
     left = root.sh(listing).stdout
     purge = _run(root, f"{INSTALL} --uninstall --purge", env)
     left_purge = root.sh(listing).stdout
-    return Runs(first, second, private, modes, validate, uninstall, left, purge, left_purge)
+    checkout = Path(__file__).resolve().parents[2]
+    built = sorted(str(p.relative_to(checkout)) for pattern in ("build/**/*", "*.egg-info/*")
+                   for p in checkout.glob(pattern) if p.stat().st_mtime >= started)
+    return Runs(first, second, private, modes, validate, uninstall, left, purge, left_purge,
+                "\n".join(built))
 
 
 def test_the_first_run_installs_everything(runs: Runs) -> None:
@@ -71,6 +78,14 @@ def test_the_first_run_installs_everything(runs: Runs) -> None:
     assert runs.modes.split("\n")[:3] == ["/etc/watchkeeper 750 root:watchkeeper",
                                           "/etc/watchkeeper/config.yaml 640 root:watchkeeper",
                                           "/var/lib/watchkeeper 750 watchkeeper:watchkeeper"]
+
+
+def test_the_install_builds_from_a_copy_and_leaves_nothing_in_the_checkout(
+        runs: Runs) -> None:
+    # pip builds a local directory in place: build/ and an egg-info left in the checkout
+    # are a second "watchkeeper" for Python to find beside the installed one.
+    assert runs.first[0] == 0, runs.first[1]
+    assert runs.left_in_checkout == ""
 
 
 def test_a_second_run_changes_nothing_and_says_so(runs: Runs) -> None:
