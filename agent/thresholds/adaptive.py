@@ -75,6 +75,7 @@ from agent.thresholds.adaptive_codes import (
     CONFIRM_SHARE,
     CONFIRM_STEP,
     DRIFT_DAYS,
+    DRIFT_HOLD,
     FALLING,
     HELD,
     HIGHER,
@@ -237,6 +238,8 @@ class AdaptiveState(AdaptiveWords, AdaptiveEpisode):
             self.calm += 1
             if t - self.last_bad_t < self.settings.cooldown or self.calm < CALM_SAMPLES:
                 return HELD
+            if self.episode in (RISING, FALLING) and t - self.last_bad_t < DRIFT_HOLD:
+                return HELD
             self._episode_over(t)
             return NORMAL if self.ready else LEARNING
         return self._problem(t, value, code)
@@ -341,7 +344,13 @@ class AdaptiveState(AdaptiveWords, AdaptiveEpisode):
             self.level_hours = hours
 
     def _drift(self, day: int, width: float) -> None:
-        """Once a day (once a week at most when found): is the daily mean drifting?"""
+        """Once a day (once a week at most when found): is the daily mean drifting? And
+        while a drift's alert holds, did the last day go on its way (then it holds on)?"""
+        if self.episode in (RISING, FALLING):
+            means = self.baseline.daily_means(2)
+            if means is not None and means[1] != means[0] and (
+                    (means[1] > means[0]) is (self.episode == RISING)):
+                self.last_bad_t = self.last_t
         if day - self.drift_day < DRIFT_DAYS:
             return
         found = drift_change(self.baseline, self.settings, width)

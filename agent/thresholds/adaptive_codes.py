@@ -70,8 +70,15 @@ def still_span(longest: float) -> float:
 #: An anomaly is over after its cooldown and at least this many normal samples (so
 #: that one sample an hour does not end it at the first normal one).
 CALM_SAMPLES = 3
-#: After an anomaly, another on the same side must go beyond its peak for this long.
+#: After an anomaly, another on the same side must go beyond its peak for this long ...
 REARM = 3 * 86400.0
+#: ... and after a level, its mean by this share of how far that went beyond the usual
+#: means again (a ramp's next hour is a little higher each time: one slope, not a page an
+#: hour).
+LEVEL_REARM_SHARE = 0.5
+#: A drift is judged once a day: its alert holds until the next day's judgement, and on
+#: while the daily mean goes on moving its way.
+DRIFT_HOLD = 86400.0
 #: Drift: the daily mean moved the same way on each of this many days in a row ...
 DRIFT_DAYS = 7
 #: ... by more in all than this share of the recent range's width.

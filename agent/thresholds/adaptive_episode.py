@@ -17,6 +17,7 @@ from agent.thresholds.adaptive_codes import (
     AFTERMATH,
     BELOW,
     HIGHER,
+    LEVEL_REARM_SHARE,
     LOWER,
     NORMAL,
     REARM,
@@ -99,8 +100,12 @@ class AdaptiveEpisode:
             # A new level must pass this one's mean for longer (a stretch is looked for
             # at most once a day anyway: STRETCH_EVERY).
             if self.level_hours == 1:
-                self.rearm_mean = ((mean, -math.inf, t + REARM) if self.episode == HIGHER
-                                   else (math.inf, mean, t + REARM))
+                # How far it went beyond the usual means (NaN, after a restart: no more).
+                usual = self.level[2] if self.episode == HIGHER else self.level[1]
+                further = 0.0 if math.isnan(usual) else LEVEL_REARM_SHARE * abs(mean - usual)
+                self.rearm_mean = ((mean + further, -math.inf, t + REARM)
+                                   if self.episode == HIGHER
+                                   else (math.inf, mean - further, t + REARM))
         self.episode = NORMAL
         self.peak = math.nan
 

@@ -239,6 +239,24 @@ def test_a_slow_leak_alerts_as_drift_after_a_week(step: int) -> None:
 
 
 @pytest.mark.parametrize("step", STEPS)
+def test_a_leak_that_starts_is_few_alerts_and_its_drift_one_that_lasts(step: int) -> None:
+    # A week steady, then +3 a day: the first hours' means each a little higher than the
+    # last are one slope (at most two level alerts, not one an hour), and the drift,
+    # found once a day, stays one alert while the daily mean goes on rising.
+    def leak(t: float, rng: random.Random) -> float:
+        day = (t - START) / DAY
+        return 40 + (3 * (day - 7) if day > 7 else 0) + rng.gauss(0, 1)
+
+    codes = judged([], trace(leak, 20, step))[2]
+    starts = alerts(codes)
+    first_day = [codes[i] for i in starts if starts and i * step < 8 * DAY]
+    assert set(first_day) <= {HIGHER} and 1 <= len(first_day) <= 2
+    drift = [i for i in starts if codes[i] == RISING]
+    assert len(drift) == 1 and drift == starts[-1:]
+    assert all(c in PROBLEM_CODES for c in codes[drift[0]:])  # open to the end
+
+
+@pytest.mark.parametrize("step", STEPS)
 @pytest.mark.parametrize("gap_hours", [0.5, 3, 30])
 def test_a_gap_in_the_data_is_not_an_anomaly(step: int, gap_hours: float) -> None:
     history = trace(cycle, 7, step)
