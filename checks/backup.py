@@ -36,6 +36,7 @@ from agent.durations import Duration
 from agent.errors import CheckError
 from agent.model import CheckResult, Status
 from agent.programs import PLAIN_ENV, exited, reap
+from agent.textsafe import shortened
 from agent.units import format_bytes, format_duration, format_percent
 from checks.shared.host import call_with_deadline
 
@@ -214,7 +215,7 @@ def _first_line(data: bytes) -> str:
     for line in data.decode("utf-8", errors="replace").splitlines():
         if line.strip():
             text = line.strip()
-            return text if len(text) <= _LINE_CAP else text[:_LINE_CAP - 3] + "..."
+            return shortened(text, _LINE_CAP)
     return ""
 
 

@@ -35,7 +35,7 @@ from agent.model import CheckResult, Sample, Status
 from agent.notify.masking import MIN_TEXT_SECRET, CredentialScrubber, fixed_secrets, looks_secret
 from agent.programs import PLAIN_ENV, Finished, kill_group, run_program
 from agent.strays import describe
-from agent.textsafe import visible
+from agent.textsafe import shortened, visible
 from agent.units import format_bytes, format_duration, parse_size
 from checks.command.perfdata import PerfDatum, parse_plugin_output
 
@@ -147,7 +147,7 @@ def _last_line(text: str) -> str:
 
 
 def _clip(text: str) -> str:
-    return text if len(text) <= _SUMMARY_LIMIT else text[: _SUMMARY_LIMIT - 3] + "..."
+    return shortened(text, _SUMMARY_LIMIT)
 
 
 def _decode(data: bytes) -> tuple[str, bool]:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from agent.textsafe import shortened
 from agent.units import format_bytes, format_number
 from checks.http.jsonpath import PathNotFoundError
 from checks.http.options import (
@@ -172,7 +173,7 @@ def show(value: Any, hide: Hide = _shown_as_is) -> str:
     except (TypeError, ValueError):
         text = repr(value)
     text = hide(text)
-    return text if len(text) <= _SHOWN else text[:_SHOWN] + "..."
+    return shortened(text, _SHOWN + 3)
 
 
 def judge(code: int, body: Body, options: HttpOptions, hide: Hide = _shown_as_is, *,

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from agent.notify.masking import shown_location
-from agent.textsafe import visible
+from agent.textsafe import shortened, visible
 from agent.units import format_duration
 from checks.http.certs import peer_certificate
 from checks.http.decode import body_decoder
@@ -125,11 +125,7 @@ class FetchError(Exception):
 
 def shown_redirect(url: httpx.URL) -> str:
     """A redirect's target fit for a summary: credentials and tokens masked, shortened."""
-    return _shortened(visible(shown_location(str(url))), _QUOTED_SUMMARY)
-
-
-def _shortened(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit] + "..."
+    return shortened(visible(shown_location(str(url))), _QUOTED_SUMMARY + 3)
 
 
 def server_words(message: str, scrub: Callable[[str], str]) -> str:
@@ -347,8 +343,8 @@ class Fetcher:
             if "without sending a response" in str(exc) or "disconnected" in str(exc):
                 return FetchError("server closed the connection without a response")
             words = server_words(str(exc), self.scrub)
-            return FetchError(f"invalid HTTP response: {_shortened(words, _QUOTED_SUMMARY)}",
-                              error=_shortened(words, _QUOTED_ERROR))
+            return FetchError(f"invalid HTTP response: {shortened(words, _QUOTED_SUMMARY + 3)}",
+                              error=shortened(words, _QUOTED_ERROR + 3))
         if isinstance(exc, httpx.ConnectError):
             return FetchError(f"connect failed: {exc}")
         return FetchError(f"request failed: {type(exc).__name__}: {exc}", status_code=code)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from agent.errors import CheckError
+from agent.textsafe import shortened
 
 #: The properties the systemd check asks for.
 UNIT_PROPERTIES = (
@@ -164,4 +165,4 @@ def _load_error_text(value: str) -> str:
 
 
 def _clip(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return shortened(text, limit)

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from agent.errors import CheckError
+from agent.textsafe import shortened
 from agent.units import format_duration
 from checks.shared.net import host_port
 from checks.tls.failures import handshake_failure
@@ -169,8 +170,7 @@ async def _line(reader: asyncio.StreamReader, target: str, proto: str) -> str:
 
 
 def _short(text: str, limit: int = 80) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else text[:limit] + "..."
+    return shortened(text.strip(), limit + 3)
 
 
 async def _smtp_reply(reader: asyncio.StreamReader, target: str) -> tuple[int, list[str]]:
