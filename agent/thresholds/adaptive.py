@@ -43,7 +43,8 @@ a minute to one an hour:
    mean moving the same way on each of the last 7 days by more than half the week's range
    (a leak; ``RISING`` / ``FALLING``). Any time: a value that stays exactly the same for
    3 times longer than it ever did (at least 2 h), if it changed at most samples before
-   (``STILL``).
+   (``STILL``), unless it is at or below the least of the week before (it went idle: a
+   count with nothing to count; the band judges that).
 4. No verdict during ``warmup`` (default 1d) after the first sample (or after a gap in
    the data longer than the 7-day window).
 5. Once unusual, the verdict stays a problem until values have been normal again for
@@ -133,9 +134,9 @@ class AdaptiveState(AdaptiveWords, AdaptiveEpisode):
     __slots__ = (
         "_hour_end", "_offset", "_offset_until", "band_prev", "baseline", "burst",
         "calibrate", "confirm_hi", "drift_day", "drift_from", "drift_to", "factor",
-        "first_t", "last_t", "last_value", "level", "level_hours", "longest_still", "metric",
-        "moved_t", "moves", "ready", "seen", "settings", "still_span", "stretch_t",
-        "utc_offset",
+        "first_t", "idle", "idle_run", "last_t", "last_value", "level", "level_hours",
+        "longest_still", "metric", "moved_t", "moves", "ready", "seen", "settings",
+        "still_span", "stretch_t", "utc_offset",
     )
 
     def __init__(self, settings: AdaptiveSettings | None = None, metric: str = "value",
@@ -164,6 +165,8 @@ class AdaptiveState(AdaptiveWords, AdaptiveEpisode):
         self.moved_t = math.nan   # when the value last changed (NaN: it never did)
         self.longest_still = 0.0  # the longest it stayed the same before
         self.still_span = still_span(0.0)  # staying the same this long is unusual
+        self.idle_run = math.nan  # the run of the same value judged idle or not ...
+        self.idle = False
         self.seen = 0             # samples of the current stretch of data ...
         self.moves = 0            # ... and how many of them changed the value
         self._forget_episodes()   # nothing held back after an episode yet
@@ -216,7 +219,7 @@ class AdaptiveState(AdaptiveWords, AdaptiveEpisode):
             # Only a metric that usually moves can stop: a count that rarely changes
             # stays the same for long by nature.
             still = (t - self.moved_t >= self.still_span and self.ready
-                     and self.moves > STILL_MOVING * self.seen)
+                     and self.moves > STILL_MOVING * self.seen and not self._idle(value))
         burst = self.burst
         if self.burst == self.burst:  # a burst waited for this sample (not NaN)
             self.burst = _NAN
@@ -269,6 +272,18 @@ class AdaptiveState(AdaptiveWords, AdaptiveEpisode):
             return True
         self.burst = value
         return False
+
+    def _idle(self, value: float) -> bool:
+        """The value that stays the same is at or below the least the metric took in the
+        week before it stopped moving (a count with nothing to count, a drained queue): it
+        went idle, and a frozen reading stops where it was instead. Whether idle is
+        unusual is the band's to judge (far below normal), not stillness'."""
+        if self.idle_run != self.moved_t:  # judged once for each run of the same value
+            hour = int((self.moved_t + self._offset) // SLOT_SECONDS)
+            least = self.baseline.lowest(hour - RECENT_SLOTS, hour)
+            self.idle_run = self.moved_t
+            self.idle = least < math.inf and value <= least
+        return self.idle
 
     def _still_longer(self, span: float) -> None:
         """The value stayed the same for ``span``, longer than ever before."""

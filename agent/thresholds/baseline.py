@@ -388,6 +388,17 @@ class Baseline:
         return periods(self._hour, self._lo, self._hi, self._count, hour=hour, period=period,
                        count=count)
 
+    def lowest(self, start: int, stop: int) -> float:
+        """The lowest value of the completed hours known from hour ``start`` to before
+        ``stop`` (inf when none is)."""
+        low = math.inf
+        hours, lows = self._hour, self._lo
+        for h in range(max(start, stop - RING_SLOTS), stop):
+            i = h % RING_SLOTS
+            if hours[i] == h and lows[i] < low:
+                low = lows[i]
+        return low
+
     def hour_range(self, hour: int) -> tuple[float, float, int]:
         """The lowest and highest value of ``hour`` (a completed hour) and its number of
         samples; (inf, -inf, 0) when it is not known."""

@@ -198,6 +198,25 @@ def test_a_metric_that_stops_moving_alerts_and_one_always_flat_does_not(step: in
     assert alerts(codes) == []
 
 
+def counts(t: float, rng: random.Random) -> float:
+    """Events counted per sample: a few by day, often none at night."""
+    hod = (t % DAY) / HOUR
+    return float(rng.choice((0, 0, 1)) if hod < 6 else rng.randint(2, 12))
+
+
+@pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize(("stuck", "frozen"), [
+    (0.0, False),   # nothing to count since noon: idle, the least of every night
+    (7.0, True),    # a reading that stopped in the middle of the day's counts
+])
+def test_a_count_that_stays_at_its_least_is_idle_and_one_stuck_midway_is_frozen(
+        step: int, stuck: float, frozen: bool) -> None:
+    history = trace(counts, 7.5, step)
+    tail = [(START + 7.5 * DAY + i * step, stuck) for i in range(4 * HOUR // step)]
+    codes = judged(history, tail)[2]
+    assert [codes[i] for i in alerts(codes)] == ([STILL] if frozen else [])
+
+
 @pytest.mark.parametrize("step", STEPS)
 def test_a_state_stored_while_the_value_stands_still_alerts_when_the_original_does(
         step: int) -> None:
