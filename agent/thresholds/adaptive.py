@@ -22,9 +22,10 @@ a minute to one an hour:
 2. A value is *unusual* when it leaves the band by more than a margin: the largest of
    ``k`` x the width of the week's range (``k`` 0.5 / 0.25 / 0.125 for sensitivity low /
    medium / high), ``min_deviation`` (a share of the level, ``10%`` by default, or an
-   amount in the metric's unit), and how far beyond their bands the last twelve weeks'
-   days went, but for the two most extreme (1.3 / 1 / 0.8 times that, plus ``k / 2``; in
-   the first week at least 15 % of the most extreme): a metric whose every day has a burst
+   amount in the metric's unit; at least the least step the value ever moved by: a
+   count's 1), and how far beyond their bands the last twelve weeks' days went, but for
+   the two most extreme (1.3 / 1 / 0.8 times that, plus ``0.6 k``; in the first week at
+   least 15 % of the most extreme): a metric whose every day has a burst
    needs a bigger burst to alert, so false alerts stay a matter of weeks, not samples.
    When the whole hour before stayed beyond its band (a random walk, a temperature
    creeping up), the margin grows by as much: only a sudden move alerts; a slow one is
@@ -48,10 +49,11 @@ a minute to one an hour:
 4. No verdict during ``warmup`` (default 1d) after the first sample (or after a gap in
    the data longer than the 7-day window).
 5. Once unusual, the verdict stays a problem until values have been normal again for
-   ``cooldown`` (default 1h) and 3 samples: one anomaly is one alert, however ragged its
-   end. For 3 days after, a new anomaly on the same side must go beyond its peak (a new
-   level beyond its hour's mean); for 6 hours after, so must an hour's mean after a
-   value far out, and a value after a level (within it, they are its aftermath).
+   ``cooldown`` (default 1h) and 3 samples (a level, judged once an hour: 3 hours): one
+   anomaly is one alert, however ragged its end. For 3 days after, a new anomaly on the
+   same side must go beyond its peak (a new level beyond its hour's mean); for 6 hours
+   after, so must an hour's mean after a value far out, and a value after a level
+   (within it, they are its aftermath).
 
 Defaults: sensitivity medium, direction both, min_deviation 10%, warmup 1d, cooldown 1h,
 severity warning. The verdict's ``why`` says what is normal, e.g. ``response_ms 840 is
@@ -82,6 +84,7 @@ from agent.thresholds.adaptive_codes import (
     HIGHER,
     IGNORED,
     LEARNING,
+    LEVEL_CALM,
     LEVEL_SAMPLES,
     LOWER,
     MARGIN_SLACK,
@@ -134,9 +137,9 @@ class AdaptiveState(AdaptiveWords, AdaptiveEpisode):
     __slots__ = (
         "_hour_end", "_offset", "_offset_until", "band_prev", "baseline", "burst",
         "calibrate", "confirm_hi", "drift_day", "drift_from", "drift_to", "factor",
-        "first_t", "idle", "idle_run", "last_t", "last_value", "level", "level_hours",
-        "longest_still", "metric", "moved_t", "moves", "ready", "seen", "settings",
-        "still_span", "stretch_t", "utc_offset",
+        "first_t", "idle", "idle_run", "last_t", "last_value", "least_step", "level",
+        "level_hours", "longest_still", "metric", "moved_t", "moves", "ready", "seen",
+        "settings", "still_span", "stretch_t", "utc_offset",
     )
 
     def __init__(self, settings: AdaptiveSettings | None = None, metric: str = "value",
@@ -151,6 +154,7 @@ class AdaptiveState(AdaptiveWords, AdaptiveEpisode):
         self.last_t = math.nan
         self.last_bad_t = math.nan
         self.episode = NORMAL     # the problem code while an anomaly (or its cooldown) lasts
+        self.level_led = False    # ... and it began with a level (an hour's mean)
         self.peak = math.nan      # the most extreme value of the episode
         self.calm = 0             # normal samples since the episode's last problem
         self.ready = False        # warmed up, with a band for the current hour
@@ -167,6 +171,7 @@ class AdaptiveState(AdaptiveWords, AdaptiveEpisode):
         self.still_span = still_span(0.0)  # staying the same this long is unusual
         self.idle_run = math.nan  # the run of the same value judged idle or not ...
         self.idle = False
+        self.least_step = math.inf  # the least the value ever changed by (a count: 1)
         self.seen = 0             # samples of the current stretch of data ...
         self.moves = 0            # ... and how many of them changed the value
         self._forget_episodes()   # nothing held back after an episode yet
@@ -209,6 +214,10 @@ class AdaptiveState(AdaptiveWords, AdaptiveEpisode):
         if value != self.last_value:
             if self.last_value == self.last_value:  # a change, not the first value
                 self.moves += 1
+                moved = value - self.last_value if value > self.last_value else (
+                    self.last_value - value)
+                if moved < self.least_step:  # noqa: PLR1730
+                    self.least_step = moved
                 # Inline, as the rest: the value changes at most samples.
                 if prev_t - self.moved_t > self.longest_still:  # False while NaN: the first
                     self._still_longer(prev_t - self.moved_t)
@@ -242,6 +251,9 @@ class AdaptiveState(AdaptiveWords, AdaptiveEpisode):
             if t - self.last_bad_t < self.settings.cooldown or self.calm < CALM_SAMPLES:
                 return HELD
             if self.episode in (RISING, FALLING) and t - self.last_bad_t < DRIFT_HOLD:
+                return HELD
+            if self.level_led and self.episode in (HIGHER, LOWER) and (
+                    t - self.last_bad_t < LEVEL_CALM):
                 return HELD
             self._episode_over(t)
             return NORMAL if self.ready else LEARNING
@@ -309,7 +321,10 @@ class AdaptiveState(AdaptiveWords, AdaptiveEpisode):
         if band is None or not self.ready:
             self.upper, self.lower = math.inf, -math.inf
             return
-        least = self.settings.min_deviation.of(max(abs(band.hi), abs(band.lo)))
+        # A metric that moves in steps (a count) leaves its band only by more than a step:
+        # 2 errors where 0-1 is usual is one more than the band, not an anomaly.
+        least = max(self.settings.min_deviation.of(max(abs(band.hi), abs(band.lo))),
+                    self.least_step if self.least_step < math.inf else 0.0)
         up, down = self._margin(band.over), self._margin(band.under)
         direction = self.settings.direction
         upper = band.hi + max(up * band.width, least)

@@ -44,7 +44,7 @@ HOURLY = (RISING, FALLING, HIGHER, LOWER)
 
 #: Beyond the odd day's excess, a value must go this share of the sensitivity's margin
 #: further to be unusual.
-MARGIN_SLACK = 0.5
+MARGIN_SLACK = 0.6
 #: The least excess of an hour's mean, as a multiple of the sensitivity's share.
 LEVEL_FACTOR = 3.0
 #: The least change of an hour's mean, as a share of ``min_deviation`` (by default 2 % of
@@ -70,6 +70,9 @@ def still_span(longest: float) -> float:
 #: An anomaly is over after its cooldown and at least this many normal samples (so
 #: that one sample an hour does not end it at the first normal one).
 CALM_SAMPLES = 3
+#: ... and a level (an hour's mean, judged once an hour) after as many hours: an hour back
+#: within normal between two far above it is one busy spell, not two.
+LEVEL_CALM = CALM_SAMPLES * SLOT_SECONDS
 #: After an anomaly, another on the same side must go beyond its peak for this long ...
 REARM = 3 * 86400.0
 #: ... and after a level, its mean by this share of how far that went beyond the usual

@@ -35,9 +35,11 @@ class AdaptiveEpisode:
     """The episodes of an ``AdaptiveState`` (a mixin: the state holds the data)."""
 
     # Its slots hold the episode and the limits it sets (the state sets them first).
-    __slots__ = ("aftermath", "calm", "episode", "last_bad_t", "lower", "peak", "pending",
-                 "rearm_hi", "rearm_lo", "rearm_mean", "rearm_until", "upper")
+    __slots__ = ("aftermath", "calm", "episode", "last_bad_t", "level_led", "lower", "peak",
+                 "pending", "rearm_hi", "rearm_lo", "rearm_mean", "rearm_until", "upper")
     episode: Code
+    #: The episode began with a level (not with a value whose hour's mean then showed one).
+    level_led: bool
     peak: float
     calm: int
     last_bad_t: float
@@ -71,6 +73,8 @@ class AdaptiveEpisode:
         self.last_bad_t = t
         self.calm = 0
         if self.episode != code:
+            if not self.episode:
+                self.level_led = code in (HIGHER, LOWER)
             self.episode = code
             self.peak = value
         elif (value > self.peak) if code in _UP else (value < self.peak):

@@ -33,10 +33,16 @@ _STRETCH_FORMAT = 4
 #: Format 5 adds, after those, the aftermath of the last anomaly (a format 4 row has none).
 _AFTERMATH = struct.Struct("<3d")
 _AFTERMATH_FORMAT = 5
+#: Format 6 adds, after those, the least step the value moved by (a format 5 row knows
+#: none: it is learned again from the next change) and whether the episode began with a
+#: level (a format 5 row's did not: its hour back within normal ends it).
+_STEP = struct.Struct("<d?")
+_STEP_FORMAT = 6
 #: The bytes each format has after the fixed header (before the baseline).
 _FORMATS = {_STATE_FORMAT: 0, _BURST_FORMAT: _BURST.size,
             _STRETCH_FORMAT: _BURST.size + _STRETCH.size,
-            _AFTERMATH_FORMAT: _BURST.size + _STRETCH.size + _AFTERMATH.size}
+            _AFTERMATH_FORMAT: _BURST.size + _STRETCH.size + _AFTERMATH.size,
+            _STEP_FORMAT: _BURST.size + _STRETCH.size + _AFTERMATH.size + _STEP.size}
 
 
 class AdaptiveState(Protocol):
@@ -57,6 +63,8 @@ class AdaptiveState(Protocol):
     moved_t: float
     longest_still: float
     still_span: float
+    least_step: float
+    level_led: bool
     rearm_hi: float
     rearm_lo: float
     rearm_until: float
@@ -83,14 +91,15 @@ def _still_at(s: AdaptiveState) -> float:
 
 def pack_state(s: AdaptiveState) -> bytes:
     """The learned state and the current episode of ``s`` as compact bytes."""
-    head = _STATE.pack(_AFTERMATH_FORMAT, s.first_t, s.last_t, s.last_bad_t, s.peak, s.upper,
+    head = _STATE.pack(_STEP_FORMAT, s.first_t, s.last_t, s.last_bad_t, s.peak, s.upper,
                        s.lower, s._offset, s.last_value, s.moved_t, s.longest_still,
                        _still_at(s), s.rearm_hi, s.rearm_lo, s.rearm_until, s.drift_day,
                        s.drift_from, s.drift_to, *s.level, *s.rearm_mean, s.episode,
                        s.pending, min(s.calm, 2**31), s.seen, s.moves, s.ready)
     return (head + _BURST.pack(s.burst, s.confirm_hi)
             + _STRETCH.pack(s.stretch_t, min(s.level_hours, 255))
-            + _AFTERMATH.pack(*s.aftermath) + s.baseline.to_bytes())
+            + _AFTERMATH.pack(*s.aftermath) + _STEP.pack(s.least_step, s.level_led)
+            + s.baseline.to_bytes())
 
 
 def unpack_state(s: AdaptiveState, data: bytes, keep_offset: bool) -> None:
@@ -115,6 +124,9 @@ def unpack_state(s: AdaptiveState, data: bytes, keep_offset: bool) -> None:
     if data[0] >= _AFTERMATH_FORMAT:
         s.aftermath = _AFTERMATH.unpack_from(data, at)
         at += _AFTERMATH.size
+    if data[0] >= _STEP_FORMAT:
+        s.least_step, s.level_led = _STEP.unpack_from(data, at)
+        at += _STEP.size
     s.baseline = Baseline.from_bytes(data[at:])
     s.first_t, s.last_t, s.last_bad_t = first_t, last_t, last_bad_t
     s.peak, s.upper, s.lower = peak, upper, lower

@@ -205,6 +205,20 @@ def counts(t: float, rng: random.Random) -> float:
 
 
 @pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize(("errors", "code"), [
+    (2.0, NORMAL),  # one step beyond the usual 0-1: the band of a count is known to a step
+    (3.0, ABOVE),
+])
+def test_a_count_must_leave_its_band_by_more_than_a_step(
+        step: int, errors: float, code: Code) -> None:
+    def counted(t: float, rng: random.Random) -> float:
+        return 1.0 if rng.random() < 0.2 else 0.0  # errors a sample: mostly none, some 1
+
+    _, _, codes = judged(trace(counted, 8, step), [(START + 8 * DAY + 30 * 60.0, errors)])
+    assert codes == [code]
+
+
+@pytest.mark.parametrize("step", STEPS)
 @pytest.mark.parametrize(("stuck", "frozen"), [
     (0.0, False),   # nothing to count since noon: idle, the least of every night
     (7.0, True),    # a reading that stopped in the middle of the day's counts
@@ -308,6 +322,28 @@ def test_a_spiky_metric_whose_level_rises_alerts_though_its_spikes_hide_it(step:
     assert starts[0] * step <= 2 * HOUR  # when the first hour on the new level ends
     why = state.explain(HIGHER, day + starts[0] * step, 30.0)
     assert "on a level far above normal: the last hour averaged " in why
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_level_back_for_one_hour_between_two_is_one_busy_spell(step: int) -> None:
+    def spiky(level: float) -> Shape:
+        def shape(t: float, rng: random.Random) -> float:
+            spike = (t // step) % (1800 // step) == 0  # a burst every half hour
+            return (100.0 if spike else level) + rng.gauss(0, 0.5)
+        return shape
+
+    day = START + 7 * DAY
+    hours = [30.0, 5.0, 60.0, 5.0, 5.0, 5.0, 5.0, 5.0]  # busy, normal, busier, normal...
+    tail = [row for h, level in enumerate(hours)
+            for row in trace(spiky(level), 1 / 24, step, h + 2, day + h * HOUR)]
+    codes = judged(trace(spiky(5.0), 7, step), tail)[2]
+    per_hour = HOUR // step
+    assert [codes[i] for i in alerts(codes)] == [HIGHER]  # one alert, from hour 1 on
+    assert alerts(codes)[0] == per_hour
+    assert codes[3 * per_hour] == HIGHER  # the busier hour goes on with it
+    # Three normal hours (a level's samples are hours) end it.
+    assert all(c in PROBLEM_CODES for c in codes[per_hour:6 * per_hour])
+    assert codes[-1] == NORMAL
 
 
 @pytest.mark.parametrize("step", STEPS)
@@ -442,15 +478,19 @@ def test_a_quiet_stretch_is_not_looked_for_where_only_rises_matter() -> None:
     assert LOWER not in run(state, rows)
 
 
-@pytest.mark.parametrize("fmt", [3, 4])
+@pytest.mark.parametrize("fmt", [3, 4, 5])
 def test_a_state_stored_by_an_earlier_format_is_restored(fmt: int) -> None:
-    # Format 3 knew no stretches and no aftermath of an anomaly; format 4 no aftermath.
+    # Format 3 knew no stretches and no aftermath of an anomaly; format 4 no aftermath;
+    # none knew the least step (learned again from the next change: a request rate's is
+    # far below its margins).
     state = AdaptiveState(metric="requests", utc_offset=0)
     run(state, trace(traffic, 10, 300))
     earlier = as_format(state.to_bytes(), fmt)
     restored = AdaptiveState.from_bytes(earlier, metric="requests", utc_offset=0)
     if fmt == 3:
         assert (restored.stretch_t, restored.level_hours) == (-math.inf, 1)
-    assert restored.aftermath == (-math.inf, math.inf, -math.inf)
+    if fmt < 5:
+        assert restored.aftermath == (-math.inf, math.inf, -math.inf)
+    assert (restored.least_step, restored.level_led) == (math.inf, False)
     tail = trace(traffic, 1, 300, 2, START + 10 * DAY)
     assert run(restored, tail) == run(state, tail)
