@@ -119,8 +119,8 @@ class Trend:
     """
 
     __slots__ = ("_idx", "_mean", "_slots", "bucket", "cur_idx", "cur_n", "cur_sum",
-                 "cyclic", "direction", "firing", "horizon", "hours_to_full", "level",
-                 "limit", "severity", "slope", "window")
+                 "cyclic", "direction", "firing", "fitted", "horizon", "hours_to_full",
+                 "level", "limit", "severity", "slope", "window")
 
     def __init__(self, limit: float, direction: Heading, window: float, horizon: float,
                  severity: Status) -> None:
@@ -137,6 +137,7 @@ class Trend:
         self.slope = math.nan
         self.level = math.nan
         self.cyclic = False
+        self.fitted = window  # the time the trend was fitted over (less after a stopped cycle)
         self.firing = False
 
     def add(self, t: float, value: float) -> None:
@@ -196,6 +197,7 @@ class Trend:
         if self.cyclic and self._unlike_yesterday(idx, per_day, xs=xs, ys=ys, slope=slope,
                                                   level=level):
             self.cyclic, since = False, ks[0]  # a fill on top of the cycle: its own trend
+        self.fitted = self.window
         if self.cyclic:
             slope, level, steady = self._day_over_day(idx, per_day)
         else:
@@ -204,6 +206,7 @@ class Trend:
                 xs, ys = xs[cut:], ys[cut:]
                 slope, intercept = theil_sen(xs, ys)
                 level = intercept + slope * (idx * self.bucket / HOUR)
+                self.fitted = (idx - ks[cut]) * self.bucket
             steady = stats.steady(xs, ys, slope, intercept, self.window / HOUR)
         self.slope, self.level = slope, level
         gap = self.limit - level
@@ -369,6 +372,8 @@ class Trend:
         self.slope, self.level = slope, level
         self.hours_to_full = None if math.isnan(hours) else hours
         self.cyclic, self.firing = bool(flags & 1), bool(flags & 2)
+        if cur_idx >= 0:  # what the trend was fitted over is not stored: fit it again
+            self._update(cur_idx)
 
 
 class Forecaster:
@@ -530,6 +535,6 @@ def explain(state: Forecaster, metric: str) -> str:
     way = "rising" if tr.slope > 0 else "falling"
     per = "a day" if daily else "per hour"
     over = (", day over day" if tr.cyclic
-            else f" over the last {format_duration(tr.window)}")
+            else f" over the last {format_duration(tr.fitted)}")
     when = "now" if hours <= 0 else f"in about {format_duration(hours * 3600)}"
     return f"{metric} will reach {limit} {when} ({way} {rate} {per}{over})"

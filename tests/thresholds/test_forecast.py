@@ -78,6 +78,7 @@ class Alert:
     value: float
     status: Status
     hours_to_full: float
+    why: str = ""
 
 
 def alerts(samples: Trace, settings: ForecastSettings = DEFAULTS) -> list[Alert]:
@@ -89,7 +90,8 @@ def alerts(samples: Trace, settings: ForecastSettings = DEFAULTS) -> list[Alert]
         state, finding = judge_forecast(state, t, v, "used_percent", KEY)
         assert finding is not None
         if finding.status.rank > before.rank:
-            out.append(Alert((t - START) / HOUR, v, finding.status, state.hours_to_full or 0.0))
+            out.append(Alert((t - START) / HOUR, v, finding.status, state.hours_to_full or 0.0,
+                             finding.why))
         before = finding.status
     return out
 
@@ -357,6 +359,9 @@ def test_a_log_rotation_that_stops_warns_within_a_day_of_the_missed_rotation(
     assert first.status is Status.WARNING
     assert 15 * 24 <= first.at_hours <= 15 * 24 + 6
     assert first.hours_to_full == pytest.approx(full_at - first.at_hours, rel=0.1)
+    # It speaks of the fill it was fitted over (about a day, since the last fall), not of
+    # the whole two days' window that holds the fall too.
+    assert f"rising {rate:g}% a day over the last 1d " in first.why
 
 
 def jittered(step: float, days: float, minutes: float, *, seed: int = 1) -> Trace:
@@ -503,6 +508,20 @@ def test_round_trip_keeps_the_forecast() -> None:
         judge_forecast(b, t, v)
         assert (a.hours_to_full, a.status) == (b.hours_to_full, b.status)
     assert a.firing
+
+
+def test_a_state_restored_after_a_rotation_stopped_says_what_the_original_says() -> None:
+    samples = trace(15.5, rotation_stops(10.0), 300.0, noise=0.05)
+    a = Forecaster(DEFAULTS)
+    for t, v in samples[:-12]:
+        judge_forecast(a, t, v)
+    b = Forecaster.from_bytes(a.to_bytes(), DEFAULTS)
+    for t, v in samples[-12:]:
+        _, found_a = judge_forecast(a, t, v, "used_percent", KEY)
+        _, found_b = judge_forecast(b, t, v, "used_percent", KEY)
+        assert found_a is not None and found_b is not None
+        assert found_b.why == found_a.why
+    assert " over the last 1d " in found_a.why
 
 
 def test_the_state_of_a_series_is_a_few_kilobytes_however_long_it_runs() -> None:
