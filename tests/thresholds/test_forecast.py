@@ -10,6 +10,7 @@ import gc
 import math
 import random
 import re
+import struct
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -521,7 +522,23 @@ def test_a_state_restored_after_a_rotation_stopped_says_what_the_original_says()
         _, found_b = judge_forecast(b, t, v, "used_percent", KEY)
         assert found_a is not None and found_b is not None
         assert found_b.why == found_a.why
-    assert " over the last 1d " in found_a.why
+    assert found_a is not None and " over the last 1d " in found_a.why
+
+
+@pytest.mark.parametrize("junk", [math.nan, math.inf, -math.inf, 1e308, 0.0])
+def test_a_stored_state_with_junk_means_is_refused_or_restored_never_a_crash(
+        junk: float) -> None:
+    state = Forecaster(DEFAULTS)
+    for t, v in trace(2, leak, 300.0):
+        judge_forecast(state, t, v)
+    data = bytearray(state.to_bytes())
+    slots = state.trends[-1]._slots  # the last trend's means are stored last
+    data[len(data) - 8 * slots:] = struct.pack(f"<{slots}d", *([junk] * slots))
+    try:
+        restored = Forecaster.from_bytes(bytes(data), DEFAULTS)
+    except ValueError:
+        return
+    judge_forecast(restored, START + 2 * DAY, 50.0)
 
 
 def test_the_state_of_a_series_is_a_few_kilobytes_however_long_it_runs() -> None:
