@@ -269,11 +269,18 @@ class Agent:
 
     def install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        # SIGQUIT too: left to its default it would kill the agent with a core dump, and
+        # every service that takes it stops cleanly.
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
             loop.add_signal_handler(sig, self.stop)
         # SIGHUP is "reload" to every sysadmin; left to its default it would kill the agent.
         loop.add_signal_handler(signal.SIGHUP, self.reloader.request)
         loop.add_signal_handler(signal.SIGUSR1, self.log_stats)
+        # SIGUSR2 means something else to other daemons (a reopen, a binary upgrade): sent
+        # here by mistake it is said and ignored, not a kill.
+        loop.add_signal_handler(signal.SIGUSR2, log.warning,
+                                "SIGUSR2 ignored (SIGHUP reloads the config, SIGUSR1 logs "
+                                "the scheduler's totals, SIGTERM stops)")
 
     def log_stats(self) -> None:
         """One line of scheduler totals (at shutdown, and on SIGUSR1)."""

@@ -1,5 +1,6 @@
 """SIGTERM against a receiver that never answers: the drain is bounded, a second SIGTERM
-ends it at once, the agent exits 0 both times, and the notification stays queued."""
+ends it at once, the agent exits 0 both times, and the notification stays queued. A stray
+SIGUSR2 is said and ignored; SIGQUIT stops as SIGTERM does."""
 
 from __future__ import annotations
 
@@ -109,3 +110,14 @@ def test_a_sighup_while_stopping_reloads_nothing(tmp_path: Path, silent_receiver
     assert "config reloaded" not in log and "reloading the configuration failed" not in log
     assert "listening on" not in log and "check added" not in log
     assert unsent(tmp_path) == 1
+
+
+def test_sigusr2_is_said_and_ignored_and_sigquit_stops_cleanly(
+        tmp_path: Path, silent_receiver: int) -> None:
+    agent = start(tmp_path, silent_receiver, "1s")
+    agent.proc.send_signal(signal.SIGUSR2)
+    agent.wait_for_log("SIGUSR2 ignored")
+    assert agent.proc.poll() is None  # still running
+    assert agent.stop(signal.SIGQUIT, timeout=30) == 0
+    assert "watchkeeper stopped" in agent.log()
+    assert "Traceback" not in agent.log()
