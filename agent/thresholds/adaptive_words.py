@@ -126,9 +126,12 @@ class AdaptiveWords:
             return f"{m} {shown} is {self._side(code, t)}"
         where = f" for {self.when(t)}" if band.seasonal else ""
         usual = f"(usually {self.usual()})"
-        # Between the band and the limit is not unusual, but not the usual range either.
+        # Between the band and the limit is not unusual, but not the usual range either:
+        # "no longer far" after an anomaly, "a little" where none came before.
+        side = "above" if value > band.hi else "below"
         near = ("within normal" if band.lo <= value <= band.hi
-                else f"no longer far {'above' if value > band.hi else 'below'} normal")
+                else f"no longer far {side} normal" if code == HELD and self.episode
+                else f"a little {side} normal")
         if code == HELD and self.episode:
             ago = format_duration(t - self.last_bad_t)
             was = self._side(self.episode, self.last_bad_t)

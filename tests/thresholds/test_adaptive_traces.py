@@ -214,8 +214,12 @@ def test_a_count_must_leave_its_band_by_more_than_a_step(
     def counted(t: float, rng: random.Random) -> float:
         return 1.0 if rng.random() < 0.2 else 0.0  # errors a sample: mostly none, some 1
 
-    _, _, codes = judged(trace(counted, 8, step), [(START + 8 * DAY + 30 * 60.0, errors)])
+    at = START + 8 * DAY + 30 * 60.0
+    state, _, codes = judged(trace(counted, 8, step), [(at, errors)])
     assert codes == [code]
+    if code == NORMAL:  # beyond the usual range, within the margin: said so, not alarmed
+        assert state.explain(code, at, errors).startswith(
+            "value 2 is a little above normal for Tue 00:00 (usually 0-1")
 
 
 @pytest.mark.parametrize("step", STEPS)
