@@ -311,16 +311,19 @@ def test_a_clock_jump_is_not_an_anomaly(step: int, jump: int) -> None:
     assert alerts(codes) == []
 
 
+def spiky(level: float, step: int) -> Shape:
+    """At ``level``, with a burst to 100 every half hour (a sample of it)."""
+    def shape(t: float, rng: random.Random) -> float:
+        spike = (t // step) % (1800 // step) == 0
+        return (100.0 if spike else level) + rng.gauss(0, 0.5)
+    return shape
+
+
 @pytest.mark.parametrize("step", STEPS)
 def test_a_spiky_metric_whose_level_rises_alerts_though_its_spikes_hide_it(step: int) -> None:
-    def spiky(level: float) -> Shape:
-        def shape(t: float, rng: random.Random) -> float:
-            spike = (t // step) % (1800 // step) == 0  # a burst every half hour
-            return (100.0 if spike else level) + rng.gauss(0, 0.5)
-        return shape
-
     day = START + 7 * DAY
-    state, _, codes = judged(trace(spiky(5.0), 7, step), trace(spiky(30.0), 0.5, step, 2, day))
+    state, _, codes = judged(trace(spiky(5.0, step), 7, step),
+                              trace(spiky(30.0, step), 0.5, step, 2, day))
     starts = alerts(codes)
     assert [codes[i] for i in starts] == [HIGHER]
     assert starts[0] * step <= 2 * HOUR  # when the first hour on the new level ends
@@ -330,17 +333,11 @@ def test_a_spiky_metric_whose_level_rises_alerts_though_its_spikes_hide_it(step:
 
 @pytest.mark.parametrize("step", STEPS)
 def test_a_level_back_for_one_hour_between_two_is_one_busy_spell(step: int) -> None:
-    def spiky(level: float) -> Shape:
-        def shape(t: float, rng: random.Random) -> float:
-            spike = (t // step) % (1800 // step) == 0  # a burst every half hour
-            return (100.0 if spike else level) + rng.gauss(0, 0.5)
-        return shape
-
     day = START + 7 * DAY
     hours = [30.0, 5.0, 60.0, 5.0, 5.0, 5.0, 5.0, 5.0]  # busy, normal, busier, normal...
     tail = [row for h, level in enumerate(hours)
-            for row in trace(spiky(level), 1 / 24, step, h + 2, day + h * HOUR)]
-    codes = judged(trace(spiky(5.0), 7, step), tail)[2]
+            for row in trace(spiky(level, step), 1 / 24, step, h + 2, day + h * HOUR)]
+    codes = judged(trace(spiky(5.0, step), 7, step), tail)[2]
     per_hour = HOUR // step
     assert [codes[i] for i in alerts(codes)] == [HIGHER]  # one alert, from hour 1 on
     assert alerts(codes)[0] == per_hour
