@@ -128,11 +128,11 @@ class AdaptiveWords:
         usual = f"(usually {self.usual()})"
         # Between the band and the limit is not unusual, but not the usual range either:
         # "no longer far" after an anomaly, "a little" where none came before.
+        held = code == HELD and bool(self.episode)
         side = "above" if value > band.hi else "below"
         near = ("within normal" if band.lo <= value <= band.hi
-                else f"no longer far {side} normal" if code == HELD and self.episode
-                else f"a little {side} normal")
-        if code == HELD and self.episode:
+                else f"no longer far {side} normal" if held else f"a little {side} normal")
+        if held:
             ago = format_duration(t - self.last_bad_t)
             was = self._side(self.episode, self.last_bad_t)
             if self.episode in (ABOVE, BELOW):

@@ -373,10 +373,7 @@ class Trend:
         self.hours_to_full = None if math.isnan(hours) else hours
         self.cyclic, self.firing = bool(flags & 1), bool(flags & 2)
         if cur_idx >= 0:  # what the trend was fitted over is not stored: fit it again
-            try:
-                self._update(cur_idx)
-            except ArithmeticError as exc:  # means no trend ever had: a corrupt row
-                raise ValueError("stored forecast state is corrupt") from exc
+            self._update(cur_idx)
 
 
 class Forecaster:
